@@ -1,0 +1,40 @@
+//! `azlin-protocol`: everything the agent and the controller must agree on.
+//!
+//! - [`frame`]: length-prefixed frames with a hard size limit, decoded by a
+//!   pure state machine (no I/O), so hostile bytes are tested without sockets.
+//! - [`message`] and [`version`]: the greeting that negotiates a protocol
+//!   version, and the versioned control messages that follow it.
+//! - [`enroll`]: one-time join tokens and the channel-bound proof an agent
+//!   sends to get its first certificate.
+//! - [`pki`]: the fleet CA, certificate issue from CSRs, peer identities and
+//!   the rustls configurations for mutual TLS.
+//! - [`backoff`]: capped exponential backoff with jitter for redials.
+//! - [`transport`]: the thin async shell: QUIC transport settings and frame
+//!   I/O on quinn streams. It is the only module that touches sockets.
+//!
+//! Not here: anything about what a VM is, state storage, or providers; those
+//! belong to the binaries.
+
+pub mod backoff;
+pub mod enroll;
+pub mod frame;
+pub mod message;
+pub mod pki;
+pub mod transport;
+pub mod version;
+
+/// ALPN protocol id spoken on every azlin QUIC connection.
+pub const ALPN: &[u8] = b"azlin/1";
+
+/// The UDP port an agent listens on unless its config says otherwise.
+pub const DEFAULT_AGENT_PORT: u16 = 47800;
+
+/// The version of this software, carried in the greeting.
+pub const SOFTWARE_VERSION: &str = env!("CARGO_PKG_VERSION");
+
+/// Install the one crypto provider used by the whole workspace (ring).
+///
+/// Safe to call more than once; the first call wins.
+pub fn install_crypto_provider() {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+}

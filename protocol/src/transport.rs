@@ -1,0 +1,178 @@
+//! The thin async shell over quinn: transport settings shared by both ends,
+//! endpoint configs, and frame I/O on QUIC streams through the pure
+//! [`crate::frame::FrameDecoder`].
+//!
+//! Liveness: keep-alives every second and a 4 s idle timeout, so either side
+//! notices a dead peer within 5 s.
+
+use std::{sync::Arc, time::Duration};
+
+use quinn::{RecvStream, SendStream, VarInt};
+use serde::Serialize;
+use thiserror::Error;
+
+use crate::{
+    enroll::{EXPORTER_LABEL, EXPORTER_LEN},
+    frame::{FrameDecoder, FrameError},
+    message::{self, Control, DecodeError, EncodeError, Greeting},
+};
+
+/// Keep-alive period.
+pub const KEEP_ALIVE: Duration = Duration::from_secs(1);
+/// No packet for this long and the connection is dead.
+pub const IDLE_TIMEOUT: Duration = Duration::from_secs(4);
+/// Give up on one dial attempt after this long; the redial loop tries again.
+pub const DIAL_TIMEOUT: Duration = Duration::from_millis(1500);
+
+/// Application close codes, so the peer's log says why.
+pub mod close {
+    use quinn::VarInt;
+    pub const NORMAL: VarInt = VarInt::from_u32(0);
+    pub const PROTOCOL: VarInt = VarInt::from_u32(1);
+    pub const VERSION: VarInt = VarInt::from_u32(2);
+    pub const UNAUTHORIZED: VarInt = VarInt::from_u32(3);
+    pub const ENROLL_REFUSED: VarInt = VarInt::from_u32(4);
+    pub const REPLACED: VarInt = VarInt::from_u32(5);
+    pub const SHUTDOWN: VarInt = VarInt::from_u32(6);
+}
+
+/// Stream reset code for a stream closed because of a bad frame.
+pub const STREAM_BAD_FRAME: VarInt = VarInt::from_u32(1);
+
+pub fn transport_config() -> Arc<quinn::TransportConfig> {
+    let mut t = quinn::TransportConfig::default();
+    t.keep_alive_interval(Some(KEEP_ALIVE));
+    t.max_idle_timeout(Some(
+        IDLE_TIMEOUT.try_into().expect("idle timeout fits a VarInt"),
+    ));
+    // Loopback and in-region links are fast; a lower first RTT guess makes
+    // handshake retransmits quick when a peer has just come back.
+    t.initial_rtt(Duration::from_millis(100));
+    Arc::new(t)
+}
+
+#[derive(Debug, Error)]
+pub enum ConfigError {
+    #[error("TLS configuration is not usable for QUIC: {0}")]
+    Quic(String),
+}
+
+pub fn quic_server_config(tls: rustls::ServerConfig) -> Result<quinn::ServerConfig, ConfigError> {
+    let crypto = quinn::crypto::rustls::QuicServerConfig::try_from(Arc::new(tls))
+        .map_err(|e| ConfigError::Quic(e.to_string()))?;
+    let mut config = quinn::ServerConfig::with_crypto(Arc::new(crypto));
+    config.transport_config(transport_config());
+    Ok(config)
+}
+
+pub fn quic_client_config(tls: rustls::ClientConfig) -> Result<quinn::ClientConfig, ConfigError> {
+    let crypto = quinn::crypto::rustls::QuicClientConfig::try_from(Arc::new(tls))
+        .map_err(|e| ConfigError::Quic(e.to_string()))?;
+    let mut config = quinn::ClientConfig::new(Arc::new(crypto));
+    config.transport_config(transport_config());
+    Ok(config)
+}
+
+#[derive(Debug, Error)]
+pub enum StreamError {
+    #[error("bad frame: {0}")]
+    Frame(#[from] FrameError),
+    #[error("bad message: {0}")]
+    Decode(#[from] DecodeError),
+    #[error("cannot encode: {0}")]
+    Encode(#[from] EncodeError),
+    #[error("read failed: {0}")]
+    Read(#[from] quinn::ReadError),
+    #[error("write failed: {0}")]
+    Write(#[from] quinn::WriteError),
+    #[error("stream closed by peer")]
+    Closed,
+}
+
+impl StreamError {
+    /// True when the peer sent bytes we refuse (as opposed to a lost link).
+    pub fn is_peer_fault(&self) -> bool {
+        matches!(self, StreamError::Frame(_) | StreamError::Decode(_))
+    }
+}
+
+/// Reads whole frames from a QUIC receive stream.
+pub struct FramedRecv {
+    stream: RecvStream,
+    decoder: FrameDecoder,
+}
+
+impl FramedRecv {
+    pub fn new(stream: RecvStream, max: usize) -> Self {
+        Self {
+            stream,
+            decoder: FrameDecoder::new(max),
+        }
+    }
+
+    /// The next frame's payload, or `None` at a clean end of stream.
+    pub async fn next(&mut self) -> Result<Option<Vec<u8>>, StreamError> {
+        loop {
+            if let Some(frame) = self.decoder.next_frame()? {
+                return Ok(Some(frame));
+            }
+            let want = self.decoder.wanted().min(64 * 1024);
+            match self.stream.read_chunk(want, true).await? {
+                Some(chunk) => self.decoder.push(&chunk.bytes)?,
+                None => {
+                    self.decoder.finish()?;
+                    return Ok(None);
+                }
+            }
+        }
+    }
+
+    /// Next frame, treating end of stream as an error.
+    async fn next_required(&mut self) -> Result<Vec<u8>, StreamError> {
+        self.next().await?.ok_or(StreamError::Closed)
+    }
+
+    pub async fn greeting(&mut self) -> Result<Greeting, StreamError> {
+        Ok(message::decode_greeting(&self.next_required().await?)?)
+    }
+
+    pub async fn control(&mut self) -> Result<Option<Control>, StreamError> {
+        match self.next().await? {
+            Some(payload) => Ok(Some(message::decode_control(&payload)?)),
+            None => Ok(None),
+        }
+    }
+
+    /// Refuse the rest of this stream: tell the peer to stop sending.
+    pub fn reject(&mut self) {
+        let _ = self.stream.stop(STREAM_BAD_FRAME);
+    }
+}
+
+/// Encode `msg` as a frame and write it.
+pub async fn send<T: Serialize>(
+    stream: &mut SendStream,
+    msg: &T,
+    max: usize,
+) -> Result<(), StreamError> {
+    let frame = message::encode_frame(msg, max)?;
+    stream.write_all(&frame).await?;
+    Ok(())
+}
+
+/// The exporter value both ends derive for enrollment's channel binding.
+pub fn enrollment_exporter(conn: &quinn::Connection) -> Option<[u8; EXPORTER_LEN]> {
+    let mut out = [0u8; EXPORTER_LEN];
+    conn.export_keying_material(&mut out, EXPORTER_LABEL, b"")
+        .ok()?;
+    Some(out)
+}
+
+/// The peer's end-entity certificate, if it presented one.
+pub fn peer_certificate(conn: &quinn::Connection) -> Option<Vec<u8>> {
+    let identity = conn.peer_identity()?;
+    let certs = identity
+        .downcast::<Vec<rustls::pki_types::CertificateDer<'static>>>()
+        .ok()?;
+    certs.first().map(|c| c.to_vec())
+}
