@@ -1,1 +1,13 @@
+//! `azlin-agent`: runs on every VM and keeps one mutually authenticated QUIC
+//! connection to the azlin controller.
+//!
+//! - [`config`]: the agent's TOML config.
+//! - [`credentials`]: its key (made here, never sent), certificate, fleet CA.
+//! - [`session`]: what happens on a controller connection: greeting,
+//!   enrollment, the live session.
+//! - [`endpoint`]: listen for the controller or dial out to it.
 
+pub mod config;
+pub mod credentials;
+pub mod endpoint;
+pub mod session;

@@ -1,1 +1,87 @@
-fn main(){}
+use std::{path::PathBuf, sync::Arc};
+
+use anyhow::{Context, Result};
+use azlin_agent::{
+    config::{AgentConfig, Connect},
+    credentials::AgentCredentials,
+    endpoint,
+    session::Agent,
+};
+use clap::{Parser, Subcommand};
+
+/// The azlin agent: keeps a mutually authenticated QUIC connection to the
+/// azlin controller.
+#[derive(Parser)]
+#[command(name = "azlin-agent", version)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the agent (as the systemd service does).
+    Run {
+        /// The agent's TOML config file.
+        #[arg(long)]
+        config: PathBuf,
+    },
+}
+
+fn main() -> std::process::ExitCode {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("AZLIN_LOG")
+                .unwrap_or_else(|_| "info".into()),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    azlin_protocol::install_crypto_provider();
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Run { config } => run(config),
+    };
+    match result {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("azlin-agent: error: {e:#}");
+            std::process::ExitCode::from(2)
+        }
+    }
+}
+
+fn run(config_path: PathBuf) -> Result<()> {
+    let config = AgentConfig::load(&config_path)?;
+    let creds = AgentCredentials::load_or_create(&config.state_dir, &config.ca_cert, &config.name)?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")?;
+    runtime.block_on(async move {
+        let connect = config.connect.clone();
+        let agent = Arc::new(Agent::new(config, creds));
+        let serve = {
+            let agent = agent.clone();
+            async move {
+                match connect {
+                    Connect::Listen { listen } => endpoint::listen(agent, listen).await,
+                    Connect::Dial { controller } => endpoint::dial(agent, controller).await,
+                }
+            }
+        };
+        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
+        tokio::select! {
+            r = serve => r,
+            _ = term.recv() => {
+                tracing::info!("SIGTERM: closing the controller session");
+                agent.shutdown("agent shutting down").await;
+                Ok(())
+            }
+            _ = tokio::signal::ctrl_c() => {
+                agent.shutdown("agent shutting down").await;
+                Ok(())
+            }
+        }
+    })
+}

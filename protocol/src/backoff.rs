@@ -1,7 +1,7 @@
 //! Capped exponential backoff with jitter, as plain state.
 //!
-//! The caller supplies randomness (a value in `0.0..1.0`), so the sequence is
-//! deterministic under test and the module needs no RNG.
+//! The caller supplies randomness (a value in `0.0..1.0`, see [`random_unit`]),
+//! so the sequence is deterministic under test.
 
 use std::time::Duration;
 
@@ -45,6 +45,14 @@ impl Backoff {
     pub fn reset(&mut self) {
         self.attempt = 0;
     }
+}
+
+/// A uniform random value in `0.0..1.0` from the OS, for jitter.
+pub fn random_unit() -> f64 {
+    use ring::rand::SecureRandom;
+    let mut b = [0u8; 4];
+    let _ = ring::rand::SystemRandom::new().fill(&mut b);
+    f64::from(u32::from_le_bytes(b)) / (f64::from(u32::MAX) + 1.0)
 }
 
 #[cfg(test)]

@@ -8,6 +8,8 @@
 //!   sends to get its first certificate.
 //! - [`pki`]: the fleet CA, certificate issue from CSRs, peer identities and
 //!   the rustls configurations for mutual TLS.
+//! - [`handshake`]: the greeting exchange on a new connection (async).
+//! - [`secret_file`]: atomic, fsynced writes with a mode, for key material.
 //! - [`backoff`]: capped exponential backoff with jitter for redials.
 //! - [`transport`]: the thin async shell: QUIC transport settings and frame
 //!   I/O on quinn streams. It is the only module that touches sockets.
@@ -18,8 +20,10 @@
 pub mod backoff;
 pub mod enroll;
 pub mod frame;
+pub mod handshake;
 pub mod message;
 pub mod pki;
+pub mod secret_file;
 pub mod transport;
 pub mod version;
 

@@ -171,6 +171,21 @@ pub fn bootstrap_certificate(key: &KeyPair, vm: &str) -> Result<Vec<u8>, PkiErro
     Ok(params.self_signed(key)?.der().to_vec())
 }
 
+/// Whether a certificate carries `key`'s public key: an agent checks the
+/// certificate it was sent before it stores it.
+pub fn certificate_matches_key(cert_der: &[u8], key: &KeyPair) -> bool {
+    use rcgen::PublicKeyData;
+    use x509_parser::prelude::{FromDer, X509Certificate};
+    X509Certificate::from_der(cert_der)
+        .map(|(_, c)| c.public_key().raw == key.subject_public_key_info().as_slice())
+        .unwrap_or(false)
+}
+
+/// A DER certificate as PEM text.
+pub fn der_to_pem(der: &[u8]) -> String {
+    pem::encode(&pem::Pem::new("CERTIFICATE", der.to_vec()))
+}
+
 /// The first certificate in a PEM text.
 pub fn pem_to_der(pem: &str) -> Result<CertificateDer<'static>, PkiError> {
     use rustls::pki_types::pem::PemObject;

@@ -9,7 +9,11 @@ mod ca;
 mod identity;
 mod tls;
 
-pub use ca::{FleetCa, IssuedCert, bootstrap_certificate, csr_for_agent, new_key};
+pub use ca::{
+    FleetCa, IssuedCert, bootstrap_certificate, certificate_matches_key, csr_for_agent, der_to_pem, new_key,
+    pem_to_der,
+};
+pub use rcgen::KeyPair;
 pub use identity::{
     CONTROLLER_DNS, PeerIdentity, agent_dns, check_vm_name, peer_identity,
 };

@@ -1,0 +1,109 @@
+//! The agent's config file (TOML), read once at start.
+//!
+//! ```toml
+//! name = "vm-1"                       # this VM's name in the fleet
+//! state_dir = "/var/lib/azlin-agent"  # key and certificate live here
+//! ca_cert = "/etc/azlin/ca.crt"       # the fleet CA certificate (PEM)
+//! join_token_file = "/etc/azlin/join-token"  # needed until enrolled
+//!
+//! [connect]
+//! mode = "listen"                     # or "dial"
+//! listen = "0.0.0.0:47800"            # listen mode: UDP address
+//! # controller = "203.0.113.5:47801"  # dial mode: the controller's address
+//! ```
+
+use std::{
+    net::SocketAddr,
+    path::{Path, PathBuf},
+};
+
+use anyhow::{Context, Result, bail};
+use serde::Deserialize;
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AgentConfig {
+    pub name: String,
+    pub state_dir: PathBuf,
+    pub ca_cert: PathBuf,
+    #[serde(default)]
+    pub join_token_file: Option<PathBuf>,
+    #[serde(default)]
+    pub connect: Connect,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "lowercase", tag = "mode")]
+pub enum Connect {
+    /// Wait for the controller to dial in.
+    Listen {
+        #[serde(default = "default_listen")]
+        listen: SocketAddr,
+    },
+    /// Dial out to the controller (private networks).
+    Dial { controller: String },
+}
+
+fn default_listen() -> SocketAddr {
+    SocketAddr::from(([0, 0, 0, 0], azlin_protocol::DEFAULT_AGENT_PORT))
+}
+
+impl Default for Connect {
+    fn default() -> Self {
+        Connect::Listen {
+            listen: default_listen(),
+        }
+    }
+}
+
+impl AgentConfig {
+    pub fn load(path: &Path) -> Result<Self> {
+        let text = std::fs::read_to_string(path)
+            .with_context(|| format!("cannot read agent config {}", path.display()))?;
+        let config: AgentConfig = toml::from_str(&text)
+            .with_context(|| format!("agent config {} is invalid", path.display()))?;
+        azlin_protocol::pki::check_vm_name(&config.name)
+            .with_context(|| format!("agent config {}: field `name`", path.display()))?;
+        if let Connect::Dial { controller } = &config.connect
+            && controller.trim().is_empty()
+        {
+            bail!(
+                "agent config {}: dial mode needs `controller = \"host:port\"`",
+                path.display()
+            );
+        }
+        Ok(config)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(text: &str) -> Result<AgentConfig> {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("agent.toml");
+        std::fs::write(&p, text).unwrap();
+        AgentConfig::load(&p)
+    }
+
+    #[test]
+    fn listen_is_the_default_on_the_documented_port() {
+        let c = parse("name='vm-1'\nstate_dir='/s'\nca_cert='/c'\n").unwrap();
+        match c.connect {
+            Connect::Listen { listen } => assert_eq!(listen.port(), 47800),
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn dial_mode_and_errors() {
+        let c = parse("name='a'\nstate_dir='/s'\nca_cert='/c'\n[connect]\nmode='dial'\ncontroller='h:1'\n")
+            .unwrap();
+        assert!(matches!(c.connect, Connect::Dial { .. }));
+        let e = parse("name='a'\nstate_dir='/s'\nca_cert='/c'\nbogus=1\n").unwrap_err();
+        assert!(format!("{e:#}").contains("bogus"), "{e:#}");
+        let e = parse("name='A B'\nstate_dir='/s'\nca_cert='/c'\n").unwrap_err();
+        assert!(format!("{e:#}").contains("name"), "{e:#}");
+    }
+}

@@ -1,0 +1,120 @@
+//! The agent's key material in its state folder: `agent.key` (made here on
+//! first start, mode 0600, never sent anywhere), `agent.crt` (the fleet
+//! certificate, once enrolled), and the fleet CA it trusts.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result, bail};
+use azlin_protocol::{
+    enroll::JoinToken,
+    pki::{self, Credentials, KeyPair, PeerIdentity},
+    secret_file::write_atomic,
+};
+use rustls::pki_types::CertificateDer;
+
+pub struct AgentCredentials {
+    pub key: KeyPair,
+    key_pem: String,
+    pub cert_der: Option<Vec<u8>>,
+    pub ca: CertificateDer<'static>,
+    cert_path: PathBuf,
+}
+
+impl AgentCredentials {
+    /// Load the key (creating it on first start), the certificate if any,
+    /// and the fleet CA.
+    pub fn load_or_create(state_dir: &Path, ca_path: &Path, vm: &str) -> Result<Self> {
+        std::fs::create_dir_all(state_dir)
+            .with_context(|| format!("cannot create state folder {}", state_dir.display()))?;
+        let key_path = state_dir.join("agent.key");
+        let key_pem = if key_path.exists() {
+            std::fs::read_to_string(&key_path)
+                .with_context(|| format!("cannot read {}", key_path.display()))?
+        } else {
+            let pem = pki::new_key()?.serialize_pem();
+            write_atomic(&key_path, pem.as_bytes(), 0o600)
+                .with_context(|| format!("cannot write {}", key_path.display()))?;
+            tracing::info!(path = %key_path.display(), "generated agent key");
+            pem
+        };
+        let key = KeyPair::from_pem(&key_pem)
+            .with_context(|| format!("{} is not a valid private key", key_path.display()))?;
+        let ca_pem = std::fs::read_to_string(ca_path)
+            .with_context(|| format!("cannot read fleet CA certificate {}", ca_path.display()))?;
+        let ca = pki::pem_to_der(&ca_pem)
+            .with_context(|| format!("{} is not a PEM certificate", ca_path.display()))?;
+        let cert_path = state_dir.join("agent.crt");
+        let cert_der = if cert_path.exists() {
+            let pem = std::fs::read_to_string(&cert_path)
+                .with_context(|| format!("cannot read {}", cert_path.display()))?;
+            let der = pki::pem_to_der(&pem)?.to_vec();
+            match pki::peer_identity(&der) {
+                Ok(PeerIdentity::Agent { vm: name, .. }) if name == vm => {}
+                _ => bail!(
+                    "{} is not a certificate for VM {vm}; remove it to enroll again",
+                    cert_path.display()
+                ),
+            }
+            if !pki::certificate_matches_key(&der, &key) {
+                bail!(
+                    "{} does not match agent.key; remove it to enroll again",
+                    cert_path.display()
+                );
+            }
+            Some(der)
+        } else {
+            None
+        };
+        Ok(Self {
+            key,
+            key_pem,
+            cert_der,
+            ca,
+            cert_path,
+        })
+    }
+
+    pub fn enrolled(&self) -> bool {
+        self.cert_der.is_some()
+    }
+
+    /// The fleet credentials, once enrolled.
+    pub fn fleet(&self) -> Result<Option<Credentials>> {
+        self.cert_der
+            .as_ref()
+            .map(|der| Ok(Credentials::from_der_and_key_pem(der.clone(), &self.key_pem)?))
+            .transpose()
+    }
+
+    /// Self-signed credentials used only while waiting for enrollment.
+    pub fn bootstrap(&self, vm: &str) -> Result<Credentials> {
+        let der = pki::bootstrap_certificate(&self.key, vm)?;
+        Ok(Credentials::from_der_and_key_pem(der, &self.key_pem)?)
+    }
+
+    /// Check and persist the certificate the controller issued.
+    pub fn store_certificate(&mut self, der: Vec<u8>, vm: &str) -> Result<()> {
+        match pki::peer_identity(&der) {
+            Ok(PeerIdentity::Agent { vm: name, .. }) if name == vm => {}
+            other => bail!("controller sent a certificate that is not for {vm}: {other:?}"),
+        }
+        if !pki::certificate_matches_key(&der, &self.key) {
+            bail!("controller sent a certificate for a different key");
+        }
+        let pem = pki::der_to_pem(&der);
+        write_atomic(&self.cert_path, pem.as_bytes(), 0o644)
+            .with_context(|| format!("cannot write {}", self.cert_path.display()))?;
+        self.cert_der = Some(der);
+        Ok(())
+    }
+}
+
+/// Read the join token, if the config names a file and it is there.
+pub fn read_join_token(path: Option<&Path>) -> Result<JoinToken> {
+    let Some(path) = path else {
+        bail!("not enrolled and no join_token_file in the config");
+    };
+    let text = std::fs::read_to_string(path)
+        .with_context(|| format!("cannot read join token {}", path.display()))?;
+    JoinToken::parse(&text).with_context(|| format!("join token in {}", path.display()))
+}

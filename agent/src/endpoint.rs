@@ -1,0 +1,103 @@
+//! The agent's QUIC endpoint in either direction: listen for the controller,
+//! or dial out to it with capped exponential backoff. What runs over the
+//! connection ([`crate::session`]) is the same either way.
+
+use std::{net::SocketAddr, sync::Arc};
+
+use anyhow::{Context, Result};
+use azlin_protocol::{
+    backoff::{Backoff, random_unit},
+    pki::{self, ClientAuth, ServerAuth},
+    transport::{self, DIAL_TIMEOUT},
+};
+
+use crate::session::{self, Agent, Outcome};
+
+async fn server_config(agent: &Agent) -> Result<quinn::ServerConfig> {
+    let creds = agent.creds.lock().await;
+    let identity = match creds.fleet()? {
+        Some(fleet) => fleet,
+        None => creds.bootstrap(&agent.config.name)?,
+    };
+    let tls = pki::server_config(identity, &creds.ca, ClientAuth::Fleet)?;
+    Ok(transport::quic_server_config(tls)?)
+}
+
+async fn client_config(agent: &Agent) -> Result<quinn::ClientConfig> {
+    let creds = agent.creds.lock().await;
+    let auth = ServerAuth::Fleet {
+        name: pki::CONTROLLER_DNS.to_string(),
+    };
+    let tls = pki::client_config(creds.fleet()?, &creds.ca, &auth)?;
+    Ok(transport::quic_client_config(tls)?)
+}
+
+/// Wait for the controller to dial in, forever.
+pub async fn listen(agent: Arc<Agent>, addr: SocketAddr) -> Result<()> {
+    let endpoint = quinn::Endpoint::server(server_config(&agent).await?, addr)
+        .with_context(|| format!("cannot listen on UDP {addr}"))?;
+    let _ = agent.endpoint.set(endpoint.clone());
+    tracing::info!(
+        addr = %endpoint.local_addr()?,
+        enrolled = agent.creds.lock().await.enrolled(),
+        "agent listening"
+    );
+    while let Some(incoming) = endpoint.accept().await {
+        let agent = agent.clone();
+        let endpoint = endpoint.clone();
+        tokio::spawn(async move {
+            let remote = incoming.remote_address();
+            let conn = match incoming.await {
+                Ok(conn) => conn,
+                Err(e) => {
+                    tracing::warn!(%remote, "refused connection: {e}");
+                    return;
+                }
+            };
+            match session::serve(agent.clone(), conn).await {
+                Ok(Outcome::Enrolled) => match server_config(&agent).await {
+                    Ok(cfg) => endpoint.set_server_config(Some(cfg)),
+                    Err(e) => tracing::error!("cannot switch to the fleet certificate: {e:#}"),
+                },
+                Ok(Outcome::SessionEnded) => {}
+                Err(e) => tracing::warn!(%remote, "refused connection: {e:#}"),
+            }
+        });
+    }
+    Ok(())
+}
+
+/// Dial the controller, and redial whenever the connection ends.
+pub async fn dial(agent: Arc<Agent>, controller: String) -> Result<()> {
+    let bind: SocketAddr = "[::]:0".parse().expect("valid address");
+    let endpoint = quinn::Endpoint::client(bind)
+        .or_else(|_| quinn::Endpoint::client("0.0.0.0:0".parse().expect("valid address")))
+        .context("cannot open a UDP socket")?;
+    let _ = agent.endpoint.set(endpoint.clone());
+    let mut backoff = Backoff::redial();
+    tracing::info!(%controller, "agent dialling controller");
+    loop {
+        match dial_once(&agent, &endpoint, &controller).await {
+            Ok(Outcome::Enrolled) => {
+                backoff.reset();
+                continue;
+            }
+            Ok(Outcome::SessionEnded) => backoff.reset(),
+            Err(e) => tracing::warn!(%controller, "connection failed: {e:#}"),
+        }
+        tokio::time::sleep(backoff.next_delay(random_unit())).await;
+    }
+}
+
+async fn dial_once(agent: &Arc<Agent>, endpoint: &quinn::Endpoint, target: &str) -> Result<Outcome> {
+    let addr = tokio::net::lookup_host(target)
+        .await
+        .with_context(|| format!("cannot resolve {target}"))?
+        .next()
+        .with_context(|| format!("{target} resolves to no address"))?;
+    let connecting = endpoint.connect_with(client_config(agent).await?, addr, pki::CONTROLLER_DNS)?;
+    let conn = tokio::time::timeout(DIAL_TIMEOUT, connecting)
+        .await
+        .map_err(|_| anyhow::anyhow!("no answer within {DIAL_TIMEOUT:?}"))??;
+    session::serve(agent.clone(), conn).await
+}

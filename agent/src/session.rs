@@ -1,0 +1,190 @@
+//! One controller connection, whichever side dialled: check the peer is the
+//! controller, exchange greetings, then either enroll (no certificate yet) or
+//! run the live session until the connection ends.
+//!
+//! A peer that misbehaves gets a reason in our log and a close code with the
+//! reason on its side; the agent keeps serving.
+
+use std::{sync::Arc, time::Duration};
+
+use anyhow::{Context, Result, anyhow, bail};
+use azlin_protocol::{
+    frame::MAX_CONTROL_FRAME,
+    handshake::{self, ControlStream},
+    message::{Control, Role},
+    pki::{self, PeerIdentity},
+    transport::{self, close},
+};
+use tokio::sync::Mutex;
+
+use crate::{
+    config::AgentConfig,
+    credentials::{AgentCredentials, read_join_token},
+};
+
+/// How long a controller has to open its control stream.
+const GREETING_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// The agent's shared state.
+pub struct Agent {
+    pub config: AgentConfig,
+    pub creds: Mutex<AgentCredentials>,
+    pub started_at_unix: u64,
+    /// The live controller session; a newer one replaces it.
+    current: Mutex<Option<quinn::Connection>>,
+    /// Set by the endpoint module once bound, so shutdown can flush closes.
+    pub endpoint: std::sync::OnceLock<quinn::Endpoint>,
+}
+
+/// How a connection ended.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Outcome {
+    /// We got our certificate; reconnect with it.
+    Enrolled,
+    /// A live session ran and ended.
+    SessionEnded,
+}
+
+impl Agent {
+    pub fn new(config: AgentConfig, creds: AgentCredentials) -> Self {
+        let started_at_unix = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_secs())
+            .unwrap_or(0);
+        Self {
+            config,
+            creds: Mutex::new(creds),
+            started_at_unix,
+            current: Mutex::new(None),
+            endpoint: std::sync::OnceLock::new(),
+        }
+    }
+
+    /// Close every connection and let the close frames leave, so the
+    /// controller learns at once that this agent stopped.
+    pub async fn shutdown(&self, reason: &str) {
+        self.current.lock().await.take();
+        if let Some(endpoint) = self.endpoint.get() {
+            endpoint.close(close::SHUTDOWN, reason.as_bytes());
+            let _ = tokio::time::timeout(Duration::from_millis(500), endpoint.wait_idle()).await;
+        }
+    }
+}
+
+/// Serve one connection to completion. Errors are the peer's fault or a lost
+/// link; the caller logs them and carries on.
+pub async fn serve(agent: Arc<Agent>, conn: quinn::Connection) -> Result<Outcome> {
+    match run(&agent, &conn).await {
+        Ok(outcome) => Ok(outcome),
+        Err(e) => {
+            let reason = format!("{e:#}");
+            let mut short = reason.clone();
+            short.truncate(400);
+            conn.close(close::PROTOCOL, short.as_bytes());
+            Err(e)
+        }
+    }
+}
+
+async fn run(agent: &Arc<Agent>, conn: &quinn::Connection) -> Result<Outcome> {
+    // In listen mode rustls already required a fleet certificate; here we
+    // make sure it is the controller's and not another agent's.
+    match transport::peer_certificate(conn).map(|der| pki::peer_identity(&der)) {
+        Some(Ok(PeerIdentity::Controller { .. })) => {}
+        Some(Ok(other)) => {
+            conn.close(close::UNAUTHORIZED, b"only the controller may connect");
+            bail!("refused a fleet peer that is not the controller: {other:?}");
+        }
+        Some(Err(e)) => bail!("peer certificate unreadable: {e}"),
+        None => bail!("peer presented no certificate"),
+    }
+    let (send, recv) = tokio::time::timeout(GREETING_TIMEOUT, conn.accept_bi())
+        .await
+        .map_err(|_| anyhow!("controller opened no control stream within {GREETING_TIMEOUT:?}"))?
+        .context("waiting for the control stream")?;
+    let enrolled = agent.creds.lock().await.enrolled();
+    let ours = handshake::hello(
+        Role::Agent,
+        &agent.config.name,
+        vec![],
+        agent.started_at_unix,
+        enrolled,
+    );
+    let mut control = handshake::greet_as_agent(send, recv, ours)
+        .await
+        .context("greeting")?;
+    tracing::debug!(version = control.version, peer = %control.peer.name, "greeted controller");
+    if !enrolled {
+        enroll(agent, conn, &mut control).await?;
+        return Ok(Outcome::Enrolled);
+    }
+    match control.recv.control().await.context("waiting for Ready")? {
+        Some(Control::Ready { vm }) if vm == agent.config.name => {}
+        Some(Control::Ready { vm }) => bail!("controller thinks this agent is {vm:?}"),
+        Some(Control::Error { reason }) => bail!("controller refused the session: {reason}"),
+        Some(other) => bail!("expected Ready, got {other:?}"),
+        None => bail!("controller closed the control stream before Ready"),
+    }
+    if let Some(old) = agent.current.lock().await.replace(conn.clone()) {
+        old.close(close::REPLACED, b"replaced by a newer controller connection");
+    }
+    tracing::info!(remote = %conn.remote_address(), "controller session established");
+    let result = session_loop(&mut control).await;
+    let mut current = agent.current.lock().await;
+    if current.as_ref().is_some_and(|c| c.stable_id() == conn.stable_id()) {
+        *current = None;
+    }
+    result.map(|()| Outcome::SessionEnded)
+}
+
+async fn session_loop(control: &mut ControlStream) -> Result<()> {
+    loop {
+        match control.recv.control().await {
+            Ok(None) => return Ok(()),
+            Ok(Some(Control::Error { reason })) => bail!("controller reported: {reason}"),
+            Ok(Some(other)) => bail!("unexpected message on the control stream: {other:?}"),
+            Err(transport::StreamError::Read(quinn::ReadError::ConnectionLost(e))) => {
+                tracing::info!("controller session ended: {e}");
+                return Ok(());
+            }
+            Err(e) => {
+                control.recv.reject();
+                return Err(e).context("control stream");
+            }
+        }
+    }
+}
+
+async fn enroll(
+    agent: &Arc<Agent>,
+    conn: &quinn::Connection,
+    control: &mut ControlStream,
+) -> Result<()> {
+    let name = &agent.config.name;
+    let token = read_join_token(agent.config.join_token_file.as_deref())?;
+    let exporter = transport::enrollment_exporter(conn)
+        .ok_or_else(|| anyhow!("TLS exporter unavailable on this connection"))?;
+    let mut creds = agent.creds.lock().await;
+    let csr = pki::csr_for_agent(&creds.key, name)?;
+    let request = Control::EnrollRequest {
+        token_id: token.id_hex(),
+        proof: token.proof(&exporter, &csr),
+        csr_der: csr,
+    };
+    transport::send(&mut control.send, &request, MAX_CONTROL_FRAME).await?;
+    match control.recv.control().await.context("waiting for enrollment answer")? {
+        Some(Control::EnrollAccepted { cert_der }) => {
+            creds.store_certificate(cert_der, name)?;
+            // The token is spent; remove it so it is not left lying around.
+            if let Some(path) = &agent.config.join_token_file {
+                let _ = std::fs::remove_file(path);
+            }
+            tracing::info!(vm = %name, "enrolled: fleet certificate stored");
+            conn.close(close::NORMAL, b"enrolled");
+            Ok(())
+        }
+        Some(Control::EnrollRefused { reason }) => bail!("enrollment refused: {reason}"),
+        Some(other) => bail!("expected an enrollment answer, got {other:?}"),
+        None => bail!("controller closed the stream during enrollment"),
+    }
+}
