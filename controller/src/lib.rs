@@ -1,1 +1,14 @@
+//! `azlin`: the controller. The CLI ([`cli`]) is short-lived and asks the
+//! daemon ([`daemon`]) over a Unix socket ([`ipc`]); the daemon holds the
+//! agents' connections, the fleet's state ([`state`]), its PKI
+//! ([`fleet_pki`]) and the providers that create VMs ([`provider`]).
 
+pub mod cli;
+pub mod config;
+pub mod daemon;
+pub mod fleet_pki;
+pub mod home;
+pub mod ipc;
+pub mod names;
+pub mod provider;
+pub mod state;

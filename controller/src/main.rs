@@ -1,1 +1,4 @@
-fn main(){}
+fn main() -> std::process::ExitCode {
+    azlin_protocol::install_crypto_provider();
+    azlin_controller::cli::main()
+}

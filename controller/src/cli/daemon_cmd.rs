@@ -1,0 +1,96 @@
+//! `azlin daemon run|status|stop`.
+
+use std::time::{Duration, Instant};
+
+use anyhow::{Result, bail};
+use clap::Subcommand;
+
+use crate::{
+    home::Home,
+    ipc::{Request, Response, client::Client},
+};
+
+#[derive(Subcommand)]
+pub enum DaemonAction {
+    /// Run the daemon in the foreground (the CLI starts it this way).
+    Run,
+    /// Is the daemon running, and what does it hold?
+    Status {
+        #[arg(long)]
+        json: bool,
+    },
+    /// Stop the daemon. Agents keep running and reconnect when it is back.
+    Stop,
+}
+
+pub fn run(home: &Home, action: DaemonAction) -> Result<()> {
+    match action {
+        DaemonAction::Run => {
+            tracing_subscriber::fmt()
+                .with_env_filter(
+                    tracing_subscriber::EnvFilter::try_from_env("AZLIN_LOG")
+                        .unwrap_or_else(|_| "info".into()),
+                )
+                .with_writer(std::io::stderr)
+                .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+                .init();
+            crate::daemon::run(home.clone())
+        }
+        DaemonAction::Status { json } => {
+            let Some(client) = Client::connect(home)? else {
+                if json {
+                    println!("{{\"running\":false}}");
+                } else {
+                    println!("daemon: not running (it starts with the next azlin command)");
+                }
+                return Ok(());
+            };
+            match client.call(Request::DaemonStatus, |_, _| {})? {
+                Response::Daemon(info) => {
+                    if json {
+                        let mut v = serde_json::to_value(&info)?;
+                        v["running"] = true.into();
+                        println!("{v}");
+                    } else {
+                        println!(
+                            "daemon: running (pid {}, version {})\nhome: {}\nVMs: {} ({} connected)\nlistening for agents: {}",
+                            info.pid,
+                            info.version,
+                            info.home,
+                            info.vms,
+                            info.connected,
+                            info.listen.as_deref().unwrap_or("no (agents are dialled)")
+                        );
+                    }
+                    Ok(())
+                }
+                other => bail!("unexpected answer from the daemon: {other:?}"),
+            }
+        }
+        DaemonAction::Stop => {
+            let Some(client) = Client::connect(home)? else {
+                println!("daemon: not running");
+                return Ok(());
+            };
+            client.call(Request::Shutdown, |_, _| {})?;
+            let deadline = Instant::now() + Duration::from_secs(10);
+            while home.socket().exists() || lock_held(home) {
+                if Instant::now() > deadline {
+                    bail!("the daemon did not stop within 10 s; see {}", home.daemon_log().display());
+                }
+                std::thread::sleep(Duration::from_millis(10));
+            }
+            println!("daemon: stopped");
+            Ok(())
+        }
+    }
+}
+
+/// True while some process holds the daemon lock.
+fn lock_held(home: &Home) -> bool {
+    use nix::fcntl::{Flock, FlockArg};
+    let Ok(file) = std::fs::OpenOptions::new().write(true).open(home.lock_file()) else {
+        return false;
+    };
+    Flock::lock(file, FlockArg::LockExclusiveNonblock).is_err()
+}

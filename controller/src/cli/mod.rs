@@ -1,0 +1,149 @@
+//! The `azlin` command line. Each command asks the daemon (starting it if
+//! needed) and prints the answer; only `azlin daemon run` is long-lived.
+
+mod daemon_cmd;
+mod render;
+
+use anyhow::{Result, bail};
+use clap::{Parser, Subcommand};
+
+use crate::{
+    home::Home,
+    ipc::{NewRequest, Request, Response, client::Client},
+    state::ConnectMode,
+};
+
+/// azlin: a fleet of Linux development VMs, one agent connection each.
+#[derive(Parser)]
+#[command(name = "azlin", version, about)]
+pub struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Create VMs and wait until their agents have enrolled.
+    New {
+        /// Where the VMs run: `local` (agent processes on this machine).
+        #[arg(long, default_value = "local")]
+        provider: String,
+        /// VM name; with --pool N the VMs are NAME-1 … NAME-N.
+        #[arg(long)]
+        name: Option<String>,
+        /// How many VMs to create.
+        #[arg(long, default_value_t = 1)]
+        pool: u32,
+        /// Agents dial the daemon (needs [daemon] listen in config.toml)
+        /// instead of waiting to be dialled.
+        #[arg(long)]
+        dial: bool,
+        #[arg(long)]
+        json: bool,
+    },
+    /// List the fleet.
+    List {
+        #[arg(long)]
+        json: bool,
+    },
+    /// Show one VM.
+    Status {
+        vm: String,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Start a stopped VM.
+    Start { vm: String },
+    /// Stop a VM (it stays in the fleet).
+    Stop { vm: String },
+    /// Delete a VM and revoke its certificate.
+    Kill { vm: String },
+    /// Delete every VM.
+    Killall {
+        /// Confirm: delete the whole fleet.
+        #[arg(long)]
+        yes: bool,
+    },
+    /// Manage the background daemon.
+    Daemon {
+        #[command(subcommand)]
+        action: daemon_cmd::DaemonAction,
+    },
+}
+
+pub fn main() -> std::process::ExitCode {
+    let cli = Cli::parse();
+    match run(cli) {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("azlin: error: {e:#}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+fn ask(home: &Home, request: Request) -> Result<Response> {
+    Client::connect_or_start(home)?.call(request, |vm, message| {
+        eprintln!("{vm}: {message}");
+    })
+}
+
+fn run(cli: Cli) -> Result<()> {
+    let home = Home::from_env()?;
+    match cli.command {
+        Command::Daemon { action } => daemon_cmd::run(&home, action),
+        Command::New {
+            provider,
+            name,
+            pool,
+            dial,
+            json,
+        } => {
+            let request = Request::New(NewRequest {
+                provider,
+                name,
+                pool,
+                connect: if dial {
+                    ConnectMode::Dial
+                } else {
+                    ConnectMode::Listen
+                },
+            });
+            match ask(&home, request)? {
+                Response::Vms(vms) => render::vms(&vms, json),
+                other => unexpected(other),
+            }
+        }
+        Command::List { json } => match ask(&home, Request::List)? {
+            Response::Vms(vms) => render::vms(&vms, json),
+            other => unexpected(other),
+        },
+        Command::Status { vm, json } => match ask(&home, Request::VmStatus { name: vm })? {
+            Response::Vm(v) => render::vm(&v, json),
+            other => unexpected(other),
+        },
+        Command::Start { vm } => done(ask(&home, Request::Start { name: vm })?),
+        Command::Stop { vm } => done(ask(&home, Request::Stop { name: vm })?),
+        Command::Kill { vm } => done(ask(&home, Request::Kill { name: vm })?),
+        Command::Killall { yes } => {
+            if !yes {
+                bail!("killall deletes every VM in the fleet; rerun with --yes to confirm");
+            }
+            done(ask(&home, Request::KillAll)?)
+        }
+    }
+}
+
+fn done(response: Response) -> Result<()> {
+    match response {
+        Response::Done { message } => {
+            println!("{message}");
+            Ok(())
+        }
+        other => unexpected(other),
+    }
+}
+
+fn unexpected(response: Response) -> Result<()> {
+    bail!("unexpected answer from the daemon: {response:?}")
+}

@@ -1,0 +1,176 @@
+//! `azlin daemon`: one per user. Holds a QUIC connection to every enrolled
+//! agent, keeps the fleet's state (in memory and in `state.db`), and answers
+//! the CLI on `daemon.sock`.
+//!
+//! - [`fleet`]: the live link state of every VM.
+//! - [`link`]: dialling listen-mode agents, with backoff.
+//! - [`listener`]: accepting dial-mode agents.
+//! - [`session`]: one agent connection, either direction.
+//! - [`enroll`]: checking tokens and signing agents' CSRs.
+//! - [`requests`]: what each CLI request does.
+
+pub mod enroll;
+pub mod fleet;
+pub mod link;
+pub mod listener;
+pub mod requests;
+pub mod session;
+
+use std::{
+    net::SocketAddr,
+    os::unix::fs::PermissionsExt,
+    sync::{Arc, Mutex},
+};
+
+use anyhow::{Context, Result, bail};
+use azlin_protocol::{
+    pki::{self, ClientAuth, ServerAuth},
+    transport,
+};
+use nix::fcntl::{Flock, FlockArg};
+use tokio::sync::watch;
+
+use crate::{
+    config::Config,
+    fleet_pki::FleetPki,
+    home::Home,
+    provider::local::LocalProvider,
+    state::{ConnectMode, Db, VmState, now_unix},
+};
+
+/// Client TLS configs, built once: one that verifies an enrolled agent's
+/// certificate, one for dialling an agent that still has to enroll.
+pub struct ClientTls {
+    pub verified: quinn::ClientConfig,
+    pub enrolling: quinn::ClientConfig,
+}
+
+pub struct Daemon {
+    pub home: Home,
+    pub config: Config,
+    pub db: Mutex<Db>,
+    pub pki: FleetPki,
+    pub tls: ClientTls,
+    pub endpoint: quinn::Endpoint,
+    pub fleet: fleet::Fleet,
+    pub local: LocalProvider,
+    pub started_at: i64,
+    pub host_name: String,
+    pub shutdown: watch::Sender<bool>,
+}
+
+fn host_name() -> String {
+    nix::unistd::gethostname()
+        .ok()
+        .and_then(|h| h.into_string().ok())
+        .unwrap_or_else(|| "controller".into())
+}
+
+/// Run the daemon in the foreground until `azlin daemon stop` or a signal.
+pub fn run(home: Home) -> Result<()> {
+    // Everything the daemon writes (state.db, VM folders) is the user's alone.
+    nix::sys::stat::umask(nix::sys::stat::Mode::from_bits_truncate(0o077));
+    home.ensure()?;
+    let lock_file = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(home.lock_file())
+        .with_context(|| format!("cannot open {}", home.lock_file().display()))?;
+    let _lock = match Flock::lock(lock_file, FlockArg::LockExclusiveNonblock) {
+        Ok(lock) => lock,
+        Err((_, nix::errno::Errno::EWOULDBLOCK)) => {
+            bail!("another azlin daemon is already running for {}", home.root().display())
+        }
+        Err((_, e)) => bail!("cannot lock {}: {e}", home.lock_file().display()),
+    };
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")?;
+    runtime.block_on(serve(home))
+}
+
+async fn serve(home: Home) -> Result<()> {
+    let config = Config::load(&home.config_file())?;
+    let db = Db::open(&home.state_db())?;
+    let pki = FleetPki::load_or_create(&home)?;
+    let controller = pki.controller_credentials()?;
+    let verified = pki::client_config(
+        Some(controller.clone()),
+        pki.ca_der(),
+        &ServerAuth::Fleet {
+            name: String::new(),
+        },
+    )?;
+    let enrolling =
+        pki::client_config(Some(controller.clone()), pki.ca_der(), &ServerAuth::EnrollingAgent)?;
+    let tls = ClientTls {
+        verified: transport::quic_client_config(verified)?,
+        enrolling: transport::quic_client_config(enrolling)?,
+    };
+    let endpoint = match config.daemon.listen {
+        Some(addr) => {
+            let server = pki::server_config(controller, pki.ca_der(), ClientAuth::FleetOrAnonymous)?;
+            quinn::Endpoint::server(transport::quic_server_config(server)?, addr)
+                .with_context(|| format!("cannot listen on UDP {addr} (daemon.listen in config.toml)"))?
+        }
+        None => quinn::Endpoint::client(SocketAddr::from(([0, 0, 0, 0], 0)))
+            .context("cannot open a UDP socket")?,
+    };
+    let local = LocalProvider::new(home.clone())?;
+    let (shutdown, mut shutdown_rx) = watch::channel(false);
+    let d = Arc::new(Daemon {
+        home: home.clone(),
+        db: Mutex::new(db),
+        pki,
+        tls,
+        endpoint,
+        fleet: fleet::Fleet::default(),
+        local,
+        started_at: now_unix(),
+        host_name: host_name(),
+        shutdown,
+        config,
+    });
+    if d.config.daemon.listen.is_some() {
+        listener::spawn(d.clone());
+    }
+    let vms = d.db.lock().expect("db lock").vms()?;
+    for vm in vms {
+        match (vm.connect_mode, vm.state) {
+            (ConnectMode::Listen, VmState::Running | VmState::Provisioning) => {
+                link::spawn(d.clone(), vm.name)
+            }
+            _ => {
+                d.fleet.track(&vm.name);
+            }
+        }
+    }
+    let socket = home.socket();
+    let _ = std::fs::remove_file(&socket);
+    let listener = tokio::net::UnixListener::bind(&socket)
+        .with_context(|| format!("cannot listen on {}", socket.display()))?;
+    std::fs::set_permissions(&socket, std::fs::Permissions::from_mode(0o600))?;
+    tracing::info!(
+        pid = std::process::id(),
+        home = %home.root().display(),
+        quic = %d.endpoint.local_addr()?,
+        "daemon ready"
+    );
+    let ipc = tokio::spawn(crate::ipc::server::serve(d.clone(), listener));
+    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
+    tokio::select! {
+        _ = shutdown_rx.wait_for(|s| *s) => tracing::info!("stop requested"),
+        _ = term.recv() => tracing::info!("SIGTERM"),
+        _ = tokio::signal::ctrl_c() => tracing::info!("interrupted"),
+    }
+    ipc.abort();
+    let _ = std::fs::remove_file(&socket);
+    d.fleet.close_all("controller daemon stopping");
+    d.endpoint.close(transport::close::SHUTDOWN, b"controller daemon stopping");
+    let _ = tokio::time::timeout(std::time::Duration::from_millis(500), d.endpoint.wait_idle()).await;
+    tracing::info!("daemon stopped");
+    Ok(())
+}

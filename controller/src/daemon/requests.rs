@@ -1,0 +1,296 @@
+//! What the daemon does for each CLI request.
+
+use std::{sync::Arc, time::Duration};
+
+use anyhow::{Context, Result, anyhow, bail};
+use azlin_protocol::{enroll::JoinToken, pki};
+use tokio::sync::mpsc::UnboundedSender;
+
+use super::{Daemon, link};
+use crate::{
+    ipc::{DaemonInfo, NewRequest, Reply, Request, Response, VmView},
+    provider::{AgentConnect, VmSpec},
+    state::{ConnectMode, VmRow, VmState, now_unix},
+};
+
+/// How long `azlin new` waits for a local agent to enroll and connect.
+const READY_TIMEOUT: Duration = Duration::from_secs(30);
+/// Largest `--pool`.
+const MAX_POOL: u32 = 100;
+
+pub async fn handle(d: Arc<Daemon>, request: Request, tx: UnboundedSender<Reply>) {
+    let progress = |vm: &str, message: String| {
+        let _ = tx.send(Reply::Progress {
+            vm: vm.to_string(),
+            message,
+        });
+    };
+    let result = match request {
+        Request::DaemonStatus => Ok(Response::Daemon(daemon_info(&d))),
+        Request::Shutdown => {
+            let _ = d.shutdown.send(true);
+            Ok(Response::Done {
+                message: "daemon stopping".into(),
+            })
+        }
+        Request::List => list(&d).map(Response::Vms),
+        Request::VmStatus { name } => view_named(&d, &name).map(Response::Vm),
+        Request::New(req) => new(&d, req, &progress).await.map(Response::Vms),
+        Request::Start { name } => start(&d, &name).await,
+        Request::Stop { name } => stop(&d, &name).await,
+        Request::Kill { name } => kill(&d, &name).await,
+        Request::KillAll => kill_all(&d, &progress).await,
+    };
+    let reply = match result {
+        Ok(r) => Reply::Ok(r),
+        Err(e) => Reply::Err {
+            message: format!("{e:#}"),
+        },
+    };
+    let _ = tx.send(reply);
+}
+
+fn daemon_info(d: &Daemon) -> DaemonInfo {
+    DaemonInfo {
+        pid: std::process::id(),
+        version: azlin_protocol::SOFTWARE_VERSION.to_string(),
+        started_at: d.started_at,
+        home: d.home.root().display().to_string(),
+        vms: d.db.lock().expect("db lock").vms().map(|v| v.len()).unwrap_or(0),
+        connected: d.fleet.connected_count(),
+        listen: d.config.daemon.listen.map(|a| a.to_string()),
+    }
+}
+
+fn view(d: &Daemon, row: &VmRow) -> VmView {
+    let link = d.fleet.status(&row.name);
+    let state = match (row.provider.as_str(), row.state) {
+        ("local", VmState::Running) if !d.local.is_running(row) => VmState::Stopped,
+        (_, s) => s,
+    };
+    VmView {
+        name: row.name.clone(),
+        provider: row.provider.clone(),
+        state,
+        connect_mode: row.connect_mode,
+        connected: link.connected,
+        address: row.address.clone().or(link.remote),
+        enrolled: row.cert_serial.is_some(),
+        agent_version: link.agent_version,
+        agent_started_at: link.agent_started_at,
+        connected_since: link.connected_since.filter(|_| link.connected),
+        reconnects: link.reconnects,
+        last_error: link.last_error,
+        created_at: row.created_at,
+    }
+}
+
+fn list(d: &Daemon) -> Result<Vec<VmView>> {
+    let rows = d.db.lock().expect("db lock").vms()?;
+    Ok(rows.iter().map(|r| view(d, r)).collect())
+}
+
+fn row_named(d: &Daemon, name: &str) -> Result<VmRow> {
+    let db = d.db.lock().expect("db lock");
+    if let Some(row) = db.vm(name)? {
+        return Ok(row);
+    }
+    let names: Vec<String> = db.vms()?.into_iter().map(|v| v.name).collect();
+    let close = crate::names::closest(name, &names);
+    if close.is_empty() {
+        bail!("no VM named {name:?}; `azlin list` shows the fleet");
+    }
+    bail!("no VM named {name:?}; did you mean {}?", close.join(", "))
+}
+
+fn view_named(d: &Daemon, name: &str) -> Result<VmView> {
+    Ok(view(d, &row_named(d, name)?))
+}
+
+fn pick_names(d: &Daemon, req: &NewRequest) -> Result<Vec<String>> {
+    if req.pool == 0 || req.pool > MAX_POOL {
+        bail!("--pool must be between 1 and {MAX_POOL}");
+    }
+    let base = match &req.name {
+        Some(n) => n.clone(),
+        None => {
+            let token = JoinToken::generate()?.id_hex();
+            format!("azlin-{}", &token[..6])
+        }
+    };
+    let names: Vec<String> = if req.pool == 1 {
+        vec![base]
+    } else {
+        (1..=req.pool).map(|i| format!("{base}-{i}")).collect()
+    };
+    let db = d.db.lock().expect("db lock");
+    for n in &names {
+        pki::check_vm_name(n)?;
+        if db.vm(n)?.is_some() {
+            bail!("a VM named {n} already exists");
+        }
+    }
+    Ok(names)
+}
+
+async fn new(
+    d: &Arc<Daemon>,
+    req: NewRequest,
+    progress: &impl Fn(&str, String),
+) -> Result<Vec<VmView>> {
+    if req.provider != "local" {
+        bail!(
+            "provider {:?} is not available in this build; use --provider local",
+            req.provider
+        );
+    }
+    let connect = match req.connect {
+        ConnectMode::Listen => AgentConnect::Listen,
+        ConnectMode::Dial => {
+            let addr = d.config.daemon.listen.ok_or_else(|| {
+                anyhow!("dial mode needs the daemon to listen: set [daemon] listen in config.toml")
+            })?;
+            AgentConnect::Dial {
+                controller: addr.to_string(),
+            }
+        }
+    };
+    let names = pick_names(d, &req)?;
+    let started = std::time::Instant::now();
+    let mut created = Vec::new();
+    for name in &names {
+        let token = JoinToken::generate()?;
+        {
+            let mut db = d.db.lock().expect("db lock");
+            db.insert_vm(&VmRow {
+                name: name.clone(),
+                provider: req.provider.clone(),
+                state: VmState::Provisioning,
+                connect_mode: req.connect,
+                address: None,
+                created_at: now_unix(),
+                cert_serial: None,
+                provider_data: "{}".into(),
+            })?;
+            db.insert_token(&token.id_hex(), name, &token.verifier(), d.config.daemon.token_ttl_secs)?;
+        }
+        let spec = VmSpec {
+            name: name.clone(),
+            token,
+            ca_pem: d.pki.ca.cert_pem().to_string(),
+            connect: connect.clone(),
+        };
+        match d.local.create(&spec).await {
+            Ok(p) => {
+                let mut db = d.db.lock().expect("db lock");
+                db.set_vm_provider_data(name, &p.provider_data)?;
+                if let Some(addr) = &p.address {
+                    db.set_vm_address(name, addr)?;
+                }
+                db.set_vm_state(name, VmState::Running)?;
+                drop(db);
+                progress(name, format!("agent started{}", p.address.map(|a| format!(" at {a}")).unwrap_or_default()));
+                match req.connect {
+                    ConnectMode::Listen => link::spawn(d.clone(), name.clone()),
+                    ConnectMode::Dial => {
+                        d.fleet.track(name);
+                    }
+                }
+                created.push(name.clone());
+            }
+            Err(e) => {
+                d.db.lock().expect("db lock").set_vm_state(name, VmState::Failed)?;
+                return Err(e.context(format!("cannot create {name}")));
+            }
+        }
+    }
+    let ready = d
+        .fleet
+        .wait_until(READY_TIMEOUT, |f| created.iter().all(|n| f.status(n).connected))
+        .await;
+    for name in &created {
+        if d.fleet.status(name).connected {
+            progress(name, format!("enrolled and connected ({} ms)", started.elapsed().as_millis()));
+        }
+    }
+    if !ready {
+        let late: Vec<String> = created
+            .iter()
+            .filter(|n| !d.fleet.status(n).connected)
+            .map(|n| {
+                let status = d.fleet.status(n);
+                format!(
+                    "{n}: {}\n{}",
+                    status.last_error.unwrap_or_else(|| "no connection yet".into()),
+                    d.local.log_tail(n)
+                )
+            })
+            .collect();
+        bail!(
+            "not connected within {READY_TIMEOUT:?}:\n{}",
+            late.join("\n")
+        );
+    }
+    let rows = d.db.lock().expect("db lock").vms()?;
+    Ok(rows
+        .iter()
+        .filter(|r| created.contains(&r.name))
+        .map(|r| view(d, r))
+        .collect())
+}
+
+async fn start(d: &Arc<Daemon>, name: &str) -> Result<Response> {
+    let row = row_named(d, name)?;
+    let data = d.local.start(&row)?;
+    {
+        let mut db = d.db.lock().expect("db lock");
+        db.set_vm_provider_data(name, &data)?;
+        db.set_vm_state(name, VmState::Running)?;
+    }
+    if row.connect_mode == ConnectMode::Listen && row.state != VmState::Running {
+        link::spawn(d.clone(), name.to_string());
+    } else {
+        d.fleet.track(name);
+    }
+    Ok(Response::Done {
+        message: format!("{name} started"),
+    })
+}
+
+async fn stop(d: &Arc<Daemon>, name: &str) -> Result<Response> {
+    let row = row_named(d, name)?;
+    d.db.lock().expect("db lock").set_vm_state(name, VmState::Stopped)?;
+    // Keep the VM tracked (it is still in the fleet) but stop dialling it.
+    d.fleet.untrack(name, "VM stopped");
+    d.fleet.track(name);
+    d.local.stop(&row).await?;
+    Ok(Response::Done {
+        message: format!("{name} stopped"),
+    })
+}
+
+async fn kill(d: &Arc<Daemon>, name: &str) -> Result<Response> {
+    let row = row_named(d, name)?;
+    d.fleet.untrack(name, "VM deleted");
+    d.local
+        .delete(&row)
+        .await
+        .with_context(|| format!("cannot delete {name}"))?;
+    d.db.lock().expect("db lock").remove_vm(name)?;
+    tracing::info!(vm = %name, "VM deleted and its certificate revoked");
+    Ok(Response::Done {
+        message: format!("{name} deleted; its certificate is revoked"),
+    })
+}
+
+async fn kill_all(d: &Arc<Daemon>, progress: &impl Fn(&str, String)) -> Result<Response> {
+    let rows = d.db.lock().expect("db lock").vms()?;
+    let count = rows.len();
+    for row in rows {
+        kill(d, &row.name).await?;
+        progress(&row.name, "deleted".into());
+    }
+    Ok(Response::Done {
+        message: format!("{count} VM(s) deleted"),
+    })
+}

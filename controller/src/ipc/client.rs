@@ -1,0 +1,162 @@
+//! The CLI's side: find the daemon, start it if it is not running, send one
+//! request and read the replies. Plain blocking I/O: the CLI is short-lived
+//! and a Unix socket round trip needs no runtime.
+
+use std::{
+    io::{Read, Write},
+    os::unix::net::UnixStream,
+    path::Path,
+    process::{Command, Stdio},
+    time::{Duration, Instant},
+};
+
+use anyhow::{Context, Result, anyhow, bail};
+use azlin_protocol::frame::{self, FrameDecoder};
+
+use super::{Envelope, IPC_VERSION, MAX_IPC_FRAME, Reply, Request, Response};
+use crate::home::Home;
+
+/// How long to wait for a freshly started daemon to answer.
+const START_TIMEOUT: Duration = Duration::from_secs(15);
+
+pub struct Client {
+    stream: UnixStream,
+    decoder: FrameDecoder,
+}
+
+impl Client {
+    /// Connect to a running daemon; `None` if there is none.
+    pub fn connect(home: &Home) -> Result<Option<Self>> {
+        match UnixStream::connect(home.socket()) {
+            Ok(stream) => Ok(Some(Self {
+                stream,
+                decoder: FrameDecoder::new(MAX_IPC_FRAME),
+            })),
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    std::io::ErrorKind::NotFound | std::io::ErrorKind::ConnectionRefused
+                ) =>
+            {
+                Ok(None)
+            }
+            Err(e) => Err(e).with_context(|| {
+                format!("cannot reach the daemon at {}", home.socket().display())
+            }),
+        }
+    }
+
+    /// Connect, starting the daemon first if it is not running.
+    pub fn connect_or_start(home: &Home) -> Result<Self> {
+        if let Some(c) = Self::connect(home)? {
+            return Ok(c);
+        }
+        start_daemon(home)?;
+        let deadline = Instant::now() + START_TIMEOUT;
+        loop {
+            if let Some(c) = Self::connect(home)? {
+                return Ok(c);
+            }
+            if Instant::now() > deadline {
+                bail!(
+                    "the daemon did not start within {START_TIMEOUT:?}; see {}{}",
+                    home.daemon_log().display(),
+                    log_tail(&home.daemon_log())
+                );
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    }
+
+    /// Send a request; `on_progress` sees each progress line; returns the
+    /// final response or the daemon's error.
+    pub fn call(
+        mut self,
+        request: Request,
+        mut on_progress: impl FnMut(&str, &str),
+    ) -> Result<Response> {
+        let envelope = Envelope {
+            version: IPC_VERSION,
+            request,
+        };
+        let bytes = azlin_protocol::message::encode_frame(&envelope, MAX_IPC_FRAME)?;
+        self.stream
+            .write_all(&bytes)
+            .context("cannot send to the daemon")?;
+        loop {
+            let payload = self.read_frame()?;
+            let reply: Reply = postcard::from_bytes(&payload).map_err(|e| {
+                anyhow!(
+                    "cannot read the daemon's answer ({e}); it may be another azlin version: \
+                     run `azlin daemon stop` and retry"
+                )
+            })?;
+            match reply {
+                Reply::Progress { vm, message } => on_progress(&vm, &message),
+                Reply::Ok(response) => return Ok(response),
+                Reply::Err { message } => bail!("{message}"),
+            }
+        }
+    }
+
+    fn read_frame(&mut self) -> Result<Vec<u8>> {
+        let mut buf = vec![0u8; 64 * 1024];
+        loop {
+            if let Some(f) = self.decoder.next_frame()? {
+                return Ok(f);
+            }
+            let n = self
+                .stream
+                .read(&mut buf)
+                .context("lost the connection to the daemon")?;
+            if n == 0 {
+                bail!("the daemon closed the connection; see `azlin daemon status` and its log");
+            }
+            self.decoder.push(&buf[..n])?;
+        }
+    }
+}
+
+/// Start `azlin daemon run` in the background, detached from this terminal,
+/// logging to `logs/daemon.log`.
+fn start_daemon(home: &Home) -> Result<()> {
+    use std::os::unix::process::CommandExt;
+    home.ensure()?;
+    let exe = std::env::current_exe().context("cannot find the azlin executable")?;
+    let log = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(home.daemon_log())
+        .with_context(|| format!("cannot open {}", home.daemon_log().display()))?;
+    Command::new(exe)
+        .args(["daemon", "run"])
+        .env("AZLIN_HOME", home.root())
+        .stdin(Stdio::null())
+        .stdout(log.try_clone()?)
+        .stderr(log)
+        .process_group(0)
+        .spawn()
+        .context("cannot start the azlin daemon")?;
+    Ok(())
+}
+
+fn log_tail(path: &Path) -> String {
+    let text = std::fs::read_to_string(path).unwrap_or_default();
+    let lines: Vec<&str> = text.lines().rev().take(10).collect();
+    if lines.is_empty() {
+        return String::new();
+    }
+    let mut out = String::from("\nlast lines of the daemon log:\n");
+    for l in lines.into_iter().rev() {
+        out.push_str("  ");
+        out.push_str(l);
+        out.push('\n');
+    }
+    out
+}
+
+/// Frame a reply (daemon side uses this too).
+pub fn encode_reply(reply: &Reply) -> Result<Vec<u8>> {
+    let payload = postcard::to_stdvec(reply)?;
+    Ok(frame::encode(&payload, MAX_IPC_FRAME)?)
+}

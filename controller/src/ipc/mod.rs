@@ -1,0 +1,91 @@
+//! The CLI ↔ daemon conversation over `daemon.sock` (mode 0600): the CLI
+//! sends one [`Envelope`] frame; the daemon answers with zero or more
+//! [`Reply::Progress`] frames and one final reply. Frames are the protocol
+//! crate's length-prefixed postcard frames.
+//!
+//! The envelope starts with [`IPC_VERSION`] so a CLI and a daemon from
+//! different builds tell each other so instead of misreading each other.
+
+pub mod client;
+pub mod server;
+
+use serde::{Deserialize, Serialize};
+
+use crate::state::{ConnectMode, VmState};
+
+/// Bumped whenever a type below changes shape.
+pub const IPC_VERSION: u32 = 1;
+/// Largest IPC frame (fleet listings grow with the fleet).
+pub const MAX_IPC_FRAME: usize = 16 * 1024 * 1024;
+
+#[derive(Debug, Serialize, Deserialize)]
+pub struct Envelope {
+    pub version: u32,
+    pub request: Request,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub enum Request {
+    DaemonStatus,
+    Shutdown,
+    List,
+    VmStatus { name: String },
+    New(NewRequest),
+    Start { name: String },
+    Stop { name: String },
+    Kill { name: String },
+    KillAll,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct NewRequest {
+    pub provider: String,
+    pub name: Option<String>,
+    pub pool: u32,
+    pub connect: ConnectMode,
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+pub enum Reply {
+    /// A line of progress for the user.
+    Progress { vm: String, message: String },
+    Ok(Response),
+    Err { message: String },
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+pub enum Response {
+    Daemon(DaemonInfo),
+    Vms(Vec<VmView>),
+    Vm(VmView),
+    Done { message: String },
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct DaemonInfo {
+    pub pid: u32,
+    pub version: String,
+    pub started_at: i64,
+    pub home: String,
+    pub vms: usize,
+    pub connected: usize,
+    pub listen: Option<String>,
+}
+
+/// What the CLI shows about one VM: durable state merged with the live link.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct VmView {
+    pub name: String,
+    pub provider: String,
+    pub state: VmState,
+    pub connect_mode: ConnectMode,
+    pub connected: bool,
+    pub address: Option<String>,
+    pub enrolled: bool,
+    pub agent_version: Option<String>,
+    pub agent_started_at: Option<i64>,
+    pub connected_since: Option<i64>,
+    pub reconnects: u64,
+    pub last_error: Option<String>,
+    pub created_at: i64,
+}

@@ -1,0 +1,204 @@
+//! The local provider: a "VM" is an `azlin-agent` process on this machine
+//! with its own folder `~/.azlin/local/<vm>/` (config, CA, join token, key,
+//! certificate, log). It needs nothing installed and runs the same
+//! enrollment as a cloud VM. Agents run in their own process group, so they
+//! outlive the daemon, as real VMs would.
+
+use std::{
+    net::UdpSocket,
+    path::{Path, PathBuf},
+    process::Stdio,
+    time::{Duration, Instant},
+};
+
+use anyhow::{Context, Result, bail};
+use azlin_protocol::secret_file::write_atomic;
+use nix::{
+    sys::signal::{Signal, kill},
+    unistd::Pid,
+};
+use serde::{Deserialize, Serialize};
+
+use super::{AgentConnect, Provisioned, VmSpec};
+use crate::{home::Home, state::VmRow};
+
+pub struct LocalProvider {
+    home: Home,
+    agent_bin: PathBuf,
+}
+
+#[derive(Debug, Default, Serialize, Deserialize)]
+struct LocalData {
+    pid: Option<i32>,
+}
+
+/// Find `azlin-agent`: `$AZLIN_AGENT_BIN`, next to this executable, or PATH.
+pub fn find_agent_binary() -> Result<PathBuf> {
+    if let Some(p) = std::env::var_os("AZLIN_AGENT_BIN") {
+        return Ok(PathBuf::from(p));
+    }
+    if let Ok(exe) = std::env::current_exe()
+        && let Some(dir) = exe.parent()
+    {
+        let sibling = dir.join("azlin-agent");
+        if sibling.is_file() {
+            return Ok(sibling);
+        }
+    }
+    for dir in std::env::split_paths(&std::env::var_os("PATH").unwrap_or_default()) {
+        let candidate = dir.join("azlin-agent");
+        if candidate.is_file() {
+            return Ok(candidate);
+        }
+    }
+    bail!(
+        "cannot find the azlin-agent binary: build it (`cargo build --release`), put it next to \
+         azlin or on PATH, or set AZLIN_AGENT_BIN"
+    )
+}
+
+impl LocalProvider {
+    pub fn new(home: Home) -> Result<Self> {
+        // Resolved lazily so a daemon without local VMs needs no agent binary.
+        let agent_bin = find_agent_binary().unwrap_or_default();
+        Ok(Self { home, agent_bin })
+    }
+
+    fn config_path(dir: &Path) -> PathBuf {
+        dir.join("agent.toml")
+    }
+
+    /// Set up the VM's folder and start its agent.
+    pub async fn create(&self, spec: &VmSpec) -> Result<Provisioned> {
+        let dir = self.home.local_vm_dir(&spec.name)?;
+        if dir.exists() {
+            bail!("{} already exists; remove it or pick another name", dir.display());
+        }
+        std::fs::create_dir_all(dir.join("state"))
+            .with_context(|| format!("cannot create {}", dir.display()))?;
+        let (connect, address) = match &spec.connect {
+            AgentConnect::Listen => {
+                let addr = free_udp_address()?;
+                (
+                    format!("[connect]\nmode = \"listen\"\nlisten = \"{addr}\"\n"),
+                    Some(addr),
+                )
+            }
+            AgentConnect::Dial { controller } => (
+                format!("[connect]\nmode = \"dial\"\ncontroller = \"{controller}\"\n"),
+                None,
+            ),
+        };
+        write_atomic(&dir.join("ca.crt"), spec.ca_pem.as_bytes(), 0o644)?;
+        write_atomic(&dir.join("join-token"), spec.token.to_string().as_bytes(), 0o600)?;
+        let config = format!(
+            "name = \"{}\"\nstate_dir = \"{}\"\nca_cert = \"{}\"\njoin_token_file = \"{}\"\n\n{connect}",
+            spec.name,
+            dir.join("state").display(),
+            dir.join("ca.crt").display(),
+            dir.join("join-token").display(),
+        );
+        write_atomic(&Self::config_path(&dir), config.as_bytes(), 0o600)?;
+        let pid = self.spawn(&dir)?;
+        Ok(Provisioned {
+            address,
+            provider_data: serde_json::to_string(&LocalData { pid: Some(pid) })?,
+        })
+    }
+
+    fn spawn(&self, dir: &Path) -> Result<i32> {
+        if self.agent_bin.as_os_str().is_empty() {
+            find_agent_binary()?;
+        }
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(dir.join("agent.log"))?;
+        let child = tokio::process::Command::new(&self.agent_bin)
+            .arg("run")
+            .arg("--config")
+            .arg(Self::config_path(dir))
+            .stdin(Stdio::null())
+            .stdout(log.try_clone()?)
+            .stderr(log)
+            .process_group(0)
+            .spawn()
+            .with_context(|| format!("cannot start {}", self.agent_bin.display()))?;
+        let pid = child.id().context("agent exited at once")? as i32;
+        // Dropping the handle leaves the agent running; tokio reaps it when
+        // it exits so no zombie is left behind.
+        drop(child);
+        Ok(pid)
+    }
+
+    /// Is this VM's agent process alive (and really ours)?
+    pub fn is_running(&self, vm: &VmRow) -> bool {
+        self.live_pid(vm).is_some()
+    }
+
+    fn live_pid(&self, vm: &VmRow) -> Option<i32> {
+        let data: LocalData = serde_json::from_str(&vm.provider_data).unwrap_or_default();
+        let pid = data.pid?;
+        let dir = self.home.local_vm_dir(&vm.name).ok()?;
+        let cmdline = std::fs::read(format!("/proc/{pid}/cmdline")).ok()?;
+        let cmdline = String::from_utf8_lossy(&cmdline);
+        let ours = cmdline.contains("azlin-agent")
+            && cmdline.contains(&*Self::config_path(&dir).to_string_lossy());
+        ours.then_some(pid)
+    }
+
+    /// Start the agent again; returns new provider data.
+    pub fn start(&self, vm: &VmRow) -> Result<String> {
+        if self.is_running(vm) {
+            return Ok(vm.provider_data.clone());
+        }
+        let dir = self.home.local_vm_dir(&vm.name)?;
+        let pid = self.spawn(&dir)?;
+        Ok(serde_json::to_string(&LocalData { pid: Some(pid) })?)
+    }
+
+    /// Stop the agent: SIGTERM, then SIGKILL if it lingers.
+    pub async fn stop(&self, vm: &VmRow) -> Result<()> {
+        let Some(pid) = self.live_pid(vm) else {
+            return Ok(());
+        };
+        let pid = Pid::from_raw(pid);
+        let _ = kill(pid, Signal::SIGTERM);
+        let deadline = Instant::now() + Duration::from_secs(3);
+        while Instant::now() < deadline {
+            if self.live_pid(vm).is_none() {
+                return Ok(());
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        let _ = kill(pid, Signal::SIGKILL);
+        Ok(())
+    }
+
+    /// Stop the agent and remove the VM's folder.
+    pub async fn delete(&self, vm: &VmRow) -> Result<()> {
+        self.stop(vm).await?;
+        let dir = self.home.local_vm_dir(&vm.name)?;
+        match std::fs::remove_dir_all(&dir) {
+            Ok(()) => Ok(()),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+            Err(e) => Err(e).with_context(|| format!("cannot remove {}", dir.display())),
+        }
+    }
+
+    /// The last lines of the VM's agent log, for error messages.
+    pub fn log_tail(&self, vm: &str) -> String {
+        let Ok(dir) = self.home.local_vm_dir(vm) else {
+            return String::new();
+        };
+        let text = std::fs::read_to_string(dir.join("agent.log")).unwrap_or_default();
+        let lines: Vec<&str> = text.lines().rev().take(5).collect();
+        lines.into_iter().rev().collect::<Vec<_>>().join("\n")
+    }
+}
+
+/// A free UDP port on loopback for a new agent.
+fn free_udp_address() -> Result<String> {
+    let socket = UdpSocket::bind("127.0.0.1:0").context("cannot find a free UDP port")?;
+    Ok(socket.local_addr()?.to_string())
+}
