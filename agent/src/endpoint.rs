@@ -25,10 +25,7 @@ async fn server_config(agent: &Agent) -> Result<quinn::ServerConfig> {
 
 async fn client_config(agent: &Agent) -> Result<quinn::ClientConfig> {
     let creds = agent.creds.lock().await;
-    let auth = ServerAuth::Fleet {
-        name: pki::CONTROLLER_DNS.to_string(),
-    };
-    let tls = pki::client_config(creds.fleet()?, &creds.ca, &auth)?;
+    let tls = pki::client_config(creds.fleet()?, &creds.ca, &ServerAuth::Fleet)?;
     Ok(transport::quic_client_config(tls)?)
 }
 

@@ -143,7 +143,7 @@ async fn session_loop(control: &mut ControlStream) -> Result<()> {
             Ok(None) => return Ok(()),
             Ok(Some(Control::Error { reason })) => bail!("controller reported: {reason}"),
             Ok(Some(other)) => bail!("unexpected message on the control stream: {other:?}"),
-            Err(transport::StreamError::Read(quinn::ReadError::ConnectionLost(e))) => {
+            Err(transport::StreamError::Lost(e)) => {
                 tracing::info!("controller session ended: {e}");
                 return Ok(());
             }

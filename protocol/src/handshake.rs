@@ -118,6 +118,8 @@ pub async fn greet_as_agent(
             };
             let _ = transport::send(&mut send, &refusal, MAX_CONTROL_FRAME).await;
             let _ = send.finish();
+            // Let the refusal reach the peer before the caller closes.
+            let _ = tokio::time::timeout(std::time::Duration::from_millis(200), send.stopped()).await;
             return Err(e);
         }
     };

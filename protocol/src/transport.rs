@@ -81,12 +81,23 @@ pub enum StreamError {
     Decode(#[from] DecodeError),
     #[error("cannot encode: {0}")]
     Encode(#[from] EncodeError),
+    #[error("connection lost: {0}")]
+    Lost(quinn::ConnectionError),
     #[error("read failed: {0}")]
-    Read(#[from] quinn::ReadError),
+    Read(quinn::ReadError),
     #[error("write failed: {0}")]
     Write(#[from] quinn::WriteError),
     #[error("stream closed by peer")]
     Closed,
+}
+
+impl From<quinn::ReadError> for StreamError {
+    fn from(e: quinn::ReadError) -> Self {
+        match e {
+            quinn::ReadError::ConnectionLost(c) => StreamError::Lost(c),
+            other => StreamError::Read(other),
+        }
+    }
 }
 
 impl StreamError {

@@ -1,1 +1,215 @@
+//! Harness for the end-to-end tests: each test gets its own `AZLIN_HOME`
+//! and drives the real `azlin` and `azlin-agent` binaries built by the same
+//! `cargo test` run. [`peer`] builds hand-crafted QUIC peers for the
+//! hostile-input tests.
 
+pub mod peer;
+
+use std::{
+    net::{SocketAddr, UdpSocket},
+    path::{Path, PathBuf},
+    process::{Child, Command, Output, Stdio},
+    time::{Duration, Instant},
+};
+
+use serde_json::Value;
+
+/// A binary of this workspace, next to the test executable's `deps/`.
+pub fn bin(name: &str) -> PathBuf {
+    let exe = std::env::current_exe().expect("test executable path");
+    let dir = exe
+        .parent()
+        .and_then(|deps| deps.parent())
+        .expect("target/<profile>/deps layout");
+    let path = dir.join(name);
+    assert!(
+        path.is_file(),
+        "{} is missing: run the tests with `cargo test --workspace` so it is built",
+        path.display()
+    );
+    path
+}
+
+/// One private controller home and the processes started for it.
+pub struct Env {
+    home: tempfile::TempDir,
+    pub listen: Option<SocketAddr>,
+}
+
+/// A free UDP port on loopback.
+pub fn free_udp() -> SocketAddr {
+    UdpSocket::bind("127.0.0.1:0").unwrap().local_addr().unwrap()
+}
+
+impl Env {
+    pub fn new() -> Self {
+        let home = tempfile::Builder::new().prefix("azlin-e2e-").tempdir().unwrap();
+        Self { home, listen: None }
+    }
+
+    /// A home whose daemon also listens for dial-mode agents.
+    pub fn with_listener() -> Self {
+        let mut env = Self::new();
+        let addr = free_udp();
+        std::fs::write(
+            env.home().join("config.toml"),
+            format!("[daemon]\nlisten = \"{addr}\"\n"),
+        )
+        .unwrap();
+        env.listen = Some(addr);
+        env
+    }
+
+    pub fn home(&self) -> &Path {
+        self.home.path()
+    }
+
+    pub fn vm_dir(&self, vm: &str) -> PathBuf {
+        self.home().join("local").join(vm)
+    }
+
+    pub fn command(&self, args: &[&str]) -> Command {
+        let mut c = Command::new(bin("azlin"));
+        c.args(args)
+            .env("AZLIN_HOME", self.home())
+            .env("AZLIN_AGENT_BIN", bin("azlin-agent"))
+            .env_remove("AZLIN_LOG")
+            .stdin(Stdio::null());
+        c
+    }
+
+    pub fn run(&self, args: &[&str]) -> Output {
+        self.command(args).output().expect("run azlin")
+    }
+
+    /// Run `azlin ARGS`, require success, return stdout.
+    pub fn ok(&self, args: &[&str]) -> String {
+        let out = self.run(args);
+        assert!(
+            out.status.success(),
+            "azlin {args:?} failed: {}\n--- daemon log ---\n{}",
+            String::from_utf8_lossy(&out.stderr),
+            self.daemon_log()
+        );
+        String::from_utf8(out.stdout).unwrap()
+    }
+
+    /// Run `azlin ARGS`, require failure, return stderr.
+    pub fn fails(&self, args: &[&str]) -> String {
+        let out = self.run(args);
+        assert!(!out.status.success(), "azlin {args:?} should have failed");
+        String::from_utf8(out.stderr).unwrap()
+    }
+
+    pub fn list(&self) -> Vec<Value> {
+        serde_json::from_str(&self.ok(&["list", "--json"])).unwrap()
+    }
+
+    pub fn vm(&self, name: &str) -> Value {
+        serde_json::from_str(&self.ok(&["status", name, "--json"])).unwrap()
+    }
+
+    pub fn connected(&self, name: &str) -> bool {
+        self.vm(name)["connected"] == Value::Bool(true)
+    }
+
+    pub fn daemon_status(&self) -> Value {
+        serde_json::from_str(&self.ok(&["daemon", "status", "--json"])).unwrap()
+    }
+
+    /// The fleet as it matters for "nothing changed": names, enrollment,
+    /// connection, reconnect counts, issued certificates.
+    pub fn fleet_fingerprint(&self) -> Value {
+        let vms: Vec<Value> = self
+            .list()
+            .into_iter()
+            .map(|v| {
+                serde_json::json!([v["name"], v["enrolled"], v["connected"], v["reconnects"], v["address"]])
+            })
+            .collect();
+        serde_json::json!({"vms": vms, "certs": self.daemon_status()["certificates_issued"]})
+    }
+
+    pub fn daemon_log(&self) -> String {
+        std::fs::read_to_string(self.home().join("logs/daemon.log")).unwrap_or_default()
+    }
+
+    pub fn agent_log(&self, vm: &str) -> String {
+        std::fs::read_to_string(self.vm_dir(vm).join("agent.log")).unwrap_or_default()
+    }
+
+    /// Wait up to `timeout` for `cond`; panic with `what` and the logs.
+    pub fn wait(&self, what: &str, timeout: Duration, mut cond: impl FnMut() -> bool) -> Duration {
+        let start = Instant::now();
+        while start.elapsed() < timeout {
+            if cond() {
+                return start.elapsed();
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        panic!("timed out waiting for {what}\n--- daemon log ---\n{}", self.daemon_log());
+    }
+
+    /// Pids of processes whose command line mentions this home.
+    pub fn pids_mentioning(&self, needle: &str) -> Vec<i32> {
+        let mut pids = Vec::new();
+        for entry in std::fs::read_dir("/proc").unwrap().flatten() {
+            let Ok(pid) = entry.file_name().to_string_lossy().parse::<i32>() else {
+                continue;
+            };
+            let Ok(cmd) = std::fs::read(entry.path().join("cmdline")) else {
+                continue;
+            };
+            if String::from_utf8_lossy(&cmd).contains(needle) {
+                pids.push(pid);
+            }
+        }
+        pids
+    }
+
+    pub fn agent_pid(&self, vm: &str) -> Option<i32> {
+        let config = self.vm_dir(vm).join("agent.toml");
+        self.pids_mentioning(&config.to_string_lossy()).first().copied()
+    }
+
+    pub fn daemon_pid(&self) -> Option<i32> {
+        self.daemon_status()["pid"].as_i64().map(|p| p as i32)
+    }
+
+    /// Start a VM's agent by hand, as systemd would restart it.
+    pub fn spawn_agent(&self, vm: &str) -> Child {
+        let log = std::fs::OpenOptions::new()
+            .append(true)
+            .create(true)
+            .open(self.vm_dir(vm).join("agent.log"))
+            .unwrap();
+        Command::new(bin("azlin-agent"))
+            .args(["run", "--config"])
+            .arg(self.vm_dir(vm).join("agent.toml"))
+            .stdout(log.try_clone().unwrap())
+            .stderr(log)
+            .spawn()
+            .unwrap()
+    }
+}
+
+impl Default for Env {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+pub fn kill9(pid: i32) {
+    let _ = nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), nix::sys::signal::SIGKILL);
+}
+
+impl Drop for Env {
+    fn drop(&mut self) {
+        if let Ok(Some(pid)) = std::panic::catch_unwind(|| self.daemon_pid()) {
+            kill9(pid);
+        }
+        for pid in self.pids_mentioning(&self.home().to_string_lossy()) {
+            kill9(pid);
+        }
+    }
+}

@@ -53,12 +53,13 @@ pub fn run(home: &Home, action: DaemonAction) -> Result<()> {
                         println!("{v}");
                     } else {
                         println!(
-                            "daemon: running (pid {}, version {})\nhome: {}\nVMs: {} ({} connected)\nlistening for agents: {}",
+                            "daemon: running (pid {}, version {})\nhome: {}\nVMs: {} ({} connected)\ncertificates issued: {}\nlistening for agents: {}",
                             info.pid,
                             info.version,
                             info.home,
                             info.vms,
                             info.connected,
+                            info.certificates_issued,
                             info.listen.as_deref().unwrap_or("no (agents are dialled)")
                         );
                     }

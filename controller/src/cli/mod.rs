@@ -64,6 +64,13 @@ enum Command {
         #[arg(long)]
         yes: bool,
     },
+    /// Print a new one-time join token for VM (to re-enroll its agent).
+    Token {
+        vm: String,
+        /// Seconds until the token expires (default: daemon.token_ttl_secs).
+        #[arg(long)]
+        ttl: Option<u64>,
+    },
     /// Manage the background daemon.
     Daemon {
         #[command(subcommand)]
@@ -125,6 +132,13 @@ fn run(cli: Cli) -> Result<()> {
         Command::Start { vm } => done(ask(&home, Request::Start { name: vm })?),
         Command::Stop { vm } => done(ask(&home, Request::Stop { name: vm })?),
         Command::Kill { vm } => done(ask(&home, Request::Kill { name: vm })?),
+        Command::Token { vm, ttl } => match ask(&home, Request::Token { name: vm, ttl_secs: ttl })? {
+            Response::Token { token } => {
+                println!("{token}");
+                Ok(())
+            }
+            other => unexpected(other),
+        },
         Command::Killall { yes } => {
             if !yes {
                 bail!("killall deletes every VM in the fleet; rerun with --yes to confirm");

@@ -88,7 +88,9 @@ impl Fleet {
             old.close(close::REPLACED, b"replaced by a newer connection");
         }
         let s = &mut link.status;
-        if s.connected_since.is_some() || s.reconnects > 0 || s.last_error.is_some() {
+        // Only a connection after an earlier one counts; enrollment's
+        // redial is the first real session.
+        if s.connected_since.is_some() {
             s.reconnects += 1;
         }
         s.connected = true;

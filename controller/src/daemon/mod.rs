@@ -100,9 +100,7 @@ async fn serve(home: Home) -> Result<()> {
     let verified = pki::client_config(
         Some(controller.clone()),
         pki.ca_der(),
-        &ServerAuth::Fleet {
-            name: String::new(),
-        },
+        &ServerAuth::Fleet,
     )?;
     let enrolling =
         pki::client_config(Some(controller.clone()), pki.ca_der(), &ServerAuth::EnrollingAgent)?;

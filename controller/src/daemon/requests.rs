@@ -40,6 +40,7 @@ pub async fn handle(d: Arc<Daemon>, request: Request, tx: UnboundedSender<Reply>
         Request::Stop { name } => stop(&d, &name).await,
         Request::Kill { name } => kill(&d, &name).await,
         Request::KillAll => kill_all(&d, &progress).await,
+        Request::Token { name, ttl_secs } => token(&d, &name, ttl_secs),
     };
     let reply = match result {
         Ok(r) => Reply::Ok(r),
@@ -51,14 +52,22 @@ pub async fn handle(d: Arc<Daemon>, request: Request, tx: UnboundedSender<Reply>
 }
 
 fn daemon_info(d: &Daemon) -> DaemonInfo {
+    let (vms, certificates_issued) = {
+        let db = d.db.lock().expect("db lock");
+        (
+            db.vms().map(|v| v.len()).unwrap_or(0),
+            db.cert_count().unwrap_or(0),
+        )
+    };
     DaemonInfo {
         pid: std::process::id(),
         version: azlin_protocol::SOFTWARE_VERSION.to_string(),
         started_at: d.started_at,
         home: d.home.root().display().to_string(),
-        vms: d.db.lock().expect("db lock").vms().map(|v| v.len()).unwrap_or(0),
+        vms,
         connected: d.fleet.connected_count(),
         listen: d.config.daemon.listen.map(|a| a.to_string()),
+        certificates_issued,
     }
 }
 
@@ -292,5 +301,23 @@ async fn kill_all(d: &Arc<Daemon>, progress: &impl Fn(&str, String)) -> Result<R
     }
     Ok(Response::Done {
         message: format!("{count} VM(s) deleted"),
+    })
+}
+
+/// A fresh one-time token for an existing VM, for an agent that lost its
+/// key. The VM's current certificate stays valid until the new one replaces
+/// it at enrollment.
+fn token(d: &Daemon, name: &str, ttl_secs: Option<u64>) -> Result<Response> {
+    row_named(d, name)?;
+    let ttl = ttl_secs.unwrap_or(d.config.daemon.token_ttl_secs);
+    if ttl == 0 {
+        bail!("--ttl must be at least 1 second");
+    }
+    let token = JoinToken::generate()?;
+    d.db.lock()
+        .expect("db lock")
+        .insert_token(&token.id_hex(), name, &token.verifier(), ttl)?;
+    Ok(Response::Token {
+        token: token.to_string(),
     })
 }

@@ -204,7 +204,7 @@ async fn hold(
                 Ok(None) => return Ok(End::SessionEnded),
                 Ok(Some(Control::Error { reason })) => bail!("agent reported: {reason}"),
                 Ok(Some(other)) => bail!("unexpected message from agent: {other:?}"),
-                Err(StreamError::Read(quinn::ReadError::ConnectionLost(_))) => {
+                Err(StreamError::Lost(_)) => {
                     return Ok(End::SessionEnded);
                 }
                 Err(e) => {

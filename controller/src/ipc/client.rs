@@ -51,11 +51,22 @@ impl Client {
         if let Some(c) = Self::connect(home)? {
             return Ok(c);
         }
-        start_daemon(home)?;
+        let mut daemon = start_daemon(home)?;
         let deadline = Instant::now() + START_TIMEOUT;
         loop {
             if let Some(c) = Self::connect(home)? {
                 return Ok(c);
+            }
+            // A daemon that exits at once (bad config, another one won the
+            // race) is reported now, not after the timeout.
+            if let Ok(Some(status)) = daemon.try_wait() {
+                if let Some(c) = Self::connect(home)? {
+                    return Ok(c);
+                }
+                bail!(
+                    "the daemon exited ({status}) instead of starting{}",
+                    log_tail(&home.daemon_log())
+                );
             }
             if Instant::now() > deadline {
                 bail!(
@@ -119,7 +130,7 @@ impl Client {
 
 /// Start `azlin daemon run` in the background, detached from this terminal,
 /// logging to `logs/daemon.log`.
-fn start_daemon(home: &Home) -> Result<()> {
+fn start_daemon(home: &Home) -> Result<std::process::Child> {
     use std::os::unix::process::CommandExt;
     home.ensure()?;
     let exe = std::env::current_exe().context("cannot find the azlin executable")?;
@@ -136,8 +147,7 @@ fn start_daemon(home: &Home) -> Result<()> {
         .stderr(log)
         .process_group(0)
         .spawn()
-        .context("cannot start the azlin daemon")?;
-    Ok(())
+        .context("cannot start the azlin daemon")
 }
 
 fn log_tail(path: &Path) -> String {

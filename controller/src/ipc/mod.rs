@@ -35,6 +35,8 @@ pub enum Request {
     Stop { name: String },
     Kill { name: String },
     KillAll,
+    /// Issue a new join token for an existing VM (re-enrollment).
+    Token { name: String, ttl_secs: Option<u64> },
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -59,6 +61,7 @@ pub enum Response {
     Vms(Vec<VmView>),
     Vm(VmView),
     Done { message: String },
+    Token { token: String },
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -70,6 +73,7 @@ pub struct DaemonInfo {
     pub vms: usize,
     pub connected: usize,
     pub listen: Option<String>,
+    pub certificates_issued: i64,
 }
 
 /// What the CLI shows about one VM: durable state merged with the live link.

@@ -114,7 +114,7 @@ impl LocalProvider {
             .create(true)
             .append(true)
             .open(dir.join("agent.log"))?;
-        let child = tokio::process::Command::new(&self.agent_bin)
+        let mut child = tokio::process::Command::new(&self.agent_bin)
             .arg("run")
             .arg("--config")
             .arg(Self::config_path(dir))
@@ -125,9 +125,11 @@ impl LocalProvider {
             .spawn()
             .with_context(|| format!("cannot start {}", self.agent_bin.display()))?;
         let pid = child.id().context("agent exited at once")? as i32;
-        // Dropping the handle leaves the agent running; tokio reaps it when
-        // it exits so no zombie is left behind.
-        drop(child);
+        // The agent outlives this call (and the daemon); waiting for it in
+        // the background reaps it when it exits, so no zombie is left.
+        tokio::spawn(async move {
+            let _ = child.wait().await;
+        });
         Ok(pid)
     }
 

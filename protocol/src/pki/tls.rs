@@ -65,8 +65,8 @@ pub enum ClientAuth {
 /// How a client treats the server's certificate.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ServerAuth {
-    /// Must be a fleet certificate for this DNS name.
-    Fleet { name: String },
+    /// Must be a fleet certificate for the name given when connecting.
+    Fleet,
     /// An unenrolled agent's bootstrap certificate (see module docs).
     EnrollingAgent,
 }
@@ -113,7 +113,7 @@ pub fn client_config(
     let builder = rustls::ClientConfig::builder_with_provider(provider.clone())
         .with_protocol_versions(&[&rustls::version::TLS13])?;
     let builder = match auth {
-        ServerAuth::Fleet { .. } => builder.with_root_certificates(roots(ca)?),
+        ServerAuth::Fleet => builder.with_root_certificates(roots(ca)?),
         ServerAuth::EnrollingAgent => builder
             .dangerous()
             .with_custom_certificate_verifier(Arc::new(BootstrapServerVerifier {
