@@ -98,8 +98,10 @@ mod tests {
 
     #[test]
     fn dial_mode_and_errors() {
-        let c = parse("name='a'\nstate_dir='/s'\nca_cert='/c'\n[connect]\nmode='dial'\ncontroller='h:1'\n")
-            .unwrap();
+        let c = parse(
+            "name='a'\nstate_dir='/s'\nca_cert='/c'\n[connect]\nmode='dial'\ncontroller='h:1'\n",
+        )
+        .unwrap();
         assert!(matches!(c.connect, Connect::Dial { .. }));
         let e = parse("name='a'\nstate_dir='/s'\nca_cert='/c'\nbogus=1\n").unwrap_err();
         assert!(format!("{e:#}").contains("bogus"), "{e:#}");

@@ -82,7 +82,12 @@ impl AgentCredentials {
     pub fn fleet(&self) -> Result<Option<Credentials>> {
         self.cert_der
             .as_ref()
-            .map(|der| Ok(Credentials::from_der_and_key_pem(der.clone(), &self.key_pem)?))
+            .map(|der| {
+                Ok(Credentials::from_der_and_key_pem(
+                    der.clone(),
+                    &self.key_pem,
+                )?)
+            })
             .transpose()
     }
 

@@ -86,13 +86,18 @@ pub async fn dial(agent: Arc<Agent>, controller: String) -> Result<()> {
     }
 }
 
-async fn dial_once(agent: &Arc<Agent>, endpoint: &quinn::Endpoint, target: &str) -> Result<Outcome> {
+async fn dial_once(
+    agent: &Arc<Agent>,
+    endpoint: &quinn::Endpoint,
+    target: &str,
+) -> Result<Outcome> {
     let addr = tokio::net::lookup_host(target)
         .await
         .with_context(|| format!("cannot resolve {target}"))?
         .next()
         .with_context(|| format!("{target} resolves to no address"))?;
-    let connecting = endpoint.connect_with(client_config(agent).await?, addr, pki::CONTROLLER_DNS)?;
+    let connecting =
+        endpoint.connect_with(client_config(agent).await?, addr, pki::CONTROLLER_DNS)?;
     let conn = tokio::time::timeout(DIAL_TIMEOUT, connecting)
         .await
         .map_err(|_| anyhow::anyhow!("no answer within {DIAL_TIMEOUT:?}"))??;

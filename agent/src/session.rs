@@ -126,31 +126,38 @@ async fn run(agent: &Arc<Agent>, conn: &quinn::Connection) -> Result<Outcome> {
         None => bail!("controller closed the control stream before Ready"),
     }
     if let Some(old) = agent.current.lock().await.replace(conn.clone()) {
-        old.close(close::REPLACED, b"replaced by a newer controller connection");
+        old.close(
+            close::REPLACED,
+            b"replaced by a newer controller connection",
+        );
     }
     tracing::info!(remote = %conn.remote_address(), "controller session established");
     let result = session_loop(&mut control).await;
     let mut current = agent.current.lock().await;
-    if current.as_ref().is_some_and(|c| c.stable_id() == conn.stable_id()) {
+    if current
+        .as_ref()
+        .is_some_and(|c| c.stable_id() == conn.stable_id())
+    {
         *current = None;
     }
     result.map(|()| Outcome::SessionEnded)
 }
 
+/// Hold the session until it ends. Protocol version 1 sends nothing on the
+/// control stream after `Ready`, so any message is either the controller's
+/// parting error or a protocol violation; both end the session.
 async fn session_loop(control: &mut ControlStream) -> Result<()> {
-    loop {
-        match control.recv.control().await {
-            Ok(None) => return Ok(()),
-            Ok(Some(Control::Error { reason })) => bail!("controller reported: {reason}"),
-            Ok(Some(other)) => bail!("unexpected message on the control stream: {other:?}"),
-            Err(transport::StreamError::Lost(e)) => {
-                tracing::info!("controller session ended: {e}");
-                return Ok(());
-            }
-            Err(e) => {
-                control.recv.reject();
-                return Err(e).context("control stream");
-            }
+    match control.recv.control().await {
+        Ok(None) => Ok(()),
+        Ok(Some(Control::Error { reason })) => bail!("controller reported: {reason}"),
+        Ok(Some(other)) => bail!("unexpected message on the control stream: {other:?}"),
+        Err(transport::StreamError::Lost(e)) => {
+            tracing::info!("controller session ended: {e}");
+            Ok(())
+        }
+        Err(e) => {
+            control.recv.reject();
+            Err(e).context("control stream")
         }
     }
 }
@@ -172,7 +179,12 @@ async fn enroll(
         csr_der: csr,
     };
     transport::send(&mut control.send, &request, MAX_CONTROL_FRAME).await?;
-    match control.recv.control().await.context("waiting for enrollment answer")? {
+    match control
+        .recv
+        .control()
+        .await
+        .context("waiting for enrollment answer")?
+    {
         Some(Control::EnrollAccepted { cert_der }) => {
             creds.store_certificate(cert_der, name)?;
             // The token is spent; remove it so it is not left lying around.

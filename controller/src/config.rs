@@ -57,9 +57,8 @@ impl Config {
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Self::default()),
             Err(e) => return Err(e).with_context(|| format!("cannot read {}", path.display())),
         };
-        toml::from_str(&text).with_context(|| {
-            format!("{} is invalid; fix it or move it aside", path.display())
-        })
+        toml::from_str(&text)
+            .with_context(|| format!("{} is invalid; fix it or move it aside", path.display()))
     }
 }
 
@@ -75,7 +74,10 @@ mod tests {
         .unwrap();
         assert_eq!(c.daemon.listen.unwrap().port(), 1);
         let text = toml::to_string(&c).unwrap();
-        assert!(text.contains("default_region") && text.contains("vm-1"), "{text}");
+        assert!(
+            text.contains("default_region") && text.contains("vm-1"),
+            "{text}"
+        );
         let err = toml::from_str::<Config>("[daemon]\nlisten = 'nowhere'\n").unwrap_err();
         assert!(err.to_string().contains("listen"), "{err}");
     }

@@ -35,7 +35,12 @@ impl Home {
 
     /// Create the folder tree with private permissions.
     pub fn ensure(&self) -> Result<()> {
-        for dir in [self.root.clone(), self.pki_dir(), self.logs_dir(), self.local_dir()] {
+        for dir in [
+            self.root.clone(),
+            self.pki_dir(),
+            self.logs_dir(),
+            self.local_dir(),
+        ] {
             fs::DirBuilder::new()
                 .recursive(true)
                 .mode(0o700)

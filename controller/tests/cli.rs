@@ -30,5 +30,8 @@ fn killall_without_yes_is_refused_before_anything_happens() {
     let out = azlin(home.path(), &["killall"]);
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("--yes"));
-    assert!(!home.path().join("daemon.sock").exists(), "no daemon was started");
+    assert!(
+        !home.path().join("daemon.sock").exists(),
+        "no daemon was started"
+    );
 }

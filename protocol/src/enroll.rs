@@ -84,7 +84,10 @@ impl JoinToken {
         let mut ctx = digest::Context::new(&digest::SHA256);
         ctx.update(VERIFIER_DOMAIN);
         ctx.update(&self.secret);
-        ctx.finish().as_ref().try_into().expect("sha256 is 32 bytes")
+        ctx.finish()
+            .as_ref()
+            .try_into()
+            .expect("sha256 is 32 bytes")
     }
 
     /// The agent's proof for this connection and CSR.
@@ -167,9 +170,18 @@ mod tests {
         let ekm = [7u8; 32];
         let p = t.proof(&ekm, b"csr");
         assert!(verify_proof(&t.verifier(), &ekm, b"csr", &p));
-        assert!(!verify_proof(&other.verifier(), &ekm, b"csr", &p), "wrong token");
-        assert!(!verify_proof(&t.verifier(), &[8u8; 32], b"csr", &p), "other channel");
+        assert!(
+            !verify_proof(&other.verifier(), &ekm, b"csr", &p),
+            "wrong token"
+        );
+        assert!(
+            !verify_proof(&t.verifier(), &[8u8; 32], b"csr", &p),
+            "other channel"
+        );
         assert!(!verify_proof(&t.verifier(), &ekm, b"csr2", &p), "other CSR");
-        assert!(!verify_proof(&t.verifier(), &ekm, b"csr", &p[..31]), "truncated");
+        assert!(
+            !verify_proof(&t.verifier(), &ekm, b"csr", &p[..31]),
+            "truncated"
+        );
     }
 }

@@ -71,9 +71,10 @@ pub async fn greet_as_controller(
     conn: &quinn::Connection,
     ours: Hello,
 ) -> Result<ControlStream, HandshakeError> {
-    let (mut send, recv) = conn.open_bi().await.map_err(|e| {
-        StreamError::Write(quinn::WriteError::ConnectionLost(e))
-    })?;
+    let (mut send, recv) = conn
+        .open_bi()
+        .await
+        .map_err(|e| StreamError::Write(quinn::WriteError::ConnectionLost(e)))?;
     transport::send(&mut send, &Greeting::Hello(ours), MAX_CONTROL_FRAME).await?;
     let mut recv = FramedRecv::new(recv, MAX_CONTROL_FRAME);
     let peer = match recv.greeting().await? {
@@ -119,7 +120,8 @@ pub async fn greet_as_agent(
             let _ = transport::send(&mut send, &refusal, MAX_CONTROL_FRAME).await;
             let _ = send.finish();
             // Let the refusal reach the peer before the caller closes.
-            let _ = tokio::time::timeout(std::time::Duration::from_millis(200), send.stopped()).await;
+            let _ =
+                tokio::time::timeout(std::time::Duration::from_millis(200), send.stopped()).await;
             return Err(e);
         }
     };

@@ -14,13 +14,14 @@ use std::{
 
 use serde_json::Value;
 
-/// A binary of this workspace, next to the test executable's `deps/`.
+/// A binary of this workspace in `target/<profile>/`, found from the running
+/// test (in `deps/`) or tool (beside them).
 pub fn bin(name: &str) -> PathBuf {
-    let exe = std::env::current_exe().expect("test executable path");
-    let dir = exe
-        .parent()
-        .and_then(|deps| deps.parent())
-        .expect("target/<profile>/deps layout");
+    let exe = std::env::current_exe().expect("executable path");
+    let mut dir = exe.parent().expect("executable folder").to_path_buf();
+    if dir.ends_with("deps") {
+        dir.pop();
+    }
     let path = dir.join(name);
     assert!(
         path.is_file(),
@@ -38,12 +39,18 @@ pub struct Env {
 
 /// A free UDP port on loopback.
 pub fn free_udp() -> SocketAddr {
-    UdpSocket::bind("127.0.0.1:0").unwrap().local_addr().unwrap()
+    UdpSocket::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
 }
 
 impl Env {
     pub fn new() -> Self {
-        let home = tempfile::Builder::new().prefix("azlin-e2e-").tempdir().unwrap();
+        let home = tempfile::Builder::new()
+            .prefix("azlin-e2e-")
+            .tempdir()
+            .unwrap();
         Self { home, listen: None }
     }
 
@@ -124,7 +131,13 @@ impl Env {
             .list()
             .into_iter()
             .map(|v| {
-                serde_json::json!([v["name"], v["enrolled"], v["connected"], v["reconnects"], v["address"]])
+                serde_json::json!([
+                    v["name"],
+                    v["enrolled"],
+                    v["connected"],
+                    v["reconnects"],
+                    v["address"]
+                ])
             })
             .collect();
         serde_json::json!({"vms": vms, "certs": self.daemon_status()["certificates_issued"]})
@@ -147,7 +160,10 @@ impl Env {
             }
             std::thread::sleep(Duration::from_millis(20));
         }
-        panic!("timed out waiting for {what}\n--- daemon log ---\n{}", self.daemon_log());
+        panic!(
+            "timed out waiting for {what}\n--- daemon log ---\n{}",
+            self.daemon_log()
+        );
     }
 
     /// Pids of processes whose command line mentions this home.
@@ -169,7 +185,9 @@ impl Env {
 
     pub fn agent_pid(&self, vm: &str) -> Option<i32> {
         let config = self.vm_dir(vm).join("agent.toml");
-        self.pids_mentioning(&config.to_string_lossy()).first().copied()
+        self.pids_mentioning(&config.to_string_lossy())
+            .first()
+            .copied()
     }
 
     pub fn daemon_pid(&self) -> Option<i32> {

@@ -22,13 +22,16 @@ pub fn fleet_ca(home: &Path) -> rustls::pki_types::CertificateDer<'static> {
 
 /// Credentials for `vm` (or the controller, with `None`) from a CA that is
 /// not the fleet's.
-pub fn foreign_credentials(vm: Option<&str>) -> (Credentials, rustls::pki_types::CertificateDer<'static>) {
+pub fn foreign_credentials(
+    vm: Option<&str>,
+) -> (Credentials, rustls::pki_types::CertificateDer<'static>) {
     let (ca, _) = FleetCa::create("some other CA").unwrap();
     let key = KeyPair::generate().unwrap();
     let issued = match vm {
         Some(vm) => {
             let csr = pki::csr_for_agent(&key, vm).unwrap();
-            ca.sign_agent_csr(&csr, vm, time::Duration::days(1)).unwrap()
+            ca.sign_agent_csr(&csr, vm, time::Duration::days(1))
+                .unwrap()
         }
         None => ca.issue_controller(&key, time::Duration::days(1)).unwrap(),
     };
@@ -73,7 +76,8 @@ pub fn server(
 ) -> quinn::Endpoint {
     azlin_protocol::install_crypto_provider();
     let tls = pki::server_config(creds, ca, ClientAuth::FleetOrAnonymous).unwrap();
-    let endpoint = quinn::Endpoint::server(transport::quic_server_config(tls).unwrap(), addr).unwrap();
+    let endpoint =
+        quinn::Endpoint::server(transport::quic_server_config(tls).unwrap(), addr).unwrap();
     let accepting = endpoint.clone();
     tokio::spawn(async move {
         while let Some(incoming) = accepting.accept().await {
@@ -97,4 +101,3 @@ pub async fn close_reason(conn: &quinn::Connection) -> String {
         Err(_) => "peer did not close within 10 s".into(),
     }
 }
-

@@ -12,7 +12,16 @@ fn mode(p: &std::path::Path) -> u32 {
 #[test]
 fn local_fleet_enrolls_lists_and_kills() {
     let env = Env::new();
-    let out = env.ok(&["new", "--provider", "local", "--name", "dev", "--pool", "3", "--json"]);
+    let out = env.ok(&[
+        "new",
+        "--provider",
+        "local",
+        "--name",
+        "dev",
+        "--pool",
+        "3",
+        "--json",
+    ]);
     let created: Vec<serde_json::Value> = serde_json::from_str(&out).unwrap();
     assert_eq!(created.len(), 3);
     let list = env.list();
@@ -27,7 +36,15 @@ fn local_fleet_enrolls_lists_and_kills() {
         assert!(vm["address"].as_str().unwrap().starts_with("127.0.0.1:"));
     }
     let table = env.ok(&["list"]);
-    for col in ["NAME", "PROVIDER", "STATE", "CONNECTED", "ADDRESS", "AGENT", "UPTIME"] {
+    for col in [
+        "NAME",
+        "PROVIDER",
+        "STATE",
+        "CONNECTED",
+        "ADDRESS",
+        "AGENT",
+        "UPTIME",
+    ] {
         assert!(table.contains(col), "{table}");
     }
     assert!(env.ok(&["status", "dev-2"]).contains("connected:   yes"));
@@ -49,9 +66,15 @@ fn local_fleet_enrolls_lists_and_kills() {
     assert!(!env.vm_dir("dev-2").exists());
     env.wait("dev-2's agent to exit", Duration::from_secs(10), || {
         !std::path::Path::new(&format!("/proc/{pid}/cmdline")).exists()
-            || std::fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default().is_empty()
+            || std::fs::read(format!("/proc/{pid}/cmdline"))
+                .unwrap_or_default()
+                .is_empty()
     });
-    let names: Vec<String> = env.list().iter().map(|v| v["name"].as_str().unwrap().to_string()).collect();
+    let names: Vec<String> = env
+        .list()
+        .iter()
+        .map(|v| v["name"].as_str().unwrap().to_string())
+        .collect();
     assert_eq!(names, ["dev-1", "dev-3"]);
     assert!(env.connected("dev-1") && env.connected("dev-3"));
 
@@ -71,11 +94,23 @@ fn bad_requests_get_clear_errors_and_change_nothing() {
     env.ok(&["new", "--name", "web"]);
     let before = env.fleet_fingerprint();
     let err = env.fails(&["status", "wbe"]);
-    assert!(err.contains("no VM named \"wbe\"") && err.contains("did you mean web"), "{err}");
-    assert!(env.fails(&["new", "--name", "Bad_Name"]).contains("invalid VM name"));
-    assert!(env.fails(&["new", "--name", "web"]).contains("already exists"));
+    assert!(
+        err.contains("no VM named \"wbe\"") && err.contains("did you mean web"),
+        "{err}"
+    );
+    assert!(
+        env.fails(&["new", "--name", "Bad_Name"])
+            .contains("invalid VM name")
+    );
+    assert!(
+        env.fails(&["new", "--name", "web"])
+            .contains("already exists")
+    );
     assert!(env.fails(&["new", "--pool", "0"]).contains("--pool"));
-    assert!(env.fails(&["new", "--provider", "nimbus"]).contains("provider"));
+    assert!(
+        env.fails(&["new", "--provider", "nimbus"])
+            .contains("provider")
+    );
     assert!(env.fails(&["new", "--dial"]).contains("[daemon] listen"));
     assert!(env.fails(&["kill", "nope"]).contains("no VM named"));
     assert_eq!(env.fleet_fingerprint(), before);
@@ -86,6 +121,13 @@ fn bad_config_file_is_reported_with_its_location() {
     let env = Env::new();
     std::fs::write(env.home().join("config.toml"), "[daemon]\nlisten = 42\n").unwrap();
     let err = env.fails(&["list"]);
-    assert!(err.contains("config.toml") || err.contains("daemon log"), "{err}");
-    assert!(env.daemon_log().contains("config.toml"), "{}", env.daemon_log());
+    assert!(
+        err.contains("config.toml") || err.contains("daemon log"),
+        "{err}"
+    );
+    assert!(
+        env.daemon_log().contains("config.toml"),
+        "{}",
+        env.daemon_log()
+    );
 }

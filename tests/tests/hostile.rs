@@ -28,12 +28,21 @@ fn undisturbed(env: &Env, vm: &str, reconnects: u64) {
 
 /// Connect to an agent with the real controller certificate and open the
 /// control stream, as a (buggy) controller would.
-async fn controller_stream(env: &Env, vm: &str) -> (quinn::Connection, quinn::SendStream, quinn::RecvStream) {
+async fn controller_stream(
+    env: &Env,
+    vm: &str,
+) -> (quinn::Connection, quinn::SendStream, quinn::RecvStream) {
     let creds = peer::controller_credentials(env.home());
     let ca = peer::fleet_ca(env.home());
-    let conn = peer::dial(Some(creds), &ca, ServerAuth::Fleet, addr_of(env, vm), &pki::agent_dns(vm))
-        .await
-        .expect("controller certificate is accepted");
+    let conn = peer::dial(
+        Some(creds),
+        &ca,
+        ServerAuth::Fleet,
+        addr_of(env, vm),
+        &pki::agent_dns(vm),
+    )
+    .await
+    .expect("controller certificate is accepted");
     let (send, recv) = conn.open_bi().await.unwrap();
     (conn, send, recv)
 }
@@ -46,7 +55,9 @@ async fn agent_refuses_bad_frames_and_keeps_serving_the_daemon() {
 
     // A frame announcing more than the limit.
     let (conn, mut send, _recv) = controller_stream(&env, "h").await;
-    send.write_all(&((MAX_CONTROL_FRAME as u32) + 1).to_be_bytes()).await.unwrap();
+    send.write_all(&((MAX_CONTROL_FRAME as u32) + 1).to_be_bytes())
+        .await
+        .unwrap();
     let reason = peer::close_reason(&conn).await;
     assert!(reason.contains("over the limit"), "{reason}");
 
@@ -57,12 +68,17 @@ async fn agent_refuses_bad_frames_and_keeps_serving_the_daemon() {
     junk[..4].copy_from_slice(&40u32.to_be_bytes());
     send.write_all(&junk).await.unwrap();
     let reason = peer::close_reason(&conn).await;
-    assert!(reason.contains("malformed") || reason.contains("magic"), "{reason}");
+    assert!(
+        reason.contains("malformed") || reason.contains("magic"),
+        "{reason}"
+    );
 
     // A proper greeting, then a message type this agent does not know.
     let (conn, mut send, recv) = controller_stream(&env, "h").await;
     let hello = handshake::hello(Role::Controller, "impostor", vec![], 0, true);
-    transport::send(&mut send, &Greeting::Hello(hello), MAX_CONTROL_FRAME).await.unwrap();
+    transport::send(&mut send, &Greeting::Hello(hello), MAX_CONTROL_FRAME)
+        .await
+        .unwrap();
     let mut recv = FramedRecv::new(recv, MAX_CONTROL_FRAME);
     assert!(matches!(recv.greeting().await.unwrap(), Greeting::Hello(_)));
     let unknown = azlin_protocol::frame::encode(&[0xc8, 0x01, 0x00], MAX_CONTROL_FRAME).unwrap();
@@ -75,7 +91,9 @@ async fn agent_refuses_bad_frames_and_keeps_serving_the_daemon() {
     let mut hello = handshake::hello(Role::Controller, "future", vec![], 0, true);
     hello.min_version = 90;
     hello.max_version = 99;
-    transport::send(&mut send, &Greeting::Hello(hello), MAX_CONTROL_FRAME).await.unwrap();
+    transport::send(&mut send, &Greeting::Hello(hello), MAX_CONTROL_FRAME)
+        .await
+        .unwrap();
     let mut recv = FramedRecv::new(recv, MAX_CONTROL_FRAME);
     // The refusal arrives as a greeting, or as the close reason if the
     // close overtakes it; either way it names the cause.
@@ -90,7 +108,11 @@ async fn agent_refuses_bad_frames_and_keeps_serving_the_daemon() {
     assert!(reason.contains("no common protocol version"), "{reason}");
 
     let log = env.agent_log("h");
-    for needle in ["over the limit", "unknown message type 200", "no common protocol version"] {
+    for needle in [
+        "over the limit",
+        "unknown message type 200",
+        "no common protocol version",
+    ] {
         assert!(log.contains(needle), "agent log lacks {needle:?}:\n{log}");
     }
     undisturbed(&env, "h", 0);
@@ -106,9 +128,19 @@ async fn certificates_from_another_ca_are_refused_both_ways() {
 
     // A client with another CA's controller certificate, to the agent.
     let (foreign, _) = peer::foreign_credentials(None);
-    let err = peer::dial(Some(foreign), &ca, ServerAuth::Fleet, addr_of(&env, "c"), &pki::agent_dns("c")).await;
+    let err = peer::dial(
+        Some(foreign),
+        &ca,
+        ServerAuth::Fleet,
+        addr_of(&env, "c"),
+        &pki::agent_dns("c"),
+    )
+    .await;
     match err {
-        Err(e) => assert!(e.contains("certificate") || e.contains("closed") || e.contains("alert"), "{e}"),
+        Err(e) => assert!(
+            e.contains("certificate") || e.contains("closed") || e.contains("alert"),
+            "{e}"
+        ),
         Ok(conn) => {
             let reason = peer::close_reason(&conn).await;
             assert!(!reason.is_empty(), "a foreign client was served");
@@ -117,7 +149,14 @@ async fn certificates_from_another_ca_are_refused_both_ways() {
     // A client with another CA's agent certificate, to the daemon.
     let (foreign, _) = peer::foreign_credentials(Some("c"));
     let listen = env.listen.unwrap();
-    let result = peer::dial(Some(foreign), &ca, ServerAuth::Fleet, listen, pki::CONTROLLER_DNS).await;
+    let result = peer::dial(
+        Some(foreign),
+        &ca,
+        ServerAuth::Fleet,
+        listen,
+        pki::CONTROLLER_DNS,
+    )
+    .await;
     if let Ok(conn) = result {
         let reason = peer::close_reason(&conn).await;
         assert!(!reason.is_empty());
@@ -134,9 +173,16 @@ async fn certificates_from_another_ca_are_refused_both_ways() {
     // Blocking waits run off the runtime's thread so the impostor's
     // endpoint keeps being driven.
     tokio::task::block_in_place(|| {
-        env.wait("the daemon to refuse the impostor", Duration::from_secs(20), || {
-            env.vm("c")["last_error"].as_str().unwrap_or("").contains("UnknownIssuer")
-        })
+        env.wait(
+            "the daemon to refuse the impostor",
+            Duration::from_secs(20),
+            || {
+                env.vm("c")["last_error"]
+                    .as_str()
+                    .unwrap_or("")
+                    .contains("UnknownIssuer")
+            },
+        )
     });
     assert_eq!(env.vm("c")["connected"], false);
     impostor.close(0u32.into(), b"");
@@ -148,12 +194,26 @@ async fn certificates_from_another_ca_are_refused_both_ways() {
 }
 
 /// Dial the daemon's listener with no certificate and try to enroll.
-async fn try_enroll(env: &Env, token_id: &str, proof_token: &JoinToken, vm: &str) -> Result<Vec<u8>, String> {
+async fn try_enroll(
+    env: &Env,
+    token_id: &str,
+    proof_token: &JoinToken,
+    vm: &str,
+) -> Result<Vec<u8>, String> {
     let ca = peer::fleet_ca(env.home());
-    let conn = peer::dial(None, &ca, ServerAuth::Fleet, env.listen.unwrap(), pki::CONTROLLER_DNS).await?;
+    let conn = peer::dial(
+        None,
+        &ca,
+        ServerAuth::Fleet,
+        env.listen.unwrap(),
+        pki::CONTROLLER_DNS,
+    )
+    .await?;
     let (send, recv) = conn.accept_bi().await.map_err(|e| e.to_string())?;
     let hello = handshake::hello(Role::Agent, vm, vec![], 0, false);
-    let mut control = handshake::greet_as_agent(send, recv, hello).await.map_err(|e| e.to_string())?;
+    let mut control = handshake::greet_as_agent(send, recv, hello)
+        .await
+        .map_err(|e| e.to_string())?;
     let key = KeyPair::generate().unwrap();
     let csr = pki::csr_for_agent(&key, vm).unwrap();
     let exporter = transport::enrollment_exporter(&conn).unwrap();
@@ -162,7 +222,9 @@ async fn try_enroll(env: &Env, token_id: &str, proof_token: &JoinToken, vm: &str
         proof: proof_token.proof(&exporter, &csr),
         csr_der: csr,
     };
-    transport::send(&mut control.send, &request, MAX_CONTROL_FRAME).await.map_err(|e| e.to_string())?;
+    transport::send(&mut control.send, &request, MAX_CONTROL_FRAME)
+        .await
+        .map_err(|e| e.to_string())?;
     match control.recv.control().await {
         Ok(Some(Control::EnrollAccepted { cert_der })) => Ok(cert_der),
         Ok(Some(Control::EnrollRefused { reason })) => Err(reason),
@@ -178,33 +240,50 @@ async fn bad_join_tokens_are_refused_and_change_nothing() {
 
     // Unknown token.
     let stranger = JoinToken::generate().unwrap();
-    let err = try_enroll(&env, &stranger.id_hex(), &stranger, "t").await.unwrap_err();
+    let err = try_enroll(&env, &stranger.id_hex(), &stranger, "t")
+        .await
+        .unwrap_err();
     assert!(err.contains("unknown join token"), "{err}");
 
     // Right id, wrong secret: the proof does not match.
     let real = JoinToken::parse(env.ok(&["token", "t"]).trim()).unwrap();
-    let err = try_enroll(&env, &real.id_hex(), &stranger, "t").await.unwrap_err();
+    let err = try_enroll(&env, &real.id_hex(), &stranger, "t")
+        .await
+        .unwrap_err();
     assert!(err.contains("proof does not match"), "{err}");
 
     // Expired token.
     let short = JoinToken::parse(env.ok(&["token", "t", "--ttl", "1"]).trim()).unwrap();
     tokio::time::sleep(Duration::from_millis(2100)).await;
-    let err = try_enroll(&env, &short.id_hex(), &short, "t").await.unwrap_err();
+    let err = try_enroll(&env, &short.id_hex(), &short, "t")
+        .await
+        .unwrap_err();
     assert!(err.contains("expired"), "{err}");
     assert_eq!(env.fleet_fingerprint(), before, "refusals changed nothing");
 
     // The real token works once (a re-enrollment)…
-    let cert = try_enroll(&env, &real.id_hex(), &real, "t").await.expect("valid token enrolls");
-    assert!(matches!(pki::peer_identity(&cert).unwrap(), pki::PeerIdentity::Agent { vm, .. } if vm == "t"));
+    let cert = try_enroll(&env, &real.id_hex(), &real, "t")
+        .await
+        .expect("valid token enrolls");
+    assert!(
+        matches!(pki::peer_identity(&cert).unwrap(), pki::PeerIdentity::Agent { vm, .. } if vm == "t")
+    );
     let after_use = env.fleet_fingerprint();
     assert_eq!(after_use["certs"], 2);
     // …and never again.
-    let err = try_enroll(&env, &real.id_hex(), &real, "t").await.unwrap_err();
+    let err = try_enroll(&env, &real.id_hex(), &real, "t")
+        .await
+        .unwrap_err();
     assert!(err.contains("already used"), "{err}");
     assert_eq!(env.fleet_fingerprint(), after_use);
 
     let log = env.daemon_log();
-    for needle in ["unknown join token", "proof does not match", "expired", "already used"] {
+    for needle in [
+        "unknown join token",
+        "proof does not match",
+        "expired",
+        "already used",
+    ] {
         assert!(log.contains(needle), "daemon log lacks {needle:?}");
     }
 }
@@ -216,23 +295,39 @@ async fn daemon_refuses_garbage_and_revoked_certificates() {
     let ca = peer::fleet_ca(env.home());
 
     // Random bytes instead of a greeting, from an anonymous client.
-    let conn = peer::dial(None, &ca, ServerAuth::Fleet, env.listen.unwrap(), pki::CONTROLLER_DNS)
+    let conn = peer::dial(
+        None,
+        &ca,
+        ServerAuth::Fleet,
+        env.listen.unwrap(),
+        pki::CONTROLLER_DNS,
+    )
+    .await
+    .unwrap();
+    let (mut send, _recv) = conn.accept_bi().await.unwrap();
+    send.write_all(&[0, 0, 0, 9, 0xde, 0xad, 0xbe, 0xef, 1, 2, 3, 4, 5])
         .await
         .unwrap();
-    let (mut send, _recv) = conn.accept_bi().await.unwrap();
-    send.write_all(&[0, 0, 0, 9, 0xde, 0xad, 0xbe, 0xef, 1, 2, 3, 4, 5]).await.unwrap();
     let reason = peer::close_reason(&conn).await;
     assert!(reason.contains("greeting"), "{reason}");
 
     // A removed VM's certificate is refused with the reason.
     let key = std::fs::read_to_string(env.vm_dir("g-1").join("state/agent.key")).unwrap();
     let crt = std::fs::read_to_string(env.vm_dir("g-1").join("state/agent.crt")).unwrap();
-    let creds = pki::Credentials::from_der_and_key_pem(pki::pem_to_der(&crt).unwrap().to_vec(), &key).unwrap();
+    let creds =
+        pki::Credentials::from_der_and_key_pem(pki::pem_to_der(&crt).unwrap().to_vec(), &key)
+            .unwrap();
     env.ok(&["kill", "g-1"]);
     let before = env.fleet_fingerprint();
-    let conn = peer::dial(Some(creds), &ca, ServerAuth::Fleet, env.listen.unwrap(), pki::CONTROLLER_DNS)
-        .await
-        .unwrap();
+    let conn = peer::dial(
+        Some(creds),
+        &ca,
+        ServerAuth::Fleet,
+        env.listen.unwrap(),
+        pki::CONTROLLER_DNS,
+    )
+    .await
+    .unwrap();
     let reason = peer::close_reason(&conn).await;
     assert!(reason.contains("revoked"), "{reason}");
     assert!(env.daemon_log().contains("revoked"));

@@ -17,16 +17,28 @@ fn killed_agent_that_restarts_is_reconnected_without_reenrolling() {
     env.ok(&["new", "--name", "a", "--pool", "2"]);
     let cert_before = cert(&env, "a-1");
     kill9(env.agent_pid("a-1").unwrap());
-    let lost = env.wait("a-1 to be seen as lost", Duration::from_secs(15), || !env.connected("a-1"));
+    let lost = env.wait("a-1 to be seen as lost", Duration::from_secs(15), || {
+        !env.connected("a-1")
+    });
     println!("dead agent noticed after {lost:?}");
     assert!(env.connected("a-2"), "the rest of the fleet is unaffected");
     let restarted = Instant::now();
     let mut child = env.spawn_agent("a-1");
-    let back = env.wait("a-1 to reconnect", Duration::from_secs(20), || env.connected("a-1"));
-    println!("agent reconnected {back:?} after restart ({:?})", restarted.elapsed());
+    let back = env.wait("a-1 to reconnect", Duration::from_secs(20), || {
+        env.connected("a-1")
+    });
+    println!(
+        "agent reconnected {back:?} after restart ({:?})",
+        restarted.elapsed()
+    );
     assert_eq!(cert(&env, "a-1"), cert_before, "no re-enrollment");
     assert_eq!(env.daemon_status()["certificates_issued"], 2);
-    assert_eq!(env.agent_log("a-1").matches("enrolled: fleet certificate stored").count(), 1);
+    assert_eq!(
+        env.agent_log("a-1")
+            .matches("enrolled: fleet certificate stored")
+            .count(),
+        1
+    );
     assert!(env.vm("a-1")["reconnects"].as_u64().unwrap() >= 1);
     let _ = child.kill();
     let _ = child.wait();
@@ -42,7 +54,9 @@ fn stopped_and_started_vm_comes_back() {
     assert_eq!(vm["connected"], false);
     assert!(env.agent_pid("s").is_none());
     env.ok(&["start", "s"]);
-    env.wait("s to reconnect", Duration::from_secs(20), || env.connected("s"));
+    env.wait("s to reconnect", Duration::from_secs(20), || {
+        env.connected("s")
+    });
     assert_eq!(env.vm("s")["state"], "running");
 }
 
@@ -59,17 +73,21 @@ fn daemon_restart_and_kill_9_lose_nothing() {
     let t = Instant::now();
     let vms = env.list();
     assert_eq!(vms.len(), 3);
-    env.wait("all agents back after restart", Duration::from_secs(20), || {
-        env.list().iter().all(|v| v["connected"] == true)
-    });
+    env.wait(
+        "all agents back after restart",
+        Duration::from_secs(20),
+        || env.list().iter().all(|v| v["connected"] == true),
+    );
     println!("all 3 connected {:?} after daemon restart", t.elapsed());
 
     // kill -9: nothing acknowledged is lost.
     kill9(env.daemon_pid().unwrap());
     std::thread::sleep(Duration::from_millis(200));
-    env.wait("all agents back after kill -9", Duration::from_secs(20), || {
-        env.list().iter().all(|v| v["connected"] == true)
-    });
+    env.wait(
+        "all agents back after kill -9",
+        Duration::from_secs(20),
+        || env.list().iter().all(|v| v["connected"] == true),
+    );
     let after: Vec<Vec<u8>> = (1..=3).map(|i| cert(&env, &format!("d-{i}"))).collect();
     assert_eq!(certs, after, "no re-enrollment");
     let now = env.fleet_fingerprint();
@@ -90,10 +108,15 @@ fn dial_mode_agents_enroll_and_redial_a_restarted_daemon() {
     env.ok(&["daemon", "status"]);
     let t = Instant::now();
     env.list();
-    env.wait("dial-mode agents to redial", Duration::from_secs(20), || {
-        env.list().iter().all(|v| v["connected"] == true)
-    });
-    println!("dial-mode agents back {:?} after daemon restart", t.elapsed());
+    env.wait(
+        "dial-mode agents to redial",
+        Duration::from_secs(20),
+        || env.list().iter().all(|v| v["connected"] == true),
+    );
+    println!(
+        "dial-mode agents back {:?} after daemon restart",
+        t.elapsed()
+    );
     assert_eq!(cert(&env, "out-1"), cert_before);
     assert!(env.ok(&["kill", "out-1"]).contains("revoked"));
     assert_eq!(env.list().len(), 1);

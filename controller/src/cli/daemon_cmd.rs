@@ -77,7 +77,10 @@ pub fn run(home: &Home, action: DaemonAction) -> Result<()> {
             let deadline = Instant::now() + Duration::from_secs(10);
             while home.socket().exists() || lock_held(home) {
                 if Instant::now() > deadline {
-                    bail!("the daemon did not stop within 10 s; see {}", home.daemon_log().display());
+                    bail!(
+                        "the daemon did not stop within 10 s; see {}",
+                        home.daemon_log().display()
+                    );
                 }
                 std::thread::sleep(Duration::from_millis(10));
             }
@@ -90,7 +93,10 @@ pub fn run(home: &Home, action: DaemonAction) -> Result<()> {
 /// True while some process holds the daemon lock.
 fn lock_held(home: &Home) -> bool {
     use nix::fcntl::{Flock, FlockArg};
-    let Ok(file) = std::fs::OpenOptions::new().write(true).open(home.lock_file()) else {
+    let Ok(file) = std::fs::OpenOptions::new()
+        .write(true)
+        .open(home.lock_file())
+    else {
         return false;
     };
     Flock::lock(file, FlockArg::LockExclusiveNonblock).is_err()

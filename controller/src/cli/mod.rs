@@ -132,7 +132,13 @@ fn run(cli: Cli) -> Result<()> {
         Command::Start { vm } => done(ask(&home, Request::Start { name: vm })?),
         Command::Stop { vm } => done(ask(&home, Request::Stop { name: vm })?),
         Command::Kill { vm } => done(ask(&home, Request::Kill { name: vm })?),
-        Command::Token { vm, ttl } => match ask(&home, Request::Token { name: vm, ttl_secs: ttl })? {
+        Command::Token { vm, ttl } => match ask(
+            &home,
+            Request::Token {
+                name: vm,
+                ttl_secs: ttl,
+            },
+        )? {
             Response::Token { token } => {
                 println!("{token}");
                 Ok(())

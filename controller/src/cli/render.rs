@@ -38,7 +38,16 @@ pub fn vms(vms: &[VmView], json: bool) -> Result<()> {
         println!("no VMs; create some with `azlin new --pool 3`");
         return Ok(());
     }
-    let header = ["NAME", "PROVIDER", "STATE", "CONNECTED", "ADDRESS", "AGENT", "UPTIME"].map(String::from);
+    let header = [
+        "NAME",
+        "PROVIDER",
+        "STATE",
+        "CONNECTED",
+        "ADDRESS",
+        "AGENT",
+        "UPTIME",
+    ]
+    .map(String::from);
     let rows: Vec<[String; 7]> = vms.iter().map(row).collect();
     let mut widths = header.clone().map(|h| h.len());
     for r in &rows {
@@ -65,16 +74,29 @@ pub fn vm(v: &VmView, json: bool) -> Result<()> {
     println!("name:        {}", v.name);
     println!("provider:    {}", v.provider);
     println!("state:       {}", v.state.as_str());
-    println!("connected:   {}{}", if v.connected { "yes" } else { "no" },
-        if v.connected { format!(" (for {})", age(v.connected_since)) } else { String::new() });
+    println!(
+        "connected:   {}{}",
+        if v.connected { "yes" } else { "no" },
+        if v.connected {
+            format!(" (for {})", age(v.connected_since))
+        } else {
+            String::new()
+        }
+    );
     println!("address:     {}", v.address.as_deref().unwrap_or("-"));
-    println!("dials:       {}", match v.connect_mode {
-        crate::state::ConnectMode::Listen => "daemon dials the agent",
-        crate::state::ConnectMode::Dial => "agent dials the daemon",
-    });
+    println!(
+        "dials:       {}",
+        match v.connect_mode {
+            crate::state::ConnectMode::Listen => "daemon dials the agent",
+            crate::state::ConnectMode::Dial => "agent dials the daemon",
+        }
+    );
     println!("enrolled:    {}", if v.enrolled { "yes" } else { "no" });
     println!("agent:       {}", v.agent_version.as_deref().unwrap_or("-"));
-    println!("uptime:      {}", age(v.agent_started_at.filter(|_| v.connected)));
+    println!(
+        "uptime:      {}",
+        age(v.agent_started_at.filter(|_| v.connected))
+    );
     println!("reconnects:  {}", v.reconnects);
     if let Some(e) = &v.last_error {
         println!("last error:  {e}");

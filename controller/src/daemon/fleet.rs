@@ -107,7 +107,10 @@ impl Fleet {
     pub fn disconnected(&self, vm: &str, conn: &quinn::Connection, reason: String) {
         let mut links = self.links.lock().expect("fleet lock");
         if let Some(link) = links.get_mut(vm)
-            && link.conn.as_ref().is_some_and(|c| c.stable_id() == conn.stable_id())
+            && link
+                .conn
+                .as_ref()
+                .is_some_and(|c| c.stable_id() == conn.stable_id())
         {
             link.conn = None;
             link.status.connected = false;
@@ -153,7 +156,11 @@ impl Fleet {
     }
 
     /// Wait until `done` holds for the fleet or `timeout` passes.
-    pub async fn wait_until(&self, timeout: Duration, mut done: impl FnMut(&Fleet) -> bool) -> bool {
+    pub async fn wait_until(
+        &self,
+        timeout: Duration,
+        mut done: impl FnMut(&Fleet) -> bool,
+    ) -> bool {
         let deadline = Instant::now() + timeout;
         let mut rx = self.generation.subscribe();
         loop {

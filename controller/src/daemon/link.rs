@@ -53,12 +53,11 @@ async fn run(d: Arc<Daemon>, vm: String, mut cancel: watch::Receiver<bool>) {
 }
 
 async fn attempt(d: &Arc<Daemon>, vm: &str, cancel: watch::Receiver<bool>) -> Result<End> {
-    let row = d
-        .db
-        .lock()
-        .expect("db lock")
-        .vm(vm)?
-        .ok_or_else(|| anyhow!("VM {vm} is no longer in the fleet"))?;
+    let row =
+        d.db.lock()
+            .expect("db lock")
+            .vm(vm)?
+            .ok_or_else(|| anyhow!("VM {vm} is no longer in the fleet"))?;
     let address = row
         .address
         .as_deref()

@@ -80,7 +80,10 @@ pub fn run(home: Home) -> Result<()> {
     let _lock = match Flock::lock(lock_file, FlockArg::LockExclusiveNonblock) {
         Ok(lock) => lock,
         Err((_, nix::errno::Errno::EWOULDBLOCK)) => {
-            bail!("another azlin daemon is already running for {}", home.root().display())
+            bail!(
+                "another azlin daemon is already running for {}",
+                home.root().display()
+            )
         }
         Err((_, e)) => bail!("cannot lock {}: {e}", home.lock_file().display()),
     };
@@ -97,22 +100,23 @@ async fn serve(home: Home) -> Result<()> {
     let db = Db::open(&home.state_db())?;
     let pki = FleetPki::load_or_create(&home)?;
     let controller = pki.controller_credentials()?;
-    let verified = pki::client_config(
+    let verified = pki::client_config(Some(controller.clone()), pki.ca_der(), &ServerAuth::Fleet)?;
+    let enrolling = pki::client_config(
         Some(controller.clone()),
         pki.ca_der(),
-        &ServerAuth::Fleet,
+        &ServerAuth::EnrollingAgent,
     )?;
-    let enrolling =
-        pki::client_config(Some(controller.clone()), pki.ca_der(), &ServerAuth::EnrollingAgent)?;
     let tls = ClientTls {
         verified: transport::quic_client_config(verified)?,
         enrolling: transport::quic_client_config(enrolling)?,
     };
     let endpoint = match config.daemon.listen {
         Some(addr) => {
-            let server = pki::server_config(controller, pki.ca_der(), ClientAuth::FleetOrAnonymous)?;
-            quinn::Endpoint::server(transport::quic_server_config(server)?, addr)
-                .with_context(|| format!("cannot listen on UDP {addr} (daemon.listen in config.toml)"))?
+            let server =
+                pki::server_config(controller, pki.ca_der(), ClientAuth::FleetOrAnonymous)?;
+            quinn::Endpoint::server(transport::quic_server_config(server)?, addr).with_context(
+                || format!("cannot listen on UDP {addr} (daemon.listen in config.toml)"),
+            )?
         }
         None => quinn::Endpoint::client(SocketAddr::from(([0, 0, 0, 0], 0)))
             .context("cannot open a UDP socket")?,
@@ -167,8 +171,13 @@ async fn serve(home: Home) -> Result<()> {
     ipc.abort();
     let _ = std::fs::remove_file(&socket);
     d.fleet.close_all("controller daemon stopping");
-    d.endpoint.close(transport::close::SHUTDOWN, b"controller daemon stopping");
-    let _ = tokio::time::timeout(std::time::Duration::from_millis(500), d.endpoint.wait_idle()).await;
+    d.endpoint
+        .close(transport::close::SHUTDOWN, b"controller daemon stopping");
+    let _ = tokio::time::timeout(
+        std::time::Duration::from_millis(500),
+        d.endpoint.wait_idle(),
+    )
+    .await;
     tracing::info!("daemon stopped");
     Ok(())
 }

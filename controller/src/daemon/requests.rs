@@ -181,7 +181,12 @@ async fn new(
                 cert_serial: None,
                 provider_data: "{}".into(),
             })?;
-            db.insert_token(&token.id_hex(), name, &token.verifier(), d.config.daemon.token_ttl_secs)?;
+            db.insert_token(
+                &token.id_hex(),
+                name,
+                &token.verifier(),
+                d.config.daemon.token_ttl_secs,
+            )?;
         }
         let spec = VmSpec {
             name: name.clone(),
@@ -198,7 +203,13 @@ async fn new(
                 }
                 db.set_vm_state(name, VmState::Running)?;
                 drop(db);
-                progress(name, format!("agent started{}", p.address.map(|a| format!(" at {a}")).unwrap_or_default()));
+                progress(
+                    name,
+                    format!(
+                        "agent started{}",
+                        p.address.map(|a| format!(" at {a}")).unwrap_or_default()
+                    ),
+                );
                 match req.connect {
                     ConnectMode::Listen => link::spawn(d.clone(), name.clone()),
                     ConnectMode::Dial => {
@@ -208,18 +219,28 @@ async fn new(
                 created.push(name.clone());
             }
             Err(e) => {
-                d.db.lock().expect("db lock").set_vm_state(name, VmState::Failed)?;
+                d.db.lock()
+                    .expect("db lock")
+                    .set_vm_state(name, VmState::Failed)?;
                 return Err(e.context(format!("cannot create {name}")));
             }
         }
     }
     let ready = d
         .fleet
-        .wait_until(READY_TIMEOUT, |f| created.iter().all(|n| f.status(n).connected))
+        .wait_until(READY_TIMEOUT, |f| {
+            created.iter().all(|n| f.status(n).connected)
+        })
         .await;
     for name in &created {
         if d.fleet.status(name).connected {
-            progress(name, format!("enrolled and connected ({} ms)", started.elapsed().as_millis()));
+            progress(
+                name,
+                format!(
+                    "enrolled and connected ({} ms)",
+                    started.elapsed().as_millis()
+                ),
+            );
         }
     }
     if !ready {
@@ -230,7 +251,9 @@ async fn new(
                 let status = d.fleet.status(n);
                 format!(
                     "{n}: {}\n{}",
-                    status.last_error.unwrap_or_else(|| "no connection yet".into()),
+                    status
+                        .last_error
+                        .unwrap_or_else(|| "no connection yet".into()),
                     d.local.log_tail(n)
                 )
             })
@@ -268,7 +291,9 @@ async fn start(d: &Arc<Daemon>, name: &str) -> Result<Response> {
 
 async fn stop(d: &Arc<Daemon>, name: &str) -> Result<Response> {
     let row = row_named(d, name)?;
-    d.db.lock().expect("db lock").set_vm_state(name, VmState::Stopped)?;
+    d.db.lock()
+        .expect("db lock")
+        .set_vm_state(name, VmState::Stopped)?;
     // Keep the VM tracked (it is still in the fleet) but stop dialling it.
     d.fleet.untrack(name, "VM stopped");
     d.fleet.track(name);

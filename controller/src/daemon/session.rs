@@ -75,11 +75,20 @@ async fn serve(
             Some(vm)
         }
         (_, Some(PeerIdentity::Controller { .. })) => {
-            conn.close(close::UNAUTHORIZED, b"controllers do not connect to controllers");
+            conn.close(
+                close::UNAUTHORIZED,
+                b"controllers do not connect to controllers",
+            );
             bail!("peer presented a controller certificate");
         }
     };
-    let ours = handshake::hello(Role::Controller, &d.host_name, vec![], d.started_at as u64, true);
+    let ours = handshake::hello(
+        Role::Controller,
+        &d.host_name,
+        vec![],
+        d.started_at as u64,
+        true,
+    );
     let mut control = handshake::greet_as_controller(conn, ours)
         .await
         .context("greeting")?;
@@ -92,10 +101,17 @@ async fn serve(
         return Ok(End::Enrolled);
     };
     if control.peer.name != vm {
-        bail!("agent calls itself {:?} but its certificate says {vm}", control.peer.name);
+        bail!(
+            "agent calls itself {:?} but its certificate says {vm}",
+            control.peer.name
+        );
     }
-    transport::send(&mut control.send, &Control::Ready { vm: vm.clone() }, MAX_CONTROL_FRAME)
-        .await?;
+    transport::send(
+        &mut control.send,
+        &Control::Ready { vm: vm.clone() },
+        MAX_CONTROL_FRAME,
+    )
+    .await?;
     d.fleet.connected(&vm, conn, &control.peer);
     tracing::info!(%vm, remote = %conn.remote_address(), agent = %control.peer.software, "agent connected");
     let end = hold(conn, &mut control, cancel).await;
@@ -150,8 +166,8 @@ async fn enroll_peer(
             return Err(e).context("enrollment request");
         }
     };
-    let exporter = transport::enrollment_exporter(conn)
-        .ok_or_else(|| anyhow!("TLS exporter unavailable"))?;
+    let exporter =
+        transport::enrollment_exporter(conn).ok_or_else(|| anyhow!("TLS exporter unavailable"))?;
     match enroll::enroll(d, &exporter, &token_id, &csr_der, &proof, dialled) {
         Ok(enrolled) => {
             let msg = Control::EnrollAccepted {
@@ -161,7 +177,10 @@ async fn enroll_peer(
             let _ = control.send.finish();
             // The agent closes once it has stored the certificate.
             let _ = tokio::time::timeout(std::time::Duration::from_secs(5), conn.closed()).await;
-            d.fleet.failed(&enrolled.vm, "enrolled; reconnecting with its certificate".into());
+            d.fleet.failed(
+                &enrolled.vm,
+                "enrolled; reconnecting with its certificate".into(),
+            );
             Ok(())
         }
         Err(reason) => {
@@ -193,25 +212,21 @@ async fn hold(
             None => std::future::pending().await,
         }
     };
-    tokio::pin!(cancelled);
-    loop {
-        tokio::select! {
-            _ = &mut cancelled => {
-                conn.close(close::SHUTDOWN, b"VM removed from the fleet");
-                return Ok(End::Cancelled);
-            }
-            msg = control.recv.control() => match msg {
-                Ok(None) => return Ok(End::SessionEnded),
-                Ok(Some(Control::Error { reason })) => bail!("agent reported: {reason}"),
-                Ok(Some(other)) => bail!("unexpected message from agent: {other:?}"),
-                Err(StreamError::Lost(_)) => {
-                    return Ok(End::SessionEnded);
-                }
-                Err(e) => {
-                    control.recv.reject();
-                    return Err(e).context("control stream");
-                }
-            },
+    // Protocol version 1 sends nothing on the control stream after Ready:
+    // a message is the agent's parting error or a violation; both end it.
+    tokio::select! {
+        _ = cancelled => {
+            conn.close(close::SHUTDOWN, b"VM removed from the fleet");
+            Ok(End::Cancelled)
         }
+        msg = control.recv.control() => match msg {
+            Ok(None) | Err(StreamError::Lost(_)) => Ok(End::SessionEnded),
+            Ok(Some(Control::Error { reason })) => bail!("agent reported: {reason}"),
+            Ok(Some(other)) => bail!("unexpected message from agent: {other:?}"),
+            Err(e) => {
+                control.recv.reject();
+                Err(e).context("control stream")
+            }
+        },
     }
 }

@@ -40,9 +40,8 @@ impl Client {
             {
                 Ok(None)
             }
-            Err(e) => Err(e).with_context(|| {
-                format!("cannot reach the daemon at {}", home.socket().display())
-            }),
+            Err(e) => Err(e)
+                .with_context(|| format!("cannot reach the daemon at {}", home.socket().display())),
         }
     }
 

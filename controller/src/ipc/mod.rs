@@ -29,14 +29,25 @@ pub enum Request {
     DaemonStatus,
     Shutdown,
     List,
-    VmStatus { name: String },
+    VmStatus {
+        name: String,
+    },
     New(NewRequest),
-    Start { name: String },
-    Stop { name: String },
-    Kill { name: String },
+    Start {
+        name: String,
+    },
+    Stop {
+        name: String,
+    },
+    Kill {
+        name: String,
+    },
     KillAll,
     /// Issue a new join token for an existing VM (re-enrollment).
-    Token { name: String, ttl_secs: Option<u64> },
+    Token {
+        name: String,
+        ttl_secs: Option<u64>,
+    },
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -50,9 +61,14 @@ pub struct NewRequest {
 #[derive(Debug, Serialize, Deserialize)]
 pub enum Reply {
     /// A line of progress for the user.
-    Progress { vm: String, message: String },
+    Progress {
+        vm: String,
+        message: String,
+    },
     Ok(Response),
-    Err { message: String },
+    Err {
+        message: String,
+    },
 }
 
 #[derive(Debug, Serialize, Deserialize)]

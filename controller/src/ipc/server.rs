@@ -37,8 +37,8 @@ async fn read_envelope(stream: &mut UnixStream) -> Result<Envelope> {
     let mut buf = vec![0u8; 8192];
     loop {
         if let Some(frame) = decoder.next_frame()? {
-            let (version, _) = postcard::take_from_bytes::<u32>(&frame)
-                .context("unreadable request")?;
+            let (version, _) =
+                postcard::take_from_bytes::<u32>(&frame).context("unreadable request")?;
             if version != IPC_VERSION {
                 bail!(
                     "this daemon speaks CLI protocol {IPC_VERSION}, the CLI {version}: \

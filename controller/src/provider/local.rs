@@ -72,7 +72,10 @@ impl LocalProvider {
     pub async fn create(&self, spec: &VmSpec) -> Result<Provisioned> {
         let dir = self.home.local_vm_dir(&spec.name)?;
         if dir.exists() {
-            bail!("{} already exists; remove it or pick another name", dir.display());
+            bail!(
+                "{} already exists; remove it or pick another name",
+                dir.display()
+            );
         }
         std::fs::create_dir_all(dir.join("state"))
             .with_context(|| format!("cannot create {}", dir.display()))?;
@@ -90,7 +93,11 @@ impl LocalProvider {
             ),
         };
         write_atomic(&dir.join("ca.crt"), spec.ca_pem.as_bytes(), 0o644)?;
-        write_atomic(&dir.join("join-token"), spec.token.to_string().as_bytes(), 0o600)?;
+        write_atomic(
+            &dir.join("join-token"),
+            spec.token.to_string().as_bytes(),
+            0o600,
+        )?;
         let config = format!(
             "name = \"{}\"\nstate_dir = \"{}\"\nca_cert = \"{}\"\njoin_token_file = \"{}\"\n\n{connect}",
             spec.name,

@@ -103,8 +103,15 @@ mod tests {
         db.complete_enrollment("t1", "a", "s1", 99, "pem").unwrap();
         assert_eq!(db.check_token("t1").unwrap().0, TokenCheck::Used);
         assert!(db.complete_enrollment("t1", "a", "s2", 99, "pem").is_err());
-        assert_eq!(db.cert_count().unwrap(), 1, "failed enrollment left nothing");
-        assert_eq!(db.vm("a").unwrap().unwrap().cert_serial.as_deref(), Some("s1"));
+        assert_eq!(
+            db.cert_count().unwrap(),
+            1,
+            "failed enrollment left nothing"
+        );
+        assert_eq!(
+            db.vm("a").unwrap().unwrap().cert_serial.as_deref(),
+            Some("s1")
+        );
         db.remove_vm("a").unwrap();
         assert!(db.vm("a").unwrap().is_none());
         assert!(db.cert("s1").unwrap().unwrap().revoked_at.is_some());
@@ -117,7 +124,10 @@ mod tests {
         db.insert_vm(&vm("a")).unwrap();
         db.insert_token("t1", "a", &[1; 32], 60).unwrap();
         db.expire_token("t1").unwrap();
-        assert!(matches!(db.check_token("t1").unwrap().0, TokenCheck::Expired { .. }));
+        assert!(matches!(
+            db.check_token("t1").unwrap().0,
+            TokenCheck::Expired { .. }
+        ));
         assert!(db.complete_enrollment("t1", "a", "s1", 99, "pem").is_err());
     }
 }

@@ -24,7 +24,13 @@ pub enum TokenCheck {
 }
 
 impl Db {
-    pub fn insert_token(&mut self, id: &str, vm: &str, verifier: &[u8; 32], ttl_secs: u64) -> Result<()> {
+    pub fn insert_token(
+        &mut self,
+        id: &str,
+        vm: &str,
+        verifier: &[u8; 32],
+        ttl_secs: u64,
+    ) -> Result<()> {
         let now = now_unix();
         self.conn.execute(
             "INSERT INTO tokens (id, vm, verifier, created_at, expires_at) VALUES (?1, ?2, ?3, ?4, ?5)",

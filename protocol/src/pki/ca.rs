@@ -48,7 +48,9 @@ fn random_serial() -> Result<SerialNumber, PkiError> {
 fn leaf_params(dns: String, validity: Duration) -> Result<CertificateParams, PkiError> {
     let mut params = CertificateParams::default();
     params.distinguished_name = rcgen::DistinguishedName::new();
-    params.distinguished_name.push(DnType::CommonName, dns.clone());
+    params
+        .distinguished_name
+        .push(DnType::CommonName, dns.clone());
     params.subject_alt_names = vec![SanType::DnsName(dns.try_into()?)];
     params.is_ca = IsCa::ExplicitNoCa;
     params.key_usages = vec![KeyUsagePurpose::DigitalSignature];
@@ -87,7 +89,9 @@ impl FleetCa {
         let key_pem = key.serialize_pem();
         let mut params = CertificateParams::default();
         params.distinguished_name = rcgen::DistinguishedName::new();
-        params.distinguished_name.push(DnType::CommonName, common_name);
+        params
+            .distinguished_name
+            .push(DnType::CommonName, common_name);
         params.is_ca = IsCa::Ca(BasicConstraints::Constrained(0));
         params.key_usages = vec![
             KeyUsagePurpose::KeyCertSign,
@@ -205,7 +209,9 @@ mod tests {
         // The CSR asks for the controller's name; it must not get it.
         let params = CertificateParams::new(vec![identity::CONTROLLER_DNS.to_string()]).unwrap();
         let csr = params.serialize_request(&agent_key).unwrap().der().to_vec();
-        let cert = again.sign_agent_csr(&csr, "vm-1", Duration::days(1)).unwrap();
+        let cert = again
+            .sign_agent_csr(&csr, "vm-1", Duration::days(1))
+            .unwrap();
         match peer_identity(&cert.der).unwrap() {
             PeerIdentity::Agent { vm, serial } => {
                 assert_eq!(vm, "vm-1");
@@ -220,10 +226,16 @@ mod tests {
         let (ca, _) = FleetCa::create("test fleet").unwrap();
         let key = new_key().unwrap();
         let mut csr = csr_for_agent(&key, "vm-1").unwrap();
-        assert!(ca.sign_agent_csr(&csr, "Bad Name", Duration::days(1)).is_err());
+        assert!(
+            ca.sign_agent_csr(&csr, "Bad Name", Duration::days(1))
+                .is_err()
+        );
         let n = csr.len();
         csr[n - 3] ^= 0xff;
         assert!(ca.sign_agent_csr(&csr, "vm-1", Duration::days(1)).is_err());
-        assert!(ca.sign_agent_csr(b"junk", "vm-1", Duration::days(1)).is_err());
+        assert!(
+            ca.sign_agent_csr(b"junk", "vm-1", Duration::days(1))
+                .is_err()
+        );
     }
 }

@@ -56,8 +56,8 @@ impl PeerIdentity {
 
 /// Read the identity out of a DER certificate already verified by rustls.
 pub fn peer_identity(cert_der: &[u8]) -> Result<PeerIdentity, PkiError> {
-    let (_, cert) = X509Certificate::from_der(cert_der)
-        .map_err(|e| PkiError::BadCertificate(e.to_string()))?;
+    let (_, cert) =
+        X509Certificate::from_der(cert_der).map_err(|e| PkiError::BadCertificate(e.to_string()))?;
     let serial = crate::enroll::hex(cert.raw_serial());
     let san = cert
         .subject_alternative_name()

@@ -10,13 +10,11 @@ mod identity;
 mod tls;
 
 pub use ca::{
-    FleetCa, IssuedCert, bootstrap_certificate, certificate_matches_key, csr_for_agent, der_to_pem, new_key,
-    pem_to_der,
+    FleetCa, IssuedCert, bootstrap_certificate, certificate_matches_key, csr_for_agent, der_to_pem,
+    new_key, pem_to_der,
 };
+pub use identity::{CONTROLLER_DNS, PeerIdentity, agent_dns, check_vm_name, peer_identity};
 pub use rcgen::KeyPair;
-pub use identity::{
-    CONTROLLER_DNS, PeerIdentity, agent_dns, check_vm_name, peer_identity,
-};
 pub use tls::{ClientAuth, Credentials, ServerAuth, client_config, server_config};
 
 use thiserror::Error;

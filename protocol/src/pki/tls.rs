@@ -114,11 +114,13 @@ pub fn client_config(
         .with_protocol_versions(&[&rustls::version::TLS13])?;
     let builder = match auth {
         ServerAuth::Fleet => builder.with_root_certificates(roots(ca)?),
-        ServerAuth::EnrollingAgent => builder
-            .dangerous()
-            .with_custom_certificate_verifier(Arc::new(BootstrapServerVerifier {
-                algorithms: provider.signature_verification_algorithms,
-            })),
+        ServerAuth::EnrollingAgent => {
+            builder
+                .dangerous()
+                .with_custom_certificate_verifier(Arc::new(BootstrapServerVerifier {
+                    algorithms: provider.signature_verification_algorithms,
+                }))
+        }
     };
     let mut config = match creds {
         Some(c) => builder.with_client_auth_cert(c.chain, c.key)?,
