@@ -33,7 +33,9 @@ fn main() {
         let vm = &names[round % vms];
         kill9(env.agent_pid(vm).expect("agent runs"));
         let t = Instant::now();
-        env.wait("dead agent noticed", Duration::from_secs(30), || !env.connected(vm));
+        env.wait("dead agent noticed", Duration::from_secs(30), || {
+            !env.connected(vm)
+        });
         noticed.push(t.elapsed());
         let mut child = env.spawn_agent(vm);
         let t = Instant::now();
@@ -44,9 +46,11 @@ fn main() {
 
         env.ok(&["daemon", "stop"]);
         let t = Instant::now();
-        env.wait("all back after daemon restart", Duration::from_secs(30), || {
-            env.list().iter().all(|v| v["connected"] == true)
-        });
+        env.wait(
+            "all back after daemon restart",
+            Duration::from_secs(30),
+            || env.list().iter().all(|v| v["connected"] == true),
+        );
         daemon_back.push(t.elapsed());
 
         for _ in 0..20 {
@@ -59,13 +63,28 @@ fn main() {
     println!();
     println!("| measure | goal | p50 | max |");
     println!("|---|---|---|---|");
-    println!("| `azlin new --pool {vms}` (create, enroll, connect) | - | {} | - |", ms(create));
+    println!(
+        "| `azlin new --pool {vms}` (create, enroll, connect) | - | {} | - |",
+        ms(create)
+    );
     let row = |name: &str, goal: &str, s: &mut Vec<Duration>| {
         let max = *s.iter().max().unwrap();
         println!("| {name} | {goal} | {} | {} |", ms(pct(s, 0.5)), ms(max));
     };
-    row("agent killed (-9) → daemon shows it lost", "≤ 5 s", &mut noticed);
+    row(
+        "agent killed (-9) → daemon shows it lost",
+        "≤ 5 s",
+        &mut noticed,
+    );
     row("agent restarted → connected again", "≤ 2 s", &mut back);
-    row(&format!("daemon restarted → all {vms} connected (incl. daemon start)"), "≤ 5 s", &mut daemon_back);
-    row("`azlin list --json` wall time, whole CLI process", "-", &mut list);
+    row(
+        &format!("daemon restarted → all {vms} connected (incl. daemon start)"),
+        "≤ 5 s",
+        &mut daemon_back,
+    );
+    row(
+        "`azlin list --json` wall time, whole CLI process",
+        "-",
+        &mut list,
+    );
 }
