@@ -101,3 +101,14 @@ pub async fn close_reason(conn: &quinn::Connection) -> String {
         Err(_) => "peer did not close within 10 s".into(),
     }
 }
+
+/// Why a connection attempt was refused: the dial's error, or the close
+/// that followed it. TLS 1.3 lets a client finish its handshake before the
+/// server has checked the client's certificate, so a refusal can arrive as
+/// either.
+pub async fn refusal(dialled: Result<quinn::Connection, String>) -> String {
+    match dialled {
+        Err(e) => e,
+        Ok(conn) => close_reason(&conn).await,
+    }
+}

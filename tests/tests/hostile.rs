@@ -136,12 +136,7 @@ async fn certificates_from_another_ca_are_refused_both_ways() {
         &pki::agent_dns("c"),
     )
     .await;
-    // TLS 1.3 lets the client finish before the server has checked its
-    // certificate, so the refusal arrives as a failed dial or as a close.
-    let refusal = match err {
-        Err(e) => e,
-        Ok(conn) => peer::close_reason(&conn).await,
-    };
+    let refusal = peer::refusal(err).await;
     assert!(
         refusal.contains("handshake failed"),
         "foreign client not refused: {refusal}"
@@ -157,10 +152,7 @@ async fn certificates_from_another_ca_are_refused_both_ways() {
         pki::CONTROLLER_DNS,
     )
     .await;
-    let refusal = match result {
-        Err(e) => e,
-        Ok(conn) => peer::close_reason(&conn).await,
-    };
+    let refusal = peer::refusal(result).await;
     assert!(
         refusal.contains("handshake failed"),
         "foreign agent not refused: {refusal}"
