@@ -9,6 +9,7 @@ pub mod daemon;
 pub mod fleet_pki;
 pub mod home;
 pub mod ipc;
+pub mod log_tail;
 pub mod names;
 pub mod provider;
 pub mod state;

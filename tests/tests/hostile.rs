@@ -143,15 +143,7 @@ async fn certificates_from_another_ca_are_refused_both_ways() {
     );
     // A client with another CA's agent certificate, to the daemon.
     let (foreign, _) = peer::foreign_credentials(Some("c"));
-    let listen = env.listen.unwrap();
-    let result = peer::dial(
-        Some(foreign),
-        &ca,
-        ServerAuth::Fleet,
-        listen,
-        pki::CONTROLLER_DNS,
-    )
-    .await;
+    let result = dial_daemon(&env, Some(foreign)).await;
     let refusal = peer::refusal(result).await;
     assert!(
         refusal.contains("handshake failed"),
@@ -194,6 +186,22 @@ async fn certificates_from_another_ca_are_refused_both_ways() {
     assert_eq!(fp["certs"], before["certs"], "no certificate issued");
 }
 
+/// Dial the daemon's listener (dial-mode agents' side) holding `creds`.
+async fn dial_daemon(
+    env: &Env,
+    creds: Option<pki::Credentials>,
+) -> Result<quinn::Connection, String> {
+    let ca = peer::fleet_ca(env.home());
+    peer::dial(
+        creds,
+        &ca,
+        ServerAuth::Fleet,
+        env.listen.unwrap(),
+        pki::CONTROLLER_DNS,
+    )
+    .await
+}
+
 /// Dial the daemon's listener with no certificate and try to enroll.
 async fn try_enroll(
     env: &Env,
@@ -201,15 +209,7 @@ async fn try_enroll(
     proof_token: &JoinToken,
     vm: &str,
 ) -> Result<Vec<u8>, String> {
-    let ca = peer::fleet_ca(env.home());
-    let conn = peer::dial(
-        None,
-        &ca,
-        ServerAuth::Fleet,
-        env.listen.unwrap(),
-        pki::CONTROLLER_DNS,
-    )
-    .await?;
+    let conn = dial_daemon(env, None).await?;
     let (send, recv) = conn.accept_bi().await.map_err(|e| e.to_string())?;
     let hello = handshake::hello(Role::Agent, vm, vec![], 0, false);
     let mut control = handshake::greet_as_agent(send, recv, hello)
@@ -293,18 +293,9 @@ async fn bad_join_tokens_are_refused_and_change_nothing() {
 async fn daemon_refuses_garbage_and_revoked_certificates() {
     let env = Env::with_listener();
     env.ok(&["new", "--name", "g", "--pool", "2", "--dial"]);
-    let ca = peer::fleet_ca(env.home());
 
     // Random bytes instead of a greeting, from an anonymous client.
-    let conn = peer::dial(
-        None,
-        &ca,
-        ServerAuth::Fleet,
-        env.listen.unwrap(),
-        pki::CONTROLLER_DNS,
-    )
-    .await
-    .unwrap();
+    let conn = dial_daemon(&env, None).await.unwrap();
     let (mut send, _recv) = conn.accept_bi().await.unwrap();
     send.write_all(&[0, 0, 0, 9, 0xde, 0xad, 0xbe, 0xef, 1, 2, 3, 4, 5])
         .await
@@ -320,15 +311,7 @@ async fn daemon_refuses_garbage_and_revoked_certificates() {
             .unwrap();
     env.ok(&["kill", "g-1"]);
     let before = env.fleet_fingerprint();
-    let conn = peer::dial(
-        Some(creds),
-        &ca,
-        ServerAuth::Fleet,
-        env.listen.unwrap(),
-        pki::CONTROLLER_DNS,
-    )
-    .await
-    .unwrap();
+    let conn = dial_daemon(&env, Some(creds)).await.unwrap();
     let reason = peer::close_reason(&conn).await;
     assert!(reason.contains("revoked"), "{reason}");
     assert!(env.daemon_log().contains("revoked"));

@@ -11,7 +11,7 @@ use std::{
 };
 
 use anyhow::{Context, Result, anyhow, bail};
-use azlin_protocol::frame::{self, FrameDecoder};
+use azlin_protocol::frame::FrameDecoder;
 
 use super::{Envelope, IPC_VERSION, MAX_IPC_FRAME, Reply, Request, Response};
 use crate::home::Home;
@@ -150,22 +150,15 @@ fn start_daemon(home: &Home) -> Result<std::process::Child> {
 }
 
 fn log_tail(path: &Path) -> String {
-    let text = std::fs::read_to_string(path).unwrap_or_default();
-    let lines: Vec<&str> = text.lines().rev().take(10).collect();
+    let lines = crate::log_tail::last_lines(path, 10);
     if lines.is_empty() {
         return String::new();
     }
     let mut out = String::from("\nlast lines of the daemon log:\n");
-    for l in lines.into_iter().rev() {
+    for l in lines {
         out.push_str("  ");
-        out.push_str(l);
+        out.push_str(&l);
         out.push('\n');
     }
     out
-}
-
-/// Frame a reply (daemon side uses this too).
-pub fn encode_reply(reply: &Reply) -> Result<Vec<u8>> {
-    let payload = postcard::to_stdvec(reply)?;
-    Ok(frame::encode(&payload, MAX_IPC_FRAME)?)
 }

@@ -13,6 +13,12 @@ use serde::{Deserialize, Serialize};
 
 use crate::state::{ConnectMode, VmState};
 
+/// Frame a reply for the socket.
+pub fn encode_reply(reply: &Reply) -> anyhow::Result<Vec<u8>> {
+    let payload = postcard::to_stdvec(reply)?;
+    Ok(azlin_protocol::frame::encode(&payload, MAX_IPC_FRAME)?)
+}
+
 /// Bumped whenever a type below changes shape.
 pub const IPC_VERSION: u32 = 1;
 /// Largest IPC frame (fleet listings grow with the fleet).

@@ -11,7 +11,7 @@ use tokio::{
     sync::mpsc,
 };
 
-use super::{Envelope, IPC_VERSION, MAX_IPC_FRAME, Reply, client::encode_reply};
+use super::{Envelope, IPC_VERSION, MAX_IPC_FRAME, Reply, encode_reply};
 use crate::daemon::{Daemon, requests};
 
 pub async fn serve(d: Arc<Daemon>, listener: UnixListener) {

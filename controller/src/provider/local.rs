@@ -200,9 +200,7 @@ impl LocalProvider {
         let Ok(dir) = self.home.local_vm_dir(vm) else {
             return String::new();
         };
-        let text = std::fs::read_to_string(dir.join("agent.log")).unwrap_or_default();
-        let lines: Vec<&str> = text.lines().rev().take(5).collect();
-        lines.into_iter().rev().collect::<Vec<_>>().join("\n")
+        crate::log_tail::last_lines(&dir.join("agent.log"), 5).join("\n")
     }
 }
 
