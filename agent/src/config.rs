@@ -10,6 +10,12 @@
 //! mode = "listen"                     # or "dial"
 //! listen = "0.0.0.0:47800"            # listen mode: UDP address
 //! # controller = "203.0.113.5:47801"  # dial mode: the controller's address
+//!
+//! [telemetry]
+//! interval_ms = 1000                  # how often a sample is pushed
+//! # user = "azureuser"                # whose tmux sessions to report
+//! #                                   # (default: the agent's own user)
+//! # tmux = "/usr/bin/tmux"            # the tmux binary (default: from PATH)
 //! ```
 
 use std::{
@@ -18,6 +24,7 @@ use std::{
 };
 
 use anyhow::{Context, Result, bail};
+use azlin_protocol::telemetry::{MAX_INTERVAL_MS, MIN_INTERVAL_MS};
 use serde::Deserialize;
 
 #[derive(Debug, Clone, Deserialize)]
@@ -30,6 +37,39 @@ pub struct AgentConfig {
     pub join_token_file: Option<PathBuf>,
     #[serde(default)]
     pub connect: Connect,
+    #[serde(default)]
+    pub telemetry: TelemetryConfig,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TelemetryConfig {
+    #[serde(default = "default_interval_ms")]
+    pub interval_ms: u32,
+    /// The VM user whose tmux sessions are reported; when the agent runs
+    /// as root it asks tmux as this user.
+    #[serde(default)]
+    pub user: Option<String>,
+    #[serde(default = "default_tmux")]
+    pub tmux: PathBuf,
+}
+
+fn default_interval_ms() -> u32 {
+    1000
+}
+
+fn default_tmux() -> PathBuf {
+    PathBuf::from("tmux")
+}
+
+impl Default for TelemetryConfig {
+    fn default() -> Self {
+        Self {
+            interval_ms: default_interval_ms(),
+            user: None,
+            tmux: default_tmux(),
+        }
+    }
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -64,6 +104,13 @@ impl AgentConfig {
             .with_context(|| format!("agent config {} is invalid", path.display()))?;
         azlin_protocol::pki::check_vm_name(&config.name)
             .with_context(|| format!("agent config {}: field `name`", path.display()))?;
+        let interval = config.telemetry.interval_ms;
+        if !(MIN_INTERVAL_MS..=MAX_INTERVAL_MS).contains(&interval) {
+            bail!(
+                "agent config {}: telemetry.interval_ms must be between {MIN_INTERVAL_MS} and {MAX_INTERVAL_MS}, not {interval}",
+                path.display()
+            );
+        }
         if let Connect::Dial { controller } = &config.connect
             && controller.trim().is_empty()
         {
@@ -105,6 +152,9 @@ mod tests {
         assert!(matches!(c.connect, Connect::Dial { .. }));
         let e = parse("name='a'\nstate_dir='/s'\nca_cert='/c'\nbogus=1\n").unwrap_err();
         assert!(format!("{e:#}").contains("bogus"), "{e:#}");
+        let e = parse("name='a'\nstate_dir='/s'\nca_cert='/c'\n[telemetry]\ninterval_ms=5\n")
+            .unwrap_err();
+        assert!(format!("{e:#}").contains("interval_ms"), "{e:#}");
         let e = parse("name='A B'\nstate_dir='/s'\nca_cert='/c'\n").unwrap_err();
         assert!(format!("{e:#}").contains("name"), "{e:#}");
     }

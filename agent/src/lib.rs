@@ -6,8 +6,14 @@
 //! - [`session`]: what happens on a controller connection: greeting,
 //!   enrollment, the live session.
 //! - [`endpoint`]: listen for the controller or dial out to it.
+//! - [`telemetry`]: sample this VM every interval (metrics, tmux sessions).
+//! - [`processes`]: the busiest processes, measured on demand.
+//! - [`query`]: answer the controller's questions on their own streams.
 
 pub mod config;
 pub mod credentials;
 pub mod endpoint;
+pub mod processes;
+pub mod query;
 pub mod session;
+pub mod telemetry;

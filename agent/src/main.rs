@@ -54,14 +54,17 @@ fn main() -> std::process::ExitCode {
 fn run(config_path: PathBuf) -> Result<()> {
     let config = AgentConfig::load(&config_path)?;
     let creds = AgentCredentials::load_or_create(&config.state_dir, &config.ca_cert, &config.name)?;
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
+    // One thread: the agent's work is a few small reads a second, and its
+    // footprint on the developer's VM is a goal (see BENCHMARKS.md).
+    let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .context("cannot start the async runtime")?;
     runtime.block_on(async move {
         let connect = config.connect.clone();
-        let agent = Arc::new(Agent::new(config, creds));
+        let (samples_tx, samples) = tokio::sync::watch::channel(None);
+        tokio::spawn(azlin_agent::telemetry::run(config.telemetry.clone(), samples_tx));
+        let agent = Arc::new(Agent::new(config, creds, samples));
         let serve = {
             let agent = agent.clone();
             async move {

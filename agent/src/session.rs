@@ -13,9 +13,11 @@ use azlin_protocol::{
     handshake::{self, ControlStream},
     message::{Control, Role},
     pki::{self, PeerIdentity},
+    stream::{AgentStream, CAP_QUERY, CAP_TELEMETRY},
+    telemetry::{MAX_SAMPLE_FRAME, Sample},
     transport::{self, close},
 };
-use tokio::sync::Mutex;
+use tokio::sync::{Mutex, watch};
 
 use crate::{
     config::AgentConfig,
@@ -34,6 +36,8 @@ pub struct Agent {
     current: Mutex<Option<quinn::Connection>>,
     /// Set by the endpoint module once bound, so shutdown can flush closes.
     pub endpoint: std::sync::OnceLock<quinn::Endpoint>,
+    /// The newest telemetry sample, pushed to the controller as it changes.
+    samples: watch::Receiver<Option<Sample>>,
 }
 
 /// How a connection ended.
@@ -46,7 +50,13 @@ pub enum Outcome {
 }
 
 impl Agent {
-    pub fn new(config: AgentConfig, creds: AgentCredentials) -> Self {
+    /// `samples` carries the newest sample (from [`crate::telemetry::run`],
+    /// or any other source, such as the fleet simulator).
+    pub fn new(
+        config: AgentConfig,
+        creds: AgentCredentials,
+        samples: watch::Receiver<Option<Sample>>,
+    ) -> Self {
         let started_at_unix = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .map(|d| d.as_secs())
@@ -57,6 +67,7 @@ impl Agent {
             started_at_unix,
             current: Mutex::new(None),
             endpoint: std::sync::OnceLock::new(),
+            samples,
         }
     }
 
@@ -106,7 +117,7 @@ async fn run(agent: &Arc<Agent>, conn: &quinn::Connection) -> Result<Outcome> {
     let ours = handshake::hello(
         Role::Agent,
         &agent.config.name,
-        vec![],
+        vec![CAP_TELEMETRY.into(), CAP_QUERY.into()],
         agent.started_at_unix,
         enrolled,
     );
@@ -132,7 +143,9 @@ async fn run(agent: &Arc<Agent>, conn: &quinn::Connection) -> Result<Outcome> {
         );
     }
     tracing::info!(remote = %conn.remote_address(), "controller session established");
-    let result = session_loop(&mut control).await;
+    let push = tokio::spawn(push_telemetry(conn.clone(), agent.samples.clone()));
+    let result = session_loop(conn, &mut control).await;
+    push.abort();
     let mut current = agent.current.lock().await;
     if current
         .as_ref()
@@ -143,11 +156,44 @@ async fn run(agent: &Arc<Agent>, conn: &quinn::Connection) -> Result<Outcome> {
     result.map(|()| Outcome::SessionEnded)
 }
 
-/// Hold the session until it ends. Protocol version 1 sends nothing on the
-/// control stream after `Ready`, so any message is either the controller's
+/// Push every new sample on one dedicated stream. The watch channel holds
+/// only the newest, so when the link is slow older samples are skipped:
+/// the latest always wins.
+async fn push_telemetry(conn: quinn::Connection, mut samples: watch::Receiver<Option<Sample>>) {
+    let result: Result<()> = async {
+        let mut send = conn.open_uni().await?;
+        transport::send(&mut send, &AgentStream::Telemetry, MAX_SAMPLE_FRAME).await?;
+        samples.mark_changed();
+        while samples.changed().await.is_ok() {
+            let sample = samples.borrow_and_update().clone();
+            if let Some(sample) = sample {
+                transport::send(&mut send, &sample, MAX_SAMPLE_FRAME).await?;
+            }
+        }
+        Ok(())
+    }
+    .await;
+    if let Err(e) = result {
+        tracing::debug!("telemetry stream ended: {e:#}");
+    }
+}
+
+/// Hold the session until it ends, answering the controller's questions on
+/// their own streams. Protocol version 1 sends nothing on the control
+/// stream after `Ready`, so any message there is either the controller's
 /// parting error or a protocol violation; both end the session.
-async fn session_loop(control: &mut ControlStream) -> Result<()> {
-    match control.recv.control().await {
+async fn session_loop(conn: &quinn::Connection, control: &mut ControlStream) -> Result<()> {
+    let questions = async {
+        while let Ok((send, recv)) = conn.accept_bi().await {
+            tokio::spawn(crate::query::answer(send, recv));
+        }
+        std::future::pending::<()>().await
+    };
+    let control_msg = tokio::select! {
+        msg = control.recv.control() => msg,
+        () = questions => unreachable!("the question loop never returns"),
+    };
+    match control_msg {
         Ok(None) => Ok(()),
         Ok(Some(Control::Error { reason })) => bail!("controller reported: {reason}"),
         Ok(Some(other)) => bail!("unexpected message on the control stream: {other:?}"),

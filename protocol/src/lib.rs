@@ -8,6 +8,10 @@
 //!   sends to get its first certificate.
 //! - [`pki`]: the fleet CA, certificate issue from CSRs, peer identities and
 //!   the rustls configurations for mutual TLS.
+//! - [`telemetry`]: the sample an agent pushes every interval, and the
+//!   checks that clamp or reject a hostile one.
+//! - [`stream`]: what travels on the streams beside the control stream
+//!   (telemetry, queries).
 //! - [`handshake`]: the greeting exchange on a new connection (async).
 //! - [`secret_file`]: atomic, fsynced writes with a mode, for key material.
 //! - [`backoff`]: capped exponential backoff with jitter for redials.
@@ -24,6 +28,8 @@ pub mod handshake;
 pub mod message;
 pub mod pki;
 pub mod secret_file;
+pub mod stream;
+pub mod telemetry;
 pub mod transport;
 pub mod version;
 

@@ -68,9 +68,15 @@ pub enum Control {
     Error { reason: String },
 }
 
-impl Control {
+/// An append-only enum sent on the wire: postcard writes its variant index
+/// first, so a tag past the ones this build knows is a newer peer's message.
+pub trait Tagged: DeserializeOwned {
     /// Number of variants this build knows; a larger tag is an unknown type.
-    pub const KNOWN_TYPES: u32 = 5;
+    const KNOWN_TYPES: u32;
+}
+
+impl Tagged for Control {
+    const KNOWN_TYPES: u32 = 5;
 }
 
 #[derive(Debug, Error, Clone, PartialEq, Eq)]
@@ -99,7 +105,8 @@ pub fn encode_frame<T: Serialize>(msg: &T, max: usize) -> Result<Vec<u8>, Encode
     Ok(frame::encode(&payload, max)?)
 }
 
-fn decode_exact<T: DeserializeOwned>(payload: &[u8]) -> Result<T, DecodeError> {
+/// Decode one whole message; trailing bytes are an error.
+pub fn decode_exact<T: DeserializeOwned>(payload: &[u8]) -> Result<T, DecodeError> {
     let (value, rest) = postcard::take_from_bytes::<T>(payload)
         .map_err(|e| DecodeError::Malformed(e.to_string()))?;
     if rest.is_empty() {
@@ -122,12 +129,17 @@ pub fn decode_greeting(payload: &[u8]) -> Result<Greeting, DecodeError> {
 
 /// Decode a version-1 control message, naming an unknown type by its tag.
 pub fn decode_control(payload: &[u8]) -> Result<Control, DecodeError> {
+    decode_tagged(payload)
+}
+
+/// Decode an append-only enum, naming an unknown type by its tag.
+pub fn decode_tagged<T: Tagged>(payload: &[u8]) -> Result<T, DecodeError> {
     if let Some(tag) = leading_varint(payload)
-        && tag >= Control::KNOWN_TYPES
+        && tag >= T::KNOWN_TYPES
     {
         return Err(DecodeError::UnknownType {
             tag,
-            known: Control::KNOWN_TYPES,
+            known: T::KNOWN_TYPES,
         });
     }
     decode_exact(payload)

@@ -157,6 +157,24 @@ impl FramedRecv {
         }
     }
 
+    /// The next append-only message, or `None` at a clean end of stream.
+    pub async fn tagged<T: message::Tagged>(&mut self) -> Result<Option<T>, StreamError> {
+        match self.next().await? {
+            Some(payload) => Ok(Some(message::decode_tagged(&payload)?)),
+            None => Ok(None),
+        }
+    }
+
+    /// The next plain message (a struct), or `None` at a clean end of stream.
+    pub async fn message<T: serde::de::DeserializeOwned>(
+        &mut self,
+    ) -> Result<Option<T>, StreamError> {
+        match self.next().await? {
+            Some(payload) => Ok(Some(message::decode_exact(&payload)?)),
+            None => Ok(None),
+        }
+    }
+
     /// Refuse the rest of this stream: tell the peer to stop sending.
     pub fn reject(&mut self) {
         let _ = self.stream.stop(STREAM_BAD_FRAME);

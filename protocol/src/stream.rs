@@ -1,0 +1,98 @@
+//! What travels on the streams beside the control stream.
+//!
+//! Each job gets its own QUIC stream so that a slow one never blocks another:
+//!
+//! - The agent opens a unidirectional stream whose first frame is an
+//!   [`AgentStream`] saying what follows. [`AgentStream::Telemetry`] is
+//!   followed by one [`crate::telemetry::Sample`] frame per interval; the
+//!   agent drops samples it could not send yet, so the newest always wins.
+//! - The controller opens a bidirectional stream per question: one [`Query`]
+//!   frame, answered by one [`QueryReply`] frame.
+//!
+//! Both enums are append-only, like [`crate::message::Control`]: an unknown
+//! tag is reported by number, never misread.
+
+use serde::{Deserialize, Serialize};
+
+use crate::message::Tagged;
+
+/// Capability an agent announces when it pushes telemetry.
+pub const CAP_TELEMETRY: &str = "telemetry/1";
+/// Capability an agent announces when it answers [`Query`].
+pub const CAP_QUERY: &str = "query/1";
+
+/// Largest query or reply frame.
+pub const MAX_QUERY_FRAME: usize = 4 * 1024 * 1024;
+
+/// First frame of a stream the agent opens. Append only.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum AgentStream {
+    Telemetry,
+}
+
+impl Tagged for AgentStream {
+    const KNOWN_TYPES: u32 = 1;
+}
+
+/// A question the controller asks an agent. Append only.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Query {
+    /// The busiest processes, measured over a short window.
+    Processes { sort: ProcessSort, limit: u32 },
+}
+
+impl Tagged for Query {
+    const KNOWN_TYPES: u32 = 1;
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum ProcessSort {
+    Cpu,
+    Memory,
+}
+
+/// The agent's answer to one [`Query`]. Append only.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub enum QueryReply {
+    Processes(Vec<ProcessInfo>),
+    Error { reason: String },
+}
+
+impl Tagged for QueryReply {
+    const KNOWN_TYPES: u32 = 2;
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ProcessInfo {
+    pub pid: u32,
+    pub user: String,
+    /// Of one core: a process using two cores fully shows 200.
+    pub cpu_percent: f32,
+    pub memory_bytes: u64,
+    pub command: String,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::message::{DecodeError, decode_tagged};
+
+    #[test]
+    fn headers_round_trip_and_unknown_tags_are_named() {
+        let q = Query::Processes {
+            sort: ProcessSort::Memory,
+            limit: 10,
+        };
+        let bytes = postcard::to_stdvec(&q).unwrap();
+        assert_eq!(decode_tagged::<Query>(&bytes).unwrap(), q);
+        assert_eq!(
+            decode_tagged::<AgentStream>(&[7]).unwrap_err(),
+            DecodeError::UnknownType { tag: 7, known: 1 }
+        );
+        let reply = QueryReply::Error {
+            reason: "no".into(),
+        };
+        let bytes = postcard::to_stdvec(&reply).unwrap();
+        assert_eq!(decode_tagged::<QueryReply>(&bytes).unwrap(), reply);
+    }
+}
