@@ -1,7 +1,8 @@
 //! `azlin`: the controller. The CLI ([`cli`]) is short-lived and asks the
 //! daemon ([`daemon`]) over a Unix socket ([`ipc`]); the daemon holds the
 //! agents' connections, the fleet's state ([`state`]), its PKI
-//! ([`fleet_pki`]) and the providers that create VMs ([`provider`]).
+//! ([`fleet_pki`]), the providers that create VMs ([`provider`]) and the
+//! fleet's live telemetry ([`telemetry`]).
 
 pub mod cli;
 pub mod config;
@@ -13,3 +14,4 @@ pub mod log_tail;
 pub mod names;
 pub mod provider;
 pub mod state;
+pub mod telemetry;

@@ -136,6 +136,21 @@ impl Fleet {
             .unwrap_or_default()
     }
 
+    /// The VM's live connection, if it has one.
+    pub fn connection(&self, vm: &str) -> Option<quinn::Connection> {
+        self.links.lock().expect("fleet lock").get(vm)?.conn.clone()
+    }
+
+    /// Reconnections of every VM since the daemon started.
+    pub fn reconnects_total(&self) -> u64 {
+        self.links
+            .lock()
+            .expect("fleet lock")
+            .values()
+            .map(|l| l.status.reconnects)
+            .sum()
+    }
+
     pub fn connected_count(&self) -> usize {
         self.links
             .lock()

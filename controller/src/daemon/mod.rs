@@ -8,13 +8,23 @@
 //! - [`session`]: one agent connection, either direction.
 //! - [`enroll`]: checking tokens and signing agents' CSRs.
 //! - [`requests`]: what each CLI request does.
+//! - [`telemetry_stream`]: samples pushed by agents, into the live store.
+//! - [`query`]: asking one agent a question (its busiest processes).
+//! - [`history`]: the metrics history in `state.db`, downsampled.
+//! - [`metrics_http`]: Prometheus `/metrics` on a loopback port.
+//! - [`counters`]: the daemon's own totals.
 
+pub mod counters;
 pub mod enroll;
 pub mod fleet;
+pub mod history;
 pub mod link;
 pub mod listener;
+pub mod metrics_http;
+pub mod query;
 pub mod requests;
 pub mod session;
+pub mod telemetry_stream;
 
 use std::{
     net::SocketAddr,
@@ -36,6 +46,10 @@ use crate::{
     home::Home,
     provider::local::LocalProvider,
     state::{ConnectMode, Db, VmState, now_unix},
+    telemetry::{
+        live::LiveStore,
+        prometheus::{self, DaemonFigures, VmFigures},
+    },
 };
 
 /// Client TLS configs, built once: one that verifies an enrolled agent's
@@ -53,6 +67,8 @@ pub struct Daemon {
     pub tls: ClientTls,
     pub endpoint: quinn::Endpoint,
     pub fleet: fleet::Fleet,
+    pub live: LiveStore,
+    pub counters: counters::Counters,
     pub local: LocalProvider,
     pub started_at: i64,
     pub host_name: String,
@@ -130,6 +146,8 @@ async fn serve(home: Home) -> Result<()> {
         tls,
         endpoint,
         fleet: fleet::Fleet::default(),
+        live: LiveStore::default(),
+        counters: counters::Counters::default(),
         local,
         started_at: now_unix(),
         host_name: host_name(),
@@ -139,6 +157,12 @@ async fn serve(home: Home) -> Result<()> {
     if d.config.daemon.listen.is_some() {
         listener::spawn(d.clone());
     }
+    if let Some(addr) = d.config.metrics.listen {
+        let http = metrics_http::bind(addr).await?;
+        tracing::info!(%addr, "serving Prometheus metrics at /metrics");
+        tokio::spawn(metrics_http::serve(d.clone(), http));
+    }
+    history::spawn(d.clone());
     let vms = d.db.lock().expect("db lock").vms()?;
     for vm in vms {
         match (vm.connect_mode, vm.state) {
@@ -178,6 +202,40 @@ async fn serve(home: Home) -> Result<()> {
         d.endpoint.wait_idle(),
     )
     .await;
+    history::flush(&d, now_unix());
     tracing::info!("daemon stopped");
     Ok(())
+}
+
+/// The Prometheus exposition of the fleet and the daemon, now.
+pub fn exposition(d: &Daemon) -> String {
+    let names: Vec<String> = match d.db.lock().expect("db lock").vms() {
+        Ok(rows) => rows.into_iter().map(|r| r.name).collect(),
+        Err(e) => {
+            tracing::warn!("cannot list VMs for /metrics: {e:#}");
+            Vec::new()
+        }
+    };
+    let vms: Vec<VmFigures> = names
+        .into_iter()
+        .map(|vm| VmFigures {
+            connected: d.fleet.status(&vm).connected,
+            latest: d.live.latest(&vm),
+            vm,
+        })
+        .collect();
+    let c = &d.counters;
+    let figures = DaemonFigures {
+        vms: vms.len() as u64,
+        connections: d.fleet.connected_count() as u64,
+        reconnects: d.fleet.reconnects_total(),
+        frames_received: counters::Counters::get(&c.frames_received),
+        samples_received: counters::Counters::get(&c.samples_received),
+        samples_rejected: counters::Counters::get(&c.samples_rejected),
+        samples_clamped: counters::Counters::get(&c.samples_clamped),
+        protocol_errors: counters::Counters::get(&c.protocol_errors),
+        queries: counters::Counters::get(&c.queries),
+        uptime_secs: (now_unix() - d.started_at).max(0) as u64,
+    };
+    prometheus::render(&vms, &figures)
 }

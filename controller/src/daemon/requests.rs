@@ -3,14 +3,19 @@
 use std::{sync::Arc, time::Duration};
 
 use anyhow::{Context, Result, anyhow, bail};
-use azlin_protocol::{enroll::JoinToken, pki};
+use azlin_protocol::{
+    enroll::JoinToken,
+    pki,
+    stream::{ProcessSort, Query, QueryReply},
+};
 use tokio::sync::mpsc::UnboundedSender;
 
-use super::{Daemon, link};
+use super::{Daemon, link, query};
 use crate::{
     ipc::{DaemonInfo, NewRequest, Reply, Request, Response, VmView},
     provider::{AgentConnect, VmSpec},
     state::{ConnectMode, VmRow, VmState, now_unix},
+    telemetry::live::freshness,
 };
 
 /// How long `azlin new` waits for a local agent to enroll and connect.
@@ -41,6 +46,7 @@ pub async fn handle(d: Arc<Daemon>, request: Request, tx: UnboundedSender<Reply>
         Request::Kill { name } => kill(&d, &name).await,
         Request::KillAll => kill_all(&d, &progress).await,
         Request::Token { name, ttl_secs } => token(&d, &name, ttl_secs),
+        Request::Processes { name, sort, limit } => processes(&d, &name, sort, limit).await,
     };
     let reply = match result {
         Ok(r) => Reply::Ok(r),
@@ -77,7 +83,14 @@ fn view(d: &Daemon, row: &VmRow) -> VmView {
         ("local", VmState::Running) if !d.local.is_running(row) => VmState::Stopped,
         (_, s) => s,
     };
+    let latest = d.live.latest(&row.name);
     VmView {
+        session_name: d.config.session_name(&row.name),
+        sample_age_ms: latest.as_ref().map(|l| l.age().as_millis() as u64),
+        freshness: latest
+            .as_ref()
+            .map(|l| freshness(l.age(), l.interval(), link.connected)),
+        sample: latest.map(|l| l.sample),
         name: row.name.clone(),
         provider: row.provider.clone(),
         state,
@@ -311,6 +324,7 @@ async fn kill(d: &Arc<Daemon>, name: &str) -> Result<Response> {
         .await
         .with_context(|| format!("cannot delete {name}"))?;
     d.db.lock().expect("db lock").remove_vm(name)?;
+    d.live.forget(name);
     tracing::info!(vm = %name, "VM deleted and its certificate revoked");
     Ok(Response::Done {
         message: format!("{name} deleted; its certificate is revoked"),
@@ -345,4 +359,15 @@ fn token(d: &Daemon, name: &str, ttl_secs: Option<u64>) -> Result<Response> {
     Ok(Response::Token {
         token: token.to_string(),
     })
+}
+
+async fn processes(d: &Daemon, name: &str, sort: ProcessSort, limit: u32) -> Result<Response> {
+    row_named(d, name)?;
+    match query::ask(d, name, Query::Processes { sort, limit }).await? {
+        QueryReply::Processes(list) => Ok(Response::Processes {
+            vm: name.to_string(),
+            list,
+        }),
+        QueryReply::Error { reason } => bail!("{name} could not list its processes: {reason}"),
+    }
 }

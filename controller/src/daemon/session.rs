@@ -114,7 +114,12 @@ async fn serve(
     .await?;
     d.fleet.connected(&vm, conn, &control.peer);
     tracing::info!(%vm, remote = %conn.remote_address(), agent = %control.peer.software, "agent connected");
-    let end = hold(conn, &mut control, cancel).await;
+    let streams = tokio::spawn(super::telemetry_stream::accept(
+        d.clone(),
+        vm.clone(),
+        conn.clone(),
+    ));
+    let end = hold(conn, &mut control, cancel, streams).await;
     let reason = match &end {
         Ok(_) => conn
             .close_reason()
@@ -203,6 +208,7 @@ async fn hold(
     conn: &quinn::Connection,
     control: &mut ControlStream,
     cancel: Option<watch::Receiver<bool>>,
+    mut streams: tokio::task::JoinHandle<Result<()>>,
 ) -> Result<End> {
     let cancelled = async move {
         match cancel {
@@ -214,7 +220,12 @@ async fn hold(
     };
     // Protocol version 1 sends nothing on the control stream after Ready:
     // a message is the agent's parting error or a violation; both end it.
-    tokio::select! {
+    let end = tokio::select! {
+        done = &mut streams => match done {
+            Ok(Err(e)) => Err(e),
+            // The connection ended under the stream reader.
+            _ => Ok(End::SessionEnded),
+        },
         _ = cancelled => {
             conn.close(close::SHUTDOWN, b"VM removed from the fleet");
             Ok(End::Cancelled)
@@ -228,5 +239,7 @@ async fn hold(
                 Err(e).context("control stream")
             }
         },
-    }
+    };
+    streams.abort();
+    end
 }

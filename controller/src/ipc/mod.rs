@@ -9,9 +9,16 @@
 pub mod client;
 pub mod server;
 
+use azlin_protocol::{
+    stream::{ProcessInfo, ProcessSort},
+    telemetry::Sample,
+};
 use serde::{Deserialize, Serialize};
 
-use crate::state::{ConnectMode, VmState};
+use crate::{
+    state::{ConnectMode, VmState},
+    telemetry::live::Freshness,
+};
 
 /// Frame a reply for the socket.
 pub fn encode_reply(reply: &Reply) -> anyhow::Result<Vec<u8>> {
@@ -20,7 +27,7 @@ pub fn encode_reply(reply: &Reply) -> anyhow::Result<Vec<u8>> {
 }
 
 /// Bumped whenever a type below changes shape.
-pub const IPC_VERSION: u32 = 1;
+pub const IPC_VERSION: u32 = 2;
 /// Largest IPC frame (fleet listings grow with the fleet).
 pub const MAX_IPC_FRAME: usize = 16 * 1024 * 1024;
 
@@ -54,6 +61,12 @@ pub enum Request {
         name: String,
         ttl_secs: Option<u64>,
     },
+    /// Ask a VM's agent for its busiest processes.
+    Processes {
+        name: String,
+        sort: ProcessSort,
+        limit: u32,
+    },
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -84,6 +97,7 @@ pub enum Response {
     Vm(VmView),
     Done { message: String },
     Token { token: String },
+    Processes { vm: String, list: Vec<ProcessInfo> },
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -114,4 +128,18 @@ pub struct VmView {
     pub reconnects: u64,
     pub last_error: Option<String>,
     pub created_at: i64,
+    /// The name the user gave the VM's session, if any.
+    pub session_name: Option<String>,
+    /// The newest telemetry sample, how long ago it arrived, and what that
+    /// age means for this agent's interval.
+    pub sample: Option<Sample>,
+    pub sample_age_ms: Option<u64>,
+    pub freshness: Option<Freshness>,
+}
+
+impl VmView {
+    /// What the user calls this VM: its session name, else its name.
+    pub fn display_name(&self) -> &str {
+        self.session_name.as_deref().unwrap_or(&self.name)
+    }
 }

@@ -1,11 +1,12 @@
 //! `state.db`: the controller's durable state in SQLite — VMs, join tokens,
-//! issued certificates. WAL with `synchronous = FULL`: once a call returns,
+//! issued certificates, metrics history. WAL with `synchronous = FULL`: once a call returns,
 //! its change survives a `kill -9` or a power cut. Each operation that
 //! touches several rows is one transaction.
 //!
 //! Only the daemon opens this database for writing.
 
 mod certs;
+pub mod metrics;
 mod tokens;
 mod vms;
 
@@ -69,6 +70,7 @@ impl Db {
         conn.pragma_update(None, "foreign_keys", "ON")?;
         conn.busy_timeout(std::time::Duration::from_secs(5))?;
         conn.execute_batch(SCHEMA)
+            .and_then(|()| conn.execute_batch(metrics::SCHEMA))
             .with_context(|| format!("cannot prepare {}", path.display()))?;
         Ok(Self { conn })
     }
@@ -77,6 +79,7 @@ impl Db {
     pub fn in_memory() -> Self {
         let conn = Connection::open_in_memory().unwrap();
         conn.execute_batch(SCHEMA).unwrap();
+        conn.execute_batch(metrics::SCHEMA).unwrap();
         Self { conn }
     }
 }

@@ -155,6 +155,7 @@ impl Db {
             params![name, now],
         )?;
         tx.execute("DELETE FROM tokens WHERE vm = ?1", [name])?;
+        tx.execute("DELETE FROM metrics WHERE vm = ?1", [name])?;
         tx.execute("DELETE FROM vms WHERE name = ?1", [name])?;
         tx.commit().context("cannot remove VM from state.db")?;
         Ok(())
