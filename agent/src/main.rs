@@ -63,7 +63,10 @@ fn run(config_path: PathBuf) -> Result<()> {
     runtime.block_on(async move {
         let connect = config.connect.clone();
         let (samples_tx, samples) = tokio::sync::watch::channel(None);
-        tokio::spawn(azlin_agent::telemetry::run(config.telemetry.clone(), samples_tx));
+        tokio::spawn(azlin_agent::telemetry::run(
+            config.telemetry.clone(),
+            samples_tx,
+        ));
         let agent = Arc::new(Agent::new(config, creds, samples));
         let serve = {
             let agent = agent.clone();

@@ -70,11 +70,9 @@ pub fn rank(list: &mut [ProcessInfo], sort: ProcessSort) {
                 .total_cmp(&a.cpu_percent)
                 .then(a.pid.cmp(&b.pid))
         }),
-        ProcessSort::Memory => list.sort_by(|a, b| {
-            b.memory_bytes
-                .cmp(&a.memory_bytes)
-                .then(a.pid.cmp(&b.pid))
-        }),
+        ProcessSort::Memory => {
+            list.sort_by(|a, b| b.memory_bytes.cmp(&a.memory_bytes).then(a.pid.cmp(&b.pid)))
+        }
     }
 }
 
@@ -94,11 +92,16 @@ mod tests {
         let _ = busy.wait();
         assert!(list.len() <= 5 && !list.is_empty());
         assert!(
-            list.iter().any(|p| p.pid == busy.id() && p.cpu_percent > 20.0),
+            list.iter()
+                .any(|p| p.pid == busy.id() && p.cpu_percent > 20.0),
             "{list:#?}"
         );
         let by_mem = top(ProcessSort::Memory, 3).unwrap();
-        assert!(by_mem.windows(2).all(|w| w[0].memory_bytes >= w[1].memory_bytes));
+        assert!(
+            by_mem
+                .windows(2)
+                .all(|w| w[0].memory_bytes >= w[1].memory_bytes)
+        );
         assert!(by_mem.iter().all(|p| !p.user.is_empty()));
     }
 }

@@ -88,7 +88,9 @@ impl Config {
         };
         let config: Config = toml::from_str(&text)
             .with_context(|| format!("{} is invalid; fix it or move it aside", path.display()))?;
-        config.check().with_context(|| format!("{} is invalid", path.display()))?;
+        config
+            .check()
+            .with_context(|| format!("{} is invalid", path.display()))?;
         Ok(config)
     }
 

@@ -72,10 +72,43 @@ pub struct ProcessInfo {
     pub command: String,
 }
 
+/// Longest command line kept from a process list.
+pub const MAX_COMMAND: usize = 4096;
+
+/// Make an agent's process list safe to show: at most `limit` entries,
+/// finite CPU figures, bounded names without control characters.
+pub fn check_processes(mut list: Vec<ProcessInfo>, limit: u32) -> Vec<ProcessInfo> {
+    list.truncate(limit as usize);
+    for p in &mut list {
+        if !p.cpu_percent.is_finite() || p.cpu_percent < 0.0 {
+            p.cpu_percent = 0.0;
+        }
+        crate::telemetry::clean_text(&mut p.user, crate::telemetry::MAX_NAME);
+        crate::telemetry::clean_text(&mut p.command, MAX_COMMAND);
+    }
+    list
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::message::{DecodeError, decode_tagged};
+
+    #[test]
+    fn process_lists_are_bounded_and_cleaned() {
+        let p = ProcessInfo {
+            pid: 1,
+            user: "root\x1b]0;pwned\x07".into(),
+            cpu_percent: f32::NAN,
+            memory_bytes: 1,
+            command: "x".repeat(10_000),
+        };
+        let got = check_processes(vec![p; 50], 10);
+        assert_eq!(got.len(), 10);
+        assert_eq!(got[0].user, "root?]0;pwned?");
+        assert_eq!(got[0].cpu_percent, 0.0);
+        assert_eq!(got[0].command.len(), MAX_COMMAND);
+    }
 
     #[test]
     fn headers_round_trip_and_unknown_tags_are_named() {

@@ -214,9 +214,15 @@ fn truncate_list<T>(list: &mut Vec<T>, max: usize) -> bool {
 /// Cut a name to [`MAX_NAME`] bytes on a character boundary and replace
 /// control characters, which would otherwise reach the user's terminal.
 fn clean_name(name: &mut String) -> bool {
+    clean_text(name, MAX_NAME)
+}
+
+/// Cut `text` to `max` bytes on a character boundary and replace control
+/// characters with `?`; true if anything changed.
+pub fn clean_text(name: &mut String, max: usize) -> bool {
     let mut changed = false;
-    if name.len() > MAX_NAME {
-        let mut end = MAX_NAME;
+    if name.len() > max {
+        let mut end = max;
         while !name.is_char_boundary(end) {
             end -= 1;
         }

@@ -51,10 +51,7 @@ pub struct Mount {
 /// `/etc/hosts`, is one filesystem).
 pub fn select(mounts: Vec<Mount>) -> Vec<Mount> {
     let mut kept: Vec<Mount> = Vec::new();
-    for m in mounts
-        .into_iter()
-        .filter(|m| is_real(&m.fs_type, m.total))
-    {
+    for m in mounts.into_iter().filter(|m| is_real(&m.fs_type, m.total)) {
         match kept.iter_mut().find(|k| k.device == m.device) {
             Some(k) if m.mount.len() < k.mount.len() => *k = m,
             Some(_) => {}

@@ -48,7 +48,12 @@ impl Sampler {
                 (
                     s.global_cpu_usage(),
                     s.cpus().iter().map(|c| c.usage()).collect(),
-                    [s.used_memory(), s.total_memory(), s.used_swap(), s.total_swap()],
+                    [
+                        s.used_memory(),
+                        s.total_memory(),
+                        s.used_swap(),
+                        s.total_swap(),
+                    ],
                 )
             }
             None => (0.0, Vec::new(), [0; 4]),
@@ -132,7 +137,12 @@ pub fn process_count() -> u32 {
     };
     let n = dir
         .filter_map(Result::ok)
-        .filter(|e| e.file_name().to_string_lossy().bytes().all(|b| b.is_ascii_digit()))
+        .filter(|e| {
+            e.file_name()
+                .to_string_lossy()
+                .bytes()
+                .all(|b| b.is_ascii_digit())
+        })
         .count();
     u32::try_from(n).unwrap_or(u32::MAX)
 }
@@ -164,7 +174,10 @@ mod tests {
             assert!(!checked.clamped, "a real sample needs no clamping");
         }
         assert!(second.cpu_percent > 0.0, "busy loop not seen");
-        assert_eq!(second.per_core.len(), std::thread::available_parallelism().unwrap().get());
+        assert_eq!(
+            second.per_core.len(),
+            std::thread::available_parallelism().unwrap().get()
+        );
         assert!(second.memory_total > 0 && second.memory_used > 0);
         assert!(second.processes > 1);
         assert!(second.uptime_secs > 0);

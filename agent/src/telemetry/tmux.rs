@@ -52,7 +52,10 @@ pub async fn read(config: &TelemetryConfig) -> Tmux {
         Ok(c) => c,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
             return Tmux::Unavailable {
-                reason: format!("tmux is not installed ({} not found)", config.tmux.display()),
+                reason: format!(
+                    "tmux is not installed ({} not found)",
+                    config.tmux.display()
+                ),
             };
         }
         Err(e) => {
@@ -110,9 +113,13 @@ fn run_as(cmd: &mut Command, user: &str) -> Result<(), String> {
 /// tmux's ways of saying the user simply has no sessions (including a
 /// server that exited, with its last session, while we asked).
 fn no_server(stderr: &str) -> bool {
-    ["no server running", "error connecting to", "server exited unexpectedly"]
-        .iter()
-        .any(|s| stderr.contains(s))
+    [
+        "no server running",
+        "error connecting to",
+        "server exited unexpectedly",
+    ]
+    .iter()
+    .any(|s| stderr.contains(s))
 }
 
 /// Parse `list-sessions` output in [`FORMAT`]. Fields are taken from the
@@ -171,11 +178,8 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let script = dir.path().join("tmux");
         std::fs::write(&script, "#!/bin/sh\nexec sleep 60\n").unwrap();
-        std::fs::set_permissions(
-            &script,
-            std::os::unix::fs::PermissionsExt::from_mode(0o755),
-        )
-        .unwrap();
+        std::fs::set_permissions(&script, std::os::unix::fs::PermissionsExt::from_mode(0o755))
+            .unwrap();
         match read(&config(script.to_str().unwrap())).await {
             Tmux::Unavailable { reason } => assert!(reason.contains("did not answer"), "{reason}"),
             other => panic!("{other:?}"),

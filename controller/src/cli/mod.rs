@@ -2,7 +2,9 @@
 //! needed) and prints the answer; only `azlin daemon run` is long-lived.
 
 mod daemon_cmd;
+pub mod figures;
 mod render;
+pub mod top;
 
 use anyhow::{Result, bail};
 use clap::{Parser, Subcommand};
@@ -46,11 +48,26 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
-    /// Show one VM.
+    /// Show one VM, or every VM, with its live figures and tmux sessions.
     Status {
-        vm: String,
+        vm: Option<String>,
         #[arg(long)]
         json: bool,
+    },
+    /// Live dashboard of the whole fleet (one table when not on a terminal).
+    Top {
+        /// Print one table and exit.
+        #[arg(long)]
+        once: bool,
+        /// Print the figures as JSON and exit.
+        #[arg(long)]
+        json: bool,
+        /// Initial order (keys c, m, d, n change it on the dashboard).
+        #[arg(long, value_enum, default_value = "cpu")]
+        sort: top::Sort,
+        /// Only VMs whose name or session name contains this.
+        #[arg(long, default_value = "")]
+        filter: String,
     },
     /// Start a stopped VM.
     Start { vm: String },
@@ -125,10 +142,40 @@ fn run(cli: Cli) -> Result<()> {
             Response::Vms(vms) => render::vms(&vms, json),
             other => unexpected(other),
         },
-        Command::Status { vm, json } => match ask(&home, Request::VmStatus { name: vm })? {
-            Response::Vm(v) => render::vm(&v, json),
+        Command::Status { vm: Some(vm), json } => {
+            match ask(&home, Request::VmStatus { name: vm })? {
+                Response::Vm(v) => render::vm(&v, json),
+                other => unexpected(other),
+            }
+        }
+        Command::Status { vm: None, json } => match ask(&home, Request::List)? {
+            Response::Vms(vms) if json => render::vms(&vms, true),
+            Response::Vms(vms) if vms.is_empty() => render::vms(&vms, false),
+            Response::Vms(vms) => {
+                for (i, v) in vms.iter().enumerate() {
+                    if i > 0 {
+                        println!();
+                    }
+                    render::vm(v, false)?;
+                }
+                Ok(())
+            }
             other => unexpected(other),
         },
+        Command::Top {
+            once,
+            json,
+            sort,
+            filter,
+        } => top::run(
+            &home,
+            top::TopArgs {
+                once,
+                json,
+                sort,
+                filter,
+            },
+        ),
         Command::Start { vm } => done(ask(&home, Request::Start { name: vm })?),
         Command::Stop { vm } => done(ask(&home, Request::Stop { name: vm })?),
         Command::Kill { vm } => done(ask(&home, Request::Kill { name: vm })?),

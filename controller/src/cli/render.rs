@@ -1,8 +1,12 @@
 //! Printing VMs for people (tables) and scripts (`--json`).
 
-use anyhow::Result;
+use std::io::IsTerminal;
 
-use crate::{ipc::VmView, state::now_unix};
+use anyhow::Result;
+use azlin_protocol::telemetry::{Sample, Tmux};
+
+use super::figures;
+use crate::{ipc::VmView, state::now_unix, telemetry::live::Freshness};
 
 fn age(since: Option<i64>) -> String {
     let Some(since) = since else {
@@ -17,14 +21,35 @@ fn age(since: Option<i64>) -> String {
     }
 }
 
-fn row(v: &VmView) -> [String; 7] {
+/// The live figures only while they mean something: a lost VM's last
+/// sample is history, not its CPU now.
+fn live_sample(v: &VmView) -> Option<&Sample> {
+    v.sample
+        .as_ref()
+        .filter(|_| v.freshness.is_some_and(|f| f != Freshness::Lost))
+}
+
+fn row(v: &VmView) -> [String; 9] {
+    let s = live_sample(v);
     [
         v.name.clone(),
         v.provider.clone(),
         v.state.as_str().to_string(),
         if v.connected { "yes" } else { "no" }.to_string(),
+        s.map_or("-".into(), |s| format!("{:.0}%", s.cpu_percent)),
+        s.map_or("-".into(), |s| {
+            format!("{:.0}%", figures::percent(s.memory_used, s.memory_total))
+        }),
+        s.map_or("-".into(), |s| match &s.tmux {
+            Tmux::Sessions(list) if !list.is_empty() => list
+                .iter()
+                .map(|t| t.name.as_str())
+                .collect::<Vec<_>>()
+                .join(","),
+            Tmux::Sessions(_) => "-".into(),
+            Tmux::Unavailable { .. } => "?".into(),
+        }),
         v.address.clone().unwrap_or_else(|| "-".into()),
-        v.agent_version.clone().unwrap_or_else(|| "-".into()),
         age(v.agent_started_at.filter(|_| v.connected)),
     ]
 }
@@ -43,12 +68,14 @@ pub fn vms(vms: &[VmView], json: bool) -> Result<()> {
         "PROVIDER",
         "STATE",
         "CONNECTED",
+        "CPU",
+        "MEM",
+        "TMUX",
         "ADDRESS",
-        "AGENT",
         "UPTIME",
     ]
     .map(String::from);
-    let rows: Vec<[String; 7]> = vms.iter().map(row).collect();
+    let rows: Vec<[String; 9]> = vms.iter().map(row).collect();
     let mut widths = header.clone().map(|h| h.len());
     for r in &rows {
         for (w, cell) in widths.iter_mut().zip(r) {
@@ -101,5 +128,82 @@ pub fn vm(v: &VmView, json: bool) -> Result<()> {
     if let Some(e) = &v.last_error {
         println!("last error:  {e}");
     }
+    if let Some(s) = &v.session_name {
+        println!("session:     {s}");
+    }
+    if let Some(s) = &v.sample {
+        live(v, s, std::io::stdout().is_terminal());
+    }
     Ok(())
+}
+
+/// The newest sample, and the tmux sessions: attached in bold, detached
+/// dim (on a terminal; elsewhere marked in words).
+fn live(v: &VmView, s: &Sample, tty: bool) {
+    let freshness = match v.freshness {
+        Some(Freshness::Live) | None => "live",
+        Some(Freshness::Stale) => "STALE",
+        Some(Freshness::Lost) => "LOST: figures below are the last ones received",
+    };
+    println!(
+        "sample:      {} ago ({freshness})",
+        figures::sample_age(v.sample_age_ms.unwrap_or(0))
+    );
+    let cores: Vec<String> = s.per_core.iter().map(|c| format!("{c:.0}%")).collect();
+    println!(
+        "cpu:         {:.0}% ({} cores: {})",
+        s.cpu_percent,
+        s.per_core.len(),
+        cores.join(" ")
+    );
+    println!(
+        "load:        {:.2} {:.2} {:.2}",
+        s.load[0], s.load[1], s.load[2]
+    );
+    println!(
+        "memory:      {}",
+        figures::used_of(s.memory_used, s.memory_total)
+    );
+    println!(
+        "swap:        {}",
+        figures::used_of(s.swap_used, s.swap_total)
+    );
+    for f in &s.filesystems {
+        println!(
+            "disk:        {} {} ({})",
+            f.mount,
+            figures::used_of(f.used, f.total),
+            f.fs_type
+        );
+    }
+    for i in &s.interfaces {
+        println!(
+            "network:     {} rx {} tx {}",
+            i.name,
+            figures::rate(i.rx_bytes_per_sec),
+            figures::rate(i.tx_bytes_per_sec)
+        );
+    }
+    println!("vm uptime:   {}", figures::duration(s.uptime_secs));
+    println!("users:       {}", s.users);
+    println!("processes:   {}", s.processes);
+    match &s.tmux {
+        Tmux::Unavailable { reason } => println!("tmux:        unavailable ({reason})"),
+        Tmux::Sessions(list) if list.is_empty() => println!("tmux:        no sessions"),
+        Tmux::Sessions(list) => {
+            let shown: Vec<String> = list
+                .iter()
+                .map(|t| {
+                    let text = format!("{} ({} windows)", t.name, t.windows);
+                    match (tty, t.attached) {
+                        (true, true) => format!("\x1b[1m{text}\x1b[0m"),
+                        (true, false) => format!("\x1b[2m{text}\x1b[0m"),
+                        (false, true) => format!("{text} [attached]"),
+                        (false, false) => text,
+                    }
+                })
+                .collect();
+            println!("tmux:        {}", shown.join("  "));
+        }
+    }
 }

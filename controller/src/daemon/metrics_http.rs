@@ -42,7 +42,15 @@ pub async fn serve(d: Arc<Daemon>, listener: TcpListener) {
 async fn answer(d: &Daemon, mut stream: TcpStream) -> std::io::Result<()> {
     let head = match tokio::time::timeout(READ_TIMEOUT, read_head(&mut stream)).await {
         Ok(Ok(Some(head))) => head,
-        Ok(Ok(None)) => return respond(&mut stream, "431 Request Header Fields Too Large", "", false).await,
+        Ok(Ok(None)) => {
+            return respond(
+                &mut stream,
+                "431 Request Header Fields Too Large",
+                "",
+                false,
+            )
+            .await;
+        }
         Ok(Err(e)) => return Err(e),
         Err(_) => return respond(&mut stream, "408 Request Timeout", "", false).await,
     };
@@ -56,10 +64,32 @@ async fn answer(d: &Daemon, mut stream: TcpStream) -> std::io::Result<()> {
             respond(&mut stream, "200 OK", &body, method == "HEAD").await
         }
         ("GET" | "HEAD", "/") => {
-            respond(&mut stream, "200 OK", "azlin daemon: metrics at /metrics\n", method == "HEAD").await
+            respond(
+                &mut stream,
+                "200 OK",
+                "azlin daemon: metrics at /metrics\n",
+                method == "HEAD",
+            )
+            .await
         }
-        ("GET" | "HEAD", _) => respond(&mut stream, "404 Not Found", "not found; try /metrics\n", false).await,
-        _ => respond(&mut stream, "405 Method Not Allowed", "only GET /metrics\n", false).await,
+        ("GET" | "HEAD", _) => {
+            respond(
+                &mut stream,
+                "404 Not Found",
+                "not found; try /metrics\n",
+                false,
+            )
+            .await
+        }
+        _ => {
+            respond(
+                &mut stream,
+                "405 Method Not Allowed",
+                "only GET /metrics\n",
+                false,
+            )
+            .await
+        }
     }
 }
 
@@ -83,7 +113,12 @@ async fn read_head(stream: &mut TcpStream) -> std::io::Result<Option<String>> {
     }
 }
 
-async fn respond(stream: &mut TcpStream, status: &str, body: &str, head_only: bool) -> std::io::Result<()> {
+async fn respond(
+    stream: &mut TcpStream,
+    status: &str,
+    body: &str,
+    head_only: bool,
+) -> std::io::Result<()> {
     let header = format!(
         "HTTP/1.1 {status}\r\nContent-Type: text/plain; version=0.0.4; charset=utf-8\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
         body.len()

@@ -6,7 +6,7 @@ use anyhow::{Context, Result, anyhow, bail};
 use azlin_protocol::{
     enroll::JoinToken,
     pki,
-    stream::{ProcessSort, Query, QueryReply},
+    stream::{ProcessSort, Query, QueryReply, check_processes},
 };
 use tokio::sync::mpsc::UnboundedSender;
 
@@ -39,7 +39,7 @@ pub async fn handle(d: Arc<Daemon>, request: Request, tx: UnboundedSender<Reply>
             })
         }
         Request::List => list(&d).map(Response::Vms),
-        Request::VmStatus { name } => view_named(&d, &name).map(Response::Vm),
+        Request::VmStatus { name } => view_named(&d, &name).map(|v| Response::Vm(Box::new(v))),
         Request::New(req) => new(&d, req, &progress).await.map(Response::Vms),
         Request::Start { name } => start(&d, &name).await,
         Request::Stop { name } => stop(&d, &name).await,
@@ -366,7 +366,7 @@ async fn processes(d: &Daemon, name: &str, sort: ProcessSort, limit: u32) -> Res
     match query::ask(d, name, Query::Processes { sort, limit }).await? {
         QueryReply::Processes(list) => Ok(Response::Processes {
             vm: name.to_string(),
-            list,
+            list: check_processes(list, limit),
         }),
         QueryReply::Error { reason } => bail!("{name} could not list its processes: {reason}"),
     }

@@ -94,7 +94,7 @@ pub enum Reply {
 pub enum Response {
     Daemon(DaemonInfo),
     Vms(Vec<VmView>),
-    Vm(VmView),
+    Vm(Box<VmView>),
     Done { message: String },
     Token { token: String },
     Processes { vm: String, list: Vec<ProcessInfo> },

@@ -56,8 +56,18 @@ impl Db {
             )?;
             for (vm, p) in points {
                 stmt.execute(params![
-                    vm, RAW_STEP, t, p.cpu, p.load1, p.memory_used, p.memory_total,
-                    p.disk_used, p.disk_total, p.rx, p.tx, p.tmux_sessions
+                    vm,
+                    RAW_STEP,
+                    t,
+                    p.cpu,
+                    p.load1,
+                    p.memory_used,
+                    p.memory_total,
+                    p.disk_used,
+                    p.disk_total,
+                    p.rx,
+                    p.tx,
+                    p.tmux_sessions
                 ])?;
             }
         }
@@ -114,7 +124,8 @@ impl Db {
 
     /// Shrink the file after a large expiry (used by the size benchmark).
     pub fn vacuum(&self) -> Result<()> {
-        self.conn.execute_batch("PRAGMA wal_checkpoint(TRUNCATE); VACUUM;")?;
+        self.conn
+            .execute_batch("PRAGMA wal_checkpoint(TRUNCATE); VACUUM;")?;
         Ok(())
     }
 }
@@ -145,12 +156,18 @@ mod tests {
         // Two whole old buckets of raw points (cpu 10 and 30, then 50).
         for i in 0..(COARSE_STEP / RAW_STEP) {
             let cpu = if i % 2 == 0 { 10.0 } else { 30.0 };
-            db.insert_points(old + i * RAW_STEP, &[("a".into(), point(cpu))]).unwrap();
-            db.insert_points(old + COARSE_STEP + i * RAW_STEP, &[("a".into(), point(50.0))])
+            db.insert_points(old + i * RAW_STEP, &[("a".into(), point(cpu))])
                 .unwrap();
+            db.insert_points(
+                old + COARSE_STEP + i * RAW_STEP,
+                &[("a".into(), point(50.0))],
+            )
+            .unwrap();
         }
-        db.insert_points(now - 60, &[("a".into(), point(70.0))]).unwrap();
-        db.insert_points(now - 8 * 86_400, &[("a".into(), point(1.0))]).unwrap();
+        db.insert_points(now - 60, &[("a".into(), point(70.0))])
+            .unwrap();
+        db.insert_points(now - 8 * 86_400, &[("a".into(), point(1.0))])
+            .unwrap();
         let done = db.downsample(now, 7 * 86_400).unwrap();
         assert_eq!(done.merged, 3, "two old buckets and the expired one");
         let h = db.history("a", 0).unwrap();

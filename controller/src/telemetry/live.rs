@@ -194,12 +194,21 @@ mod tests {
     #[test]
     fn freshness_follows_the_agents_interval_and_the_link() {
         let s = Duration::from_secs(1);
-        assert_eq!(freshness(Duration::from_millis(900), s, true), Freshness::Live);
-        assert_eq!(freshness(Duration::from_millis(3100), s, true), Freshness::Stale);
+        assert_eq!(
+            freshness(Duration::from_millis(900), s, true),
+            Freshness::Live
+        );
+        assert_eq!(
+            freshness(Duration::from_millis(3100), s, true),
+            Freshness::Stale
+        );
         assert_eq!(freshness(Duration::from_secs(11), s, true), Freshness::Lost);
         assert_eq!(freshness(Duration::ZERO, s, false), Freshness::Lost);
         let slow = Duration::from_secs(10);
-        assert_eq!(freshness(Duration::from_secs(25), slow, true), Freshness::Live);
+        assert_eq!(
+            freshness(Duration::from_secs(25), slow, true),
+            Freshness::Live
+        );
     }
 
     fn sample(cpu: f32, mem: u64) -> Sample {

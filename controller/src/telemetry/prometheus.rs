@@ -84,32 +84,86 @@ type Gauge = (&'static str, &'static str, fn(&Latest) -> f64);
 
 /// Per-VM gauges with the `vm` label only.
 const VM_GAUGES: &[Gauge] = &[
-    ("azlin_vm_cpu_percent", "CPU busy over the whole VM, 0-100.", |l| f64::from(l.sample.cpu_percent)),
-    ("azlin_vm_load1", "Load average over 1 minute.", |l| f64::from(l.sample.load[0])),
-    ("azlin_vm_load5", "Load average over 5 minutes.", |l| f64::from(l.sample.load[1])),
-    ("azlin_vm_load15", "Load average over 15 minutes.", |l| f64::from(l.sample.load[2])),
-    ("azlin_vm_memory_used_bytes", "Memory in use.", |l| l.sample.memory_used as f64),
-    ("azlin_vm_memory_total_bytes", "Memory installed.", |l| l.sample.memory_total as f64),
-    ("azlin_vm_swap_used_bytes", "Swap in use.", |l| l.sample.swap_used as f64),
-    ("azlin_vm_swap_total_bytes", "Swap configured.", |l| l.sample.swap_total as f64),
-    ("azlin_vm_uptime_seconds", "Seconds since the VM booted.", |l| l.sample.uptime_secs as f64),
-    ("azlin_vm_users", "Logged-in user sessions.", |l| f64::from(l.sample.users)),
-    ("azlin_vm_processes", "Processes running.", |l| f64::from(l.sample.processes)),
-    ("azlin_vm_tmux_sessions", "tmux sessions of the VM user.", |l| l.sample.tmux_sessions().len() as f64),
-    ("azlin_vm_tmux_sessions_attached", "tmux sessions with a client attached.", |l| {
-        l.sample.tmux_sessions().iter().filter(|s| s.attached).count() as f64
+    (
+        "azlin_vm_cpu_percent",
+        "CPU busy over the whole VM, 0-100.",
+        |l| f64::from(l.sample.cpu_percent),
+    ),
+    ("azlin_vm_load1", "Load average over 1 minute.", |l| {
+        f64::from(l.sample.load[0])
     }),
-    ("azlin_vm_sample_age_seconds", "Seconds since the newest sample arrived.", |l| l.age().as_secs_f64()),
-    ("azlin_vm_sample_interval_seconds", "How often the agent samples.", |l| f64::from(l.sample.interval_ms) / 1000.0),
+    ("azlin_vm_load5", "Load average over 5 minutes.", |l| {
+        f64::from(l.sample.load[1])
+    }),
+    ("azlin_vm_load15", "Load average over 15 minutes.", |l| {
+        f64::from(l.sample.load[2])
+    }),
+    ("azlin_vm_memory_used_bytes", "Memory in use.", |l| {
+        l.sample.memory_used as f64
+    }),
+    ("azlin_vm_memory_total_bytes", "Memory installed.", |l| {
+        l.sample.memory_total as f64
+    }),
+    ("azlin_vm_swap_used_bytes", "Swap in use.", |l| {
+        l.sample.swap_used as f64
+    }),
+    ("azlin_vm_swap_total_bytes", "Swap configured.", |l| {
+        l.sample.swap_total as f64
+    }),
+    (
+        "azlin_vm_uptime_seconds",
+        "Seconds since the VM booted.",
+        |l| l.sample.uptime_secs as f64,
+    ),
+    ("azlin_vm_users", "Logged-in user sessions.", |l| {
+        f64::from(l.sample.users)
+    }),
+    ("azlin_vm_processes", "Processes running.", |l| {
+        f64::from(l.sample.processes)
+    }),
+    (
+        "azlin_vm_tmux_sessions",
+        "tmux sessions of the VM user.",
+        |l| l.sample.tmux_sessions().len() as f64,
+    ),
+    (
+        "azlin_vm_tmux_sessions_attached",
+        "tmux sessions with a client attached.",
+        |l| {
+            l.sample
+                .tmux_sessions()
+                .iter()
+                .filter(|s| s.attached)
+                .count() as f64
+        },
+    ),
+    (
+        "azlin_vm_sample_age_seconds",
+        "Seconds since the newest sample arrived.",
+        |l| l.age().as_secs_f64(),
+    ),
+    (
+        "azlin_vm_sample_interval_seconds",
+        "How often the agent samples.",
+        |l| f64::from(l.sample.interval_ms) / 1000.0,
+    ),
 ];
 
 pub fn render(vms: &[VmFigures], daemon: &DaemonFigures) -> String {
     let mut out = Out {
         text: String::with_capacity(512 + vms.len() * 2048),
     };
-    out.family("azlin_vm_up", "gauge", "1 when the VM's agent is connected to the daemon.");
+    out.family(
+        "azlin_vm_up",
+        "gauge",
+        "1 when the VM's agent is connected to the daemon.",
+    );
     for v in vms {
-        out.series("azlin_vm_up", &[("vm", &v.vm)], if v.connected { 1.0 } else { 0.0 });
+        out.series(
+            "azlin_vm_up",
+            &[("vm", &v.vm)],
+            if v.connected { 1.0 } else { 0.0 },
+        );
     }
     let with: Vec<(&str, &Latest)> = vms
         .iter()
@@ -121,48 +175,133 @@ pub fn render(vms: &[VmFigures], daemon: &DaemonFigures) -> String {
             out.series(name, &[("vm", vm)], get(l));
         }
     }
-    out.family("azlin_vm_cpu_core_percent", "gauge", "CPU busy per core, 0-100.");
+    out.family(
+        "azlin_vm_cpu_core_percent",
+        "gauge",
+        "CPU busy per core, 0-100.",
+    );
     for (vm, l) in &with {
         for (i, c) in l.sample.per_core.iter().enumerate() {
-            out.series("azlin_vm_cpu_core_percent", &[("vm", vm), ("core", &i.to_string())], f64::from(*c));
+            out.series(
+                "azlin_vm_cpu_core_percent",
+                &[("vm", vm), ("core", &i.to_string())],
+                f64::from(*c),
+            );
         }
     }
-    out.family("azlin_vm_filesystem_used_bytes", "gauge", "Space used per filesystem.");
+    out.family(
+        "azlin_vm_filesystem_used_bytes",
+        "gauge",
+        "Space used per filesystem.",
+    );
     for (vm, l) in &with {
         for f in &l.sample.filesystems {
-            out.series("azlin_vm_filesystem_used_bytes", &[("vm", vm), ("mount", &f.mount)], f.used as f64);
+            out.series(
+                "azlin_vm_filesystem_used_bytes",
+                &[("vm", vm), ("mount", &f.mount)],
+                f.used as f64,
+            );
         }
     }
-    out.family("azlin_vm_filesystem_size_bytes", "gauge", "Size per filesystem.");
+    out.family(
+        "azlin_vm_filesystem_size_bytes",
+        "gauge",
+        "Size per filesystem.",
+    );
     for (vm, l) in &with {
         for f in &l.sample.filesystems {
-            out.series("azlin_vm_filesystem_size_bytes", &[("vm", vm), ("mount", &f.mount)], f.total as f64);
+            out.series(
+                "azlin_vm_filesystem_size_bytes",
+                &[("vm", vm), ("mount", &f.mount)],
+                f.total as f64,
+            );
         }
     }
-    out.family("azlin_vm_network_receive_bytes_per_second", "gauge", "Bytes received per second per interface.");
+    out.family(
+        "azlin_vm_network_receive_bytes_per_second",
+        "gauge",
+        "Bytes received per second per interface.",
+    );
     for (vm, l) in &with {
         for i in &l.sample.interfaces {
-            out.series("azlin_vm_network_receive_bytes_per_second", &[("vm", vm), ("interface", &i.name)], i.rx_bytes_per_sec as f64);
+            out.series(
+                "azlin_vm_network_receive_bytes_per_second",
+                &[("vm", vm), ("interface", &i.name)],
+                i.rx_bytes_per_sec as f64,
+            );
         }
     }
-    out.family("azlin_vm_network_transmit_bytes_per_second", "gauge", "Bytes sent per second per interface.");
+    out.family(
+        "azlin_vm_network_transmit_bytes_per_second",
+        "gauge",
+        "Bytes sent per second per interface.",
+    );
     for (vm, l) in &with {
         for i in &l.sample.interfaces {
-            out.series("azlin_vm_network_transmit_bytes_per_second", &[("vm", vm), ("interface", &i.name)], i.tx_bytes_per_sec as f64);
+            out.series(
+                "azlin_vm_network_transmit_bytes_per_second",
+                &[("vm", vm), ("interface", &i.name)],
+                i.tx_bytes_per_sec as f64,
+            );
         }
     }
     let d = daemon;
     let own: [(&str, &str, &str, u64); 10] = [
         ("azlin_daemon_vms", "gauge", "VMs in the fleet.", d.vms),
-        ("azlin_daemon_connections", "gauge", "Agents connected now.", d.connections),
-        ("azlin_daemon_reconnects_total", "counter", "Agent reconnections since the daemon started.", d.reconnects),
-        ("azlin_daemon_frames_received_total", "counter", "Frames received on agents' telemetry streams.", d.frames_received),
-        ("azlin_daemon_samples_received_total", "counter", "Telemetry samples accepted.", d.samples_received),
-        ("azlin_daemon_samples_rejected_total", "counter", "Telemetry samples thrown away (non-finite figures).", d.samples_rejected),
-        ("azlin_daemon_samples_clamped_total", "counter", "Telemetry samples with absurd figures clamped.", d.samples_clamped),
-        ("azlin_daemon_protocol_errors_total", "counter", "Agent connections ended for a protocol violation.", d.protocol_errors),
-        ("azlin_daemon_queries_total", "counter", "Questions asked of agents (process lists).", d.queries),
-        ("azlin_daemon_uptime_seconds", "gauge", "Seconds since the daemon started.", d.uptime_secs),
+        (
+            "azlin_daemon_connections",
+            "gauge",
+            "Agents connected now.",
+            d.connections,
+        ),
+        (
+            "azlin_daemon_reconnects_total",
+            "counter",
+            "Agent reconnections since the daemon started.",
+            d.reconnects,
+        ),
+        (
+            "azlin_daemon_frames_received_total",
+            "counter",
+            "Frames received on agents' telemetry streams.",
+            d.frames_received,
+        ),
+        (
+            "azlin_daemon_samples_received_total",
+            "counter",
+            "Telemetry samples accepted.",
+            d.samples_received,
+        ),
+        (
+            "azlin_daemon_samples_rejected_total",
+            "counter",
+            "Telemetry samples thrown away (non-finite figures).",
+            d.samples_rejected,
+        ),
+        (
+            "azlin_daemon_samples_clamped_total",
+            "counter",
+            "Telemetry samples with absurd figures clamped.",
+            d.samples_clamped,
+        ),
+        (
+            "azlin_daemon_protocol_errors_total",
+            "counter",
+            "Agent connections ended for a protocol violation.",
+            d.protocol_errors,
+        ),
+        (
+            "azlin_daemon_queries_total",
+            "counter",
+            "Questions asked of agents (process lists).",
+            d.queries,
+        ),
+        (
+            "azlin_daemon_uptime_seconds",
+            "gauge",
+            "Seconds since the daemon started.",
+            d.uptime_secs,
+        ),
     ];
     for (name, kind, help, value) in own {
         out.family(name, kind, help);
@@ -212,17 +351,42 @@ mod tests {
     #[test]
     fn families_are_grouped_and_labels_escaped() {
         let vms = vec![
-            VmFigures { vm: "a".into(), connected: true, latest: Some(latest()) },
-            VmFigures { vm: "b".into(), connected: false, latest: None },
+            VmFigures {
+                vm: "a".into(),
+                connected: true,
+                latest: Some(latest()),
+            },
+            VmFigures {
+                vm: "b".into(),
+                connected: false,
+                latest: None,
+            },
         ];
-        let text = render(&vms, &DaemonFigures { connections: 1, ..Default::default() });
-        assert!(text.contains("azlin_vm_up{vm=\"a\"} 1\nazlin_vm_up{vm=\"b\"} 0\n"), "{text}");
+        let text = render(
+            &vms,
+            &DaemonFigures {
+                connections: 1,
+                ..Default::default()
+            },
+        );
+        assert!(
+            text.contains("azlin_vm_up{vm=\"a\"} 1\nazlin_vm_up{vm=\"b\"} 0\n"),
+            "{text}"
+        );
         assert!(text.contains("azlin_vm_cpu_percent{vm=\"a\"} 42.5\n"));
-        assert!(!text.contains("azlin_vm_cpu_percent{vm=\"b\"}"), "no figures for a VM with no sample");
+        assert!(
+            !text.contains("azlin_vm_cpu_percent{vm=\"b\"}"),
+            "no figures for a VM with no sample"
+        );
         assert!(text.contains("azlin_vm_cpu_core_percent{vm=\"a\",core=\"1\"} 45\n"));
-        assert!(text.contains("mount=\"/odd \\\"mount\\\"\\\\x\"} 5\n"), "{text}");
+        assert!(
+            text.contains("mount=\"/odd \\\"mount\\\"\\\\x\"} 5\n"),
+            "{text}"
+        );
         assert!(text.contains("azlin_vm_tmux_sessions_attached{vm=\"a\"} 1\n"));
-        assert!(text.contains("# TYPE azlin_daemon_reconnects_total counter\nazlin_daemon_reconnects_total 0\n"));
+        assert!(text.contains(
+            "# TYPE azlin_daemon_reconnects_total counter\nazlin_daemon_reconnects_total 0\n"
+        ));
         // Each family's HELP appears exactly once.
         assert_eq!(text.matches("# HELP azlin_vm_load1 ").count(), 1);
     }

@@ -1,0 +1,60 @@
+//! `azlin top`: the fleet at a glance, from the daemon's memory (no round
+//! trip to any VM): a full-screen live dashboard on a terminal, or one table
+//! (`--once`, or when stdout is not a terminal), or JSON (`--json`).
+//!
+//! - [`table`]: rows, sorting and filtering (pure).
+//! - [`dashboard`]: the ratatui screen and its keys.
+
+mod dashboard;
+pub mod table;
+
+use std::io::IsTerminal;
+
+use anyhow::{Result, bail};
+
+use crate::{
+    home::Home,
+    ipc::{Request, Response, VmView, client::Client},
+};
+
+pub use table::Sort;
+
+pub struct TopArgs {
+    pub once: bool,
+    pub json: bool,
+    pub sort: Sort,
+    pub filter: String,
+}
+
+/// The fleet as the daemon holds it now.
+pub fn fetch(home: &Home) -> Result<Vec<VmView>> {
+    match Client::connect_or_start(home)?.call(Request::List, |_, _| {})? {
+        Response::Vms(vms) => Ok(vms),
+        other => bail!("unexpected answer from the daemon: {other:?}"),
+    }
+}
+
+pub fn run(home: &Home, args: TopArgs) -> Result<()> {
+    let vms = fetch(home)?;
+    if args.json {
+        let list: Vec<serde_json::Value> = table::select(&vms, args.sort, &args.filter)
+            .into_iter()
+            .map(table::json)
+            .collect();
+        println!("{}", serde_json::to_string_pretty(&list)?);
+        return Ok(());
+    }
+    if args.once || !std::io::stdout().is_terminal() || !std::io::stdin().is_terminal() {
+        let rows: Vec<table::Row> = table::select(&vms, args.sort, &args.filter)
+            .into_iter()
+            .map(table::row)
+            .collect();
+        if vms.is_empty() {
+            println!("no VMs; create some with `azlin new --pool 3`");
+        } else {
+            print!("{}", table::text(&rows));
+        }
+        return Ok(());
+    }
+    dashboard::run(home, vms, args.sort, args.filter)
+}
