@@ -41,8 +41,10 @@ fn local_fleet_enrolls_lists_and_kills() {
         "PROVIDER",
         "STATE",
         "CONNECTED",
+        "CPU",
+        "MEM",
+        "TMUX",
         "ADDRESS",
-        "AGENT",
         "UPTIME",
     ] {
         assert!(table.contains(col), "{table}");
