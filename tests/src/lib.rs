@@ -1,9 +1,11 @@
 //! Harness for the end-to-end tests: each test gets its own `AZLIN_HOME`
 //! and drives the real `azlin` and `azlin-agent` binaries built by the same
 //! `cargo test` run. [`peer`] builds hand-crafted QUIC peers for the
-//! hostile-input tests.
+//! hostile-input tests, [`sim`] runs simulated agents in-process.
 
 pub mod peer;
+pub mod proc_stats;
+pub mod sim;
 
 use std::{
     net::{SocketAddr, UdpSocket},
@@ -65,6 +67,14 @@ impl Env {
         .unwrap();
         env.listen = Some(addr);
         env
+    }
+
+    /// Add lines to `config.toml`.
+    pub fn configure(&self, toml: &str) {
+        let path = self.home().join("config.toml");
+        let mut text = std::fs::read_to_string(&path).unwrap_or_default();
+        text.push_str(toml);
+        std::fs::write(path, text).unwrap();
     }
 
     pub fn home(&self) -> &Path {

@@ -27,7 +27,8 @@ pub struct Cli {
 enum Command {
     /// Create VMs and wait until their agents have enrolled.
     New {
-        /// Where the VMs run: `local` (agent processes on this machine).
+        /// Where the VMs run: `local` (agent processes on this machine) or
+        /// `external` (machines you run; prints a join token for each).
         #[arg(long, default_value = "local")]
         provider: String,
         /// VM name; with --pool N the VMs are NAME-1 … NAME-N.
@@ -135,6 +136,11 @@ fn run(cli: Cli) -> Result<()> {
             });
             match ask(&home, request)? {
                 Response::Vms(vms) => render::vms(&vms, json),
+                Response::Joined {
+                    controller,
+                    ca_pem,
+                    vms,
+                } => render::joined(&controller, &ca_pem, &vms, json),
                 other => unexpected(other),
             }
         }

@@ -6,7 +6,11 @@ use anyhow::Result;
 use azlin_protocol::telemetry::{Sample, Tmux};
 
 use super::figures;
-use crate::{ipc::VmView, state::now_unix, telemetry::live::Freshness};
+use crate::{
+    ipc::{JoinInfo, VmView},
+    state::now_unix,
+    telemetry::live::Freshness,
+};
 
 fn age(since: Option<i64>) -> String {
     let Some(since) = since else {
@@ -206,4 +210,28 @@ fn live(v: &VmView, s: &Sample, tty: bool) {
             println!("tmux:        {}", shown.join("  "));
         }
     }
+}
+
+/// Registered machines: one `NAME TOKEN` line each on stdout (for scripts),
+/// and how to use them on stderr.
+pub fn joined(controller: &str, ca_pem: &str, vms: &[JoinInfo], json: bool) -> Result<()> {
+    if json {
+        let out = serde_json::json!({
+            "controller": controller,
+            "ca_pem": ca_pem,
+            "vms": vms.iter().map(|v| serde_json::json!({"name": v.name, "token": v.token})).collect::<Vec<_>>(),
+        });
+        println!("{}", serde_json::to_string_pretty(&out)?);
+        return Ok(());
+    }
+    for v in vms {
+        println!("{}\t{}", v.name, v.token);
+    }
+    eprintln!(
+        "On each machine, run azlin-agent with name = NAME, the fleet CA \
+         (pki/ca.crt in the azlin home), the token in join_token_file, and \
+         [connect] mode = \"dial\", controller = \"{controller}\" (use an address \
+         the machine can reach). Tokens expire; `azlin token NAME` issues a new one."
+    );
+    Ok(())
 }

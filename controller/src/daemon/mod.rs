@@ -9,6 +9,7 @@
 //! - [`enroll`]: checking tokens and signing agents' CSRs.
 //! - [`requests`]: what each CLI request does.
 //! - [`telemetry_stream`]: samples pushed by agents, into the live store.
+//! - [`register`]: machines the user runs, joining with a token.
 //! - [`query`]: asking one agent a question (its busiest processes).
 //! - [`history`]: the metrics history in `state.db`, downsampled.
 //! - [`metrics_http`]: Prometheus `/metrics` on a loopback port.
@@ -22,6 +23,7 @@ pub mod link;
 pub mod listener;
 pub mod metrics_http;
 pub mod query;
+pub mod register;
 pub mod requests;
 pub mod session;
 pub mod telemetry_stream;

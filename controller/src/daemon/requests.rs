@@ -10,7 +10,10 @@ use azlin_protocol::{
 };
 use tokio::sync::mpsc::UnboundedSender;
 
-use super::{Daemon, link, query};
+use super::{
+    Daemon, link, query,
+    register::{self, EXTERNAL},
+};
 use crate::{
     ipc::{DaemonInfo, NewRequest, Reply, Request, Response, VmView},
     provider::{AgentConnect, VmSpec},
@@ -20,8 +23,10 @@ use crate::{
 
 /// How long `azlin new` waits for a local agent to enroll and connect.
 const READY_TIMEOUT: Duration = Duration::from_secs(30);
-/// Largest `--pool`.
+/// Largest `--pool` of agent processes on this machine.
 const MAX_POOL: u32 = 100;
+/// Largest `--pool` of registered machines (they cost only rows here).
+const MAX_EXTERNAL_POOL: u32 = 10_000;
 
 pub async fn handle(d: Arc<Daemon>, request: Request, tx: UnboundedSender<Reply>) {
     let progress = |vm: &str, message: String| {
@@ -40,6 +45,7 @@ pub async fn handle(d: Arc<Daemon>, request: Request, tx: UnboundedSender<Reply>
         }
         Request::List => list(&d).map(Response::Vms),
         Request::VmStatus { name } => view_named(&d, &name).map(|v| Response::Vm(Box::new(v))),
+        Request::New(req) if req.provider == EXTERNAL => register::register(&d, &req),
         Request::New(req) => new(&d, req, &progress).await.map(Response::Vms),
         Request::Start { name } => start(&d, &name).await,
         Request::Stop { name } => stop(&d, &name).await,
@@ -129,9 +135,17 @@ fn view_named(d: &Daemon, name: &str) -> Result<VmView> {
     Ok(view(d, &row_named(d, name)?))
 }
 
-fn pick_names(d: &Daemon, req: &NewRequest) -> Result<Vec<String>> {
-    if req.pool == 0 || req.pool > MAX_POOL {
-        bail!("--pool must be between 1 and {MAX_POOL}");
+pub(super) fn pick_names(d: &Daemon, req: &NewRequest) -> Result<Vec<String>> {
+    let max = if req.provider == EXTERNAL {
+        MAX_EXTERNAL_POOL
+    } else {
+        MAX_POOL
+    };
+    if req.pool == 0 || req.pool > max {
+        bail!(
+            "--pool must be between 1 and {max} for provider {}",
+            req.provider
+        );
     }
     let base = match &req.name {
         Some(n) => n.clone(),
@@ -162,7 +176,8 @@ async fn new(
 ) -> Result<Vec<VmView>> {
     if req.provider != "local" {
         bail!(
-            "provider {:?} is not available in this build; use --provider local",
+            "provider {:?} is not available in this build; use --provider local, or \
+             --provider external to register machines you run yourself",
             req.provider
         );
     }
@@ -286,8 +301,12 @@ async fn new(
 
 async fn start(d: &Arc<Daemon>, name: &str) -> Result<Response> {
     let row = row_named(d, name)?;
-    let data = d.local.start(&row)?;
     {
+        let data = if row.provider == EXTERNAL {
+            row.provider_data.clone()
+        } else {
+            d.local.start(&row)?
+        };
         let mut db = d.db.lock().expect("db lock");
         db.set_vm_provider_data(name, &data)?;
         db.set_vm_state(name, VmState::Running)?;
@@ -310,7 +329,9 @@ async fn stop(d: &Arc<Daemon>, name: &str) -> Result<Response> {
     // Keep the VM tracked (it is still in the fleet) but stop dialling it.
     d.fleet.untrack(name, "VM stopped");
     d.fleet.track(name);
-    d.local.stop(&row).await?;
+    if row.provider != EXTERNAL {
+        d.local.stop(&row).await?;
+    }
     Ok(Response::Done {
         message: format!("{name} stopped"),
     })
@@ -319,10 +340,12 @@ async fn stop(d: &Arc<Daemon>, name: &str) -> Result<Response> {
 async fn kill(d: &Arc<Daemon>, name: &str) -> Result<Response> {
     let row = row_named(d, name)?;
     d.fleet.untrack(name, "VM deleted");
-    d.local
-        .delete(&row)
-        .await
-        .with_context(|| format!("cannot delete {name}"))?;
+    if row.provider != EXTERNAL {
+        d.local
+            .delete(&row)
+            .await
+            .with_context(|| format!("cannot delete {name}"))?;
+    }
     d.db.lock().expect("db lock").remove_vm(name)?;
     d.live.forget(name);
     tracing::info!(vm = %name, "VM deleted and its certificate revoked");

@@ -95,9 +95,29 @@ pub enum Response {
     Daemon(DaemonInfo),
     Vms(Vec<VmView>),
     Vm(Box<VmView>),
-    Done { message: String },
-    Token { token: String },
-    Processes { vm: String, list: Vec<ProcessInfo> },
+    Done {
+        message: String,
+    },
+    Token {
+        token: String,
+    },
+    Processes {
+        vm: String,
+        list: Vec<ProcessInfo>,
+    },
+    /// Machines registered for their own agents to dial in and enroll.
+    Joined {
+        controller: String,
+        ca_pem: String,
+        vms: Vec<JoinInfo>,
+    },
+}
+
+/// What an agent on a registered machine needs to join.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct JoinInfo {
+    pub name: String,
+    pub token: String,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]

@@ -1,0 +1,57 @@
+//! `azlin new --provider external`: register machines the user runs
+//! themselves (a workstation, a VM in another cloud, a simulator). The
+//! controller creates nothing; it records each machine, issues a one-time
+//! join token, and waits for the agent to dial in and enroll.
+
+use anyhow::{Result, anyhow};
+use azlin_protocol::enroll::JoinToken;
+
+use super::{Daemon, requests::pick_names};
+use crate::{
+    ipc::{JoinInfo, NewRequest, Response},
+    state::{ConnectMode, VmRow, VmState, now_unix},
+};
+
+/// The provider name for registered machines.
+pub const EXTERNAL: &str = "external";
+
+pub fn register(d: &Daemon, req: &NewRequest) -> Result<Response> {
+    let controller = d.config.daemon.listen.ok_or_else(|| {
+        anyhow!(
+            "registered machines dial the daemon: set [daemon] listen in config.toml \
+             (e.g. listen = \"0.0.0.0:47801\") and restart the daemon"
+        )
+    })?;
+    let names = pick_names(d, req)?;
+    let ttl = d.config.daemon.token_ttl_secs;
+    let mut joined = Vec::with_capacity(names.len());
+    {
+        let mut db = d.db.lock().expect("db lock");
+        for name in &names {
+            let token = JoinToken::generate()?;
+            db.insert_vm(&VmRow {
+                name: name.clone(),
+                provider: EXTERNAL.into(),
+                state: VmState::Running,
+                connect_mode: ConnectMode::Dial,
+                address: None,
+                created_at: now_unix(),
+                cert_serial: None,
+                provider_data: "{}".into(),
+            })?;
+            db.insert_token(&token.id_hex(), name, &token.verifier(), ttl)?;
+            joined.push(JoinInfo {
+                name: name.clone(),
+                token: token.to_string(),
+            });
+        }
+    }
+    for name in &names {
+        d.fleet.track(name);
+    }
+    Ok(Response::Joined {
+        controller: controller.to_string(),
+        ca_pem: d.pki.ca.cert_pem().to_string(),
+        vms: joined,
+    })
+}
