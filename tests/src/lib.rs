@@ -6,6 +6,7 @@
 pub mod peer;
 pub mod proc_stats;
 pub mod sim;
+pub mod tmux;
 
 use std::{
     net::{SocketAddr, UdpSocket},
@@ -37,6 +38,9 @@ pub fn bin(name: &str) -> PathBuf {
 pub struct Env {
     home: tempfile::TempDir,
     pub listen: Option<SocketAddr>,
+    /// Extra environment for every `azlin` run (and so for the daemon and
+    /// the agents it starts).
+    vars: Vec<(String, String)>,
 }
 
 /// A free UDP port on loopback.
@@ -47,13 +51,37 @@ pub fn free_udp() -> SocketAddr {
         .unwrap()
 }
 
+/// A free TCP port on loopback.
+pub fn free_tcp() -> SocketAddr {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+}
+
+/// `GET path` from a loopback HTTP server: (status line, body).
+pub fn http_get(addr: SocketAddr, path: &str) -> (String, String) {
+    use std::io::{Read, Write};
+    let mut s = std::net::TcpStream::connect(addr).expect("connect to HTTP server");
+    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    write!(s, "GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n").unwrap();
+    let mut text = String::new();
+    s.read_to_string(&mut text).unwrap();
+    let (head, body) = text.split_once("\r\n\r\n").unwrap_or((&text, ""));
+    (head.lines().next().unwrap_or_default().to_string(), body.to_string())
+}
+
 impl Env {
     pub fn new() -> Self {
         let home = tempfile::Builder::new()
             .prefix("azlin-e2e-")
             .tempdir()
             .unwrap();
-        Self { home, listen: None }
+        Self {
+            home,
+            listen: None,
+            vars: Vec::new(),
+        }
     }
 
     /// A home whose daemon also listens for dial-mode agents.
@@ -67,6 +95,12 @@ impl Env {
         .unwrap();
         env.listen = Some(addr);
         env
+    }
+
+    /// Set an environment variable for the daemon and agents (before the
+    /// first command starts the daemon).
+    pub fn set_var(&mut self, key: &str, value: impl Into<String>) {
+        self.vars.push((key.to_string(), value.into()));
     }
 
     /// Add lines to `config.toml`.
@@ -92,6 +126,9 @@ impl Env {
             .env("AZLIN_AGENT_BIN", bin("azlin-agent"))
             .env_remove("AZLIN_LOG")
             .stdin(Stdio::null());
+        for (k, v) in &self.vars {
+            c.env(k, v);
+        }
         c
     }
 
