@@ -22,7 +22,10 @@ impl TmuxServer {
 
     pub fn named(socket_name: &str) -> Self {
         Self {
-            dir: tempfile::Builder::new().prefix("azlin-tmux-").tempdir().unwrap(),
+            dir: tempfile::Builder::new()
+                .prefix("azlin-tmux-")
+                .tempdir()
+                .unwrap(),
             socket_name: socket_name.to_string(),
         }
     }
@@ -58,14 +61,23 @@ impl TmuxServer {
 
     /// Wait until the pane shows something `cond` accepts; panics with the
     /// screen if it does not within `timeout`.
-    pub fn wait_for(&self, target: &str, timeout: Duration, what: &str, cond: impl Fn(&str) -> bool) -> String {
+    pub fn wait_for(
+        &self,
+        target: &str,
+        timeout: Duration,
+        what: &str,
+        cond: impl Fn(&str) -> bool,
+    ) -> String {
         let deadline = Instant::now() + timeout;
         loop {
             let screen = self.capture(target);
             if cond(&screen) {
                 return screen;
             }
-            assert!(Instant::now() < deadline, "timed out waiting for {what}; screen:\n{screen}");
+            assert!(
+                Instant::now() < deadline,
+                "timed out waiting for {what}; screen:\n{screen}"
+            );
             std::thread::sleep(Duration::from_millis(100));
         }
     }

@@ -12,7 +12,10 @@ fn top_json(env: &Env) -> Vec<Value> {
 }
 
 fn vm_in<'a>(fleet: &'a [Value], name: &str) -> &'a Value {
-    fleet.iter().find(|v| v["vm"] == name).unwrap_or_else(|| panic!("{name} missing: {fleet:?}"))
+    fleet
+        .iter()
+        .find(|v| v["vm"] == name)
+        .unwrap_or_else(|| panic!("{name} missing: {fleet:?}"))
 }
 
 fn live(v: &Value) -> bool {
@@ -37,50 +40,93 @@ fn samples_reach_list_status_top_and_metrics() {
     env.configure(&format!("[metrics]\nlisten = \"{metrics}\"\n"));
     env.set_var("TMUX_TMPDIR", tmux.tmpdir().to_string_lossy());
     env.ok(&["new", "--name", "dev", "--pool", "2"]);
-    env.wait("both VMs report live samples", Duration::from_secs(20), || {
-        let fleet = top_json(&env);
-        fleet.len() == 2 && fleet.iter().all(live)
-    });
-    env.wait("the attached client is seen", Duration::from_secs(20), || {
-        let fleet = top_json(&env);
-        let s = &vm_in(&fleet, "dev-1")["tmux_sessions"];
-        s.as_array().is_some_and(|a| a.iter().any(|t| t["name"] == "work" && t["attached"] == true))
-    });
+    env.wait(
+        "both VMs report live samples",
+        Duration::from_secs(20),
+        || {
+            let fleet = top_json(&env);
+            fleet.len() == 2 && fleet.iter().all(live)
+        },
+    );
+    env.wait(
+        "the attached client is seen",
+        Duration::from_secs(20),
+        || {
+            let fleet = top_json(&env);
+            let s = &vm_in(&fleet, "dev-1")["tmux_sessions"];
+            s.as_array().is_some_and(|a| {
+                a.iter()
+                    .any(|t| t["name"] == "work" && t["attached"] == true)
+            })
+        },
+    );
 
     let fleet = top_json(&env);
     let v = vm_in(&fleet, "dev-1");
     let cores = std::thread::available_parallelism().unwrap().get();
-    assert_eq!(v["per_core_percent"].as_array().unwrap().len(), cores, "{v}");
+    assert_eq!(
+        v["per_core_percent"].as_array().unwrap().len(),
+        cores,
+        "{v}"
+    );
     assert!(v["memory_total"].as_u64().unwrap() > 0);
     assert!(v["processes"].as_u64().unwrap() > 1);
     assert!(v["sample_age_ms"].as_u64().unwrap() < 3000, "{v}");
     let sessions = v["tmux_sessions"].as_array().unwrap();
-    let idle = sessions.iter().find(|t| t["name"] == "idle").expect("idle session");
+    let idle = sessions
+        .iter()
+        .find(|t| t["name"] == "idle")
+        .expect("idle session");
     assert_eq!(idle["attached"], false);
     assert_eq!(idle["windows"], 1);
-    assert!(v["filesystems"].as_array().unwrap().iter().all(|f| f["fs_type"] != "tmpfs"));
+    assert!(
+        v["filesystems"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|f| f["fs_type"] != "tmpfs")
+    );
 
     // list gains live columns; status marks attached sessions (in words
     // when not on a terminal) and shows the figures.
     let list = env.ok(&["list"]);
-    assert!(list.contains("idle,work") || list.contains("work,idle"), "{list}");
+    assert!(
+        list.contains("idle,work") || list.contains("work,idle"),
+        "{list}"
+    );
     let status = env.ok(&["status", "dev-1"]);
-    for needle in ["sample:", "(live)", "cpu:", "memory:", "work (1 windows) [attached]", "idle (1 windows)"] {
+    for needle in [
+        "sample:",
+        "(live)",
+        "cpu:",
+        "memory:",
+        "work (1 windows) [attached]",
+        "idle (1 windows)",
+    ] {
         assert!(status.contains(needle), "{needle:?} missing:\n{status}");
     }
     assert!(!status.contains("idle (1 windows) [attached]"));
 
     // No TTY: plain `top` behaves like `top --once`.
     let table = env.ok(&["top"]);
-    assert!(table.starts_with("NAME") && table.contains("dev-1") && table.contains("dev-2"), "{table}");
+    assert!(
+        table.starts_with("NAME") && table.contains("dev-1") && table.contains("dev-2"),
+        "{table}"
+    );
     let filtered = env.ok(&["top", "--once", "--filter", "DEV-2", "--sort", "name"]);
-    assert!(filtered.contains("dev-2") && !filtered.contains("dev-1"), "{filtered}");
+    assert!(
+        filtered.contains("dev-2") && !filtered.contains("dev-1"),
+        "{filtered}"
+    );
 
     // Prometheus: real promtool accepts the exposition.
     let (status_line, body) = http_get(metrics, "/metrics");
     assert!(status_line.contains("200"), "{status_line}");
     assert!(body.contains("azlin_vm_up{vm=\"dev-1\"} 1"), "{body}");
-    assert!(body.contains("azlin_vm_tmux_sessions_attached{vm=\"dev-1\"} 1"), "{body}");
+    assert!(
+        body.contains("azlin_vm_tmux_sessions_attached{vm=\"dev-1\"} 1"),
+        "{body}"
+    );
     assert!(body.contains("azlin_daemon_connections 2"), "{body}");
     let mut check = Command::new("promtool")
         .args(["check", "metrics"])
@@ -107,7 +153,10 @@ fn samples_reach_list_status_top_and_metrics() {
     let table = env.ok(&["top", "--once"]);
     let row = table.lines().find(|l| l.starts_with("dev-2")).unwrap();
     assert!(row.contains("LOST") && !row.contains("running"), "{table}");
-    assert!(live(vm_in(&top_json(&env), "dev-1")), "the other VM is undisturbed");
+    assert!(
+        live(vm_in(&top_json(&env), "dev-1")),
+        "the other VM is undisturbed"
+    );
 }
 
 #[test]
@@ -117,7 +166,11 @@ fn a_hung_tmux_never_stalls_sampling() {
     std::fs::write(&fake, "#!/bin/sh\nexec sleep 600\n").unwrap();
     std::fs::set_permissions(&fake, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
     let mut env = Env::new();
-    let path = format!("{}:{}", bin.path().display(), std::env::var("PATH").unwrap());
+    let path = format!(
+        "{}:{}",
+        bin.path().display(),
+        std::env::var("PATH").unwrap()
+    );
     env.set_var("PATH", path);
     env.ok(&["new", "--name", "hang"]);
     env.wait("tmux reported unavailable", Duration::from_secs(20), || {
@@ -126,10 +179,15 @@ fn a_hung_tmux_never_stalls_sampling() {
             .is_some_and(|r| r.contains("did not answer"))
     });
     // Samples keep coming every second although every tmux call hangs 2 s.
-    let first = vm_in(&top_json(&env), "hang")["taken_at_ms"].as_u64().unwrap();
+    let first = vm_in(&top_json(&env), "hang")["taken_at_ms"]
+        .as_u64()
+        .unwrap();
     env.wait("newer samples", Duration::from_secs(10), || {
         let v = &top_json(&env)[0];
         v["taken_at_ms"].as_u64().unwrap() >= first + 2000 && live(v)
     });
-    assert!(env.ok(&["status", "hang"]).contains("tmux:        unavailable (tmux did not answer"));
+    assert!(
+        env.ok(&["status", "hang"])
+            .contains("tmux:        unavailable (tmux did not answer")
+    );
 }
