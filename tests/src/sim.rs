@@ -52,7 +52,7 @@ pub fn synthetic_sample(seed: u64, interval_ms: u32) -> Sample {
         processes: 150,
         tmux: Tmux::Sessions(vec![TmuxSession {
             name: "main".into(),
-            attached: seed % 2 == 0,
+            attached: seed.is_multiple_of(2),
             windows: 2,
             created_unix: 1_790_000_000,
         }]),
