@@ -15,10 +15,13 @@ fn the_dashboard_sorts_filters_shows_details_and_quits() {
         env.ok(&["top", "--json"]).matches("\"live\"").count() == 2
     });
     let term = TmuxServer::named("dash");
+    let status_dir = tempfile::tempdir().unwrap();
+    let status_file = status_dir.path().join("status");
     let cmd = format!(
-        "env AZLIN_HOME='{}' '{}' top",
+        "env AZLIN_HOME='{}' '{}' top; echo exit=$? > '{}'",
         env.home().display(),
-        bin("azlin").display()
+        bin("azlin").display(),
+        status_file.display()
     );
     term.run(&[
         "new-session",
@@ -66,21 +69,20 @@ fn the_dashboard_sorts_filters_shows_details_and_quits() {
         s.contains("dash-1") && s.contains("dash-2")
     });
     keys(&["q"]);
-    let dead = || {
-        term.run(&[
-            "display-message",
-            "-p",
-            "-t",
-            "t",
-            "#{pane_dead} #{pane_dead_status}",
-        ])
-    };
+    // The pane's shell records top's exit status once it has quit.
     let deadline = std::time::Instant::now() + WAIT;
-    while dead().trim() != "1 0" {
+    loop {
+        match std::fs::read_to_string(&status_file) {
+            Ok(s) if s.ends_with('\n') => {
+                assert_eq!(s.trim(), "exit=0", "top must quit with status 0");
+                break;
+            }
+            _ => {}
+        }
         assert!(
             std::time::Instant::now() < deadline,
-            "top did not quit cleanly: {}",
-            dead()
+            "top did not quit: {}",
+            term.capture("t")
         );
         std::thread::sleep(Duration::from_millis(100));
     }
