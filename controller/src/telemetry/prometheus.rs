@@ -6,6 +6,8 @@
 
 use std::fmt::Write;
 
+use azlin_protocol::telemetry::Sample;
+
 use super::live::Latest;
 
 /// One VM as the exposition sees it.
@@ -149,6 +151,74 @@ const VM_GAUGES: &[Gauge] = &[
     ),
 ];
 
+type Labelled = (
+    &'static str,
+    &'static str,
+    &'static str,
+    fn(&Sample) -> Vec<(String, f64)>,
+);
+
+/// Per-VM gauges with one more label (core, mount, interface): each
+/// function gives that label's value and the figure for every series.
+const VM_LABELLED: &[Labelled] = &[
+    (
+        "azlin_vm_cpu_core_percent",
+        "CPU busy per core, 0-100.",
+        "core",
+        |s| {
+            s.per_core
+                .iter()
+                .enumerate()
+                .map(|(i, c)| (i.to_string(), f64::from(*c)))
+                .collect()
+        },
+    ),
+    (
+        "azlin_vm_filesystem_used_bytes",
+        "Space used per filesystem.",
+        "mount",
+        |s| {
+            s.filesystems
+                .iter()
+                .map(|f| (f.mount.clone(), f.used as f64))
+                .collect()
+        },
+    ),
+    (
+        "azlin_vm_filesystem_size_bytes",
+        "Size per filesystem.",
+        "mount",
+        |s| {
+            s.filesystems
+                .iter()
+                .map(|f| (f.mount.clone(), f.total as f64))
+                .collect()
+        },
+    ),
+    (
+        "azlin_vm_network_receive_bytes_per_second",
+        "Bytes received per second per interface.",
+        "interface",
+        |s| {
+            s.interfaces
+                .iter()
+                .map(|i| (i.name.clone(), i.rx_bytes_per_sec as f64))
+                .collect()
+        },
+    ),
+    (
+        "azlin_vm_network_transmit_bytes_per_second",
+        "Bytes sent per second per interface.",
+        "interface",
+        |s| {
+            s.interfaces
+                .iter()
+                .map(|i| (i.name.clone(), i.tx_bytes_per_sec as f64))
+                .collect()
+        },
+    ),
+];
+
 pub fn render(vms: &[VmFigures], daemon: &DaemonFigures) -> String {
     let mut out = Out {
         text: String::with_capacity(512 + vms.len() * 2048),
@@ -175,74 +245,12 @@ pub fn render(vms: &[VmFigures], daemon: &DaemonFigures) -> String {
             out.series(name, &[("vm", vm)], get(l));
         }
     }
-    out.family(
-        "azlin_vm_cpu_core_percent",
-        "gauge",
-        "CPU busy per core, 0-100.",
-    );
-    for (vm, l) in &with {
-        for (i, c) in l.sample.per_core.iter().enumerate() {
-            out.series(
-                "azlin_vm_cpu_core_percent",
-                &[("vm", vm), ("core", &i.to_string())],
-                f64::from(*c),
-            );
-        }
-    }
-    out.family(
-        "azlin_vm_filesystem_used_bytes",
-        "gauge",
-        "Space used per filesystem.",
-    );
-    for (vm, l) in &with {
-        for f in &l.sample.filesystems {
-            out.series(
-                "azlin_vm_filesystem_used_bytes",
-                &[("vm", vm), ("mount", &f.mount)],
-                f.used as f64,
-            );
-        }
-    }
-    out.family(
-        "azlin_vm_filesystem_size_bytes",
-        "gauge",
-        "Size per filesystem.",
-    );
-    for (vm, l) in &with {
-        for f in &l.sample.filesystems {
-            out.series(
-                "azlin_vm_filesystem_size_bytes",
-                &[("vm", vm), ("mount", &f.mount)],
-                f.total as f64,
-            );
-        }
-    }
-    out.family(
-        "azlin_vm_network_receive_bytes_per_second",
-        "gauge",
-        "Bytes received per second per interface.",
-    );
-    for (vm, l) in &with {
-        for i in &l.sample.interfaces {
-            out.series(
-                "azlin_vm_network_receive_bytes_per_second",
-                &[("vm", vm), ("interface", &i.name)],
-                i.rx_bytes_per_sec as f64,
-            );
-        }
-    }
-    out.family(
-        "azlin_vm_network_transmit_bytes_per_second",
-        "gauge",
-        "Bytes sent per second per interface.",
-    );
-    for (vm, l) in &with {
-        for i in &l.sample.interfaces {
-            out.series(
-                "azlin_vm_network_transmit_bytes_per_second",
-                &[("vm", vm), ("interface", &i.name)],
-                i.tx_bytes_per_sec as f64,
-            );
+    for (name, help, label, series) in VM_LABELLED {
+        out.family(name, "gauge", help);
+        for (vm, l) in &with {
+            for (value, v) in series(&l.sample) {
+                out.series(name, &[("vm", vm), (label, &value)], v);
+            }
         }
     }
     let d = daemon;
@@ -313,7 +321,7 @@ pub fn render(vms: &[VmFigures], daemon: &DaemonFigures) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use azlin_protocol::telemetry::{Filesystem, Sample, Tmux, TmuxSession};
+    use azlin_protocol::telemetry::{Filesystem, Tmux, TmuxSession};
 
     fn latest() -> Latest {
         Latest {
