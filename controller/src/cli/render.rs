@@ -58,6 +58,28 @@ fn row(v: &VmView) -> [String; 9] {
     ]
 }
 
+/// A header and rows as left-aligned columns two spaces apart, one line
+/// each (widths in characters, so non-ASCII names line up).
+pub fn aligned<const N: usize>(header: &[String; N], rows: &[[String; N]]) -> String {
+    let mut widths = header.clone().map(|h| h.chars().count());
+    for r in rows {
+        for (w, cell) in widths.iter_mut().zip(r) {
+            *w = (*w).max(cell.chars().count());
+        }
+    }
+    let mut out = String::new();
+    for r in std::iter::once(header).chain(rows) {
+        let line: Vec<String> = r
+            .iter()
+            .zip(widths)
+            .map(|(c, w)| format!("{c:<w$}"))
+            .collect();
+        out.push_str(line.join("  ").trim_end());
+        out.push('\n');
+    }
+    out
+}
+
 pub fn vms(vms: &[VmView], json: bool) -> Result<()> {
     if json {
         println!("{}", serde_json::to_string_pretty(vms)?);
@@ -80,20 +102,7 @@ pub fn vms(vms: &[VmView], json: bool) -> Result<()> {
     ]
     .map(String::from);
     let rows: Vec<[String; 9]> = vms.iter().map(row).collect();
-    let mut widths = header.clone().map(|h| h.len());
-    for r in &rows {
-        for (w, cell) in widths.iter_mut().zip(r) {
-            *w = (*w).max(cell.len());
-        }
-    }
-    for r in std::iter::once(&header).chain(rows.iter()) {
-        let line: Vec<String> = r
-            .iter()
-            .zip(widths)
-            .map(|(c, w)| format!("{c:<w$}"))
-            .collect();
-        println!("{}", line.join("  ").trim_end());
-    }
+    print!("{}", aligned(&header, &rows));
     Ok(())
 }
 

@@ -171,24 +171,8 @@ pub fn row(v: &VmView) -> Row {
 
 /// The whole table as aligned text (for `--once` and no TTY).
 pub fn text(rows: &[Row]) -> String {
-    let mut widths = HEADER.map(str::len);
-    for r in rows {
-        for (w, c) in widths.iter_mut().zip(&r.cells) {
-            *w = (*w).max(c.chars().count());
-        }
-    }
-    let mut out = String::new();
-    let header = HEADER.map(String::from);
-    for cells in std::iter::once(&header).chain(rows.iter().map(|r| &r.cells)) {
-        let line: Vec<String> = cells
-            .iter()
-            .zip(widths)
-            .map(|(c, w)| format!("{c:<w$}"))
-            .collect();
-        out.push_str(line.join("  ").trim_end());
-        out.push('\n');
-    }
-    out
+    let cells: Vec<[String; 9]> = rows.iter().map(|r| r.cells.clone()).collect();
+    crate::cli::render::aligned(&HEADER.map(String::from), &cells)
 }
 
 /// One VM as `top --json` prints it.
