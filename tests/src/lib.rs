@@ -174,6 +174,21 @@ impl Env {
         self.vm(name)["connected"] == Value::Bool(true)
     }
 
+    /// `azlin top --json`: every VM with its newest figures.
+    pub fn top(&self) -> Vec<Value> {
+        serde_json::from_str(&self.ok(&["top", "--json"])).unwrap()
+    }
+
+    /// One VM of [`Env::top`].
+    pub fn top_of(&self, vm: &str) -> Value {
+        let fleet = self.top();
+        fleet
+            .iter()
+            .find(|v| v["vm"] == vm)
+            .unwrap_or_else(|| panic!("{vm} missing from top: {fleet:?}"))
+            .clone()
+    }
+
     pub fn daemon_status(&self) -> Value {
         serde_json::from_str(&self.ok(&["daemon", "status", "--json"])).unwrap()
     }

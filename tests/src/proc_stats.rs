@@ -1,4 +1,5 @@
-//! CPU time and memory of a process, read from `/proc`, for benchmarks.
+//! Measurements for the benchmark tools: CPU time and memory of a process,
+//! read from `/proc`, and percentiles of what they collect.
 
 /// Clock ticks per second for `/proc/<pid>/stat` times (USER_HZ).
 fn ticks_per_sec() -> f64 {
@@ -29,4 +30,10 @@ pub fn status_bytes(pid: i32, field: &str) -> Option<u64> {
 
 pub fn mib(bytes: u64) -> f64 {
     bytes as f64 / (1024.0 * 1024.0)
+}
+
+/// The `p` quantile (0.0-1.0) of `v`, nearest rank; sorts `v`.
+pub fn percentile(v: &mut [f64], p: f64) -> f64 {
+    v.sort_by(f64::total_cmp);
+    v[((v.len() as f64 - 1.0) * p).round() as usize]
 }

@@ -12,16 +12,9 @@ use azlin_agent::{
     endpoint,
     session::Agent,
 };
+use azlin_controller::telemetry::live::now_ms;
 use azlin_protocol::telemetry::{Filesystem, Interface, Sample, Tmux, TmuxSession};
 use tokio::sync::watch;
-
-/// Milliseconds since the Unix epoch.
-pub fn now_ms() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_millis() as u64
-}
 
 /// A plausible small VM's sample, varied by `seed` so VMs differ.
 pub fn synthetic_sample(seed: u64, interval_ms: u32) -> Sample {

@@ -3,7 +3,7 @@
 //! real terminal with send-keys and capture-pane.
 
 use std::{
-    path::{Path, PathBuf},
+    path::Path,
     process::Command,
     time::{Duration, Instant},
 };
@@ -80,10 +80,6 @@ impl TmuxServer {
             );
             std::thread::sleep(Duration::from_millis(100));
         }
-    }
-
-    pub fn socket_dir(&self) -> PathBuf {
-        self.dir.path().to_path_buf()
     }
 }
 

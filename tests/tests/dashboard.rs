@@ -12,7 +12,11 @@ fn the_dashboard_sorts_filters_shows_details_and_quits() {
     let env = Env::new();
     env.ok(&["new", "--name", "dash", "--pool", "2"]);
     env.wait("samples", WAIT, || {
-        env.ok(&["top", "--json"]).matches("\"live\"").count() == 2
+        env.top()
+            .iter()
+            .filter(|v| v["freshness"] == "live")
+            .count()
+            == 2
     });
     let term = TmuxServer::named("dash");
     let status_dir = tempfile::tempdir().unwrap();

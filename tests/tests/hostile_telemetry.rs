@@ -16,11 +16,6 @@ use azlin_protocol::{
 };
 use serde_json::Value;
 
-fn top(env: &Env, vm: &str) -> Value {
-    let fleet: Vec<Value> = serde_json::from_str(&env.ok(&["top", "--json"])).unwrap();
-    fleet.into_iter().find(|v| v["vm"] == vm).unwrap()
-}
-
 fn counter(body: &str, name: &str) -> u64 {
     body.lines()
         .find_map(|l| l.strip_prefix(&format!("{name} ")))
@@ -35,7 +30,7 @@ fn hostile_samples_are_rejected_or_clamped_and_nobody_else_notices() {
     env.configure(&format!("[metrics]\nlisten = \"{metrics}\"\n"));
     env.ok(&["new", "--name", "dev"]);
     env.wait("dev reports", Duration::from_secs(20), || {
-        top(&env, "dev")["freshness"] == "live"
+        env.top_of("dev")["freshness"] == "live"
     });
     let reconnects = env.vm("dev")["reconnects"].as_u64().unwrap();
 
@@ -74,7 +69,7 @@ fn hostile_samples_are_rejected_or_clamped_and_nobody_else_notices() {
         ) >= 1
     });
     assert!(
-        top(&env, "bad")["cpu_percent"].is_null(),
+        env.top_of("bad")["cpu_percent"].is_null(),
         "no figures from a rejected sample"
     );
 
@@ -92,9 +87,9 @@ fn hostile_samples_are_rejected_or_clamped_and_nobody_else_notices() {
     }]);
     bad.samples.send_replace(Some(s));
     env.wait("absurd sample clamped", Duration::from_secs(10), || {
-        top(&env, "bad")["cpu_percent"].as_f64() == Some(100.0)
+        env.top_of("bad")["cpu_percent"].as_f64() == Some(100.0)
     });
-    let v = top(&env, "bad");
+    let v = env.top_of("bad");
     assert_eq!(v["per_core_percent"].as_array().unwrap().len(), MAX_CORES);
     assert_eq!(v["memory_used"], v["memory_total"]);
     assert_eq!(v["load"][0], 0.0);
@@ -155,5 +150,5 @@ fn hostile_samples_are_rejected_or_clamped_and_nobody_else_notices() {
         reconnects,
         "dev never dropped"
     );
-    assert_eq!(top(&env, "dev")["freshness"], "live");
+    assert_eq!(env.top_of("dev")["freshness"], "live");
 }

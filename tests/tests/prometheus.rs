@@ -35,7 +35,7 @@ fn prometheus_scrapes_the_daemon_with_the_shipped_config() {
     env.configure(&format!("[metrics]\nlisten = \"{metrics}\"\n"));
     env.ok(&["new", "--name", "prom"]);
     env.wait("a sample", Duration::from_secs(20), || {
-        env.ok(&["top", "--json"]).contains("\"live\"")
+        env.top_of("prom")["freshness"] == "live"
     });
 
     let dir = tempfile::tempdir().unwrap();

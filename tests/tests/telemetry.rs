@@ -7,17 +7,6 @@ use std::{process::Command, time::Duration};
 use azlin_e2e::{Env, free_tcp, http_get, kill9, tmux::TmuxServer};
 use serde_json::Value;
 
-fn top_json(env: &Env) -> Vec<Value> {
-    serde_json::from_str(&env.ok(&["top", "--json"])).unwrap()
-}
-
-fn vm_in<'a>(fleet: &'a [Value], name: &str) -> &'a Value {
-    fleet
-        .iter()
-        .find(|v| v["vm"] == name)
-        .unwrap_or_else(|| panic!("{name} missing: {fleet:?}"))
-}
-
 fn live(v: &Value) -> bool {
     v["freshness"] == "live" && v["cpu_percent"].is_number()
 }
@@ -44,7 +33,7 @@ fn samples_reach_list_status_top_and_metrics() {
         "both VMs report live samples",
         Duration::from_secs(20),
         || {
-            let fleet = top_json(&env);
+            let fleet = env.top();
             fleet.len() == 2 && fleet.iter().all(live)
         },
     );
@@ -52,8 +41,7 @@ fn samples_reach_list_status_top_and_metrics() {
         "the attached client is seen",
         Duration::from_secs(20),
         || {
-            let fleet = top_json(&env);
-            let s = &vm_in(&fleet, "dev-1")["tmux_sessions"];
+            let s = &env.top_of("dev-1")["tmux_sessions"];
             s.as_array().is_some_and(|a| {
                 a.iter()
                     .any(|t| t["name"] == "work" && t["attached"] == true)
@@ -61,8 +49,7 @@ fn samples_reach_list_status_top_and_metrics() {
         },
     );
 
-    let fleet = top_json(&env);
-    let v = vm_in(&fleet, "dev-1");
+    let v = &env.top_of("dev-1");
     let cores = std::thread::available_parallelism().unwrap().get();
     assert_eq!(
         v["per_core_percent"].as_array().unwrap().len(),
@@ -148,15 +135,12 @@ fn samples_reach_list_status_top_and_metrics() {
     // A VM whose agent dies shows as lost, visibly.
     kill9(env.agent_pid("dev-2").unwrap());
     env.wait("dead VM shown as lost", Duration::from_secs(15), || {
-        vm_in(&top_json(&env), "dev-2")["freshness"] == "lost"
+        env.top_of("dev-2")["freshness"] == "lost"
     });
     let table = env.ok(&["top", "--once"]);
     let row = table.lines().find(|l| l.starts_with("dev-2")).unwrap();
     assert!(row.contains("LOST") && !row.contains("running"), "{table}");
-    assert!(
-        live(vm_in(&top_json(&env), "dev-1")),
-        "the other VM is undisturbed"
-    );
+    assert!(live(&env.top_of("dev-1")), "the other VM is undisturbed");
 }
 
 #[test]
@@ -174,16 +158,14 @@ fn a_hung_tmux_never_stalls_sampling() {
     env.set_var("PATH", path);
     env.ok(&["new", "--name", "hang"]);
     env.wait("tmux reported unavailable", Duration::from_secs(20), || {
-        vm_in(&top_json(&env), "hang")["tmux_unavailable"]
+        env.top_of("hang")["tmux_unavailable"]
             .as_str()
             .is_some_and(|r| r.contains("did not answer"))
     });
     // Samples keep coming every second although every tmux call hangs 2 s.
-    let first = vm_in(&top_json(&env), "hang")["taken_at_ms"]
-        .as_u64()
-        .unwrap();
+    let first = env.top_of("hang")["taken_at_ms"].as_u64().unwrap();
     env.wait("newer samples", Duration::from_secs(10), || {
-        let v = &top_json(&env)[0];
+        let v = &env.top()[0];
         v["taken_at_ms"].as_u64().unwrap() >= first + 2000 && live(v)
     });
     assert!(

@@ -8,17 +8,13 @@
 
 use std::time::{Duration, Instant};
 
+use azlin_controller::telemetry::live::now_ms;
 use azlin_e2e::{
     Env,
-    proc_stats::{cpu_seconds, mib, status_bytes},
+    proc_stats::{cpu_seconds, mib, percentile, status_bytes},
     sim,
 };
 use serde_json::Value;
-
-fn percentile(v: &mut [f64], p: f64) -> f64 {
-    v.sort_by(f64::total_cmp);
-    v[((v.len() as f64 - 1.0) * p).round() as usize]
-}
 
 fn main() {
     let args: Vec<String> = std::env::args().collect();
@@ -93,8 +89,8 @@ fn main() {
     while t0.elapsed() < Duration::from_secs(seconds) {
         std::thread::sleep(Duration::from_secs(2));
         rss.push(status_bytes(daemon, "VmRSS").unwrap());
-        let fleet: Vec<Value> = serde_json::from_str(&env.ok(&["top", "--json"])).unwrap();
-        let now = sim::now_ms();
+        let fleet = env.top();
+        let now = now_ms();
         for vm in &fleet {
             if let Some(taken) = vm["taken_at_ms"].as_u64() {
                 ages.push(now.saturating_sub(taken) as f64 / 1000.0);

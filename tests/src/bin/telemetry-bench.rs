@@ -20,19 +20,14 @@ use azlin_controller::{
         Db,
         metrics::{COARSE_STEP, RAW_STEP},
     },
-    telemetry::live::Point,
+    telemetry::live::{Point, now_ms},
 };
 use azlin_e2e::{
     Env, free_tcp, http_get,
-    proc_stats::{cpu_seconds, mib, status_bytes},
+    proc_stats::{cpu_seconds, mib, percentile, status_bytes},
     sim,
 };
 use serde_json::Value;
-
-fn percentile(v: &mut [f64], p: f64) -> f64 {
-    v.sort_by(f64::total_cmp);
-    v[((v.len() as f64 - 1.0) * p).round() as usize]
-}
 
 /// RSS (average, peak) and CPU % of one core of `pid` over `secs`,
 /// calling `each_second` once a second.
@@ -90,7 +85,11 @@ fn top(vms: usize, runs: usize) {
     let env = Env::new();
     env.ok(&["new", "--name", "t", "--pool", &vms.to_string()]);
     env.wait("all live", Duration::from_secs(60), || {
-        env.ok(&["top", "--json"]).matches("\"live\"").count() == vms
+        env.top()
+            .iter()
+            .filter(|v| v["freshness"] == "live")
+            .count()
+            == vms
     });
     let mut walls = Vec::new();
     let mut ages = Vec::new();
@@ -98,7 +97,7 @@ fn top(vms: usize, runs: usize) {
         let t = Instant::now();
         let out = env.run(&["top", "--once", "--json"]);
         walls.push(t.elapsed().as_secs_f64() * 1000.0);
-        let now = sim::now_ms();
+        let now = now_ms();
         let fleet: Vec<Value> = serde_json::from_slice(&out.stdout).unwrap();
         assert_eq!(fleet.len(), vms);
         for v in &fleet {
