@@ -252,7 +252,7 @@ fn draw(f: &mut Frame, app: &App) {
     let live = app
         .vms
         .iter()
-        .filter(|v| table::row(v).look == Look::Live)
+        .filter(|v| table::look(v) == Look::Live)
         .count();
     let title = format!(
         " azlin top — {} VMs, {live} live — sort: {} ",

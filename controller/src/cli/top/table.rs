@@ -93,13 +93,18 @@ pub fn select<'a>(vms: &'a [VmView], sort: Sort, filter: &str) -> Vec<&'a VmView
     list
 }
 
-pub fn row(v: &VmView) -> Row {
-    let look = match (v.state, v.freshness) {
+/// How a VM's row should look, without formatting the row.
+pub fn look(v: &VmView) -> Look {
+    match (v.state, v.freshness) {
         (VmState::Running, Some(Freshness::Live)) => Look::Live,
         (VmState::Running, Some(Freshness::Stale)) => Look::Stale,
         (VmState::Running | VmState::Provisioning, None) if v.connected => Look::Stale,
         _ => Look::Lost,
-    };
+    }
+}
+
+pub fn row(v: &VmView) -> Row {
+    let look = look(v);
     let state = match (v.state, v.connected) {
         (VmState::Running, false) => "offline".to_string(),
         (s, _) => s.as_str().to_string(),
