@@ -5,6 +5,11 @@
 //! state_dir = "/var/lib/azlin-agent"  # key and certificate live here
 //! ca_cert = "/etc/azlin/ca.crt"       # the fleet CA certificate (PEM)
 //! join_token_file = "/etc/azlin/join-token"  # needed until enrolled
+//! user = "azureuser"                  # the VM user: commands run as them
+//!                                     # and their tmux sessions are shown
+//!                                     # (default: the agent's own user; an
+//!                                     # agent running as root runs commands
+//!                                     # only if this says so, even "root")
 //!
 //! [connect]
 //! mode = "listen"                     # or "dial"
@@ -13,9 +18,10 @@
 //!
 //! [telemetry]
 //! interval_ms = 1000                  # how often a sample is pushed
-//! # user = "azureuser"                # whose tmux sessions to report
-//! #                                   # (default: the agent's own user)
 //! # tmux = "/usr/bin/tmux"            # the tmux binary (default: from PATH)
+//!
+//! [exec]
+//! # audit_log = "/var/log/azlin-agent/audit.log"  # default: state_dir/audit.log
 //! ```
 
 use std::{
@@ -35,10 +41,23 @@ pub struct AgentConfig {
     pub ca_cert: PathBuf,
     #[serde(default)]
     pub join_token_file: Option<PathBuf>,
+    /// The VM user (see the module docs).
+    #[serde(default)]
+    pub user: Option<String>,
     #[serde(default)]
     pub connect: Connect,
     #[serde(default)]
     pub telemetry: TelemetryConfig,
+    #[serde(default)]
+    pub exec: ExecConfig,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ExecConfig {
+    /// Where every command run is recorded; default `state_dir/audit.log`.
+    #[serde(default)]
+    pub audit_log: Option<PathBuf>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -46,10 +65,6 @@ pub struct AgentConfig {
 pub struct TelemetryConfig {
     #[serde(default = "default_interval_ms")]
     pub interval_ms: u32,
-    /// The VM user whose tmux sessions are reported; when the agent runs
-    /// as root it asks tmux as this user.
-    #[serde(default)]
-    pub user: Option<String>,
     #[serde(default = "default_tmux")]
     pub tmux: PathBuf,
 }
@@ -66,7 +81,6 @@ impl Default for TelemetryConfig {
     fn default() -> Self {
         Self {
             interval_ms: default_interval_ms(),
-            user: None,
             tmux: default_tmux(),
         }
     }
@@ -97,6 +111,13 @@ impl Default for Connect {
 }
 
 impl AgentConfig {
+    pub fn audit_log(&self) -> PathBuf {
+        self.exec
+            .audit_log
+            .clone()
+            .unwrap_or_else(|| self.state_dir.join("audit.log"))
+    }
+
     pub fn load(path: &Path) -> Result<Self> {
         let text = std::fs::read_to_string(path)
             .with_context(|| format!("cannot read agent config {}", path.display()))?;

@@ -9,10 +9,14 @@
 //! - [`telemetry`]: sample this VM every interval (metrics, tmux sessions).
 //! - [`processes`]: the busiest processes, measured on demand.
 //! - [`query`]: answer the controller's questions on their own streams.
+//! - [`exec`]: run a command for the controller, streaming its output.
+//! - [`account`]: the VM user commands run as, and their environment.
 
+pub mod account;
 pub mod config;
 pub mod credentials;
 pub mod endpoint;
+pub mod exec;
 pub mod processes;
 pub mod query;
 pub mod session;

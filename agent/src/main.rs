@@ -65,6 +65,7 @@ fn run(config_path: PathBuf) -> Result<()> {
         let (samples_tx, samples) = tokio::sync::watch::channel(None);
         tokio::spawn(azlin_agent::telemetry::run(
             config.telemetry.clone(),
+            config.user.clone(),
             samples_tx,
         ));
         let agent = Arc::new(Agent::new(config, creds, samples));

@@ -1,16 +1,22 @@
 //! Answer the controller's questions, one bidirectional stream each: read
-//! one [`Query`], write one [`QueryReply`], finish. A malformed question
-//! gets its stream stopped; the session carries on.
+//! one [`Query`], write one [`QueryReply`], finish; or, for
+//! [`Query::Exec`], hand the stream to [`crate::exec`]. A malformed
+//! question gets its stream stopped; the session carries on.
 
 use azlin_protocol::{
     stream::{MAX_QUERY_FRAME, Query, QueryReply},
     transport::{self, FramedRecv},
 };
 
-use crate::processes;
+use crate::{exec::ExecContext, processes};
 
-/// Serve one question stream to its end.
-pub async fn answer(mut send: quinn::SendStream, recv: quinn::RecvStream) {
+/// Serve one question stream to its end. `controller` names the peer.
+pub async fn answer(
+    exec: &ExecContext,
+    controller: &str,
+    mut send: quinn::SendStream,
+    recv: quinn::RecvStream,
+) {
     let mut recv = FramedRecv::new(recv, MAX_QUERY_FRAME);
     let query = match recv.tagged::<Query>().await {
         Ok(Some(q)) => q,
@@ -36,6 +42,7 @@ pub async fn answer(mut send: quinn::SendStream, recv: quinn::RecvStream) {
                 },
             }
         }
+        Query::Exec(req) => return crate::exec::run(exec, controller, req, send, recv).await,
     };
     if let Err(e) = transport::send(&mut send, &reply, MAX_QUERY_FRAME).await {
         tracing::debug!("could not answer query: {e}");

@@ -13,6 +13,7 @@ use azlin_protocol::{
     handshake::{self, ControlStream},
     message::{Control, Role},
     pki::{self, PeerIdentity},
+    exec::CAP_EXEC,
     stream::{AgentStream, CAP_QUERY, CAP_TELEMETRY},
     telemetry::{MAX_SAMPLE_FRAME, Sample},
     transport::{self, close},
@@ -21,6 +22,7 @@ use tokio::sync::{Mutex, watch};
 
 use crate::{
     config::AgentConfig,
+    exec::ExecContext,
     credentials::{AgentCredentials, read_join_token},
 };
 
@@ -38,6 +40,7 @@ pub struct Agent {
     pub endpoint: std::sync::OnceLock<quinn::Endpoint>,
     /// The newest telemetry sample, pushed to the controller as it changes.
     samples: watch::Receiver<Option<Sample>>,
+    exec: Arc<ExecContext>,
 }
 
 /// How a connection ended.
@@ -61,7 +64,12 @@ impl Agent {
             .duration_since(std::time::UNIX_EPOCH)
             .map(|d| d.as_secs())
             .unwrap_or(0);
+        let exec = Arc::new(ExecContext {
+            user: config.user.clone(),
+            audit_log: config.audit_log(),
+        });
         Self {
+            exec,
             config,
             creds: Mutex::new(creds),
             started_at_unix,
@@ -117,7 +125,7 @@ async fn run(agent: &Arc<Agent>, conn: &quinn::Connection) -> Result<Outcome> {
     let ours = handshake::hello(
         Role::Agent,
         &agent.config.name,
-        vec![CAP_TELEMETRY.into(), CAP_QUERY.into()],
+        vec![CAP_TELEMETRY.into(), CAP_QUERY.into(), CAP_EXEC.into()],
         agent.started_at_unix,
         enrolled,
     );
@@ -144,7 +152,7 @@ async fn run(agent: &Arc<Agent>, conn: &quinn::Connection) -> Result<Outcome> {
     }
     tracing::info!(remote = %conn.remote_address(), "controller session established");
     let push = tokio::spawn(push_telemetry(conn.clone(), agent.samples.clone()));
-    let result = session_loop(conn, &mut control).await;
+    let result = session_loop(agent, conn, &mut control).await;
     push.abort();
     let mut current = agent.current.lock().await;
     if current
@@ -182,10 +190,18 @@ async fn push_telemetry(conn: quinn::Connection, mut samples: watch::Receiver<Op
 /// their own streams. Protocol version 1 sends nothing on the control
 /// stream after `Ready`, so any message there is either the controller's
 /// parting error or a protocol violation; both end the session.
-async fn session_loop(conn: &quinn::Connection, control: &mut ControlStream) -> Result<()> {
+async fn session_loop(
+    agent: &Arc<Agent>,
+    conn: &quinn::Connection,
+    control: &mut ControlStream,
+) -> Result<()> {
+    let controller: Arc<str> = control.peer.name.as_str().into();
     let questions = async {
         while let Ok((send, recv)) = conn.accept_bi().await {
-            tokio::spawn(crate::query::answer(send, recv));
+            let (exec, controller) = (agent.exec.clone(), controller.clone());
+            tokio::spawn(async move {
+                crate::query::answer(&exec, &controller, send, recv).await;
+            });
         }
         std::future::pending::<()>().await
     };

@@ -12,6 +12,9 @@
 //!   checks that clamp or reject a hostile one.
 //! - [`stream`]: what travels on the streams beside the control stream
 //!   (telemetry, queries).
+//! - [`exec`]: running a command on the agent: the request, its checks, and
+//!   the input and output frames that follow it on the command's stream.
+//! - [`audit`]: the JSON-lines record of every command run, on both ends.
 //! - [`handshake`]: the greeting exchange on a new connection (async).
 //! - [`secret_file`]: atomic, fsynced writes with a mode, for key material.
 //! - [`backoff`]: capped exponential backoff with jitter for redials.
@@ -21,8 +24,10 @@
 //! Not here: anything about what a VM is, state storage, or providers; those
 //! belong to the binaries.
 
+pub mod audit;
 pub mod backoff;
 pub mod enroll;
+pub mod exec;
 pub mod frame;
 pub mod handshake;
 pub mod message;

@@ -7,7 +7,8 @@
 //!   followed by one [`crate::telemetry::Sample`] frame per interval; the
 //!   agent drops samples it could not send yet, so the newest always wins.
 //! - The controller opens a bidirectional stream per question: one [`Query`]
-//!   frame, answered by one [`QueryReply`] frame.
+//!   frame, answered by one [`QueryReply`] frame; or, for
+//!   [`Query::Exec`], followed by the frames described in [`crate::exec`].
 //!
 //! Both enums are append-only, like [`crate::message::Control`]: an unknown
 //! tag is reported by number, never misread.
@@ -39,10 +40,12 @@ impl Tagged for AgentStream {
 pub enum Query {
     /// The busiest processes, measured over a short window.
     Processes { sort: ProcessSort, limit: u32 },
+    /// Run a command; the stream then carries [`crate::exec`] frames.
+    Exec(crate::exec::ExecRequest),
 }
 
 impl Tagged for Query {
-    const KNOWN_TYPES: u32 = 1;
+    const KNOWN_TYPES: u32 = 2;
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]

@@ -78,6 +78,8 @@ pub fn start(
         state_dir: state_dir.clone(),
         ca_cert: ca.clone(),
         join_token_file: Some(token_file),
+        user: None,
+        exec: Default::default(),
         connect: Connect::Dial {
             controller: controller.to_string(),
         },

@@ -24,9 +24,13 @@ use crate::config::TelemetryConfig;
 
 /// Sample forever at the configured interval, publishing each sample into
 /// `out`; a reader that falls behind sees only the newest.
-pub async fn run(config: TelemetryConfig, out: watch::Sender<Option<Sample>>) {
+pub async fn run(
+    config: TelemetryConfig,
+    user: Option<String>,
+    out: watch::Sender<Option<Sample>>,
+) {
     let interval = Duration::from_millis(u64::from(config.interval_ms));
-    let tmux = tmux::spawn_reader(config.clone(), interval);
+    let tmux = tmux::spawn_reader(config.clone(), user, interval);
     let mut sampler = sampler::Sampler::new(config.interval_ms);
     let mut tick = tokio::time::interval(interval);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);

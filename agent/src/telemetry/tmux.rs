@@ -9,7 +9,7 @@ use std::{process::Stdio, time::Duration};
 use azlin_protocol::telemetry::{Tmux, TmuxSession};
 use tokio::{process::Command, sync::watch};
 
-use crate::config::TelemetryConfig;
+use crate::{account::Account, config::TelemetryConfig};
 
 /// Longest a `tmux list-sessions` may take before it is killed.
 pub const TMUX_TIMEOUT: Duration = Duration::from_secs(2);
@@ -18,14 +18,18 @@ const FORMAT: &str = "#{session_name}\t#{session_attached}\t#{session_windows}\t
 
 /// Start polling tmux every `interval`; the receiver always holds the latest
 /// answer.
-pub fn spawn_reader(config: TelemetryConfig, interval: Duration) -> watch::Receiver<Tmux> {
+pub fn spawn_reader(
+    config: TelemetryConfig,
+    user: Option<String>,
+    interval: Duration,
+) -> watch::Receiver<Tmux> {
     let (tx, rx) = watch::channel(Tmux::Sessions(Vec::new()));
     tokio::spawn(async move {
         let mut tick = tokio::time::interval(interval);
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             tick.tick().await;
-            let state = read(&config).await;
+            let state = read(&config, user.as_deref()).await;
             if tx.send(state).is_err() {
                 return;
             }
@@ -34,8 +38,8 @@ pub fn spawn_reader(config: TelemetryConfig, interval: Duration) -> watch::Recei
     rx
 }
 
-/// Ask tmux once.
-pub async fn read(config: &TelemetryConfig) -> Tmux {
+/// Ask tmux once, as `user` (the agent config's VM user) when given.
+pub async fn read(config: &TelemetryConfig, user: Option<&str>) -> Tmux {
     let mut cmd = Command::new(&config.tmux);
     cmd.args(["list-sessions", "-F", FORMAT])
         .stdin(Stdio::null())
@@ -43,10 +47,15 @@ pub async fn read(config: &TelemetryConfig) -> Tmux {
         .stderr(Stdio::piped())
         .env_remove("TMUX")
         .kill_on_drop(true);
-    if let Some(user) = &config.user
-        && let Err(reason) = run_as(&mut cmd, user)
-    {
-        return Tmux::Unavailable { reason };
+    if user.is_some() {
+        // As root, ask as the VM user so tmux finds that user's socket.
+        match Account::resolve(user) {
+            Ok(account) => {
+                account.apply(&mut cmd);
+                cmd.env("HOME", &account.home).env("USER", &account.name);
+            }
+            Err(reason) => return Tmux::Unavailable { reason },
+        }
     }
     let child = match cmd.spawn() {
         Ok(c) => c,
@@ -85,29 +94,6 @@ pub async fn read(config: &TelemetryConfig) -> Tmux {
             }
         }
     }
-}
-
-/// When the agent is root, ask tmux as the VM user so it finds that user's
-/// server socket.
-fn run_as(cmd: &mut Command, user: &str) -> Result<(), String> {
-    let me = nix::unistd::Uid::effective();
-    let found = nix::unistd::User::from_name(user)
-        .map_err(|e| format!("cannot look up user {user}: {e}"))?
-        .ok_or_else(|| format!("user {user} does not exist on this VM"))?;
-    if found.uid == me {
-        return Ok(());
-    }
-    if !me.is_root() {
-        return Err(format!(
-            "cannot read {user}'s tmux sessions: the agent runs as uid {me}, not root"
-        ));
-    }
-    cmd.uid(found.uid.as_raw())
-        .gid(found.gid.as_raw())
-        .env("HOME", &found.dir)
-        .env("USER", user)
-        .current_dir(&found.dir);
-    Ok(())
 }
 
 /// tmux's ways of saying the user simply has no sessions (including a
@@ -167,7 +153,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_missing_tmux_is_reported() {
-        match read(&config("/nonexistent/tmux")).await {
+        match read(&config("/nonexistent/tmux"), None).await {
             Tmux::Unavailable { reason } => assert!(reason.contains("not installed"), "{reason}"),
             other => panic!("{other:?}"),
         }
@@ -180,7 +166,7 @@ mod tests {
         std::fs::write(&script, "#!/bin/sh\nexec sleep 60\n").unwrap();
         std::fs::set_permissions(&script, std::os::unix::fs::PermissionsExt::from_mode(0o755))
             .unwrap();
-        match read(&config(script.to_str().unwrap())).await {
+        match read(&config(script.to_str().unwrap()), None).await {
             Tmux::Unavailable { reason } => assert!(reason.contains("did not answer"), "{reason}"),
             other => panic!("{other:?}"),
         }
@@ -236,6 +222,6 @@ mod tests {
             std::os::unix::fs::PermissionsExt::from_mode(0o755),
         )
         .unwrap();
-        read(&config(wrapper.to_str().unwrap())).await
+        read(&config(wrapper.to_str().unwrap()), None).await
     }
 }

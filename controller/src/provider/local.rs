@@ -98,8 +98,14 @@ impl LocalProvider {
             spec.token.to_string().as_bytes(),
             0o600,
         )?;
+        // A local VM's user is whoever runs azlin: commands run as them.
+        let user = nix::unistd::User::from_uid(nix::unistd::getuid())
+            .ok()
+            .flatten()
+            .context("the current user has no passwd entry")?
+            .name;
         let config = format!(
-            "name = \"{}\"\nstate_dir = \"{}\"\nca_cert = \"{}\"\njoin_token_file = \"{}\"\n\n{connect}",
+            "name = \"{}\"\nuser = \"{user}\"\nstate_dir = \"{}\"\nca_cert = \"{}\"\njoin_token_file = \"{}\"\n\n{connect}",
             spec.name,
             dir.join("state").display(),
             dir.join("ca.crt").display(),
