@@ -159,9 +159,7 @@ pub fn parse_env_file(text: &str) -> Vec<(String, String)> {
             let line = line.strip_prefix("export ").unwrap_or(line).trim_start();
             let (key, value) = line.split_once('=')?;
             let valid = !key.is_empty()
-                && key
-                    .bytes()
-                    .all(|b| b.is_ascii_alphanumeric() || b == b'_')
+                && key.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_')
                 && !key.as_bytes()[0].is_ascii_digit();
             if !valid {
                 return None;

@@ -9,11 +9,11 @@ use std::{sync::Arc, time::Duration};
 
 use anyhow::{Context, Result, anyhow, bail};
 use azlin_protocol::{
+    exec::CAP_EXEC,
     frame::MAX_CONTROL_FRAME,
     handshake::{self, ControlStream},
     message::{Control, Role},
     pki::{self, PeerIdentity},
-    exec::CAP_EXEC,
     stream::{AgentStream, CAP_QUERY, CAP_TELEMETRY},
     telemetry::{MAX_SAMPLE_FRAME, Sample},
     transport::{self, close},
@@ -22,8 +22,8 @@ use tokio::sync::{Mutex, watch};
 
 use crate::{
     config::AgentConfig,
-    exec::ExecContext,
     credentials::{AgentCredentials, read_join_token},
+    exec::ExecContext,
 };
 
 /// How long a controller has to open its control stream.

@@ -13,5 +13,6 @@ pub mod ipc;
 pub mod log_tail;
 pub mod names;
 pub mod provider;
+pub mod selector;
 pub mod state;
 pub mod telemetry;

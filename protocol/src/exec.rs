@@ -104,7 +104,9 @@ pub enum ExecEvent {
     /// The command ran and ended; the last frame.
     Finished(ExecStatus),
     /// The command did not run, or its VM was lost; the last frame.
-    Failed { reason: String },
+    Failed {
+        reason: String,
+    },
 }
 
 impl Tagged for ExecEvent {
@@ -182,7 +184,10 @@ mod tests {
             check_request(&req(&long, None)),
             Err(ExecError::TooLong(MAX_COMMAND_BYTES + 1))
         );
-        assert_eq!(check_request(&req("x", Some(0))), Err(ExecError::Timeout(0)));
+        assert_eq!(
+            check_request(&req("x", Some(0))),
+            Err(ExecError::Timeout(0))
+        );
         assert!(check_request(&req("x", Some(MAX_TIMEOUT_SECS + 1))).is_err());
     }
 

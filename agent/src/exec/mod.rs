@@ -101,7 +101,10 @@ pub async fn run(
 
 fn audit(ctx: &ExecContext, record: &Record) {
     if let Err(e) = record.append(&ctx.audit_log) {
-        tracing::error!("cannot write the audit log {}: {e}", ctx.audit_log.display());
+        tracing::error!(
+            "cannot write the audit log {}: {e}",
+            ctx.audit_log.display()
+        );
     }
 }
 
@@ -110,10 +113,12 @@ fn audit(ctx: &ExecContext, record: &Record) {
 fn runnable_account(ctx: &ExecContext) -> Result<Account, String> {
     let account = Account::resolve(ctx.user.as_deref())?;
     if ctx.user.is_none() && account.uid.is_root() {
-        return Err("this agent runs as root and its config names no `user`, so it runs no \
+        return Err(
+            "this agent runs as root and its config names no `user`, so it runs no \
                     commands: set `user = \"NAME\"` in the agent config (or `user = \"root\"` \
                     to run them as root)"
-            .into());
+                .into(),
+        );
     }
     Ok(account)
 }

@@ -2,9 +2,12 @@
 //! needed) and prints the answer; only `azlin daemon run` is long-lived.
 
 mod daemon_cmd;
+pub mod exec;
 pub mod figures;
+mod ps;
 mod render;
 pub mod top;
+pub mod updates;
 
 use anyhow::{Result, bail};
 use clap::{Parser, Subcommand};
@@ -12,15 +15,24 @@ use clap::{Parser, Subcommand};
 use crate::{
     home::Home,
     ipc::{NewRequest, Request, Response, client::Client},
+    selector::Selector,
     state::ConnectMode,
 };
 
 /// azlin: a fleet of Linux development VMs, one agent connection each.
+///
+/// `azlin -- CMD ARGS…` runs CMD on every running VM (see `azlin exec
+/// --help` for the output options and exit status).
 #[derive(Parser)]
-#[command(name = "azlin", version, about)]
+#[command(name = "azlin", version, about, args_conflicts_with_subcommands = true)]
 pub struct Cli {
     #[command(subcommand)]
-    command: Command,
+    command: Option<Command>,
+    #[command(flatten)]
+    output: exec::OutputArgs,
+    /// The command to run on every running VM.
+    #[arg(last = true, value_name = "CMD")]
+    run: Vec<String>,
 }
 
 #[derive(Subcommand)]
@@ -41,6 +53,79 @@ enum Command {
         /// instead of waiting to be dialled.
         #[arg(long)]
         dial: bool,
+        /// Label the VMs (repeatable), for `--tag` selection.
+        #[arg(long = "tag", value_name = "KEY=VALUE")]
+        tags: Vec<String>,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Run a command on the chosen VMs, through each VM user's shell.
+    ///
+    /// Output streams live, each line prefixed with its VM's name; with one
+    /// VM it passes through unchanged and stdin is forwarded.
+    ///
+    /// Exit status: with one VM, the command's own (128+N if killed by
+    /// signal N), 124 if it timed out, 130 if cancelled, 255 if it could
+    /// not run there. With several: 0 only if every VM ran it and exited 0;
+    /// else 130 if cancelled, 255 if some VM could not run it, 124 if some
+    /// timed out, 1 if some exited non-zero.
+    Exec {
+        #[command(flatten)]
+        select: exec::SelectArgs,
+        #[command(flatten)]
+        output: exec::OutputArgs,
+        /// The command and its arguments, after `--`.
+        #[arg(last = true, required = true, value_name = "CMD")]
+        command: Vec<String>,
+    },
+    /// Who is logged in on each VM (runs `w`).
+    W {
+        #[command(flatten)]
+        select: exec::SelectArgs,
+    },
+    /// The busiest processes on each VM, measured by its agent.
+    Ps {
+        #[command(flatten)]
+        select: exec::SelectArgs,
+        #[arg(long, value_enum, default_value = "cpu")]
+        sort: ps::PsSort,
+        /// Processes per VM.
+        #[arg(long, default_value_t = 10)]
+        top: u32,
+        #[arg(long)]
+        json: bool,
+    },
+    /// apt update and upgrade on each VM, with live progress.
+    OsUpdate {
+        #[command(flatten)]
+        select: exec::SelectArgs,
+        /// Seconds each VM gets before its update is killed.
+        #[arg(long, default_value_t = updates::DEFAULT_TIMEOUT_SECS)]
+        timeout: u32,
+        /// Update the package lists but only simulate the upgrade.
+        #[arg(long)]
+        dry_run: bool,
+    },
+    /// Update the development tools azlin installs on each VM.
+    Update {
+        #[command(flatten)]
+        select: exec::SelectArgs,
+        /// Seconds each VM gets before its update is killed.
+        #[arg(long, default_value_t = updates::DEFAULT_TIMEOUT_SECS)]
+        timeout: u32,
+        /// Print the update commands instead of running them.
+        #[arg(long)]
+        dry_run: bool,
+    },
+    /// Set or remove a VM's tags.
+    Tag {
+        vm: String,
+        /// Tags to set.
+        #[arg(value_name = "KEY=VALUE")]
+        set: Vec<String>,
+        /// Tag keys to remove (repeatable).
+        #[arg(long, value_name = "KEY")]
+        remove: Vec<String>,
         #[arg(long)]
         json: bool,
     },
@@ -99,12 +184,91 @@ enum Command {
 pub fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
     match run(cli) {
-        Ok(()) => std::process::ExitCode::SUCCESS,
+        Ok(code) => std::process::ExitCode::from(code),
         Err(e) => {
             eprintln!("azlin: error: {e:#}");
             std::process::ExitCode::FAILURE
         }
     }
+}
+
+/// The fleet commands run over the exec path; they exit with its status.
+fn fleet_command(cli: Cli, home: &Home) -> Result<u8> {
+    let Some(command) = cli.command else {
+        if cli.run.is_empty() {
+            bail!(
+                "nothing to do: give a command (`azlin --help`) or `azlin -- CMD` to run CMD on every VM"
+            );
+        }
+        let line = exec::command_line(&cli.run);
+        return Ok(exec::run(home, Selector::everything(), line, &cli.output));
+    };
+    let (selector, line, output) = match command {
+        Command::Exec {
+            select,
+            output,
+            command,
+        } => (
+            select.selector(false)?,
+            exec::command_line(&command),
+            output,
+        ),
+        Command::W { select } => (
+            select.selector(true)?,
+            "w".to_string(),
+            exec::OutputArgs {
+                group: true,
+                no_stdin: true,
+                ..Default::default()
+            },
+        ),
+        Command::OsUpdate {
+            select,
+            timeout,
+            dry_run,
+        } => (
+            select.selector(true)?,
+            updates::command(updates::OS_UPDATE, dry_run),
+            exec::OutputArgs {
+                timeout: Some(timeout),
+                no_stdin: true,
+                ..Default::default()
+            },
+        ),
+        Command::Update {
+            select,
+            timeout,
+            dry_run,
+        } => (
+            select.selector(true)?,
+            updates::command(updates::TOOLS_UPDATE, dry_run),
+            exec::OutputArgs {
+                timeout: Some(timeout),
+                no_stdin: true,
+                ..Default::default()
+            },
+        ),
+        Command::Ps {
+            select,
+            sort,
+            top,
+            json,
+        } => {
+            let request = Request::ProcessTables {
+                selector: select.selector(true)?,
+                sort: sort.into(),
+                limit: top,
+            };
+            return match ask(home, request)? {
+                Response::ProcessTables(tables) => {
+                    Ok(if ps::print(&tables, json)? { 0 } else { 1 })
+                }
+                other => unexpected(other).map(|()| 1),
+            };
+        }
+        other => return run_command(home, other).map(|()| 0),
+    };
+    Ok(exec::run(home, selector, line, &output))
 }
 
 fn ask(home: &Home, request: Request) -> Result<Response> {
@@ -113,18 +277,29 @@ fn ask(home: &Home, request: Request) -> Result<Response> {
     })
 }
 
-fn run(cli: Cli) -> Result<()> {
+fn run(cli: Cli) -> Result<u8> {
     let home = Home::from_env()?;
-    match cli.command {
+    fleet_command(cli, &home)
+}
+
+fn run_command(home: &Home, command: Command) -> Result<()> {
+    let home = home.clone();
+    match command {
         Command::Daemon { action } => daemon_cmd::run(&home, action),
         Command::New {
             provider,
             name,
             pool,
             dial,
+            tags,
             json,
         } => {
+            let tags = tags
+                .iter()
+                .map(|t| crate::state::tags::parse_tag(t))
+                .collect::<Result<Vec<_>>>()?;
             let request = Request::New(NewRequest {
+                tags,
                 provider,
                 name,
                 pool,
@@ -204,6 +379,36 @@ fn run(cli: Cli) -> Result<()> {
             }
             done(ask(&home, Request::KillAll)?)
         }
+        Command::Tag {
+            vm,
+            set,
+            remove,
+            json,
+        } => {
+            let set = set
+                .iter()
+                .map(|t| crate::state::tags::parse_tag(t))
+                .collect::<Result<Vec<_>>>()?;
+            if set.is_empty() && remove.is_empty() {
+                bail!("give tags to set (KEY=VALUE) or --remove KEY");
+            }
+            match ask(
+                &home,
+                Request::Tag {
+                    name: vm,
+                    set,
+                    remove,
+                },
+            )? {
+                Response::Vm(v) => render::vm(&v, json),
+                other => unexpected(other),
+            }
+        }
+        Command::Exec { .. }
+        | Command::W { .. }
+        | Command::Ps { .. }
+        | Command::OsUpdate { .. }
+        | Command::Update { .. } => unreachable!("fleet commands are run by fleet_command"),
     }
 }
 

@@ -10,13 +10,16 @@
 //! - [`requests`]: what each CLI request does.
 //! - [`telemetry_stream`]: samples pushed by agents, into the live store.
 //! - [`register`]: machines the user runs, joining with a token.
-//! - [`query`]: asking one agent a question (its busiest processes).
+//! - [`query`]: asking agents a question (their busiest processes).
+//! - [`exec`]: running a command on many VMs, streaming their output.
+//! - [`selection`]: which VMs a fleet command means.
 //! - [`history`]: the metrics history in `state.db`, downsampled.
 //! - [`metrics_http`]: Prometheus `/metrics` on a loopback port.
 //! - [`counters`]: the daemon's own totals.
 
 pub mod counters;
 pub mod enroll;
+pub mod exec;
 pub mod fleet;
 pub mod history;
 pub mod link;
@@ -25,6 +28,7 @@ pub mod metrics_http;
 pub mod query;
 pub mod register;
 pub mod requests;
+pub mod selection;
 pub mod session;
 pub mod telemetry_stream;
 

@@ -39,6 +39,7 @@ pub fn register(d: &Daemon, req: &NewRequest) -> Result<Response> {
                 cert_serial: None,
                 provider_data: "{}".into(),
             })?;
+            db.update_tags(name, &req.tags, &[])?;
             db.insert_token(&token.id_hex(), name, &token.verifier(), ttl)?;
             joined.push(JoinInfo {
                 name: name.clone(),

@@ -1,6 +1,6 @@
 //! What the daemon does for each CLI request.
 
-use std::{sync::Arc, time::Duration};
+use std::{collections::BTreeMap, sync::Arc, time::Duration};
 
 use anyhow::{Context, Result, anyhow, bail};
 use azlin_protocol::{
@@ -17,7 +17,7 @@ use super::{
 use crate::{
     ipc::{DaemonInfo, NewRequest, Reply, Request, Response, VmView},
     provider::{AgentConnect, VmSpec},
-    state::{ConnectMode, VmRow, VmState, now_unix},
+    state::{ConnectMode, VmRow, VmState, now_unix, tags},
     telemetry::live::freshness,
 };
 
@@ -45,7 +45,9 @@ pub async fn handle(d: Arc<Daemon>, request: Request, tx: UnboundedSender<Reply>
         }
         Request::List => list(&d).map(Response::Vms),
         Request::VmStatus { name } => view_named(&d, &name).map(|v| Response::Vm(Box::new(v))),
-        Request::New(req) if req.provider == EXTERNAL => register::register(&d, &req),
+        Request::New(req) if req.provider == EXTERNAL => {
+            check_tags(&req.tags).and_then(|()| register::register(&d, &req))
+        }
         Request::New(req) => new(&d, req, &progress).await.map(Response::Vms),
         Request::Start { name } => start(&d, &name).await,
         Request::Stop { name } => stop(&d, &name).await,
@@ -53,6 +55,14 @@ pub async fn handle(d: Arc<Daemon>, request: Request, tx: UnboundedSender<Reply>
         Request::KillAll => kill_all(&d, &progress).await,
         Request::Token { name, ttl_secs } => token(&d, &name, ttl_secs),
         Request::Processes { name, sort, limit } => processes(&d, &name, sort, limit).await,
+        Request::ProcessTables {
+            selector,
+            sort,
+            limit,
+        } => query::process_tables(&d, &selector, sort, limit).await,
+        Request::Tag { name, set, remove } => tag(&d, &name, &set, &remove),
+        // Served by the IPC server itself, which keeps the socket open both ways.
+        Request::Exec(_) => Err(anyhow!("exec must go through the exec session")),
     };
     let reply = match result {
         Ok(r) => Reply::Ok(r),
@@ -83,7 +93,7 @@ fn daemon_info(d: &Daemon) -> DaemonInfo {
     }
 }
 
-fn view(d: &Daemon, row: &VmRow) -> VmView {
+pub(super) fn view(d: &Daemon, row: &VmRow, tags: BTreeMap<String, String>) -> VmView {
     let link = d.fleet.status(&row.name);
     let state = match (row.provider.as_str(), row.state) {
         ("local", VmState::Running) if !d.local.is_running(row) => VmState::Stopped,
@@ -92,6 +102,7 @@ fn view(d: &Daemon, row: &VmRow) -> VmView {
     let latest = d.live.latest(&row.name);
     VmView {
         session_name: d.config.session_name(&row.name),
+        tags,
         sample_age_ms: latest.as_ref().map(|l| l.age().as_millis() as u64),
         freshness: latest
             .as_ref()
@@ -114,11 +125,17 @@ fn view(d: &Daemon, row: &VmRow) -> VmView {
 }
 
 fn list(d: &Daemon) -> Result<Vec<VmView>> {
-    let rows = d.db.lock().expect("db lock").vms()?;
-    Ok(rows.iter().map(|r| view(d, r)).collect())
+    let (rows, mut tags) = {
+        let db = d.db.lock().expect("db lock");
+        (db.vms()?, db.all_tags()?)
+    };
+    Ok(rows
+        .iter()
+        .map(|r| view(d, r, tags.remove(&r.name).unwrap_or_default()))
+        .collect())
 }
 
-fn row_named(d: &Daemon, name: &str) -> Result<VmRow> {
+pub(super) fn row_named(d: &Daemon, name: &str) -> Result<VmRow> {
     let db = d.db.lock().expect("db lock");
     if let Some(row) = db.vm(name)? {
         return Ok(row);
@@ -132,7 +149,28 @@ fn row_named(d: &Daemon, name: &str) -> Result<VmRow> {
 }
 
 fn view_named(d: &Daemon, name: &str) -> Result<VmView> {
-    Ok(view(d, &row_named(d, name)?))
+    let row = row_named(d, name)?;
+    let tags = d.db.lock().expect("db lock").tags(name)?;
+    Ok(view(d, &row, tags))
+}
+
+fn tag(d: &Daemon, name: &str, set: &[(String, String)], remove: &[String]) -> Result<Response> {
+    row_named(d, name)?;
+    check_tags(set)?;
+    for key in remove {
+        tags::check_key(key)?;
+    }
+    d.db.lock()
+        .expect("db lock")
+        .update_tags(name, set, remove)?;
+    view_named(d, name).map(|v| Response::Vm(Box::new(v)))
+}
+
+fn check_tags(set: &[(String, String)]) -> Result<()> {
+    for (k, v) in set {
+        tags::parse_tag(&format!("{k}={v}"))?;
+    }
+    Ok(())
 }
 
 pub(super) fn pick_names(d: &Daemon, req: &NewRequest) -> Result<Vec<String>> {
@@ -193,6 +231,7 @@ async fn new(
         }
     };
     let names = pick_names(d, &req)?;
+    check_tags(&req.tags)?;
     let started = std::time::Instant::now();
     let mut created = Vec::new();
     for name in &names {
@@ -209,6 +248,7 @@ async fn new(
                 cert_serial: None,
                 provider_data: "{}".into(),
             })?;
+            db.update_tags(name, &req.tags, &[])?;
             db.insert_token(
                 &token.id_hex(),
                 name,
@@ -291,11 +331,9 @@ async fn new(
             late.join("\n")
         );
     }
-    let rows = d.db.lock().expect("db lock").vms()?;
-    Ok(rows
-        .iter()
-        .filter(|r| created.contains(&r.name))
-        .map(|r| view(d, r))
+    Ok(list(d)?
+        .into_iter()
+        .filter(|v| created.contains(&v.name))
         .collect())
 }
 

@@ -81,10 +81,26 @@ impl Client {
     /// Send a request; `on_progress` sees each progress line; returns the
     /// final response or the daemon's error.
     pub fn call(
-        mut self,
+        self,
         request: Request,
         mut on_progress: impl FnMut(&str, &str),
     ) -> Result<Response> {
+        let mut talk = self.converse(request)?;
+        loop {
+            match talk.next_reply()? {
+                Reply::Progress { vm, message } => on_progress(&vm, &message),
+                Reply::Ok(response) => return Ok(response),
+                Reply::Err { message } => bail!("{message}"),
+                Reply::ExecPlan { .. } | Reply::Exec { .. } => {
+                    bail!("the daemon sent command output to a request that runs no command")
+                }
+            }
+        }
+    }
+
+    /// Send a request and keep the conversation open (for exec: replies
+    /// keep coming, input frames may follow).
+    pub fn converse(mut self, request: Request) -> Result<Conversation> {
         let envelope = Envelope {
             version: IPC_VERSION,
             request,
@@ -93,36 +109,53 @@ impl Client {
         self.stream
             .write_all(&bytes)
             .context("cannot send to the daemon")?;
-        loop {
-            let payload = self.read_frame()?;
-            let reply: Reply = postcard::from_bytes(&payload).map_err(|e| {
-                anyhow!(
-                    "cannot read the daemon's answer ({e}); it may be another azlin version: \
-                     run `azlin daemon stop` and retry"
-                )
-            })?;
-            match reply {
-                Reply::Progress { vm, message } => on_progress(&vm, &message),
-                Reply::Ok(response) => return Ok(response),
-                Reply::Err { message } => bail!("{message}"),
-            }
-        }
+        Ok(Conversation {
+            stream: self.stream,
+            decoder: self.decoder,
+            buf: vec![0u8; 64 * 1024],
+        })
+    }
+}
+
+/// A request in flight: read replies, and write input frames through
+/// [`Conversation::writer`].
+pub struct Conversation {
+    stream: UnixStream,
+    decoder: FrameDecoder,
+    buf: Vec<u8>,
+}
+
+impl Conversation {
+    /// A second handle on the socket for sending input frames.
+    pub fn writer(&self) -> Result<UnixStream> {
+        self.stream
+            .try_clone()
+            .context("cannot share the daemon socket")
+    }
+
+    pub fn next_reply(&mut self) -> Result<Reply> {
+        let payload = self.read_frame()?;
+        postcard::from_bytes(&payload).map_err(|e| {
+            anyhow!(
+                "cannot read the daemon's answer ({e}); it may be another azlin version: \
+                 run `azlin daemon stop` and retry"
+            )
+        })
     }
 
     fn read_frame(&mut self) -> Result<Vec<u8>> {
-        let mut buf = vec![0u8; 64 * 1024];
         loop {
             if let Some(f) = self.decoder.next_frame()? {
                 return Ok(f);
             }
             let n = self
                 .stream
-                .read(&mut buf)
+                .read(&mut self.buf)
                 .context("lost the connection to the daemon")?;
             if n == 0 {
                 bail!("the daemon closed the connection; see `azlin daemon status` and its log");
             }
-            self.decoder.push(&buf[..n])?;
+            self.decoder.push(&self.buf[..n])?;
         }
     }
 }

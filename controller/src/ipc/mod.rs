@@ -3,19 +3,28 @@
 //! [`Reply::Progress`] frames and one final reply. Frames are the protocol
 //! crate's length-prefixed postcard frames.
 //!
+//! [`Request::Exec`] keeps the conversation open both ways: the CLI goes on
+//! sending [`azlin_protocol::exec::ExecInput`] frames (stdin, cancel), the
+//! daemon sends [`Reply::ExecPlan`], then [`Reply::Exec`] frames as output
+//! arrives, then the final reply. The CLI closing the socket cancels the run.
+//!
 //! The envelope starts with [`IPC_VERSION`] so a CLI and a daemon from
 //! different builds tell each other so instead of misreading each other.
 
 pub mod client;
 pub mod server;
 
+use std::collections::BTreeMap;
+
 use azlin_protocol::{
+    exec::ExecEvent,
     stream::{ProcessInfo, ProcessSort},
     telemetry::Sample,
 };
 use serde::{Deserialize, Serialize};
 
 use crate::{
+    selector::Selector,
     state::{ConnectMode, VmState},
     telemetry::live::Freshness,
 };
@@ -27,7 +36,7 @@ pub fn encode_reply(reply: &Reply) -> anyhow::Result<Vec<u8>> {
 }
 
 /// Bumped whenever a type below changes shape.
-pub const IPC_VERSION: u32 = 2;
+pub const IPC_VERSION: u32 = 3;
 /// Largest IPC frame (fleet listings grow with the fleet).
 pub const MAX_IPC_FRAME: usize = 16 * 1024 * 1024;
 
@@ -67,6 +76,30 @@ pub enum Request {
         sort: ProcessSort,
         limit: u32,
     },
+    /// Run a command on the chosen VMs (see the module docs).
+    Exec(ExecSpec),
+    /// The busiest processes on each chosen VM.
+    ProcessTables {
+        selector: Selector,
+        sort: ProcessSort,
+        limit: u32,
+    },
+    /// Set and remove tags on a VM.
+    Tag {
+        name: String,
+        set: Vec<(String, String)>,
+        remove: Vec<String>,
+    },
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ExecSpec {
+    pub selector: Selector,
+    /// Run through each VM user's `$SHELL -c`.
+    pub command: String,
+    pub timeout_secs: Option<u32>,
+    /// Forward the CLI's stdin (honoured only when one VM is chosen).
+    pub stdin: bool,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -75,6 +108,7 @@ pub struct NewRequest {
     pub name: Option<String>,
     pub pool: u32,
     pub connect: ConnectMode,
+    pub tags: Vec<(String, String)>,
 }
 
 #[derive(Debug, Serialize, Deserialize)]
@@ -87,6 +121,15 @@ pub enum Reply {
     Ok(Response),
     Err {
         message: String,
+    },
+    /// The VMs an exec runs on, by display name; later frames index it.
+    ExecPlan {
+        vms: Vec<String>,
+    },
+    /// Output from, or the end of, the command on `vms[vm]`.
+    Exec {
+        vm: u32,
+        event: ExecEvent,
     },
 }
 
@@ -105,12 +148,22 @@ pub enum Response {
         vm: String,
         list: Vec<ProcessInfo>,
     },
+    /// One entry per chosen VM: its busiest processes, or why not.
+    ProcessTables(Vec<ProcessTable>),
+    /// Every VM of an exec has reported how it ended.
+    ExecDone,
     /// Machines registered for their own agents to dial in and enroll.
     Joined {
         controller: String,
         ca_pem: String,
         vms: Vec<JoinInfo>,
     },
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ProcessTable {
+    pub vm: String,
+    pub result: Result<Vec<ProcessInfo>, String>,
 }
 
 /// What an agent on a registered machine needs to join.
@@ -150,6 +203,7 @@ pub struct VmView {
     pub created_at: i64,
     /// The name the user gave the VM's session, if any.
     pub session_name: Option<String>,
+    pub tags: BTreeMap<String, String>,
     /// The newest telemetry sample, how long ago it arrived, and what that
     /// age means for this agent's interval.
     pub sample: Option<Sample>,

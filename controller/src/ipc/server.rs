@@ -1,5 +1,7 @@
 //! The daemon's side of `daemon.sock`: read one request per connection,
-//! stream progress, send the final reply.
+//! stream progress, send the final reply. An exec keeps reading the CLI's
+//! input frames while it runs, and writes through a small channel so a slow
+//! CLI holds the run back instead of filling the daemon's memory.
 
 use std::sync::Arc;
 
@@ -11,8 +13,10 @@ use tokio::{
     sync::mpsc,
 };
 
-use super::{Envelope, IPC_VERSION, MAX_IPC_FRAME, Reply, encode_reply};
-use crate::daemon::{Daemon, requests};
+use azlin_protocol::{exec::ExecInput, message::decode_tagged};
+
+use super::{Envelope, ExecSpec, IPC_VERSION, MAX_IPC_FRAME, Reply, Request, encode_reply};
+use crate::daemon::{Daemon, exec, requests};
 
 pub async fn serve(d: Arc<Daemon>, listener: UnixListener) {
     loop {
@@ -32,8 +36,8 @@ pub async fn serve(d: Arc<Daemon>, listener: UnixListener) {
     }
 }
 
-async fn read_envelope(stream: &mut UnixStream) -> Result<Envelope> {
-    let mut decoder = FrameDecoder::new(MAX_IPC_FRAME);
+/// Read the request; the decoder keeps whatever the CLI sent after it.
+async fn read_envelope(stream: &mut UnixStream, decoder: &mut FrameDecoder) -> Result<Envelope> {
     let mut buf = vec![0u8; 8192];
     loop {
         if let Some(frame) = decoder.next_frame()? {
@@ -56,7 +60,8 @@ async fn read_envelope(stream: &mut UnixStream) -> Result<Envelope> {
 }
 
 async fn handle(d: Arc<Daemon>, mut stream: UnixStream) -> Result<()> {
-    let envelope = match read_envelope(&mut stream).await {
+    let mut decoder = FrameDecoder::new(MAX_IPC_FRAME);
+    let envelope = match read_envelope(&mut stream, &mut decoder).await {
         Ok(e) => e,
         Err(e) => {
             let reply = Reply::Err {
@@ -66,11 +71,73 @@ async fn handle(d: Arc<Daemon>, mut stream: UnixStream) -> Result<()> {
             return Ok(());
         }
     };
+    let request = match envelope.request {
+        Request::Exec(spec) => return exec_session(d, spec, stream, decoder).await,
+        other => other,
+    };
     let (tx, mut rx) = mpsc::unbounded_channel::<Reply>();
-    let work = tokio::spawn(requests::handle(d, envelope.request, tx));
+    let work = tokio::spawn(requests::handle(d, request, tx));
     while let Some(reply) = rx.recv().await {
         stream.write_all(&encode_reply(&reply)?).await?;
     }
     work.await?;
+    Ok(())
+}
+
+/// Replies queued for the CLI: enough to keep the socket busy, few enough
+/// that output piles up in no buffer of ours.
+const EXEC_REPLY_QUEUE: usize = 8;
+
+async fn exec_session(
+    d: Arc<Daemon>,
+    spec: ExecSpec,
+    stream: UnixStream,
+    mut decoder: FrameDecoder,
+) -> Result<()> {
+    let who = stream
+        .peer_cred()
+        .ok()
+        .and_then(|c| nix::unistd::User::from_uid(c.uid().into()).ok().flatten())
+        .map(|u| u.name)
+        .unwrap_or_else(|| "unknown".into());
+    let (mut read, mut write) = stream.into_split();
+    let (replies, mut queued) = mpsc::channel::<Reply>(EXEC_REPLY_QUEUE);
+    let (input_tx, input) = mpsc::channel::<ExecInput>(4);
+    let reader = tokio::spawn(async move {
+        let mut buf = vec![0u8; 64 * 1024];
+        loop {
+            while let Ok(Some(frame)) = decoder.next_frame() {
+                match decode_tagged::<ExecInput>(&frame) {
+                    Ok(msg) => {
+                        if input_tx.send(msg).await.is_err() {
+                            return;
+                        }
+                    }
+                    Err(e) => {
+                        tracing::warn!("bad input from the CLI: {e}");
+                        return;
+                    }
+                }
+            }
+            match read.read(&mut buf).await {
+                Ok(0) | Err(_) => return,
+                Ok(n) => {
+                    if decoder.push(&buf[..n]).is_err() {
+                        return;
+                    }
+                }
+            }
+        }
+    });
+    let work = tokio::spawn(exec::run(d, spec, who, replies, input));
+    while let Some(reply) = queued.recv().await {
+        if write.write_all(&encode_reply(&reply)?).await.is_err() {
+            // The CLI is gone: dropping the queue tells the run.
+            break;
+        }
+    }
+    drop(queued);
+    let _ = work.await;
+    reader.abort();
     Ok(())
 }

@@ -1,5 +1,5 @@
 //! `state.db`: the controller's durable state in SQLite — VMs, join tokens,
-//! issued certificates, metrics history. WAL with `synchronous = FULL`: once a call returns,
+//! issued certificates, metrics history, tags. WAL with `synchronous = FULL`: once a call returns,
 //! its change survives a `kill -9` or a power cut. Each operation that
 //! touches several rows is one transaction.
 //!
@@ -7,6 +7,7 @@
 
 mod certs;
 pub mod metrics;
+pub mod tags;
 mod tokens;
 mod vms;
 
@@ -71,6 +72,7 @@ impl Db {
         conn.busy_timeout(std::time::Duration::from_secs(5))?;
         conn.execute_batch(SCHEMA)
             .and_then(|()| conn.execute_batch(metrics::SCHEMA))
+            .and_then(|()| conn.execute_batch(tags::SCHEMA))
             .with_context(|| format!("cannot prepare {}", path.display()))?;
         Ok(Self { conn })
     }
@@ -80,6 +82,7 @@ impl Db {
         let conn = Connection::open_in_memory().unwrap();
         conn.execute_batch(SCHEMA).unwrap();
         conn.execute_batch(metrics::SCHEMA).unwrap();
+        conn.execute_batch(tags::SCHEMA).unwrap();
         Self { conn }
     }
 }

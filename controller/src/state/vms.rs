@@ -156,6 +156,7 @@ impl Db {
         )?;
         tx.execute("DELETE FROM tokens WHERE vm = ?1", [name])?;
         tx.execute("DELETE FROM metrics WHERE vm = ?1", [name])?;
+        tx.execute("DELETE FROM vm_tags WHERE vm = ?1", [name])?;
         tx.execute("DELETE FROM vms WHERE name = ?1", [name])?;
         tx.commit().context("cannot remove VM from state.db")?;
         Ok(())

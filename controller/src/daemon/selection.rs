@@ -1,0 +1,31 @@
+//! Resolve a [`Selector`] against the daemon's fleet: names, session names,
+//! tags and whether each VM is running right now.
+
+use anyhow::Result;
+
+use super::Daemon;
+use crate::{
+    selector::{Candidate, Selector, select},
+    state::VmState,
+};
+
+/// The chosen VMs' names, in fleet order.
+pub fn choose(d: &Daemon, sel: &Selector) -> Result<Vec<String>> {
+    let (rows, mut tags) = {
+        let db = d.db.lock().expect("db lock");
+        (db.vms()?, db.all_tags()?)
+    };
+    let fleet: Vec<Candidate> = rows
+        .iter()
+        .map(|row| Candidate {
+            session_name: d.config.session_name(&row.name),
+            // A local VM whose agent process died is not running, whatever
+            // the table last recorded.
+            running: row.state == VmState::Running
+                && (row.provider != "local" || d.local.is_running(row)),
+            tags: tags.remove(&row.name).unwrap_or_default(),
+            name: row.name.clone(),
+        })
+        .collect();
+    Ok(select(sel, &fleet)?)
+}
