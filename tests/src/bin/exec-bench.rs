@@ -1,0 +1,365 @@
+//! Fleet command benchmark: `azlin exec` against real OpenSSH on the same
+//! hosts. Each local VM's agent is paired with its own sshd on loopback;
+//! the same user and the same command go through the same shell, with
+//! parallel-ssh on fresh connections and with ssh ControlMaster (a warm
+//! master per host). Prints a Markdown table.
+//!
+//! The user is `azlin-bench`, made here with Debian's default (plain)
+//! shell profile, because sshd's bash sources `~/.bashrc` even for a
+//! command and a developer's own profile would time their shell setup, not
+//! the transport. Run as root.
+//!
+//! cargo build --release --workspace && target/release/exec-bench compare [RUNS]
+//! target/release/exec-bench huge [MIB]
+//!
+//! Needs Debian's openssh-server, openssh-client and pssh.
+
+use std::{
+    io::Read,
+    path::PathBuf,
+    process::{Child, Command, Stdio},
+    time::{Duration, Instant},
+};
+
+use azlin_e2e::{Env, free_tcp, proc_stats};
+
+const SIZES: [usize; 3] = [1, 10, 50];
+const COMMANDS: [&str; 2] = ["true", "uname -a"];
+
+fn main() {
+    let args: Vec<String> = std::env::args().collect();
+    match args.get(1).map(String::as_str) {
+        Some("compare") => compare(args.get(2).and_then(|a| a.parse().ok()).unwrap_or(20)),
+        Some("huge") => huge(args.get(2).and_then(|a| a.parse().ok()).unwrap_or(1024)),
+        _ => eprintln!("usage: exec-bench compare [RUNS] | huge [MIB]"),
+    }
+}
+
+/// sshd instances on loopback, one per VM, sharing a host key and one
+/// authorized client key.
+struct Sshd {
+    dir: tempfile::TempDir,
+    ports: Vec<u16>,
+    servers: Vec<Child>,
+}
+
+impl Sshd {
+    fn start(count: usize) -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let d = dir.path();
+        for key in ["host", "client"] {
+            let ok = Command::new("ssh-keygen")
+                .args(["-q", "-t", "ed25519", "-N", "", "-f"])
+                .arg(d.join(key))
+                .status()
+                .unwrap()
+                .success();
+            assert!(ok, "ssh-keygen failed");
+        }
+        std::fs::copy(d.join("client.pub"), d.join("authorized_keys")).unwrap();
+        std::fs::create_dir_all("/run/sshd").unwrap();
+        let (mut ports, mut servers) = (Vec::new(), Vec::new());
+        for i in 0..count {
+            let port = free_tcp().port();
+            let config = d.join(format!("sshd-{i}.conf"));
+            std::fs::write(
+                &config,
+                format!(
+                    "Port {port}\nListenAddress 127.0.0.1\nHostKey {host}\nAuthorizedKeysFile {keys}\n\
+                     PidFile {pid}\nUsePAM no\nStrictModes no\nPermitRootLogin prohibit-password\n\
+                     PasswordAuthentication no\nKbdInteractiveAuthentication no\nLogLevel ERROR\n\
+                     MaxStartups 200\nMaxSessions 100\n",
+                    host = d.join("host").display(),
+                    keys = d.join("authorized_keys").display(),
+                    pid = d.join(format!("sshd-{i}.pid")).display(),
+                ),
+            )
+            .unwrap();
+            servers.push(
+                Command::new("/usr/sbin/sshd")
+                    .args(["-D", "-e", "-f"])
+                    .arg(&config)
+                    .stderr(Stdio::null())
+                    .spawn()
+                    .expect("/usr/sbin/sshd (Debian's openssh-server)"),
+            );
+            ports.push(port);
+        }
+        let sshd = Self {
+            dir,
+            ports,
+            servers,
+        };
+        for &port in &sshd.ports {
+            let deadline = Instant::now() + Duration::from_secs(10);
+            while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+                assert!(Instant::now() < deadline, "sshd on {port} did not start");
+                std::thread::sleep(Duration::from_millis(20));
+            }
+        }
+        sshd
+    }
+
+    fn ssh_options(&self) -> Vec<String> {
+        [
+            "-i",
+            &self.dir.path().join("client").display().to_string(),
+            "-o",
+            "StrictHostKeyChecking=no",
+            "-o",
+            "UserKnownHostsFile=/dev/null",
+            "-o",
+            "BatchMode=yes",
+            "-o",
+            "LogLevel=ERROR",
+        ]
+        .map(String::from)
+        .to_vec()
+    }
+
+    fn socket(&self, port: u16) -> PathBuf {
+        self.dir.path().join(format!("cm-{port}"))
+    }
+
+    /// A warm master connection per host.
+    fn start_masters(&self) {
+        for &port in &self.ports {
+            let ok = Command::new("ssh")
+                .args(self.ssh_options())
+                .args(["-M", "-f", "-N", "-S"])
+                .arg(self.socket(port))
+                .args(["-p", &port.to_string(), &format!("{}@127.0.0.1", user())])
+                .status()
+                .unwrap()
+                .success();
+            assert!(ok, "ssh master to {port} failed");
+        }
+    }
+
+    fn stop_masters(&self) {
+        for &port in &self.ports {
+            let _ = Command::new("ssh")
+                .args(["-S"])
+                .arg(self.socket(port))
+                .args(["-O", "exit", "x"])
+                .stderr(Stdio::null())
+                .status();
+        }
+    }
+}
+
+impl Drop for Sshd {
+    fn drop(&mut self) {
+        self.stop_masters();
+        for s in &mut self.servers {
+            let _ = s.kill();
+            let _ = s.wait();
+        }
+    }
+}
+
+const BENCH_USER: &str = "azlin-bench";
+
+fn user() -> String {
+    BENCH_USER.to_string()
+}
+
+/// Make the bench user if needed, and have every VM's agent run commands
+/// as that user (restarting the agents, as a config change on a VM would).
+fn use_bench_user(env: &Env, vms: &[String]) {
+    if nix::unistd::User::from_name(BENCH_USER).unwrap().is_none() {
+        run_ok(Command::new("useradd").args(["--create-home", "--shell", "/bin/bash", BENCH_USER]));
+    }
+    for vm in vms {
+        let path = env.vm_dir(vm).join("agent.toml");
+        let text = std::fs::read_to_string(&path).unwrap();
+        let text: String = text
+            .lines()
+            .map(|l| {
+                if l.starts_with("user = ") {
+                    format!("user = \"{BENCH_USER}\"")
+                } else {
+                    l.to_string()
+                }
+            })
+            .collect::<Vec<_>>()
+            .join("\n");
+        std::fs::write(&path, text + "\n").unwrap();
+        env.ok(&["stop", vm]);
+        env.ok(&["start", vm]);
+    }
+    env.wait("agents back", Duration::from_secs(60), || {
+        env.list().iter().all(|v| v["connected"] == true)
+    });
+}
+
+fn run_ok(cmd: &mut Command) {
+    let out = cmd
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{cmd:?} failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// Median and p90 wall time of `runs` runs of `f`, after one warm-up.
+fn time(runs: usize, mut f: impl FnMut()) -> (f64, f64) {
+    f();
+    let mut ms: Vec<f64> = (0..runs)
+        .map(|_| {
+            let t = Instant::now();
+            f();
+            t.elapsed().as_secs_f64() * 1000.0
+        })
+        .collect();
+    (
+        proc_stats::percentile(&mut ms, 0.5),
+        proc_stats::percentile(&mut ms, 0.9),
+    )
+}
+
+fn compare(runs: usize) {
+    let max = *SIZES.iter().max().unwrap();
+    let env = Env::new();
+    env.ok(&["new", "--name", "b", "--pool", &max.to_string()]);
+    let names: Vec<String> = (1..=max).map(|i| format!("b-{i}")).collect();
+    use_bench_user(&env, &names);
+    let sshd = Sshd::start(max);
+    sshd.start_masters();
+    let azlin = azlin_e2e::bin("azlin");
+    let who = format!("{}@127.0.0.1", user());
+    println!(
+        "| command | VMs | azlin p50 / p90 | parallel-ssh (fresh) p50 / p90 | ssh ControlMaster p50 / p90 | azlin vs pssh |"
+    );
+    println!("|---|---:|---:|---:|---:|---:|");
+    for command in COMMANDS {
+        for &n in &SIZES {
+            let vms: Vec<String> = (1..=n).map(|i| format!("b-{i}")).collect();
+            let ports = &sshd.ports[..n];
+            let mut azlin_args = vec!["exec".to_string()];
+            if n == max {
+                azlin_args.push("--all".into());
+            } else {
+                for vm in &vms {
+                    azlin_args.extend(["--vm".into(), vm.clone()]);
+                }
+            }
+            azlin_args.extend(["-n".into(), "--".into(), command.into()]);
+            let a = time(runs, || {
+                run_ok(
+                    Command::new(&azlin)
+                        .args(&azlin_args)
+                        .env("AZLIN_HOME", env.home())
+                        .stdin(Stdio::null()),
+                )
+            });
+            let p = time(runs.min(10), || {
+                let mut c = Command::new("parallel-ssh");
+                c.args(["-p", &n.to_string(), "-t", "60", "-l", &user(), "-x"])
+                    .arg(sshd.ssh_options().join(" "));
+                for port in ports {
+                    c.args(["-H", &format!("127.0.0.1:{port}")]);
+                }
+                run_ok(c.arg(command).stdin(Stdio::null()));
+            });
+            let m = time(runs, || {
+                let children: Vec<Child> = ports
+                    .iter()
+                    .map(|port| {
+                        Command::new("ssh")
+                            .args(["-S"])
+                            .arg(sshd.socket(*port))
+                            .args(["-p", &port.to_string(), &who, command])
+                            .stdin(Stdio::null())
+                            .stdout(Stdio::null())
+                            .spawn()
+                            .unwrap()
+                    })
+                    .collect();
+                for mut c in children {
+                    assert!(c.wait().unwrap().success());
+                }
+            });
+            println!(
+                "| `{command}` | {n} | {:.1} / {:.1} ms | {:.0} / {:.0} ms | {:.1} / {:.1} ms | {:.0}× |",
+                a.0,
+                a.1,
+                p.0,
+                p.1,
+                m.0,
+                m.1,
+                p.0 / a.0
+            );
+        }
+    }
+}
+
+/// Stream `mib` MiB through `azlin exec` on one VM and through a warm ssh
+/// master to the same host; report throughput and each hop's peak memory.
+fn huge(mib: u64) {
+    let env = Env::new();
+    env.ok(&["new", "--name", "big"]);
+    use_bench_user(&env, &["big".to_string()]);
+    let bytes = mib << 20;
+    let command = format!("head -c {bytes} /dev/zero");
+    let (azlin_secs, total) = drain(
+        Command::new(azlin_e2e::bin("azlin"))
+            .args(["exec", "--vm", "big", "-n", "--", &command])
+            .env("AZLIN_HOME", env.home()),
+    );
+    assert_eq!(total, bytes);
+    let cli = nix::sys::resource::getrusage(nix::sys::resource::UsageWho::RUSAGE_CHILDREN)
+        .unwrap()
+        .max_rss() as u64
+        * 1024;
+    let daemon = proc_stats::status_bytes(env.daemon_pid().unwrap(), "VmHWM").unwrap();
+    let agent = proc_stats::status_bytes(env.agent_pid("big").unwrap(), "VmHWM").unwrap();
+    let sshd = Sshd::start(1);
+    sshd.start_masters();
+    let port = sshd.ports[0];
+    let (ssh_secs, total) = drain(Command::new("ssh").arg("-S").arg(sshd.socket(port)).args([
+        "-p",
+        &port.to_string(),
+        &format!("{}@127.0.0.1", user()),
+        &command,
+    ]));
+    assert_eq!(total, bytes);
+    println!("| path | MiB | MiB/s | peak RSS |");
+    println!("|---|---:|---:|---|");
+    println!(
+        "| azlin exec (agent → daemon → CLI) | {mib} | {:.0} | agent {:.1} MiB, daemon {:.1} MiB, CLI {:.1} MiB |",
+        mib as f64 / azlin_secs,
+        proc_stats::mib(agent),
+        proc_stats::mib(daemon),
+        proc_stats::mib(cli)
+    );
+    println!(
+        "| ssh ControlMaster (warm) | {mib} | {:.0} | not measured |",
+        mib as f64 / ssh_secs
+    );
+}
+
+fn drain(cmd: &mut Command) -> (f64, u64) {
+    let t = Instant::now();
+    let mut child = cmd
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut out = child.stdout.take().unwrap();
+    let mut buf = vec![0u8; 1 << 16];
+    let mut total = 0u64;
+    loop {
+        let n = out.read(&mut buf).unwrap();
+        if n == 0 {
+            break;
+        }
+        total += n as u64;
+    }
+    assert!(child.wait().unwrap().success());
+    (t.elapsed().as_secs_f64(), total)
+}
