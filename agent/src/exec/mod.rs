@@ -226,18 +226,20 @@ async fn sleep_until(at: Option<tokio::time::Instant>) {
 }
 
 /// Copy one of the command's outputs into frames until it closes or the
-/// stream is gone.
+/// stream is gone. Each read fills a fresh, unzeroed buffer that then moves
+/// into its frame: nothing is copied, and a command that writes little
+/// touches little memory.
 async fn pump(
     mut source: impl AsyncRead + Unpin,
     events: mpsc::Sender<ExecEvent>,
     wrap: fn(Vec<u8>) -> ExecEvent,
 ) {
-    let mut buf = vec![0u8; OUTPUT_CHUNK];
     loop {
-        match source.read(&mut buf).await {
+        let mut buf = Vec::with_capacity(OUTPUT_CHUNK);
+        match source.read_buf(&mut buf).await {
             Ok(0) | Err(_) => return,
-            Ok(n) => {
-                if events.send(wrap(buf[..n].to_vec())).await.is_err() {
+            Ok(_) => {
+                if events.send(wrap(buf)).await.is_err() {
                     return;
                 }
             }

@@ -57,6 +57,14 @@ impl Sshd {
             assert!(ok, "ssh-keygen failed");
         }
         std::fs::copy(d.join("client.pub"), d.join("authorized_keys")).unwrap();
+        // sshd reads authorized_keys as the bench user.
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(d, std::fs::Permissions::from_mode(0o755)).unwrap();
+        std::fs::set_permissions(
+            d.join("authorized_keys"),
+            std::fs::Permissions::from_mode(0o644),
+        )
+        .unwrap();
         std::fs::create_dir_all("/run/sshd").unwrap();
         let (mut ports, mut servers) = (Vec::new(), Vec::new());
         for i in 0..count {
@@ -170,6 +178,8 @@ fn use_bench_user(env: &Env, vms: &[String]) {
     if nix::unistd::User::from_name(BENCH_USER).unwrap().is_none() {
         run_ok(Command::new("useradd").args(["--create-home", "--shell", "/bin/bash", BENCH_USER]));
     }
+    // No password, but not locked: sshd refuses locked accounts outright.
+    run_ok(Command::new("usermod").args(["-p", "*", BENCH_USER]));
     for vm in vms {
         let path = env.vm_dir(vm).join("agent.toml");
         let text = std::fs::read_to_string(&path).unwrap();

@@ -1,0 +1,124 @@
+//! A buggy or hostile agent answering a command: an oversized frame or a
+//! terminal escape in its failure reason fails only that VM, with a clear
+//! reason; the real VM beside it runs the command and the run ends.
+
+use std::time::Duration;
+
+use azlin_agent::credentials::AgentCredentials;
+use azlin_e2e::{Env, peer, sim};
+use azlin_protocol::{
+    exec::{ExecEvent, MAX_EXEC_FRAME},
+    handshake,
+    message::{Control, Role},
+    pki::{CONTROLLER_DNS, ServerAuth},
+    stream::{MAX_QUERY_FRAME, Query},
+    transport::{self, FramedRecv},
+};
+use serde_json::Value;
+
+#[test]
+fn a_hostile_agent_fails_only_its_own_vm() {
+    let env = Env::with_listener();
+    env.ok(&["new", "--name", "dev"]);
+    let joined: Value = serde_json::from_str(&env.ok(&[
+        "new",
+        "--provider",
+        "external",
+        "--name",
+        "bad",
+        "--json",
+    ]))
+    .unwrap();
+    let controller = joined["controller"].as_str().unwrap().to_string();
+    let ca_pem = joined["ca_pem"].as_str().unwrap();
+    let token = joined["vms"][0]["token"].as_str().unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let _guard = runtime.enter();
+    // Enroll with the real agent code, then swap it for a raw peer.
+    let real = sim::start(dir.path(), "bad", token, ca_pem, &controller, 1000).unwrap();
+    env.wait("bad enrolled", Duration::from_secs(20), || {
+        env.connected("bad")
+    });
+    runtime.block_on(real.agent.shutdown("replaced by a raw peer"));
+    let creds = AgentCredentials::load_or_create(
+        &dir.path().join("bad"),
+        &dir.path().join("bad/ca.crt"),
+        "bad",
+    )
+    .unwrap();
+    let peer = runtime.spawn(async move {
+        let conn = peer::dial(
+            creds.fleet().unwrap(),
+            &creds.ca,
+            ServerAuth::Fleet,
+            controller.parse().unwrap(),
+            CONTROLLER_DNS,
+        )
+        .await
+        .expect("a fleet agent may connect");
+        let (send, recv) = conn.accept_bi().await.unwrap();
+        let hello = handshake::hello(Role::Agent, "bad", vec![], 0, true);
+        let mut control = handshake::greet_as_agent(send, recv, hello).await.unwrap();
+        assert!(matches!(
+            control.recv.control().await,
+            Ok(Some(Control::Ready { .. }))
+        ));
+        // First command: a failure reason with a terminal escape in it.
+        let (mut send, recv) = conn.accept_bi().await.unwrap();
+        let mut recv = FramedRecv::new(recv, MAX_QUERY_FRAME);
+        assert!(matches!(
+            recv.tagged::<Query>().await,
+            Ok(Some(Query::Exec(_)))
+        ));
+        let reason = "no\x1b]0;owned\x07".to_string();
+        transport::send(&mut send, &ExecEvent::Failed { reason }, MAX_EXEC_FRAME)
+            .await
+            .unwrap();
+        let _ = send.finish();
+        // Second command: some output, then a frame far over the limit.
+        let (mut send, recv) = conn.accept_bi().await.unwrap();
+        let mut recv = FramedRecv::new(recv, MAX_QUERY_FRAME);
+        assert!(matches!(
+            recv.tagged::<Query>().await,
+            Ok(Some(Query::Exec(_)))
+        ));
+        transport::send(
+            &mut send,
+            &ExecEvent::Stdout(b"partial\n".to_vec()),
+            MAX_EXEC_FRAME,
+        )
+        .await
+        .unwrap();
+        send.write_all(&(100u32 << 20).to_be_bytes()).await.unwrap();
+        send.write_all(&[0u8; 4096]).await.unwrap();
+        // Stay connected: the daemon must end the run on its own.
+        conn.closed().await;
+    });
+    env.wait("the raw peer connected", Duration::from_secs(20), || {
+        env.connected("bad")
+    });
+
+    let out = env.run(&["exec", "--vm", "bad", "--vm", "dev", "--", "echo", "hi"]);
+    assert_eq!(out.status.code(), Some(255));
+    assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "dev: hi");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("bad: no?]0;owned?"), "escape removed: {err}");
+
+    let out = env.run(&[
+        "exec", "--json", "--vm", "bad", "--vm", "dev", "--", "echo", "hi",
+    ]);
+    assert_eq!(out.status.code(), Some(255));
+    let results: Vec<Value> = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let bad = results.iter().find(|r| r["vm"] == "bad").unwrap();
+    assert_eq!(bad["stdout"], "partial\n");
+    assert!(bad["error"].as_str().unwrap().contains("unusable"), "{bad}");
+    let dev = results.iter().find(|r| r["vm"] == "dev").unwrap();
+    assert_eq!(dev["exit_code"], 0);
+    assert_eq!(dev["stdout"], "hi\n");
+    assert_eq!(env.vm("dev")["connected"], true);
+    peer.abort();
+}
