@@ -308,3 +308,87 @@ fn ps_w_and_updates_run_on_the_fleet() {
     assert!(text.contains("==> apt-get upgrade (simulated)"), "{text}");
     assert!(text.contains("==> os-update done"), "{text}");
 }
+
+/// Point a VM's agent at another `user` line (or none) and restart it, as
+/// a config change on a VM would.
+fn set_agent_user(env: &Env, vm: &str, user: Option<&str>) {
+    let path = env.vm_dir(vm).join("agent.toml");
+    let text = std::fs::read_to_string(&path).unwrap();
+    let mut lines: Vec<String> = text
+        .lines()
+        .filter(|l| !l.starts_with("user = "))
+        .map(String::from)
+        .collect();
+    if let Some(u) = user {
+        lines.insert(1, format!("user = \"{u}\""));
+    }
+    std::fs::write(&path, lines.join("\n") + "\n").unwrap();
+    env.ok(&["stop", vm]);
+    env.ok(&["start", vm]);
+    env.wait("agent back", std::time::Duration::from_secs(20), || {
+        env.connected(vm)
+    });
+}
+
+#[test]
+fn a_root_agent_runs_commands_only_as_the_configured_user() {
+    if !nix::unistd::Uid::effective().is_root() {
+        panic!("this test switches users and must run as root, as CI does");
+    }
+    let env = Env::new();
+    env.ok(&["new", "--name", "sw"]);
+    const USER: &str = "azlin-test";
+    if nix::unistd::User::from_name(USER).unwrap().is_none() {
+        let ok = std::process::Command::new("useradd")
+            .args(["--create-home", "--shell", "/bin/sh", USER])
+            .status()
+            .unwrap()
+            .success();
+        assert!(ok, "useradd failed");
+    }
+    let account = nix::unistd::User::from_name(USER).unwrap().unwrap();
+
+    // As the configured user: identity, groups, home and shell are theirs.
+    set_agent_user(&env, "sw", Some(USER));
+    let out = env.ok(&[
+        "exec",
+        "--vm",
+        "sw",
+        "--",
+        "echo \"$(id -un) $(id -gn) $(id -G) $HOME $(pwd) $0\"",
+    ]);
+    assert_eq!(
+        out.trim(),
+        format!(
+            "{USER} {USER} {gid} {home} {home} sh",
+            gid = account.gid,
+            home = account.dir.display()
+        )
+    );
+
+    // A root agent whose config names no user runs nothing, and says why.
+    set_agent_user(&env, "sw", None);
+    let out = env.run(&[
+        "exec",
+        "--vm",
+        "sw",
+        "--",
+        "touch /tmp/azlin-should-not-exist",
+    ]);
+    assert_eq!(out.status.code(), Some(255));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("sw: this agent runs as root and its config names no `user`"),
+        "{err}"
+    );
+    assert!(!std::path::Path::new("/tmp/azlin-should-not-exist").exists());
+    let audit = std::fs::read_to_string(env.vm_dir("sw").join("state/audit.log")).unwrap();
+    assert!(
+        audit
+            .lines()
+            .last()
+            .unwrap()
+            .contains("\"event\":\"refused\""),
+        "{audit}"
+    );
+}
