@@ -7,7 +7,7 @@ use std::time::Duration;
 use azlin_agent::credentials::AgentCredentials;
 use azlin_e2e::{Env, peer, sim};
 use azlin_protocol::{
-    exec::{ExecEvent, MAX_EXEC_FRAME},
+    exec::{CAP_EXEC, ExecEvent, MAX_EXEC_FRAME},
     handshake,
     message::{Control, Role},
     pki::{CONTROLLER_DNS, ServerAuth},
@@ -47,23 +47,36 @@ fn a_hostile_agent_fails_only_its_own_vm() {
         "bad",
     )
     .unwrap();
+    let (next, mut go_on) = tokio::sync::oneshot::channel::<()>();
     let peer = runtime.spawn(async move {
-        let conn = peer::dial(
-            creds.fleet().unwrap(),
-            &creds.ca,
-            ServerAuth::Fleet,
-            controller.parse().unwrap(),
-            CONTROLLER_DNS,
-        )
-        .await
-        .expect("a fleet agent may connect");
-        let (send, recv) = conn.accept_bi().await.unwrap();
-        let hello = handshake::hello(Role::Agent, "bad", vec![], 0, true);
-        let mut control = handshake::greet_as_agent(send, recv, hello).await.unwrap();
-        assert!(matches!(
-            control.recv.control().await,
-            Ok(Some(Control::Ready { .. }))
-        ));
+        let connect = |caps: Vec<String>| {
+            let creds = &creds;
+            let controller = controller.clone();
+            async move {
+                let conn = peer::dial(
+                    creds.fleet().unwrap(),
+                    &creds.ca,
+                    ServerAuth::Fleet,
+                    controller.parse().unwrap(),
+                    CONTROLLER_DNS,
+                )
+                .await
+                .expect("a fleet agent may connect");
+                let (send, recv) = conn.accept_bi().await.unwrap();
+                let hello = handshake::hello(Role::Agent, "bad", caps, 0, true);
+                let mut control = handshake::greet_as_agent(send, recv, hello).await.unwrap();
+                assert!(matches!(
+                    control.recv.control().await,
+                    Ok(Some(Control::Ready { .. }))
+                ));
+                (conn, control)
+            }
+        };
+        // An agent that does not announce exec/1 is never sent a command.
+        let (old, _control) = connect(Vec::new()).await;
+        let _ = (&mut go_on).await;
+        old.close(0u32.into(), b"upgrading");
+        let (conn, _control) = connect(vec![CAP_EXEC.into()]).await;
         // First command: a failure reason with a terminal escape in it.
         let (mut send, recv) = conn.accept_bi().await.unwrap();
         let mut recv = FramedRecv::new(recv, MAX_QUERY_FRAME);
@@ -92,11 +105,24 @@ fn a_hostile_agent_fails_only_its_own_vm() {
         .unwrap();
         send.write_all(&(100u32 << 20).to_be_bytes()).await.unwrap();
         send.write_all(&[0u8; 4096]).await.unwrap();
-        // Stay connected: the daemon must end the run on its own.
+        // Third command: accepted, never answered, the connection kept up.
+        let (_send, _recv) = conn.accept_bi().await.unwrap();
         conn.closed().await;
     });
     env.wait("the raw peer connected", Duration::from_secs(20), || {
         env.connected("bad")
+    });
+    let out = env.run(&["exec", "--vm", "bad", "--", "true"]);
+    assert_eq!(out.status.code(), Some(255));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("cannot run commands: upgrade azlin-agent"),
+        "{err}"
+    );
+    next.send(()).unwrap();
+    let reconnects = env.vm("bad")["reconnects"].as_u64().unwrap();
+    env.wait("the raw peer reconnected", Duration::from_secs(20), || {
+        env.vm("bad")["reconnects"].as_u64().unwrap() > reconnects && env.connected("bad")
     });
 
     let out = env.run(&["exec", "--vm", "bad", "--vm", "dev", "--", "echo", "hi"]);
@@ -120,5 +146,15 @@ fn a_hostile_agent_fails_only_its_own_vm() {
     assert_eq!(dev["exit_code"], 0);
     assert_eq!(dev["stdout"], "hi\n");
     assert_eq!(env.vm("dev")["connected"], true);
+
+    // An agent that stays connected but never reports: with a timeout the
+    // daemon gives up on it (timeout plus a grace), so the run still ends.
+    let out = env.run(&["exec", "--vm", "bad", "--timeout", "1", "--", "true"]);
+    assert_eq!(out.status.code(), Some(255));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("did not report the end of the command"),
+        "{err}"
+    );
     peer.abort();
 }

@@ -22,7 +22,8 @@ use std::{
 use azlin_protocol::{
     audit::{Event, Record},
     exec::{
-        ExecEvent, ExecInput, ExecRequest, ExecStatus, MAX_EXEC_FRAME, check_request, clean_reason,
+        CAP_EXEC, ExecEvent, ExecInput, ExecRequest, ExecStatus, MAX_EXEC_FRAME, check_request,
+        clean_reason,
     },
     stream::{MAX_QUERY_FRAME, Query},
     transport::{self, FramedRecv, StreamError},
@@ -36,6 +37,8 @@ use crate::ipc::{ExecSpec, Reply, Response};
 const OPEN_TIMEOUT: Duration = Duration::from_secs(5);
 /// After a cancel, how long an agent has to confirm before we give up on it.
 const CANCEL_GRACE: Duration = Duration::from_secs(5);
+/// Past a command's timeout, how long its agent has to report the kill.
+const TIMEOUT_GRACE: Duration = Duration::from_secs(10);
 
 /// Run `spec` for the CLI user `who`; `replies` go to the CLI, `input`
 /// comes from it and closes when the CLI goes away.
@@ -208,6 +211,13 @@ impl Job {
                 .unwrap_or_default();
             format!("offline: not connected{why}")
         })?;
+        let link = self.d.fleet.status(vm);
+        if !link.capabilities.iter().any(|c| c == CAP_EXEC) {
+            return Err(format!(
+                "its agent ({}) cannot run commands: upgrade azlin-agent on it",
+                link.agent_version.as_deref().unwrap_or("unknown version")
+            ));
+        }
         Counters::bump(&self.d.counters.queries);
         let (mut send, recv) = tokio::time::timeout(OPEN_TIMEOUT, conn.open_bi())
             .await
@@ -226,9 +236,18 @@ impl Job {
     async fn relay(&self, mut recv: FramedRecv) -> Result<Option<ExecEvent>, String> {
         let mut cancel = self.cancel.clone();
         let mut grace: Option<tokio::time::Instant> = None;
+        // The agent enforces the timeout; this only catches an agent that
+        // stopped answering while its connection stays up.
+        let overdue = self.req.timeout_secs.map(|s| {
+            tokio::time::Instant::now() + Duration::from_secs(u64::from(s)) + TIMEOUT_GRACE
+        });
         loop {
             let next = tokio::select! {
                 next = recv.tagged::<ExecEvent>() => next,
+                () = sleep_until(overdue) => {
+                    recv.reject();
+                    return Err("the agent did not report the end of the command after its timeout".into());
+                }
                 () = cancelled(&mut cancel), if grace.is_none() => {
                     grace = Some(tokio::time::Instant::now() + CANCEL_GRACE);
                     continue;

@@ -25,6 +25,8 @@ pub struct LinkStatus {
     pub agent_started_at: Option<i64>,
     pub reconnects: u64,
     pub last_error: Option<String>,
+    /// What the connected agent said it can do (its greeting).
+    pub capabilities: Vec<String>,
 }
 
 struct Link {
@@ -98,6 +100,7 @@ impl Fleet {
         s.remote = Some(conn.remote_address().to_string());
         s.agent_version = Some(hello.software.clone());
         s.agent_started_at = Some(hello.started_at_unix as i64);
+        s.capabilities = hello.capabilities.clone();
         s.last_error = None;
         drop(links);
         self.bump();
