@@ -106,7 +106,15 @@ async fn exec_session(
     let reader = tokio::spawn(async move {
         let mut buf = vec![0u8; 64 * 1024];
         loop {
-            while let Ok(Some(frame)) = decoder.next_frame() {
+            loop {
+                let frame = match decoder.next_frame() {
+                    Ok(Some(frame)) => frame,
+                    Ok(None) => break,
+                    Err(e) => {
+                        tracing::warn!("bad frame from the CLI: {e}");
+                        return;
+                    }
+                };
                 match decode_tagged::<ExecInput>(&frame) {
                     Ok(msg) => {
                         if input_tx.send(msg).await.is_err() {
