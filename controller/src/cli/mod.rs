@@ -66,28 +66,12 @@ fn fleet_command(cli: Cli, home: &Home) -> Result<u8> {
             select,
             timeout,
             dry_run,
-        } => (
-            select.selector(true)?,
-            updates::command(updates::OS_UPDATE, dry_run),
-            exec::OutputArgs {
-                timeout: Some(timeout),
-                no_stdin: true,
-                ..Default::default()
-            },
-        ),
+        } => update_run(&select, updates::OS_UPDATE, timeout, dry_run)?,
         Command::Update {
             select,
             timeout,
             dry_run,
-        } => (
-            select.selector(true)?,
-            updates::command(updates::TOOLS_UPDATE, dry_run),
-            exec::OutputArgs {
-                timeout: Some(timeout),
-                no_stdin: true,
-                ..Default::default()
-            },
-        ),
+        } => update_run(&select, updates::TOOLS_UPDATE, timeout, dry_run)?,
         Command::Ps {
             select,
             sort,
@@ -109,6 +93,25 @@ fn fleet_command(cli: Cli, home: &Home) -> Result<u8> {
         other => return run_command(home, other).map(|()| 0),
     };
     Ok(exec::run(home, selector, line, &output))
+}
+
+/// What `os-update` and `update` run: `script` on every chosen VM (all by
+/// default), with a long timeout and no stdin.
+fn update_run(
+    select: &exec::SelectArgs,
+    script: &str,
+    timeout: u32,
+    dry_run: bool,
+) -> Result<(Selector, String, exec::OutputArgs)> {
+    Ok((
+        select.selector(true)?,
+        updates::command(script, dry_run),
+        exec::OutputArgs {
+            timeout: Some(timeout),
+            no_stdin: true,
+            ..Default::default()
+        },
+    ))
 }
 
 fn ask(home: &Home, request: Request) -> Result<Response> {

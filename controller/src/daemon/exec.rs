@@ -201,17 +201,15 @@ impl Job {
         stdin: Option<mpsc::Receiver<ExecInput>>,
     ) -> Result<Option<ExecEvent>, String> {
         let vm = &self.vm;
+        let link = self.d.fleet.status(vm);
         let conn = self.d.fleet.connection(vm).ok_or_else(|| {
-            let why = self
-                .d
-                .fleet
-                .status(vm)
+            let why = link
                 .last_error
+                .as_deref()
                 .map(|e| format!(" (last error: {e})"))
                 .unwrap_or_default();
             format!("offline: not connected{why}")
         })?;
-        let link = self.d.fleet.status(vm);
         if !link.capabilities.iter().any(|c| c == CAP_EXEC) {
             return Err(format!(
                 "its agent ({}) cannot run commands: upgrade azlin-agent on it",

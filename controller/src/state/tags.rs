@@ -26,9 +26,7 @@ pub fn parse_tag(text: &str) -> Result<(String, String)> {
     let Some((key, value)) = text.split_once('=') else {
         bail!("tag {text:?} is not key=value");
     };
-    if key.is_empty() || key.len() > MAX_KEY {
-        bail!("tag key {key:?} must be 1 to {MAX_KEY} characters");
-    }
+    check_key(key)?;
     if key
         .chars()
         .any(|c| c.is_control() || "<>%&\\?/".contains(c))
@@ -43,6 +41,7 @@ pub fn parse_tag(text: &str) -> Result<(String, String)> {
     Ok((key.to_string(), value.to_string()))
 }
 
+/// A key's length, and no `=` (which would split `key=value` elsewhere).
 pub fn check_key(key: &str) -> Result<()> {
     if key.is_empty() || key.len() > MAX_KEY || key.contains('=') {
         bail!("tag key {key:?} must be 1 to {MAX_KEY} characters without '='");
