@@ -237,19 +237,7 @@ impl Env {
 
     /// Pids of processes whose command line mentions this home.
     pub fn pids_mentioning(&self, needle: &str) -> Vec<i32> {
-        let mut pids = Vec::new();
-        for entry in std::fs::read_dir("/proc").unwrap().flatten() {
-            let Ok(pid) = entry.file_name().to_string_lossy().parse::<i32>() else {
-                continue;
-            };
-            let Ok(cmd) = std::fs::read(entry.path().join("cmdline")) else {
-                continue;
-            };
-            if String::from_utf8_lossy(&cmd).contains(needle) {
-                pids.push(pid);
-            }
-        }
-        pids
+        pids_where(|cmdline| String::from_utf8_lossy(cmdline).contains(needle))
     }
 
     pub fn agent_pid(&self, vm: &str) -> Option<i32> {
@@ -284,6 +272,24 @@ impl Default for Env {
     fn default() -> Self {
         Self::new()
     }
+}
+
+/// Pids of the processes whose raw `/proc/PID/cmdline` (arguments separated
+/// by NUL bytes) `wanted` accepts.
+pub fn pids_where(wanted: impl Fn(&[u8]) -> bool) -> Vec<i32> {
+    let mut pids = Vec::new();
+    for entry in std::fs::read_dir("/proc").unwrap().flatten() {
+        let Ok(pid) = entry.file_name().to_string_lossy().parse::<i32>() else {
+            continue;
+        };
+        let Ok(cmd) = std::fs::read(entry.path().join("cmdline")) else {
+            continue;
+        };
+        if wanted(&cmd) {
+            pids.push(pid);
+        }
+    }
+    pids
 }
 
 pub fn kill9(pid: i32) {

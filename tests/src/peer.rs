@@ -3,8 +3,11 @@
 
 use std::{net::SocketAddr, path::Path};
 
+use azlin_agent::credentials::AgentCredentials;
 use azlin_protocol::{
-    pki::{self, ClientAuth, Credentials, FleetCa, KeyPair, ServerAuth},
+    handshake::{self, ControlStream},
+    message::{Control, Role},
+    pki::{self, CONTROLLER_DNS, ClientAuth, Credentials, FleetCa, KeyPair, ServerAuth},
     transport,
 };
 
@@ -89,6 +92,34 @@ pub fn server(
         }
     });
     endpoint
+}
+
+/// Join the controller at `controller` as the enrolled agent `name`, with
+/// that agent's real credentials, announcing `caps`, up to the controller's
+/// Ready: a raw agent that a test then drives frame by frame.
+pub async fn agent_session(
+    creds: &AgentCredentials,
+    name: &str,
+    caps: Vec<String>,
+    controller: SocketAddr,
+) -> (quinn::Connection, ControlStream) {
+    let conn = dial(
+        creds.fleet().unwrap(),
+        &creds.ca,
+        ServerAuth::Fleet,
+        controller,
+        CONTROLLER_DNS,
+    )
+    .await
+    .expect("a fleet agent may connect");
+    let (send, recv) = conn.accept_bi().await.unwrap();
+    let hello = handshake::hello(Role::Agent, name, caps, 0, true);
+    let mut control = handshake::greet_as_agent(send, recv, hello).await.unwrap();
+    assert!(matches!(
+        control.recv.control().await,
+        Ok(Some(Control::Ready { .. }))
+    ));
+    (conn, control)
 }
 
 /// Wait for the peer to close the connection; its application reason.

@@ -8,7 +8,7 @@ use std::{
     time::{Duration, Instant},
 };
 
-use azlin_e2e::{Env, kill9, proc_stats};
+use azlin_e2e::{Env, kill9, pids_where, proc_stats};
 use nix::{
     sys::signal::{Signal, kill},
     unistd::Pid,
@@ -18,24 +18,10 @@ use serde_json::Value;
 /// `sleep` processes whose argument starts with `marker` (each test uses
 /// its own unusual lengths).
 fn sleeping(marker: &str) -> Vec<i32> {
-    let mut pids = Vec::new();
-    for entry in std::fs::read_dir("/proc").unwrap().flatten() {
-        let Ok(pid) = entry.file_name().to_string_lossy().parse::<i32>() else {
-            continue;
-        };
-        let Ok(cmd) = std::fs::read(entry.path().join("cmdline")) else {
-            continue;
-        };
-        let argv: Vec<&[u8]> = cmd.split(|b| *b == 0).collect();
-        if argv.len() >= 2 && argv[0] == b"sleep" && argv[1].starts_with(marker.as_bytes()) {
-            pids.push(pid);
-        }
-    }
-    pids
-}
-
-fn running(_env: &Env, marker: &str) -> usize {
-    sleeping(marker).len()
+    pids_where(|cmdline| {
+        let argv: Vec<&[u8]> = cmdline.split(|b| *b == 0).collect();
+        argv.len() >= 2 && argv[0] == b"sleep" && argv[1].starts_with(marker.as_bytes())
+    })
 }
 
 /// Wait for a CLI process with a generous safety limit, so a hang fails the
@@ -80,7 +66,7 @@ fn timeouts_and_cancels_kill_the_whole_process_group() {
     env.wait(
         "timed-out processes to be gone",
         Duration::from_secs(5),
-        || running(&env, "424") == 0,
+        || sleeping("424").is_empty(),
     );
 
     // Ctrl-C: every VM's process group is killed, azlin reports and exits 130.
@@ -91,7 +77,7 @@ fn timeouts_and_cancels_kill_the_whole_process_group() {
         .spawn()
         .unwrap();
     env.wait("the commands to start", Duration::from_secs(10), || {
-        running(&env, "515") == 4
+        sleeping("515").len() == 4
     });
     kill(Pid::from_raw(cli.id() as i32), Signal::SIGINT).unwrap();
     assert_eq!(wait_exit(&mut cli), 130);
@@ -103,7 +89,7 @@ fn timeouts_and_cancels_kill_the_whole_process_group() {
         .filter(|l| l.starts_with("k-") && l.ends_with("cancelled; its process group was killed"));
     assert_eq!(per_vm.count(), 2, "{err}");
     // Nothing left: checked once azlin has returned, not eventually.
-    assert_eq!(running(&env, "515"), 0, "leftovers after Ctrl-C");
+    assert_eq!(sleeping("515").len(), 0, "leftovers after Ctrl-C");
 
     // A CLI killed outright: the daemon notices the closed socket and
     // cancels, so nothing is left either.
@@ -113,14 +99,14 @@ fn timeouts_and_cancels_kill_the_whole_process_group() {
         .spawn()
         .unwrap();
     env.wait("the commands to start", Duration::from_secs(10), || {
-        running(&env, "616") == 4
+        sleeping("616").len() == 4
     });
     kill9(cli.id() as i32);
     let _ = cli.wait();
     env.wait(
         "abandoned commands to be killed",
         Duration::from_secs(10),
-        || running(&env, "616") == 0,
+        || sleeping("616").is_empty(),
     );
 
     let ends = audit_ends(&env);
@@ -164,7 +150,7 @@ fn offline_and_lost_vms_are_reported_while_the_rest_complete() {
         .spawn()
         .unwrap();
     env.wait("the commands to start", Duration::from_secs(10), || {
-        running(&env, "7171") == 2
+        sleeping("7171").len() == 2
     });
     kill9(env.agent_pid("o-2").unwrap());
     // The lost agent's command is an orphan now; end it so o-1 can finish.

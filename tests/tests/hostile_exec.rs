@@ -8,9 +8,6 @@ use azlin_agent::credentials::AgentCredentials;
 use azlin_e2e::{Env, peer, sim};
 use azlin_protocol::{
     exec::{CAP_EXEC, ExecEvent, MAX_EXEC_FRAME},
-    handshake,
-    message::{Control, Role},
-    pki::{CONTROLLER_DNS, ServerAuth},
     stream::{MAX_QUERY_FRAME, Query},
     transport::{self, FramedRecv},
 };
@@ -49,29 +46,8 @@ fn a_hostile_agent_fails_only_its_own_vm() {
     .unwrap();
     let (next, mut go_on) = tokio::sync::oneshot::channel::<()>();
     let peer = runtime.spawn(async move {
-        let connect = |caps: Vec<String>| {
-            let creds = &creds;
-            let controller = controller.clone();
-            async move {
-                let conn = peer::dial(
-                    creds.fleet().unwrap(),
-                    &creds.ca,
-                    ServerAuth::Fleet,
-                    controller.parse().unwrap(),
-                    CONTROLLER_DNS,
-                )
-                .await
-                .expect("a fleet agent may connect");
-                let (send, recv) = conn.accept_bi().await.unwrap();
-                let hello = handshake::hello(Role::Agent, "bad", caps, 0, true);
-                let mut control = handshake::greet_as_agent(send, recv, hello).await.unwrap();
-                assert!(matches!(
-                    control.recv.control().await,
-                    Ok(Some(Control::Ready { .. }))
-                ));
-                (conn, control)
-            }
-        };
+        let controller = controller.parse().unwrap();
+        let connect = |caps| peer::agent_session(&creds, "bad", caps, controller);
         // An agent that does not announce exec/1 is never sent a command.
         let (old, _control) = connect(Vec::new()).await;
         let _ = (&mut go_on).await;

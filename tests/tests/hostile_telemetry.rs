@@ -7,9 +7,6 @@ use std::time::Duration;
 use azlin_agent::credentials::AgentCredentials;
 use azlin_e2e::{Env, free_tcp, http_get, peer, sim};
 use azlin_protocol::{
-    handshake,
-    message::{Control, Role},
-    pki::{CONTROLLER_DNS, ServerAuth},
     stream::AgentStream,
     telemetry::{MAX_CORES, MAX_SAMPLE_FRAME, Tmux, TmuxSession},
     transport,
@@ -111,22 +108,8 @@ fn hostile_samples_are_rejected_or_clamped_and_nobody_else_notices() {
     )
     .unwrap();
     let reason = runtime.block_on(async {
-        let conn = peer::dial(
-            creds.fleet().unwrap(),
-            &creds.ca,
-            ServerAuth::Fleet,
-            controller.parse().unwrap(),
-            CONTROLLER_DNS,
-        )
-        .await
-        .expect("a fleet agent may connect");
-        let (send, recv) = conn.accept_bi().await.unwrap();
-        let hello = handshake::hello(Role::Agent, "bad", vec![], 0, true);
-        let mut control = handshake::greet_as_agent(send, recv, hello).await.unwrap();
-        assert!(matches!(
-            control.recv.control().await,
-            Ok(Some(Control::Ready { .. }))
-        ));
+        let (conn, _control) =
+            peer::agent_session(&creds, "bad", vec![], controller.parse().unwrap()).await;
         let mut uni = conn.open_uni().await.unwrap();
         transport::send(&mut uni, &AgentStream::Telemetry, MAX_SAMPLE_FRAME)
             .await
