@@ -22,6 +22,11 @@
 //!
 //! [exec]
 //! # audit_log = "/var/log/azlin-agent/audit.log"  # default: state_dir/audit.log
+//!
+//! [ssh]                               # what `azlin ssh-config` learns
+//! port = 22                           # where this VM's sshd listens
+//! host_keys = ["/etc/ssh/ssh_host_ed25519_key.pub"]  # default: the
+//!                                     # ed25519, ecdsa and rsa keys there
 //! ```
 
 use std::{
@@ -50,6 +55,39 @@ pub struct AgentConfig {
     pub telemetry: TelemetryConfig,
     #[serde(default)]
     pub exec: ExecConfig,
+    #[serde(default)]
+    pub ssh: SshConfig,
+}
+
+/// The VM's sshd, as reported to the controller over the authenticated
+/// channel so it can pin the host keys.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SshConfig {
+    #[serde(default = "default_ssh_port")]
+    pub port: u16,
+    #[serde(default = "default_host_keys")]
+    pub host_keys: Vec<PathBuf>,
+}
+
+fn default_ssh_port() -> u16 {
+    22
+}
+
+fn default_host_keys() -> Vec<PathBuf> {
+    ["ed25519", "ecdsa", "rsa"]
+        .iter()
+        .map(|k| PathBuf::from(format!("/etc/ssh/ssh_host_{k}_key.pub")))
+        .collect()
+}
+
+impl Default for SshConfig {
+    fn default() -> Self {
+        Self {
+            port: default_ssh_port(),
+            host_keys: default_host_keys(),
+        }
+    }
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]

@@ -10,6 +10,7 @@
 //! - [`processes`]: the busiest processes, measured on demand.
 //! - [`query`]: answer the controller's questions on their own streams.
 //! - [`exec`]: run a command for the controller, streaming its output.
+//! - [`terminal`]: a tmux terminal on a PTY for `azlin connect`.
 //! - [`account`]: the VM user commands run as, and their environment.
 
 pub mod account;
@@ -21,3 +22,4 @@ pub mod processes;
 pub mod query;
 pub mod session;
 pub mod telemetry;
+pub mod terminal;

@@ -1,10 +1,11 @@
 //! Answer the controller's questions, one bidirectional stream each: read
 //! one [`Query`], write one [`QueryReply`], finish; or, for
-//! [`Query::Exec`], hand the stream to [`crate::exec`]. A malformed
+//! [`Query::Exec`] and [`Query::Terminal`], hand the stream to
+//! [`crate::exec`] or [`crate::terminal`]. A malformed
 //! question gets its stream stopped; the session carries on.
 
 use azlin_protocol::{
-    stream::{MAX_QUERY_FRAME, Query, QueryReply},
+    stream::{MAX_QUERY_FRAME, Query, QueryReply, SshHostKeys, check_host_keys},
     transport::{self, FramedRecv},
 };
 
@@ -43,9 +44,47 @@ pub async fn answer(
             }
         }
         Query::Exec(req) => return crate::exec::run(exec, controller, req, send, recv).await,
+        Query::Terminal(req) => {
+            return crate::terminal::run(exec, controller, req, send, recv).await;
+        }
+        Query::SshHostKeys => ssh_host_keys(exec),
     };
     if let Err(e) = transport::send(&mut send, &reply, MAX_QUERY_FRAME).await {
         tracing::debug!("could not answer query: {e}");
     }
     let _ = send.finish();
+}
+
+/// This VM's sshd port and public host keys, from the files the config
+/// names; missing files are skipped (not every VM has every key type).
+fn ssh_host_keys(ctx: &ExecContext) -> QueryReply {
+    let ssh = &ctx.ssh;
+    let user = match crate::account::Account::resolve(ctx.user.as_deref()) {
+        Ok(a) => a.name,
+        Err(reason) => return QueryReply::Error { reason },
+    };
+    let keys: Vec<String> = ssh
+        .host_keys
+        .iter()
+        .filter_map(|p| std::fs::read_to_string(p).ok())
+        .flat_map(|text| text.lines().map(str::to_string).collect::<Vec<_>>())
+        .collect();
+    let keys = check_host_keys(keys);
+    if keys.is_empty() {
+        return QueryReply::Error {
+            reason: format!(
+                "no SSH host key found in {}: is openssh-server installed on the VM?",
+                ssh.host_keys
+                    .iter()
+                    .map(|p| p.display().to_string())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+        };
+    }
+    QueryReply::SshHostKeys(SshHostKeys {
+        port: ssh.port,
+        keys,
+        user,
+    })
 }

@@ -16,6 +16,7 @@ use azlin_protocol::{
     pki::{self, PeerIdentity},
     stream::{AgentStream, CAP_QUERY, CAP_TELEMETRY},
     telemetry::{MAX_SAMPLE_FRAME, Sample},
+    terminal::CAP_TERMINAL,
     transport::{self, close},
 };
 use tokio::sync::{Mutex, watch};
@@ -67,6 +68,8 @@ impl Agent {
         let exec = Arc::new(ExecContext {
             user: config.user.clone(),
             audit_log: config.audit_log(),
+            tmux: config.telemetry.tmux.clone(),
+            ssh: config.ssh.clone(),
         });
         Self {
             exec,
@@ -125,7 +128,12 @@ async fn run(agent: &Arc<Agent>, conn: &quinn::Connection) -> Result<Outcome> {
     let ours = handshake::hello(
         Role::Agent,
         &agent.config.name,
-        vec![CAP_TELEMETRY.into(), CAP_QUERY.into(), CAP_EXEC.into()],
+        vec![
+            CAP_TELEMETRY.into(),
+            CAP_QUERY.into(),
+            CAP_EXEC.into(),
+            CAP_TERMINAL.into(),
+        ],
         agent.started_at_unix,
         enrolled,
     );

@@ -10,9 +10,13 @@
 //! [metrics]
 //! listen = "127.0.0.1:9464"     # Prometheus /metrics (loopback only); unset: off
 //! retention_days = 7            # how long metrics history is kept
+//! [connect]
+//! tmux_session = "azlin"        # the tmux session `azlin connect` attaches
+//! [session_names]                # what `azlin session VM NAME` sets
+//! vm-1 = "main"
 //! ```
 
-use std::{net::SocketAddr, path::Path};
+use std::{collections::BTreeMap, net::SocketAddr, path::Path};
 
 use anyhow::{Context, Result};
 use serde::{Deserialize, Serialize};
@@ -25,6 +29,12 @@ pub struct Config {
     pub daemon: DaemonConfig,
     #[serde(default)]
     pub metrics: MetricsConfig,
+    #[serde(default)]
+    pub connect: ConnectConfig,
+    /// VM name → the name the user gave it (`azlin session`), as the
+    /// original azlin keeps them.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub session_names: BTreeMap<String, String>,
     /// Everything else, kept verbatim.
     #[serde(flatten)]
     pub other: toml::Table,
@@ -78,6 +88,26 @@ impl Default for MetricsConfig {
     }
 }
 
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ConnectConfig {
+    /// The tmux session `azlin connect` attaches to unless `--tmux` says.
+    #[serde(default = "default_tmux_session")]
+    pub tmux_session: String,
+}
+
+fn default_tmux_session() -> String {
+    "azlin".into()
+}
+
+impl Default for ConnectConfig {
+    fn default() -> Self {
+        Self {
+            tmux_session: default_tmux_session(),
+        }
+    }
+}
+
 impl Config {
     /// Read the config; a missing file means defaults.
     pub fn load(path: &Path) -> Result<Self> {
@@ -94,15 +124,23 @@ impl Config {
         Ok(config)
     }
 
-    /// The session name the user gave a VM (`[session_names]`, as the
-    /// original azlin keeps them), if any.
-    pub fn session_name(&self, vm: &str) -> Option<String> {
-        self.other
-            .get("session_names")?
-            .as_table()?
-            .get(vm)?
-            .as_str()
-            .map(str::to_string)
+    /// Set (or with `None` clear) VM's session name in the file at `path`,
+    /// keeping every other key; the file is replaced atomically. Returns
+    /// the session names now in force.
+    pub fn write_session_name(
+        path: &Path,
+        vm: &str,
+        name: Option<&str>,
+    ) -> Result<BTreeMap<String, String>> {
+        let mut config = Self::load(path)?;
+        match name {
+            Some(n) => config.session_names.insert(vm.to_string(), n.to_string()),
+            None => config.session_names.remove(vm),
+        };
+        let text = toml::to_string(&config).context("cannot write the config")?;
+        azlin_protocol::secret_file::write_atomic(path, text.as_bytes(), 0o600)
+            .with_context(|| format!("cannot write {}", path.display()))?;
+        Ok(config.session_names)
     }
 
     fn check(&self) -> Result<()> {
@@ -117,8 +155,19 @@ impl Config {
         if self.metrics.retention_days == 0 {
             anyhow::bail!("metrics.retention_days must be at least 1");
         }
+        azlin_protocol::terminal::check_session_name(&self.connect.tmux_session)
+            .context("connect.tmux_session")?;
+        for (vm, name) in &self.session_names {
+            check_session_label(name).with_context(|| format!("session_names.{vm}"))?;
+        }
         Ok(())
     }
+}
+
+/// A session name must be usable wherever a VM name is: the same rules.
+pub fn check_session_label(name: &str) -> Result<()> {
+    azlin_protocol::pki::check_vm_name(name)
+        .map_err(|e| anyhow::anyhow!("session name {name:?} is not usable: {e}"))
 }
 
 #[cfg(test)]
@@ -146,8 +195,11 @@ mod tests {
         )
         .unwrap();
         assert_eq!(c.daemon.listen.unwrap().port(), 1);
-        assert_eq!(c.session_name("vm-1").as_deref(), Some("main"));
-        assert_eq!(c.session_name("vm-2"), None);
+        assert_eq!(
+            c.session_names.get("vm-1").map(String::as_str),
+            Some("main")
+        );
+        assert_eq!(c.session_names.get("vm-2"), None);
         let text = toml::to_string(&c).unwrap();
         assert!(
             text.contains("default_region") && text.contains("vm-1"),
@@ -155,5 +207,34 @@ mod tests {
         );
         let err = toml::from_str::<Config>("[daemon]\nlisten = 'nowhere'\n").unwrap_err();
         assert!(err.to_string().contains("listen"), "{err}");
+    }
+}
+
+#[cfg(test)]
+mod session_name_tests {
+    use super::*;
+
+    #[test]
+    fn session_names_are_written_atomically_keeping_other_keys() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("config.toml");
+        std::fs::write(
+            &p,
+            "default_region = 'westus2'\n[metrics]\nretention_days = 3\n",
+        )
+        .unwrap();
+        let names = Config::write_session_name(&p, "vm-1", Some("main")).unwrap();
+        assert_eq!(names.get("vm-1").map(String::as_str), Some("main"));
+        let c = Config::load(&p).unwrap();
+        assert_eq!(c.metrics.retention_days, 3);
+        assert!(c.other.contains_key("default_region"));
+        assert_eq!(c.session_names.len(), 1);
+        let names = Config::write_session_name(&p, "vm-1", None).unwrap();
+        assert!(names.is_empty());
+        std::fs::write(&p, "[session_names]\nvm-1 = 'Bad Name'\n").unwrap();
+        let e = Config::load(&p).unwrap_err();
+        assert!(format!("{e:#}").contains("session_names.vm-1"), "{e:#}");
+        assert!(Config::write_session_name(&p, "vm-2", Some("ok")).is_err());
+        assert!(std::fs::read_to_string(&p).unwrap().contains("Bad Name"));
     }
 }

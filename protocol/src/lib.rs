@@ -14,6 +14,8 @@
 //!   (telemetry, queries).
 //! - [`exec`]: running a command on the agent: the request, its checks, and
 //!   the input and output frames that follow it on the command's stream.
+//! - [`terminal`]: a terminal on the agent (`azlin connect`): the request,
+//!   its checks, keystrokes and window sizes one way, screen bytes the other.
 //! - [`audit`]: the JSON-lines record of every command run, on both ends.
 //! - [`handshake`]: the greeting exchange on a new connection (async).
 //! - [`secret_file`]: atomic, fsynced writes with a mode, for key material.
@@ -35,6 +37,7 @@ pub mod pki;
 pub mod secret_file;
 pub mod stream;
 pub mod telemetry;
+pub mod terminal;
 pub mod transport;
 pub mod version;
 

@@ -42,10 +42,14 @@ pub enum Query {
     Processes { sort: ProcessSort, limit: u32 },
     /// Run a command; the stream then carries [`crate::exec`] frames.
     Exec(crate::exec::ExecRequest),
+    /// Open a terminal; the stream then carries [`crate::terminal`] frames.
+    Terminal(crate::terminal::TerminalRequest),
+    /// The VM's SSH host keys and port, for a known_hosts file.
+    SshHostKeys,
 }
 
 impl Tagged for Query {
-    const KNOWN_TYPES: u32 = 2;
+    const KNOWN_TYPES: u32 = 4;
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -59,10 +63,49 @@ pub enum ProcessSort {
 pub enum QueryReply {
     Processes(Vec<ProcessInfo>),
     Error { reason: String },
+    SshHostKeys(SshHostKeys),
 }
 
 impl Tagged for QueryReply {
-    const KNOWN_TYPES: u32 = 2;
+    const KNOWN_TYPES: u32 = 3;
+}
+
+/// Where the VM's sshd listens and the public host keys it presents, as
+/// `known_hosts` lines want them (`ssh-ed25519 AAAA…`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SshHostKeys {
+    pub port: u16,
+    pub keys: Vec<String>,
+    /// The VM user, whom `azlin connect --ssh` logs in as.
+    pub user: String,
+}
+
+/// Most host keys taken from one agent.
+pub const MAX_HOST_KEYS: usize = 16;
+
+/// Keep only host keys that are one well-formed `TYPE BASE64` pair each,
+/// so nothing a hostile agent sends can add options, hosts or lines to a
+/// known_hosts file.
+pub fn check_host_keys(keys: Vec<String>) -> Vec<String> {
+    keys.into_iter()
+        .filter_map(|k| {
+            let mut words = k.split_ascii_whitespace();
+            let (kind, blob) = (words.next()?, words.next()?);
+            let kind_ok = kind.len() <= 64
+                && (kind.starts_with("ssh-")
+                    || kind.starts_with("ecdsa-sha2-")
+                    || kind.starts_with("sk-"))
+                && kind
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b"-@.".contains(&b));
+            let blob_ok = (16..=16 * 1024).contains(&blob.len())
+                && blob
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b"+/=".contains(&b));
+            (kind_ok && blob_ok).then(|| format!("{kind} {blob}"))
+        })
+        .take(MAX_HOST_KEYS)
+        .collect()
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -111,6 +154,27 @@ mod tests {
         assert_eq!(got[0].user, "root?]0;pwned?");
         assert_eq!(got[0].cpu_percent, 0.0);
         assert_eq!(got[0].command.len(), MAX_COMMAND);
+    }
+
+    #[test]
+    fn host_keys_are_reduced_to_type_and_key() {
+        let blob = "AAAAC3NzaC1lZDI1NTE5AAAAIOkq";
+        let got = check_host_keys(vec![
+            format!("ssh-ed25519 {blob} root@vm"),
+            format!("ssh-ed25519 {blob}\nevil.example ssh-rsa AAAA"),
+            format!("@cert-authority * ssh-rsa {blob}"),
+            "ssh-rsa".into(),
+            format!("ecdsa-sha2-nistp256 {blob}"),
+            format!("ssh-rsa {blob}%"),
+        ]);
+        assert_eq!(
+            got,
+            vec![
+                format!("ssh-ed25519 {blob}"),
+                format!("ssh-ed25519 {blob}"),
+                format!("ecdsa-sha2-nistp256 {blob}"),
+            ]
+        );
     }
 
     #[test]

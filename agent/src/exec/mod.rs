@@ -37,11 +37,14 @@ use crate::account::Account;
 /// may keep the command's pipes open before we stop reading them.
 const DRAIN_AFTER_KILL: Duration = Duration::from_secs(2);
 
-/// What every command run on this agent shares.
+/// What every command, terminal and question served by this agent shares.
 pub struct ExecContext {
     /// The agent config's `user`.
     pub user: Option<String>,
     pub audit_log: PathBuf,
+    /// The tmux binary terminals run.
+    pub tmux: PathBuf,
+    pub ssh: crate::config::SshConfig,
 }
 
 /// Serve one exec stream to its end. `controller` names the peer, for the
@@ -99,7 +102,7 @@ pub async fn run(
     audit(ctx, &record);
 }
 
-fn audit(ctx: &ExecContext, record: &Record) {
+pub(crate) fn audit(ctx: &ExecContext, record: &Record) {
     if let Err(e) = record.append(&ctx.audit_log) {
         tracing::error!(
             "cannot write the audit log {}: {e}",
@@ -110,7 +113,7 @@ fn audit(ctx: &ExecContext, record: &Record) {
 
 /// The account to run as; an agent running as root runs commands only for
 /// a user its config names.
-fn runnable_account(ctx: &ExecContext) -> Result<Account, String> {
+pub(crate) fn runnable_account(ctx: &ExecContext) -> Result<Account, String> {
     let account = Account::resolve(ctx.user.as_deref())?;
     if ctx.user.is_none() && account.uid.is_root() {
         return Err(

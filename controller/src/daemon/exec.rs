@@ -76,7 +76,7 @@ pub async fn run(
     audit(&d, &record);
     let display: Vec<String> = vms
         .iter()
-        .map(|vm| d.config.session_name(vm).unwrap_or_else(|| vm.clone()))
+        .map(|vm| d.session_name(vm).unwrap_or_else(|| vm.clone()))
         .collect();
     if replies
         .send(Reply::ExecPlan { vms: display })
@@ -118,7 +118,7 @@ pub async fn run(
     let _ = replies.send(Reply::Ok(Response::ExecDone)).await;
 }
 
-fn next_id() -> u64 {
+pub(super) fn next_id() -> u64 {
     static LAST: AtomicU64 = AtomicU64::new(0);
     let now = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
@@ -133,7 +133,7 @@ fn next_id() -> u64 {
     }
 }
 
-fn audit(d: &Daemon, record: &Record) {
+pub(super) fn audit(d: &Daemon, record: &Record) {
     let path = d.home.logs_dir().join("audit.log");
     if let Err(e) = record.append(&path) {
         tracing::error!("cannot write the audit log {}: {e}", path.display());

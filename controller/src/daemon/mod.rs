@@ -12,6 +12,7 @@
 //! - [`register`]: machines the user runs, joining with a token.
 //! - [`query`]: asking agents a question (their busiest processes).
 //! - [`exec`]: running a command on many VMs, streaming their output.
+//! - [`terminal`]: a terminal on one VM for `azlin connect`, relayed.
 //! - [`selection`]: which VMs a fleet command means.
 //! - [`history`]: the metrics history in `state.db`, downsampled.
 //! - [`metrics_http`]: Prometheus `/metrics` on a loopback port.
@@ -31,11 +32,13 @@ pub mod requests;
 pub mod selection;
 pub mod session;
 pub mod telemetry_stream;
+pub mod terminal;
 
 use std::{
+    collections::BTreeMap,
     net::SocketAddr,
     os::unix::fs::PermissionsExt,
-    sync::{Arc, Mutex},
+    sync::{Arc, Mutex, RwLock},
 };
 
 use anyhow::{Context, Result, bail};
@@ -79,6 +82,30 @@ pub struct Daemon {
     pub started_at: i64,
     pub host_name: String,
     pub shutdown: watch::Sender<bool>,
+    /// VM name → session name; `config.toml` holds them, `azlin session`
+    /// changes them while the daemon runs.
+    pub session_names: RwLock<BTreeMap<String, String>>,
+}
+
+impl Daemon {
+    /// The session name the user gave `vm`, if any.
+    pub fn session_name(&self, vm: &str) -> Option<String> {
+        self.session_names
+            .read()
+            .expect("session names lock")
+            .get(vm)
+            .cloned()
+    }
+
+    /// The VM whose session name is `name`, if any.
+    pub fn vm_for_session(&self, name: &str) -> Option<String> {
+        self.session_names
+            .read()
+            .expect("session names lock")
+            .iter()
+            .find(|(_, s)| s.as_str() == name)
+            .map(|(vm, _)| vm.clone())
+    }
 }
 
 fn host_name() -> String {
@@ -158,6 +185,7 @@ async fn serve(home: Home) -> Result<()> {
         started_at: now_unix(),
         host_name: host_name(),
         shutdown,
+        session_names: RwLock::new(config.session_names.clone()),
         config,
     });
     if d.config.daemon.listen.is_some() {

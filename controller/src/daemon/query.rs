@@ -1,18 +1,19 @@
 //! Ask one agent a question on a stream of its own, so a slow answer never
 //! holds up telemetry or other questions; and the same question of many
-//! agents at once.
+//! agents at once: their process tables, their SSH host keys.
 
 use std::time::Duration;
 
 use anyhow::{Context, Result, anyhow, bail};
 use azlin_protocol::{
-    stream::{MAX_QUERY_FRAME, ProcessSort, Query, QueryReply, check_processes},
+    exec::clean_reason,
+    stream::{MAX_QUERY_FRAME, ProcessSort, Query, QueryReply, check_host_keys, check_processes},
     transport::{self, FramedRecv},
 };
 
 use super::{Daemon, counters::Counters, selection};
 use crate::{
-    ipc::{ProcessTable, Response},
+    ipc::{ProcessTable, Response, SshEndpoint, SshTarget},
     selector::Selector,
 };
 
@@ -54,7 +55,8 @@ pub async fn process_tables(
         asks.spawn(async move {
             let result = match ask(&d, &vm, Query::Processes { sort, limit }).await {
                 Ok(QueryReply::Processes(list)) => Ok(check_processes(list, limit)),
-                Ok(QueryReply::Error { reason }) => Err(reason),
+                Ok(QueryReply::Error { reason }) => Err(clean_reason(reason)),
+                Ok(_) => Err("the agent answered another question".into()),
                 Err(e) => Err(format!("{e:#}")),
             };
             (i, ProcessTable { vm, result })
@@ -65,4 +67,75 @@ pub async fn process_tables(
     Ok(Response::ProcessTables(
         tables.into_iter().map(|(_, t)| t).collect(),
     ))
+}
+
+/// How to reach each chosen VM with OpenSSH: its address from the fleet,
+/// and the sshd port, user and host keys its agent reports over the
+/// authenticated connection (so the keys can be pinned, no trust on first
+/// use).
+pub async fn ssh_targets(d: &std::sync::Arc<Daemon>, selector: &Selector) -> Result<Response> {
+    let vms = selection::choose(d, selector)?;
+    let mut asks = tokio::task::JoinSet::new();
+    for (i, vm) in vms.into_iter().enumerate() {
+        let d = d.clone();
+        asks.spawn(async move {
+            let result = ssh_endpoint(&d, &vm).await.map_err(|e| format!("{e:#}"));
+            let session_name = d.session_name(&vm);
+            (
+                i,
+                SshTarget {
+                    vm,
+                    session_name,
+                    result,
+                },
+            )
+        });
+    }
+    let mut targets: Vec<(usize, SshTarget)> = asks.join_all().await;
+    targets.sort_by_key(|(i, _)| *i);
+    Ok(Response::SshTargets(
+        targets.into_iter().map(|(_, t)| t).collect(),
+    ))
+}
+
+async fn ssh_endpoint(d: &Daemon, vm: &str) -> Result<SshEndpoint> {
+    let keys = match ask(d, vm, Query::SshHostKeys).await? {
+        QueryReply::SshHostKeys(k) => k,
+        QueryReply::Error { reason } => bail!("{}", clean_reason(reason)),
+        _ => bail!("{vm}'s agent answered another question"),
+    };
+    let address =
+        d.db.lock()
+            .expect("db lock")
+            .vm(vm)?
+            .and_then(|row| row.address)
+            .or_else(|| d.fleet.status(vm).remote)
+            .ok_or_else(|| anyhow!("{vm} has no known address"))?;
+    let host = address
+        .parse::<std::net::SocketAddr>()
+        .map(|a| a.ip().to_string())
+        .unwrap_or_else(|_| {
+            address
+                .rsplit_once(':')
+                .map_or(address.clone(), |(h, _)| h.to_string())
+        });
+    let host_keys = check_host_keys(keys.keys);
+    if host_keys.is_empty() {
+        bail!("{vm}'s agent reported no usable SSH host key");
+    }
+    let user_ok = !keys.user.is_empty()
+        && keys.user.len() <= 32
+        && keys
+            .user
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"-_.".contains(&b));
+    if !user_ok {
+        bail!("{vm}'s agent reported an unusable user name");
+    }
+    Ok(SshEndpoint {
+        host,
+        port: keys.port,
+        user: keys.user,
+        host_keys,
+    })
 }

@@ -35,6 +35,15 @@ pub async fn handle(d: Arc<Daemon>, request: Request, tx: UnboundedSender<Reply>
             message,
         });
     };
+    let request = match canonical_names(&d, request) {
+        Ok(r) => r,
+        Err(e) => {
+            let _ = tx.send(Reply::Err {
+                message: format!("{e:#}"),
+            });
+            return;
+        }
+    };
     let result = match request {
         Request::DaemonStatus => Ok(Response::Daemon(daemon_info(&d))),
         Request::Shutdown => {
@@ -61,8 +70,13 @@ pub async fn handle(d: Arc<Daemon>, request: Request, tx: UnboundedSender<Reply>
             limit,
         } => query::process_tables(&d, &selector, sort, limit).await,
         Request::Tag { name, set, remove } => tag(&d, &name, &set, &remove),
+        Request::Session { name, session: s } => session(&d, &name, s.as_deref()),
         // Served by the IPC server itself, which keeps the socket open both ways.
-        Request::Exec(_) => Err(anyhow!("exec must go through the exec session")),
+        Request::Exec(_) | Request::Connect(_) => Err(anyhow!(
+            "exec and connect must go through a two-way session"
+        )),
+        Request::Rebind => rebind(&d),
+        Request::SshTargets { selector } => query::ssh_targets(&d, &selector).await,
     };
     let reply = match result {
         Ok(r) => Reply::Ok(r),
@@ -101,7 +115,7 @@ pub(super) fn view(d: &Daemon, row: &VmRow, tags: BTreeMap<String, String>) -> V
     };
     let latest = d.live.latest(&row.name);
     VmView {
-        session_name: d.config.session_name(&row.name),
+        session_name: d.session_name(&row.name),
         tags,
         sample_age_ms: latest.as_ref().map(|l| l.age().as_millis() as u64),
         freshness: latest
@@ -135,17 +149,128 @@ fn list(d: &Daemon) -> Result<Vec<VmView>> {
         .collect())
 }
 
-pub(super) fn row_named(d: &Daemon, name: &str) -> Result<VmRow> {
+/// Every command takes a session name wherever it takes a VM name: turn
+/// them into VM names before anything else looks at the request.
+fn canonical_names(d: &Daemon, request: Request) -> Result<Request> {
+    Ok(match request {
+        Request::VmStatus { name } => Request::VmStatus {
+            name: vm_name(d, &name)?,
+        },
+        Request::Start { name } => Request::Start {
+            name: vm_name(d, &name)?,
+        },
+        Request::Stop { name } => Request::Stop {
+            name: vm_name(d, &name)?,
+        },
+        Request::Kill { name } => Request::Kill {
+            name: vm_name(d, &name)?,
+        },
+        Request::Token { name, ttl_secs } => Request::Token {
+            name: vm_name(d, &name)?,
+            ttl_secs,
+        },
+        Request::Processes { name, sort, limit } => Request::Processes {
+            name: vm_name(d, &name)?,
+            sort,
+            limit,
+        },
+        Request::Tag { name, set, remove } => Request::Tag {
+            name: vm_name(d, &name)?,
+            set,
+            remove,
+        },
+        Request::Session { name, session } => Request::Session {
+            name: vm_name(d, &name)?,
+            session,
+        },
+        other => other,
+    })
+}
+
+/// The VM that `name` means: a VM name, or a session name the user gave
+/// one. An unknown name is an error listing the closest known ones.
+pub(super) fn vm_name(d: &Daemon, name: &str) -> Result<String> {
     let db = d.db.lock().expect("db lock");
-    if let Some(row) = db.vm(name)? {
-        return Ok(row);
+    if db.vm(name)?.is_some() {
+        return Ok(name.to_string());
     }
-    let names: Vec<String> = db.vms()?.into_iter().map(|v| v.name).collect();
+    if let Some(vm) = d.vm_for_session(name)
+        && db.vm(&vm)?.is_some()
+    {
+        return Ok(vm);
+    }
+    let mut names: Vec<String> = db.vms()?.into_iter().map(|v| v.name).collect();
+    names.extend(
+        d.session_names
+            .read()
+            .expect("session names lock")
+            .values()
+            .cloned(),
+    );
     let close = crate::names::closest(name, &names);
     if close.is_empty() {
-        bail!("no VM named {name:?}; `azlin list` shows the fleet");
+        bail!("no VM or session named {name:?}; `azlin list` shows the fleet");
     }
-    bail!("no VM named {name:?}; did you mean {}?", close.join(", "))
+    bail!(
+        "no VM or session named {name:?}; did you mean {}?",
+        close.join(", ")
+    )
+}
+
+pub(super) fn row_named(d: &Daemon, name: &str) -> Result<VmRow> {
+    let name = vm_name(d, name)?;
+    d.db.lock()
+        .expect("db lock")
+        .vm(&name)?
+        .ok_or_else(|| anyhow!("{name} was deleted just now"))
+}
+
+/// Move every QUIC connection to a fresh local UDP socket. The agents see
+/// the daemon's address change and QUIC migrates each connection, so open
+/// terminals and commands carry on without a reconnect.
+fn rebind(d: &Daemon) -> Result<Response> {
+    if let Some(listen) = d.config.daemon.listen {
+        bail!(
+            "this daemon listens on {listen} for agents that dial in, and they would lose it; \
+             rebinding is for a daemon that only dials (no [daemon] listen)"
+        );
+    }
+    let old = d.endpoint.local_addr().context("the daemon's socket")?;
+    let socket = std::net::UdpSocket::bind(std::net::SocketAddr::new(old.ip(), 0))
+        .context("cannot open a new UDP socket")?;
+    d.endpoint
+        .rebind(socket)
+        .context("cannot move to the new socket")?;
+    let new = d.endpoint.local_addr().context("the daemon's new socket")?;
+    tracing::info!(%old, %new, "rebound the fleet's connections");
+    Ok(Response::Done {
+        message: format!(
+            "moved {} connection(s) from UDP {old} to {new}",
+            d.fleet.connected_count()
+        ),
+    })
+}
+
+/// Give `vm` a session name, or clear it; stored in `config.toml`.
+fn session(d: &Daemon, vm: &str, session: Option<&str>) -> Result<Response> {
+    if let Some(s) = session {
+        crate::config::check_session_label(s)?;
+        if s != vm && d.db.lock().expect("db lock").vm(s)?.is_some() {
+            bail!("{s:?} is already the name of a VM; pick another session name");
+        }
+        if let Some(other) = d.vm_for_session(s).filter(|o| o != vm) {
+            bail!(
+                "{s:?} is already the session name of {other}; clear it there first (`azlin session {other} --clear`)"
+            );
+        }
+    }
+    let names = crate::config::Config::write_session_name(&d.home.config_file(), vm, session)?;
+    *d.session_names.write().expect("session names lock") = names;
+    let message = match session {
+        Some(s) => format!("{vm} is now also called {s}"),
+        None => format!("{vm} has no session name now"),
+    };
+    Ok(Response::Done { message })
 }
 
 fn view_named(d: &Daemon, name: &str) -> Result<VmView> {
@@ -430,5 +555,6 @@ async fn processes(d: &Daemon, name: &str, sort: ProcessSort, limit: u32) -> Res
             list: check_processes(list, limit),
         }),
         QueryReply::Error { reason } => bail!("{name} could not list its processes: {reason}"),
+        _ => bail!("{name} answered another question than the one asked"),
     }
 }

@@ -18,7 +18,7 @@ pub fn choose(d: &Daemon, sel: &Selector) -> Result<Vec<String>> {
     let fleet: Vec<Candidate> = rows
         .iter()
         .map(|row| Candidate {
-            session_name: d.config.session_name(&row.name),
+            session_name: d.session_name(&row.name),
             // A local VM whose agent process died is not running, whatever
             // the table last recorded.
             running: row.state == VmState::Running

@@ -91,7 +91,10 @@ impl Client {
                 Reply::Progress { vm, message } => on_progress(&vm, &message),
                 Reply::Ok(response) => return Ok(response),
                 Reply::Err { message } => bail!("{message}"),
-                Reply::ExecPlan { .. } | Reply::Exec { .. } => {
+                Reply::ExecPlan { .. }
+                | Reply::Exec { .. }
+                | Reply::TerminalOpen { .. }
+                | Reply::Terminal(_) => {
                     bail!("the daemon sent command output to a request that runs no command")
                 }
             }

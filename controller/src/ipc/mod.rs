@@ -8,6 +8,13 @@
 //! daemon sends [`Reply::ExecPlan`], then [`Reply::Exec`] frames as output
 //! arrives, then the final reply. The CLI closing the socket cancels the run.
 //!
+//! [`Request::Connect`] works the same way for a terminal: the CLI sends
+//! [`azlin_protocol::terminal::TerminalInput`] frames (keys, window sizes),
+//! the daemon sends [`Reply::TerminalOpen`], [`Reply::Terminal`] frames with
+//! screen bytes, then [`Response::TerminalEnded`] when tmux exits or
+//! [`Response::TerminalLost`] when the VM could not be reached, which the
+//! CLI answers by asking again. The CLI closing the socket hangs up.
+//!
 //! The envelope starts with [`IPC_VERSION`] so a CLI and a daemon from
 //! different builds tell each other so instead of misreading each other.
 
@@ -20,6 +27,7 @@ use azlin_protocol::{
     exec::ExecEvent,
     stream::{ProcessInfo, ProcessSort},
     telemetry::Sample,
+    terminal::{TerminalEvent, WindowSize},
 };
 use serde::{Deserialize, Serialize};
 
@@ -36,7 +44,7 @@ pub fn encode_reply(reply: &Reply) -> anyhow::Result<Vec<u8>> {
 }
 
 /// Bumped whenever a type below changes shape.
-pub const IPC_VERSION: u32 = 3;
+pub const IPC_VERSION: u32 = 4;
 /// Largest IPC frame (fleet listings grow with the fleet).
 pub const MAX_IPC_FRAME: usize = 16 * 1024 * 1024;
 
@@ -90,6 +98,49 @@ pub enum Request {
         set: Vec<(String, String)>,
         remove: Vec<String>,
     },
+    /// Give a VM a session name (`None`: clear it).
+    Session {
+        name: String,
+        session: Option<String>,
+    },
+    /// Open a terminal on a VM (see the module docs).
+    Connect(ConnectSpec),
+    /// Move the daemon's QUIC connections to a new local UDP socket, as a
+    /// laptop's network change would; they migrate without reconnecting.
+    Rebind,
+    /// SSH details of the chosen VMs, host keys pinned via their agents.
+    SshTargets {
+        selector: Selector,
+    },
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ConnectSpec {
+    /// VM or session name.
+    pub vm: String,
+    /// The tmux session; `None`: `connect.tmux_session` from config.toml.
+    pub tmux: Option<String>,
+    pub term: String,
+    pub size: WindowSize,
+    /// How long to wait for the VM's agent to be connected.
+    pub wait_secs: u32,
+}
+
+/// How to reach one VM with OpenSSH, or why not.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct SshTarget {
+    pub vm: String,
+    pub session_name: Option<String>,
+    pub result: Result<SshEndpoint, String>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct SshEndpoint {
+    pub host: String,
+    pub port: u16,
+    pub user: String,
+    /// `TYPE BASE64` lines, as the VM's agent reported them.
+    pub host_keys: Vec<String>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -131,6 +182,13 @@ pub enum Reply {
         vm: u32,
         event: ExecEvent,
     },
+    /// The terminal is open on `vm` (display name).
+    TerminalOpen {
+        vm: String,
+        tmux: String,
+    },
+    /// Screen bytes from the terminal.
+    Terminal(TerminalEvent),
 }
 
 #[derive(Debug, Serialize, Deserialize)]
@@ -152,6 +210,16 @@ pub enum Response {
     ProcessTables(Vec<ProcessTable>),
     /// Every VM of an exec has reported how it ended.
     ExecDone,
+    /// tmux exited: the user detached or ended the session.
+    TerminalEnded {
+        exit_code: i32,
+    },
+    /// The VM is not reachable now (offline, or the connection dropped);
+    /// the tmux session is still there for the next attempt.
+    TerminalLost {
+        reason: String,
+    },
+    SshTargets(Vec<SshTarget>),
     /// Machines registered for their own agents to dial in and enroll.
     Joined {
         controller: String,

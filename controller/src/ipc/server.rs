@@ -1,7 +1,8 @@
 //! The daemon's side of `daemon.sock`: read one request per connection,
-//! stream progress, send the final reply. An exec keeps reading the CLI's
-//! input frames while it runs, and writes through a small channel so a slow
-//! CLI holds the run back instead of filling the daemon's memory.
+//! stream progress, send the final reply. An exec or a terminal keeps
+//! reading the CLI's input frames while it runs, and writes through a small
+//! channel so a slow CLI holds it back instead of filling the daemon's
+//! memory.
 
 use std::sync::Arc;
 
@@ -13,10 +14,15 @@ use tokio::{
     sync::mpsc,
 };
 
-use azlin_protocol::{exec::ExecInput, message::decode_tagged};
+use azlin_protocol::{
+    exec::ExecInput,
+    message::{Tagged, decode_tagged},
+    terminal::TerminalInput,
+};
+use serde::de::DeserializeOwned;
 
-use super::{Envelope, ExecSpec, IPC_VERSION, MAX_IPC_FRAME, Reply, Request, encode_reply};
-use crate::daemon::{Daemon, exec, requests};
+use super::{Envelope, IPC_VERSION, MAX_IPC_FRAME, Reply, Request, encode_reply};
+use crate::daemon::{Daemon, exec, requests, terminal};
 
 pub async fn serve(d: Arc<Daemon>, listener: UnixListener) {
     loop {
@@ -72,7 +78,18 @@ async fn handle(d: Arc<Daemon>, mut stream: UnixStream) -> Result<()> {
         }
     };
     let request = match envelope.request {
-        Request::Exec(spec) => return exec_session(d, spec, stream, decoder).await,
+        Request::Exec(spec) => {
+            return duplex::<ExecInput, _, _>(stream, decoder, move |who, replies, input| {
+                exec::run(d, spec, who, replies, input)
+            })
+            .await;
+        }
+        Request::Connect(spec) => {
+            return duplex::<TerminalInput, _, _>(stream, decoder, move |who, replies, input| {
+                terminal::run(d, spec, who, replies, input)
+            })
+            .await;
+        }
         other => other,
     };
     let (tx, mut rx) = mpsc::unbounded_channel::<Reply>();
@@ -86,23 +103,31 @@ async fn handle(d: Arc<Daemon>, mut stream: UnixStream) -> Result<()> {
 
 /// Replies queued for the CLI: enough to keep the socket busy, few enough
 /// that output piles up in no buffer of ours.
-const EXEC_REPLY_QUEUE: usize = 8;
+const REPLY_QUEUE: usize = 8;
 
-async fn exec_session(
-    d: Arc<Daemon>,
-    spec: ExecSpec,
-    stream: UnixStream,
-    mut decoder: FrameDecoder,
-) -> Result<()> {
-    let who = stream
+/// The login name of the user at the other end of the socket.
+fn peer_user(stream: &UnixStream) -> String {
+    stream
         .peer_cred()
         .ok()
         .and_then(|c| nix::unistd::User::from_uid(c.uid().into()).ok().flatten())
         .map(|u| u.name)
-        .unwrap_or_else(|| "unknown".into());
+        .unwrap_or_else(|| "unknown".into())
+}
+
+/// A conversation that stays open both ways (exec, connect): the CLI's
+/// input frames, decoded as `I`, go to `work` through a small channel that
+/// closes when the CLI goes away; `work`'s replies go to the CLI.
+async fn duplex<I, F, Fut>(stream: UnixStream, mut decoder: FrameDecoder, work: F) -> Result<()>
+where
+    I: Tagged + DeserializeOwned + Send + 'static,
+    F: FnOnce(String, mpsc::Sender<Reply>, mpsc::Receiver<I>) -> Fut,
+    Fut: Future<Output = ()> + Send + 'static,
+{
+    let who = peer_user(&stream);
     let (mut read, mut write) = stream.into_split();
-    let (replies, mut queued) = mpsc::channel::<Reply>(EXEC_REPLY_QUEUE);
-    let (input_tx, input) = mpsc::channel::<ExecInput>(4);
+    let (replies, mut queued) = mpsc::channel::<Reply>(REPLY_QUEUE);
+    let (input_tx, input) = mpsc::channel::<I>(4);
     let reader = tokio::spawn(async move {
         let mut buf = vec![0u8; 64 * 1024];
         loop {
@@ -115,7 +140,7 @@ async fn exec_session(
                         return;
                     }
                 };
-                match decode_tagged::<ExecInput>(&frame) {
+                match decode_tagged::<I>(&frame) {
                     Ok(msg) => {
                         if input_tx.send(msg).await.is_err() {
                             return;
@@ -137,10 +162,10 @@ async fn exec_session(
             }
         }
     });
-    let work = tokio::spawn(exec::run(d, spec, who, replies, input));
+    let work = tokio::spawn(work(who, replies, input));
     while let Some(reply) = queued.recv().await {
         if write.write_all(&encode_reply(&reply)?).await.is_err() {
-            // The CLI is gone: dropping the queue tells the run.
+            // The CLI is gone: dropping the queue tells the work.
             break;
         }
     }
