@@ -5,6 +5,7 @@
 
 pub mod peer;
 pub mod proc_stats;
+pub mod pty;
 pub mod sim;
 pub mod tmux;
 

@@ -80,6 +80,7 @@ pub fn start(
         join_token_file: Some(token_file),
         user: None,
         exec: Default::default(),
+        ssh: Default::default(),
         connect: Connect::Dial {
             controller: controller.to_string(),
         },

@@ -52,6 +52,9 @@ pub fn spawn(account: &Account, tmux: &std::path::Path, req: &TerminalRequest) -
         .env_clear()
         .envs(account.environment())
         .env("TERM", &req.term)
+        // Where tmux keeps its sockets is the deployment's choice, made in
+        // the agent's environment; the tmux reader honours it too.
+        .envs(std::env::var_os("TMUX_TMPDIR").map(|v| ("TMUX_TMPDIR", v)))
         .stdin(Stdio::from(pair.slave.try_clone()?))
         .stdout(Stdio::from(pair.slave.try_clone()?))
         .stderr(Stdio::from(pair.slave.try_clone()?))

@@ -104,6 +104,50 @@ pub enum Command {
         #[arg(long)]
         dry_run: bool,
     },
+    /// A terminal in the VM's tmux session, over its agent's connection.
+    ///
+    /// Attaches to the tmux session (created if missing); detach (C-b d)
+    /// or exit to leave, and tmux keeps running. If the connection drops,
+    /// azlin reattaches as soon as the VM is back (Ctrl-C gives up).
+    ///
+    /// Exit status: tmux's own, 255 if the VM could not be reached or
+    /// refused, 130 if you gave up waiting.
+    Connect {
+        /// VM or session name (default: the only running VM).
+        vm: Option<String>,
+        /// The tmux session (default: connect.tmux_session in config.toml,
+        /// else "azlin").
+        #[arg(long, value_name = "NAME")]
+        tmux: Option<String>,
+        /// Exit when the connection drops instead of reattaching.
+        #[arg(long)]
+        no_reconnect: bool,
+        /// Use OpenSSH with azlin's key and pinned host keys instead of the
+        /// agent connection (see `azlin ssh-config`).
+        #[arg(long, conflicts_with = "no_reconnect")]
+        ssh: bool,
+    },
+    /// Give a VM a session name, usable wherever a VM name is.
+    Session {
+        vm: String,
+        /// The new session name (omit with --clear).
+        #[arg(required_unless_present = "clear", conflicts_with = "clear")]
+        name: Option<String>,
+        /// Remove the VM's session name.
+        #[arg(long)]
+        clear: bool,
+    },
+    /// Write an OpenSSH config with a Host block per VM (for plain ssh and
+    /// VS Code), with host keys pinned from what each VM's agent reports.
+    ///
+    /// Writes ~/.azlin/ssh/config and ~/.azlin/ssh/known_hosts, creates
+    /// azlin's SSH key (~/.azlin/ssh/id_ed25519) if needed and authorizes
+    /// it for each VM's user. Add `Include ~/.azlin/ssh/config` to
+    /// ~/.ssh/config to use it everywhere.
+    SshConfig {
+        #[command(flatten)]
+        select: exec::SelectArgs,
+    },
     /// Set or remove a VM's tags.
     Tag {
         vm: String,

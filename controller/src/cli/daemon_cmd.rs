@@ -1,4 +1,4 @@
-//! `azlin daemon run|status|stop`.
+//! `azlin daemon run|status|stop|rebind`.
 
 use std::time::{Duration, Instant};
 
@@ -21,6 +21,9 @@ pub enum DaemonAction {
     },
     /// Stop the daemon. Agents keep running and reconnect when it is back.
     Stop,
+    /// Move the fleet's connections to a new local UDP socket (after a
+    /// network change); QUIC migrates them, so open terminals carry on.
+    Rebind,
 }
 
 pub fn run(home: &Home, action: DaemonAction) -> Result<()> {
@@ -63,6 +66,18 @@ pub fn run(home: &Home, action: DaemonAction) -> Result<()> {
                             info.listen.as_deref().unwrap_or("no (agents are dialled)")
                         );
                     }
+                    Ok(())
+                }
+                other => bail!("unexpected answer from the daemon: {other:?}"),
+            }
+        }
+        DaemonAction::Rebind => {
+            let Some(client) = Client::connect(home)? else {
+                bail!("the daemon is not running: there is nothing to rebind");
+            };
+            match client.call(Request::Rebind, |_, _| {})? {
+                Response::Done { message } => {
+                    println!("{message}");
                     Ok(())
                 }
                 other => bail!("unexpected answer from the daemon: {other:?}"),

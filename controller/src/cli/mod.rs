@@ -2,11 +2,13 @@
 //! needed) and prints the answer; only `azlin daemon run` is long-lived.
 
 mod args;
+mod connect;
 mod daemon_cmd;
 pub mod exec;
 pub mod figures;
 mod ps;
 mod render;
+mod ssh;
 pub mod top;
 pub mod updates;
 
@@ -90,6 +92,26 @@ fn fleet_command(cli: Cli, home: &Home) -> Result<u8> {
                 other => unexpected(other).map(|()| 1),
             };
         }
+        Command::Connect {
+            vm,
+            tmux,
+            no_reconnect,
+            ssh,
+        } => {
+            let vm = match vm {
+                Some(vm) => vm,
+                None => only_running_vm(home)?,
+            };
+            if ssh {
+                return ssh::connect(home, &vm, tmux);
+            }
+            let opts = connect::Options {
+                vm,
+                tmux,
+                reconnect: !no_reconnect,
+            };
+            return Ok(connect::run(home, opts)?.clamp(0, 255) as u8);
+        }
         other => return run_command(home, other).map(|()| 0),
     };
     Ok(exec::run(home, selector, line, &output))
@@ -112,6 +134,27 @@ fn update_run(
             ..Default::default()
         },
     ))
+}
+
+/// `connect` without a name: the fleet's one running VM.
+fn only_running_vm(home: &Home) -> Result<String> {
+    let Response::Vms(vms) = ask(home, Request::List)? else {
+        bail!("unexpected answer from the daemon");
+    };
+    let running: Vec<&str> = vms
+        .iter()
+        .filter(|v| v.state == crate::state::VmState::Running)
+        .map(|v| v.display_name())
+        .collect();
+    match running.as_slice() {
+        [one] => Ok(one.to_string()),
+        [] => bail!("no VM is running: name one (`azlin list`) or create one with `azlin new`"),
+        many => bail!(
+            "{} VMs are running; name one: {}",
+            many.len(),
+            many.join(", ")
+        ),
+    }
 }
 
 fn ask(home: &Home, request: Request) -> Result<Response> {
@@ -247,7 +290,16 @@ fn run_command(home: &Home, command: Command) -> Result<()> {
                 other => unexpected(other),
             }
         }
+        Command::Session { vm, name, clear: _ } => done(ask(
+            &home,
+            Request::Session {
+                name: vm,
+                session: name,
+            },
+        )?),
+        Command::SshConfig { select } => ssh::write_config(&home, select.selector(true)?),
         Command::Exec { .. }
+        | Command::Connect { .. }
         | Command::W { .. }
         | Command::Ps { .. }
         | Command::OsUpdate { .. }

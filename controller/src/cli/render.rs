@@ -33,10 +33,11 @@ fn live_sample(v: &VmView) -> Option<&Sample> {
         .filter(|_| v.freshness.is_some_and(|f| f != Freshness::Lost))
 }
 
-fn row(v: &VmView) -> [String; 9] {
+fn row(v: &VmView) -> [String; 10] {
     let s = live_sample(v);
     [
         v.name.clone(),
+        v.session_name.clone().unwrap_or_else(|| "-".into()),
         v.provider.clone(),
         v.state.as_str().to_string(),
         if v.connected { "yes" } else { "no" }.to_string(),
@@ -91,6 +92,7 @@ pub fn vms(vms: &[VmView], json: bool) -> Result<()> {
     }
     let header = [
         "NAME",
+        "SESSION",
         "PROVIDER",
         "STATE",
         "CONNECTED",
@@ -101,7 +103,7 @@ pub fn vms(vms: &[VmView], json: bool) -> Result<()> {
         "UPTIME",
     ]
     .map(String::from);
-    let rows: Vec<[String; 9]> = vms.iter().map(row).collect();
+    let rows: Vec<[String; 10]> = vms.iter().map(row).collect();
     print!("{}", aligned(&header, &rows));
     Ok(())
 }

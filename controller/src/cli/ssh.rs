@@ -1,0 +1,283 @@
+//! SSH when wanted: `azlin ssh-config` and `azlin connect --ssh`.
+//!
+//! OpenSSH does the connecting, with azlin's own key and a known_hosts file
+//! azlin writes from the host keys each VM's agent reports over its
+//! mutually authenticated connection. So `StrictHostKeyChecking yes` holds
+//! from the very first connection: no trust on first use, no
+//! `accept-new`, no `/dev/null` known_hosts. Keys are pinned under the VM's
+//! name (`HostKeyAlias`), not its address, so a recycled cloud IP never
+//! inherits another VM's key.
+//!
+//! azlin's public key is authorized for each VM's user through the agent
+//! (an audited command run as that user), so this works the same on every
+//! provider.
+
+use std::{
+    fmt::Write as _,
+    path::{Path, PathBuf},
+    process::Command,
+};
+
+use anyhow::{Context, Result, bail};
+use azlin_protocol::{exec::ExecEvent, secret_file::write_atomic};
+
+use super::ask;
+use crate::{
+    home::Home,
+    ipc::{ExecSpec, Reply, Request, Response, SshTarget, client::Client},
+    selector::Selector,
+};
+
+/// Where azlin keeps its SSH files.
+fn ssh_dir(home: &Home) -> PathBuf {
+    home.root().join("ssh")
+}
+
+pub fn config_path(home: &Home) -> PathBuf {
+    ssh_dir(home).join("config")
+}
+
+/// `azlin ssh-config`: pin, authorize and write; prints what it wrote.
+pub fn write_config(home: &Home, selector: Selector) -> Result<()> {
+    let written = refresh(home, selector)?;
+    println!(
+        "wrote {} ({} VM(s)) and {}",
+        config_path(home).display(),
+        written,
+        ssh_dir(home).join("known_hosts").display()
+    );
+    println!(
+        "use it with `ssh -F {0} VM`, or add `Include {0}` at the top of ~/.ssh/config \
+         (VS Code Remote-SSH reads that)",
+        config_path(home).display()
+    );
+    Ok(())
+}
+
+/// `azlin connect --ssh VM`: refresh that VM's pins, then hand over to ssh
+/// running tmux, as `ssh -t VM tmux new-session -A -s NAME` would.
+pub fn connect(home: &Home, vm: &str, tmux: Option<String>) -> Result<u8> {
+    use std::os::unix::process::CommandExt;
+    let session = match tmux {
+        Some(t) => t,
+        None => {
+            crate::config::Config::load(&home.config_file())?
+                .connect
+                .tmux_session
+        }
+    };
+    azlin_protocol::terminal::check_session_name(&session)?;
+    let selector = Selector {
+        names: vec![vm.to_string()],
+        ..Selector::default()
+    };
+    refresh(home, selector)?;
+    let err = Command::new("ssh")
+        .arg("-F")
+        .arg(config_path(home))
+        .args(["-t", vm, "tmux", "new-session", "-A", "-s", &session])
+        .exec();
+    bail!("cannot run ssh ({err}); install the OpenSSH client")
+}
+
+/// Ask the daemon for the VMs' SSH details, authorize azlin's key on
+/// them, and rewrite the config and known_hosts. Returns how many VMs are
+/// in the config; VMs that could not be reached are reported and left out.
+fn refresh(home: &Home, selector: Selector) -> Result<usize> {
+    let public = ensure_key(home)?;
+    let Response::SshTargets(targets) = ask(home, Request::SshTargets { selector })? else {
+        bail!("unexpected answer from the daemon");
+    };
+    let (mut good, bad): (Vec<SshTarget>, Vec<SshTarget>) =
+        targets.into_iter().partition(|t| t.result.is_ok());
+    for t in &bad {
+        if let Err(e) = &t.result {
+            eprintln!("azlin: {}: left out: {e}", t.vm);
+        }
+    }
+    let refused = authorize(home, &good, &public)?;
+    for (vm, why) in &refused {
+        eprintln!("azlin: {vm}: left out: cannot authorize azlin's key: {why}");
+    }
+    good.retain(|t| !refused.iter().any(|(vm, _)| vm == &t.vm));
+    if good.is_empty() {
+        bail!("no VM could be set up for ssh");
+    }
+    let dir = ssh_dir(home);
+    let known_hosts = dir.join("known_hosts");
+    write_atomic(&known_hosts, known_hosts_text(&good).as_bytes(), 0o600)
+        .with_context(|| format!("cannot write {}", known_hosts.display()))?;
+    let text = config_text(&good, &dir.join("id_ed25519"), &known_hosts);
+    write_atomic(&config_path(home), text.as_bytes(), 0o600)
+        .with_context(|| format!("cannot write {}", config_path(home).display()))?;
+    Ok(good.len())
+}
+
+/// azlin's key pair, made with ssh-keygen on first use; returns the
+/// public key line.
+fn ensure_key(home: &Home) -> Result<String> {
+    let dir = ssh_dir(home);
+    std::fs::create_dir_all(&dir).with_context(|| format!("cannot create {}", dir.display()))?;
+    let key = dir.join("id_ed25519");
+    let public = dir.join("id_ed25519.pub");
+    if !key.exists() {
+        let host = nix::unistd::gethostname()
+            .ok()
+            .and_then(|h| h.into_string().ok())
+            .unwrap_or_else(|| "controller".into());
+        let status = Command::new("ssh-keygen")
+            .args(["-q", "-t", "ed25519", "-N", "", "-C"])
+            .arg(format!("azlin@{host}"))
+            .arg("-f")
+            .arg(&key)
+            .status()
+            .context("cannot run ssh-keygen; install the OpenSSH client")?;
+        if !status.success() {
+            bail!("ssh-keygen failed ({status}) making {}", key.display());
+        }
+    }
+    let line = std::fs::read_to_string(&public)
+        .with_context(|| format!("cannot read {}", public.display()))?;
+    let line = line.trim().to_string();
+    let safe = line
+        .bytes()
+        .all(|b| b.is_ascii_alphanumeric() || b" +/=@.-_".contains(&b));
+    if !safe || !line.starts_with("ssh-ed25519 ") {
+        bail!(
+            "{} is not an ed25519 public key; move it aside",
+            public.display()
+        );
+    }
+    Ok(line)
+}
+
+/// Add `public` to each VM user's authorized_keys (once) with a command
+/// run through the agents; returns the VMs where that failed, and why.
+fn authorize(home: &Home, targets: &[SshTarget], public: &str) -> Result<Vec<(String, String)>> {
+    if targets.is_empty() {
+        return Ok(Vec::new());
+    }
+    // `public` holds only base64, spaces and name characters (checked), so
+    // single quotes carry it intact.
+    let command = format!(
+        "umask 077 && mkdir -p ~/.ssh && touch ~/.ssh/authorized_keys && \
+         (grep -qxF '{public}' ~/.ssh/authorized_keys || echo '{public}' >> ~/.ssh/authorized_keys)"
+    );
+    let spec = ExecSpec {
+        selector: Selector {
+            names: targets.iter().map(|t| t.vm.clone()).collect(),
+            ..Selector::default()
+        },
+        command,
+        timeout_secs: Some(30),
+        stdin: false,
+    };
+    let mut talk = Client::connect_or_start(home)?.converse(Request::Exec(spec))?;
+    let mut plan: Vec<String> = Vec::new();
+    let mut refused = Vec::new();
+    loop {
+        match talk.next_reply()? {
+            Reply::ExecPlan { vms } => plan = vms,
+            Reply::Exec { vm, event } => {
+                // The plan names VMs as the user sees them (session names).
+                let shown = plan.get(vm as usize).cloned().unwrap_or_default();
+                let name = targets
+                    .iter()
+                    .find(|t| t.session_name.as_deref().unwrap_or(&t.vm) == shown)
+                    .map_or(shown, |t| t.vm.clone());
+                match event {
+                    ExecEvent::Finished(s) if s.outcome.exit_code() == 0 => {}
+                    ExecEvent::Finished(s) => refused.push((name, s.outcome.describe())),
+                    ExecEvent::Failed { reason } => refused.push((name, reason)),
+                    _ => {}
+                }
+            }
+            Reply::Ok(_) => return Ok(refused),
+            Reply::Err { message } => bail!("{message}"),
+            _ => {}
+        }
+    }
+}
+
+fn known_hosts_text(targets: &[SshTarget]) -> String {
+    let mut out =
+        String::from("# written by `azlin ssh-config` from each VM's agent; rewritten each run\n");
+    for t in targets {
+        if let Ok(e) = &t.result {
+            for key in &e.host_keys {
+                let _ = writeln!(out, "{} {key}", alias(&t.vm));
+            }
+        }
+    }
+    out
+}
+
+/// The name keys are pinned under.
+fn alias(vm: &str) -> String {
+    format!("azlin-{vm}")
+}
+
+fn config_text(targets: &[SshTarget], key: &Path, known_hosts: &Path) -> String {
+    let mut out = String::from("# written by `azlin ssh-config`; rewritten each run\n");
+    for t in targets {
+        let Ok(e) = &t.result else { continue };
+        let names = match &t.session_name {
+            Some(s) => format!("{} {s}", t.vm),
+            None => t.vm.clone(),
+        };
+        let _ = write!(
+            out,
+            "\nHost {names}\n    HostName {}\n    Port {}\n    User {}\n    IdentityFile {}\n    \
+             IdentitiesOnly yes\n    UserKnownHostsFile {}\n    HostKeyAlias {}\n    \
+             StrictHostKeyChecking yes\n    CheckHostIP no\n",
+            e.host,
+            e.port,
+            e.user,
+            key.display(),
+            known_hosts.display(),
+            alias(&t.vm),
+        );
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ipc::SshEndpoint;
+
+    #[test]
+    fn config_pins_keys_under_the_vm_name() {
+        let t = SshTarget {
+            vm: "dev-1".into(),
+            session_name: Some("main".into()),
+            result: Ok(SshEndpoint {
+                host: "10.0.0.4".into(),
+                port: 2222,
+                user: "azureuser".into(),
+                host_keys: vec!["ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOkq".into()],
+            }),
+        };
+        let kh = known_hosts_text(std::slice::from_ref(&t));
+        assert!(
+            kh.contains("\nazlin-dev-1 ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOkq\n"),
+            "{kh}"
+        );
+        let c = config_text(
+            &[t],
+            Path::new("/h/ssh/id_ed25519"),
+            Path::new("/h/ssh/known_hosts"),
+        );
+        for want in [
+            "Host dev-1 main\n",
+            "HostName 10.0.0.4\n",
+            "Port 2222\n",
+            "User azureuser\n",
+            "StrictHostKeyChecking yes\n",
+            "HostKeyAlias azlin-dev-1\n",
+            "UserKnownHostsFile /h/ssh/known_hosts\n",
+        ] {
+            assert!(c.contains(want), "{want:?} missing from\n{c}");
+        }
+    }
+}
