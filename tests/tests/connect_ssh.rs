@@ -1,0 +1,170 @@
+//! SSH when wanted: `azlin ssh-config` and `azlin connect --ssh` against a
+//! real sshd. The host key is pinned from what the VM's agent reports over
+//! its authenticated connection, so `StrictHostKeyChecking yes` holds from
+//! the first connection, and a different key is refused.
+
+use std::{
+    path::Path,
+    process::{Child, Command, Stdio},
+    time::Duration,
+};
+
+use azlin_e2e::{Env, free_tcp, pty::Pty, tmux::TmuxServer};
+
+const WAIT: Duration = Duration::from_secs(30);
+
+struct Sshd {
+    child: Child,
+}
+
+impl Drop for Sshd {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn keygen(path: &Path) {
+    let ok = Command::new("ssh-keygen")
+        .args(["-q", "-t", "ed25519", "-N", "", "-f"])
+        .arg(path)
+        .status()
+        .unwrap()
+        .success();
+    assert!(ok);
+}
+
+/// A private sshd on `port` with its own host key.
+fn sshd(dir: &Path, port: u16) -> Sshd {
+    keygen(&dir.join("host_key"));
+    let config = dir.join("sshd_config");
+    std::fs::write(
+        &config,
+        format!(
+            "Port {port}\nListenAddress 127.0.0.1\nHostKey {}\nPidFile {}\nUsePAM no\n\
+             PermitRootLogin prohibit-password\nPasswordAuthentication no\nStrictModes no\n",
+            dir.join("host_key").display(),
+            dir.join("sshd.pid").display()
+        ),
+    )
+    .unwrap();
+    std::fs::create_dir_all("/run/sshd").unwrap();
+    let child = Command::new("/usr/sbin/sshd")
+        .args(["-D", "-e", "-f"])
+        .arg(&config)
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("sshd (openssh-server) is installed");
+    let sshd = Sshd { child };
+    let deadline = std::time::Instant::now() + WAIT;
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(std::time::Instant::now() < deadline, "sshd did not start");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    sshd
+}
+
+fn ssh(config: &Path, args: &[&str]) -> std::process::Output {
+    Command::new("ssh")
+        .arg("-F")
+        .arg(config)
+        .args(["-o", "BatchMode=yes"])
+        .args(args)
+        .stdin(Stdio::null())
+        .output()
+        .unwrap()
+}
+
+#[test]
+fn ssh_config_pins_the_host_key_the_agent_reports() {
+    let dir = tempfile::tempdir().unwrap();
+    let port = free_tcp().port();
+    let _sshd = sshd(dir.path(), port);
+    let tmux = TmuxServer::new();
+    let mut env = Env::new();
+    env.set_var("TMUX_TMPDIR", tmux.tmpdir().to_string_lossy());
+    env.ok(&["new", "--name", "dev"]);
+    env.ok(&["session", "dev", "box"]);
+    // The VM's sshd: its port and host key, in the agent's config.
+    env.ok(&["stop", "dev"]);
+    let agent_toml = env.vm_dir("dev").join("agent.toml");
+    let mut text = std::fs::read_to_string(&agent_toml).unwrap();
+    text.push_str(&format!(
+        "\n[ssh]\nport = {port}\nhost_keys = [\"{}\"]\n",
+        dir.path().join("host_key.pub").display()
+    ));
+    std::fs::write(&agent_toml, text).unwrap();
+    env.ok(&["start", "dev"]);
+    env.wait("dev is back", WAIT, || env.connected("dev"));
+
+    let out = env.ok(&["ssh-config"]);
+    assert!(out.contains("1 VM(s)"), "{out}");
+    let config = env.home().join("ssh/config");
+    let text = std::fs::read_to_string(&config).unwrap();
+    assert!(text.contains("Host dev box\n"), "{text}");
+    assert!(text.contains("StrictHostKeyChecking yes"), "{text}");
+    let known = std::fs::read_to_string(env.home().join("ssh/known_hosts")).unwrap();
+    let host_pub = std::fs::read_to_string(dir.path().join("host_key.pub")).unwrap();
+    let blob = host_pub.split_whitespace().nth(1).unwrap();
+    assert!(
+        known.contains(&format!("azlin-dev ssh-ed25519 {blob}")),
+        "{known}"
+    );
+
+    // The first connection is already verified, by VM name or session name.
+    for host in ["dev", "box"] {
+        let out = ssh(&config, &[host, "echo", "via-ssh"]);
+        assert_eq!(
+            String::from_utf8_lossy(&out.stdout).trim(),
+            "via-ssh",
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+
+    // A server presenting another key is refused, not learned.
+    let other = dir.path().join("other");
+    keygen(&other);
+    let other_pub = std::fs::read_to_string(other.with_extension("pub")).unwrap();
+    let other_blob = other_pub.split_whitespace().nth(1).unwrap();
+    std::fs::write(
+        env.home().join("ssh/known_hosts"),
+        known.replace(blob, other_blob),
+    )
+    .unwrap();
+    let out = ssh(&config, &["dev", "true"]);
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("HOST IDENTIFICATION HAS CHANGED") || err.contains("verification failed"),
+        "{err}"
+    );
+
+    // `connect --ssh` re-pins and opens tmux through OpenSSH.
+    let mut cmd = env.command(&["connect", "--ssh", "box", "--tmux", "viassh"]);
+    cmd.env("TERM", "xterm");
+    let mut pty = Pty::spawn(cmd, 100, 30);
+    let mark = pty.mark();
+    pty.send("echo over-$((20+3))\r");
+    pty.wait_for(mark, "over-23", WAIT);
+    std::thread::sleep(Duration::from_millis(100));
+    pty.send("\x02d");
+    assert_eq!(pty.wait_exit(WAIT).code(), Some(0), "{}", pty.screen());
+    let known = std::fs::read_to_string(env.home().join("ssh/known_hosts")).unwrap();
+    assert!(known.contains(blob), "{known}");
+
+    // Leave the user's authorized_keys as it was.
+    let ours = std::fs::read_to_string(env.home().join("ssh/id_ed25519.pub")).unwrap();
+    let me = nix::unistd::User::from_uid(nix::unistd::getuid())
+        .unwrap()
+        .unwrap();
+    let path = me.dir.join(".ssh/authorized_keys");
+    if let Ok(keys) = std::fs::read_to_string(&path) {
+        let kept: String = keys
+            .lines()
+            .filter(|l| l.trim() != ours.trim())
+            .map(|l| format!("{l}\n"))
+            .collect();
+        std::fs::write(&path, kept).unwrap();
+    }
+}
