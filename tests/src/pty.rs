@@ -9,14 +9,16 @@ use std::{
     os::fd::{AsRawFd, OwnedFd},
     os::unix::process::CommandExt,
     process::{Child, Command, ExitStatus, Stdio},
-    sync::{Arc, Mutex},
+    sync::{Arc, Condvar, Mutex},
     time::{Duration, Instant},
 };
 
 pub struct Pty {
     master: File,
     child: Child,
-    screen: Arc<Mutex<Vec<u8>>>,
+    /// Everything drawn, and a signal for each new piece (so waiting for a
+    /// keystroke's echo costs no polling delay).
+    screen: Arc<(Mutex<Vec<u8>>, Condvar)>,
 }
 
 fn winsize(cols: u16, rows: u16) -> nix::pty::Winsize {
@@ -50,7 +52,7 @@ impl Pty {
         let child = cmd.spawn().expect("spawn on the pty");
         drop(slave);
         let master = File::from(pair.master);
-        let screen = Arc::new(Mutex::new(Vec::new()));
+        let screen = Arc::new((Mutex::new(Vec::new()), Condvar::new()));
         let mut reader = master.try_clone().unwrap();
         let sink = screen.clone();
         std::thread::spawn(move || {
@@ -59,7 +61,8 @@ impl Pty {
                 if n == 0 {
                     return;
                 }
-                sink.lock().unwrap().extend_from_slice(&buf[..n]);
+                sink.0.lock().unwrap().extend_from_slice(&buf[..n]);
+                sink.1.notify_all();
             }
         });
         Self {
@@ -76,33 +79,47 @@ impl Pty {
 
     /// Everything drawn so far.
     pub fn screen(&self) -> String {
-        String::from_utf8_lossy(&self.screen.lock().unwrap()).into_owned()
+        String::from_utf8_lossy(&self.screen.0.lock().unwrap()).into_owned()
     }
 
     /// How much has been drawn: a mark for [`Pty::wait_for`].
     pub fn mark(&self) -> usize {
-        self.screen.lock().unwrap().len()
+        self.screen.0.lock().unwrap().len()
     }
 
     /// Wait until `needle` is drawn after `mark`; panic with the screen if
     /// it is not within `timeout`. Returns how long it took.
     pub fn wait_for(&self, mark: usize, needle: &str, timeout: Duration) -> Duration {
+        self.wait_until(mark, timeout, |tail| {
+            String::from_utf8_lossy(tail).contains(needle)
+        })
+        .unwrap_or_else(|| {
+            panic!(
+                "{needle:?} was not drawn within {timeout:?}; the screen since the mark:\n{}",
+                String::from_utf8_lossy(&self.screen.0.lock().unwrap()[mark..])
+            )
+        })
+    }
+
+    /// Wait until what was drawn after `mark` satisfies `done`; how long
+    /// that took, or `None` after `timeout`.
+    pub fn wait_until(
+        &self,
+        mark: usize,
+        timeout: Duration,
+        done: impl Fn(&[u8]) -> bool,
+    ) -> Option<Duration> {
         let start = Instant::now();
+        let mut screen = self.screen.0.lock().unwrap();
         loop {
-            {
-                let screen = self.screen.lock().unwrap();
-                let tail = &screen[mark.min(screen.len())..];
-                if String::from_utf8_lossy(tail).contains(needle) {
-                    return start.elapsed();
-                }
+            if done(&screen[mark.min(screen.len())..]) {
+                return Some(start.elapsed());
             }
-            if start.elapsed() > timeout {
-                panic!(
-                    "{needle:?} was not drawn within {timeout:?}; the screen since the mark:\n{}",
-                    String::from_utf8_lossy(&self.screen.lock().unwrap()[mark..])
-                );
+            let left = timeout.saturating_sub(start.elapsed());
+            if left.is_zero() {
+                return None;
             }
-            std::thread::sleep(Duration::from_millis(5));
+            screen = self.screen.1.wait_timeout(screen, left).unwrap().0;
         }
     }
 

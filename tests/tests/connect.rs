@@ -194,6 +194,14 @@ fn session_names_work_wherever_vm_names_do() {
     let err = env.fails(&["status", "mian"]);
     assert!(err.contains("did you mean main"), "{err}");
 
+    // A new VM may not take a session name; deleting a VM frees its name.
+    let err = env.fails(&["new", "--name", "main"]);
+    assert!(err.contains("session name of dev"), "{err}");
+    env.ok(&["session", "other", "spare"]);
+    env.ok(&["kill", "spare"]);
+    let config = std::fs::read_to_string(env.home().join("config.toml")).unwrap();
+    assert!(!config.contains("spare"), "{config}");
+
     env.ok(&["session", "dev", "--clear"]);
     assert!(env.vm("dev")["session_name"].is_null());
     env.fails(&["status", "main"]);

@@ -97,7 +97,7 @@ fn bad_requests_get_clear_errors_and_change_nothing() {
     let before = env.fleet_fingerprint();
     let err = env.fails(&["status", "wbe"]);
     assert!(
-        err.contains("no VM named \"wbe\"") && err.contains("did you mean web"),
+        err.contains("no VM or session named \"wbe\"") && err.contains("did you mean web"),
         "{err}"
     );
     assert!(
@@ -114,7 +114,10 @@ fn bad_requests_get_clear_errors_and_change_nothing() {
             .contains("provider")
     );
     assert!(env.fails(&["new", "--dial"]).contains("[daemon] listen"));
-    assert!(env.fails(&["kill", "nope"]).contains("no VM named"));
+    assert!(
+        env.fails(&["kill", "nope"])
+            .contains("no VM or session named")
+    );
     assert_eq!(env.fleet_fingerprint(), before);
 }
 

@@ -121,3 +121,73 @@ fn a_hostile_agent_cannot_hang_or_trick_connect() {
     assert!(!screen.contains("reattaching"), "{screen}");
     peer.abort();
 }
+
+/// The agent checks a terminal request itself, whoever sends it: a
+/// hand-crafted controller asking for a tmux session name that would be
+/// read as a tmux target, or a terminal type with shell syntax, gets a
+/// refusal and nothing starts.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_agent_refuses_hostile_terminal_requests() {
+    use azlin_protocol::{
+        handshake,
+        message::{Control, Role},
+        pki::{self, ServerAuth},
+        terminal::{TerminalRequest, WindowSize},
+    };
+    let tmux = azlin_e2e::tmux::TmuxServer::new();
+    let mut env = Env::new();
+    env.set_var("TMUX_TMPDIR", tmux.tmpdir().to_string_lossy());
+    env.ok(&["new", "--name", "h"]);
+    let addr = env.vm("h")["address"].as_str().unwrap().parse().unwrap();
+    let conn = peer::dial(
+        Some(peer::controller_credentials(env.home())),
+        &peer::fleet_ca(env.home()),
+        ServerAuth::Fleet,
+        addr,
+        &pki::agent_dns("h"),
+    )
+    .await
+    .unwrap();
+    let hello = handshake::hello(Role::Controller, "crafted", vec![], 0, true);
+    let mut control = handshake::greet_as_controller(&conn, hello).await.unwrap();
+    transport::send(
+        &mut control.send,
+        &Control::Ready { vm: "h".into() },
+        azlin_protocol::frame::MAX_CONTROL_FRAME,
+    )
+    .await
+    .unwrap();
+    let bad = [
+        ("work:0.1", "xterm", 80, 24, "not usable"),
+        ("-t", "xterm", 80, 24, "not usable"),
+        ("ok", "xterm;reboot", 80, 24, "not a terminal name"),
+        ("ok", "xterm", 0, 65535, "out of range"),
+    ];
+    for (session, term, cols, rows, why) in bad {
+        let (mut send, recv) = conn.open_bi().await.unwrap();
+        let req = TerminalRequest {
+            id: 7,
+            session: session.into(),
+            term: term.into(),
+            size: WindowSize { cols, rows },
+            requested_by: "crafted".into(),
+        };
+        transport::send(&mut send, &Query::Terminal(req), MAX_QUERY_FRAME)
+            .await
+            .unwrap();
+        let mut recv = FramedRecv::new(recv, MAX_TERMINAL_FRAME);
+        match recv.tagged::<TerminalEvent>().await {
+            Ok(Some(TerminalEvent::Failed { reason })) => {
+                assert!(reason.contains(why), "{session:?}: {reason}")
+            }
+            other => panic!("{session:?} was not refused: {other:?}"),
+        }
+    }
+    let out = tmux.command().arg("list-sessions").output().unwrap();
+    assert!(
+        !out.status.success() || out.stdout.is_empty(),
+        "a tmux session started"
+    );
+    let audit = std::fs::read_to_string(env.vm_dir("h").join("state/audit.log")).unwrap();
+    assert_eq!(audit.matches("\"refused\"").count(), 4, "{audit}");
+}

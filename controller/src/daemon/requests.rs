@@ -328,6 +328,9 @@ pub(super) fn pick_names(d: &Daemon, req: &NewRequest) -> Result<Vec<String>> {
         if db.vm(n)?.is_some() {
             bail!("a VM named {n} already exists");
         }
+        if let Some(vm) = d.vm_for_session(n) {
+            bail!("{n} is the session name of {vm}; pick another VM name");
+        }
     }
     Ok(names)
 }
@@ -511,6 +514,13 @@ async fn kill(d: &Arc<Daemon>, name: &str) -> Result<Response> {
     }
     d.db.lock().expect("db lock").remove_vm(name)?;
     d.live.forget(name);
+    if d.session_name(name).is_some() {
+        // The name goes with the VM, so a new VM may take it.
+        match crate::config::Config::write_session_name(&d.home.config_file(), name, None) {
+            Ok(names) => *d.session_names.write().expect("session names lock") = names,
+            Err(e) => tracing::warn!(vm = %name, "cannot clear its session name: {e:#}"),
+        }
+    }
     tracing::info!(vm = %name, "VM deleted and its certificate revoked");
     Ok(Response::Done {
         message: format!("{name} deleted; its certificate is revoked"),
