@@ -7,6 +7,7 @@ pub mod peer;
 pub mod proc_stats;
 pub mod pty;
 pub mod sim;
+pub mod sshd;
 pub mod tmux;
 
 use std::{

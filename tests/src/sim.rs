@@ -120,3 +120,22 @@ pub fn feed(sim: &SimAgent, seed: u64, interval: Duration) {
         }
     });
 }
+
+/// Register `name` with `env`'s daemon as an external machine and join it
+/// with a simulated agent in `dir` (inside a tokio runtime); returns the
+/// controller's address and the agent once it is connected.
+pub fn join_external(env: &crate::Env, name: &str, dir: &Path) -> (String, SimAgent) {
+    let joined: serde_json::Value =
+        serde_json::from_str(&env.ok(&["new", "--provider", "external", "--name", name, "--json"]))
+            .unwrap();
+    let controller = joined["controller"].as_str().unwrap().to_string();
+    let ca_pem = joined["ca_pem"].as_str().unwrap();
+    let token = joined["vms"][0]["token"].as_str().unwrap();
+    let agent = start(dir, name, token, ca_pem, &controller, 1000).unwrap();
+    env.wait(
+        &format!("{name} enrolled and connected"),
+        Duration::from_secs(20),
+        || env.connected(name),
+    );
+    (controller, agent)
+}

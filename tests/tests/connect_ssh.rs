@@ -5,64 +5,18 @@
 
 use std::{
     path::Path,
-    process::{Child, Command, Stdio},
+    process::{Command, Stdio},
     time::Duration,
 };
 
-use azlin_e2e::{Env, free_tcp, pty::Pty, tmux::TmuxServer};
+use azlin_e2e::{
+    Env, free_tcp,
+    pty::Pty,
+    sshd::{Sshd, keygen},
+    tmux::TmuxServer,
+};
 
 const WAIT: Duration = Duration::from_secs(30);
-
-struct Sshd {
-    child: Child,
-}
-
-impl Drop for Sshd {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn keygen(path: &Path) {
-    let ok = Command::new("ssh-keygen")
-        .args(["-q", "-t", "ed25519", "-N", "", "-f"])
-        .arg(path)
-        .status()
-        .unwrap()
-        .success();
-    assert!(ok);
-}
-
-/// A private sshd on `port` with its own host key.
-fn sshd(dir: &Path, port: u16) -> Sshd {
-    keygen(&dir.join("host_key"));
-    let config = dir.join("sshd_config");
-    std::fs::write(
-        &config,
-        format!(
-            "Port {port}\nListenAddress 127.0.0.1\nHostKey {}\nPidFile {}\nUsePAM no\n\
-             PermitRootLogin prohibit-password\nPasswordAuthentication no\nStrictModes no\n",
-            dir.join("host_key").display(),
-            dir.join("sshd.pid").display()
-        ),
-    )
-    .unwrap();
-    std::fs::create_dir_all("/run/sshd").unwrap();
-    let child = Command::new("/usr/sbin/sshd")
-        .args(["-D", "-e", "-f"])
-        .arg(&config)
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("sshd (openssh-server) is installed");
-    let sshd = Sshd { child };
-    let deadline = std::time::Instant::now() + WAIT;
-    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-        assert!(std::time::Instant::now() < deadline, "sshd did not start");
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    sshd
-}
 
 fn ssh(config: &Path, args: &[&str]) -> std::process::Output {
     Command::new("ssh")
@@ -79,7 +33,7 @@ fn ssh(config: &Path, args: &[&str]) -> std::process::Output {
 fn ssh_config_pins_the_host_key_the_agent_reports() {
     let dir = tempfile::tempdir().unwrap();
     let port = free_tcp().port();
-    let _sshd = sshd(dir.path(), port);
+    let _sshd = Sshd::start(dir.path(), port);
     let tmux = TmuxServer::new();
     let mut env = Env::new();
     env.set_var("TMUX_TMPDIR", tmux.tmpdir().to_string_lossy());

@@ -17,26 +17,10 @@ use serde_json::Value;
 fn a_hostile_agent_fails_only_its_own_vm() {
     let env = Env::with_listener();
     env.ok(&["new", "--name", "dev"]);
-    let joined: Value = serde_json::from_str(&env.ok(&[
-        "new",
-        "--provider",
-        "external",
-        "--name",
-        "bad",
-        "--json",
-    ]))
-    .unwrap();
-    let controller = joined["controller"].as_str().unwrap().to_string();
-    let ca_pem = joined["ca_pem"].as_str().unwrap();
-    let token = joined["vms"][0]["token"].as_str().unwrap();
     let dir = tempfile::tempdir().unwrap();
     let runtime = tokio::runtime::Runtime::new().unwrap();
     let _guard = runtime.enter();
-    // Enroll with the real agent code, then swap it for a raw peer.
-    let real = sim::start(dir.path(), "bad", token, ca_pem, &controller, 1000).unwrap();
-    env.wait("bad enrolled", Duration::from_secs(20), || {
-        env.connected("bad")
-    });
+    let (controller, real) = sim::join_external(&env, "bad", dir.path());
     runtime.block_on(real.agent.shutdown("replaced by a raw peer"));
     let creds = AgentCredentials::load_or_create(
         &dir.path().join("bad"),

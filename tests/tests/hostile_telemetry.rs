@@ -11,7 +11,6 @@ use azlin_protocol::{
     telemetry::{MAX_CORES, MAX_SAMPLE_FRAME, Tmux, TmuxSession},
     transport,
 };
-use serde_json::Value;
 
 fn counter(body: &str, name: &str) -> u64 {
     body.lines()
@@ -31,29 +30,10 @@ fn hostile_samples_are_rejected_or_clamped_and_nobody_else_notices() {
     });
     let reconnects = env.vm("dev")["reconnects"].as_u64().unwrap();
 
-    let joined: Value = serde_json::from_str(&env.ok(&[
-        "new",
-        "--provider",
-        "external",
-        "--name",
-        "bad",
-        "--json",
-    ]))
-    .unwrap();
-    let (controller, ca_pem) = (
-        joined["controller"].as_str().unwrap(),
-        joined["ca_pem"].as_str().unwrap(),
-    );
-    let token = joined["vms"][0]["token"].as_str().unwrap();
     let dir = tempfile::tempdir().unwrap();
     let runtime = tokio::runtime::Runtime::new().unwrap();
     let _guard = runtime.enter();
-    let bad = sim::start(dir.path(), "bad", token, ca_pem, controller, 1000).unwrap();
-    env.wait(
-        "bad enrolled and connected",
-        Duration::from_secs(20),
-        || env.connected("bad"),
-    );
+    let (controller, bad) = sim::join_external(&env, "bad", dir.path());
 
     // NaN: the sample is thrown away and counted.
     let mut s = sim::synthetic_sample(1, 1000);

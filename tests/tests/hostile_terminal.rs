@@ -12,7 +12,6 @@ use azlin_protocol::{
     terminal::{CAP_TERMINAL, MAX_TERMINAL_FRAME, TerminalEvent},
     transport::{self, FramedRecv},
 };
-use serde_json::Value;
 
 const WAIT: Duration = Duration::from_secs(30);
 
@@ -25,23 +24,10 @@ fn connect(env: &Env, vm: &str) -> Pty {
 #[test]
 fn a_hostile_agent_cannot_hang_or_trick_connect() {
     let env = Env::with_listener();
-    let joined: Value = serde_json::from_str(&env.ok(&[
-        "new",
-        "--provider",
-        "external",
-        "--name",
-        "bad",
-        "--json",
-    ]))
-    .unwrap();
-    let controller = joined["controller"].as_str().unwrap().to_string();
-    let ca_pem = joined["ca_pem"].as_str().unwrap();
-    let token = joined["vms"][0]["token"].as_str().unwrap();
     let dir = tempfile::tempdir().unwrap();
     let runtime = tokio::runtime::Runtime::new().unwrap();
     let _guard = runtime.enter();
-    let real = sim::start(dir.path(), "bad", token, ca_pem, &controller, 1000).unwrap();
-    env.wait("bad enrolled", WAIT, || env.connected("bad"));
+    let (controller, real) = sim::join_external(&env, "bad", dir.path());
     runtime.block_on(real.agent.shutdown("replaced by a raw peer"));
     let creds = AgentCredentials::load_or_create(
         &dir.path().join("bad"),

@@ -17,12 +17,11 @@
 //! Needs Debian's openssh-server and openssh-client, and tmux.
 
 use std::{
-    path::Path,
-    process::{Child, Command, Stdio},
+    process::{Command, Stdio},
     time::Duration,
 };
 
-use azlin_e2e::{Env, bin, free_tcp, pty::Pty};
+use azlin_e2e::{Env, bin, free_tcp, pty::Pty, sshd::Sshd};
 
 const WAIT: Duration = Duration::from_secs(30);
 /// Drawn at the end of the bench user's prompt and nowhere else.
@@ -35,7 +34,7 @@ fn main() {
         .unwrap_or(20);
     let dir = tempfile::tempdir().unwrap();
     let port = free_tcp().port();
-    let _sshd = sshd(dir.path(), port);
+    let _sshd = Sshd::start(dir.path(), port);
     let set_env = format!("SetEnv=TMUX_TMPDIR={}", dir.path().join("tmux").display());
     // A tmux server of the bench's own, for both sides.
     let tmux_dir = dir.path().join("tmux");
@@ -226,48 +225,4 @@ fn plain_text(bytes: &[u8]) -> Vec<u8> {
         }
     }
     out
-}
-
-struct Sshd(Child);
-
-impl Drop for Sshd {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn sshd(dir: &Path, port: u16) -> Sshd {
-    let ok = Command::new("ssh-keygen")
-        .args(["-q", "-t", "ed25519", "-N", "", "-f"])
-        .arg(dir.join("host_key"))
-        .status()
-        .unwrap()
-        .success();
-    assert!(ok);
-    let config = dir.join("sshd_config");
-    std::fs::write(
-        &config,
-        format!(
-            "Port {port}\nListenAddress 127.0.0.1\nHostKey {}\nPidFile {}\nUsePAM no\n\
-             PermitRootLogin prohibit-password\nPasswordAuthentication no\nStrictModes no\n\
-             AcceptEnv TMUX_TMPDIR\n",
-            dir.join("host_key").display(),
-            dir.join("sshd.pid").display()
-        ),
-    )
-    .unwrap();
-    std::fs::create_dir_all("/run/sshd").unwrap();
-    let child = Command::new("/usr/sbin/sshd")
-        .args(["-D", "-e", "-f"])
-        .arg(&config)
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("sshd (openssh-server) is installed");
-    let deadline = std::time::Instant::now() + WAIT;
-    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-        assert!(std::time::Instant::now() < deadline, "sshd did not start");
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    Sshd(child)
 }
