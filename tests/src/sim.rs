@@ -139,3 +139,24 @@ pub fn join_external(env: &crate::Env, name: &str, dir: &Path) -> (String, SimAg
     );
     (controller, agent)
 }
+
+/// Enroll `name` as an external machine with the real agent code, then
+/// stop that agent so a raw peer can take its place with the certificate
+/// it earned: returns the controller's address and those credentials.
+/// Call inside `runtime`'s context.
+pub fn enrolled_for_raw_peer(
+    env: &crate::Env,
+    name: &str,
+    dir: &Path,
+    runtime: &tokio::runtime::Runtime,
+) -> (
+    std::net::SocketAddr,
+    azlin_agent::credentials::AgentCredentials,
+) {
+    let (controller, real) = join_external(env, name, dir);
+    runtime.block_on(real.agent.shutdown("replaced by a raw peer"));
+    let creds =
+        AgentCredentials::load_or_create(&dir.join(name), &dir.join(name).join("ca.crt"), name)
+            .unwrap();
+    (controller.parse().unwrap(), creds)
+}

@@ -4,7 +4,6 @@
 
 use std::time::Duration;
 
-use azlin_agent::credentials::AgentCredentials;
 use azlin_e2e::{Env, peer, sim};
 use azlin_protocol::{
     exec::{CAP_EXEC, ExecEvent, MAX_EXEC_FRAME},
@@ -20,17 +19,9 @@ fn a_hostile_agent_fails_only_its_own_vm() {
     let dir = tempfile::tempdir().unwrap();
     let runtime = tokio::runtime::Runtime::new().unwrap();
     let _guard = runtime.enter();
-    let (controller, real) = sim::join_external(&env, "bad", dir.path());
-    runtime.block_on(real.agent.shutdown("replaced by a raw peer"));
-    let creds = AgentCredentials::load_or_create(
-        &dir.path().join("bad"),
-        &dir.path().join("bad/ca.crt"),
-        "bad",
-    )
-    .unwrap();
+    let (controller, creds) = sim::enrolled_for_raw_peer(&env, "bad", dir.path(), &runtime);
     let (next, mut go_on) = tokio::sync::oneshot::channel::<()>();
     let peer = runtime.spawn(async move {
-        let controller = controller.parse().unwrap();
         let connect = |caps| peer::agent_session(&creds, "bad", caps, controller);
         // An agent that does not announce exec/1 is never sent a command.
         let (old, _control) = connect(Vec::new()).await;

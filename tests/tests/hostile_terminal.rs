@@ -5,7 +5,6 @@
 
 use std::time::Duration;
 
-use azlin_agent::credentials::AgentCredentials;
 use azlin_e2e::{Env, peer, pty::Pty, sim};
 use azlin_protocol::{
     stream::{MAX_QUERY_FRAME, Query},
@@ -27,17 +26,9 @@ fn a_hostile_agent_cannot_hang_or_trick_connect() {
     let dir = tempfile::tempdir().unwrap();
     let runtime = tokio::runtime::Runtime::new().unwrap();
     let _guard = runtime.enter();
-    let (controller, real) = sim::join_external(&env, "bad", dir.path());
-    runtime.block_on(real.agent.shutdown("replaced by a raw peer"));
-    let creds = AgentCredentials::load_or_create(
-        &dir.path().join("bad"),
-        &dir.path().join("bad/ca.crt"),
-        "bad",
-    )
-    .unwrap();
+    let (controller, creds) = sim::enrolled_for_raw_peer(&env, "bad", dir.path(), &runtime);
     let (next, mut go_on) = tokio::sync::oneshot::channel::<()>();
     let peer = runtime.spawn(async move {
-        let controller = controller.parse().unwrap();
         let connect = |caps| peer::agent_session(&creds, "bad", caps, controller);
         // An agent that does not announce terminal/1 is never asked.
         let (old, _control) = connect(Vec::new()).await;

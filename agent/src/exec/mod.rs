@@ -25,6 +25,7 @@ use azlin_protocol::{
     },
     transport::{self, FramedRecv},
 };
+use serde::Serialize;
 use tokio::{
     io::{AsyncRead, AsyncReadExt, AsyncWriteExt},
     process::ChildStdin,
@@ -84,7 +85,7 @@ pub async fn run(
         }
     };
     let started = Instant::now();
-    let (events, writer) = spawn_writer(send);
+    let (events, writer) = spawn_writer::<ExecEvent>(send, MAX_EXEC_FRAME, 2);
     let outcome = supervise(running, &req, recv, events.clone()).await;
     let duration_ms = started.elapsed().as_millis() as u64;
     let _ = events
@@ -127,15 +128,19 @@ pub(crate) fn runnable_account(ctx: &ExecContext) -> Result<Account, String> {
 }
 
 /// Frames go out through one task so that a blocked stream holds back the
-/// readers, never the supervisor (which must still see timeouts).
-fn spawn_writer(
+/// readers, never the supervisor (which must still see timeouts and
+/// input). `depth` frames may wait; the stream is finished when the
+/// sender is dropped. Terminals use it too.
+pub(crate) fn spawn_writer<T: Serialize + Send + Sync + 'static>(
     mut send: quinn::SendStream,
-) -> (mpsc::Sender<ExecEvent>, tokio::task::JoinHandle<()>) {
-    let (tx, mut rx) = mpsc::channel::<ExecEvent>(2);
+    max_frame: usize,
+    depth: usize,
+) -> (mpsc::Sender<T>, tokio::task::JoinHandle<()>) {
+    let (tx, mut rx) = mpsc::channel::<T>(depth);
     let task = tokio::spawn(async move {
-        while let Some(event) = rx.recv().await {
-            if let Err(e) = transport::send(&mut send, &event, MAX_EXEC_FRAME).await {
-                tracing::debug!("exec stream closed: {e}");
+        while let Some(frame) = rx.recv().await {
+            if let Err(e) = transport::send(&mut send, &frame, max_frame).await {
+                tracing::debug!("stream closed: {e}");
                 return;
             }
         }

@@ -25,7 +25,7 @@ use azlin_protocol::{
 use nix::sys::signal::Signal;
 use tokio::sync::mpsc;
 
-use crate::exec::{ExecContext, audit, runnable_account};
+use crate::exec::{ExecContext, audit, runnable_account, spawn_writer};
 
 /// After a hangup, how long tmux has to exit before it is killed.
 const HANGUP_GRACE: Duration = Duration::from_secs(2);
@@ -70,7 +70,9 @@ pub async fn run(
         }
     };
     let began = Instant::now();
-    let (events, writer) = spawn_writer(send);
+    // Screen frames go out through their own task, so a slow link holds
+    // back reading the PTY (and so tmux), never the input side.
+    let (events, writer) = spawn_writer::<TerminalEvent>(send, MAX_TERMINAL_FRAME, 4);
     let ended = supervise(pty, recv, events.clone()).await;
     let exit_code = ended.unwrap_or(255);
     if ended.is_some() {
@@ -86,24 +88,6 @@ pub async fn run(
     record.exit_code = Some(exit_code);
     record.duration_ms = Some(began.elapsed().as_millis() as u64);
     audit(ctx, &record);
-}
-
-/// Screen frames go out through one task, so a slow link holds back
-/// reading the PTY (and so tmux), never the input side.
-fn spawn_writer(
-    mut send: quinn::SendStream,
-) -> (mpsc::Sender<TerminalEvent>, tokio::task::JoinHandle<()>) {
-    let (tx, mut rx) = mpsc::channel::<TerminalEvent>(4);
-    let task = tokio::spawn(async move {
-        while let Some(event) = rx.recv().await {
-            if let Err(e) = transport::send(&mut send, &event, MAX_TERMINAL_FRAME).await {
-                tracing::debug!("terminal stream closed: {e}");
-                return;
-            }
-        }
-        let _ = send.finish();
-    });
-    (tx, task)
 }
 
 /// Carry bytes both ways until tmux exits (`Some(exit code)`) or the

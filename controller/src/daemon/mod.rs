@@ -97,6 +97,17 @@ impl Daemon {
             .cloned()
     }
 
+    /// A VM's state as it is now: a local VM whose agent process died is
+    /// stopped, whatever the table last recorded.
+    pub fn state_of(&self, row: &crate::state::VmRow) -> VmState {
+        match row.state {
+            VmState::Running if row.provider == "local" && !self.local.is_running(row) => {
+                VmState::Stopped
+            }
+            s => s,
+        }
+    }
+
     /// The VM whose session name is `name`, if any.
     pub fn vm_for_session(&self, name: &str) -> Option<String> {
         self.session_names

@@ -109,10 +109,7 @@ fn daemon_info(d: &Daemon) -> DaemonInfo {
 
 pub(super) fn view(d: &Daemon, row: &VmRow, tags: BTreeMap<String, String>) -> VmView {
     let link = d.fleet.status(&row.name);
-    let state = match (row.provider.as_str(), row.state) {
-        ("local", VmState::Running) if !d.local.is_running(row) => VmState::Stopped,
-        (_, s) => s,
-    };
+    let state = d.state_of(row);
     let latest = d.live.latest(&row.name);
     VmView {
         session_name: d.session_name(&row.name),
@@ -190,14 +187,19 @@ fn canonical_names(d: &Daemon, request: Request) -> Result<Request> {
 /// The VM that `name` means: a VM name, or a session name the user gave
 /// one. An unknown name is an error listing the closest known ones.
 pub(super) fn vm_name(d: &Daemon, name: &str) -> Result<String> {
+    row_named(d, name).map(|row| row.name)
+}
+
+/// The row of the VM that `name` means (see [`vm_name`]).
+pub(super) fn row_named(d: &Daemon, name: &str) -> Result<VmRow> {
     let db = d.db.lock().expect("db lock");
-    if db.vm(name)?.is_some() {
-        return Ok(name.to_string());
+    if let Some(row) = db.vm(name)? {
+        return Ok(row);
     }
     if let Some(vm) = d.vm_for_session(name)
-        && db.vm(&vm)?.is_some()
+        && let Some(row) = db.vm(&vm)?
     {
-        return Ok(vm);
+        return Ok(row);
     }
     let mut names: Vec<String> = db.vms()?.into_iter().map(|v| v.name).collect();
     names.extend(
@@ -215,14 +217,6 @@ pub(super) fn vm_name(d: &Daemon, name: &str) -> Result<String> {
         "no VM or session named {name:?}; did you mean {}?",
         close.join(", ")
     )
-}
-
-pub(super) fn row_named(d: &Daemon, name: &str) -> Result<VmRow> {
-    let name = vm_name(d, name)?;
-    d.db.lock()
-        .expect("db lock")
-        .vm(&name)?
-        .ok_or_else(|| anyhow!("{name} was deleted just now"))
 }
 
 /// Move every QUIC connection to a fresh local UDP socket. The agents see

@@ -19,10 +19,7 @@ pub fn choose(d: &Daemon, sel: &Selector) -> Result<Vec<String>> {
         .iter()
         .map(|row| Candidate {
             session_name: d.session_name(&row.name),
-            // A local VM whose agent process died is not running, whatever
-            // the table last recorded.
-            running: row.state == VmState::Running
-                && (row.provider != "local" || d.local.is_running(row)),
+            running: d.state_of(row) == VmState::Running,
             tags: tags.remove(&row.name).unwrap_or_default(),
             name: row.name.clone(),
         })

@@ -121,14 +121,7 @@ async fn open(
     let lost = |reason: String| End::Reply(Reply::Ok(Response::TerminalLost { reason }));
     let fail = |message: String| End::Reply(Reply::Err { message });
     let row = d.db.lock().expect("db lock").vm(vm).ok().flatten();
-    let state = row.map(|row| match row.state {
-        // A local VM whose agent process died is not running, whatever
-        // the table last recorded.
-        VmState::Running if row.provider == "local" && !d.local.is_running(&row) => {
-            VmState::Stopped
-        }
-        s => s,
-    });
+    let state = row.map(|row| d.state_of(&row));
     match state {
         Some(VmState::Running | VmState::Provisioning) => {}
         Some(other) => {

@@ -149,7 +149,7 @@ fn session(home: &Home, opts: &Options, shared: &Shared) -> Result<i32> {
             raw::status_line("gave up; the tmux session is still on the VM");
             return Ok(quit);
         }
-        let reason = match outcome {
+        let (reason, was_attached) = match outcome {
             Attempt::Ended(code) => return Ok(code),
             Attempt::Refused(message) => {
                 eprint!("\r\nazlin: {message}\r\n");
@@ -157,7 +157,6 @@ fn session(home: &Home, opts: &Options, shared: &Shared) -> Result<i32> {
             }
             Attempt::Lost { reason, attached } => (reason, attached),
         };
-        let (reason, was_attached) = reason;
         if !opts.reconnect {
             eprint!("\r\nazlin: {reason}\r\n");
             return Ok(255);
