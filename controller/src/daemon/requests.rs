@@ -46,12 +46,10 @@ pub async fn handle(d: Arc<Daemon>, request: Request, tx: UnboundedSender<Reply>
     };
     let result = match request {
         Request::DaemonStatus => Ok(Response::Daemon(daemon_info(&d))),
-        Request::Shutdown => {
-            let _ = d.shutdown.send(true);
-            Ok(Response::Done {
-                message: "daemon stopping".into(),
-            })
-        }
+        // The IPC server stops the daemon once this answer is written.
+        Request::Shutdown => Ok(Response::Done {
+            message: "daemon stopping".into(),
+        }),
         Request::List => list(&d).map(Response::Vms),
         Request::VmStatus { name } => view_named(&d, &name).map(|v| Response::Vm(Box::new(v))),
         Request::New(req) if req.provider == EXTERNAL => {

@@ -92,13 +92,25 @@ async fn handle(d: Arc<Daemon>, mut stream: UnixStream) -> Result<()> {
         }
         other => other,
     };
+    let stopping = matches!(request, Request::Shutdown);
     let (tx, mut rx) = mpsc::unbounded_channel::<Reply>();
-    let work = tokio::spawn(requests::handle(d, request, tx));
+    let work = tokio::spawn(requests::handle(d.clone(), request, tx));
+    let mut written = Ok(());
     while let Some(reply) = rx.recv().await {
-        stream.write_all(&encode_reply(&reply)?).await?;
+        if written.is_ok() {
+            written = stream
+                .write_all(&encode_reply(&reply)?)
+                .await
+                .map_err(anyhow::Error::from);
+        }
     }
     work.await?;
-    Ok(())
+    if stopping {
+        // Only now: stopping first could end the daemon before the CLI
+        // heard that it is stopping. It stops even if the CLI left.
+        let _ = d.shutdown.send(true);
+    }
+    written
 }
 
 /// Replies queued for the CLI: enough to keep the socket busy, few enough
