@@ -11,9 +11,12 @@
 //! - [`query`]: answer the controller's questions on their own streams.
 //! - [`exec`]: run a command for the controller, streaming its output.
 //! - [`terminal`]: a tmux terminal on a PTY for `azlin connect`.
+//! - [`alerts`]: alert rules evaluated on every sample; events kept until
+//!   the controller has stored them.
 //! - [`account`]: the VM user commands run as, and their environment.
 
 pub mod account;
+pub mod alerts;
 pub mod config;
 pub mod credentials;
 pub mod endpoint;

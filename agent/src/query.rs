@@ -1,7 +1,7 @@
 //! Answer the controller's questions, one bidirectional stream each: read
 //! one [`Query`], write one [`QueryReply`], finish; or, for
-//! [`Query::Exec`] and [`Query::Terminal`], hand the stream to
-//! [`crate::exec`] or [`crate::terminal`]. A malformed
+//! [`Query::Exec`], [`Query::Terminal`] and [`Query::Alerts`], hand the
+//! stream to [`crate::exec`], [`crate::terminal`] or [`crate::alerts`]. A malformed
 //! question gets its stream stopped; the session carries on.
 
 use azlin_protocol::{
@@ -9,11 +9,12 @@ use azlin_protocol::{
     transport::{self, FramedRecv},
 };
 
-use crate::{exec::ExecContext, processes};
+use crate::{alerts::Alerts, exec::ExecContext, processes};
 
 /// Serve one question stream to its end. `controller` names the peer.
 pub async fn answer(
     exec: &ExecContext,
+    alerts: std::sync::Arc<Alerts>,
     controller: &str,
     mut send: quinn::SendStream,
     recv: quinn::RecvStream,
@@ -48,6 +49,9 @@ pub async fn answer(
             return crate::terminal::run(exec, controller, req, send, recv).await;
         }
         Query::SshHostKeys => ssh_host_keys(exec),
+        Query::Alerts(rules) => {
+            return crate::alerts::stream::serve(alerts, rules, send, recv).await;
+        }
     };
     if let Err(e) = transport::send(&mut send, &reply, MAX_QUERY_FRAME).await {
         tracing::debug!("could not answer query: {e}");

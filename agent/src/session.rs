@@ -9,6 +9,7 @@ use std::{sync::Arc, time::Duration};
 
 use anyhow::{Context, Result, anyhow, bail};
 use azlin_protocol::{
+    alert::CAP_ALERTS,
     exec::CAP_EXEC,
     frame::MAX_CONTROL_FRAME,
     handshake::{self, ControlStream},
@@ -22,6 +23,7 @@ use azlin_protocol::{
 use tokio::sync::{Mutex, watch};
 
 use crate::{
+    alerts::Alerts,
     config::AgentConfig,
     credentials::{AgentCredentials, read_join_token},
     exec::ExecContext,
@@ -42,6 +44,7 @@ pub struct Agent {
     /// The newest telemetry sample, pushed to the controller as it changes.
     samples: watch::Receiver<Option<Sample>>,
     exec: Arc<ExecContext>,
+    pub alerts: Arc<Alerts>,
 }
 
 /// How a connection ended.
@@ -55,7 +58,8 @@ pub enum Outcome {
 
 impl Agent {
     /// `samples` carries the newest sample (from [`crate::telemetry::run`],
-    /// or any other source, such as the fleet simulator).
+    /// or any other source, such as the fleet simulator). Starts the alert
+    /// evaluator on them, so call it inside a tokio runtime.
     pub fn new(
         config: AgentConfig,
         creds: AgentCredentials,
@@ -71,8 +75,11 @@ impl Agent {
             tmux: config.telemetry.tmux.clone(),
             ssh: config.ssh.clone(),
         });
+        let alerts = Arc::new(Alerts::load(&config.state_dir));
+        tokio::spawn(crate::alerts::evaluate(alerts.clone(), samples.clone()));
         Self {
             exec,
+            alerts,
             config,
             creds: Mutex::new(creds),
             started_at_unix,
@@ -133,6 +140,7 @@ async fn run(agent: &Arc<Agent>, conn: &quinn::Connection) -> Result<Outcome> {
             CAP_QUERY.into(),
             CAP_EXEC.into(),
             CAP_TERMINAL.into(),
+            CAP_ALERTS.into(),
         ],
         agent.started_at_unix,
         enrolled,
@@ -207,8 +215,9 @@ async fn session_loop(
     let questions = async {
         while let Ok((send, recv)) = conn.accept_bi().await {
             let (exec, controller) = (agent.exec.clone(), controller.clone());
+            let alerts = agent.alerts.clone();
             tokio::spawn(async move {
-                crate::query::answer(&exec, &controller, send, recv).await;
+                crate::query::answer(&exec, alerts, &controller, send, recv).await;
             });
         }
         std::future::pending::<()>().await

@@ -16,6 +16,8 @@
 //!   the input and output frames that follow it on the command's stream.
 //! - [`terminal`]: a terminal on the agent (`azlin connect`): the request,
 //!   its checks, keystrokes and window sizes one way, screen bytes the other.
+//! - [`alert`]: alert rules evaluated on the agent, the events it pushes,
+//!   and the outbox that keeps them until the controller has stored them.
 //! - [`audit`]: the JSON-lines record of every command run, on both ends.
 //! - [`handshake`]: the greeting exchange on a new connection (async).
 //! - [`secret_file`]: atomic, fsynced writes with a mode, for key material.
@@ -26,6 +28,7 @@
 //! Not here: anything about what a VM is, state storage, or providers; those
 //! belong to the binaries.
 
+pub mod alert;
 pub mod audit;
 pub mod backoff;
 pub mod enroll;

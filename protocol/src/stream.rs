@@ -36,7 +36,7 @@ impl Tagged for AgentStream {
 }
 
 /// A question the controller asks an agent. Append only.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub enum Query {
     /// The busiest processes, measured over a short window.
     Processes { sort: ProcessSort, limit: u32 },
@@ -46,10 +46,13 @@ pub enum Query {
     Terminal(crate::terminal::TerminalRequest),
     /// The VM's SSH host keys and port, for a known_hosts file.
     SshHostKeys,
+    /// Evaluate these alert rules; the stream then carries
+    /// [`crate::alert`] frames both ways for the life of the connection.
+    Alerts(Vec<crate::alert::Rule>),
 }
 
 impl Tagged for Query {
-    const KNOWN_TYPES: u32 = 4;
+    const KNOWN_TYPES: u32 = 5;
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
