@@ -4,6 +4,7 @@
 //! ([`fleet_pki`]), the providers that create VMs ([`provider`]) and the
 //! fleet's live telemetry ([`telemetry`]).
 
+pub mod alerts;
 pub mod cli;
 pub mod config;
 pub mod daemon;

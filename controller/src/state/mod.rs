@@ -1,10 +1,11 @@
 //! `state.db`: the controller's durable state in SQLite — VMs, join tokens,
-//! issued certificates, metrics history, tags. WAL with `synchronous = FULL`: once a call returns,
+//! issued certificates, metrics history, tags, alert history. WAL with `synchronous = FULL`: once a call returns,
 //! its change survives a `kill -9` or a power cut. Each operation that
 //! touches several rows is one transaction.
 //!
 //! Only the daemon opens this database for writing.
 
+pub mod alerts;
 mod certs;
 pub mod metrics;
 pub mod tags;
@@ -73,6 +74,7 @@ impl Db {
         conn.execute_batch(SCHEMA)
             .and_then(|()| conn.execute_batch(metrics::SCHEMA))
             .and_then(|()| conn.execute_batch(tags::SCHEMA))
+            .and_then(|()| conn.execute_batch(alerts::SCHEMA))
             .with_context(|| format!("cannot prepare {}", path.display()))?;
         Ok(Self { conn })
     }
@@ -83,6 +85,7 @@ impl Db {
         conn.execute_batch(SCHEMA).unwrap();
         conn.execute_batch(metrics::SCHEMA).unwrap();
         conn.execute_batch(tags::SCHEMA).unwrap();
+        conn.execute_batch(alerts::SCHEMA).unwrap();
         Self { conn }
     }
 }
