@@ -61,6 +61,10 @@ impl Home {
     pub fn config_file(&self) -> PathBuf {
         self.root.join("config.toml")
     }
+    pub fn alerts_file(&self) -> PathBuf {
+        self.root.join("alerts.toml")
+    }
+
     pub fn state_db(&self) -> PathBuf {
         self.root.join("state.db")
     }

@@ -148,6 +148,20 @@ pub enum Command {
         #[command(flatten)]
         select: exec::SelectArgs,
     },
+    /// Alerts firing now and recent history. Rules live in
+    /// ~/.azlin/alerts.toml (see the README); the daemon reloads it when
+    /// it changes.
+    Alerts {
+        /// Print every alert event as it happens, until Ctrl-C.
+        #[arg(long)]
+        follow: bool,
+        /// How many past events to show.
+        #[arg(long, default_value_t = 20, value_name = "N")]
+        history: u32,
+        /// JSON (with --follow: one object per line, the webhook body).
+        #[arg(long)]
+        json: bool,
+    },
     /// Set or remove a VM's tags.
     Tag {
         vm: String,

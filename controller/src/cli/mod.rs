@@ -1,6 +1,7 @@
 //! The `azlin` command line. Each command asks the daemon (starting it if
 //! needed) and prints the answer; only `azlin daemon run` is long-lived.
 
+mod alerts;
 mod args;
 mod connect;
 mod daemon_cmd;
@@ -298,6 +299,10 @@ fn run_command(home: &Home, command: Command) -> Result<()> {
             },
         )?),
         Command::SshConfig { select } => ssh::write_config(&home, select.selector(true)?),
+        Command::Alerts {
+            follow: true, json, ..
+        } => alerts::follow(&home, json),
+        Command::Alerts { history, json, .. } => alerts::show(&home, history, json),
         Command::Exec { .. }
         | Command::Connect { .. }
         | Command::W { .. }

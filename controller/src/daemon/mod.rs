@@ -16,8 +16,11 @@
 //! - [`selection`]: which VMs a fleet command means.
 //! - [`history`]: the metrics history in `state.db`, downsampled.
 //! - [`metrics_http`]: Prometheus `/metrics` on a loopback port.
+//! - [`alerts`]: the alert rules in force, agents' events, agent loss,
+//!   and the channels that notify the developer.
 //! - [`counters`]: the daemon's own totals.
 
+pub mod alerts;
 pub mod counters;
 pub mod enroll;
 pub mod exec;
@@ -85,6 +88,7 @@ pub struct Daemon {
     /// VM name → session name; `config.toml` holds them, `azlin session`
     /// changes them while the daemon runs.
     pub session_names: RwLock<BTreeMap<String, String>>,
+    pub alerts: alerts::AlertsHub,
 }
 
 impl Daemon {
@@ -183,6 +187,12 @@ async fn serve(home: Home) -> Result<()> {
     };
     let local = LocalProvider::new(home.clone())?;
     let (shutdown, mut shutdown_rx) = watch::channel(false);
+    let notification_command = config
+        .other
+        .get("notification_command")
+        .and_then(|v| v.as_str())
+        .map(String::from);
+    let (alerts_hub, alert_events) = alerts::AlertsHub::load(home.alerts_file(), notification_command);
     let d = Arc::new(Daemon {
         home: home.clone(),
         db: Mutex::new(db),
@@ -197,8 +207,10 @@ async fn serve(home: Home) -> Result<()> {
         host_name: host_name(),
         shutdown,
         session_names: RwLock::new(config.session_names.clone()),
+        alerts: alerts_hub,
         config,
     });
+    alerts::spawn(d.clone(), alert_events);
     if d.config.daemon.listen.is_some() {
         listener::spawn(d.clone());
     }

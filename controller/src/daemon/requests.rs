@@ -70,9 +70,10 @@ pub async fn handle(d: Arc<Daemon>, request: Request, tx: UnboundedSender<Reply>
         Request::Tag { name, set, remove } => tag(&d, &name, &set, &remove),
         Request::Session { name, session: s } => session(&d, &name, s.as_deref()),
         // Served by the IPC server itself, which keeps the socket open both ways.
-        Request::Exec(_) | Request::Connect(_) => Err(anyhow!(
-            "exec and connect must go through a two-way session"
+        Request::Exec(_) | Request::Connect(_) | Request::AlertsFollow => Err(anyhow!(
+            "exec, connect and alerts --follow must go through a streaming session"
         )),
+        Request::Alerts { history } => super::alerts::view(&d, history).map(Response::Alerts),
         Request::Rebind => rebind(&d),
         Request::SshTargets { selector } => query::ssh_targets(&d, &selector).await,
     };
@@ -258,6 +259,7 @@ fn session(d: &Daemon, vm: &str, session: Option<&str>) -> Result<Response> {
     }
     let names = crate::config::Config::write_session_name(&d.home.config_file(), vm, session)?;
     *d.session_names.write().expect("session names lock") = names;
+    d.alerts.retarget();
     let message = match session {
         Some(s) => format!("{vm} is now also called {s}"),
         None => format!("{vm} has no session name now"),
@@ -280,6 +282,7 @@ fn tag(d: &Daemon, name: &str, set: &[(String, String)], remove: &[String]) -> R
     d.db.lock()
         .expect("db lock")
         .update_tags(name, set, remove)?;
+    d.alerts.retarget();
     view_named(d, name).map(|v| Response::Vm(Box::new(v)))
 }
 

@@ -119,7 +119,13 @@ async fn serve(
         vm.clone(),
         conn.clone(),
     ));
+    let alerts = tokio::spawn(super::alerts::stream::run(
+        d.clone(),
+        vm.clone(),
+        conn.clone(),
+    ));
     let end = hold(conn, &mut control, cancel, streams).await;
+    alerts.abort();
     let reason = match &end {
         Ok(_) => conn
             .close_reason()

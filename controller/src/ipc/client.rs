@@ -94,8 +94,9 @@ impl Client {
                 Reply::ExecPlan { .. }
                 | Reply::Exec { .. }
                 | Reply::TerminalOpen { .. }
-                | Reply::Terminal(_) => {
-                    bail!("the daemon sent command output to a request that runs no command")
+                | Reply::Terminal(_)
+                | Reply::Alert { .. } => {
+                    bail!("the daemon sent a stream to a request that wants one answer")
                 }
             }
         }

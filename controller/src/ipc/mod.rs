@@ -15,6 +15,9 @@
 //! [`Response::TerminalLost`] when the VM could not be reached, which the
 //! CLI answers by asking again. The CLI closing the socket hangs up.
 //!
+//! [`Request::AlertsFollow`] streams [`Reply::Alert`] frames until the CLI
+//! closes the socket.
+//!
 //! The envelope starts with [`IPC_VERSION`] so a CLI and a daemon from
 //! different builds tell each other so instead of misreading each other.
 
@@ -32,6 +35,7 @@ use azlin_protocol::{
 use serde::{Deserialize, Serialize};
 
 use crate::{
+    alerts::record::AlertRecord,
     selector::Selector,
     state::{ConnectMode, VmState},
     telemetry::live::Freshness,
@@ -44,7 +48,7 @@ pub fn encode_reply(reply: &Reply) -> anyhow::Result<Vec<u8>> {
 }
 
 /// Bumped whenever a type below changes shape.
-pub const IPC_VERSION: u32 = 4;
+pub const IPC_VERSION: u32 = 5;
 /// Largest IPC frame (fleet listings grow with the fleet).
 pub const MAX_IPC_FRAME: usize = 16 * 1024 * 1024;
 
@@ -112,6 +116,13 @@ pub enum Request {
     SshTargets {
         selector: Selector,
     },
+    /// Active alerts, the newest `history` events and the rules' state.
+    Alerts {
+        history: u32,
+    },
+    /// Every alert event from now on, as [`Reply::Alert`] frames, until
+    /// the CLI closes the socket.
+    AlertsFollow,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -189,6 +200,11 @@ pub enum Reply {
     },
     /// Screen bytes from the terminal.
     Terminal(TerminalEvent),
+    /// An alert event, as it is stored (`alerts --follow`).
+    Alert {
+        record: AlertRecord,
+        display: String,
+    },
 }
 
 #[derive(Debug, Serialize, Deserialize)]
@@ -220,12 +236,29 @@ pub enum Response {
         reason: String,
     },
     SshTargets(Vec<SshTarget>),
+    Alerts(AlertsView),
     /// Machines registered for their own agents to dial in and enroll.
     Joined {
         controller: String,
         ca_pem: String,
         vms: Vec<JoinInfo>,
     },
+}
+
+/// What `azlin alerts` shows.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct AlertsView {
+    pub file: String,
+    /// Why the file is not in force (the last good rules are), if so.
+    pub file_error: Option<String>,
+    /// Rule names in force on the agents, built-ins included.
+    pub rules: Vec<String>,
+    pub agent_lost_after_ms: Option<u64>,
+    pub channels: Vec<String>,
+    pub active: Vec<AlertRecord>,
+    pub history: Vec<AlertRecord>,
+    /// VM → session name, to show what the user calls each VM.
+    pub session_names: BTreeMap<String, String>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]

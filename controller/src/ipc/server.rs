@@ -90,6 +90,7 @@ async fn handle(d: Arc<Daemon>, mut stream: UnixStream) -> Result<()> {
             })
             .await;
         }
+        Request::AlertsFollow => return follow_alerts(d, stream).await,
         other => other,
     };
     let stopping = matches!(request, Request::Shutdown);
@@ -111,6 +112,39 @@ async fn handle(d: Arc<Daemon>, mut stream: UnixStream) -> Result<()> {
         let _ = d.shutdown.send(true);
     }
     written
+}
+
+/// Write every new alert event until the CLI goes away (it sends nothing;
+/// its socket closing ends this).
+async fn follow_alerts(d: Arc<Daemon>, stream: UnixStream) -> Result<()> {
+    let mut feed = d.alerts.feed.subscribe();
+    let (mut read, mut write) = stream.into_split();
+    let mut buf = [0u8; 256];
+    loop {
+        tokio::select! {
+            n = read.read(&mut buf) => {
+                if matches!(n, Ok(0) | Err(_)) {
+                    return Ok(());
+                }
+            }
+            event = feed.recv() => {
+                let reply = match event {
+                    Ok(record) => Reply::Alert {
+                        display: d.session_name(&record.vm).unwrap_or_else(|| record.vm.clone()),
+                        record,
+                    },
+                    Err(tokio::sync::broadcast::error::RecvError::Lagged(n)) => Reply::Progress {
+                        vm: String::new(),
+                        message: format!("{n} alert events were skipped (this terminal fell behind); `azlin alerts` has them all"),
+                    },
+                    Err(tokio::sync::broadcast::error::RecvError::Closed) => return Ok(()),
+                };
+                if write.write_all(&encode_reply(&reply)?).await.is_err() {
+                    return Ok(());
+                }
+            }
+        }
+    }
 }
 
 /// Replies queued for the CLI: enough to keep the socket busy, few enough

@@ -177,13 +177,6 @@ impl Db {
             .is_some())
     }
 
-    /// A removed VM has nothing active; its history stays.
-    pub fn clear_vm_alerts(&self, vm: &str) -> Result<()> {
-        self.conn
-            .execute("DELETE FROM alerts_active WHERE vm = ?1", [vm])?;
-        Ok(())
-    }
-
     /// Keep the newest `keep` events (and every active one).
     pub fn prune_alerts(&self, keep: u32) -> Result<usize> {
         Ok(self.conn.execute(
@@ -247,7 +240,5 @@ mod tests {
         let history = db.alert_history(100).unwrap();
         assert_eq!(history.len(), 6);
         assert_eq!(history[0].transition, Transition::Firing);
-        db.clear_vm_alerts("vm-1").unwrap();
-        assert!(db.active_alerts().unwrap().is_empty());
     }
 }

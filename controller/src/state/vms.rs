@@ -157,6 +157,8 @@ impl Db {
         tx.execute("DELETE FROM tokens WHERE vm = ?1", [name])?;
         tx.execute("DELETE FROM metrics WHERE vm = ?1", [name])?;
         tx.execute("DELETE FROM vm_tags WHERE vm = ?1", [name])?;
+        // Its alerts end with it; their history stays.
+        tx.execute("DELETE FROM alerts_active WHERE vm = ?1", [name])?;
         tx.execute("DELETE FROM vms WHERE name = ?1", [name])?;
         tx.commit().context("cannot remove VM from state.db")?;
         Ok(())

@@ -229,7 +229,11 @@ fn attempt(home: &Home, spec: ConnectSpec, shared: &Shared) -> Attempt {
             Reply::Ok(Response::TerminalEnded { exit_code }) => return Attempt::Ended(exit_code),
             Reply::Ok(Response::TerminalLost { reason }) => return lost(reason, attached),
             Reply::Err { message } => return Attempt::Refused(message),
-            Reply::Ok(_) | Reply::Progress { .. } | Reply::ExecPlan { .. } | Reply::Exec { .. } => {
+            Reply::Ok(_)
+            | Reply::Progress { .. }
+            | Reply::ExecPlan { .. }
+            | Reply::Exec { .. }
+            | Reply::Alert { .. } => {
                 return Attempt::Refused(
                     "the daemon answered something else; run `azlin daemon stop` and retry".into(),
                 );
