@@ -9,6 +9,7 @@ pub mod pty;
 pub mod sim;
 pub mod sshd;
 pub mod tmux;
+pub mod webhook;
 
 use std::{
     net::{SocketAddr, UdpSocket},

@@ -63,9 +63,10 @@ impl BookRule {
         tags: &BTreeMap<String, String>,
     ) -> bool {
         let named = self.vms.is_empty()
-            || self.vms.iter().any(|p| {
-                glob_match(p, vm) || session.is_some_and(|s| glob_match(p, s))
-            });
+            || self
+                .vms
+                .iter()
+                .any(|p| glob_match(p, vm) || session.is_some_and(|s| glob_match(p, s)));
         named && self.tags.iter().all(|(k, v)| tags.get(k) == Some(v))
     }
 }

@@ -164,9 +164,7 @@ fn at<T>(spanned: &Spanned<T>, message: impl Into<String>) -> Located {
 pub fn load(path: &Path, notification_command: Option<&str>) -> Result<RuleBook, RulesError> {
     match std::fs::read_to_string(path) {
         Ok(text) => parse(&text, path, notification_command),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-            parse("", path, notification_command)
-        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => parse("", path, notification_command),
         Err(e) => Err(RulesError {
             file: path.display().to_string(),
             line: 0,
@@ -277,7 +275,9 @@ fn build(file: File, notification_command: Option<&str>) -> Result<RuleBook, Loc
                        make: &dyn Fn(&BuiltinEntry, Severity) -> Result<Vec<Rule>, Located>,
                        default_severity: Severity|
      -> Result<(), Located> {
-        let e = entry.as_ref().map_or_else(BuiltinEntry::default, clone_entry);
+        let e = entry
+            .as_ref()
+            .map_or_else(BuiltinEntry::default, clone_entry);
         only(&e, allowed)?;
         if !e.enabled.unwrap_or(default_on) {
             return Ok(());
@@ -316,7 +316,13 @@ fn build(file: File, notification_command: Option<&str>) -> Result<RuleBook, Loc
         &b.tmux_session_ended,
         &[],
         true,
-        &|_, severity| Ok(vec![notice_rule(TMUX_SESSION_ENDED, Metric::TmuxSessionEnded, severity)]),
+        &|_, severity| {
+            Ok(vec![notice_rule(
+                TMUX_SESSION_ENDED,
+                Metric::TmuxSessionEnded,
+                severity,
+            )])
+        },
         Severity::Info,
     )?;
     builtin(
@@ -330,16 +336,25 @@ fn build(file: File, notification_command: Option<&str>) -> Result<RuleBook, Loc
                 .enumerate()
                 .map(|(i, pattern)| {
                     let p = pattern.get_ref();
-                    if p.is_empty() || p.len() > alert::MAX_PATTERN || p.chars().any(char::is_control)
+                    if p.is_empty()
+                        || p.len() > alert::MAX_PATTERN
+                        || p.chars().any(char::is_control)
                     {
-                        return Err(at(pattern, "a watched process must be 1-256 printable characters"));
+                        return Err(at(
+                            pattern,
+                            "a watched process must be 1-256 printable characters",
+                        ));
                     }
                     let name = if i == 0 {
                         PROCESS_EXITED.to_string()
                     } else {
                         format!("{PROCESS_EXITED}-{}", i + 1)
                     };
-                    Ok(notice_rule(&name, Metric::ProcessExited { pattern: p.clone() }, severity))
+                    Ok(notice_rule(
+                        &name,
+                        Metric::ProcessExited { pattern: p.clone() },
+                        severity,
+                    ))
                 })
                 .collect()
         },
@@ -371,10 +386,16 @@ fn build(file: File, notification_command: Option<&str>) -> Result<RuleBook, Loc
             || [AGENT_LOST, PROCESS_EXITED].contains(&name.as_str())
             || name.starts_with("process-exited-")
         {
-            return Err(at(&entry.name, format!("{name:?} is the name of a built-in rule")));
+            return Err(at(
+                &entry.name,
+                format!("{name:?} is the name of a built-in rule"),
+            ));
         }
         if rules.iter().any(|r| &r.rule.name == name) {
-            return Err(at(&entry.name, format!("a rule named {name:?} is already defined")));
+            return Err(at(
+                &entry.name,
+                format!("a rule named {name:?} is already defined"),
+            ));
         }
         let rule = user_rule(entry)?;
         rules.push(BookRule {
@@ -387,7 +408,11 @@ fn build(file: File, notification_command: Option<&str>) -> Result<RuleBook, Loc
     if rules.len() > alert::MAX_RULES {
         return Err(Located {
             span: 0..0,
-            message: format!("{} rules is more than the {} allowed", rules.len(), alert::MAX_RULES),
+            message: format!(
+                "{} rules is more than the {} allowed",
+                rules.len(),
+                alert::MAX_RULES
+            ),
         });
     }
     Ok(RuleBook {
@@ -480,7 +505,12 @@ fn user_rule(e: &RuleEntry) -> Result<Rule, Located> {
         ">=" => Op::AtLeast,
         "<" => Op::Below,
         "<=" => Op::AtMost,
-        other => return Err(at(&e.op, format!("unknown op {other:?}: use >, >=, < or <="))),
+        other => {
+            return Err(at(
+                &e.op,
+                format!("unknown op {other:?}: use >, >=, < or <="),
+            ));
+        }
     };
     let threshold = *e.threshold.get_ref();
     if !threshold.is_finite() || (metric.is_percent() && !(0.0..=100.0).contains(&threshold)) {
@@ -500,13 +530,21 @@ fn user_rule(e: &RuleEntry) -> Result<Rule, Located> {
         None => default_clear(&metric, op, threshold),
         Some(c) => {
             let v = *c.get_ref();
-            let wrong = if op.is_upward() { v > threshold } else { v < threshold };
+            let wrong = if op.is_upward() {
+                v > threshold
+            } else {
+                v < threshold
+            };
             if !v.is_finite() || wrong {
                 return Err(at(
                     c,
                     format!(
                         "clear must be {} the threshold ({threshold}), where the alert stops",
-                        if op.is_upward() { "at or below" } else { "at or above" }
+                        if op.is_upward() {
+                            "at or below"
+                        } else {
+                            "at or above"
+                        }
                     ),
                 ));
             }
@@ -613,7 +651,11 @@ pub fn parse_duration(text: &str) -> Option<u64> {
 }
 
 fn desktop(command: &Spanned<String>) -> Result<Desktop, Located> {
-    let argv: Vec<String> = command.get_ref().split_whitespace().map(String::from).collect();
+    let argv: Vec<String> = command
+        .get_ref()
+        .split_whitespace()
+        .map(String::from)
+        .collect();
     if argv.is_empty() {
         return Err(at(command, "the desktop command is empty"));
     }
@@ -623,14 +665,20 @@ fn desktop(command: &Spanned<String>) -> Result<Desktop, Located> {
 fn webhook(w: &WebhookEntry) -> Result<Webhook, Located> {
     let url = w.url.get_ref();
     if !(url.starts_with("http://") || url.starts_with("https://")) || url.len() < 10 {
-        return Err(at(&w.url, "the webhook url must start with http:// or https://"));
+        return Err(at(
+            &w.url,
+            "the webhook url must start with http:// or https://",
+        ));
     }
     if *w.retries.get_ref() > 20 {
         return Err(at(&w.retries, "retries may be at most 20"));
     }
     let timeout_ms = duration_or(&w.timeout, 5_000)?;
     if timeout_ms == 0 {
-        return Err(at(w.timeout.as_ref().expect("set"), "timeout must be more than 0"));
+        return Err(at(
+            w.timeout.as_ref().expect("set"),
+            "timeout must be more than 0",
+        ));
     }
     Ok(Webhook {
         url: url.clone(),

@@ -20,9 +20,15 @@ fn no_file_means_the_built_ins_with_their_defaults() {
     assert_eq!(lost.after_ms, 5_000);
     assert_eq!(lost.severity, Severity::Critical);
     let disk = &b.rules[0].rule;
-    assert_eq!((disk.op, disk.threshold, disk.clear), (Op::AtLeast, 90.0, 85.0));
+    assert_eq!(
+        (disk.op, disk.threshold, disk.clear),
+        (Op::AtLeast, 90.0, 85.0)
+    );
     let idle = &b.rules[2].rule;
-    assert_eq!((idle.op, idle.threshold, idle.for_ms), (Op::Below, 5.0, 7_200_000));
+    assert_eq!(
+        (idle.op, idle.threshold, idle.for_ms),
+        (Op::Below, 5.0, 7_200_000)
+    );
     assert_eq!(b.rules[0].channels, vec![Channel::Log]);
 }
 
@@ -68,7 +74,10 @@ threshold = 500
 "#,
     )
     .unwrap();
-    assert_eq!(b.desktop.unwrap().argv, vec!["notify-send", "-u", "critical"]);
+    assert_eq!(
+        b.desktop.unwrap().argv,
+        vec!["notify-send", "-u", "critical"]
+    );
     let hook = b.webhook.unwrap();
     assert_eq!((hook.retries, hook.timeout_ms), (2, 1500));
     let lost = b.agent_lost.unwrap();
@@ -77,11 +86,23 @@ threshold = 500
     let names: Vec<&str> = b.rules.iter().map(|r| r.rule.name.as_str()).collect();
     assert_eq!(
         names,
-        vec![TMUX_SESSION_ENDED, "process-exited", "process-exited-2", IDLE, "cpu-high", "many-procs"]
+        vec![
+            TMUX_SESSION_ENDED,
+            "process-exited",
+            "process-exited-2",
+            IDLE,
+            "cpu-high",
+            "many-procs"
+        ]
     );
     let cpu = &b.rules[4];
     assert_eq!(
-        (cpu.rule.threshold, cpu.rule.clear, cpu.rule.for_ms, cpu.rule.severity),
+        (
+            cpu.rule.threshold,
+            cpu.rule.clear,
+            cpu.rule.for_ms,
+            cpu.rule.severity
+        ),
         (90.0, 70.0, 30_000, Severity::Critical)
     );
     assert_eq!(cpu.channels, vec![Channel::Log, Channel::Desktop]);
@@ -89,10 +110,17 @@ threshold = 500
     assert!(cpu.applies_to("dev-1", None, &tags));
     assert!(!cpu.applies_to("dev-1", None, &BTreeMap::new()));
     assert!(!cpu.applies_to("prod-1", None, &tags));
-    assert!(cpu.applies_to("x", Some("dev-main"), &tags), "session names match too");
+    assert!(
+        cpu.applies_to("x", Some("dev-main"), &tags),
+        "session names match too"
+    );
     let procs = &b.rules[5];
     assert_eq!(procs.rule.clear, 450.0, "10 % back by default");
-    assert_eq!(procs.channels.len(), 3, "every configured channel by default");
+    assert_eq!(
+        procs.channels.len(),
+        3,
+        "every configured channel by default"
+    );
     assert_eq!(b.rules[3].rule.for_ms, 5_400_000);
 }
 
@@ -100,7 +128,11 @@ threshold = 500
 fn mistakes_are_reported_with_line_and_column() {
     let e = error("[[rule]]\nname = \"x\"\nmetric = \"cpux\"\nop = \">\"\nthreshold = 1\n");
     assert_eq!((e.line, e.column), (3, 10), "{e}");
-    assert!(e.to_string().starts_with("alerts.toml:3:10: unknown metric \"cpux\""), "{e}");
+    assert!(
+        e.to_string()
+            .starts_with("alerts.toml:3:10: unknown metric \"cpux\""),
+        "{e}"
+    );
 
     let e = error("[[rule]]\nname = \"x\"\nmetric = \"cpu\"\nop = \"=>\"\nthreshold = 1\n");
     assert_eq!(e.line, 4, "{e}");
@@ -109,14 +141,19 @@ fn mistakes_are_reported_with_line_and_column() {
     assert_eq!(e.line, 5, "{e}");
     assert!(e.message.contains("between 0 and 100"), "{e}");
 
-    let e = error("[[rule]]\nname = \"x\"\nmetric = \"cpu\"\nop = \">\"\nthreshold = 50\nclear = 60\n");
+    let e =
+        error("[[rule]]\nname = \"x\"\nmetric = \"cpu\"\nop = \">\"\nthreshold = 50\nclear = 60\n");
     assert_eq!(e.line, 6, "{e}");
 
-    let e = error("[[rule]]\nname = \"x\"\nmetric = \"cpu\"\nop = \">\"\nthreshold = 50\nfor = \"5 minutes\"\n");
+    let e = error(
+        "[[rule]]\nname = \"x\"\nmetric = \"cpu\"\nop = \">\"\nthreshold = 50\nfor = \"5 minutes\"\n",
+    );
     assert_eq!(e.line, 6, "{e}");
     assert!(e.message.contains("30s"), "{e}");
 
-    let e = error("[[rule]]\nname = \"x\"\nmetric = \"cpu\"\nop = \">\"\nthreshold = 50\nchannels = [\"webhook\"]\n");
+    let e = error(
+        "[[rule]]\nname = \"x\"\nmetric = \"cpu\"\nop = \">\"\nthreshold = 50\nchannels = [\"webhook\"]\n",
+    );
     assert!(e.message.contains("[channels.webhook]"), "{e}");
 
     let e = error("[builtin.idle]\nthreshold = 3\n");

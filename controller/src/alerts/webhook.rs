@@ -43,7 +43,9 @@ pub fn judge(status: u16, retry_after: Option<&str>) -> Verdict {
 
 /// The delay before retry number `attempt` (0-based).
 pub fn backoff(attempt: u32, retry_after: Option<Duration>) -> Duration {
-    let exp = FIRST_DELAY.saturating_mul(1u32 << attempt.min(16)).min(MAX_DELAY);
+    let exp = FIRST_DELAY
+        .saturating_mul(1u32 << attempt.min(16))
+        .min(MAX_DELAY);
     retry_after.unwrap_or(exp)
 }
 

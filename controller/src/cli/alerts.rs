@@ -30,11 +30,19 @@ pub fn show(home: &Home, history: u32, json: bool) -> Result<()> {
         view.file,
         view.rules.len(),
         view.agent_lost_after_ms
-            .map(|ms| format!(", agent-lost after {}", azlin_protocol::alert::eval::duration(ms)))
+            .map(|ms| format!(
+                ", agent-lost after {}",
+                azlin_protocol::alert::eval::duration(ms)
+            ))
             .unwrap_or_default(),
         view.channels.join(", ")
     );
-    let display = |vm: &str| view.session_names.get(vm).cloned().unwrap_or_else(|| vm.to_string());
+    let display = |vm: &str| {
+        view.session_names
+            .get(vm)
+            .cloned()
+            .unwrap_or_else(|| vm.to_string())
+    };
     println!();
     if view.active.is_empty() {
         println!("No active alerts.");
@@ -140,7 +148,8 @@ fn ago(at_ms: u64) -> String {
 
 /// `2026-11-22 10:04:05.123`, UTC.
 pub fn clock(at_ms: u64) -> String {
-    let Ok(t) = time::OffsetDateTime::from_unix_timestamp_nanos(i128::from(at_ms) * 1_000_000) else {
+    let Ok(t) = time::OffsetDateTime::from_unix_timestamp_nanos(i128::from(at_ms) * 1_000_000)
+    else {
         return at_ms.to_string();
     };
     format!(

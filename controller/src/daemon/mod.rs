@@ -192,7 +192,8 @@ async fn serve(home: Home) -> Result<()> {
         .get("notification_command")
         .and_then(|v| v.as_str())
         .map(String::from);
-    let (alerts_hub, alert_events) = alerts::AlertsHub::load(home.alerts_file(), notification_command);
+    let (alerts_hub, alert_events) =
+        alerts::AlertsHub::load(home.alerts_file(), notification_command);
     let d = Arc::new(Daemon {
         home: home.clone(),
         db: Mutex::new(db),

@@ -148,7 +148,8 @@ impl Db {
             "SELECT {COLUMNS} FROM alerts_active a JOIN alert_events e ON e.id = a.event_id
              ORDER BY e.id"
         ))?;
-        let mut list: Vec<AlertRecord> = stmt.query_map([], row)?.collect::<rusqlite::Result<_>>()?;
+        let mut list: Vec<AlertRecord> =
+            stmt.query_map([], row)?.collect::<rusqlite::Result<_>>()?;
         list.sort_by(|a, b| b.severity.cmp(&a.severity).then(a.id.cmp(&b.id)));
         Ok(list)
     }
@@ -158,8 +159,9 @@ impl Db {
         let mut stmt = self.conn.prepare_cached(&format!(
             "SELECT {COLUMNS} FROM alert_events e ORDER BY e.id DESC LIMIT ?1"
         ))?;
-        let mut list: Vec<AlertRecord> =
-            stmt.query_map([limit], row)?.collect::<rusqlite::Result<_>>()?;
+        let mut list: Vec<AlertRecord> = stmt
+            .query_map([limit], row)?
+            .collect::<rusqlite::Result<_>>()?;
         list.reverse();
         Ok(list)
     }
@@ -211,30 +213,49 @@ mod tests {
     #[test]
     fn an_event_sent_twice_is_stored_once_and_resolution_clears_it() {
         let mut db = Db::in_memory();
-        let first = db.record_alert(&event(Some(1), Transition::Firing)).unwrap();
+        let first = db
+            .record_alert(&event(Some(1), Transition::Firing))
+            .unwrap();
         assert!(first.is_some());
-        assert!(db.record_alert(&event(Some(1), Transition::Firing)).unwrap().is_none());
+        assert!(
+            db.record_alert(&event(Some(1), Transition::Firing))
+                .unwrap()
+                .is_none()
+        );
         assert_eq!(db.active_alerts().unwrap().len(), 1);
         assert!(db.alert_active("vm-1", "hot").unwrap());
-        db.record_alert(&event(Some(2), Transition::Resolved)).unwrap().unwrap();
+        db.record_alert(&event(Some(2), Transition::Resolved))
+            .unwrap()
+            .unwrap();
         assert!(db.active_alerts().unwrap().is_empty());
         // The daemon's own events have no number and are never merged.
-        db.record_alert(&event(None, Transition::Notice)).unwrap().unwrap();
-        db.record_alert(&event(None, Transition::Notice)).unwrap().unwrap();
+        db.record_alert(&event(None, Transition::Notice))
+            .unwrap()
+            .unwrap();
+        db.record_alert(&event(None, Transition::Notice))
+            .unwrap()
+            .unwrap();
         let history = db.alert_history(10).unwrap();
         let states: Vec<Transition> = history.iter().map(|r| r.transition).collect();
         assert_eq!(
             states,
-            vec![Transition::Firing, Transition::Resolved, Transition::Notice, Transition::Notice]
+            vec![
+                Transition::Firing,
+                Transition::Resolved,
+                Transition::Notice,
+                Transition::Notice
+            ]
         );
     }
 
     #[test]
     fn pruning_keeps_the_newest_and_the_active() {
         let mut db = Db::in_memory();
-        db.record_alert(&event(Some(1), Transition::Firing)).unwrap();
+        db.record_alert(&event(Some(1), Transition::Firing))
+            .unwrap();
         for seq in 2..20 {
-            db.record_alert(&event(Some(seq), Transition::Notice)).unwrap();
+            db.record_alert(&event(Some(seq), Transition::Notice))
+                .unwrap();
         }
         db.prune_alerts(5).unwrap();
         let history = db.alert_history(100).unwrap();

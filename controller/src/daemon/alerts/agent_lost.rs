@@ -65,12 +65,21 @@ pub async fn watch(d: Arc<Daemon>) {
                     .unwrap_or_default();
                 (
                     Transition::Firing,
-                    format!("no sign of life from the agent for {}{why}", duration(silent.as_millis() as u64 / 1000 * 1000)),
+                    format!(
+                        "no sign of life from the agent for {}{why}",
+                        duration(silent.as_millis() as u64 / 1000 * 1000)
+                    ),
                 )
             } else if !expected {
-                (Transition::Resolved, "the VM is no longer expected to run".to_string())
+                (
+                    Transition::Resolved,
+                    "the VM is no longer expected to run".to_string(),
+                )
             } else if rule.is_none() {
-                (Transition::Resolved, "the agent-lost rule was turned off".to_string())
+                (
+                    Transition::Resolved,
+                    "the agent-lost rule was turned off".to_string(),
+                )
             } else {
                 (Transition::Resolved, "the agent is back".to_string())
             };

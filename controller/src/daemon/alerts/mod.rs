@@ -83,10 +83,19 @@ impl AlertsHub {
     fn reload(&self) {
         match rules_file::load(&self.file, self.notification_command.as_deref()) {
             Ok(book) => {
-                let was_broken = self.file_error.lock().expect("alerts lock").take().is_some();
+                let was_broken = self
+                    .file_error
+                    .lock()
+                    .expect("alerts lock")
+                    .take()
+                    .is_some();
                 let changed = **self.book.borrow() != book;
                 if changed {
-                    tracing::info!(rules = book.rules.len(), "alert rules reloaded from {}", self.file.display());
+                    tracing::info!(
+                        rules = book.rules.len(),
+                        "alert rules reloaded from {}",
+                        self.file.display()
+                    );
                     self.book.send_replace(Arc::new(book));
                 } else if was_broken {
                     tracing::info!("{} is fixed", self.file.display());

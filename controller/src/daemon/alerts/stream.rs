@@ -35,12 +35,7 @@ pub async fn run(d: Arc<Daemon>, vm: String, conn: quinn::Connection) {
 }
 
 fn rules_for(d: &Daemon, vm: &str) -> Vec<Rule> {
-    let tags = d
-        .db
-        .lock()
-        .expect("db lock")
-        .tags(vm)
-        .unwrap_or_default();
+    let tags = d.db.lock().expect("db lock").tags(vm).unwrap_or_default();
     let session = d.session_name(vm);
     d.alerts
         .book
