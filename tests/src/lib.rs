@@ -64,21 +64,25 @@ pub fn free_tcp() -> SocketAddr {
 
 /// `GET path` from a loopback HTTP server: (status line, body).
 pub fn http_get(addr: SocketAddr, path: &str) -> (String, String) {
+    try_http_get(addr, path).expect("GET from the HTTP server")
+}
+
+/// [`http_get`] for a server that may not be up yet.
+pub fn try_http_get(addr: SocketAddr, path: &str) -> std::io::Result<(String, String)> {
     use std::io::{Read, Write};
-    let mut s = std::net::TcpStream::connect(addr).expect("connect to HTTP server");
-    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    let mut s = std::net::TcpStream::connect(addr)?;
+    s.set_read_timeout(Some(Duration::from_secs(10)))?;
     write!(
         s,
         "GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n"
-    )
-    .unwrap();
+    )?;
     let mut text = String::new();
-    s.read_to_string(&mut text).unwrap();
+    s.read_to_string(&mut text)?;
     let (head, body) = text.split_once("\r\n\r\n").unwrap_or((&text, ""));
-    (
+    Ok((
         head.lines().next().unwrap_or_default().to_string(),
         body.to_string(),
-    )
+    ))
 }
 
 impl Env {

@@ -64,7 +64,9 @@ fn a_hostile_agents_events_are_checked_stored_once_and_cannot_break_the_daemon()
             event(2, "hot", "sent again", 5.0),
         ];
         for f in &frames {
-            transport::send(&mut send, f, MAX_ALERT_FRAME).await.unwrap();
+            transport::send(&mut send, f, MAX_ALERT_FRAME)
+                .await
+                .unwrap();
         }
         let mut acks = Vec::new();
         for _ in 0..frames.len() {
@@ -78,7 +80,11 @@ fn a_hostile_agents_events_are_checked_stored_once_and_cannot_break_the_daemon()
         let _ = tokio::time::timeout(Duration::from_secs(5), recv.tagged::<AlertsDown>()).await;
         acks
     });
-    assert_eq!(acks, vec![(77, 1), (77, 2), (77, 2)], "every event is acknowledged");
+    assert_eq!(
+        acks,
+        vec![(77, 1), (77, 2), (77, 2)],
+        "every event is acknowledged"
+    );
     let view = alerts(&env);
     let history = view["history"].as_array().unwrap();
     let mine: Vec<&Value> = history.iter().filter(|e| e["vm"] == "bad").collect();
@@ -86,9 +92,18 @@ fn a_hostile_agents_events_are_checked_stored_once_and_cannot_break_the_daemon()
     assert_eq!(mine[0]["rule"], "hot");
     assert_eq!(mine[0]["message"], "cpu?]0;owned? is high");
     assert_eq!(mine[0]["value"], 0.0);
-    assert_eq!(mine[0]["severity"], "warning", "the rule's severity, not the agent's");
-    assert!(mine[0]["at_ms"].as_u64().unwrap() < u64::MAX / 2, "no clock from the future");
-    assert!(env.daemon_status()["pid"].is_number(), "the daemon is still serving");
+    assert_eq!(
+        mine[0]["severity"], "warning",
+        "the rule's severity, not the agent's"
+    );
+    assert!(
+        mine[0]["at_ms"].as_u64().unwrap() < u64::MAX / 2,
+        "no clock from the future"
+    );
+    assert!(
+        env.daemon_status()["pid"].is_number(),
+        "the daemon is still serving"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -133,9 +148,13 @@ async fn the_agent_refuses_hostile_rules_from_a_hand_crafted_controller() {
     };
     let (mut send, recv) = conn.open_bi().await.unwrap();
     let mut recv = FramedRecv::new(recv, MAX_ALERT_FRAME);
-    transport::send(&mut send, &Query::Alerts(vec![rule("nan", f64::NAN)]), MAX_QUERY_FRAME)
-        .await
-        .unwrap();
+    transport::send(
+        &mut send,
+        &Query::Alerts(vec![rule("nan", f64::NAN)]),
+        MAX_QUERY_FRAME,
+    )
+    .await
+    .unwrap();
     let mut next = async || recv.tagged::<AlertsUp>().await.unwrap().unwrap();
     match next().await {
         AlertsUp::Refused { reason } => assert!(reason.contains("finite"), "{reason}"),
@@ -150,9 +169,13 @@ async fn the_agent_refuses_hostile_rules_from_a_hand_crafted_controller() {
         other => panic!("300 rules accepted: {other:?}"),
     }
     // A sound rule is put in force and fires on the next sample.
-    transport::send(&mut send, &AlertsDown::Rules(vec![rule("procs", 0.0)]), MAX_ALERT_FRAME)
-        .await
-        .unwrap();
+    transport::send(
+        &mut send,
+        &AlertsDown::Rules(vec![rule("procs", 0.0)]),
+        MAX_ALERT_FRAME,
+    )
+    .await
+    .unwrap();
     assert_eq!(next().await, AlertsUp::Accepted { rules: 1 });
     let fired = tokio::time::timeout(Duration::from_secs(10), next())
         .await
@@ -160,5 +183,8 @@ async fn the_agent_refuses_hostile_rules_from_a_hand_crafted_controller() {
     let AlertsUp::Event(e) = fired else {
         panic!("expected an event, got {fired:?}");
     };
-    assert_eq!((e.rule.as_str(), e.transition), ("procs", Transition::Firing));
+    assert_eq!(
+        (e.rule.as_str(), e.transition),
+        ("procs", Transition::Firing)
+    );
 }

@@ -145,6 +145,9 @@ struct RuleEntry {
     channels: Option<Vec<Spanned<String>>>,
 }
 
+/// How a built-in turns its table into rules.
+type MakeRules = dyn Fn(&BuiltinEntry, Severity) -> Result<Vec<Rule>, Located>;
+
 /// Where a mistake is, before it is turned into a line and column.
 struct Located {
     span: Range<usize>,
@@ -272,7 +275,7 @@ fn build(file: File, notification_command: Option<&str>) -> Result<RuleBook, Loc
     let mut builtin = |entry: &Option<BuiltinEntry>,
                        allowed: &[&str],
                        default_on: bool,
-                       make: &dyn Fn(&BuiltinEntry, Severity) -> Result<Vec<Rule>, Located>,
+                       make: &MakeRules,
                        default_severity: Severity|
      -> Result<(), Located> {
         let e = entry

@@ -334,7 +334,7 @@ pub fn figure(metric: &Metric, v: f64) -> String {
 
 /// `90s` → "1m30s", as rules files write durations.
 pub fn duration(ms: u64) -> String {
-    if ms % 1000 != 0 {
+    if !ms.is_multiple_of(1000) {
         return format!("{ms}ms");
     }
     let s = ms / 1000;
