@@ -337,3 +337,33 @@ fn an_ended_tmux_session_is_followed_live_from_a_real_agent() {
         "a notice is never active"
     );
 }
+
+#[test]
+fn an_idle_vm_is_reported_with_the_command_that_stops_it() {
+    let env = Env::with_listener();
+    write_rules(
+        &env,
+        "[builtin.idle]\ncpu_below = 5\nafter = \"1s\"\n[builtin.tmux_session_ended]\nenabled = false\n",
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let _guard = runtime.enter();
+    let (_, vm) = sim::join_external(&env, "lazy", dir.path());
+    for _ in 0..12 {
+        vm.samples.send_replace(Some(cpu(1.0)));
+        std::thread::sleep(Duration::from_millis(250));
+    }
+    env.wait("the idle alert", Duration::from_secs(10), || {
+        history_of(&env, "vm-idle") == ["firing"]
+    });
+    let active = alerts(&env)["active"].clone();
+    let message = active[0]["message"].as_str().unwrap();
+    assert!(message.contains("cpu is 1.0% < 5.0% for 1s"), "{message}");
+    assert!(message.contains("`azlin stop lazy`"), "{message}");
+    assert_eq!(active[0]["severity"], "info");
+    // Busy again, past the clear threshold (10 %): resolved.
+    vm.samples.send_replace(Some(cpu(40.0)));
+    env.wait("resolved", Duration::from_secs(10), || {
+        history_of(&env, "vm-idle") == ["firing", "resolved"]
+    });
+}

@@ -10,13 +10,13 @@ use std::{collections::BTreeMap, sync::Arc};
 
 use anyhow::{Context, Result};
 use azlin_protocol::{
-    alert::{AlertsDown, AlertsUp, CAP_ALERTS, MAX_ALERT_FRAME, Rule, check_event},
+    alert::{AlertsDown, AlertsUp, CAP_ALERTS, MAX_ALERT_FRAME, Rule, Transition, check_event},
     stream::{MAX_QUERY_FRAME, Query},
     transport::{self, FramedRecv, StreamError},
 };
 
 use super::super::Daemon;
-use crate::{state::alerts::NewAlert, telemetry::live::now_ms};
+use crate::{alerts::rules_file::IDLE, state::alerts::NewAlert, telemetry::live::now_ms};
 
 pub async fn run(d: Arc<Daemon>, vm: String, conn: quinn::Connection) {
     if !d
@@ -78,7 +78,12 @@ async fn serve(d: &Arc<Daemon>, vm: &str, conn: &quinn::Connection) -> Result<()
                 Ok(Some(AlertsUp::Event(event))) => {
                     let (epoch, seq) = (event.epoch, event.seq);
                     let rules: Vec<Rule> = given.values().cloned().collect();
-                    if let Some(e) = check_event(event, &rules, now_ms()) {
+                    if let Some(mut e) = check_event(event, &rules, now_ms()) {
+                        if e.rule == IDLE && e.transition == Transition::Firing {
+                            e.message.push_str(&format!(
+                                "; idle: `azlin stop {vm}` stops paying for it (the disk is kept)"
+                            ));
+                        }
                         super::record(d, &NewAlert {
                             vm,
                             epoch: e.epoch,
