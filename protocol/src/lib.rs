@@ -18,6 +18,7 @@
 //!   its checks, keystrokes and window sizes one way, screen bytes the other.
 //! - [`alert`]: alert rules evaluated on the agent, the events it pushes,
 //!   and the outbox that keeps them until the controller has stored them.
+//! - [`files`]: the security filter and path checks for files sent to VMs.
 //! - [`audit`]: the JSON-lines record of every command run, on both ends.
 //! - [`handshake`]: the greeting exchange on a new connection (async).
 //! - [`secret_file`]: atomic, fsynced writes with a mode, for key material.
@@ -33,6 +34,7 @@ pub mod audit;
 pub mod backoff;
 pub mod enroll;
 pub mod exec;
+pub mod files;
 pub mod frame;
 pub mod handshake;
 pub mod message;

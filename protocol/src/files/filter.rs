@@ -1,0 +1,399 @@
+//! The security filter on what may be copied to a VM: by name (secrets are
+//! blocked, noise is skipped, a few well-known safe files are allowed
+//! despite the patterns) and by content (private keys and cloud tokens are
+//! blocked wherever they hide). The CLI runs it before sending and the
+//! agent runs it again on what it receives, so a hand-crafted client gets
+//! no further.
+//!
+//! Patterns use `/` between folders: `*` and `?` stay within one name,
+//! `**` spans folders. A pattern with no `/` matches a name at any depth
+//! (`*.pem`); one with `/` matches a path ending at any depth
+//! (`.ssh/id_*` matches `work/.ssh/id_rsa`).
+//!
+//! Not here: walking folders or reading files (the callers feed names and
+//! bytes), or path safety (see [`super::path`]).
+
+/// Secrets: never sent, whatever `--force` says.
+pub const BLOCKED: &[&str] = &[
+    ".ssh/id_*",
+    ".ssh/*id_rsa",
+    ".ssh/*id_ed25519",
+    ".ssh/*_key",
+    ".ssh/*.pem",
+    ".aws/credentials",
+    ".aws/config",
+    ".config/gcloud/**/*.json",
+    ".config/gcloud/credentials*",
+    ".config/gcloud/access_tokens.db",
+    ".azure/service_principal*.json",
+    "*.key",
+    "*.pem",
+    "*.p12",
+    "*.pfx",
+    "credentials",
+    "credentials.*",
+    "*credentials*",
+    ".env",
+    ".env.*",
+];
+
+/// Noise: skipped unless `--force` (caches, databases, build output,
+/// browser profiles).
+pub const SKIPPED: &[&str] = &[
+    "*.db",
+    "*.sqlite*",
+    ".git/**",
+    "__pycache__/**",
+    "*.pyc",
+    "node_modules/**",
+    ".venv/**",
+    "venv/**",
+    ".cargo/registry/**",
+    ".cargo/git/**",
+    ".rustup/toolchains/**",
+    ".npm/**",
+    ".cache/**",
+    ".mozilla/**",
+    ".config/google-chrome/**",
+    ".config/chromium/**",
+    ".config/BraveSoftware/**",
+    ".config/microsoft-edge/**",
+    "snap/firefox/**",
+    "snap/chromium/**",
+];
+
+/// Allowed despite the patterns above (the name checks only; their
+/// content is still scanned).
+pub const ALLOWED: &[&str] = &[
+    ".ssh/config",
+    ".ssh/known_hosts",
+    "*.pub",
+    ".env.example",
+    ".env.template",
+    ".env.sample",
+];
+
+/// The file that adds patterns to skip, one per line, `#` comments.
+pub const EXCLUDE_FILE: &str = ".azlin-sync-exclude";
+
+/// What the filter says about one file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Verdict {
+    Send,
+    /// A secret: reported, never sent.
+    Blocked(String),
+    /// Noise or excluded by the user: reported, not sent.
+    Skipped(String),
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct Filter {
+    /// Extra patterns from `.azlin-sync-exclude`.
+    pub excludes: Vec<String>,
+    /// Send noise too (never secrets).
+    pub force: bool,
+}
+
+impl Filter {
+    /// Read exclude patterns from the text of an exclude file.
+    pub fn with_excludes(mut self, text: &str) -> Self {
+        self.excludes.extend(
+            text.lines()
+                .map(str::trim)
+                .filter(|l| !l.is_empty() && !l.starts_with('#'))
+                .map(|l| l.trim_start_matches('/').to_string()),
+        );
+        self
+    }
+
+    /// Judge a relative path (`/` between names) by its name alone.
+    pub fn by_name(&self, rel: &str) -> Verdict {
+        if ALLOWED.iter().any(|p| matches(p, rel)) {
+            return Verdict::Send;
+        }
+        if let Some(p) = BLOCKED.iter().find(|p| matches(p, rel)) {
+            return Verdict::Blocked(format!("looks like a secret (matches {p})"));
+        }
+        if let Some(p) = self.excludes.iter().find(|p| matches(p, rel)) {
+            return Verdict::Skipped(format!("excluded by {EXCLUDE_FILE} ({p})"));
+        }
+        if !self.force
+            && let Some(p) = SKIPPED.iter().find(|p| matches(p, rel))
+        {
+            return Verdict::Skipped(format!("noise (matches {p}; --force sends it)"));
+        }
+        Verdict::Send
+    }
+}
+
+/// Whether `pattern` matches the relative path `rel` (see the module docs).
+pub fn matches(pattern: &str, rel: &str) -> bool {
+    let path: Vec<&str> = rel.split('/').filter(|c| !c.is_empty()).collect();
+    let pat: Vec<&str> = pattern.split('/').filter(|c| !c.is_empty()).collect();
+    if pat.is_empty() || path.is_empty() {
+        return false;
+    }
+    if pat.len() == 1 {
+        // A bare name pattern: the file's own name, or any folder on the
+        // way when it ends in `/**`-like use (a folder name such as `.git`).
+        return path.iter().any(|c| wildcard(pat[0], c));
+    }
+    (0..path.len()).any(|start| components(&pat, &path[start..]))
+}
+
+/// Match pattern components against path components, `**` spanning any
+/// number of them; a pattern ending in `**` matches everything below.
+fn components(pat: &[&str], path: &[&str]) -> bool {
+    match pat.split_first() {
+        None => path.is_empty(),
+        Some((&"**", rest)) => (0..=path.len()).any(|skip| components(rest, &path[skip..])),
+        Some((first, rest)) => match path.split_first() {
+            Some((name, below)) => wildcard(first, name) && components(rest, below),
+            None => false,
+        },
+    }
+}
+
+/// `*` any run of characters, `?` exactly one, within one name.
+pub fn wildcard(pattern: &str, text: &str) -> bool {
+    let (p, t): (Vec<char>, Vec<char>) = (pattern.chars().collect(), text.chars().collect());
+    let (mut pi, mut ti) = (0, 0);
+    let (mut star, mut mark) = (None, 0);
+    while ti < t.len() {
+        if pi < p.len() && (p[pi] == '?' || p[pi] == t[ti]) {
+            pi += 1;
+            ti += 1;
+        } else if pi < p.len() && p[pi] == '*' {
+            star = Some(pi);
+            mark = ti;
+            pi += 1;
+        } else if let Some(s) = star {
+            pi = s + 1;
+            mark += 1;
+            ti = mark;
+        } else {
+            return false;
+        }
+    }
+    p[pi..].iter().all(|c| *c == '*')
+}
+
+/// Finds secrets in a file's bytes as they stream past, chunk by chunk,
+/// without holding the file: keeps only a short tail so a secret split
+/// across two chunks is still seen.
+#[derive(Debug, Default)]
+pub struct ContentScan {
+    tail: Vec<u8>,
+    found: Option<String>,
+}
+
+/// Longest secret marker looked for, so the tail kept between chunks.
+const TAIL: usize = 96;
+
+impl ContentScan {
+    pub fn feed(&mut self, chunk: &[u8]) {
+        if self.found.is_some() {
+            return;
+        }
+        let mut window = std::mem::take(&mut self.tail);
+        window.extend_from_slice(chunk);
+        self.found = find_secret(&window);
+        let keep = window.len().min(TAIL);
+        self.tail = window[window.len() - keep..].to_vec();
+    }
+
+    /// The kind of secret seen, if any.
+    pub fn found(&self) -> Option<&str> {
+        self.found.as_deref()
+    }
+}
+
+fn find_secret(b: &[u8]) -> Option<String> {
+    let has = |needle: &[u8]| b.windows(needle.len()).any(|w| w == needle);
+    if has(b"PRIVATE KEY-----") || has(b"PRIVATE KEY BLOCK-----") {
+        return Some("contains a private key".into());
+    }
+    if has(b"AccountKey=") {
+        return Some("contains an Azure storage account key (AccountKey=)".into());
+    }
+    for (i, w) in b.windows(4).enumerate() {
+        if (w == b"AKIA" || w == b"ASIA")
+            && b.len() >= i + 20
+            && b[i + 4..i + 20]
+                .iter()
+                .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit())
+            && b.get(i + 20).is_none_or(|c| !c.is_ascii_alphanumeric())
+            && (i == 0 || !b[i - 1].is_ascii_alphanumeric())
+        {
+            return Some("contains an AWS access key id".into());
+        }
+    }
+    for prefix in [
+        &b"ghp_"[..],
+        b"gho_",
+        b"ghu_",
+        b"ghs_",
+        b"ghr_",
+        b"github_pat_",
+    ] {
+        for (i, w) in b.windows(prefix.len()).enumerate() {
+            let rest = &b[i + prefix.len()..];
+            let run = rest
+                .iter()
+                .take_while(|c| c.is_ascii_alphanumeric() || **c == b'_')
+                .count();
+            if w == prefix && run >= 20 && (i == 0 || !b[i - 1].is_ascii_alphanumeric()) {
+                return Some("contains a GitHub token".into());
+            }
+        }
+    }
+    None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn verdict(rel: &str) -> &'static str {
+        match Filter::default().by_name(rel) {
+            Verdict::Send => "send",
+            Verdict::Blocked(_) => "blocked",
+            Verdict::Skipped(_) => "skipped",
+        }
+    }
+
+    #[test]
+    fn the_original_tools_lists_hold() {
+        for rel in [
+            ".ssh/id_rsa",
+            ".ssh/id_ed25519",
+            "work/.ssh/id_ecdsa",
+            ".ssh/deploy_id_rsa",
+            ".ssh/host_key",
+            ".ssh/x.pem",
+            ".aws/credentials",
+            ".aws/config",
+            ".config/gcloud/legacy_credentials/me/adc.json",
+            ".config/gcloud/credentials.db",
+            ".config/gcloud/access_tokens.db",
+            ".azure/service_principal_entries.json",
+            "tls/server.key",
+            "cert.pem",
+            "store.p12",
+            "store.pfx",
+            "credentials",
+            "credentials.json",
+            "my-credentials-backup.txt",
+            ".env",
+            "app/.env.production",
+        ] {
+            assert_eq!(verdict(rel), "blocked", "{rel}");
+        }
+        for rel in [
+            "data/app.db",
+            "x.sqlite3",
+            ".git/config",
+            "src/__pycache__/m.cpython-311.pyc",
+            "m.pyc",
+            "web/node_modules/left-pad/index.js",
+            ".venv/bin/python",
+            "venv/lib/x.py",
+            ".cargo/registry/cache/x.crate",
+            ".cargo/git/db/x",
+            ".rustup/toolchains/stable/bin/rustc",
+            ".npm/_cacache/x",
+            ".cache/pip/x",
+            ".mozilla/firefox/profile/cookies.txt",
+        ] {
+            assert_eq!(verdict(rel), "skipped", "{rel}");
+        }
+        for rel in [
+            ".ssh/config",
+            ".ssh/known_hosts",
+            ".ssh/id_ed25519.pub",
+            ".env.example",
+            ".env.template",
+            "app/.env.sample",
+            ".bashrc",
+            ".config/nvim/init.lua",
+            ".cargo/config.toml",
+            "src/main.rs",
+        ] {
+            assert_eq!(verdict(rel), "send", "{rel}");
+        }
+    }
+
+    #[test]
+    fn force_sends_noise_but_never_secrets_and_excludes_add_patterns() {
+        let forced = Filter {
+            force: true,
+            ..Filter::default()
+        };
+        assert_eq!(forced.by_name("node_modules/x.js"), Verdict::Send);
+        assert!(matches!(forced.by_name(".ssh/id_rsa"), Verdict::Blocked(_)));
+        let f = Filter::default().with_excludes("# build output\ntarget/**\n\n/*.log\n");
+        assert!(matches!(
+            f.by_name("proj/target/debug/x"),
+            Verdict::Skipped(_)
+        ));
+        assert!(matches!(f.by_name("a.log"), Verdict::Skipped(_)));
+        assert_eq!(f.by_name("src/target.rs"), Verdict::Send);
+    }
+
+    #[test]
+    fn secrets_are_found_in_content_even_across_chunks() {
+        let key = b"junk\n-----BEGIN OPENSSH PRIVATE KEY-----\nb3BlbnNzaC1rZXk\n";
+        for split in 1..key.len() {
+            let mut scan = ContentScan::default();
+            scan.feed(&key[..split]);
+            scan.feed(&key[split..]);
+            assert_eq!(
+                scan.found(),
+                Some("contains a private key"),
+                "split at {split}"
+            );
+        }
+        let cases: [(&[u8], Option<&str>); 7] = [
+            (
+                b"aws_access_key_id = AKIAIOSFODNN7EXAMPLE\n",
+                Some("contains an AWS access key id"),
+            ),
+            (
+                b"DefaultEndpointsProtocol=https;AccountName=x;AccountKey=abc==",
+                Some("contains an Azure storage account key (AccountKey=)"),
+            ),
+            (
+                b"token: ghp_0123456789abcdefghijABCDEFGHIJ012345",
+                Some("contains a GitHub token"),
+            ),
+            (
+                b"github_pat_11ABCDEFG0123456789_abcdefghijklmnop",
+                Some("contains a GitHub token"),
+            ),
+            (b"the AKIA prefix alone, or AKIAshort", None),
+            (b"fn main() { println!(\"ghp_ is a prefix\"); }", None),
+            (b"-----BEGIN PUBLIC KEY-----", None),
+        ];
+        for (text, want) in cases {
+            let mut scan = ContentScan::default();
+            scan.feed(text);
+            assert_eq!(scan.found(), want, "{}", String::from_utf8_lossy(text));
+        }
+    }
+
+    #[test]
+    fn globs() {
+        assert!(matches(".config/gcloud/**/*.json", ".config/gcloud/a.json"));
+        assert!(matches(
+            ".config/gcloud/**/*.json",
+            "h/.config/gcloud/a/b/c.json"
+        ));
+        assert!(!matches(
+            ".config/gcloud/**/*.json",
+            ".config/gcloudx/a.json"
+        ));
+        assert!(matches(".git/**", ".git"));
+        assert!(wildcard("*id_rsa", "deploy_id_rsa"));
+        assert!(!wildcard("id_*", "xid_rsa"));
+    }
+}

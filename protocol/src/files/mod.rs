@@ -1,0 +1,11 @@
+//! Files moved over the agents' connections (`azlin cp`, `sync`,
+//! `sync --watch`): what may be sent and where it may go.
+//!
+//! - [`filter`]: the security filter by name and by content.
+//! - [`path`]: relative paths on the wire, checked.
+//!
+//! Not here: reading or writing files (the agent's `files` module and the
+//! CLI do, each running these checks).
+
+pub mod filter;
+pub mod path;
