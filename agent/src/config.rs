@@ -23,6 +23,9 @@
 //! [exec]
 //! # audit_log = "/var/log/azlin-agent/audit.log"  # default: state_dir/audit.log
 //!
+//! [files]                             # where `azlin cp` and `sync` may write
+//! roots = ["~", "/tmp"]               # ~ is the VM user's home
+//!
 //! [ssh]                               # what `azlin ssh-config` learns
 //! port = 22                           # where this VM's sshd listens
 //! host_keys = ["/etc/ssh/ssh_host_ed25519_key.pub"]  # default: the
@@ -57,6 +60,29 @@ pub struct AgentConfig {
     pub exec: ExecConfig,
     #[serde(default)]
     pub ssh: SshConfig,
+    #[serde(default)]
+    pub files: FilesConfig,
+}
+
+/// Where the controller may put files (`azlin cp`, `sync`).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FilesConfig {
+    /// Absolute folders, or `~` (the VM user's home) and `~/…`.
+    #[serde(default = "default_file_roots")]
+    pub roots: Vec<String>,
+}
+
+fn default_file_roots() -> Vec<String> {
+    vec!["~".into(), "/tmp".into()]
+}
+
+impl Default for FilesConfig {
+    fn default() -> Self {
+        Self {
+            roots: default_file_roots(),
+        }
+    }
 }
 
 /// The VM's sshd, as reported to the controller over the authenticated

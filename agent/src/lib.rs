@@ -10,6 +10,7 @@
 //! - [`processes`]: the busiest processes, measured on demand.
 //! - [`query`]: answer the controller's questions on their own streams.
 //! - [`exec`]: run a command for the controller, streaming its output.
+//! - [`files`]: taking files from the controller, safely and atomically.
 //! - [`terminal`]: a tmux terminal on a PTY for `azlin connect`.
 //! - [`alerts`]: alert rules evaluated on every sample; events kept until
 //!   the controller has stored them.
@@ -21,6 +22,7 @@ pub mod config;
 pub mod credentials;
 pub mod endpoint;
 pub mod exec;
+pub mod files;
 pub mod processes;
 pub mod query;
 pub mod session;

@@ -49,6 +49,9 @@ pub async fn answer(
             return crate::terminal::run(exec, controller, req, send, recv).await;
         }
         Query::SshHostKeys => ssh_host_keys(exec),
+        Query::Files(req) => {
+            return crate::files::receive::run(exec, controller, req, send, recv).await;
+        }
         Query::Alerts(rules) => {
             return crate::alerts::stream::serve(alerts, rules, send, recv).await;
         }

@@ -74,6 +74,7 @@ impl Agent {
             audit_log: config.audit_log(),
             tmux: config.telemetry.tmux.clone(),
             ssh: config.ssh.clone(),
+            files: config.files.clone(),
         });
         let alerts = Arc::new(Alerts::load(&config.state_dir));
         tokio::spawn(crate::alerts::evaluate(alerts.clone(), samples.clone()));

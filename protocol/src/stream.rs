@@ -49,10 +49,12 @@ pub enum Query {
     /// Evaluate these alert rules; the stream then carries
     /// [`crate::alert`] frames both ways for the life of the connection.
     Alerts(Vec<crate::alert::Rule>),
+    /// Take files; the stream then carries [`crate::files::wire`] frames.
+    Files(crate::files::wire::FilesRequest),
 }
 
 impl Tagged for Query {
-    const KNOWN_TYPES: u32 = 5;
+    const KNOWN_TYPES: u32 = 6;
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]

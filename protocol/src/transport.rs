@@ -92,6 +92,9 @@ pub enum StreamError {
     Write(#[from] quinn::WriteError),
     #[error("stream closed by peer")]
     Closed,
+    /// Well-formed frames in an order or amount the protocol forbids.
+    #[error("protocol violation: {0}")]
+    Protocol(String),
 }
 
 impl From<quinn::ReadError> for StreamError {
@@ -106,7 +109,10 @@ impl From<quinn::ReadError> for StreamError {
 impl StreamError {
     /// True when the peer sent bytes we refuse (as opposed to a lost link).
     pub fn is_peer_fault(&self) -> bool {
-        matches!(self, StreamError::Frame(_) | StreamError::Decode(_))
+        matches!(
+            self,
+            StreamError::Frame(_) | StreamError::Decode(_) | StreamError::Protocol(_)
+        )
     }
 }
 

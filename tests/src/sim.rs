@@ -81,6 +81,7 @@ pub fn start(
         user: None,
         exec: Default::default(),
         ssh: Default::default(),
+        files: Default::default(),
         connect: Connect::Dial {
             controller: controller.to_string(),
         },

@@ -46,6 +46,21 @@ pub struct ExecContext {
     /// The tmux binary terminals run.
     pub tmux: PathBuf,
     pub ssh: crate::config::SshConfig,
+    pub files: crate::config::FilesConfig,
+}
+
+impl ExecContext {
+    /// The folders files may be written in, `~` being the VM user's home.
+    pub fn file_roots(&self, home: &std::path::Path) -> Vec<PathBuf> {
+        self.files
+            .roots
+            .iter()
+            .map(|r| match r.strip_prefix('~') {
+                Some(rest) => home.join(rest.trim_start_matches('/')),
+                None => PathBuf::from(r),
+            })
+            .collect()
+    }
 }
 
 /// Serve one exec stream to its end. `controller` names the peer, for the

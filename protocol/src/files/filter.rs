@@ -209,23 +209,28 @@ impl ContentScan {
 }
 
 fn find_secret(b: &[u8]) -> Option<String> {
-    let has = |needle: &[u8]| b.windows(needle.len()).any(|w| w == needle);
+    use memchr::memmem;
+    // Each needle is found with memmem (SIMD), so a scan keeps up with the
+    // network; the shape after a token prefix is checked only where found.
+    let has = |needle: &[u8]| memmem::find(b, needle).is_some();
     if has(b"PRIVATE KEY-----") || has(b"PRIVATE KEY BLOCK-----") {
         return Some("contains a private key".into());
     }
     if has(b"AccountKey=") {
         return Some("contains an Azure storage account key (AccountKey=)".into());
     }
-    for (i, w) in b.windows(4).enumerate() {
-        if (w == b"AKIA" || w == b"ASIA")
-            && b.len() >= i + 20
-            && b[i + 4..i + 20]
+    let starts_word = |i: usize| i == 0 || !b[i - 1].is_ascii_alphanumeric();
+    for prefix in [&b"AKIA"[..], b"ASIA"] {
+        for i in memmem::find_iter(b, prefix) {
+            let body = &b[i + 4..];
+            let id = body
                 .iter()
-                .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit())
-            && b.get(i + 20).is_none_or(|c| !c.is_ascii_alphanumeric())
-            && (i == 0 || !b[i - 1].is_ascii_alphanumeric())
-        {
-            return Some("contains an AWS access key id".into());
+                .take(17)
+                .take_while(|c| c.is_ascii_uppercase() || c.is_ascii_digit())
+                .count();
+            if id == 16 && starts_word(i) {
+                return Some("contains an AWS access key id".into());
+            }
         }
     }
     for prefix in [
@@ -236,13 +241,13 @@ fn find_secret(b: &[u8]) -> Option<String> {
         b"ghr_",
         b"github_pat_",
     ] {
-        for (i, w) in b.windows(prefix.len()).enumerate() {
-            let rest = &b[i + prefix.len()..];
-            let run = rest
+        for i in memmem::find_iter(b, prefix) {
+            let run = b[i + prefix.len()..]
                 .iter()
+                .take(20)
                 .take_while(|c| c.is_ascii_alphanumeric() || **c == b'_')
                 .count();
-            if w == prefix && run >= 20 && (i == 0 || !b[i - 1].is_ascii_alphanumeric()) {
+            if run >= 20 && starts_word(i) {
                 return Some("contains a GitHub token".into());
             }
         }

@@ -3,9 +3,11 @@
 //!
 //! - [`filter`]: the security filter by name and by content.
 //! - [`path`]: relative paths on the wire, checked.
+//! - [`wire`]: the frames of a file stream.
 //!
 //! Not here: reading or writing files (the agent's `files` module and the
 //! CLI do, each running these checks).
 
 pub mod filter;
 pub mod path;
+pub mod wire;

@@ -1,0 +1,178 @@
+//! Where a received file may go, checked against the file system itself:
+//! every folder on the way is opened relative to the one before with
+//! `O_NOFOLLOW | O_DIRECTORY`, so a symlink planted anywhere on the path
+//! (even one created while a transfer runs) cannot lead outside the
+//! allowed root; an existing destination must be a regular file, never a
+//! device, FIFO, socket or symlink.
+//!
+//! Blocking: call from a blocking thread or accept the short stall.
+
+use std::{
+    fs::File,
+    os::fd::{AsFd, OwnedFd},
+    path::{Path, PathBuf},
+};
+
+use azlin_protocol::files::path::check_relative;
+use nix::{
+    errno::Errno,
+    fcntl::{AtFlags, OFlag, openat},
+    sys::stat::{FileStat, Mode, SFlag, fstatat, mkdirat},
+    unistd::{Gid, Uid, fchown},
+};
+
+/// The owner given to what the agent creates (the VM user), when the agent
+/// runs as root; otherwise files are the agent's own.
+#[derive(Debug, Clone, Copy)]
+pub struct Owner {
+    pub uid: Uid,
+    pub gid: Gid,
+}
+
+impl Owner {
+    pub fn apply(&self, fd: impl AsFd) -> Result<(), String> {
+        if !Uid::effective().is_root() {
+            return Ok(());
+        }
+        fchown(fd, Some(self.uid), Some(self.gid)).map_err(|e| format!("cannot chown: {e}"))
+    }
+}
+
+/// Resolve a request's root (`~`, `~/…` or absolute) to an allowed root
+/// and the folders below it.
+pub fn resolve_root(
+    root: &str,
+    home: &Path,
+    allowed: &[PathBuf],
+) -> Result<(PathBuf, Vec<String>), String> {
+    let wanted = if root == "~" {
+        home.to_path_buf()
+    } else if let Some(rest) = root.strip_prefix("~/") {
+        home.join(rest)
+    } else if root.starts_with('/') {
+        PathBuf::from(root)
+    } else {
+        return Err(format!(
+            "destination {root:?} must be absolute or start with ~/"
+        ));
+    };
+    let base = allowed
+        .iter()
+        .filter(|a| wanted.starts_with(a))
+        .max_by_key(|a| a.as_os_str().len())
+        .ok_or_else(|| {
+            format!(
+                "{} is outside the folders this agent accepts files in ({})",
+                wanted.display(),
+                allowed
+                    .iter()
+                    .map(|a| a.display().to_string())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            )
+        })?;
+    let below = wanted
+        .strip_prefix(base)
+        .expect("starts_with checked")
+        .to_string_lossy()
+        .trim_end_matches('/')
+        .to_string();
+    let parts: Vec<String> = if below.is_empty() {
+        Vec::new()
+    } else {
+        check_relative(&below).map_err(|e| e.to_string())?;
+        below.split('/').map(String::from).collect()
+    };
+    Ok((base.clone(), parts))
+}
+
+/// Open `base` (trusted: an allowed root), then each of `parts` below it
+/// without following symlinks, creating missing folders for `owner`.
+pub fn open_dirs(base: &Path, parts: &[&str], owner: Owner) -> Result<OwnedFd, String> {
+    let mut dir: OwnedFd = File::open(base)
+        .map_err(|e| format!("cannot open {}: {e}", base.display()))?
+        .into();
+    for part in parts {
+        dir = open_child_dir(&dir, part, owner)?;
+    }
+    Ok(dir)
+}
+
+/// Open (creating it if missing) the folder `name` directly below `dir`,
+/// never following a symlink.
+pub fn open_dirs_from(dir: &OwnedFd, name: &str, owner: Owner) -> Result<OwnedFd, String> {
+    open_child_dir(dir, name, owner)
+}
+
+fn open_child_dir(dir: &OwnedFd, name: &str, owner: Owner) -> Result<OwnedFd, String> {
+    let flags = OFlag::O_RDONLY | OFlag::O_DIRECTORY | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC;
+    match openat(dir, name, flags, Mode::empty()) {
+        Ok(fd) => Ok(fd),
+        Err(Errno::ENOENT) => {
+            match mkdirat(dir, name, Mode::from_bits_truncate(0o755)) {
+                Ok(()) | Err(Errno::EEXIST) => {}
+                Err(e) => return Err(format!("cannot create folder {name:?}: {e}")),
+            }
+            let fd = openat(dir, name, flags, Mode::empty())
+                .map_err(|e| format!("cannot open folder {name:?}: {e}"))?;
+            owner.apply(&fd)?;
+            Ok(fd)
+        }
+        Err(Errno::ELOOP) | Err(Errno::ENOTDIR) => Err(format!(
+            "{name:?} is a symlink or not a folder; refusing to follow it"
+        )),
+        Err(e) => Err(format!("cannot open folder {name:?}: {e}")),
+    }
+}
+
+/// What is at `name` in `dir` now, without following a symlink.
+pub fn existing(dir: &OwnedFd, name: &str) -> Result<Option<FileStat>, String> {
+    match fstatat(dir, name, AtFlags::AT_SYMLINK_NOFOLLOW) {
+        Ok(st) => Ok(Some(st)),
+        Err(Errno::ENOENT) => Ok(None),
+        Err(e) => Err(format!("cannot look at {name:?}: {e}")),
+    }
+}
+
+pub fn is_regular(st: &FileStat) -> bool {
+    SFlag::from_bits_truncate(st.st_mode) & SFlag::S_IFMT == SFlag::S_IFREG
+}
+
+/// Open a regular file below `dir` for reading, refusing anything else.
+pub fn open_regular(dir: &OwnedFd, name: &str) -> Result<File, String> {
+    let fd = openat(
+        dir,
+        name,
+        OFlag::O_RDONLY | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC | OFlag::O_NONBLOCK,
+        Mode::empty(),
+    )
+    .map_err(|e| format!("cannot open {name:?}: {e}"))?;
+    let file = File::from(fd);
+    let meta = file.metadata().map_err(|e| e.to_string())?;
+    if !meta.file_type().is_file() {
+        return Err(format!("{name:?} is not a regular file"));
+    }
+    Ok(file)
+}
+
+/// Open (or create) a partial file for writing at its end.
+pub fn open_partial(dir: &OwnedFd, name: &str, owner: Owner) -> Result<File, String> {
+    let fd = openat(
+        dir,
+        name,
+        OFlag::O_WRONLY | OFlag::O_CREAT | OFlag::O_APPEND | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC,
+        Mode::from_bits_truncate(0o600),
+    )
+    .map_err(|e| format!("cannot write {name:?}: {e}"))?;
+    owner.apply(&fd)?;
+    let file = File::from(fd);
+    if !file
+        .metadata()
+        .map_err(|e| e.to_string())?
+        .file_type()
+        .is_file()
+    {
+        return Err(format!("{name:?} is not a regular file"));
+    }
+    Ok(file)
+}

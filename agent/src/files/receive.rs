@@ -1,0 +1,311 @@
+//! Taking files from the controller into a folder on this VM (see
+//! `azlin_protocol::files::wire` for the frames). Each file is written to
+//! a partial file beside its destination, hashed with BLAKE3 and scanned
+//! for secrets as it arrives, then fsynced and renamed over the
+//! destination, and the folder fsynced: the destination name only ever
+//! holds a whole, checked file. A partial left by a killed transfer is
+//! picked up where it stopped when the same file is sent again.
+
+use std::{
+    io::{Read, Write},
+    os::fd::OwnedFd,
+};
+
+use azlin_protocol::{
+    files::{
+        filter::{ContentScan, Filter, Verdict},
+        path::check_relative,
+        wire::{CHUNK, FileHeader, FilesRequest, Inbound, MAX_FILES_FRAME, Outbound, kept_mode},
+    },
+    transport::{self, FramedRecv, StreamError},
+};
+use nix::{
+    fcntl::renameat,
+    sys::{
+        stat::{Mode, fchmod, futimens},
+        time::TimeSpec,
+    },
+    unistd::{UnlinkatFlags, fsync, unlinkat},
+};
+
+use super::place::{self, Owner};
+use crate::{account::Account, exec::ExecContext};
+
+pub async fn run(
+    ctx: &ExecContext,
+    controller: &str,
+    req: FilesRequest,
+    mut send: quinn::SendStream,
+    mut recv: FramedRecv,
+) {
+    let opened = open_root(ctx, &req);
+    let (root, shown, owner) = match opened {
+        Ok(o) => o,
+        Err(reason) => {
+            tracing::warn!(%controller, root = %req.root, "refused a file transfer: {reason}");
+            let _ = transport::send(&mut send, &Outbound::Failed { reason }, MAX_FILES_FRAME).await;
+            let _ = send.finish();
+            return;
+        }
+    };
+    tracing::info!(%controller, by = %req.requested_by, root = %shown, "receiving files");
+    let result = async {
+        transport::send(
+            &mut send,
+            &Outbound::Opened {
+                root: shown.clone(),
+            },
+            MAX_FILES_FRAME,
+        )
+        .await?;
+        loop {
+            match recv.tagged::<Inbound>().await? {
+                Some(Inbound::File(h)) => {
+                    let answer = take_file(&root, owner, &h, &mut send, &mut recv).await?;
+                    transport::send(&mut send, &answer, MAX_FILES_FRAME).await?;
+                }
+                Some(Inbound::End) | None => return Ok(()),
+                Some(Inbound::Data(_)) => {
+                    return Err(StreamError::Protocol(
+                        "file data before a file header".into(),
+                    ));
+                }
+            }
+        }
+    }
+    .await;
+    if let Err(e) = result {
+        tracing::warn!(%controller, root = %shown, "file transfer ended: {e}");
+        if e.is_peer_fault() {
+            let reason = e.to_string();
+            let _ = transport::send(&mut send, &Outbound::Failed { reason }, MAX_FILES_FRAME).await;
+            recv.reject();
+        }
+    }
+    let _ = send.finish();
+}
+
+fn open_root(ctx: &ExecContext, req: &FilesRequest) -> Result<(OwnedFd, String, Owner), String> {
+    let account = Account::resolve(ctx.user.as_deref())?;
+    let allowed = ctx.file_roots(&account.home);
+    let (base, parts) = place::resolve_root(&req.root, &account.home, &allowed)?;
+    let owner = Owner {
+        uid: account.uid,
+        gid: account.gid,
+    };
+    let parts: Vec<&str> = parts.iter().map(String::as_str).collect();
+    let fd = place::open_dirs(&base, &parts, owner)?;
+    let mut shown = base.clone();
+    for p in &parts {
+        shown.push(p);
+    }
+    Ok((fd, shown.display().to_string(), owner))
+}
+
+/// The partial file's name: from the destination name and the content
+/// hash, so a rerun of the same file finds it and a different one does not.
+fn partial_name(name: &str, hash: &[u8; 32]) -> String {
+    let mut h = blake3::Hasher::new();
+    h.update(name.as_bytes());
+    h.update(hash);
+    format!(".azlin-partial-{}", &h.finalize().to_hex()[..32])
+}
+
+/// Take one announced file; returns the answer that ends it.
+async fn take_file(
+    root: &OwnedFd,
+    owner: Owner,
+    h: &FileHeader,
+    send: &mut quinn::SendStream,
+    recv: &mut FramedRecv,
+) -> Result<Outbound, StreamError> {
+    let refuse = |reason: String, blocked: bool| Ok(Outbound::Refused { reason, blocked });
+    if let Err(e) = check_relative(&h.rel) {
+        return refuse(e.to_string(), false);
+    }
+    // Secrets are refused here whatever the sender's options; noise is
+    // the sender's business.
+    let filter = Filter {
+        force: true,
+        ..Filter::default()
+    };
+    if let Verdict::Blocked(reason) = filter.by_name(&h.rel) {
+        return refuse(reason, true);
+    }
+    let (folders, name) = match h.rel.rsplit_once('/') {
+        Some((f, n)) => (f.split('/').collect::<Vec<_>>(), n),
+        None => (Vec::new(), h.rel.as_str()),
+    };
+    let dir = match open_below(root, &folders, owner) {
+        Ok(d) => d,
+        Err(reason) => return refuse(reason, false),
+    };
+    let prepared = prepare(&dir, name, h, owner);
+    let (mut file, offset, mut hasher, mut scan) = match prepared {
+        Ok(Prepared::Have) => return Ok(Outbound::Have),
+        Ok(Prepared::Write {
+            file,
+            offset,
+            hasher,
+            scan,
+        }) => (file, offset, hasher, scan),
+        Err(reason) => return refuse(reason, false),
+    };
+    transport::send(send, &Outbound::SendFrom { offset }, MAX_FILES_FRAME).await?;
+    let partial = partial_name(name, &h.hash);
+    let mut left = h.size - offset;
+    let mut write_error = None;
+    while left > 0 {
+        let chunk = match recv.tagged::<Inbound>().await {
+            Ok(Some(Inbound::Data(bytes)))
+                if bytes.len() as u64 <= left && bytes.len() <= CHUNK =>
+            {
+                bytes
+            }
+            // Cut off mid-file (a lost link, a killed sender): the partial
+            // stays for the rerun to resume.
+            Ok(None) => return Err(StreamError::Closed),
+            Err(e) if !e.is_peer_fault() => return Err(e),
+            broken => {
+                // A sender that breaks the protocol gets no partial kept.
+                let _ = unlinkat(&dir, partial.as_str(), UnlinkatFlags::NoRemoveDir);
+                return Err(match broken {
+                    Err(e) => e,
+                    Ok(Some(Inbound::Data(_))) => {
+                        StreamError::Protocol(format!("more data than {} announced", h.rel))
+                    }
+                    Ok(other) => {
+                        StreamError::Protocol(format!("expected data of {}, got {other:?}", h.rel))
+                    }
+                });
+            }
+        };
+        left -= chunk.len() as u64;
+        hasher.update(&chunk);
+        scan.feed(&chunk);
+        if write_error.is_none()
+            && let Err(e) = file.write_all(&chunk)
+        {
+            write_error = Some(e.to_string());
+        }
+    }
+    let discard = |why: String, blocked: bool| {
+        let _ = unlinkat(&dir, partial.as_str(), UnlinkatFlags::NoRemoveDir);
+        Ok(Outbound::Refused {
+            reason: why,
+            blocked,
+        })
+    };
+    if let Some(e) = write_error {
+        return discard(format!("cannot write: {e}"), false);
+    }
+    if let Some(found) = scan.found() {
+        return discard(format!("{found}; never sent to a VM"), true);
+    }
+    if *hasher.finalize().as_bytes() != h.hash {
+        return discard(
+            "content does not match its BLAKE3 hash; copy it again".into(),
+            false,
+        );
+    }
+    let mode = Mode::from_bits_truncate(kept_mode(h.mode));
+    let mtime = TimeSpec::new(
+        h.mtime_ms.div_euclid(1000),
+        h.mtime_ms.rem_euclid(1000) * 1_000_000,
+    );
+    let finished = fchmod(&file, mode)
+        .and_then(|()| futimens(&file, &TimeSpec::UTIME_OMIT, &mtime))
+        .and_then(|()| fsync(&file))
+        .and_then(|()| renameat(&dir, partial.as_str(), &dir, name))
+        .and_then(|()| fsync(&dir));
+    match finished {
+        Ok(()) => Ok(Outbound::Stored),
+        Err(e) => discard(format!("cannot put it in place: {e}"), false),
+    }
+}
+
+fn open_below(root: &OwnedFd, folders: &[&str], owner: Owner) -> Result<OwnedFd, String> {
+    let mut dir = root.try_clone().map_err(|e| e.to_string())?;
+    for f in folders {
+        dir = place::open_dirs_from(&dir, f, owner)?;
+    }
+    Ok(dir)
+}
+
+enum Prepared {
+    Have,
+    Write {
+        file: std::fs::File,
+        offset: u64,
+        // Boxed: a BLAKE3 hasher keeps its chunk stack inline (~2 KiB).
+        hasher: Box<blake3::Hasher>,
+        scan: ContentScan,
+    },
+}
+
+/// Look at the destination and any partial: skip an identical file,
+/// refuse a destination that is not a regular file, resume a partial.
+fn prepare(dir: &OwnedFd, name: &str, h: &FileHeader, owner: Owner) -> Result<Prepared, String> {
+    if let Some(st) = place::existing(dir, name)? {
+        if !place::is_regular(&st) {
+            return Err(format!(
+                "{} exists and is not a regular file (a symlink, folder or device); not replaced",
+                h.rel
+            ));
+        }
+        if st.st_size as u64 == h.size
+            && (st.st_mode & 0o777) == kept_mode(h.mode)
+            && hash_of(&mut place::open_regular(dir, name)?)?.0 == h.hash
+        {
+            return Ok(Prepared::Have);
+        }
+    }
+    let partial = partial_name(name, &h.hash);
+    if let Some(st) = place::existing(dir, &partial)?
+        && (!place::is_regular(&st) || st.st_size as u64 > h.size)
+    {
+        unlinkat(dir, partial.as_str(), UnlinkatFlags::NoRemoveDir)
+            .map_err(|e| format!("cannot remove a stale partial file: {e}"))?;
+    }
+    let mut hasher = Box::new(blake3::Hasher::new());
+    let mut scan = ContentScan::default();
+    let offset = match place::existing(dir, &partial)? {
+        Some(_) => {
+            let mut f = place::open_regular(dir, &partial)?;
+            let (_, len) = hash_into(&mut f, &mut hasher, &mut scan)?;
+            len
+        }
+        None => 0,
+    };
+    let file = place::open_partial(dir, &partial, owner)?;
+    Ok(Prepared::Write {
+        file,
+        offset,
+        hasher,
+        scan,
+    })
+}
+
+fn hash_of(f: &mut std::fs::File) -> Result<([u8; 32], u64), String> {
+    let mut h = blake3::Hasher::new();
+    let (_, len) = hash_into(f, &mut h, &mut ContentScan::default())?;
+    Ok((*h.finalize().as_bytes(), len))
+}
+
+fn hash_into(
+    f: &mut std::fs::File,
+    h: &mut blake3::Hasher,
+    scan: &mut ContentScan,
+) -> Result<((), u64), String> {
+    let mut buf = vec![0u8; CHUNK];
+    let mut len = 0u64;
+    loop {
+        let n = f.read(&mut buf).map_err(|e| e.to_string())?;
+        if n == 0 {
+            return Ok(((), len));
+        }
+        h.update(&buf[..n]);
+        scan.feed(&buf[..n]);
+        len += n as u64;
+    }
+}

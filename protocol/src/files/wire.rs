@@ -1,0 +1,113 @@
+//! The frames of a file stream. The controller opens it with
+//! [`crate::stream::Query::Files`]; for [`FilesOp::Receive`] it then sends
+//! [`Inbound`] frames and the agent answers with [`Outbound`] frames:
+//!
+//! ```text
+//! → Query::Files(Receive at ROOT)      ← Opened { root }
+//! → File(header)                       ← SendFrom { offset } | Have | Refused
+//! → Data … (size - offset bytes)       ← Stored | Refused
+//! → File(next) …                       …
+//! → End                                (the agent finishes the stream)
+//! ```
+//!
+//! `SendFrom { offset > 0 }` is a resumed transfer: an earlier run left a
+//! partial file, which the agent keeps under a name derived from the
+//! file's hash beside the destination; the final hash covers every byte.
+//! Both enums are append-only.
+
+use serde::{Deserialize, Serialize};
+
+use crate::message::Tagged;
+
+/// Capability an agent announces when it takes and gives files.
+pub const CAP_FILES: &str = "files/1";
+/// Largest data chunk in one frame.
+pub const CHUNK: usize = 256 * 1024;
+/// Largest frame on a file stream.
+pub const MAX_FILES_FRAME: usize = CHUNK + 64 * 1024;
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FilesRequest {
+    /// A folder on the VM: absolute, `~` or `~/…` (the VM user's home).
+    pub root: String,
+    pub op: FilesOp,
+    /// Who asked, for the audit log.
+    pub requested_by: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum FilesOp {
+    /// Take files into `root` (created if missing).
+    Receive,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FileHeader {
+    /// Relative to the root, `/` between names (see [`super::path`]).
+    pub rel: String,
+    pub size: u64,
+    /// Permission bits (0o777 at most; set-id bits are never kept).
+    pub mode: u32,
+    /// Modification time, milliseconds since the Unix epoch.
+    pub mtime_ms: i64,
+    /// BLAKE3 of the whole content.
+    pub hash: [u8; 32],
+}
+
+/// Controller → agent. Append only.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Inbound {
+    File(FileHeader),
+    Data(#[serde(with = "serde_bytes")] Vec<u8>),
+    End,
+}
+
+impl Tagged for Inbound {
+    const KNOWN_TYPES: u32 = 3;
+}
+
+/// Agent → controller. Append only.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Outbound {
+    /// The root is usable; here it is as the agent resolved it.
+    Opened { root: String },
+    /// Send the announced file from this byte on.
+    SendFrom { offset: u64 },
+    /// The destination already holds this content and mode: skipped.
+    Have,
+    /// Written, checked and renamed into place.
+    Stored,
+    /// This file was not taken (the stream goes on); `blocked`: by the
+    /// security filter.
+    Refused { reason: String, blocked: bool },
+    /// The whole stream failed (bad root, bad frame).
+    Failed { reason: String },
+}
+
+impl Tagged for Outbound {
+    const KNOWN_TYPES: u32 = 6;
+}
+
+/// Permission bits kept from a sender's mode.
+pub fn kept_mode(mode: u32) -> u32 {
+    mode & 0o777
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::message::{DecodeError, decode_tagged};
+
+    #[test]
+    fn frames_round_trip_and_unknown_tags_are_named() {
+        let f = Inbound::Data(vec![1, 2, 3]);
+        let bytes = postcard::to_stdvec(&f).unwrap();
+        assert_eq!(bytes.len(), 5, "bytes are sent as bytes, not a list");
+        assert_eq!(decode_tagged::<Inbound>(&bytes).unwrap(), f);
+        assert_eq!(
+            decode_tagged::<Outbound>(&[6]).unwrap_err(),
+            DecodeError::UnknownType { tag: 6, known: 6 }
+        );
+        assert_eq!(kept_mode(0o104755), 0o755);
+    }
+}
