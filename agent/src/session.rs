@@ -11,6 +11,7 @@ use anyhow::{Context, Result, anyhow, bail};
 use azlin_protocol::{
     alert::CAP_ALERTS,
     exec::CAP_EXEC,
+    files::wire::CAP_FILES,
     frame::MAX_CONTROL_FRAME,
     handshake::{self, ControlStream},
     message::{Control, Role},
@@ -142,6 +143,7 @@ async fn run(agent: &Arc<Agent>, conn: &quinn::Connection) -> Result<Outcome> {
             CAP_EXEC.into(),
             CAP_TERMINAL.into(),
             CAP_ALERTS.into(),
+            CAP_FILES.into(),
         ],
         agent.started_at_unix,
         enrolled,

@@ -8,6 +8,7 @@ pub mod alerts;
 pub mod cli;
 pub mod config;
 pub mod daemon;
+pub mod files;
 pub mod fleet_pki;
 pub mod home;
 pub mod ipc;

@@ -140,7 +140,20 @@ async fn take_file(
         Ok(d) => d,
         Err(reason) => return refuse(reason, false),
     };
-    let prepared = prepare(&dir, name, h, owner);
+    // Hashing what is already there reads up to the whole file: off the
+    // agent's one thread, so its connection never stalls.
+    let prepared = {
+        let dir = dir
+            .try_clone()
+            .map_err(|e| StreamError::Protocol(e.to_string()));
+        let (name, h) = (name.to_string(), h.clone());
+        match dir {
+            Ok(dir) => tokio::task::spawn_blocking(move || prepare(&dir, &name, &h, owner))
+                .await
+                .unwrap_or_else(|e| Err(e.to_string())),
+            Err(e) => Err(e.to_string()),
+        }
+    };
     let (mut file, offset, mut hasher, mut scan) = match prepared {
         Ok(Prepared::Have) => return Ok(Outbound::Have),
         Ok(Prepared::Write {
@@ -213,11 +226,23 @@ async fn take_file(
         h.mtime_ms.div_euclid(1000),
         h.mtime_ms.rem_euclid(1000) * 1_000_000,
     );
-    let finished = fchmod(&file, mode)
-        .and_then(|()| futimens(&file, &TimeSpec::UTIME_OMIT, &mtime))
-        .and_then(|()| fsync(&file))
-        .and_then(|()| renameat(&dir, partial.as_str(), &dir, name))
-        .and_then(|()| fsync(&dir));
+    let finish = {
+        let dir = dir.try_clone().map_err(|e| e.to_string());
+        let (partial, name) = (partial.clone(), name.to_string());
+        move || -> Result<(), String> {
+            let dir = dir?;
+            fchmod(&file, mode)
+                .and_then(|()| futimens(&file, &TimeSpec::UTIME_OMIT, &mtime))
+                .and_then(|()| fsync(&file))
+                .and_then(|()| renameat(&dir, partial.as_str(), &dir, name.as_str()))
+                .and_then(|()| fsync(&dir))
+                .map_err(|e| e.to_string())
+        }
+    };
+    // fsync of a large file waits for the disk: off the agent's thread.
+    let finished = tokio::task::spawn_blocking(finish)
+        .await
+        .unwrap_or_else(|e| Err(e.to_string()));
     match finished {
         Ok(()) => Ok(Outbound::Stored),
         Err(e) => discard(format!("cannot put it in place: {e}"), false),

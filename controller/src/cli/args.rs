@@ -148,6 +148,28 @@ pub enum Command {
         #[command(flatten)]
         select: exec::SelectArgs,
     },
+    /// Copy local files and folders to a VM over its agent: `azlin cp
+    /// [-r] SRC… VM:PATH` (VM or session name; PATH absolute, ~/… or
+    /// relative to the VM user's home; a trailing / means a folder).
+    /// Secrets are never sent, noise is skipped (see the README); each
+    /// file is checked with BLAKE3 and lands whole or not at all; a rerun
+    /// resumes an interrupted copy.
+    Cp {
+        #[arg(required = true, num_args = 2.., value_name = "SRC… DST")]
+        paths: Vec<String>,
+        /// Copy folders and everything in them.
+        #[arg(short, long)]
+        recursive: bool,
+        /// Also send what is skipped as noise (never secrets).
+        #[arg(long)]
+        force: bool,
+        /// List what would be sent and what is left out, send nothing.
+        #[arg(long)]
+        dry_run: bool,
+        /// A JSON summary.
+        #[arg(long)]
+        json: bool,
+    },
     /// Alerts firing now and recent history. Rules live in
     /// ~/.azlin/alerts.toml (see the README); the daemon reloads it when
     /// it changes.

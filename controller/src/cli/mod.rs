@@ -4,6 +4,7 @@
 mod alerts;
 mod args;
 mod connect;
+mod cp;
 mod daemon_cmd;
 pub mod exec;
 pub mod figures;
@@ -112,6 +113,22 @@ fn fleet_command(cli: Cli, home: &Home) -> Result<u8> {
                 reconnect: !no_reconnect,
             };
             return Ok(connect::run(home, opts)?.clamp(0, 255) as u8);
+        }
+        Command::Cp {
+            paths,
+            recursive,
+            force,
+            dry_run,
+            json,
+        } => {
+            let args = cp::CpArgs {
+                paths,
+                recursive,
+                force,
+                dry_run,
+                json,
+            };
+            return cp::run(home, args);
         }
         other => return run_command(home, other).map(|()| 0),
     };
@@ -307,6 +324,7 @@ fn run_command(home: &Home, command: Command) -> Result<()> {
         | Command::Connect { .. }
         | Command::W { .. }
         | Command::Ps { .. }
+        | Command::Cp { .. }
         | Command::OsUpdate { .. }
         | Command::Update { .. } => unreachable!("fleet commands are run by fleet_command"),
     }

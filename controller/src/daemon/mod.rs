@@ -12,6 +12,7 @@
 //! - [`register`]: machines the user runs, joining with a token.
 //! - [`query`]: asking agents a question (their busiest processes).
 //! - [`exec`]: running a command on many VMs, streaming their output.
+//! - [`files`]: sending local files to an agent (`azlin cp`).
 //! - [`terminal`]: a terminal on one VM for `azlin connect`, relayed.
 //! - [`selection`]: which VMs a fleet command means.
 //! - [`history`]: the metrics history in `state.db`, downsampled.
@@ -24,6 +25,7 @@ pub mod alerts;
 pub mod counters;
 pub mod enroll;
 pub mod exec;
+pub mod files;
 pub mod fleet;
 pub mod history;
 pub mod link;

@@ -73,6 +73,7 @@ pub async fn handle(d: Arc<Daemon>, request: Request, tx: UnboundedSender<Reply>
         Request::Exec(_) | Request::Connect(_) | Request::AlertsFollow => Err(anyhow!(
             "exec, connect and alerts --follow must go through a streaming session"
         )),
+        Request::Push(spec) => push(&d, spec).await,
         Request::Alerts { history } => super::alerts::view(&d, history).map(Response::Alerts),
         Request::Rebind => rebind(&d),
         Request::SshTargets { selector } => query::ssh_targets(&d, &selector).await,
@@ -562,4 +563,9 @@ async fn processes(d: &Daemon, name: &str, sort: ProcessSort, limit: u32) -> Res
         QueryReply::Error { reason } => bail!("{name} could not list its processes: {reason}"),
         _ => bail!("{name} answered another question than the one asked"),
     }
+}
+
+async fn push(d: &Daemon, mut spec: super::files::PushSpec) -> Result<Response> {
+    spec.vm = vm_name(d, &spec.vm)?;
+    super::files::push(d, spec).await.map(Response::Copied)
 }

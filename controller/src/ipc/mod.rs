@@ -48,7 +48,7 @@ pub fn encode_reply(reply: &Reply) -> anyhow::Result<Vec<u8>> {
 }
 
 /// Bumped whenever a type below changes shape.
-pub const IPC_VERSION: u32 = 5;
+pub const IPC_VERSION: u32 = 6;
 /// Largest IPC frame (fleet listings grow with the fleet).
 pub const MAX_IPC_FRAME: usize = 16 * 1024 * 1024;
 
@@ -123,6 +123,8 @@ pub enum Request {
     /// Every alert event from now on, as [`Reply::Alert`] frames, until
     /// the CLI closes the socket.
     AlertsFollow,
+    /// Send planned local files to a VM (`azlin cp`).
+    Push(crate::daemon::files::PushSpec),
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -237,6 +239,7 @@ pub enum Response {
     },
     SshTargets(Vec<SshTarget>),
     Alerts(AlertsView),
+    Copied(crate::daemon::files::CopyReport),
     /// Machines registered for their own agents to dial in and enroll.
     Joined {
         controller: String,

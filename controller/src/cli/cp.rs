@@ -1,0 +1,138 @@
+//! `azlin cp SRC… DST`: copy local files and folders to a VM over its
+//! agent's connection. Every file left out is listed with the reason
+//! (secret, noise, excluded, failed), never silently.
+
+use anyhow::{Result, bail};
+
+use crate::{
+    daemon::files::{CopyReport, PushSpec},
+    files::{endpoint::Endpoint, plan},
+    home::Home,
+    ipc::{Request, Response, client::Client},
+};
+
+pub struct CpArgs {
+    pub paths: Vec<String>,
+    pub recursive: bool,
+    pub force: bool,
+    pub dry_run: bool,
+    pub json: bool,
+}
+
+pub fn run(home: &Home, args: CpArgs) -> Result<u8> {
+    let Some((dest, sources)) = args.paths.split_last() else {
+        bail!("usage: azlin cp [-r] SRC… VM:PATH");
+    };
+    if sources.is_empty() {
+        bail!("give a source and a destination: azlin cp [-r] SRC… VM:PATH");
+    }
+    let Endpoint::Vm { vm, path } = Endpoint::parse(dest) else {
+        bail!(
+            "the destination {dest:?} is local; this build copies to a VM (VM:path); copying from VMs is not built yet"
+        );
+    };
+    let mut local = Vec::new();
+    for s in sources {
+        match Endpoint::parse(s) {
+            Endpoint::Local(p) => local.push(p),
+            Endpoint::Vm { .. } => {
+                bail!("{s:?} is on a VM; this build copies local files to VMs, not from them yet")
+            }
+        }
+    }
+    let plan = plan::plan(&local, &path, args.recursive, args.force)?;
+    if args.dry_run {
+        return print_dry_run(&vm, &plan, args.json);
+    }
+    let requested_by = nix::unistd::User::from_uid(nix::unistd::getuid())
+        .ok()
+        .flatten()
+        .map_or_else(|| "unknown".into(), |u| u.name);
+    let response = Client::connect_or_start(home)?.call(
+        Request::Push(PushSpec {
+            vm: vm.clone(),
+            plan,
+            requested_by,
+        }),
+        |_, m| eprintln!("{m}"),
+    )?;
+    let Response::Copied(report) = response else {
+        bail!("the daemon answered something else; run `azlin daemon stop` and retry");
+    };
+    print_report(&vm, &report, args.json)?;
+    Ok(if report.failed.is_empty() { 0 } else { 1 })
+}
+
+fn print_dry_run(vm: &str, plan: &plan::Plan, json: bool) -> Result<u8> {
+    if json {
+        let files: Vec<serde_json::Value> = plan
+            .files
+            .iter()
+            .map(|f| serde_json::json!({"local": f.local, "rel": f.rel}))
+            .collect();
+        println!(
+            "{}",
+            serde_json::json!({
+                "dry_run": true, "vm": vm, "root": plan.root, "files": files,
+                "blocked": pairs(&plan.blocked), "skipped": pairs(&plan.skipped),
+            })
+        );
+        return Ok(0);
+    }
+    for f in &plan.files {
+        println!("{} → {vm}:{}/{}", f.local.display(), plan.root, f.rel);
+    }
+    print_left_out(&plan.blocked, &plan.skipped, &[]);
+    println!("(dry run: {} file(s) would be sent)", plan.files.len());
+    Ok(0)
+}
+
+fn pairs(list: &[(String, String)]) -> Vec<serde_json::Value> {
+    list.iter()
+        .map(|(path, reason)| serde_json::json!({"path": path, "reason": reason}))
+        .collect()
+}
+
+fn print_report(vm: &str, r: &CopyReport, json: bool) -> Result<()> {
+    if json {
+        println!(
+            "{}",
+            serde_json::json!({
+                "vm": vm, "root": r.root, "sent": r.sent, "bytes": r.bytes,
+                "unchanged": r.unchanged, "resumed": r.resumed,
+                "blocked": pairs(&r.blocked), "skipped": pairs(&r.skipped), "failed": pairs(&r.failed),
+            })
+        );
+        return Ok(());
+    }
+    print_left_out(&r.blocked, &r.skipped, &r.failed);
+    let resumed = if r.resumed > 0 {
+        format!(", {} resumed", r.resumed)
+    } else {
+        String::new()
+    };
+    println!(
+        "{vm}:{}: {} file(s) sent ({}){resumed}, {} unchanged",
+        r.root,
+        r.sent,
+        super::figures::bytes(r.bytes),
+        r.unchanged
+    );
+    Ok(())
+}
+
+fn print_left_out(
+    blocked: &[(String, String)],
+    skipped: &[(String, String)],
+    failed: &[(String, String)],
+) {
+    for (path, why) in blocked {
+        eprintln!("blocked {path}: {why}");
+    }
+    for (path, why) in skipped {
+        eprintln!("skipped {path}: {why}");
+    }
+    for (path, why) in failed {
+        eprintln!("failed  {path}: {why}");
+    }
+}

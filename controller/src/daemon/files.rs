@@ -1,0 +1,275 @@
+//! Sending local files to a VM's agent for `azlin cp`: several QUIC
+//! streams at once (one file in flight on each), each file hashed with
+//! BLAKE3 and scanned for secrets as it is read, then sent from wherever
+//! the agent says it already has (a partial from an interrupted run, or
+//! all of it). The daemon reads the files itself: it runs as the same user
+//! on the same machine, so the bytes never pass through the CLI.
+
+use std::{
+    collections::VecDeque,
+    io::{Read, SeekFrom},
+    os::unix::fs::PermissionsExt,
+    path::Path,
+    sync::{Arc, Mutex},
+};
+
+use anyhow::{Context, Result, anyhow, bail};
+use azlin_protocol::files::{
+    filter::ContentScan,
+    wire::{
+        CAP_FILES, CHUNK, FileHeader, FilesOp, FilesRequest, Inbound, MAX_FILES_FRAME, Outbound,
+    },
+};
+use azlin_protocol::{
+    stream::{MAX_QUERY_FRAME, Query},
+    transport::{self, FramedRecv},
+};
+use serde::{Deserialize, Serialize};
+use tokio::io::{AsyncReadExt, AsyncSeekExt};
+
+use super::Daemon;
+use crate::files::plan::{Plan, PlannedFile};
+
+/// Streams used at once for one copy.
+const STREAMS: usize = 8;
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct PushSpec {
+    pub vm: String,
+    pub plan: Plan,
+    pub requested_by: String,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct CopyReport {
+    /// The destination folder as the agent resolved it.
+    pub root: String,
+    /// Files written (whole or resumed).
+    pub sent: u64,
+    /// Bytes sent (a resumed file counts only what was still missing).
+    pub bytes: u64,
+    /// Files the VM already had, identical.
+    pub unchanged: u64,
+    /// Files resumed from an earlier, interrupted run.
+    pub resumed: u64,
+    /// Secrets, refused: (name, reason). The plan's own come first.
+    pub blocked: Vec<(String, String)>,
+    /// Noise or excluded: (name, reason).
+    pub skipped: Vec<(String, String)>,
+    /// Files that could not be sent or stored: (name, reason).
+    pub failed: Vec<(String, String)>,
+}
+
+pub async fn push(d: &Daemon, spec: PushSpec) -> Result<CopyReport> {
+    let conn = d.fleet.connection(&spec.vm).ok_or_else(|| {
+        anyhow!(
+            "{} is not connected; `azlin status {}` says why",
+            spec.vm,
+            spec.vm
+        )
+    })?;
+    if !d
+        .fleet
+        .status(&spec.vm)
+        .capabilities
+        .iter()
+        .any(|c| c == CAP_FILES)
+    {
+        bail!(
+            "{}'s agent cannot take files (an older version); update it",
+            spec.vm
+        );
+    }
+    let report = Arc::new(Mutex::new(CopyReport {
+        blocked: spec.plan.blocked.clone(),
+        skipped: spec.plan.skipped.clone(),
+        ..CopyReport::default()
+    }));
+    let queue = Arc::new(Mutex::new(VecDeque::from(spec.plan.files.clone())));
+    let streams = STREAMS.min(spec.plan.files.len()).max(1);
+    let mut workers = tokio::task::JoinSet::new();
+    for _ in 0..streams {
+        let request = FilesRequest {
+            root: spec.plan.root.clone(),
+            op: FilesOp::Receive,
+            requested_by: spec.requested_by.clone(),
+        };
+        workers.spawn(worker(conn.clone(), request, queue.clone(), report.clone()));
+    }
+    let mut first_error = None;
+    while let Some(done) = workers.join_next().await {
+        let result = done.map_err(anyhow::Error::from).and_then(|r| r);
+        if let Err(e) = result
+            && first_error.is_none()
+        {
+            first_error = Some(e);
+        }
+    }
+    let report = report.lock().expect("report lock").clone();
+    match first_error {
+        Some(e) => Err(e.context(format!(
+            "copy to {} stopped after {} file(s); run it again to resume",
+            spec.vm, report.sent
+        ))),
+        None => Ok(report),
+    }
+}
+
+async fn worker(
+    conn: quinn::Connection,
+    request: FilesRequest,
+    queue: Arc<Mutex<VecDeque<PlannedFile>>>,
+    report: Arc<Mutex<CopyReport>>,
+) -> Result<()> {
+    let (mut send, recv) = conn.open_bi().await.context("cannot open a file stream")?;
+    transport::send(&mut send, &Query::Files(request), MAX_QUERY_FRAME).await?;
+    let mut recv = FramedRecv::new(recv, MAX_FILES_FRAME);
+    let mut next = async move || -> Result<Outbound> {
+        recv.tagged::<Outbound>()
+            .await?
+            .ok_or_else(|| anyhow!("the agent closed the file stream"))
+    };
+    match next().await? {
+        Outbound::Opened { root } => report.lock().expect("report lock").root = root,
+        Outbound::Failed { reason } => bail!("the VM refused: {reason}"),
+        other => bail!("the agent answered {other:?} instead of opening the folder"),
+    }
+    loop {
+        let Some(file) = queue.lock().expect("queue lock").pop_front() else {
+            break;
+        };
+        let local = file.local.clone();
+        let header = tokio::task::spawn_blocking(move || describe(&local)).await?;
+        let (header, secret) = match header {
+            Ok((mut h, secret)) => {
+                h.rel = file.rel.clone();
+                (h, secret)
+            }
+            Err(e) => {
+                note(&report, |r| &mut r.failed, &file.rel, format!("{e:#}"));
+                continue;
+            }
+        };
+        if let Some(found) = secret {
+            note(
+                &report,
+                |r| &mut r.blocked,
+                &file.rel,
+                format!("{found}; never sent to a VM"),
+            );
+            continue;
+        }
+        transport::send(&mut send, &Inbound::File(header.clone()), MAX_FILES_FRAME).await?;
+        let offset = match next().await? {
+            Outbound::Have => {
+                report.lock().expect("report lock").unchanged += 1;
+                continue;
+            }
+            Outbound::SendFrom { offset } if offset <= header.size => offset,
+            Outbound::Refused { reason, blocked } => {
+                let list = if blocked { blocked_list } else { failed_list };
+                note(&report, list, &file.rel, reason);
+                continue;
+            }
+            Outbound::Failed { reason } => bail!("the VM stopped the copy: {reason}"),
+            other => bail!("the agent answered {other:?} to a file"),
+        };
+        send_content(&mut send, &file.local, offset, header.size).await?;
+        match next().await? {
+            Outbound::Stored => {
+                let mut r = report.lock().expect("report lock");
+                r.sent += 1;
+                r.bytes += header.size - offset;
+                if offset > 0 {
+                    r.resumed += 1;
+                }
+            }
+            Outbound::Refused { reason, blocked } => {
+                let list = if blocked { blocked_list } else { failed_list };
+                note(&report, list, &file.rel, reason);
+            }
+            Outbound::Failed { reason } => bail!("the VM stopped the copy: {reason}"),
+            other => bail!("the agent answered {other:?} after a file's content"),
+        }
+    }
+    transport::send(&mut send, &Inbound::End, MAX_FILES_FRAME).await?;
+    let _ = send.finish();
+    Ok(())
+}
+
+fn blocked_list(r: &mut CopyReport) -> &mut Vec<(String, String)> {
+    &mut r.blocked
+}
+
+fn failed_list(r: &mut CopyReport) -> &mut Vec<(String, String)> {
+    &mut r.failed
+}
+
+fn note(
+    report: &Mutex<CopyReport>,
+    list: impl Fn(&mut CopyReport) -> &mut Vec<(String, String)>,
+    rel: &str,
+    why: String,
+) {
+    list(&mut report.lock().expect("report lock")).push((rel.to_string(), why));
+}
+
+/// Size, mode, mtime and BLAKE3 of a local file, and any secret in it.
+fn describe(path: &Path) -> Result<(FileHeader, Option<String>)> {
+    let mut f =
+        std::fs::File::open(path).with_context(|| format!("cannot read {}", path.display()))?;
+    let meta = f.metadata()?;
+    let mut hasher = blake3::Hasher::new();
+    let mut scan = ContentScan::default();
+    let mut buf = vec![0u8; CHUNK];
+    loop {
+        let n = f.read(&mut buf)?;
+        if n == 0 {
+            break;
+        }
+        hasher.update(&buf[..n]);
+        scan.feed(&buf[..n]);
+    }
+    let mtime_ms = meta
+        .modified()
+        .ok()
+        .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
+        .map_or(0, |d| d.as_millis() as i64);
+    Ok((
+        FileHeader {
+            rel: String::new(),
+            size: meta.len(),
+            mode: meta.permissions().mode() & 0o777,
+            mtime_ms,
+            hash: *hasher.finalize().as_bytes(),
+        },
+        scan.found().map(String::from),
+    ))
+}
+
+async fn send_content(
+    send: &mut quinn::SendStream,
+    path: &Path,
+    offset: u64,
+    size: u64,
+) -> Result<()> {
+    let mut f = tokio::fs::File::open(path)
+        .await
+        .with_context(|| format!("cannot read {}", path.display()))?;
+    f.seek(SeekFrom::Start(offset)).await?;
+    let mut left = size - offset;
+    let mut buf = vec![0u8; CHUNK];
+    while left > 0 {
+        let want = (left as usize).min(CHUNK);
+        let n = f.read(&mut buf[..want]).await?;
+        if n == 0 {
+            bail!(
+                "{} got shorter while it was sent; copy it again",
+                path.display()
+            );
+        }
+        transport::send(send, &Inbound::Data(buf[..n].to_vec()), MAX_FILES_FRAME).await?;
+        left -= n as u64;
+    }
+    Ok(())
+}

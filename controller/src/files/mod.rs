@@ -1,0 +1,12 @@
+//! Files between this machine and the VMs (`azlin cp`): what the user's
+//! arguments mean, and which local files a copy sends.
+//!
+//! - [`endpoint`]: `VM:path` or a local path.
+//! - [`plan`]: walk the local sources, apply the security filter by name,
+//!   and name each file relative to the destination folder.
+//!
+//! Not here: sending (the daemon's `files` module, which also hashes and
+//! scans content) or the filter's rules (`azlin_protocol::files`).
+
+pub mod endpoint;
+pub mod plan;

@@ -1,0 +1,223 @@
+//! `azlin cp` to a VM end to end: the real CLI, daemon and agent. Files
+//! land whole with their modes, secrets and noise are left out and
+//! reported, a rerun sends nothing that is already there, and an agent
+//! killed mid-copy (20 times) never leaves a partial file under the real
+//! name, while a rerun completes the copy.
+
+use std::{os::unix::fs::PermissionsExt, path::Path, process::Stdio, time::Duration};
+
+use azlin_e2e::{Env, kill9};
+use serde_json::Value;
+
+fn cp_json(env: &Env, args: &[&str]) -> Value {
+    let mut all = vec!["cp", "--json"];
+    all.extend_from_slice(args);
+    serde_json::from_str(&env.ok(&all)).unwrap()
+}
+
+fn reasons(v: &Value, key: &str) -> Vec<String> {
+    v[key]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| {
+            format!(
+                "{}: {}",
+                e["path"].as_str().unwrap(),
+                e["reason"].as_str().unwrap()
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn cp_sends_a_folder_whole_and_reports_every_file_it_leaves_out() {
+    let env = Env::new();
+    env.ok(&["new", "--name", "fs"]);
+    env.wait("connected", Duration::from_secs(20), || env.connected("fs"));
+    let src = tempfile::tempdir().unwrap();
+    let proj = src.path().join("proj");
+    std::fs::create_dir_all(proj.join("src")).unwrap();
+    std::fs::create_dir_all(proj.join("node_modules/dep")).unwrap();
+    std::fs::write(proj.join("src/main.rs"), "fn main() {}\n").unwrap();
+    std::fs::write(proj.join("run.sh"), "#!/bin/sh\necho hi\n").unwrap();
+    std::fs::set_permissions(proj.join("run.sh"), std::fs::Permissions::from_mode(0o750)).unwrap();
+    let big: Vec<u8> = (0..3_000_000u32).map(|i| (i % 253) as u8).collect();
+    std::fs::write(proj.join("data.bin"), &big).unwrap();
+    std::fs::write(proj.join("node_modules/dep/index.js"), "x").unwrap();
+    std::fs::write(proj.join(".env"), "TOKEN=1\n").unwrap();
+    std::fs::write(proj.join("notes.md"), "aws key AKIAIOSFODNN7EXAMPLE here\n").unwrap();
+    let dest = tempfile::Builder::new().tempdir_in("/tmp").unwrap();
+    let target = format!("fs:{}/", dest.path().display());
+
+    let dry = cp_json(&env, &["-r", "--dry-run", proj.to_str().unwrap(), &target]);
+    assert_eq!(dry["files"].as_array().unwrap().len(), 4, "{dry}");
+    assert!(
+        std::fs::read_dir(dest.path()).unwrap().next().is_none(),
+        "a dry run sends nothing"
+    );
+
+    let out = env.run(&["cp", "-r", proj.to_str().unwrap(), &target]);
+    assert!(out.status.success(), "{out:?}");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("blocked proj/.env: looks like a secret"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("blocked proj/notes.md: contains an AWS access key id"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("skipped proj/node_modules/: noise"),
+        "{stderr}"
+    );
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(stdout.contains("3 file(s) sent"), "{stdout}");
+
+    let landed = dest.path().join("proj");
+    assert_eq!(std::fs::read(landed.join("data.bin")).unwrap(), big);
+    assert_eq!(
+        std::fs::read_to_string(landed.join("src/main.rs")).unwrap(),
+        "fn main() {}\n"
+    );
+    let mode = std::fs::metadata(landed.join("run.sh"))
+        .unwrap()
+        .permissions()
+        .mode();
+    assert_eq!(mode & 0o777, 0o750);
+    assert!(!landed.join(".env").exists() && !landed.join("notes.md").exists());
+    assert!(!landed.join("node_modules").exists());
+
+    // Again: nothing changed, nothing sent. Then one file changes.
+    let again = cp_json(&env, &["-r", proj.to_str().unwrap(), &target]);
+    assert_eq!(
+        (again["sent"].as_u64(), again["unchanged"].as_u64()),
+        (Some(0), Some(3)),
+        "{again}"
+    );
+    std::fs::write(
+        proj.join("src/main.rs"),
+        "fn main() { println!(\"v2\"); }\n",
+    )
+    .unwrap();
+    let changed = cp_json(&env, &["-r", proj.to_str().unwrap(), &target]);
+    assert_eq!(
+        (changed["sent"].as_u64(), changed["unchanged"].as_u64()),
+        (Some(1), Some(2))
+    );
+    assert!(reasons(&changed, "blocked").len() == 2);
+
+    // A single file under a new name; --force sends noise, never secrets.
+    let one = cp_json(
+        &env,
+        &[
+            proj.join("run.sh").to_str().unwrap(),
+            &format!("fs:{}/renamed.sh", dest.path().display()),
+        ],
+    );
+    assert_eq!(one["sent"], 1);
+    assert!(dest.path().join("renamed.sh").exists());
+    let forced = cp_json(&env, &["-r", "--force", proj.to_str().unwrap(), &target]);
+    assert_eq!(forced["sent"], 1, "node_modules/dep/index.js: {forced}");
+    assert_eq!(reasons(&forced, "blocked").len(), 2);
+
+    // Outside the folders the agent accepts: refused by the agent itself.
+    let out = env.run(&[
+        "cp",
+        proj.join("run.sh").to_str().unwrap(),
+        "fs:/etc/azlin-should-not-exist",
+    ]);
+    assert!(!out.status.success());
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("outside the folders"),
+        "{out:?}"
+    );
+    assert!(!Path::new("/etc/azlin-should-not-exist").exists());
+}
+
+#[test]
+fn killing_the_agent_mid_copy_never_tears_a_file_and_a_rerun_completes_it() {
+    let env = Env::new();
+    env.ok(&["new", "--name", "kk"]);
+    env.wait("connected", Duration::from_secs(20), || env.connected("kk"));
+    let src = tempfile::tempdir().unwrap();
+    let big: Vec<u8> = (0..48u32 << 20)
+        .map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8)
+        .collect();
+    let file = src.path().join("big.bin");
+    std::fs::write(&file, &big).unwrap();
+    let want = blake3::hash(&big);
+    let dest = tempfile::Builder::new().tempdir_in("/tmp").unwrap();
+    let target = format!("kk:{}/", dest.path().display());
+    let landed = dest.path().join("big.bin");
+
+    let mut kills = 0;
+    let mut cut_mid_write = 0;
+    let mut delay = 30u64;
+    while kills < 20 {
+        let mut cp = env
+            .command(&["cp", "--json", file.to_str().unwrap(), &target])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        std::thread::sleep(Duration::from_millis(delay));
+        delay = 30 + (delay * 7) % 400;
+        let Some(pid) = env.agent_pid("kk") else {
+            panic!("agent gone")
+        };
+        kill9(pid);
+        kills += 1;
+        let _ = cp.wait();
+        // The real name holds the whole file or nothing, never a part.
+        if landed.exists() {
+            assert_eq!(
+                blake3::hash(&std::fs::read(&landed).unwrap()),
+                want,
+                "torn file after kill {kills}"
+            );
+            std::fs::remove_file(&landed).unwrap();
+        }
+        let partial = std::fs::read_dir(dest.path()).unwrap().any(|e| {
+            e.unwrap()
+                .file_name()
+                .to_string_lossy()
+                .starts_with(".azlin-partial-")
+        });
+        cut_mid_write += usize::from(partial);
+        env.ok(&["start", "kk"]);
+        env.wait("the agent is back", Duration::from_secs(30), || {
+            env.connected("kk")
+        });
+    }
+    assert!(
+        cut_mid_write >= 5,
+        "only {cut_mid_write} of 20 kills hit a transfer in progress"
+    );
+    let had_partial = std::fs::read_dir(dest.path()).unwrap().any(|e| {
+        e.unwrap()
+            .file_name()
+            .to_string_lossy()
+            .starts_with(".azlin-partial-")
+    });
+    let done = cp_json(&env, &[file.to_str().unwrap(), &target]);
+    assert_eq!(done["sent"], 1, "{done}");
+    if had_partial {
+        assert_eq!(
+            done["resumed"], 1,
+            "the rerun picks up the partial file: {done}"
+        );
+        assert!(done["bytes"].as_u64().unwrap() < big.len() as u64, "{done}");
+    }
+    assert_eq!(blake3::hash(&std::fs::read(&landed).unwrap()), want);
+    let leftovers: Vec<String> = std::fs::read_dir(dest.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    assert_eq!(
+        leftovers,
+        vec!["big.bin"],
+        "the completed copy used up its partial file"
+    );
+}
