@@ -25,6 +25,8 @@
 //!
 //! [files]                             # where `azlin cp` and `sync` may write
 //! roots = ["~", "/tmp"]               # ~ is the VM user's home
+//! # home = "/srv/vm-home"             # where ~ points for files (default:
+//!                                     # the VM user's home)
 //!
 //! [ssh]                               # what `azlin ssh-config` learns
 //! port = 22                           # where this VM's sshd listens
@@ -71,6 +73,11 @@ pub struct FilesConfig {
     /// Absolute folders, or `~` (the VM user's home) and `~/…`.
     #[serde(default = "default_file_roots")]
     pub roots: Vec<String>,
+    /// Where `~` points for files; default the VM user's home. A local VM
+    /// (an agent on the developer's own machine) has a folder of its own,
+    /// so `azlin sync` never writes over the developer's real dotfiles.
+    #[serde(default)]
+    pub home: Option<std::path::PathBuf>,
 }
 
 fn default_file_roots() -> Vec<String> {
@@ -81,6 +88,7 @@ impl Default for FilesConfig {
     fn default() -> Self {
         Self {
             roots: default_file_roots(),
+            home: None,
         }
     }
 }

@@ -61,6 +61,11 @@ impl Home {
     pub fn config_file(&self) -> PathBuf {
         self.root.join("config.toml")
     }
+    /// What `azlin sync` copies to every VM's home (dotfiles).
+    pub fn sync_home(&self) -> PathBuf {
+        self.root.join("home")
+    }
+
     pub fn alerts_file(&self) -> PathBuf {
         self.root.join("alerts.toml")
     }

@@ -221,3 +221,70 @@ fn killing_the_agent_mid_copy_never_tears_a_file_and_a_rerun_completes_it() {
         "the completed copy used up its partial file"
     );
 }
+
+#[test]
+fn sync_sends_the_dotfiles_to_every_vm_at_once_and_only_what_changed() {
+    let env = Env::new();
+    env.ok(&["new", "--name", "dot", "--pool", "3"]);
+    let vms = ["dot-1", "dot-2", "dot-3"];
+    env.wait("connected", Duration::from_secs(30), || {
+        vms.iter().all(|v| env.connected(v))
+    });
+    let out = env.run(&["sync"]);
+    assert!(!out.status.success());
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("home does not exist"),
+        "{out:?}"
+    );
+
+    let dots = env.home().join("home");
+    std::fs::create_dir_all(dots.join(".config/nvim")).unwrap();
+    std::fs::create_dir_all(dots.join(".ssh")).unwrap();
+    std::fs::create_dir_all(dots.join(".cache/pip")).unwrap();
+    std::fs::write(dots.join(".bashrc"), "alias ll='ls -l'\n").unwrap();
+    std::fs::write(dots.join(".config/nvim/init.lua"), "vim.o.number = true\n").unwrap();
+    std::fs::write(
+        dots.join(".ssh/config"),
+        "Host *\n  ServerAliveInterval 30\n",
+    )
+    .unwrap();
+    std::fs::write(dots.join(".ssh/id_rsa"), "not really a key").unwrap();
+    std::fs::write(dots.join(".cache/pip/x"), "cache").unwrap();
+
+    let first: Value = serde_json::from_str(&env.ok(&["sync", "--json"])).unwrap();
+    let first = first.as_array().unwrap();
+    assert_eq!(first.len(), 3);
+    for r in first {
+        assert_eq!(r["sent"], 3, "{r}");
+        assert_eq!(reasons(r, "blocked").len(), 1, "{r}");
+        assert!(reasons(r, "skipped")[0].starts_with(".cache/"), "{r}");
+    }
+    for vm in vms {
+        let home = env.vm_dir(vm).join("home");
+        assert_eq!(
+            std::fs::read_to_string(home.join(".bashrc")).unwrap(),
+            "alias ll='ls -l'\n"
+        );
+        assert!(home.join(".config/nvim/init.lua").exists());
+        assert!(home.join(".ssh/config").exists());
+        assert!(
+            !home.join(".ssh/id_rsa").exists(),
+            "a key never leaves the laptop"
+        );
+        assert!(!home.join(".cache").exists());
+    }
+
+    std::fs::write(dots.join(".bashrc"), "alias ll='ls -la'\n").unwrap();
+    let again: Value = serde_json::from_str(&env.ok(&["sync", "--json", "dot-*"])).unwrap();
+    for r in again.as_array().unwrap() {
+        assert_eq!(
+            (r["sent"].as_u64(), r["unchanged"].as_u64()),
+            (Some(1), Some(2)),
+            "{r}"
+        );
+    }
+    assert_eq!(
+        std::fs::read_to_string(env.vm_dir("dot-2").join("home/.bashrc")).unwrap(),
+        "alias ll='ls -la'\n"
+    );
+}

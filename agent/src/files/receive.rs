@@ -87,8 +87,9 @@ pub async fn run(
 
 fn open_root(ctx: &ExecContext, req: &FilesRequest) -> Result<(OwnedFd, String, Owner), String> {
     let account = Account::resolve(ctx.user.as_deref())?;
-    let allowed = ctx.file_roots(&account.home);
-    let (base, parts) = place::resolve_root(&req.root, &account.home, &allowed)?;
+    let home = ctx.files.home.clone().unwrap_or(account.home);
+    let allowed = ctx.file_roots(&home);
+    let (base, parts) = place::resolve_root(&req.root, &home, &allowed)?;
     let owner = Owner {
         uid: account.uid,
         gid: account.gid,

@@ -170,6 +170,22 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Copy ~/.azlin/home/ (dotfiles) to the home of every chosen VM (all
+    /// by default), only what changed, all VMs at once, through the same
+    /// security filter as cp.
+    Sync {
+        #[command(flatten)]
+        select: exec::SelectArgs,
+        /// Also send what is skipped as noise (never secrets).
+        #[arg(long)]
+        force: bool,
+        /// List what would be sent and what is left out, send nothing.
+        #[arg(long)]
+        dry_run: bool,
+        /// A JSON summary per VM.
+        #[arg(long)]
+        json: bool,
+    },
     /// Alerts firing now and recent history. Rules live in
     /// ~/.azlin/alerts.toml (see the README); the daemon reloads it when
     /// it changes.

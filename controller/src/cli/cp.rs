@@ -1,5 +1,5 @@
-//! `azlin cp SRC… DST`: copy local files and folders to a VM over its
-//! agent's connection. Every file left out is listed with the reason
+//! `azlin cp SRC… DST` and `azlin sync`: copy local files and folders to
+//! VMs over their agents' connections. Every file left out is listed with the reason
 //! (secret, noise, excluded, failed), never silently.
 
 use anyhow::{Result, bail};
@@ -44,10 +44,7 @@ pub fn run(home: &Home, args: CpArgs) -> Result<u8> {
     if args.dry_run {
         return print_dry_run(&vm, &plan, args.json);
     }
-    let requested_by = nix::unistd::User::from_uid(nix::unistd::getuid())
-        .ok()
-        .flatten()
-        .map_or_else(|| "unknown".into(), |u| u.name);
+    let requested_by = requested_by();
     let response = Client::connect_or_start(home)?.call(
         Request::Push(PushSpec {
             vm: vm.clone(),
@@ -135,4 +132,88 @@ fn print_left_out(
     for (path, why) in failed {
         eprintln!("failed  {path}: {why}");
     }
+}
+
+/// `azlin sync [SELECTORS]`: `~/.azlin/home/` to every chosen VM's home,
+/// only what changed, all VMs at once.
+pub fn sync(
+    home: &Home,
+    selector: crate::selector::Selector,
+    force: bool,
+    dry_run: bool,
+    json: bool,
+) -> Result<u8> {
+    let dir = home.sync_home();
+    if !dir.is_dir() {
+        bail!(
+            "{} does not exist: put the dotfiles every VM should have there (for example .bashrc, .gitconfig, .config/nvim/)",
+            dir.display()
+        );
+    }
+    let mut contents = dir.into_os_string();
+    contents.push("/");
+    let plan = plan::plan(&[contents.into()], "~/", true, force)?;
+    if dry_run {
+        return print_dry_run("<each VM>", &plan, json);
+    }
+    let response = Client::connect_or_start(home)?.call(
+        Request::Sync {
+            selector,
+            plan,
+            requested_by: requested_by(),
+        },
+        |_, m| eprintln!("{m}"),
+    )?;
+    let Response::Synced(results) = response else {
+        bail!("the daemon answered something else; run `azlin daemon stop` and retry");
+    };
+    let mut failed = false;
+    if json {
+        let list: Vec<serde_json::Value> = results
+            .iter()
+            .map(|r| match &r.result {
+                Ok(rep) => serde_json::json!({
+                    "vm": r.vm, "sent": rep.sent, "bytes": rep.bytes, "unchanged": rep.unchanged,
+                    "blocked": pairs(&rep.blocked), "skipped": pairs(&rep.skipped), "failed": pairs(&rep.failed),
+                }),
+                Err(e) => serde_json::json!({"vm": r.vm, "error": e}),
+            })
+            .collect();
+        println!("{}", serde_json::Value::Array(list));
+    }
+    for (i, r) in results.iter().enumerate() {
+        match &r.result {
+            Ok(rep) => {
+                failed |= !rep.failed.is_empty();
+                if !json {
+                    // What is left out is the same on every VM: say it once.
+                    if i == 0 {
+                        print_left_out(&rep.blocked, &rep.skipped, &[]);
+                    }
+                    print_left_out(&[], &[], &rep.failed);
+                    println!(
+                        "{}: {} file(s) sent ({}), {} unchanged",
+                        r.vm,
+                        rep.sent,
+                        super::figures::bytes(rep.bytes),
+                        rep.unchanged
+                    );
+                }
+            }
+            Err(e) => {
+                failed = true;
+                if !json {
+                    eprintln!("{}: failed: {e}", r.vm);
+                }
+            }
+        }
+    }
+    Ok(u8::from(failed))
+}
+
+fn requested_by() -> String {
+    nix::unistd::User::from_uid(nix::unistd::getuid())
+        .ok()
+        .flatten()
+        .map_or_else(|| "unknown".into(), |u| u.name)
 }

@@ -130,6 +130,12 @@ fn fleet_command(cli: Cli, home: &Home) -> Result<u8> {
             };
             return cp::run(home, args);
         }
+        Command::Sync {
+            select,
+            force,
+            dry_run,
+            json,
+        } => return cp::sync(home, select.selector(true)?, force, dry_run, json),
         other => return run_command(home, other).map(|()| 0),
     };
     Ok(exec::run(home, selector, line, &output))
@@ -325,6 +331,7 @@ fn run_command(home: &Home, command: Command) -> Result<()> {
         | Command::W { .. }
         | Command::Ps { .. }
         | Command::Cp { .. }
+        | Command::Sync { .. }
         | Command::OsUpdate { .. }
         | Command::Update { .. } => unreachable!("fleet commands are run by fleet_command"),
     }

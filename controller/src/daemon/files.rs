@@ -273,3 +273,45 @@ async fn send_content(
     }
     Ok(())
 }
+
+/// One VM's outcome of `azlin sync`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct SyncResult {
+    pub vm: String,
+    pub result: Result<CopyReport, String>,
+}
+
+/// Send the same plan to every chosen VM at once.
+pub async fn sync(
+    d: &Arc<Daemon>,
+    selector: &crate::selector::Selector,
+    plan: Plan,
+    requested_by: String,
+) -> Result<Vec<SyncResult>> {
+    let vms = super::selection::choose(d, selector)?;
+    let mut runs = tokio::task::JoinSet::new();
+    for (i, vm) in vms.iter().enumerate() {
+        let (d, spec) = (
+            d.clone(),
+            PushSpec {
+                vm: vm.clone(),
+                plan: plan.clone(),
+                requested_by: requested_by.clone(),
+            },
+        );
+        runs.spawn(async move { (i, push(&d, spec).await.map_err(|e| format!("{e:#}"))) });
+    }
+    let mut results: Vec<Option<Result<CopyReport, String>>> = vec![None; vms.len()];
+    while let Some(done) = runs.join_next().await {
+        let (i, r) = done?;
+        results[i] = Some(r);
+    }
+    Ok(vms
+        .into_iter()
+        .zip(results)
+        .map(|(vm, r)| SyncResult {
+            vm,
+            result: r.unwrap_or_else(|| Err("did not run".into())),
+        })
+        .collect())
+}

@@ -74,6 +74,13 @@ pub async fn handle(d: Arc<Daemon>, request: Request, tx: UnboundedSender<Reply>
             "exec, connect and alerts --follow must go through a streaming session"
         )),
         Request::Push(spec) => push(&d, spec).await,
+        Request::Sync {
+            selector,
+            plan,
+            requested_by,
+        } => super::files::sync(&d, &selector, plan, requested_by)
+            .await
+            .map(Response::Synced),
         Request::Alerts { history } => super::alerts::view(&d, history).map(Response::Alerts),
         Request::Rebind => rebind(&d),
         Request::SshTargets { selector } => query::ssh_targets(&d, &selector).await,

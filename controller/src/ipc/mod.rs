@@ -125,6 +125,12 @@ pub enum Request {
     AlertsFollow,
     /// Send planned local files to a VM (`azlin cp`).
     Push(crate::daemon::files::PushSpec),
+    /// Send one plan (the dotfiles) to every chosen VM at once.
+    Sync {
+        selector: Selector,
+        plan: crate::files::plan::Plan,
+        requested_by: String,
+    },
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -240,6 +246,7 @@ pub enum Response {
     SshTargets(Vec<SshTarget>),
     Alerts(AlertsView),
     Copied(crate::daemon::files::CopyReport),
+    Synced(Vec<crate::daemon::files::SyncResult>),
     /// Machines registered for their own agents to dial in and enroll.
     Joined {
         controller: String,

@@ -104,12 +104,18 @@ impl LocalProvider {
             .flatten()
             .context("the current user has no passwd entry")?
             .name;
+        // Files sent to `~` land in the VM's own folder, not the user's
+        // real home (which `azlin sync` would otherwise overwrite).
+        let home = dir.join("home");
+        std::fs::create_dir_all(&home)
+            .with_context(|| format!("cannot create {}", home.display()))?;
         let config = format!(
-            "name = \"{}\"\nuser = \"{user}\"\nstate_dir = \"{}\"\nca_cert = \"{}\"\njoin_token_file = \"{}\"\n\n{connect}",
+            "name = \"{}\"\nuser = \"{user}\"\nstate_dir = \"{}\"\nca_cert = \"{}\"\njoin_token_file = \"{}\"\n\n{connect}\n[files]\nhome = \"{}\"\n",
             spec.name,
             dir.join("state").display(),
             dir.join("ca.crt").display(),
             dir.join("join-token").display(),
+            home.display(),
         );
         write_atomic(&Self::config_path(&dir), config.as_bytes(), 0o600)?;
         let pid = self.spawn(&dir)?;
