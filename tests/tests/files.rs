@@ -288,3 +288,41 @@ fn sync_sends_the_dotfiles_to_every_vm_at_once_and_only_what_changed() {
         "alias ll='ls -la'\n"
     );
 }
+
+#[test]
+fn cp_on_a_terminal_shows_a_progress_bar_with_rate_and_eta_and_scripts_get_none() {
+    let env = Env::new();
+    env.ok(&["new", "--name", "bar"]);
+    env.wait("connected", Duration::from_secs(20), || {
+        env.connected("bar")
+    });
+    let src = tempfile::tempdir().unwrap();
+    let file = src.path().join("large.bin");
+    let big: Vec<u8> = (0..160u32 << 20)
+        .map(|i| (i.wrapping_mul(40503) >> 7) as u8)
+        .collect();
+    std::fs::write(&file, &big).unwrap();
+    let dest = tempfile::Builder::new().tempdir_in("/tmp").unwrap();
+    let target = format!("bar:{}/", dest.path().display());
+
+    let mut cmd = env.command(&["cp", file.to_str().unwrap(), &target]);
+    cmd.env("TERM", "xterm");
+    let mut pty = azlin_e2e::pty::Pty::spawn(cmd, 120, 24);
+    pty.wait_for(0, "ETA", Duration::from_secs(60));
+    assert!(pty.wait_exit(Duration::from_secs(120)).success());
+    let screen = pty.screen();
+    assert!(screen.contains("bar") && screen.contains("/s"), "{screen}");
+    assert!(screen.contains("1 file(s) sent (160M)"), "{screen}");
+    assert!(
+        !screen.contains("0 B/0 B"),
+        "no bar before the size is known: {screen}"
+    );
+
+    std::fs::remove_file(dest.path().join("large.bin")).unwrap();
+    let out = env.run(&["cp", file.to_str().unwrap(), &target]);
+    assert!(out.status.success());
+    assert!(
+        !String::from_utf8_lossy(&out.stderr).contains("ETA"),
+        "no bar without a terminal"
+    );
+}

@@ -2,13 +2,16 @@
 //! VMs over their agents' connections. Every file left out is listed with the reason
 //! (secret, noise, excluded, failed), never silently.
 
+use std::io::IsTerminal;
+
 use anyhow::{Result, bail};
+use indicatif::{ProgressBar, ProgressStyle};
 
 use crate::{
     daemon::files::{CopyReport, PushSpec},
     files::{endpoint::Endpoint, plan},
     home::Home,
-    ipc::{Request, Response, client::Client},
+    ipc::{Reply, Request, Response, client::Client},
 };
 
 pub struct CpArgs {
@@ -45,17 +48,47 @@ pub fn run(home: &Home, args: CpArgs) -> Result<u8> {
         return print_dry_run(&vm, &plan, args.json);
     }
     let requested_by = requested_by();
-    let response = Client::connect_or_start(home)?.call(
-        Request::Push(PushSpec {
-            vm: vm.clone(),
-            plan,
-            requested_by,
-        }),
-        |_, m| eprintln!("{m}"),
-    )?;
-    let Response::Copied(report) = response else {
-        bail!("the daemon answered something else; run `azlin daemon stop` and retry");
+    let mut talk = Client::connect_or_start(home)?.converse(Request::Push(PushSpec {
+        vm: vm.clone(),
+        plan,
+        requested_by,
+    }))?;
+    // A bar with rate and ETA on a terminal, from the first figures on;
+    // nothing for scripts.
+    let on_terminal = !args.json && std::io::stderr().is_terminal();
+    let mut bar: Option<ProgressBar> = None;
+    let report = loop {
+        match talk.next_reply()? {
+            Reply::CopyProgress { done, total, .. } if on_terminal => {
+                let bar = bar.get_or_insert_with(|| {
+                    let bar = ProgressBar::new(total);
+                    bar.set_style(
+                        ProgressStyle::with_template(
+                            "{msg} {bar:30} {bytes}/{total_bytes} {bytes_per_sec} ETA {eta}",
+                        )
+                        .expect("a valid template"),
+                    );
+                    bar.set_message(vm.clone());
+                    bar
+                });
+                bar.set_length(total);
+                bar.set_position(done);
+            }
+            Reply::CopyProgress { .. } => {}
+            Reply::Progress { message, .. } => eprintln!("{message}"),
+            Reply::Ok(Response::Copied(report)) => break report,
+            Reply::Err { message } => {
+                if let Some(bar) = &bar {
+                    bar.abandon();
+                }
+                bail!("{message}");
+            }
+            _ => bail!("the daemon answered something else; run `azlin daemon stop` and retry"),
+        }
     };
+    if let Some(bar) = bar {
+        bar.finish_and_clear();
+    }
     print_report(&vm, &report, args.json)?;
     Ok(if report.failed.is_empty() { 0 } else { 1 })
 }

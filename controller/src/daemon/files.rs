@@ -60,7 +60,17 @@ pub struct CopyReport {
     pub failed: Vec<(String, String)>,
 }
 
-pub async fn push(d: &Daemon, spec: PushSpec) -> Result<CopyReport> {
+/// Bytes sent or found already there, for the progress bar.
+type Done = Arc<std::sync::atomic::AtomicU64>;
+
+/// How often progress goes to the CLI.
+const TICK: std::time::Duration = std::time::Duration::from_millis(200);
+
+pub async fn push(
+    d: &Daemon,
+    spec: PushSpec,
+    progress: Option<tokio::sync::mpsc::UnboundedSender<crate::ipc::Reply>>,
+) -> Result<CopyReport> {
     let conn = d.fleet.connection(&spec.vm).ok_or_else(|| {
         anyhow!(
             "{} is not connected; `azlin status {}` says why",
@@ -86,6 +96,31 @@ pub async fn push(d: &Daemon, spec: PushSpec) -> Result<CopyReport> {
         ..CopyReport::default()
     }));
     let queue = Arc::new(Mutex::new(VecDeque::from(spec.plan.files.clone())));
+    let total: u64 = spec
+        .plan
+        .files
+        .iter()
+        .filter_map(|f| std::fs::metadata(&f.local).ok())
+        .map(|m| m.len())
+        .sum();
+    let done: Done = Arc::default();
+    let ticker = progress.map(|tx| {
+        let (done, vm) = (done.clone(), spec.vm.clone());
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(TICK);
+            loop {
+                tick.tick().await;
+                let reply = crate::ipc::Reply::CopyProgress {
+                    vm: vm.clone(),
+                    done: done.load(std::sync::atomic::Ordering::Relaxed),
+                    total,
+                };
+                if tx.send(reply).is_err() {
+                    return;
+                }
+            }
+        })
+    });
     let streams = STREAMS.min(spec.plan.files.len()).max(1);
     let mut workers = tokio::task::JoinSet::new();
     for _ in 0..streams {
@@ -94,7 +129,13 @@ pub async fn push(d: &Daemon, spec: PushSpec) -> Result<CopyReport> {
             op: FilesOp::Receive,
             requested_by: spec.requested_by.clone(),
         };
-        workers.spawn(worker(conn.clone(), request, queue.clone(), report.clone()));
+        workers.spawn(worker(
+            conn.clone(),
+            request,
+            queue.clone(),
+            report.clone(),
+            done.clone(),
+        ));
     }
     let mut first_error = None;
     while let Some(done) = workers.join_next().await {
@@ -104,6 +145,9 @@ pub async fn push(d: &Daemon, spec: PushSpec) -> Result<CopyReport> {
         {
             first_error = Some(e);
         }
+    }
+    if let Some(t) = ticker {
+        t.abort();
     }
     let report = report.lock().expect("report lock").clone();
     match first_error {
@@ -120,7 +164,11 @@ async fn worker(
     request: FilesRequest,
     queue: Arc<Mutex<VecDeque<PlannedFile>>>,
     report: Arc<Mutex<CopyReport>>,
+    done: Done,
 ) -> Result<()> {
+    let bump = |n: u64| {
+        done.fetch_add(n, std::sync::atomic::Ordering::Relaxed);
+    };
     let (mut send, recv) = conn.open_bi().await.context("cannot open a file stream")?;
     transport::send(&mut send, &Query::Files(request), MAX_QUERY_FRAME).await?;
     let mut recv = FramedRecv::new(recv, MAX_FILES_FRAME);
@@ -163,9 +211,13 @@ async fn worker(
         let offset = match next().await? {
             Outbound::Have => {
                 report.lock().expect("report lock").unchanged += 1;
+                bump(header.size);
                 continue;
             }
-            Outbound::SendFrom { offset } if offset <= header.size => offset,
+            Outbound::SendFrom { offset } if offset <= header.size => {
+                bump(offset);
+                offset
+            }
             Outbound::Refused { reason, blocked } => {
                 let list = if blocked { blocked_list } else { failed_list };
                 note(&report, list, &file.rel, reason);
@@ -174,7 +226,7 @@ async fn worker(
             Outbound::Failed { reason } => bail!("the VM stopped the copy: {reason}"),
             other => bail!("the agent answered {other:?} to a file"),
         };
-        send_content(&mut send, &file.local, offset, header.size).await?;
+        send_content(&mut send, &file.local, offset, header.size, &bump).await?;
         match next().await? {
             Outbound::Stored => {
                 let mut r = report.lock().expect("report lock");
@@ -252,6 +304,7 @@ async fn send_content(
     path: &Path,
     offset: u64,
     size: u64,
+    bump: &impl Fn(u64),
 ) -> Result<()> {
     let mut f = tokio::fs::File::open(path)
         .await
@@ -270,6 +323,7 @@ async fn send_content(
         }
         transport::send(send, &Inbound::Data(buf[..n].to_vec()), MAX_FILES_FRAME).await?;
         left -= n as u64;
+        bump(n as u64);
     }
     Ok(())
 }
@@ -299,7 +353,7 @@ pub async fn sync(
                 requested_by: requested_by.clone(),
             },
         );
-        runs.spawn(async move { (i, push(&d, spec).await.map_err(|e| format!("{e:#}"))) });
+        runs.spawn(async move { (i, push(&d, spec, None).await.map_err(|e| format!("{e:#}"))) });
     }
     let mut results: Vec<Option<Result<CopyReport, String>>> = vec![None; vms.len()];
     while let Some(done) = runs.join_next().await {

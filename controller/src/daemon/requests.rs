@@ -73,7 +73,7 @@ pub async fn handle(d: Arc<Daemon>, request: Request, tx: UnboundedSender<Reply>
         Request::Exec(_) | Request::Connect(_) | Request::AlertsFollow => Err(anyhow!(
             "exec, connect and alerts --follow must go through a streaming session"
         )),
-        Request::Push(spec) => push(&d, spec).await,
+        Request::Push(spec) => push(&d, spec, tx.clone()).await,
         Request::Sync {
             selector,
             plan,
@@ -572,7 +572,13 @@ async fn processes(d: &Daemon, name: &str, sort: ProcessSort, limit: u32) -> Res
     }
 }
 
-async fn push(d: &Daemon, mut spec: super::files::PushSpec) -> Result<Response> {
+async fn push(
+    d: &Daemon,
+    mut spec: super::files::PushSpec,
+    tx: UnboundedSender<Reply>,
+) -> Result<Response> {
     spec.vm = vm_name(d, &spec.vm)?;
-    super::files::push(d, spec).await.map(Response::Copied)
+    super::files::push(d, spec, Some(tx))
+        .await
+        .map(Response::Copied)
 }

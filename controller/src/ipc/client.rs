@@ -95,7 +95,8 @@ impl Client {
                 | Reply::Exec { .. }
                 | Reply::TerminalOpen { .. }
                 | Reply::Terminal(_)
-                | Reply::Alert { .. } => {
+                | Reply::Alert { .. }
+                | Reply::CopyProgress { .. } => {
                     bail!("the daemon sent a stream to a request that wants one answer")
                 }
             }

@@ -208,6 +208,12 @@ pub enum Reply {
     },
     /// Screen bytes from the terminal.
     Terminal(TerminalEvent),
+    /// How far a copy to `vm` has got (bytes already there count as done).
+    CopyProgress {
+        vm: String,
+        done: u64,
+        total: u64,
+    },
     /// An alert event, as it is stored (`alerts --follow`).
     Alert {
         record: AlertRecord,

@@ -233,7 +233,8 @@ fn attempt(home: &Home, spec: ConnectSpec, shared: &Shared) -> Attempt {
             | Reply::Progress { .. }
             | Reply::ExecPlan { .. }
             | Reply::Exec { .. }
-            | Reply::Alert { .. } => {
+            | Reply::Alert { .. }
+            | Reply::CopyProgress { .. } => {
                 return Attempt::Refused(
                     "the daemon answered something else; run `azlin daemon stop` and retry".into(),
                 );
