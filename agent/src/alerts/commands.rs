@@ -34,7 +34,13 @@ mod tests {
             .arg("31.4159")
             .spawn()
             .unwrap();
-        let found = super::running().iter().any(|c| c == "sleep 31.4159");
+        // Until the child has exec'd, /proc shows the parent's command line.
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+        let mut found = false;
+        while !found && std::time::Instant::now() < deadline {
+            found = super::running().iter().any(|c| c == "sleep 31.4159");
+            std::thread::sleep(std::time::Duration::from_millis(10));
+        }
         let _ = child.kill();
         let _ = child.wait();
         assert!(found);
