@@ -5,6 +5,7 @@
 //! question gets its stream stopped; the session carries on.
 
 use azlin_protocol::{
+    files::wire::FilesOp,
     stream::{MAX_QUERY_FRAME, Query, QueryReply, SshHostKeys, check_host_keys},
     transport::{self, FramedRecv},
 };
@@ -50,7 +51,14 @@ pub async fn answer(
         }
         Query::SshHostKeys => ssh_host_keys(exec),
         Query::Files(req) => {
-            return crate::files::receive::run(exec, controller, req, send, recv).await;
+            return match req.op {
+                FilesOp::Receive => {
+                    crate::files::receive::run(exec, controller, req, send, recv).await
+                }
+                FilesOp::Send { recursive } => {
+                    crate::files::offer::run(exec, controller, req, recursive, send, recv).await
+                }
+            };
         }
         Query::Alerts(rules) => {
             return crate::alerts::stream::serve(alerts, rules, send, recv).await;

@@ -186,6 +186,13 @@ fn killing_the_agent_mid_copy_never_tears_a_file_and_a_rerun_completes_it() {
                 .starts_with(".azlin-partial-")
         });
         cut_mid_write += usize::from(partial);
+        // Until the daemon's idle timeout notices, the dead connection
+        // still looks connected: wait for that, then start the agent.
+        env.wait(
+            "the daemon sees the agent gone",
+            Duration::from_secs(30),
+            || !env.connected("kk"),
+        );
         env.ok(&["start", "kk"]);
         env.wait("the agent is back", Duration::from_secs(30), || {
             env.connected("kk")
@@ -324,5 +331,103 @@ fn cp_on_a_terminal_shows_a_progress_bar_with_rate_and_eta_and_scripts_get_none(
     assert!(
         !String::from_utf8_lossy(&out.stderr).contains("ETA"),
         "no bar without a terminal"
+    );
+}
+
+#[test]
+fn cp_copies_from_a_vm_to_here_and_from_one_vm_to_another() {
+    let env = Env::new();
+    env.ok(&["new", "--name", "src", "--pool", "2"]);
+    env.wait("connected", Duration::from_secs(30), || {
+        env.connected("src-1") && env.connected("src-2")
+    });
+    // What src-1 holds, in its home folder.
+    let home1 = env.vm_dir("src-1").join("home");
+    std::fs::create_dir_all(home1.join("proj/src")).unwrap();
+    std::fs::write(home1.join("proj/src/lib.rs"), "pub fn f() {}\n").unwrap();
+    std::fs::write(home1.join("proj/.env"), "TOKEN=x\n").unwrap();
+    let big: Vec<u8> = (0..2_000_000u32).map(|i| (i % 241) as u8).collect();
+    std::fs::write(home1.join("proj/data.bin"), &big).unwrap();
+    std::fs::set_permissions(
+        home1.join("proj/data.bin"),
+        std::fs::Permissions::from_mode(0o600),
+    )
+    .unwrap();
+    std::os::unix::fs::symlink("/etc/passwd", home1.join("proj/passwd-link")).unwrap();
+    std::fs::write(home1.join("notes.txt"), "remember\n").unwrap();
+
+    // One file to a new local name, then a folder into a local folder.
+    let here = tempfile::tempdir().unwrap();
+    let one = cp_json(
+        &env,
+        &[
+            "src-1:notes.txt",
+            here.path().join("copy.txt").to_str().unwrap(),
+        ],
+    );
+    assert_eq!(one["sent"], 1, "{one}");
+    assert_eq!(
+        std::fs::read_to_string(here.path().join("copy.txt")).unwrap(),
+        "remember\n"
+    );
+    let out = env.run(&["cp", "src-1:proj", &format!("{}/", here.path().display())]);
+    assert!(!out.status.success());
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("use -r"),
+        "{out:?}"
+    );
+    let tree = cp_json(
+        &env,
+        &["-r", "src-1:proj", &format!("{}/", here.path().display())],
+    );
+    assert_eq!(tree["sent"], 3, "{tree}");
+    assert_eq!(
+        reasons(&tree, "skipped"),
+        vec!["proj/passwd-link: not a regular file (symlink, device or socket)"]
+    );
+    let local = here.path().join("proj");
+    assert_eq!(std::fs::read(local.join("data.bin")).unwrap(), big);
+    assert_eq!(
+        std::fs::metadata(local.join("data.bin"))
+            .unwrap()
+            .permissions()
+            .mode()
+            & 0o777,
+        0o600
+    );
+    assert!(!local.join("passwd-link").exists());
+    let again = cp_json(
+        &env,
+        &["-r", "src-1:proj", &format!("{}/", here.path().display())],
+    );
+    assert_eq!(
+        (again["sent"].as_u64(), again["unchanged"].as_u64()),
+        (Some(0), Some(3))
+    );
+
+    // VM to VM, relayed by the daemon; the destination VM's filter holds.
+    let relayed = cp_json(&env, &["-r", "src-1:proj", "src-2:"]);
+    assert_eq!(relayed["sent"], 2, "{relayed}");
+    assert_eq!(
+        reasons(&relayed, "blocked").len(),
+        1,
+        ".env is a secret: {relayed}"
+    );
+    let home2 = env.vm_dir("src-2").join("home");
+    assert_eq!(std::fs::read(home2.join("proj/data.bin")).unwrap(), big);
+    assert!(!home2.join("proj/.env").exists());
+    let renamed = cp_json(&env, &["src-1:notes.txt", "src-2:~/todo.txt"]);
+    assert_eq!(renamed["sent"], 1);
+    assert_eq!(
+        std::fs::read_to_string(home2.join("todo.txt")).unwrap(),
+        "remember\n"
+    );
+
+    // Outside the agent's allowed folders: refused by the agent.
+    let out = env.run(&["cp", "src-1:/etc/passwd", here.path().to_str().unwrap()]);
+    assert!(!out.status.success());
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("outside the folders"),
+        "{out:?}"
     );
 }

@@ -52,14 +52,11 @@ pub struct ExecContext {
 impl ExecContext {
     /// The folders files may be written in, `~` being the VM user's home.
     pub fn file_roots(&self, home: &std::path::Path) -> Vec<PathBuf> {
-        self.files
-            .roots
-            .iter()
-            .map(|r| match r.strip_prefix('~') {
-                Some(rest) => home.join(rest.trim_start_matches('/')),
-                None => PathBuf::from(r),
-            })
-            .collect()
+        crate::files::roots_below(&self.files.roots, home)
+    }
+
+    pub fn clone_roots(&self) -> Vec<String> {
+        self.files.roots.clone()
     }
 }
 

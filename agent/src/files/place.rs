@@ -98,6 +98,31 @@ pub fn open_dirs(base: &Path, parts: &[&str], owner: Owner) -> Result<OwnedFd, S
     Ok(dir)
 }
 
+/// Open `base`, then each of `parts` below it without following symlinks;
+/// nothing is created.
+pub fn open_existing_dirs(base: &Path, parts: &[&str]) -> Result<OwnedFd, String> {
+    let mut dir: OwnedFd = File::open(base)
+        .map_err(|e| format!("cannot open {}: {e}", base.display()))?
+        .into();
+    for part in parts {
+        dir = open_existing_dirs_from(&dir, part)?;
+    }
+    Ok(dir)
+}
+
+/// Open the existing folder `name` directly below `dir`, never following
+/// a symlink.
+pub fn open_existing_dirs_from(dir: &OwnedFd, name: &str) -> Result<OwnedFd, String> {
+    let flags = OFlag::O_RDONLY | OFlag::O_DIRECTORY | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC;
+    openat(dir, name, flags, Mode::empty()).map_err(|e| match e {
+        Errno::ENOENT => format!("{name:?} does not exist"),
+        Errno::ELOOP | Errno::ENOTDIR => {
+            format!("{name:?} is a symlink or not a folder; refusing to follow it")
+        }
+        e => format!("cannot open folder {name:?}: {e}"),
+    })
+}
+
 /// Open (creating it if missing) the folder `name` directly below `dir`,
 /// never following a symlink.
 pub fn open_dirs_from(dir: &OwnedFd, name: &str, owner: Owner) -> Result<OwnedFd, String> {

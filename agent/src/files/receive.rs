@@ -14,7 +14,7 @@ use std::{
 use azlin_protocol::{
     files::{
         filter::{ContentScan, Filter, Verdict},
-        path::check_relative,
+        path::{check_relative, partial_name},
         wire::{CHUNK, FileHeader, FilesRequest, Inbound, MAX_FILES_FRAME, Outbound, kept_mode},
     },
     transport::{self, FramedRecv, StreamError},
@@ -65,9 +65,9 @@ pub async fn run(
                     transport::send(&mut send, &answer, MAX_FILES_FRAME).await?;
                 }
                 Some(Inbound::End) | None => return Ok(()),
-                Some(Inbound::Data(_)) => {
+                Some(Inbound::Data(_) | Inbound::Want { .. } | Inbound::Skip) => {
                     return Err(StreamError::Protocol(
-                        "file data before a file header".into(),
+                        "file data or an answer to an offer before a file header".into(),
                     ));
                 }
             }
@@ -101,15 +101,6 @@ fn open_root(ctx: &ExecContext, req: &FilesRequest) -> Result<(OwnedFd, String, 
         shown.push(p);
     }
     Ok((fd, shown.display().to_string(), owner))
-}
-
-/// The partial file's name: from the destination name and the content
-/// hash, so a rerun of the same file finds it and a different one does not.
-fn partial_name(name: &str, hash: &[u8; 32]) -> String {
-    let mut h = blake3::Hasher::new();
-    h.update(name.as_bytes());
-    h.update(hash);
-    format!(".azlin-partial-{}", &h.finalize().to_hex()[..32])
 }
 
 /// Take one announced file; returns the answer that ends it.

@@ -148,12 +148,12 @@ pub enum Command {
         #[command(flatten)]
         select: exec::SelectArgs,
     },
-    /// Copy local files and folders to a VM over its agent: `azlin cp
-    /// [-r] SRC… VM:PATH` (VM or session name; PATH absolute, ~/… or
-    /// relative to the VM user's home; a trailing / means a folder).
-    /// Secrets are never sent, noise is skipped (see the README); each
-    /// file is checked with BLAKE3 and lands whole or not at all; a rerun
-    /// resumes an interrupted copy.
+    /// Copy files and folders over the agents' connections: local to a
+    /// VM, a VM to here, or VM to VM (`VM:PATH`, VM or session name; PATH
+    /// absolute, ~/… or relative to the VM user's home; a trailing /
+    /// means a folder). Secrets are never sent to a VM, noise is skipped
+    /// (see the README); each file is checked with BLAKE3 and lands whole
+    /// or not at all; a rerun resumes an interrupted copy.
     Cp {
         #[arg(required = true, num_args = 2.., value_name = "SRC… DST")]
         paths: Vec<String>,

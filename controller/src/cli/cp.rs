@@ -2,13 +2,16 @@
 //! VMs over their agents' connections. Every file left out is listed with the reason
 //! (secret, noise, excluded, failed), never silently.
 
-use std::io::IsTerminal;
+use std::{io::IsTerminal, path::PathBuf};
 
 use anyhow::{Result, bail};
 use indicatif::{ProgressBar, ProgressStyle};
 
 use crate::{
-    daemon::files::{CopyReport, PushSpec},
+    daemon::{
+        fetch::{FetchDest, FetchSpec},
+        files::{CopyReport, PushSpec},
+    },
     files::{endpoint::Endpoint, plan},
     home::Home,
     ipc::{Reply, Request, Response, client::Client},
@@ -29,20 +32,30 @@ pub fn run(home: &Home, args: CpArgs) -> Result<u8> {
     if sources.is_empty() {
         bail!("give a source and a destination: azlin cp [-r] SRC… VM:PATH");
     }
-    let Endpoint::Vm { vm, path } = Endpoint::parse(dest) else {
-        bail!(
-            "the destination {dest:?} is local; this build copies to a VM (VM:path); copying from VMs is not built yet"
-        );
-    };
-    let mut local = Vec::new();
-    for s in sources {
-        match Endpoint::parse(s) {
-            Endpoint::Local(p) => local.push(p),
-            Endpoint::Vm { .. } => {
-                bail!("{s:?} is on a VM; this build copies local files to VMs, not from them yet")
-            }
+    let sources: Vec<Endpoint> = sources.iter().map(|s| Endpoint::parse(s)).collect();
+    let remote: Vec<(String, String)> = sources
+        .iter()
+        .filter_map(|s| match s {
+            Endpoint::Vm { vm, path } => Some((vm.clone(), path.clone())),
+            Endpoint::Local(_) => None,
+        })
+        .collect();
+    if !remote.is_empty() {
+        if remote.len() != sources.len() {
+            bail!("copy from VMs or from this machine, not both in one command");
         }
+        return fetch(home, &args, remote, Endpoint::parse(dest));
     }
+    let Endpoint::Vm { vm, path } = Endpoint::parse(dest) else {
+        bail!("both sides are on this machine: use cp");
+    };
+    let local: Vec<PathBuf> = sources
+        .into_iter()
+        .filter_map(|s| match s {
+            Endpoint::Local(p) => Some(p),
+            Endpoint::Vm { .. } => None,
+        })
+        .collect();
     let plan = plan::plan(&local, &path, args.recursive, args.force)?;
     if args.dry_run {
         return print_dry_run(&vm, &plan, args.json);
@@ -91,6 +104,87 @@ pub fn run(home: &Home, args: CpArgs) -> Result<u8> {
     }
     print_report(&vm, &report, args.json)?;
     Ok(if report.failed.is_empty() { 0 } else { 1 })
+}
+
+/// Copy from VMs: each source in turn, to a local folder or another VM.
+fn fetch(home: &Home, args: &CpArgs, sources: Vec<(String, String)>, dest: Endpoint) -> Result<u8> {
+    if args.dry_run {
+        bail!("--dry-run lists local files to send; it does not apply to copies from a VM");
+    }
+    let single = sources.len() == 1;
+    let mut failed = false;
+    for (vm, path) in sources {
+        let (fetch_dest, rename) = match &dest {
+            Endpoint::Local(p) => {
+                let is_dir = p.is_dir() || p.as_os_str().to_string_lossy().ends_with('/');
+                if is_dir {
+                    (FetchDest::Local(std::path::absolute(p)?), None)
+                } else if single {
+                    let abs = std::path::absolute(p)?;
+                    let parent = abs
+                        .parent()
+                        .map(PathBuf::from)
+                        .unwrap_or_else(|| "/".into());
+                    let name = abs.file_name().map(|n| n.to_string_lossy().into_owned());
+                    (FetchDest::Local(parent), name)
+                } else {
+                    bail!(
+                        "{} is not a folder; several sources need a folder to go into",
+                        p.display()
+                    );
+                }
+            }
+            Endpoint::Vm {
+                vm: to,
+                path: to_path,
+            } => {
+                let (root, rename) = if single && !to_path.ends_with('/') && to_path != "~" {
+                    match to_path.rsplit_once('/') {
+                        Some((dir, name)) => (
+                            if dir.is_empty() {
+                                "/".into()
+                            } else {
+                                dir.to_string()
+                            },
+                            Some(name.to_string()),
+                        ),
+                        None => ("~".into(), Some(to_path.clone())),
+                    }
+                } else {
+                    (to_path.trim_end_matches('/').to_string(), None)
+                };
+                let root = if root.is_empty() { "/".into() } else { root };
+                (
+                    FetchDest::Vm {
+                        vm: to.clone(),
+                        root,
+                        force: args.force,
+                    },
+                    rename,
+                )
+            }
+        };
+        let spec = FetchSpec {
+            vm: vm.clone(),
+            path,
+            recursive: args.recursive,
+            dest: fetch_dest,
+            rename,
+            requested_by: requested_by(),
+        };
+        let response =
+            Client::connect_or_start(home)?.call(Request::Fetch(spec), |_, m| eprintln!("{m}"))?;
+        let Response::Copied(report) = response else {
+            bail!("the daemon answered something else; run `azlin daemon stop` and retry");
+        };
+        let shown = match &dest {
+            Endpoint::Local(_) => "local".to_string(),
+            Endpoint::Vm { vm, .. } => vm.clone(),
+        };
+        print_report(&shown, &report, args.json)?;
+        failed |= !report.failed.is_empty();
+    }
+    Ok(u8::from(failed))
 }
 
 fn print_dry_run(vm: &str, plan: &plan::Plan, json: bool) -> Result<u8> {

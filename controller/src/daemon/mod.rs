@@ -12,6 +12,7 @@
 //! - [`register`]: machines the user runs, joining with a token.
 //! - [`query`]: asking agents a question (their busiest processes).
 //! - [`exec`]: running a command on many VMs, streaming their output.
+//! - [`fetch`]: copies from a VM, to here or relayed to another VM.
 //! - [`files`]: sending local files to an agent (`azlin cp`).
 //! - [`terminal`]: a terminal on one VM for `azlin connect`, relayed.
 //! - [`selection`]: which VMs a fleet command means.
@@ -25,6 +26,7 @@ pub mod alerts;
 pub mod counters;
 pub mod enroll;
 pub mod exec;
+pub mod fetch;
 pub mod files;
 pub mod fleet;
 pub mod history;

@@ -74,6 +74,19 @@ pub async fn handle(d: Arc<Daemon>, request: Request, tx: UnboundedSender<Reply>
             "exec, connect and alerts --follow must go through a streaming session"
         )),
         Request::Push(spec) => push(&d, spec, tx.clone()).await,
+        Request::Fetch(mut spec) => match vm_name(&d, &spec.vm) {
+            Ok(vm) => {
+                spec.vm = vm;
+                if let super::fetch::FetchDest::Vm { vm, .. } = &mut spec.dest {
+                    match vm_name(&d, vm) {
+                        Ok(name) => *vm = name,
+                        Err(e) => return send_err(&tx, e),
+                    }
+                }
+                super::fetch::fetch(&d, spec).await.map(Response::Copied)
+            }
+            Err(e) => Err(e),
+        },
         Request::Sync {
             selector,
             plan,
@@ -581,4 +594,10 @@ async fn push(
     super::files::push(d, spec, Some(tx))
         .await
         .map(Response::Copied)
+}
+
+fn send_err(tx: &UnboundedSender<Reply>, e: anyhow::Error) {
+    let _ = tx.send(Reply::Err {
+        message: format!("{e:#}"),
+    });
 }

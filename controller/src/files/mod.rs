@@ -2,6 +2,7 @@
 //! arguments mean, and which local files a copy sends.
 //!
 //! - [`endpoint`]: `VM:path` or a local path.
+//! - [`local_write`]: a file from a VM written here whole or not at all.
 //! - [`plan`]: walk the local sources, apply the security filter by name,
 //!   and name each file relative to the destination folder.
 //!
@@ -9,4 +10,5 @@
 //! scans content) or the filter's rules (`azlin_protocol::files`).
 
 pub mod endpoint;
+pub mod local_write;
 pub mod plan;

@@ -125,6 +125,8 @@ pub enum Request {
     AlertsFollow,
     /// Send planned local files to a VM (`azlin cp`).
     Push(crate::daemon::files::PushSpec),
+    /// Copy from a VM, to this machine or to another VM (`azlin cp`).
+    Fetch(crate::daemon::fetch::FetchSpec),
     /// Send one plan (the dotfiles) to every chosen VM at once.
     Sync {
         selector: Selector,

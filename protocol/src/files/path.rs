@@ -46,6 +46,17 @@ pub fn check_relative(rel: &str) -> Result<(), PathError> {
     Ok(())
 }
 
+/// The name of the partial file kept beside `name` while a file with
+/// content `hash` is being written: from both, so a rerun of the same file
+/// finds it and a different one does not.
+pub fn partial_name(name: &str, hash: &[u8; 32]) -> String {
+    let mut digest = ring::digest::Context::new(&ring::digest::SHA256);
+    digest.update(name.as_bytes());
+    digest.update(hash);
+    let d = digest.finish();
+    format!(".azlin-partial-{}", crate::enroll::hex(&d.as_ref()[..16]))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

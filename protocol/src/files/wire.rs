@@ -10,6 +10,15 @@
 //! → End                                (the agent finishes the stream)
 //! ```
 //!
+//! For [`FilesOp::Send`] the roles turn round:
+//!
+//! ```text
+//! → Query::Files(Send at ROOT)         ← Opened { root }
+//!                                      ← Offer(header) | Passed
+//! → Want { offset } | Skip             ← Data … (size - offset bytes)
+//!                                      ← Offer(next) … End
+//! ```
+//!
 //! `SendFrom { offset > 0 }` is a resumed transfer: an earlier run left a
 //! partial file, which the agent keeps under a name derived from the
 //! file's hash beside the destination; the final hash covers every byte.
@@ -39,6 +48,9 @@ pub struct FilesRequest {
 pub enum FilesOp {
     /// Take files into `root` (created if missing).
     Receive,
+    /// Give the file `root`, or with `recursive` the folder `root` and
+    /// everything below it (symlinks, devices and the like are skipped).
+    Send { recursive: bool },
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -60,32 +72,58 @@ pub enum Inbound {
     File(FileHeader),
     Data(#[serde(with = "serde_bytes")] Vec<u8>),
     End,
+    /// For an offered file: send it from this byte on.
+    Want {
+        offset: u64,
+    },
+    /// For an offered file: not needed.
+    Skip,
 }
 
 impl Tagged for Inbound {
-    const KNOWN_TYPES: u32 = 3;
+    const KNOWN_TYPES: u32 = 5;
 }
 
 /// Agent → controller. Append only.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Outbound {
     /// The root is usable; here it is as the agent resolved it.
-    Opened { root: String },
+    Opened {
+        root: String,
+    },
     /// Send the announced file from this byte on.
-    SendFrom { offset: u64 },
+    SendFrom {
+        offset: u64,
+    },
     /// The destination already holds this content and mode: skipped.
     Have,
     /// Written, checked and renamed into place.
     Stored,
     /// This file was not taken (the stream goes on); `blocked`: by the
     /// security filter.
-    Refused { reason: String, blocked: bool },
+    Refused {
+        reason: String,
+        blocked: bool,
+    },
     /// The whole stream failed (bad root, bad frame).
-    Failed { reason: String },
+    Failed {
+        reason: String,
+    },
+    /// [`FilesOp::Send`]: here is a file; `rel` is relative to the root's
+    /// parent for a folder (`DIR/a/b`), the file's name for a file.
+    Offer(FileHeader),
+    Data(#[serde(with = "serde_bytes")] Vec<u8>),
+    /// [`FilesOp::Send`]: this entry was not offered, and why.
+    Passed {
+        rel: String,
+        reason: String,
+    },
+    /// [`FilesOp::Send`]: everything was offered.
+    End,
 }
 
 impl Tagged for Outbound {
-    const KNOWN_TYPES: u32 = 6;
+    const KNOWN_TYPES: u32 = 10;
 }
 
 /// Permission bits kept from a sender's mode.
@@ -105,8 +143,8 @@ mod tests {
         assert_eq!(bytes.len(), 5, "bytes are sent as bytes, not a list");
         assert_eq!(decode_tagged::<Inbound>(&bytes).unwrap(), f);
         assert_eq!(
-            decode_tagged::<Outbound>(&[6]).unwrap_err(),
-            DecodeError::UnknownType { tag: 6, known: 6 }
+            decode_tagged::<Outbound>(&[10]).unwrap_err(),
+            DecodeError::UnknownType { tag: 10, known: 10 }
         );
         assert_eq!(kept_mode(0o104755), 0o755);
     }

@@ -1,0 +1,314 @@
+//! Copies from a VM (`azlin cp VM:path …`): to a folder on this machine,
+//! or straight on to another VM, the daemon relaying each file's bytes
+//! from one agent's stream to the other's as they arrive. The receiving
+//! side decides what it already has (skip) or holds in part (resume from
+//! an offset), and the sending agent sends only that.
+//!
+//! Names come from the sending agent, so they are checked here before
+//! anything is written: a hostile VM cannot make this machine write
+//! outside the destination folder.
+
+use std::path::PathBuf;
+
+use anyhow::{Context, Result, anyhow, bail};
+use azlin_protocol::{
+    files::{
+        filter::{Filter, Verdict},
+        path::check_relative,
+        wire::{CAP_FILES, FileHeader, FilesOp, FilesRequest, Inbound, MAX_FILES_FRAME, Outbound},
+    },
+    stream::{MAX_QUERY_FRAME, Query},
+    transport::{self, FramedRecv},
+};
+use serde::{Deserialize, Serialize};
+
+use super::{Daemon, files::CopyReport};
+use crate::files::local_write::{self, Prepared};
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct FetchSpec {
+    pub vm: String,
+    /// On the VM: absolute or `~`-based.
+    pub path: String,
+    pub recursive: bool,
+    pub dest: FetchDest,
+    /// The first name of every file becomes this (a file or folder copied
+    /// under a new name).
+    pub rename: Option<String>,
+    pub requested_by: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub enum FetchDest {
+    /// An absolute folder on this machine.
+    Local(PathBuf),
+    /// A folder on another VM; `force` sends noise too (never secrets).
+    Vm {
+        vm: String,
+        root: String,
+        force: bool,
+    },
+}
+
+struct Stream {
+    send: quinn::SendStream,
+    recv: FramedRecv,
+}
+
+impl Stream {
+    async fn open(d: &Daemon, vm: &str, request: FilesRequest) -> Result<(Self, String)> {
+        let conn = d
+            .fleet
+            .connection(vm)
+            .ok_or_else(|| anyhow!("{vm} is not connected; `azlin status {vm}` says why"))?;
+        if !d
+            .fleet
+            .status(vm)
+            .capabilities
+            .iter()
+            .any(|c| c == CAP_FILES)
+        {
+            bail!("{vm}'s agent cannot give or take files (an older version); update it");
+        }
+        let (mut send, recv) = conn.open_bi().await.context("cannot open a file stream")?;
+        transport::send(&mut send, &Query::Files(request), MAX_QUERY_FRAME).await?;
+        let mut s = Self {
+            send,
+            recv: FramedRecv::new(recv, MAX_FILES_FRAME),
+        };
+        match s.next().await? {
+            Outbound::Opened { root } => Ok((s, root)),
+            Outbound::Failed { reason } => bail!("{vm} refused: {reason}"),
+            other => bail!("{vm} answered {other:?} instead of opening the folder"),
+        }
+    }
+
+    async fn next(&mut self) -> Result<Outbound> {
+        self.recv
+            .tagged::<Outbound>()
+            .await?
+            .ok_or_else(|| anyhow!("the agent closed the file stream"))
+    }
+
+    async fn put(&mut self, f: &Inbound) -> Result<()> {
+        Ok(transport::send(&mut self.send, f, MAX_FILES_FRAME).await?)
+    }
+}
+
+fn renamed(rel: &str, rename: Option<&str>) -> String {
+    match (rename, rel.split_once('/')) {
+        (Some(new), Some((_, rest))) => format!("{new}/{rest}"),
+        (Some(new), None) => new.to_string(),
+        (None, _) => rel.to_string(),
+    }
+}
+
+pub async fn fetch(d: &Daemon, spec: FetchSpec) -> Result<CopyReport> {
+    let request = FilesRequest {
+        root: spec.path.clone(),
+        op: FilesOp::Send {
+            recursive: spec.recursive,
+        },
+        requested_by: spec.requested_by.clone(),
+    };
+    let (mut from, _) = Stream::open(d, &spec.vm, request).await?;
+    let mut report = CopyReport::default();
+    let (mut to, filter) = match &spec.dest {
+        FetchDest::Local(dir) => {
+            report.root = dir.display().to_string();
+            (None, None)
+        }
+        FetchDest::Vm { vm, root, force } => {
+            let request = FilesRequest {
+                root: root.clone(),
+                op: FilesOp::Receive,
+                requested_by: spec.requested_by.clone(),
+            };
+            let (s, shown) = Stream::open(d, vm, request).await?;
+            report.root = shown;
+            let filter = Filter {
+                force: *force,
+                ..Filter::default()
+            };
+            (Some(s), Some(filter))
+        }
+    };
+    loop {
+        let mut h = match from.next().await? {
+            Outbound::Offer(h) => h,
+            Outbound::Passed { rel, reason } => {
+                report.skipped.push((rel, reason));
+                continue;
+            }
+            Outbound::End => break,
+            Outbound::Failed { reason } => bail!("{} stopped the copy: {reason}", spec.vm),
+            other => bail!("{} sent {other:?} instead of a file", spec.vm),
+        };
+        h.rel = renamed(&h.rel, spec.rename.as_deref());
+        if let Err(e) = check_relative(&h.rel) {
+            from.put(&Inbound::Skip).await?;
+            report
+                .failed
+                .push((h.rel.clone(), format!("unsafe name from the VM: {e}")));
+            continue;
+        }
+        match (&mut to, &spec.dest) {
+            (None, FetchDest::Local(dir)) => to_local(dir, &h, &mut from, &mut report).await?,
+            (Some(to), _) => {
+                let filter = filter.as_ref().expect("set with the stream");
+                match filter.by_name(&h.rel) {
+                    Verdict::Send => relay(&h, &mut from, to, &mut report).await?,
+                    Verdict::Blocked(why) => {
+                        from.put(&Inbound::Skip).await?;
+                        report.blocked.push((h.rel.clone(), why));
+                    }
+                    Verdict::Skipped(why) => {
+                        from.put(&Inbound::Skip).await?;
+                        report.skipped.push((h.rel.clone(), why));
+                    }
+                }
+            }
+            _ => unreachable!("a VM destination always has a stream"),
+        }
+    }
+    let _ = from.send.finish();
+    if let Some(mut to) = to {
+        to.put(&Inbound::End).await?;
+        let _ = to.send.finish();
+    }
+    Ok(report)
+}
+
+async fn to_local(
+    dir: &std::path::Path,
+    h: &FileHeader,
+    from: &mut Stream,
+    report: &mut CopyReport,
+) -> Result<()> {
+    let prepared = {
+        let (dir, h) = (dir.to_path_buf(), h.clone());
+        tokio::task::spawn_blocking(move || local_write::prepare(&dir, &h)).await?
+    };
+    let mut writer = match prepared {
+        Ok(Prepared::Have) => {
+            from.put(&Inbound::Skip).await?;
+            report.unchanged += 1;
+            return Ok(());
+        }
+        Ok(Prepared::Write(w)) => w,
+        Err(e) => {
+            from.put(&Inbound::Skip).await?;
+            report.failed.push((h.rel.clone(), format!("{e:#}")));
+            return Ok(());
+        }
+    };
+    let offset = writer.offset;
+    from.put(&Inbound::Want { offset }).await?;
+    let mut left = h.size - offset;
+    let mut write_error = None;
+    while left > 0 {
+        let Outbound::Data(chunk) = from.next().await? else {
+            bail!(
+                "the VM stopped sending {} part way; run the copy again to resume",
+                h.rel
+            );
+        };
+        if chunk.len() as u64 > left {
+            bail!("the VM sent more of {} than it announced", h.rel);
+        }
+        left -= chunk.len() as u64;
+        if write_error.is_none()
+            && let Err(e) = writer.write(&chunk)
+        {
+            write_error = Some(e);
+        }
+    }
+    if let Some(e) = write_error {
+        report
+            .failed
+            .push((h.rel.clone(), format!("cannot write: {e:#}")));
+        return Ok(());
+    }
+    let h2 = h.clone();
+    match tokio::task::spawn_blocking(move || writer.finish(&h2)).await? {
+        Ok(()) => {
+            report.sent += 1;
+            report.bytes += h.size - offset;
+            report.resumed += u64::from(offset > 0);
+        }
+        Err(e) => report.failed.push((h.rel.clone(), format!("{e:#}"))),
+    }
+    Ok(())
+}
+
+async fn relay(
+    h: &FileHeader,
+    from: &mut Stream,
+    to: &mut Stream,
+    report: &mut CopyReport,
+) -> Result<()> {
+    to.put(&Inbound::File(h.clone())).await?;
+    let offset = match to.next().await? {
+        Outbound::Have => {
+            from.put(&Inbound::Skip).await?;
+            report.unchanged += 1;
+            return Ok(());
+        }
+        Outbound::SendFrom { offset } if offset <= h.size => offset,
+        Outbound::Refused { reason, blocked } => {
+            from.put(&Inbound::Skip).await?;
+            let list = if blocked {
+                &mut report.blocked
+            } else {
+                &mut report.failed
+            };
+            list.push((h.rel.clone(), reason));
+            return Ok(());
+        }
+        Outbound::Failed { reason } => bail!("the destination VM stopped the copy: {reason}"),
+        other => bail!("the destination VM answered {other:?} to a file"),
+    };
+    from.put(&Inbound::Want { offset }).await?;
+    let mut left = h.size - offset;
+    while left > 0 {
+        let Outbound::Data(chunk) = from.next().await? else {
+            bail!(
+                "the source VM stopped sending {} part way; run the copy again to resume",
+                h.rel
+            );
+        };
+        if chunk.len() as u64 > left {
+            bail!("the source VM sent more of {} than it announced", h.rel);
+        }
+        left -= chunk.len() as u64;
+        to.put(&Inbound::Data(chunk)).await?;
+    }
+    match to.next().await? {
+        Outbound::Stored => {
+            report.sent += 1;
+            report.bytes += h.size - offset;
+            report.resumed += u64::from(offset > 0);
+        }
+        Outbound::Refused { reason, blocked } => {
+            let list = if blocked {
+                &mut report.blocked
+            } else {
+                &mut report.failed
+            };
+            list.push((h.rel.clone(), reason));
+        }
+        Outbound::Failed { reason } => bail!("the destination VM stopped the copy: {reason}"),
+        other => bail!("the destination VM answered {other:?} after a file"),
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn renaming_replaces_the_first_name_only() {
+        assert_eq!(super::renamed("dir/a/b", Some("new")), "new/a/b");
+        assert_eq!(super::renamed("file.txt", Some("other.txt")), "other.txt");
+        assert_eq!(super::renamed("dir/a", None), "dir/a");
+    }
+}
