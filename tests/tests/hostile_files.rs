@@ -236,6 +236,32 @@ async fn the_agent_refuses_hostile_file_requests_and_never_leaves_a_torn_file() 
     assert_eq!(s.next().await, Outbound::Stored);
     assert_eq!(std::fs::read(root.join("big.bin")).unwrap(), big);
 
+    // Mirrored deletions stay inside the root and never follow a symlink.
+    std::fs::write(outside.path().join("keep"), b"precious").unwrap();
+    s.put(&Inbound::Delete {
+        rel: "../escape".into(),
+    })
+    .await;
+    refused(&s.next().await, false, "leaves its folder");
+    s.put(&Inbound::Delete {
+        rel: "link/keep".into(),
+    })
+    .await;
+    refused(&s.next().await, false, "symlink");
+    s.put(&Inbound::Delete { rel: "link".into() }).await;
+    assert_eq!(s.next().await, Outbound::Deleted);
+    assert!(outside.path().join("keep").exists(), "only the link went");
+    std::fs::create_dir_all(root.join("gone/deep")).unwrap();
+    std::fs::write(root.join("gone/deep/x"), b"x").unwrap();
+    s.put(&Inbound::Delete { rel: "gone".into() }).await;
+    assert_eq!(s.next().await, Outbound::Deleted);
+    assert!(!root.join("gone").exists());
+    s.put(&Inbound::Delete {
+        rel: "never-there".into(),
+    })
+    .await;
+    assert_eq!(s.next().await, Outbound::Deleted);
+
     // More bytes than announced ends the stream.
     s.put(&Inbound::File(header("small", b"abc"))).await;
     assert_eq!(s.next().await, Outbound::SendFrom { offset: 0 });
@@ -244,7 +270,7 @@ async fn the_agent_refuses_hostile_file_requests_and_never_leaves_a_torn_file() 
 
     assert_eq!(
         tree(&root),
-        vec!["big.bin", "fifo", "link", "src/notes.txt", "sym"],
+        vec!["big.bin", "fifo", "src/notes.txt", "sym"],
         "no partial or refused file is left behind"
     );
 }

@@ -64,6 +64,24 @@ pub async fn run(
                     let answer = take_file(&root, owner, &h, &mut send, &mut recv).await?;
                     transport::send(&mut send, &answer, MAX_FILES_FRAME).await?;
                 }
+                Some(Inbound::Delete { rel }) => {
+                    let answer = {
+                        let root = root
+                            .try_clone()
+                            .map_err(|e| StreamError::Protocol(e.to_string()))?;
+                        tokio::task::spawn_blocking(move || super::delete::remove(&root, &rel))
+                            .await
+                            .unwrap_or_else(|e| Err(e.to_string()))
+                    };
+                    let answer = match answer {
+                        Ok(()) => Outbound::Deleted,
+                        Err(reason) => Outbound::Refused {
+                            reason,
+                            blocked: false,
+                        },
+                    };
+                    transport::send(&mut send, &answer, MAX_FILES_FRAME).await?;
+                }
                 Some(Inbound::End) | None => return Ok(()),
                 Some(Inbound::Data(_) | Inbound::Want { .. } | Inbound::Skip) => {
                     return Err(StreamError::Protocol(

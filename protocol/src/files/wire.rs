@@ -78,10 +78,15 @@ pub enum Inbound {
     },
     /// For an offered file: not needed.
     Skip,
+    /// [`FilesOp::Receive`]: remove this file or folder (a mirrored
+    /// deletion, `sync --watch`); answered with `Deleted` or `Refused`.
+    Delete {
+        rel: String,
+    },
 }
 
 impl Tagged for Inbound {
-    const KNOWN_TYPES: u32 = 5;
+    const KNOWN_TYPES: u32 = 6;
 }
 
 /// Agent → controller. Append only.
@@ -120,10 +125,12 @@ pub enum Outbound {
     },
     /// [`FilesOp::Send`]: everything was offered.
     End,
+    /// The entry named by `Delete` is gone (or was not there).
+    Deleted,
 }
 
 impl Tagged for Outbound {
-    const KNOWN_TYPES: u32 = 10;
+    const KNOWN_TYPES: u32 = 11;
 }
 
 /// Permission bits kept from a sender's mode.
@@ -143,8 +150,8 @@ mod tests {
         assert_eq!(bytes.len(), 5, "bytes are sent as bytes, not a list");
         assert_eq!(decode_tagged::<Inbound>(&bytes).unwrap(), f);
         assert_eq!(
-            decode_tagged::<Outbound>(&[10]).unwrap_err(),
-            DecodeError::UnknownType { tag: 10, known: 10 }
+            decode_tagged::<Outbound>(&[11]).unwrap_err(),
+            DecodeError::UnknownType { tag: 11, known: 11 }
         );
         assert_eq!(kept_mode(0o104755), 0o755);
     }
