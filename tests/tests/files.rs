@@ -431,3 +431,83 @@ fn cp_copies_from_a_vm_to_here_and_from_one_vm_to_another() {
         "{out:?}"
     );
 }
+
+#[test]
+fn sync_watch_mirrors_every_change_to_every_target_until_stopped() {
+    use std::io::{BufRead, BufReader};
+    let env = Env::new();
+    env.ok(&["new", "--name", "w", "--pool", "2"]);
+    env.wait("connected", Duration::from_secs(30), || {
+        env.connected("w-1") && env.connected("w-2")
+    });
+    let src = tempfile::tempdir().unwrap();
+    std::fs::write(src.path().join("before.txt"), "already here\n").unwrap();
+    let mut child = env
+        .command(&[
+            "sync",
+            "--watch",
+            src.path().to_str().unwrap(),
+            "w-1:~/mirror",
+            "w-2:mirror",
+        ])
+        .stderr(Stdio::piped())
+        .stdout(Stdio::null())
+        .spawn()
+        .unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    let stderr = child.stderr.take().unwrap();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+            let _ = tx.send(line);
+        }
+    });
+    let started = rx
+        .recv_timeout(Duration::from_secs(30))
+        .into_iter()
+        .chain(rx.try_iter());
+    let mut seen: Vec<String> = started.collect();
+    while !seen.iter().any(|l| l.starts_with("watching ")) {
+        seen.push(
+            rx.recv_timeout(Duration::from_secs(30))
+                .expect("the watch starts"),
+        );
+    }
+    let mirrors = [
+        env.vm_dir("w-1").join("home/mirror"),
+        env.vm_dir("w-2").join("home/mirror"),
+    ];
+    let on_both = |what: &str, rel: &str, want: Option<&str>| {
+        env.wait(what, Duration::from_secs(15), || {
+            mirrors.iter().all(|m| {
+                let got = std::fs::read_to_string(m.join(rel)).ok();
+                got.as_deref() == want
+            })
+        });
+    };
+    on_both("the first copy", "before.txt", Some("already here\n"));
+
+    std::fs::write(src.path().join("a.txt"), "one\n").unwrap();
+    on_both("a created file", "a.txt", Some("one\n"));
+    std::fs::write(src.path().join("a.txt"), "two\n").unwrap();
+    on_both("a modified file", "a.txt", Some("two\n"));
+    std::fs::rename(src.path().join("a.txt"), src.path().join("b.txt")).unwrap();
+    on_both("the new name", "b.txt", Some("two\n"));
+    on_both("the old name gone", "a.txt", None);
+    std::fs::create_dir_all(src.path().join("sub/deeper")).unwrap();
+    std::fs::write(src.path().join("sub/deeper/c.txt"), "three\n").unwrap();
+    on_both("a file in new folders", "sub/deeper/c.txt", Some("three\n"));
+    std::fs::remove_dir_all(src.path().join("sub")).unwrap();
+    on_both("a removed folder", "sub/deeper/c.txt", None);
+    assert!(mirrors.iter().all(|m| !m.join("sub").exists()));
+    std::fs::remove_file(src.path().join("b.txt")).unwrap();
+    on_both("a removed file", "b.txt", None);
+
+    std::fs::write(src.path().join(".env"), "TOKEN=secret\n").unwrap();
+    let blocked = (0..200)
+        .filter_map(|_| rx.recv_timeout(Duration::from_millis(100)).ok())
+        .find(|l| l.contains("blocked .env"));
+    assert!(blocked.is_some(), "a secret is reported, not sent");
+    assert!(mirrors.iter().all(|m| !m.join(".env").exists()));
+    let _ = child.kill();
+    let _ = child.wait();
+}

@@ -185,6 +185,10 @@ pub enum Command {
         /// A JSON summary per VM.
         #[arg(long)]
         json: bool,
+        /// Mirror LOCAL_DIR to each VM:DIR and keep mirroring every change
+        /// (create, modify, rename, delete) until Ctrl-C.
+        #[arg(long, num_args = 2.., value_name = "LOCAL_DIR VM:DIR", conflicts_with_all = ["dry_run", "json"])]
+        watch: Option<Vec<String>>,
     },
     /// Alerts firing now and recent history. Rules live in
     /// ~/.azlin/alerts.toml (see the README); the daemon reloads it when

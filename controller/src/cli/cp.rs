@@ -65,6 +65,7 @@ pub fn run(home: &Home, args: CpArgs) -> Result<u8> {
         vm: vm.clone(),
         plan,
         requested_by,
+        deletes: Vec::new(),
     }))?;
     // A bar with rate and ETA on a terminal, from the first figures on;
     // nothing for scripts.
@@ -338,7 +339,7 @@ pub fn sync(
     Ok(u8::from(failed))
 }
 
-fn requested_by() -> String {
+pub(super) fn requested_by() -> String {
     nix::unistd::User::from_uid(nix::unistd::getuid())
         .ok()
         .flatten()

@@ -13,6 +13,7 @@ mod render;
 mod ssh;
 pub mod top;
 pub mod updates;
+mod watch;
 
 use anyhow::{Result, bail};
 use clap::Parser;
@@ -131,10 +132,19 @@ fn fleet_command(cli: Cli, home: &Home) -> Result<u8> {
             return cp::run(home, args);
         }
         Command::Sync {
+            watch: Some(paths),
+            force,
+            ..
+        } => {
+            let (local, targets) = paths.split_first().expect("clap requires two");
+            return watch::run(home, local, targets, force);
+        }
+        Command::Sync {
             select,
             force,
             dry_run,
             json,
+            watch: None,
         } => return cp::sync(home, select.selector(true)?, force, dry_run, json),
         other => return run_command(home, other).map(|()| 0),
     };

@@ -38,6 +38,9 @@ pub struct PushSpec {
     pub vm: String,
     pub plan: Plan,
     pub requested_by: String,
+    /// Relative names to remove below the plan's root first (mirrored
+    /// deletions, `sync --watch`).
+    pub deletes: Vec<String>,
 }
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
@@ -52,6 +55,8 @@ pub struct CopyReport {
     pub unchanged: u64,
     /// Files resumed from an earlier, interrupted run.
     pub resumed: u64,
+    /// Files or folders removed (mirrored deletions).
+    pub deleted: u64,
     /// Secrets, refused: (name, reason). The plan's own come first.
     pub blocked: Vec<(String, String)>,
     /// Noise or excluded: (name, reason).
@@ -121,6 +126,17 @@ pub async fn push(
             }
         })
     });
+    if !spec.deletes.is_empty() {
+        let request = FilesRequest {
+            root: spec.plan.root.clone(),
+            op: FilesOp::Receive,
+            requested_by: spec.requested_by.clone(),
+        };
+        delete(&conn, request, &spec.deletes, &report).await?;
+    }
+    if spec.plan.files.is_empty() {
+        return Ok(report.lock().expect("report lock").clone());
+    }
     let streams = STREAMS.min(spec.plan.files.len()).max(1);
     let mut workers = tokio::task::JoinSet::new();
     for _ in 0..streams {
@@ -249,6 +265,39 @@ async fn worker(
     Ok(())
 }
 
+async fn delete(
+    conn: &quinn::Connection,
+    request: FilesRequest,
+    rels: &[String],
+    report: &Mutex<CopyReport>,
+) -> Result<()> {
+    let (mut send, recv) = conn.open_bi().await.context("cannot open a file stream")?;
+    transport::send(&mut send, &Query::Files(request), MAX_QUERY_FRAME).await?;
+    let mut recv = FramedRecv::new(recv, MAX_FILES_FRAME);
+    let mut next = async || -> Result<Outbound> {
+        recv.tagged::<Outbound>()
+            .await?
+            .ok_or_else(|| anyhow!("the agent closed the file stream"))
+    };
+    match next().await? {
+        Outbound::Opened { .. } => {}
+        Outbound::Failed { reason } => bail!("the VM refused: {reason}"),
+        other => bail!("the agent answered {other:?} instead of opening the folder"),
+    }
+    for rel in rels {
+        let frame = Inbound::Delete { rel: rel.clone() };
+        transport::send(&mut send, &frame, MAX_FILES_FRAME).await?;
+        match next().await? {
+            Outbound::Deleted => report.lock().expect("report lock").deleted += 1,
+            Outbound::Refused { reason, .. } => note(report, failed_list, rel, reason),
+            other => bail!("the agent answered {other:?} to a deletion"),
+        }
+    }
+    transport::send(&mut send, &Inbound::End, MAX_FILES_FRAME).await?;
+    let _ = send.finish();
+    Ok(())
+}
+
 fn blocked_list(r: &mut CopyReport) -> &mut Vec<(String, String)> {
     &mut r.blocked
 }
@@ -351,6 +400,7 @@ pub async fn sync(
                 vm: vm.clone(),
                 plan: plan.clone(),
                 requested_by: requested_by.clone(),
+                deletes: Vec::new(),
             },
         );
         runs.spawn(async move { (i, push(&d, spec, None).await.map_err(|e| format!("{e:#}"))) });

@@ -1,6 +1,7 @@
 //! Files between this machine and the VMs (`azlin cp`): what the user's
 //! arguments mean, and which local files a copy sends.
 //!
+//! - [`changes`]: a batch of file-system events as sends and deletes.
 //! - [`endpoint`]: `VM:path` or a local path.
 //! - [`local_write`]: a file from a VM written here whole or not at all.
 //! - [`plan`]: walk the local sources, apply the security filter by name,
@@ -9,6 +10,7 @@
 //! Not here: sending (the daemon's `files` module, which also hashes and
 //! scans content) or the filter's rules (`azlin_protocol::files`).
 
+pub mod changes;
 pub mod endpoint;
 pub mod local_write;
 pub mod plan;

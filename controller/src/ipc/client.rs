@@ -89,14 +89,15 @@ impl Client {
         loop {
             match talk.next_reply()? {
                 Reply::Progress { vm, message } => on_progress(&vm, &message),
+                // Byte counts are for progress bars; callers here show none.
+                Reply::CopyProgress { .. } => {}
                 Reply::Ok(response) => return Ok(response),
                 Reply::Err { message } => bail!("{message}"),
                 Reply::ExecPlan { .. }
                 | Reply::Exec { .. }
                 | Reply::TerminalOpen { .. }
                 | Reply::Terminal(_)
-                | Reply::Alert { .. }
-                | Reply::CopyProgress { .. } => {
+                | Reply::Alert { .. } => {
                     bail!("the daemon sent a stream to a request that wants one answer")
                 }
             }
