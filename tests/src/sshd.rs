@@ -38,7 +38,7 @@ impl Sshd {
             format!(
                 "Port {port}\nListenAddress 127.0.0.1\nHostKey {}\nPidFile {}\nUsePAM no\n\
                  PermitRootLogin prohibit-password\nPasswordAuthentication no\nStrictModes no\n\
-                 AcceptEnv TMUX_TMPDIR\n",
+                 AcceptEnv TMUX_TMPDIR\nSubsystem sftp /usr/lib/openssh/sftp-server\n",
                 dir.join("host_key").display(),
                 dir.join("sshd.pid").display()
             ),

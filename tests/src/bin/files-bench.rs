@@ -160,7 +160,45 @@ fn main() {
         println!("{r}");
     }
     println!(
-        "\nazlin-agent peak RSS (VmHWM) over the whole run: {:.1} MiB",
+        "\nazlin-agent peak RSS (VmHWM) after the copies: {:.1} MiB",
         mib(status_bytes(agent, "VmHWM").unwrap())
+    );
+    watch_latency(&env);
+}
+
+/// `sync --watch`: a small file written here until its new content is on
+/// the VM, 50 times.
+fn watch_latency(env: &Env) {
+    use std::io::{BufRead, BufReader};
+    let src = tempfile::tempdir().unwrap();
+    let mut child = env
+        .command(&["sync", "--watch", src.path().to_str().unwrap(), "bench:watched"])
+        .stderr(Stdio::piped())
+        .stdout(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
+    while !lines.next().unwrap().unwrap().starts_with("watching ") {}
+    std::thread::spawn(move || for _ in lines {});
+    let there = env.vm_dir("bench").join("home/watched/note.txt");
+    let mut ms = Vec::new();
+    for i in 0..50 {
+        let body = format!("edit {i}\n");
+        let t = Instant::now();
+        std::fs::write(src.path().join("note.txt"), &body).unwrap();
+        while std::fs::read_to_string(&there).ok().as_deref() != Some(body.as_str()) {
+            assert!(t.elapsed() < Duration::from_secs(10), "edit {i} never arrived");
+            std::thread::sleep(Duration::from_micros(200));
+        }
+        ms.push(t.elapsed().as_secs_f64() * 1000.0);
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+    println!(
+        "\nsync --watch, small file saved here → new content on the VM (50 edits): p50 {:.1} ms, p90 {:.1} ms, max {:.1} ms",
+        percentile(&mut ms, 0.5),
+        percentile(&mut ms, 0.9),
+        ms.last().copied().unwrap_or(0.0)
     );
 }
