@@ -195,11 +195,18 @@ impl ContentScan {
         if self.found.is_some() {
             return;
         }
-        let mut window = std::mem::take(&mut self.tail);
-        window.extend_from_slice(chunk);
-        self.found = find_secret(&window);
-        let keep = window.len().min(TAIL);
-        self.tail = window[window.len() - keep..].to_vec();
+        // Only the seam needs the tail: scan tail+head of the chunk, then
+        // the chunk itself, without copying the chunk.
+        let head = &chunk[..chunk.len().min(TAIL)];
+        let mut seam = std::mem::take(&mut self.tail);
+        seam.extend_from_slice(head);
+        self.found = find_secret(&seam).or_else(|| find_secret(chunk));
+        if chunk.len() >= TAIL {
+            self.tail = chunk[chunk.len() - TAIL..].to_vec();
+        } else {
+            let keep = seam.len().min(TAIL);
+            self.tail = seam[seam.len() - keep..].to_vec();
+        }
     }
 
     /// The kind of secret seen, if any.
@@ -208,47 +215,55 @@ impl ContentScan {
     }
 }
 
+/// What the content scan looks for; the shape after a token prefix is
+/// checked where one is found.
+const NEEDLES: [&[u8]; 11] = [
+    b"PRIVATE KEY-----",
+    b"PRIVATE KEY BLOCK-----",
+    b"AccountKey=",
+    b"AKIA",
+    b"ASIA",
+    b"ghp_",
+    b"gho_",
+    b"ghu_",
+    b"ghs_",
+    b"ghr_",
+    b"github_pat_",
+];
+
+/// One automaton for every needle: a single SIMD-prefiltered pass over
+/// the bytes, so scanning keeps up with the network.
+fn needles() -> &'static aho_corasick::AhoCorasick {
+    static AC: std::sync::OnceLock<aho_corasick::AhoCorasick> = std::sync::OnceLock::new();
+    AC.get_or_init(|| aho_corasick::AhoCorasick::new(NEEDLES).expect("fixed needles build"))
+}
+
 fn find_secret(b: &[u8]) -> Option<String> {
-    use memchr::memmem;
-    // Each needle is found with memmem (SIMD), so a scan keeps up with the
-    // network; the shape after a token prefix is checked only where found.
-    let has = |needle: &[u8]| memmem::find(b, needle).is_some();
-    if has(b"PRIVATE KEY-----") || has(b"PRIVATE KEY BLOCK-----") {
-        return Some("contains a private key".into());
-    }
-    if has(b"AccountKey=") {
-        return Some("contains an Azure storage account key (AccountKey=)".into());
-    }
     let starts_word = |i: usize| i == 0 || !b[i - 1].is_ascii_alphanumeric();
-    for prefix in [&b"AKIA"[..], b"ASIA"] {
-        for i in memmem::find_iter(b, prefix) {
-            let body = &b[i + 4..];
-            let id = body
-                .iter()
-                .take(17)
-                .take_while(|c| c.is_ascii_uppercase() || c.is_ascii_digit())
-                .count();
-            if id == 16 && starts_word(i) {
-                return Some("contains an AWS access key id".into());
+    for m in needles().find_overlapping_iter(b) {
+        let (i, rest) = (m.start(), &b[m.end()..]);
+        match m.pattern().as_usize() {
+            0 | 1 => return Some("contains a private key".into()),
+            2 => return Some("contains an Azure storage account key (AccountKey=)".into()),
+            3 | 4 => {
+                let id = rest
+                    .iter()
+                    .take(17)
+                    .take_while(|c| c.is_ascii_uppercase() || c.is_ascii_digit())
+                    .count();
+                if id == 16 && starts_word(i) {
+                    return Some("contains an AWS access key id".into());
+                }
             }
-        }
-    }
-    for prefix in [
-        &b"ghp_"[..],
-        b"gho_",
-        b"ghu_",
-        b"ghs_",
-        b"ghr_",
-        b"github_pat_",
-    ] {
-        for i in memmem::find_iter(b, prefix) {
-            let run = b[i + prefix.len()..]
-                .iter()
-                .take(20)
-                .take_while(|c| c.is_ascii_alphanumeric() || **c == b'_')
-                .count();
-            if run >= 20 && starts_word(i) {
-                return Some("contains a GitHub token".into());
+            _ => {
+                let run = rest
+                    .iter()
+                    .take(20)
+                    .take_while(|c| c.is_ascii_alphanumeric() || **c == b'_')
+                    .count();
+                if run >= 20 && starts_word(i) {
+                    return Some("contains a GitHub token".into());
+                }
             }
         }
     }

@@ -172,7 +172,12 @@ fn watch_latency(env: &Env) {
     use std::io::{BufRead, BufReader};
     let src = tempfile::tempdir().unwrap();
     let mut child = env
-        .command(&["sync", "--watch", src.path().to_str().unwrap(), "bench:watched"])
+        .command(&[
+            "sync",
+            "--watch",
+            src.path().to_str().unwrap(),
+            "bench:watched",
+        ])
         .stderr(Stdio::piped())
         .stdout(Stdio::null())
         .spawn()
@@ -187,7 +192,10 @@ fn watch_latency(env: &Env) {
         let t = Instant::now();
         std::fs::write(src.path().join("note.txt"), &body).unwrap();
         while std::fs::read_to_string(&there).ok().as_deref() != Some(body.as_str()) {
-            assert!(t.elapsed() < Duration::from_secs(10), "edit {i} never arrived");
+            assert!(
+                t.elapsed() < Duration::from_secs(10),
+                "edit {i} never arrived"
+            );
             std::thread::sleep(Duration::from_micros(200));
         }
         ms.push(t.elapsed().as_secs_f64() * 1000.0);
