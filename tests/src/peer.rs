@@ -143,3 +143,33 @@ pub async fn refusal(dialled: Result<quinn::Connection, String>) -> String {
         Ok(conn) => close_reason(&conn).await,
     }
 }
+
+/// Dial the agent of VM `vm` at `addr` as a hand-crafted controller with
+/// the fleet's real controller credentials from `home`, and go as far as
+/// `Ready`: a raw controller that a test then drives frame by frame. Keep
+/// the control stream alive as long as the session is wanted.
+pub async fn controller_session(
+    home: &Path,
+    vm: &str,
+    addr: SocketAddr,
+) -> (quinn::Connection, ControlStream) {
+    let conn = dial(
+        Some(controller_credentials(home)),
+        &fleet_ca(home),
+        ServerAuth::Fleet,
+        addr,
+        &pki::agent_dns(vm),
+    )
+    .await
+    .expect("the controller's credentials are accepted");
+    let hello = handshake::hello(Role::Controller, "crafted", vec![], 0, true);
+    let mut control = handshake::greet_as_controller(&conn, hello).await.unwrap();
+    transport::send(
+        &mut control.send,
+        &Control::Ready { vm: vm.into() },
+        azlin_protocol::frame::MAX_CONTROL_FRAME,
+    )
+    .await
+    .unwrap();
+    (conn, control)
+}

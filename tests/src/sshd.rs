@@ -61,3 +61,21 @@ impl Sshd {
         sshd
     }
 }
+
+/// Tell local VM `vm`'s agent about the sshd started in `dir` on `port`
+/// (its `[ssh]` port and host key, what `azlin ssh-config` pins), and
+/// restart the agent so it takes them; returns once it is connected.
+pub fn point_vm_at(env: &crate::Env, vm: &str, dir: &Path, port: u16) {
+    env.ok(&["stop", vm]);
+    let agent_toml = env.vm_dir(vm).join("agent.toml");
+    let mut text = std::fs::read_to_string(&agent_toml).unwrap();
+    text.push_str(&format!(
+        "\n[ssh]\nport = {port}\nhost_keys = [\"{}\"]\n",
+        dir.join("host_key.pub").display()
+    ));
+    std::fs::write(&agent_toml, text).unwrap();
+    env.ok(&["start", vm]);
+    env.wait(&format!("{vm} is back"), Duration::from_secs(30), || {
+        env.connected(vm)
+    });
+}

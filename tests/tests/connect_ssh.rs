@@ -12,7 +12,7 @@ use std::{
 use azlin_e2e::{
     Env, free_tcp,
     pty::Pty,
-    sshd::{Sshd, keygen},
+    sshd::{Sshd, keygen, point_vm_at},
     tmux::TmuxServer,
 };
 
@@ -40,16 +40,7 @@ fn ssh_config_pins_the_host_key_the_agent_reports() {
     env.ok(&["new", "--name", "dev"]);
     env.ok(&["session", "dev", "box"]);
     // The VM's sshd: its port and host key, in the agent's config.
-    env.ok(&["stop", "dev"]);
-    let agent_toml = env.vm_dir("dev").join("agent.toml");
-    let mut text = std::fs::read_to_string(&agent_toml).unwrap();
-    text.push_str(&format!(
-        "\n[ssh]\nport = {port}\nhost_keys = [\"{}\"]\n",
-        dir.path().join("host_key.pub").display()
-    ));
-    std::fs::write(&agent_toml, text).unwrap();
-    env.ok(&["start", "dev"]);
-    env.wait("dev is back", WAIT, || env.connected("dev"));
+    point_vm_at(&env, "dev", dir.path(), port);
 
     let out = env.ok(&["ssh-config"]);
     assert!(out.contains("1 VM(s)"), "{out}");

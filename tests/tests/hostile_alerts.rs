@@ -108,35 +108,13 @@ fn a_hostile_agents_events_are_checked_stored_once_and_cannot_break_the_daemon()
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_agent_refuses_hostile_rules_from_a_hand_crafted_controller() {
-    use azlin_protocol::{
-        handshake,
-        message::{Control, Role},
-        pki::{self, ServerAuth},
-    };
     let env = Env::new();
     env.ok(&["new", "--name", "h"]);
     let addr = env.vm("h")["address"].as_str().unwrap().parse().unwrap();
     env.wait("connected", Duration::from_secs(20), || env.connected("h"));
     // The real daemon would redial and replace the crafted controller.
     env.ok(&["daemon", "stop"]);
-    let conn = peer::dial(
-        Some(peer::controller_credentials(env.home())),
-        &peer::fleet_ca(env.home()),
-        ServerAuth::Fleet,
-        addr,
-        &pki::agent_dns("h"),
-    )
-    .await
-    .unwrap();
-    let hello = handshake::hello(Role::Controller, "crafted", vec![], 0, true);
-    let mut control = handshake::greet_as_controller(&conn, hello).await.unwrap();
-    transport::send(
-        &mut control.send,
-        &Control::Ready { vm: "h".into() },
-        azlin_protocol::frame::MAX_CONTROL_FRAME,
-    )
-    .await
-    .unwrap();
+    let (conn, _control) = peer::controller_session(env.home(), "h", addr).await;
     let rule = |name: &str, threshold: f64| Rule {
         name: name.into(),
         metric: Metric::Processes,

@@ -11,9 +11,6 @@ use std::{os::unix::fs::PermissionsExt, path::Path, time::Duration};
 use azlin_e2e::{Env, peer};
 use azlin_protocol::{
     files::wire::{CHUNK, FileHeader, FilesOp, FilesRequest, Inbound, MAX_FILES_FRAME, Outbound},
-    handshake,
-    message::{Control, Role},
-    pki::{self, ServerAuth},
     stream::{MAX_QUERY_FRAME, Query},
     transport::{self, FramedRecv},
 };
@@ -115,24 +112,7 @@ async fn the_agent_refuses_hostile_file_requests_and_never_leaves_a_torn_file() 
     env.wait("connected", Duration::from_secs(20), || env.connected("f"));
     // The real daemon would redial and replace the crafted controller.
     env.ok(&["daemon", "stop"]);
-    let conn = peer::dial(
-        Some(peer::controller_credentials(env.home())),
-        &peer::fleet_ca(env.home()),
-        ServerAuth::Fleet,
-        addr,
-        &pki::agent_dns("f"),
-    )
-    .await
-    .unwrap();
-    let hello = handshake::hello(Role::Controller, "crafted", vec![], 0, true);
-    let mut control = handshake::greet_as_controller(&conn, hello).await.unwrap();
-    transport::send(
-        &mut control.send,
-        &Control::Ready { vm: "f".into() },
-        azlin_protocol::frame::MAX_CONTROL_FRAME,
-    )
-    .await
-    .unwrap();
+    let (conn, _control) = peer::controller_session(env.home(), "f", addr).await;
 
     // Roots outside the allowed folders (the user's home and /tmp).
     for root in [

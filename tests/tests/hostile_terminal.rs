@@ -105,35 +105,13 @@ fn a_hostile_agent_cannot_hang_or_trick_connect() {
 /// refusal and nothing starts.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_agent_refuses_hostile_terminal_requests() {
-    use azlin_protocol::{
-        handshake,
-        message::{Control, Role},
-        pki::{self, ServerAuth},
-        terminal::{TerminalRequest, WindowSize},
-    };
+    use azlin_protocol::terminal::{TerminalRequest, WindowSize};
     let tmux = azlin_e2e::tmux::TmuxServer::new();
     let mut env = Env::new();
     env.set_var("TMUX_TMPDIR", tmux.tmpdir().to_string_lossy());
     env.ok(&["new", "--name", "h"]);
     let addr = env.vm("h")["address"].as_str().unwrap().parse().unwrap();
-    let conn = peer::dial(
-        Some(peer::controller_credentials(env.home())),
-        &peer::fleet_ca(env.home()),
-        ServerAuth::Fleet,
-        addr,
-        &pki::agent_dns("h"),
-    )
-    .await
-    .unwrap();
-    let hello = handshake::hello(Role::Controller, "crafted", vec![], 0, true);
-    let mut control = handshake::greet_as_controller(&conn, hello).await.unwrap();
-    transport::send(
-        &mut control.send,
-        &Control::Ready { vm: "h".into() },
-        azlin_protocol::frame::MAX_CONTROL_FRAME,
-    )
-    .await
-    .unwrap();
+    let (conn, _control) = peer::controller_session(env.home(), "h", addr).await;
     let bad = [
         ("work:0.1", "xterm", 80, 24, "not usable"),
         ("-t", "xterm", 80, 24, "not usable"),

@@ -21,7 +21,11 @@ use std::{
     time::Duration,
 };
 
-use azlin_e2e::{Env, bin, free_tcp, pty::Pty, sshd::Sshd};
+use azlin_e2e::{
+    Env, bin, free_tcp,
+    pty::Pty,
+    sshd::{Sshd, point_vm_at},
+};
 
 const WAIT: Duration = Duration::from_secs(30);
 /// Drawn at the end of the bench user's prompt and nowhere else.
@@ -44,16 +48,7 @@ fn main() {
     let mut env = Env::new();
     env.set_var("TMUX_TMPDIR", tmux_dir.to_string_lossy());
     env.ok(&["new", "--name", "bench"]);
-    env.ok(&["stop", "bench"]);
-    let agent_toml = env.vm_dir("bench").join("agent.toml");
-    let mut text = std::fs::read_to_string(&agent_toml).unwrap();
-    text.push_str(&format!(
-        "\n[ssh]\nport = {port}\nhost_keys = [\"{}\"]\n",
-        dir.path().join("host_key.pub").display()
-    ));
-    std::fs::write(&agent_toml, text).unwrap();
-    env.ok(&["start", "bench"]);
-    env.wait("bench is connected", WAIT, || env.connected("bench"));
+    point_vm_at(&env, "bench", dir.path(), port);
     env.ok(&["ssh-config"]);
     let config = env.home().join("ssh/config");
     // A prompt that is easy to spot, for both sides alike (tmux starts a

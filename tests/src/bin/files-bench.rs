@@ -19,7 +19,7 @@ use std::{
 use azlin_e2e::{
     Env, free_tcp,
     proc_stats::{mib, percentile, status_bytes},
-    sshd::Sshd,
+    sshd::{Sshd, point_vm_at},
 };
 
 fn timed(mut c: Command) -> Duration {
@@ -53,18 +53,7 @@ fn main() {
     let _sshd = Sshd::start(dir.path(), port);
     let env = Env::new();
     env.ok(&["new", "--name", "bench"]);
-    env.ok(&["stop", "bench"]);
-    let agent_toml = env.vm_dir("bench").join("agent.toml");
-    let mut text = std::fs::read_to_string(&agent_toml).unwrap();
-    text.push_str(&format!(
-        "\n[ssh]\nport = {port}\nhost_keys = [\"{}\"]\n",
-        dir.path().join("host_key.pub").display()
-    ));
-    std::fs::write(&agent_toml, text).unwrap();
-    env.ok(&["start", "bench"]);
-    env.wait("bench is connected", Duration::from_secs(30), || {
-        env.connected("bench")
-    });
+    point_vm_at(&env, "bench", dir.path(), port);
     env.ok(&["ssh-config"]);
     let config = env.home().join("ssh/config");
     let agent = env.agent_pid("bench").unwrap();
