@@ -49,16 +49,7 @@ pub struct ExecContext {
     pub files: crate::config::FilesConfig,
 }
 
-impl ExecContext {
-    /// The folders files may be written in, `~` being the VM user's home.
-    pub fn file_roots(&self, home: &std::path::Path) -> Vec<PathBuf> {
-        crate::files::roots_below(&self.files.roots, home)
-    }
-
-    pub fn clone_roots(&self) -> Vec<String> {
-        self.files.roots.clone()
-    }
-}
+impl ExecContext {}
 
 /// Serve one exec stream to its end. `controller` names the peer, for the
 /// audit log.

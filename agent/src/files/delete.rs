@@ -25,15 +25,12 @@ pub fn remove(root: &OwnedFd, rel: &str) -> Result<(), String> {
         Some((f, n)) => (f.split('/').collect::<Vec<_>>(), n),
         None => (Vec::new(), rel),
     };
-    let mut dir = root.try_clone().map_err(|e| e.to_string())?;
-    for f in folders {
-        dir = match place::open_existing_dirs_from(&dir, f) {
-            Ok(d) => d,
-            // The folder is already gone: so is what was in it.
-            Err(e) if e.contains("does not exist") => return Ok(()),
-            Err(e) => return Err(e),
-        };
-    }
+    let dir = match place::open_below(root, &folders, None) {
+        Ok(d) => d,
+        // A folder on the way is already gone: so is what was in it.
+        Err(e) if e.contains("does not exist") => return Ok(()),
+        Err(e) => return Err(e),
+    };
     remove_entry(&dir, name, 0)
 }
 
@@ -46,7 +43,7 @@ fn remove_entry(dir: &OwnedFd, name: &str, depth: usize) -> Result<(), String> {
         if depth >= MAX_DEPTH {
             return Err(format!("{name:?} is nested more than {MAX_DEPTH} deep"));
         }
-        let sub = place::open_existing_dirs_from(dir, name)?;
+        let sub = place::open_dir(dir, name, None)?;
         let names: Vec<String> = {
             let mut d = Dir::openat(
                 &sub,

@@ -13,7 +13,10 @@ use std::{
 };
 
 use azlin_protocol::{
-    files::wire::{CHUNK, FileHeader, FilesRequest, Inbound, MAX_FILES_FRAME, Outbound},
+    files::{
+        content,
+        wire::{CHUNK, FileHeader, FilesRequest, Inbound, MAX_FILES_FRAME, Outbound},
+    },
     transport::{self, FramedRecv, StreamError},
 };
 use nix::{
@@ -23,7 +26,7 @@ use nix::{
 };
 
 use super::place;
-use crate::{account::Account, exec::ExecContext};
+use crate::exec::ExecContext;
 
 /// Most entries offered from one folder tree.
 const MAX_ENTRIES: usize = 1_000_000;
@@ -44,10 +47,8 @@ pub async fn run(
     mut recv: FramedRecv,
 ) {
     let listed = {
-        let (ctx_user, ctx_files) = (ctx.user.clone(), ctx.files.clone());
-        let roots = ctx.clone_roots();
-        let root = req.root.clone();
-        tokio::task::spawn_blocking(move || list(ctx_user, ctx_files.home, roots, &root, recursive))
+        let (user, files, root) = (ctx.user.clone(), ctx.files.clone(), req.root.clone());
+        tokio::task::spawn_blocking(move || list(user.as_deref(), &files, &root, recursive))
             .await
             .unwrap_or_else(|e| Err(e.to_string()))
     };
@@ -96,24 +97,20 @@ pub async fn run(
 type Listing = (String, Vec<Found>, Vec<(String, String)>);
 
 fn list(
-    user: Option<String>,
-    home_override: Option<std::path::PathBuf>,
-    roots: Vec<String>,
+    user: Option<&str>,
+    files: &crate::config::FilesConfig,
     root: &str,
     recursive: bool,
 ) -> Result<Listing, String> {
-    let account = Account::resolve(user.as_deref())?;
-    let home = home_override.unwrap_or(account.home);
-    let allowed = super::roots_below(&roots, &home);
-    let (base, parts) = place::resolve_root(root, &home, &allowed)?;
-    let Some((target, folders)) = parts.split_last() else {
+    let at = super::locate(user, files, root)?;
+    let Some((target, folders)) = at.parts.split_last() else {
         return Err(format!(
             "{} is a whole allowed folder; name a file or folder inside it",
-            base.display()
+            at.base.display()
         ));
     };
     let folders: Vec<&str> = folders.iter().map(String::as_str).collect();
-    let parent = Arc::new(place::open_existing_dirs(&base, &folders)?);
+    let parent = Arc::new(place::open_dirs(&at.base, &folders, None)?);
     let st = place::existing(&parent, target)?
         .ok_or_else(|| format!("{root} does not exist on the VM"))?;
     let mut found = Vec::new();
@@ -128,18 +125,14 @@ fn list(
         if !recursive {
             return Err(format!("{root} is a folder: use -r to copy folders"));
         }
-        let dir = place::open_existing_dirs_from(&parent, target)?;
+        let dir = place::open_dir(&parent, target, None)?;
         walk(Arc::new(dir), target, &mut found, &mut passed)?;
     } else {
         return Err(format!(
             "{root} is not a regular file or folder (a symlink or device?)"
         ));
     }
-    let mut shown = base;
-    for p in &parts {
-        shown.push(p);
-    }
-    Ok((shown.display().to_string(), found, passed))
+    Ok((at.shown(), found, passed))
 }
 
 fn is_dir(st: &FileStat) -> bool {
@@ -180,7 +173,7 @@ fn walk(
                 rel: child,
             }),
             Some(st) if is_dir(&st) => {
-                let sub = place::open_existing_dirs_from(&dir, &name)?;
+                let sub = place::open_dir(&dir, &name, None)?;
                 walk(Arc::new(sub), &child, found, passed)?;
             }
             Some(_) => passed.push((
@@ -246,24 +239,7 @@ async fn offer(
 }
 
 fn describe(dir: &OwnedFd, name: &str) -> Result<(std::fs::File, FileHeader), String> {
-    use std::os::unix::fs::{MetadataExt, PermissionsExt};
     let mut file = place::open_regular(dir, name)?;
-    let meta = file.metadata().map_err(|e| e.to_string())?;
-    let mut hasher = blake3::Hasher::new();
-    let mut buf = vec![0u8; CHUNK];
-    loop {
-        let n = file.read(&mut buf).map_err(|e| e.to_string())?;
-        if n == 0 {
-            break;
-        }
-        hasher.update(&buf[..n]);
-    }
-    let header = FileHeader {
-        rel: String::new(),
-        size: meta.len(),
-        mode: meta.permissions().mode() & 0o777,
-        mtime_ms: meta.mtime() * 1000 + meta.mtime_nsec() / 1_000_000,
-        hash: *hasher.finalize().as_bytes(),
-    };
+    let header = content::header(&mut file, None).map_err(|e| e.to_string())?;
     Ok((file, header))
 }

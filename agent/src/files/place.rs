@@ -87,53 +87,31 @@ pub fn resolve_root(
 }
 
 /// Open `base` (trusted: an allowed root), then each of `parts` below it
-/// without following symlinks, creating missing folders for `owner`.
-pub fn open_dirs(base: &Path, parts: &[&str], owner: Owner) -> Result<OwnedFd, String> {
-    let mut dir: OwnedFd = File::open(base)
+/// without following symlinks; with `create`, missing folders are made
+/// for that owner.
+pub fn open_dirs(base: &Path, parts: &[&str], create: Option<Owner>) -> Result<OwnedFd, String> {
+    let dir: OwnedFd = File::open(base)
         .map_err(|e| format!("cannot open {}: {e}", base.display()))?
         .into();
+    open_below(&dir, parts, create)
+}
+
+/// [`open_dirs`] from an open folder.
+pub fn open_below(dir: &OwnedFd, parts: &[&str], create: Option<Owner>) -> Result<OwnedFd, String> {
+    let mut dir = dir.try_clone().map_err(|e| e.to_string())?;
     for part in parts {
-        dir = open_child_dir(&dir, part, owner)?;
+        dir = open_dir(&dir, part, create)?;
     }
     Ok(dir)
 }
 
-/// Open `base`, then each of `parts` below it without following symlinks;
-/// nothing is created.
-pub fn open_existing_dirs(base: &Path, parts: &[&str]) -> Result<OwnedFd, String> {
-    let mut dir: OwnedFd = File::open(base)
-        .map_err(|e| format!("cannot open {}: {e}", base.display()))?
-        .into();
-    for part in parts {
-        dir = open_existing_dirs_from(&dir, part)?;
-    }
-    Ok(dir)
-}
-
-/// Open the existing folder `name` directly below `dir`, never following
-/// a symlink.
-pub fn open_existing_dirs_from(dir: &OwnedFd, name: &str) -> Result<OwnedFd, String> {
+/// Open the folder `name` directly below `dir`, never following a
+/// symlink; with `create`, make it (for that owner) if it is missing.
+pub fn open_dir(dir: &OwnedFd, name: &str, create: Option<Owner>) -> Result<OwnedFd, String> {
     let flags = OFlag::O_RDONLY | OFlag::O_DIRECTORY | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC;
-    openat(dir, name, flags, Mode::empty()).map_err(|e| match e {
-        Errno::ENOENT => format!("{name:?} does not exist"),
-        Errno::ELOOP | Errno::ENOTDIR => {
-            format!("{name:?} is a symlink or not a folder; refusing to follow it")
-        }
-        e => format!("cannot open folder {name:?}: {e}"),
-    })
-}
-
-/// Open (creating it if missing) the folder `name` directly below `dir`,
-/// never following a symlink.
-pub fn open_dirs_from(dir: &OwnedFd, name: &str, owner: Owner) -> Result<OwnedFd, String> {
-    open_child_dir(dir, name, owner)
-}
-
-fn open_child_dir(dir: &OwnedFd, name: &str, owner: Owner) -> Result<OwnedFd, String> {
-    let flags = OFlag::O_RDONLY | OFlag::O_DIRECTORY | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC;
-    match openat(dir, name, flags, Mode::empty()) {
-        Ok(fd) => Ok(fd),
-        Err(Errno::ENOENT) => {
+    match (openat(dir, name, flags, Mode::empty()), create) {
+        (Ok(fd), _) => Ok(fd),
+        (Err(Errno::ENOENT), Some(owner)) => {
             match mkdirat(dir, name, Mode::from_bits_truncate(0o755)) {
                 Ok(()) | Err(Errno::EEXIST) => {}
                 Err(e) => return Err(format!("cannot create folder {name:?}: {e}")),
@@ -143,10 +121,11 @@ fn open_child_dir(dir: &OwnedFd, name: &str, owner: Owner) -> Result<OwnedFd, St
             owner.apply(&fd)?;
             Ok(fd)
         }
-        Err(Errno::ELOOP) | Err(Errno::ENOTDIR) => Err(format!(
+        (Err(Errno::ENOENT), None) => Err(format!("{name:?} does not exist")),
+        (Err(Errno::ELOOP | Errno::ENOTDIR), _) => Err(format!(
             "{name:?} is a symlink or not a folder; refusing to follow it"
         )),
-        Err(e) => Err(format!("cannot open folder {name:?}: {e}")),
+        (Err(e), _) => Err(format!("cannot open folder {name:?}: {e}")),
     }
 }
 

@@ -6,13 +6,11 @@
 //! holds a whole, checked file. A partial left by a killed transfer is
 //! picked up where it stopped when the same file is sent again.
 
-use std::{
-    io::{Read, Write},
-    os::fd::OwnedFd,
-};
+use std::{io::Write, os::fd::OwnedFd};
 
 use azlin_protocol::{
     files::{
+        content,
         filter::{ContentScan, Filter, Verdict},
         path::{check_relative, partial_name},
         wire::{CHUNK, FileHeader, FilesRequest, Inbound, MAX_FILES_FRAME, Outbound, kept_mode},
@@ -29,7 +27,7 @@ use nix::{
 };
 
 use super::place::{self, Owner};
-use crate::{account::Account, exec::ExecContext};
+use crate::exec::ExecContext;
 
 pub async fn run(
     ctx: &ExecContext,
@@ -104,21 +102,14 @@ pub async fn run(
 }
 
 fn open_root(ctx: &ExecContext, req: &FilesRequest) -> Result<(OwnedFd, String, Owner), String> {
-    let account = Account::resolve(ctx.user.as_deref())?;
-    let home = ctx.files.home.clone().unwrap_or(account.home);
-    let allowed = ctx.file_roots(&home);
-    let (base, parts) = place::resolve_root(&req.root, &home, &allowed)?;
+    let at = super::locate(ctx.user.as_deref(), &ctx.files, &req.root)?;
     let owner = Owner {
-        uid: account.uid,
-        gid: account.gid,
+        uid: at.account.uid,
+        gid: at.account.gid,
     };
-    let parts: Vec<&str> = parts.iter().map(String::as_str).collect();
-    let fd = place::open_dirs(&base, &parts, owner)?;
-    let mut shown = base.clone();
-    for p in &parts {
-        shown.push(p);
-    }
-    Ok((fd, shown.display().to_string(), owner))
+    let parts: Vec<&str> = at.parts.iter().map(String::as_str).collect();
+    let fd = place::open_dirs(&at.base, &parts, Some(owner))?;
+    Ok((fd, at.shown(), owner))
 }
 
 /// Take one announced file; returns the answer that ends it.
@@ -146,7 +137,7 @@ async fn take_file(
         Some((f, n)) => (f.split('/').collect::<Vec<_>>(), n),
         None => (Vec::new(), h.rel.as_str()),
     };
-    let dir = match open_below(root, &folders, owner) {
+    let dir = match place::open_below(root, &folders, Some(owner)) {
         Ok(d) => d,
         Err(reason) => return refuse(reason, false),
     };
@@ -259,14 +250,6 @@ async fn take_file(
     }
 }
 
-fn open_below(root: &OwnedFd, folders: &[&str], owner: Owner) -> Result<OwnedFd, String> {
-    let mut dir = root.try_clone().map_err(|e| e.to_string())?;
-    for f in folders {
-        dir = place::open_dirs_from(&dir, f, owner)?;
-    }
-    Ok(dir)
-}
-
 enum Prepared {
     Have,
     Write {
@@ -290,7 +273,8 @@ fn prepare(dir: &OwnedFd, name: &str, h: &FileHeader, owner: Owner) -> Result<Pr
         }
         if st.st_size as u64 == h.size
             && (st.st_mode & 0o777) == kept_mode(h.mode)
-            && hash_of(&mut place::open_regular(dir, name)?)?.0 == h.hash
+            && content::hash(&mut place::open_regular(dir, name)?).map_err(|e| e.to_string())?
+                == h.hash
         {
             return Ok(Prepared::Have);
         }
@@ -307,8 +291,7 @@ fn prepare(dir: &OwnedFd, name: &str, h: &FileHeader, owner: Owner) -> Result<Pr
     let offset = match place::existing(dir, &partial)? {
         Some(_) => {
             let mut f = place::open_regular(dir, &partial)?;
-            let (_, len) = hash_into(&mut f, &mut hasher, &mut scan)?;
-            len
+            content::read_into(&mut f, &mut hasher, Some(&mut scan)).map_err(|e| e.to_string())?
         }
         None => 0,
     };
@@ -319,28 +302,4 @@ fn prepare(dir: &OwnedFd, name: &str, h: &FileHeader, owner: Owner) -> Result<Pr
         hasher,
         scan,
     })
-}
-
-fn hash_of(f: &mut std::fs::File) -> Result<([u8; 32], u64), String> {
-    let mut h = blake3::Hasher::new();
-    let (_, len) = hash_into(f, &mut h, &mut ContentScan::default())?;
-    Ok((*h.finalize().as_bytes(), len))
-}
-
-fn hash_into(
-    f: &mut std::fs::File,
-    h: &mut blake3::Hasher,
-    scan: &mut ContentScan,
-) -> Result<((), u64), String> {
-    let mut buf = vec![0u8; CHUNK];
-    let mut len = 0u64;
-    loop {
-        let n = f.read(&mut buf).map_err(|e| e.to_string())?;
-        if n == 0 {
-            return Ok(((), len));
-        }
-        h.update(&buf[..n]);
-        scan.feed(&buf[..n]);
-        len += n as u64;
-    }
 }

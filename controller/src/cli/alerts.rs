@@ -137,13 +137,10 @@ fn dash(s: &str) -> String {
 }
 
 fn ago(at_ms: u64) -> String {
-    let s = now_ms().saturating_sub(at_ms) / 1000;
-    match s {
-        0..60 => format!("{s}s ago"),
-        60..3600 => format!("{}m ago", s / 60),
-        3600..86400 => format!("{}h{}m ago", s / 3600, s % 3600 / 60),
-        _ => format!("{}d ago", s / 86400),
-    }
+    format!(
+        "{} ago",
+        super::figures::duration(now_ms().saturating_sub(at_ms) / 1000)
+    )
 }
 
 /// `2026-11-22 10:04:05.123`, UTC.

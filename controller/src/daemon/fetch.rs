@@ -10,19 +10,19 @@
 
 use std::path::PathBuf;
 
-use anyhow::{Context, Result, anyhow, bail};
-use azlin_protocol::{
-    files::{
-        filter::{Filter, Verdict},
-        path::check_relative,
-        wire::{CAP_FILES, FileHeader, FilesOp, FilesRequest, Inbound, MAX_FILES_FRAME, Outbound},
-    },
-    stream::{MAX_QUERY_FRAME, Query},
-    transport::{self, FramedRecv},
+use anyhow::{Result, bail};
+use azlin_protocol::files::{
+    filter::{Filter, Verdict},
+    path::check_relative,
+    wire::{FileHeader, FilesOp, FilesRequest, Inbound, Outbound},
 };
 use serde::{Deserialize, Serialize};
 
-use super::{Daemon, files::CopyReport};
+use super::{
+    Daemon,
+    file_stream::{self, FileStream},
+    files::CopyReport,
+};
 use crate::files::local_write::{self, Prepared};
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -50,51 +50,6 @@ pub enum FetchDest {
     },
 }
 
-struct Stream {
-    send: quinn::SendStream,
-    recv: FramedRecv,
-}
-
-impl Stream {
-    async fn open(d: &Daemon, vm: &str, request: FilesRequest) -> Result<(Self, String)> {
-        let conn = d
-            .fleet
-            .connection(vm)
-            .ok_or_else(|| anyhow!("{vm} is not connected; `azlin status {vm}` says why"))?;
-        if !d
-            .fleet
-            .status(vm)
-            .capabilities
-            .iter()
-            .any(|c| c == CAP_FILES)
-        {
-            bail!("{vm}'s agent cannot give or take files (an older version); update it");
-        }
-        let (mut send, recv) = conn.open_bi().await.context("cannot open a file stream")?;
-        transport::send(&mut send, &Query::Files(request), MAX_QUERY_FRAME).await?;
-        let mut s = Self {
-            send,
-            recv: FramedRecv::new(recv, MAX_FILES_FRAME),
-        };
-        match s.next().await? {
-            Outbound::Opened { root } => Ok((s, root)),
-            Outbound::Failed { reason } => bail!("{vm} refused: {reason}"),
-            other => bail!("{vm} answered {other:?} instead of opening the folder"),
-        }
-    }
-
-    async fn next(&mut self) -> Result<Outbound> {
-        self.recv
-            .tagged::<Outbound>()
-            .await?
-            .ok_or_else(|| anyhow!("the agent closed the file stream"))
-    }
-
-    async fn put(&mut self, f: &Inbound) -> Result<()> {
-        Ok(transport::send(&mut self.send, f, MAX_FILES_FRAME).await?)
-    }
-}
-
 fn renamed(rel: &str, rename: Option<&str>) -> String {
     match (rename, rel.split_once('/')) {
         (Some(new), Some((_, rest))) => format!("{new}/{rest}"),
@@ -111,7 +66,8 @@ pub async fn fetch(d: &Daemon, spec: FetchSpec) -> Result<CopyReport> {
         },
         requested_by: spec.requested_by.clone(),
     };
-    let (mut from, _) = Stream::open(d, &spec.vm, request).await?;
+    let (mut from, _) =
+        FileStream::open(&file_stream::connection(d, &spec.vm)?, &spec.vm, request).await?;
     let mut report = CopyReport::default();
     let (mut to, filter) = match &spec.dest {
         FetchDest::Local(dir) => {
@@ -124,7 +80,8 @@ pub async fn fetch(d: &Daemon, spec: FetchSpec) -> Result<CopyReport> {
                 op: FilesOp::Receive,
                 requested_by: spec.requested_by.clone(),
             };
-            let (s, shown) = Stream::open(d, vm, request).await?;
+            let (s, shown) =
+                FileStream::open(&file_stream::connection(d, vm)?, vm, request).await?;
             report.root = shown;
             let filter = Filter {
                 force: *force,
@@ -172,9 +129,8 @@ pub async fn fetch(d: &Daemon, spec: FetchSpec) -> Result<CopyReport> {
         }
     }
     let _ = from.send.finish();
-    if let Some(mut to) = to {
-        to.put(&Inbound::End).await?;
-        let _ = to.send.finish();
+    if let Some(to) = to {
+        to.end().await?;
     }
     Ok(report)
 }
@@ -182,7 +138,7 @@ pub async fn fetch(d: &Daemon, spec: FetchSpec) -> Result<CopyReport> {
 async fn to_local(
     dir: &std::path::Path,
     h: &FileHeader,
-    from: &mut Stream,
+    from: &mut FileStream,
     report: &mut CopyReport,
 ) -> Result<()> {
     let prepared = {
@@ -243,8 +199,8 @@ async fn to_local(
 
 async fn relay(
     h: &FileHeader,
-    from: &mut Stream,
-    to: &mut Stream,
+    from: &mut FileStream,
+    to: &mut FileStream,
     report: &mut CopyReport,
 ) -> Result<()> {
     to.put(&Inbound::File(h.clone())).await?;

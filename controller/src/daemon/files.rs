@@ -7,27 +7,27 @@
 
 use std::{
     collections::VecDeque,
-    io::{Read, SeekFrom},
-    os::unix::fs::PermissionsExt,
+    io::SeekFrom,
     path::Path,
     sync::{Arc, Mutex},
 };
 
-use anyhow::{Context, Result, anyhow, bail};
-use azlin_protocol::files::{
-    filter::ContentScan,
-    wire::{
-        CAP_FILES, CHUNK, FileHeader, FilesOp, FilesRequest, Inbound, MAX_FILES_FRAME, Outbound,
-    },
-};
+use anyhow::{Context, Result, bail};
 use azlin_protocol::{
-    stream::{MAX_QUERY_FRAME, Query},
-    transport::{self, FramedRecv},
+    files::{
+        content,
+        filter::ContentScan,
+        wire::{CHUNK, FileHeader, FilesOp, FilesRequest, Inbound, MAX_FILES_FRAME, Outbound},
+    },
+    transport,
 };
 use serde::{Deserialize, Serialize};
 use tokio::io::{AsyncReadExt, AsyncSeekExt};
 
-use super::Daemon;
+use super::{
+    Daemon,
+    file_stream::{self, FileStream},
+};
 use crate::files::plan::{Plan, PlannedFile};
 
 /// Streams used at once for one copy.
@@ -76,25 +76,7 @@ pub async fn push(
     spec: PushSpec,
     progress: Option<tokio::sync::mpsc::UnboundedSender<crate::ipc::Reply>>,
 ) -> Result<CopyReport> {
-    let conn = d.fleet.connection(&spec.vm).ok_or_else(|| {
-        anyhow!(
-            "{} is not connected; `azlin status {}` says why",
-            spec.vm,
-            spec.vm
-        )
-    })?;
-    if !d
-        .fleet
-        .status(&spec.vm)
-        .capabilities
-        .iter()
-        .any(|c| c == CAP_FILES)
-    {
-        bail!(
-            "{}'s agent cannot take files (an older version); update it",
-            spec.vm
-        );
-    }
+    let conn = file_stream::connection(d, &spec.vm)?;
     let report = Arc::new(Mutex::new(CopyReport {
         blocked: spec.plan.blocked.clone(),
         skipped: spec.plan.skipped.clone(),
@@ -109,9 +91,13 @@ pub async fn push(
         .map(|m| m.len())
         .sum();
     let done: Done = Arc::default();
-    let ticker = progress.map(|tx| {
+    // In a JoinSet so the ticker stops on every way out of here, early
+    // returns and errors included; otherwise it would hold the CLI's
+    // reply channel open for ever.
+    let mut ticker = tokio::task::JoinSet::new();
+    if let Some(tx) = progress {
         let (done, vm) = (done.clone(), spec.vm.clone());
-        tokio::spawn(async move {
+        ticker.spawn(async move {
             let mut tick = tokio::time::interval(TICK);
             loop {
                 tick.tick().await;
@@ -124,15 +110,15 @@ pub async fn push(
                     return;
                 }
             }
-        })
-    });
+        });
+    }
     if !spec.deletes.is_empty() {
         let request = FilesRequest {
             root: spec.plan.root.clone(),
             op: FilesOp::Receive,
             requested_by: spec.requested_by.clone(),
         };
-        delete(&conn, request, &spec.deletes, &report).await?;
+        delete(&conn, &spec.vm, request, &spec.deletes, &report).await?;
     }
     if spec.plan.files.is_empty() {
         return Ok(report.lock().expect("report lock").clone());
@@ -147,6 +133,7 @@ pub async fn push(
         };
         workers.spawn(worker(
             conn.clone(),
+            spec.vm.clone(),
             request,
             queue.clone(),
             report.clone(),
@@ -162,9 +149,7 @@ pub async fn push(
             first_error = Some(e);
         }
     }
-    if let Some(t) = ticker {
-        t.abort();
-    }
+    ticker.abort_all();
     let report = report.lock().expect("report lock").clone();
     match first_error {
         Some(e) => Err(e.context(format!(
@@ -177,6 +162,7 @@ pub async fn push(
 
 async fn worker(
     conn: quinn::Connection,
+    vm: String,
     request: FilesRequest,
     queue: Arc<Mutex<VecDeque<PlannedFile>>>,
     report: Arc<Mutex<CopyReport>>,
@@ -185,19 +171,8 @@ async fn worker(
     let bump = |n: u64| {
         done.fetch_add(n, std::sync::atomic::Ordering::Relaxed);
     };
-    let (mut send, recv) = conn.open_bi().await.context("cannot open a file stream")?;
-    transport::send(&mut send, &Query::Files(request), MAX_QUERY_FRAME).await?;
-    let mut recv = FramedRecv::new(recv, MAX_FILES_FRAME);
-    let mut next = async move || -> Result<Outbound> {
-        recv.tagged::<Outbound>()
-            .await?
-            .ok_or_else(|| anyhow!("the agent closed the file stream"))
-    };
-    match next().await? {
-        Outbound::Opened { root } => report.lock().expect("report lock").root = root,
-        Outbound::Failed { reason } => bail!("the VM refused: {reason}"),
-        other => bail!("the agent answered {other:?} instead of opening the folder"),
-    }
+    let (mut stream, root) = FileStream::open(&conn, &vm, request).await?;
+    report.lock().expect("report lock").root = root;
     loop {
         let Some(file) = queue.lock().expect("queue lock").pop_front() else {
             break;
@@ -223,8 +198,8 @@ async fn worker(
             );
             continue;
         }
-        transport::send(&mut send, &Inbound::File(header.clone()), MAX_FILES_FRAME).await?;
-        let offset = match next().await? {
+        stream.put(&Inbound::File(header.clone())).await?;
+        let offset = match stream.next().await? {
             Outbound::Have => {
                 report.lock().expect("report lock").unchanged += 1;
                 bump(header.size);
@@ -242,8 +217,8 @@ async fn worker(
             Outbound::Failed { reason } => bail!("the VM stopped the copy: {reason}"),
             other => bail!("the agent answered {other:?} to a file"),
         };
-        send_content(&mut send, &file.local, offset, header.size, &bump).await?;
-        match next().await? {
+        send_content(&mut stream.send, &file.local, offset, header.size, &bump).await?;
+        match stream.next().await? {
             Outbound::Stored => {
                 let mut r = report.lock().expect("report lock");
                 r.sent += 1;
@@ -260,42 +235,26 @@ async fn worker(
             other => bail!("the agent answered {other:?} after a file's content"),
         }
     }
-    transport::send(&mut send, &Inbound::End, MAX_FILES_FRAME).await?;
-    let _ = send.finish();
-    Ok(())
+    stream.end().await
 }
 
 async fn delete(
     conn: &quinn::Connection,
+    vm: &str,
     request: FilesRequest,
     rels: &[String],
     report: &Mutex<CopyReport>,
 ) -> Result<()> {
-    let (mut send, recv) = conn.open_bi().await.context("cannot open a file stream")?;
-    transport::send(&mut send, &Query::Files(request), MAX_QUERY_FRAME).await?;
-    let mut recv = FramedRecv::new(recv, MAX_FILES_FRAME);
-    let mut next = async || -> Result<Outbound> {
-        recv.tagged::<Outbound>()
-            .await?
-            .ok_or_else(|| anyhow!("the agent closed the file stream"))
-    };
-    match next().await? {
-        Outbound::Opened { .. } => {}
-        Outbound::Failed { reason } => bail!("the VM refused: {reason}"),
-        other => bail!("the agent answered {other:?} instead of opening the folder"),
-    }
+    let (mut stream, _) = FileStream::open(conn, vm, request).await?;
     for rel in rels {
-        let frame = Inbound::Delete { rel: rel.clone() };
-        transport::send(&mut send, &frame, MAX_FILES_FRAME).await?;
-        match next().await? {
+        stream.put(&Inbound::Delete { rel: rel.clone() }).await?;
+        match stream.next().await? {
             Outbound::Deleted => report.lock().expect("report lock").deleted += 1,
             Outbound::Refused { reason, .. } => note(report, failed_list, rel, reason),
             other => bail!("the agent answered {other:?} to a deletion"),
         }
     }
-    transport::send(&mut send, &Inbound::End, MAX_FILES_FRAME).await?;
-    let _ = send.finish();
-    Ok(())
+    stream.end().await
 }
 
 fn blocked_list(r: &mut CopyReport) -> &mut Vec<(String, String)> {
@@ -319,33 +278,9 @@ fn note(
 fn describe(path: &Path) -> Result<(FileHeader, Option<String>)> {
     let mut f =
         std::fs::File::open(path).with_context(|| format!("cannot read {}", path.display()))?;
-    let meta = f.metadata()?;
-    let mut hasher = blake3::Hasher::new();
     let mut scan = ContentScan::default();
-    let mut buf = vec![0u8; CHUNK];
-    loop {
-        let n = f.read(&mut buf)?;
-        if n == 0 {
-            break;
-        }
-        hasher.update(&buf[..n]);
-        scan.feed(&buf[..n]);
-    }
-    let mtime_ms = meta
-        .modified()
-        .ok()
-        .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
-        .map_or(0, |d| d.as_millis() as i64);
-    Ok((
-        FileHeader {
-            rel: String::new(),
-            size: meta.len(),
-            mode: meta.permissions().mode() & 0o777,
-            mtime_ms,
-            hash: *hasher.finalize().as_bytes(),
-        },
-        scan.found().map(String::from),
-    ))
+    let header = content::header(&mut f, Some(&mut scan))?;
+    Ok((header, scan.found().map(String::from)))
 }
 
 async fn send_content(

@@ -13,6 +13,7 @@
 //! - [`query`]: asking agents a question (their busiest processes).
 //! - [`exec`]: running a command on many VMs, streaming their output.
 //! - [`fetch`]: copies from a VM, to here or relayed to another VM.
+//! - [`file_stream`]: one file stream to an agent, opened and checked.
 //! - [`files`]: sending local files to an agent (`azlin cp`).
 //! - [`terminal`]: a terminal on one VM for `azlin connect`, relayed.
 //! - [`selection`]: which VMs a fleet command means.
@@ -27,6 +28,7 @@ pub mod counters;
 pub mod enroll;
 pub mod exec;
 pub mod fetch;
+pub mod file_stream;
 pub mod files;
 pub mod fleet;
 pub mod history;

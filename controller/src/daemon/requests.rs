@@ -74,19 +74,7 @@ pub async fn handle(d: Arc<Daemon>, request: Request, tx: UnboundedSender<Reply>
             "exec, connect and alerts --follow must go through a streaming session"
         )),
         Request::Push(spec) => push(&d, spec, tx.clone()).await,
-        Request::Fetch(mut spec) => match vm_name(&d, &spec.vm) {
-            Ok(vm) => {
-                spec.vm = vm;
-                if let super::fetch::FetchDest::Vm { vm, .. } = &mut spec.dest {
-                    match vm_name(&d, vm) {
-                        Ok(name) => *vm = name,
-                        Err(e) => return send_err(&tx, e),
-                    }
-                }
-                super::fetch::fetch(&d, spec).await.map(Response::Copied)
-            }
-            Err(e) => Err(e),
-        },
+        Request::Fetch(spec) => fetch(&d, spec).await,
         Request::Sync {
             selector,
             plan,
@@ -596,8 +584,10 @@ async fn push(
         .map(Response::Copied)
 }
 
-fn send_err(tx: &UnboundedSender<Reply>, e: anyhow::Error) {
-    let _ = tx.send(Reply::Err {
-        message: format!("{e:#}"),
-    });
+async fn fetch(d: &Daemon, mut spec: super::fetch::FetchSpec) -> Result<Response> {
+    spec.vm = vm_name(d, &spec.vm)?;
+    if let super::fetch::FetchDest::Vm { vm, .. } = &mut spec.dest {
+        *vm = vm_name(d, vm)?;
+    }
+    super::fetch::fetch(d, spec).await.map(Response::Copied)
 }

@@ -6,15 +6,16 @@
 
 use std::{
     fs::{File, OpenOptions},
-    io::{Read, Write},
+    io::Write,
     os::unix::fs::{OpenOptionsExt, PermissionsExt},
     path::{Path, PathBuf},
 };
 
 use anyhow::{Context, Result, bail};
 use azlin_protocol::files::{
+    content,
     path::{check_relative, partial_name},
-    wire::{CHUNK, FileHeader, kept_mode},
+    wire::{FileHeader, kept_mode},
 };
 
 pub enum Prepared {
@@ -54,7 +55,7 @@ pub fn prepare(root: &Path, h: &FileHeader) -> Result<Prepared> {
         }
         if meta.len() == h.size
             && meta.permissions().mode() & 0o777 == kept_mode(h.mode)
-            && hash(&mut File::open(&dest)?, &mut blake3::Hasher::new())?.0 == h.hash
+            && content::hash(&mut File::open(&dest)?)? == h.hash
         {
             return Ok(Prepared::Have);
         }
@@ -63,7 +64,7 @@ pub fn prepare(root: &Path, h: &FileHeader) -> Result<Prepared> {
     let mut hasher = Box::new(blake3::Hasher::new());
     let offset = match std::fs::symlink_metadata(&partial) {
         Ok(m) if m.file_type().is_file() && m.len() <= h.size => {
-            hash(&mut File::open(&partial)?, &mut hasher)?.1
+            content::read_into(&mut File::open(&partial)?, &mut hasher, None)?
         }
         Ok(_) => {
             std::fs::remove_file(&partial)?;
@@ -111,18 +112,5 @@ impl Writer {
             File::open(dir)?.sync_all()?;
         }
         Ok(())
-    }
-}
-
-fn hash(f: &mut File, h: &mut blake3::Hasher) -> Result<([u8; 32], u64)> {
-    let mut buf = vec![0u8; CHUNK];
-    let mut len = 0u64;
-    loop {
-        let n = f.read(&mut buf)?;
-        if n == 0 {
-            return Ok((*h.finalize().as_bytes(), len));
-        }
-        h.update(&buf[..n]);
-        len += n as u64;
     }
 }

@@ -1,6 +1,7 @@
 //! Files moved over the agents' connections (`azlin cp`, `sync`,
 //! `sync --watch`): what may be sent and where it may go.
 //!
+//! - [`content`]: a file's BLAKE3 and secret scan in one pass, its header.
 //! - [`filter`]: the security filter by name and by content.
 //! - [`path`]: relative paths on the wire, checked.
 //! - [`wire`]: the frames of a file stream.
@@ -8,6 +9,7 @@
 //! Not here: reading or writing files (the agent's `files` module and the
 //! CLI do, each running these checks).
 
+pub mod content;
 pub mod filter;
 pub mod path;
 pub mod wire;

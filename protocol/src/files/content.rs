@@ -1,0 +1,79 @@
+//! Reading a file's content for a transfer, on either side: its BLAKE3
+//! (and, when asked, the secret scan) in one pass, and the header that
+//! announces it. Plain `Read`, no sockets.
+
+use std::{
+    fs::File,
+    io::{self, Read},
+    os::unix::fs::{MetadataExt, PermissionsExt},
+};
+
+use super::{
+    filter::ContentScan,
+    wire::{CHUNK, FileHeader},
+};
+
+/// Read `r` to its end, feeding every chunk to `hasher` and to `scan` if
+/// given; returns the number of bytes read.
+pub fn read_into(
+    r: &mut impl Read,
+    hasher: &mut blake3::Hasher,
+    mut scan: Option<&mut ContentScan>,
+) -> io::Result<u64> {
+    let mut buf = vec![0u8; CHUNK];
+    let mut len = 0u64;
+    loop {
+        let n = r.read(&mut buf)?;
+        if n == 0 {
+            return Ok(len);
+        }
+        hasher.update(&buf[..n]);
+        if let Some(scan) = scan.as_deref_mut() {
+            scan.feed(&buf[..n]);
+        }
+        len += n as u64;
+    }
+}
+
+/// The BLAKE3 of everything `r` still holds.
+pub fn hash(r: &mut impl Read) -> io::Result<[u8; 32]> {
+    let mut hasher = blake3::Hasher::new();
+    read_into(r, &mut hasher, None)?;
+    Ok(*hasher.finalize().as_bytes())
+}
+
+/// The header announcing `file` (with `rel` left empty for the caller),
+/// hashing its whole content and scanning it if `scan` is given.
+pub fn header(file: &mut File, scan: Option<&mut ContentScan>) -> io::Result<FileHeader> {
+    let meta = file.metadata()?;
+    let mut hasher = blake3::Hasher::new();
+    read_into(file, &mut hasher, scan)?;
+    Ok(FileHeader {
+        rel: String::new(),
+        size: meta.len(),
+        mode: meta.permissions().mode() & 0o777,
+        mtime_ms: meta.mtime() * 1000 + meta.mtime_nsec() / 1_000_000,
+        hash: *hasher.finalize().as_bytes(),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hashes_and_scans_in_one_pass() {
+        let mut body = vec![b'x'; 3 * CHUNK + 5];
+        body.extend_from_slice(b"-----BEGIN RSA PRIVATE KEY-----");
+        let mut hasher = blake3::Hasher::new();
+        let mut scan = ContentScan::default();
+        let len = read_into(&mut body.as_slice(), &mut hasher, Some(&mut scan)).unwrap();
+        assert_eq!(len, body.len() as u64);
+        assert_eq!(hasher.finalize(), blake3::hash(&body));
+        assert_eq!(scan.found(), Some("contains a private key"));
+        assert_eq!(
+            hash(&mut body.as_slice()).unwrap(),
+            *blake3::hash(&body).as_bytes()
+        );
+    }
+}
