@@ -14,6 +14,12 @@
 //! tmux_session = "azlin"        # the tmux session `azlin connect` attaches
 //! [session_names]                # what `azlin session VM NAME` sets
 //! vm-1 = "main"
+//! [docker]                       # the docker provider (see provider::docker)
+//! image = "azlin-vm:0123abcd"   # default: the newest azlin-vm image
+//! network = "azlin"             # the docker network the VMs share
+//! subnet = "10.213.0.0/16"      # used when azlin creates that network
+//! user = "azureuser"            # the VM user cloud-init creates
+//! dev_tools = true              # install git, docker, Python, Node, Rust…
 //! ```
 
 use std::{collections::BTreeMap, net::SocketAddr, path::Path};
@@ -31,6 +37,8 @@ pub struct Config {
     pub metrics: MetricsConfig,
     #[serde(default)]
     pub connect: ConnectConfig,
+    #[serde(default)]
+    pub docker: DockerConfig,
     /// VM name → the name the user gave it (`azlin session`), as the
     /// original azlin keeps them.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
@@ -108,6 +116,55 @@ impl Default for ConnectConfig {
     }
 }
 
+/// The docker provider's settings.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DockerConfig {
+    /// The VM image; unset: the newest local `azlin-vm` image (built by
+    /// `deploy/vm-image/build.sh`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub image: Option<String>,
+    #[serde(default = "default_docker_network")]
+    pub network: String,
+    /// The network's subnet when azlin creates it; a fixed subnet lets a
+    /// container keep its address when it is reconnected.
+    #[serde(default = "default_docker_subnet")]
+    pub subnet: String,
+    #[serde(default = "default_vm_user")]
+    pub user: String,
+    /// Install the development tools after the agent (needs the internet).
+    #[serde(default = "default_true")]
+    pub dev_tools: bool,
+}
+
+fn default_docker_network() -> String {
+    "azlin".into()
+}
+
+fn default_docker_subnet() -> String {
+    "10.213.0.0/16".into()
+}
+
+fn default_vm_user() -> String {
+    "azureuser".into()
+}
+
+fn default_true() -> bool {
+    true
+}
+
+impl Default for DockerConfig {
+    fn default() -> Self {
+        Self {
+            image: None,
+            network: default_docker_network(),
+            subnet: default_docker_subnet(),
+            user: default_vm_user(),
+            dev_tools: true,
+        }
+    }
+}
+
 impl Config {
     /// Read the config; a missing file means defaults.
     pub fn load(path: &Path) -> Result<Self> {
@@ -159,6 +216,35 @@ impl Config {
             .context("connect.tmux_session")?;
         for (vm, name) in &self.session_names {
             check_session_label(name).with_context(|| format!("session_names.{vm}"))?;
+        }
+        self.docker.check()
+    }
+}
+
+impl DockerConfig {
+    fn check(&self) -> Result<()> {
+        let plain = |s: &str| {
+            !s.is_empty()
+                && !s.starts_with('-')
+                && s.bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b"._-:/@".contains(&b))
+        };
+        if let Some(image) = &self.image
+            && !plain(image)
+        {
+            anyhow::bail!("docker.image = {image:?} is not an image reference");
+        }
+        if !plain(&self.network) || self.network.contains([':', '/', '@']) {
+            anyhow::bail!("docker.network = {:?} is not a network name", self.network);
+        }
+        let subnet_ok = self.subnet.split_once('/').is_some_and(|(ip, len)| {
+            ip.parse::<std::net::Ipv4Addr>().is_ok() && len.parse::<u8>().is_ok_and(|l| l <= 30)
+        });
+        if !subnet_ok {
+            anyhow::bail!(
+                "docker.subnet = {:?} is not an IPv4 CIDR such as 10.213.0.0/16",
+                self.subnet
+            );
         }
         Ok(())
     }

@@ -92,6 +92,14 @@ impl Home {
         self.root.join("local")
     }
 
+    /// The docker provider's folder for one VM (its cloud-init seed).
+    pub fn docker_vm_dir(&self, vm: &str) -> Result<PathBuf> {
+        if azlin_protocol::pki::check_vm_name(vm).is_err() {
+            bail!("invalid VM name {vm:?}");
+        }
+        Ok(self.root.join("docker").join(vm))
+    }
+
     /// The local provider's folder for one VM. The name is checked, so it
     /// can never point outside `local/`.
     pub fn local_vm_dir(&self, vm: &str) -> Result<PathBuf> {

@@ -16,5 +16,6 @@ pub mod log_tail;
 pub mod names;
 pub mod provider;
 pub mod selector;
+pub mod ssh_key;
 pub mod state;
 pub mod telemetry;

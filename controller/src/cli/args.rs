@@ -26,10 +26,12 @@ pub struct Cli {
 pub enum Command {
     /// Create VMs and wait until their agents have enrolled.
     New {
-        /// Where the VMs run: `local` (agent processes on this machine) or
+        /// Where the VMs run: `local` (agent processes on this machine),
+        /// `docker` (containers booted by systemd and cloud-init) or
         /// `external` (machines you run; prints a join token for each).
-        #[arg(long, default_value = "local")]
-        provider: String,
+        /// Default: `default_provider` in config.toml, else `local`.
+        #[arg(long)]
+        provider: Option<String>,
         /// VM name; with --pool N the VMs are NAME-1 … NAME-N.
         #[arg(long)]
         name: Option<String>,
@@ -43,6 +45,10 @@ pub enum Command {
         /// Label the VMs (repeatable), for `--tag` selection.
         #[arg(long = "tag", value_name = "KEY=VALUE")]
         tags: Vec<String>,
+        /// Skip the development tools cloud-init would install after the
+        /// agent (git, docker, Python, Node, Rust, gh, az).
+        #[arg(long)]
+        no_dev_tools: bool,
         #[arg(long)]
         json: bool,
     },

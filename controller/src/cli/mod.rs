@@ -212,14 +212,22 @@ fn run_command(home: &Home, command: Command) -> Result<()> {
             pool,
             dial,
             tags,
+            no_dev_tools,
             json,
         } => {
+            let provider = match provider {
+                Some(p) => p,
+                None => crate::config::Config::load(&home.config_file())?
+                    .default_provider
+                    .unwrap_or_else(|| crate::provider::LOCAL.into()),
+            };
             let tags = tags
                 .iter()
                 .map(|t| crate::state::tags::parse_tag(t))
                 .collect::<Result<Vec<_>>>()?;
             let request = Request::New(NewRequest {
                 tags,
+                no_dev_tools,
                 provider,
                 name,
                 pool,

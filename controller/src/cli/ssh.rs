@@ -28,9 +28,8 @@ use crate::{
     selector::Selector,
 };
 
-/// Where azlin keeps its SSH files.
 fn ssh_dir(home: &Home) -> PathBuf {
-    home.root().join("ssh")
+    crate::ssh_key::dir(home)
 }
 
 pub fn config_path(home: &Home) -> PathBuf {
@@ -84,7 +83,7 @@ pub fn connect(home: &Home, vm: &str, tmux: Option<String>) -> Result<u8> {
 /// them, and rewrite the config and known_hosts. Returns how many VMs are
 /// in the config; VMs that could not be reached are reported and left out.
 fn refresh(home: &Home, selector: Selector) -> Result<usize> {
-    let public = ensure_key(home)?;
+    let public = crate::ssh_key::ensure(home)?;
     let Response::SshTargets(targets) = ask(home, Request::SshTargets { selector })? else {
         bail!("unexpected answer from the daemon");
     };
@@ -111,44 +110,6 @@ fn refresh(home: &Home, selector: Selector) -> Result<usize> {
     write_atomic(&config_path(home), text.as_bytes(), 0o600)
         .with_context(|| format!("cannot write {}", config_path(home).display()))?;
     Ok(good.len())
-}
-
-/// azlin's key pair, made with ssh-keygen on first use; returns the
-/// public key line.
-fn ensure_key(home: &Home) -> Result<String> {
-    let dir = ssh_dir(home);
-    std::fs::create_dir_all(&dir).with_context(|| format!("cannot create {}", dir.display()))?;
-    let key = dir.join("id_ed25519");
-    let public = dir.join("id_ed25519.pub");
-    if !key.exists() {
-        let host = nix::unistd::gethostname()
-            .ok()
-            .and_then(|h| h.into_string().ok())
-            .unwrap_or_else(|| "controller".into());
-        let status = Command::new("ssh-keygen")
-            .args(["-q", "-t", "ed25519", "-N", "", "-C"])
-            .arg(format!("azlin@{host}"))
-            .arg("-f")
-            .arg(&key)
-            .status()
-            .context("cannot run ssh-keygen; install the OpenSSH client")?;
-        if !status.success() {
-            bail!("ssh-keygen failed ({status}) making {}", key.display());
-        }
-    }
-    let line = std::fs::read_to_string(&public)
-        .with_context(|| format!("cannot read {}", public.display()))?;
-    let line = line.trim().to_string();
-    let safe = line
-        .bytes()
-        .all(|b| b.is_ascii_alphanumeric() || b" +/=@.-_".contains(&b));
-    if !safe || !line.starts_with("ssh-ed25519 ") {
-        bail!(
-            "{} is not an ed25519 public key; move it aside",
-            public.display()
-        );
-    }
-    Ok(line)
 }
 
 /// Add `public` to each VM user's authorized_keys (once) with a command

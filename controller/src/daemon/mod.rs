@@ -62,7 +62,7 @@ use crate::{
     config::Config,
     fleet_pki::FleetPki,
     home::Home,
-    provider::local::LocalProvider,
+    provider::{Providers, docker::DockerProvider, local::LocalProvider},
     state::{ConnectMode, Db, VmState, now_unix},
     telemetry::{
         live::LiveStore,
@@ -87,7 +87,7 @@ pub struct Daemon {
     pub fleet: fleet::Fleet,
     pub live: LiveStore,
     pub counters: counters::Counters,
-    pub local: LocalProvider,
+    pub providers: Providers,
     pub started_at: i64,
     pub host_name: String,
     pub shutdown: watch::Sender<bool>,
@@ -111,7 +111,10 @@ impl Daemon {
     /// stopped, whatever the table last recorded.
     pub fn state_of(&self, row: &crate::state::VmRow) -> VmState {
         match row.state {
-            VmState::Running if row.provider == "local" && !self.local.is_running(row) => {
+            VmState::Running
+                if row.provider == crate::provider::LOCAL
+                    && !self.providers.local.is_running(row) =>
+            {
                 VmState::Stopped
             }
             s => s,
@@ -191,7 +194,10 @@ async fn serve(home: Home) -> Result<()> {
         None => quinn::Endpoint::client(SocketAddr::from(([0, 0, 0, 0], 0)))
             .context("cannot open a UDP socket")?,
     };
-    let local = LocalProvider::new(home.clone())?;
+    let providers = Providers {
+        local: LocalProvider::new(home.clone())?,
+        docker: DockerProvider::new(home.clone(), config.docker.clone()),
+    };
     let (shutdown, mut shutdown_rx) = watch::channel(false);
     let notification_command = config
         .other
@@ -209,7 +215,7 @@ async fn serve(home: Home) -> Result<()> {
         fleet: fleet::Fleet::default(),
         live: LiveStore::default(),
         counters: counters::Counters::default(),
-        local,
+        providers,
         started_at: now_unix(),
         host_name: host_name(),
         shutdown,

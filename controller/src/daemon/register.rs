@@ -13,7 +13,7 @@ use crate::{
 };
 
 /// The provider name for registered machines.
-pub const EXTERNAL: &str = "external";
+pub use crate::provider::EXTERNAL;
 
 pub fn register(d: &Daemon, req: &NewRequest) -> Result<Response> {
     let controller = d.config.daemon.listen.ok_or_else(|| {

@@ -1,6 +1,6 @@
 //! What the daemon does for each CLI request.
 
-use std::{collections::BTreeMap, sync::Arc, time::Duration};
+use std::{collections::BTreeMap, sync::Arc};
 
 use anyhow::{Context, Result, anyhow, bail};
 use azlin_protocol::{
@@ -16,13 +16,11 @@ use super::{
 };
 use crate::{
     ipc::{DaemonInfo, NewRequest, Reply, Request, Response, VmView},
-    provider::{AgentConnect, VmSpec},
+    provider::{AgentConnect, Providers, VmSpec},
     state::{ConnectMode, VmRow, VmState, now_unix, tags},
     telemetry::live::freshness,
 };
 
-/// How long `azlin new` waits for a local agent to enroll and connect.
-const READY_TIMEOUT: Duration = Duration::from_secs(30);
 /// Largest `--pool` of agent processes on this machine.
 const MAX_POOL: u32 = 100;
 /// Largest `--pool` of registered machines (they cost only rows here).
@@ -344,13 +342,7 @@ async fn new(
     req: NewRequest,
     progress: &impl Fn(&str, String),
 ) -> Result<Vec<VmView>> {
-    if req.provider != "local" {
-        bail!(
-            "provider {:?} is not available in this build; use --provider local, or \
-             --provider external to register machines you run yourself",
-            req.provider
-        );
-    }
+    Providers::check_creatable(&req.provider)?;
     let connect = match req.connect {
         ConnectMode::Listen => AgentConnect::Listen,
         ConnectMode::Dial => {
@@ -393,8 +385,10 @@ async fn new(
             token,
             ca_pem: d.pki.ca.cert_pem().to_string(),
             connect: connect.clone(),
+            dev_tools: !req.no_dev_tools,
         };
-        match d.local.create(&spec).await {
+        progress(name, format!("creating ({} provider)", req.provider));
+        match d.providers.create(&req.provider, &spec).await {
             Ok(p) => {
                 let mut db = d.db.lock().expect("db lock");
                 db.set_vm_provider_data(name, &p.provider_data)?;
@@ -426,9 +420,10 @@ async fn new(
             }
         }
     }
+    let ready_timeout = Providers::ready_timeout(&req.provider, req.pool);
     let ready = d
         .fleet
-        .wait_until(READY_TIMEOUT, |f| {
+        .wait_until(ready_timeout, |f| {
             created.iter().all(|n| f.status(n).connected)
         })
         .await;
@@ -444,22 +439,23 @@ async fn new(
         }
     }
     if !ready {
-        let late: Vec<String> = created
-            .iter()
-            .filter(|n| !d.fleet.status(n).connected)
-            .map(|n| {
-                let status = d.fleet.status(n);
-                format!(
-                    "{n}: {}\n{}",
-                    status
-                        .last_error
-                        .unwrap_or_else(|| "no connection yet".into()),
-                    d.local.log_tail(n)
-                )
-            })
-            .collect();
+        let mut late = Vec::new();
+        for n in created.iter().filter(|n| !d.fleet.status(n).connected) {
+            let status = d.fleet.status(n);
+            let row = d.db.lock().expect("db lock").vm(n)?;
+            let tail = match &row {
+                Some(row) => d.providers.log_tail(row).await,
+                None => String::new(),
+            };
+            late.push(format!(
+                "{n}: {}\n{tail}",
+                status
+                    .last_error
+                    .unwrap_or_else(|| "no connection yet".into()),
+            ));
+        }
         bail!(
-            "not connected within {READY_TIMEOUT:?}:\n{}",
+            "not connected within {ready_timeout:?}:\n{}",
             late.join("\n")
         );
     }
@@ -472,13 +468,12 @@ async fn new(
 async fn start(d: &Arc<Daemon>, name: &str) -> Result<Response> {
     let row = row_named(d, name)?;
     {
-        let data = if row.provider == EXTERNAL {
-            row.provider_data.clone()
-        } else {
-            d.local.start(&row)?
-        };
+        let started = d.providers.start(&row).await?;
         let mut db = d.db.lock().expect("db lock");
-        db.set_vm_provider_data(name, &data)?;
+        db.set_vm_provider_data(name, &started.provider_data)?;
+        if let Some(address) = &started.address {
+            db.set_vm_address(name, address)?;
+        }
         db.set_vm_state(name, VmState::Running)?;
     }
     if row.connect_mode == ConnectMode::Listen && row.state != VmState::Running {
@@ -499,9 +494,7 @@ async fn stop(d: &Arc<Daemon>, name: &str) -> Result<Response> {
     // Keep the VM tracked (it is still in the fleet) but stop dialling it.
     d.fleet.untrack(name, "VM stopped");
     d.fleet.track(name);
-    if row.provider != EXTERNAL {
-        d.local.stop(&row).await?;
-    }
+    d.providers.stop(&row).await?;
     Ok(Response::Done {
         message: format!("{name} stopped"),
     })
@@ -510,12 +503,10 @@ async fn stop(d: &Arc<Daemon>, name: &str) -> Result<Response> {
 async fn kill(d: &Arc<Daemon>, name: &str) -> Result<Response> {
     let row = row_named(d, name)?;
     d.fleet.untrack(name, "VM deleted");
-    if row.provider != EXTERNAL {
-        d.local
-            .delete(&row)
-            .await
-            .with_context(|| format!("cannot delete {name}"))?;
-    }
+    d.providers
+        .delete(&row)
+        .await
+        .with_context(|| format!("cannot delete {name}"))?;
     d.db.lock().expect("db lock").remove_vm(name)?;
     d.live.forget(name);
     if d.session_name(name).is_some() {

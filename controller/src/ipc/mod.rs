@@ -181,6 +181,9 @@ pub struct NewRequest {
     pub pool: u32,
     pub connect: ConnectMode,
     pub tags: Vec<(String, String)>,
+    /// Skip the development tools (cloud-init providers).
+    #[serde(default)]
+    pub no_dev_tools: bool,
 }
 
 #[derive(Debug, Serialize, Deserialize)]

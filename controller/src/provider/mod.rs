@@ -3,10 +3,26 @@
 //! one-time join token and which side dials.
 //!
 //! - [`local`]: each VM is an agent process on this machine.
+//! - [`docker`]: each VM is a container booted by systemd and the real
+//!   cloud-init, which installs and enrolls the agent.
+//! - `external` (machines the user runs; see `daemon::register`): azlin
+//!   only records them.
+//!
+//! [`Providers`] sends each request to the VM's own provider.
 
+pub mod docker;
 pub mod local;
 
+use std::time::Duration;
+
+use anyhow::{Result, bail};
 use azlin_protocol::enroll::JoinToken;
+
+use crate::state::VmRow;
+
+pub const LOCAL: &str = "local";
+pub const DOCKER: &str = "docker";
+pub const EXTERNAL: &str = "external";
 
 /// How the new VM's agent reaches the controller.
 #[derive(Debug, Clone)]
@@ -23,6 +39,8 @@ pub struct VmSpec {
     pub token: JoinToken,
     pub ca_pem: String,
     pub connect: AgentConnect,
+    /// Install the development tools (cloud-init providers).
+    pub dev_tools: bool,
 }
 
 /// What a provider reports about a VM it created.
@@ -31,4 +49,92 @@ pub struct Provisioned {
     pub address: Option<String>,
     /// Provider-specific facts, as JSON, kept in `state.db`.
     pub provider_data: String,
+}
+
+/// What a provider reports when it starts a VM again.
+pub struct Started {
+    pub provider_data: String,
+    /// A new address for the agent, when it moved.
+    pub address: Option<String>,
+}
+
+/// Every provider this build has, by name.
+pub struct Providers {
+    pub local: local::LocalProvider,
+    pub docker: docker::DockerProvider,
+}
+
+impl Providers {
+    /// Refuse a provider name `azlin new` cannot create VMs with.
+    pub fn check_creatable(name: &str) -> Result<()> {
+        match name {
+            LOCAL | DOCKER => Ok(()),
+            other => bail!(
+                "provider {other:?} is not available in this build; use --provider local or \
+                 docker, or --provider external to register machines you run yourself"
+            ),
+        }
+    }
+
+    /// How long `azlin new` waits for a new VM's agent: a local agent is
+    /// up at once, a container boots and runs cloud-init first.
+    pub fn ready_timeout(name: &str, pool: u32) -> Duration {
+        match name {
+            DOCKER => Duration::from_secs(120 + 4 * u64::from(pool)),
+            _ => Duration::from_secs(30),
+        }
+    }
+
+    pub async fn create(&self, provider: &str, spec: &VmSpec) -> Result<Provisioned> {
+        match provider {
+            LOCAL => self.local.create(spec).await,
+            DOCKER => self.docker.create(spec).await,
+            other => bail!("provider {other:?} cannot create VMs"),
+        }
+    }
+
+    pub async fn start(&self, vm: &VmRow) -> Result<Started> {
+        match vm.provider.as_str() {
+            LOCAL => Ok(Started {
+                provider_data: self.local.start(vm)?,
+                address: None,
+            }),
+            DOCKER => {
+                let (provider_data, address) = self.docker.start(vm).await?;
+                Ok(Started {
+                    provider_data,
+                    address,
+                })
+            }
+            _ => Ok(Started {
+                provider_data: vm.provider_data.clone(),
+                address: None,
+            }),
+        }
+    }
+
+    pub async fn stop(&self, vm: &VmRow) -> Result<()> {
+        match vm.provider.as_str() {
+            LOCAL => self.local.stop(vm).await,
+            DOCKER => self.docker.stop(vm).await,
+            _ => Ok(()),
+        }
+    }
+
+    pub async fn delete(&self, vm: &VmRow) -> Result<()> {
+        match vm.provider.as_str() {
+            LOCAL => self.local.delete(vm).await,
+            DOCKER => self.docker.delete(vm).await,
+            _ => Ok(()),
+        }
+    }
+
+    /// The end of the VM's own log, to explain why it did not come up.
+    pub async fn log_tail(&self, vm: &VmRow) -> String {
+        match vm.provider.as_str() {
+            LOCAL => self.local.log_tail(&vm.name),
+            DOCKER => self.docker.log_tail(vm).await,
+            _ => String::new(),
+        }
+    }
 }

@@ -1,0 +1,209 @@
+use super::*;
+
+const CA: &str = "-----BEGIN CERTIFICATE-----\nMIIBfake\n-----END CERTIFICATE-----\n";
+const KEY: &str =
+    "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIBkDCp9fFoZy/4mfYvYNmJRrgMZ2wP5XzJzX6qzbM0Yz azlin";
+
+fn data() -> UserData {
+    UserData {
+        name: "dev-1".into(),
+        user: "azureuser".into(),
+        ssh_public_key: KEY.into(),
+        agent_url: "http://172.30.0.1:8080/azlin-agent".into(),
+        agent_sha256: "ab".repeat(32),
+        ca_pem: CA.into(),
+        join_token: JoinToken::generate().unwrap(),
+        connect: AgentConnect::Listen { port: 47800 },
+        dev_tools: true,
+    }
+}
+
+#[test]
+fn every_placeholder_is_filled_and_it_is_a_cloud_config() {
+    let out = render(&data()).unwrap();
+    assert!(out.starts_with("#cloud-config\n"));
+    assert!(!out.contains("{{"), "{out}");
+    assert!(!out.contains("#if") && !out.contains("#end"));
+    assert!(out.contains(r#"hostname: "dev-1""#));
+    assert!(out.contains(&format!(
+        "- [/usr/local/lib/azlin/install-agent, \"http://172.30.0.1:8080/azlin-agent\", \"{}\"]",
+        "ab".repeat(32)
+    )));
+}
+
+#[test]
+fn the_token_is_written_once_to_a_private_file() {
+    let d = data();
+    let out = render(&d).unwrap();
+    let token = d.join_token.to_string();
+    assert_eq!(out.matches(&token).count(), 1);
+    let at = out.find(&token).unwrap();
+    let before = &out[..at];
+    let file = before.rfind("- path: ").unwrap();
+    assert!(before[file..].starts_with("- path: /etc/azlin/join-token"));
+    assert!(before[file..].contains("permissions: \"0600\""));
+}
+
+#[test]
+fn dev_tools_are_skippable() {
+    let with = render(&data()).unwrap();
+    assert!(with.contains("install-dev-tools, \"azureuser\"]"));
+    let without = render(&UserData {
+        dev_tools: false,
+        ..data()
+    })
+    .unwrap();
+    assert!(!without.contains("install-dev-tools"));
+    assert!(without.contains("install-agent"));
+}
+
+#[test]
+fn the_agent_starts_before_the_tools() {
+    let out = render(&data()).unwrap();
+    let runcmd = &out[out.find("runcmd:").unwrap()..];
+    assert!(runcmd.find("install-agent").unwrap() < runcmd.find("install-dev-tools").unwrap());
+}
+
+#[test]
+fn it_fits_azure_custom_data_with_room_to_spare() {
+    let out = render(&data()).unwrap();
+    assert!(out.len() < MAX_CUSTOM_DATA / 2, "{} bytes", out.len());
+}
+
+#[test]
+fn agent_config_says_how_to_connect() {
+    let listen = agent_toml(&data());
+    assert!(listen.contains("mode = \"listen\""), "{listen}");
+    assert!(listen.contains("listen = \"0.0.0.0:47800\""));
+    assert!(listen.contains("user = \"azureuser\""));
+    let dial = agent_toml(&UserData {
+        connect: AgentConnect::Dial {
+            controller: "203.0.113.5:47801".into(),
+        },
+        ..data()
+    });
+    assert!(dial.contains("mode = \"dial\""), "{dial}");
+    assert!(dial.contains("controller = \"203.0.113.5:47801\""));
+}
+
+#[test]
+fn hostile_values_are_refused() {
+    type Expect = fn(&RenderError) -> bool;
+    let cases: Vec<(UserData, Expect)> = vec![
+        (
+            UserData {
+                user: "root".into(),
+                ..data()
+            },
+            |e| matches!(e, RenderError::User(_)),
+        ),
+        (
+            UserData {
+                user: "a\nruncmd: [x]".into(),
+                ..data()
+            },
+            |e| matches!(e, RenderError::User(_)),
+        ),
+        (
+            UserData {
+                user: "Admin".into(),
+                ..data()
+            },
+            |e| matches!(e, RenderError::User(_)),
+        ),
+        (
+            UserData {
+                name: "Dev_1".into(),
+                ..data()
+            },
+            |e| matches!(e, RenderError::Name(_)),
+        ),
+        (
+            UserData {
+                ssh_public_key: format!("{KEY}\nssh-rsa AAAA"),
+                ..data()
+            },
+            |e| matches!(e, RenderError::SshKey(_)),
+        ),
+        (
+            UserData {
+                ssh_public_key: "not a key".into(),
+                ..data()
+            },
+            |e| matches!(e, RenderError::SshKey(_)),
+        ),
+        (
+            UserData {
+                ssh_public_key: "ssh-ed25519 AAA\"]".into(),
+                ..data()
+            },
+            |e| matches!(e, RenderError::SshKey(_)),
+        ),
+        (
+            UserData {
+                agent_url: "ftp://x/agent".into(),
+                ..data()
+            },
+            |e| matches!(e, RenderError::Url(_)),
+        ),
+        (
+            UserData {
+                agent_url: "http://x/a\" ; rm -rf /".into(),
+                ..data()
+            },
+            |e| matches!(e, RenderError::Url(_)),
+        ),
+        (
+            UserData {
+                agent_sha256: "zz".repeat(32),
+                ..data()
+            },
+            |e| matches!(e, RenderError::Sha256(_)),
+        ),
+        (
+            UserData {
+                agent_sha256: "ab".into(),
+                ..data()
+            },
+            |e| matches!(e, RenderError::Sha256(_)),
+        ),
+        (
+            UserData {
+                ca_pem: "hello".into(),
+                ..data()
+            },
+            |e| matches!(e, RenderError::CaPem),
+        ),
+        (
+            UserData {
+                connect: AgentConnect::Dial {
+                    controller: "nohost".into(),
+                },
+                ..data()
+            },
+            |e| matches!(e, RenderError::Controller(_)),
+        ),
+    ];
+    for (d, expected) in cases {
+        let err = render(&d).unwrap_err();
+        assert!(expected(&err), "{err}");
+    }
+}
+
+#[test]
+fn odd_but_legal_text_stays_inside_its_string() {
+    // A CA file whose middle holds YAML and shell metacharacters cannot
+    // leave its scalar: the document still has one `runcmd`, one token file.
+    let ca =
+        "-----BEGIN CERTIFICATE-----\n\"]\nruncmd: [\"$(id)\"]\n'`\n-----END CERTIFICATE-----\n";
+    let out = render(&UserData {
+        ca_pem: ca.into(),
+        ..data()
+    })
+    .unwrap();
+    assert_eq!(out.matches("\nruncmd:").count(), 1);
+    assert_eq!(out.matches("- path: /etc/azlin/join-token").count(), 1);
+    assert!(
+        out.contains(r#"content: "-----BEGIN CERTIFICATE-----\n\"]\nruncmd: [\"$(id)\"]\n'`\n"#)
+    );
+}

@@ -1,0 +1,398 @@
+//! The docker provider: each VM is a container from the image that
+//! `deploy/vm-image/build.sh` builds (Debian with systemd as PID 1 and the
+//! real cloud-init). The container gets the VM's cloud-init user-data as a
+//! NoCloud seed; cloud-init creates the user, downloads the agent from this
+//! daemon ([`agent_download`]), checks its hash, writes the join token and
+//! starts the agent's systemd unit, exactly as on an Azure VM. The agent
+//! listens on its default port on the container's own address.
+//!
+//! Containers are named `azlin-<home>-<vm>` (`<home>` is a hash of the
+//! azlin home folder) so two azlin homes on one machine never collide.
+
+pub mod agent_download;
+pub mod engine;
+
+use std::{
+    net::{IpAddr, Ipv4Addr},
+    path::PathBuf,
+};
+
+use anyhow::{Context, Result, anyhow, bail};
+use azlin_cloud_init::{UserData, render};
+use azlin_protocol::{DEFAULT_AGENT_PORT, secret_file::write_atomic};
+use serde::{Deserialize, Serialize};
+use tokio::sync::Mutex;
+
+use self::{
+    agent_download::AgentDownload,
+    engine::{docker, docker_maybe},
+};
+use super::{AgentConnect, Provisioned, VmSpec, local::find_agent_binary};
+use crate::{config::DockerConfig, home::Home, state::VmRow};
+
+/// The repository name of the images `deploy/vm-image/build.sh` makes.
+pub const IMAGE_REPOSITORY: &str = "azlin-vm";
+
+pub struct DockerProvider {
+    home: Home,
+    config: DockerConfig,
+    /// Started on first use: a daemon without docker VMs opens no port.
+    download: Mutex<Option<AgentDownload>>,
+}
+
+/// What `state.db` keeps about a docker VM.
+#[derive(Debug, Default, Serialize, Deserialize)]
+pub struct DockerData {
+    pub container: String,
+    pub image: String,
+    #[serde(default)]
+    pub ip: Option<String>,
+}
+
+impl DockerProvider {
+    pub fn new(home: Home, config: DockerConfig) -> Self {
+        Self {
+            home,
+            config,
+            download: Mutex::new(None),
+        }
+    }
+
+    /// The container name of `vm` for this azlin home.
+    pub fn container_name(&self, vm: &str) -> String {
+        let digest = ring::digest::digest(
+            &ring::digest::SHA256,
+            self.home.root().as_os_str().as_encoded_bytes(),
+        );
+        let tag: String = digest.as_ref()[..4]
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect();
+        format!("azlin-{tag}-{vm}")
+    }
+
+    fn vm_dir(&self, vm: &str) -> Result<PathBuf> {
+        self.home.docker_vm_dir(vm)
+    }
+
+    /// Create the container and boot it; cloud-init does the rest.
+    pub async fn create(&self, spec: &VmSpec) -> Result<Provisioned> {
+        let gateway = self.ensure_network().await?;
+        let image = self.image().await?;
+        let (url, sha256) = self.agent_download(gateway).await?;
+        let connect = match &spec.connect {
+            AgentConnect::Listen => azlin_cloud_init::AgentConnect::Listen {
+                port: DEFAULT_AGENT_PORT,
+            },
+            AgentConnect::Dial { controller } => {
+                let loopback = controller
+                    .rsplit_once(':')
+                    .and_then(|(h, _)| h.parse::<IpAddr>().ok())
+                    .is_some_and(|ip| ip.is_loopback());
+                if loopback {
+                    bail!(
+                        "containers cannot reach the daemon at {controller}: set [daemon] listen \
+                         to an address they reach (such as the docker network's gateway, \
+                         {gateway}) or use listen mode (no --dial)"
+                    );
+                }
+                azlin_cloud_init::AgentConnect::Dial {
+                    controller: controller.clone(),
+                }
+            }
+        };
+        let user_data = render(&UserData {
+            name: spec.name.clone(),
+            user: self.config.user.clone(),
+            ssh_public_key: crate::ssh_key::ensure(&self.home)?,
+            agent_url: url,
+            agent_sha256: sha256,
+            ca_pem: spec.ca_pem.clone(),
+            join_token: spec.token.clone(),
+            connect,
+            dev_tools: spec.dev_tools && self.config.dev_tools,
+        })
+        .context("cannot render the VM's cloud-init user-data")?;
+        let seed = self.vm_dir(&spec.name)?.join("seed");
+        std::fs::create_dir_all(&seed)
+            .with_context(|| format!("cannot create {}", seed.display()))?;
+        write_atomic(&seed.join("user-data"), user_data.as_bytes(), 0o600)?;
+        let instance = azlin_protocol::enroll::JoinToken::generate()?.id_hex();
+        let meta = format!(
+            "instance-id: {}-{}\nlocal-hostname: {}\n",
+            spec.name,
+            &instance[..12],
+            spec.name
+        );
+        write_atomic(&seed.join("meta-data"), meta.as_bytes(), 0o600)?;
+
+        let container = self.container_name(&spec.name);
+        // A container left by an earlier VM of this name (deleted while
+        // docker was down) would hold the name.
+        docker_maybe(["rm", "-f", "-v", &container]).await?;
+        let seed_mount = format!("{}:/var/lib/cloud/seed/nocloud:ro", seed.display());
+        let home_label = format!("azlin.home={}", self.home.root().display());
+        let vm_label = format!("azlin.vm={}", spec.name);
+        docker([
+            "run",
+            "--detach",
+            "--name",
+            &container,
+            "--hostname",
+            &spec.name,
+            "--network",
+            &self.config.network,
+            "--label",
+            &vm_label,
+            "--label",
+            &home_label,
+            // systemd as PID 1: it shuts down on SIGRTMIN+3 and needs its
+            // own /run and the cgroup tree.
+            "--stop-signal",
+            "SIGRTMIN+3",
+            "--tmpfs",
+            "/run",
+            "--tmpfs",
+            "/run/lock",
+            "--volume",
+            "/sys/fs/cgroup:/sys/fs/cgroup:ro",
+            "--volume",
+            &seed_mount,
+            &image,
+        ])
+        .await
+        .with_context(|| format!("cannot start a container for {}", spec.name))?;
+        let ip = self.ip(&container).await?;
+        let data = DockerData {
+            container,
+            image,
+            ip: Some(ip.clone()),
+        };
+        Ok(Provisioned {
+            address: Some(format!("{ip}:{DEFAULT_AGENT_PORT}")),
+            provider_data: serde_json::to_string(&data)?,
+        })
+    }
+
+    /// Start the VM's container again; its agent (enabled in systemd)
+    /// comes back with its key and certificate, no new enrollment.
+    pub async fn start(&self, vm: &VmRow) -> Result<(String, Option<String>)> {
+        let mut data = data_of(vm)?;
+        docker(["start", &data.container])
+            .await
+            .with_context(|| format!("cannot start {}", vm.name))?;
+        let ip = self.ip(&data.container).await?;
+        data.ip = Some(ip.clone());
+        Ok((
+            serde_json::to_string(&data)?,
+            Some(format!("{ip}:{DEFAULT_AGENT_PORT}")),
+        ))
+    }
+
+    /// Shut the container down cleanly (systemd stops the agent).
+    pub async fn stop(&self, vm: &VmRow) -> Result<()> {
+        let data = data_of(vm)?;
+        docker_maybe(["stop", "--time", "10", &data.container])
+            .await
+            .with_context(|| format!("cannot stop {}", vm.name))?;
+        Ok(())
+    }
+
+    /// Remove the container, its anonymous volumes and its seed.
+    pub async fn delete(&self, vm: &VmRow) -> Result<()> {
+        if let Ok(data) = data_of(vm) {
+            docker_maybe(["rm", "--force", "--volumes", &data.container]).await?;
+        }
+        let dir = self.vm_dir(&vm.name)?;
+        match std::fs::remove_dir_all(&dir) {
+            Ok(()) => Ok(()),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+            Err(e) => Err(e).with_context(|| format!("cannot remove {}", dir.display())),
+        }
+    }
+
+    /// The end of cloud-init's output in the container, for error messages.
+    pub async fn log_tail(&self, vm: &VmRow) -> String {
+        let Ok(data) = data_of(vm) else {
+            return String::new();
+        };
+        docker([
+            "exec",
+            &data.container,
+            "tail",
+            "-n",
+            "8",
+            "/var/log/cloud-init-output.log",
+        ])
+        .await
+        .unwrap_or_else(|e| format!("{e:#}"))
+    }
+
+    async fn ip(&self, container: &str) -> Result<String> {
+        let format = format!(
+            "{{{{(index .NetworkSettings.Networks \"{}\").IPAddress}}}}",
+            self.config.network
+        );
+        let out = docker(["inspect", "--format", &format, container]).await?;
+        let ip = out.trim();
+        ip.parse::<IpAddr>().map(|_| ip.to_string()).map_err(|_| {
+            anyhow!(
+                "{container} has no address on the docker network {}",
+                self.config.network
+            )
+        })
+    }
+
+    /// The network the VMs share, created with the configured subnet when
+    /// missing; returns its gateway address.
+    async fn ensure_network(&self) -> Result<IpAddr> {
+        let net = &self.config.network;
+        let inspect = [
+            "network",
+            "inspect",
+            "--format",
+            "{{range .IPAM.Config}}{{.Subnet}} {{.Gateway}} {{end}}",
+            net,
+        ];
+        let out = match docker_maybe(inspect).await? {
+            Some(out) => out,
+            None => {
+                let gateway = first_host(&self.config.subnet)?;
+                let created = docker([
+                    "network",
+                    "create",
+                    "--driver",
+                    "bridge",
+                    "--subnet",
+                    &self.config.subnet,
+                    "--gateway",
+                    &gateway.to_string(),
+                    net,
+                ])
+                .await;
+                // Another daemon may have created it a moment ago.
+                if let Err(e) = created
+                    && !format!("{e:#}").contains("already exists")
+                {
+                    return Err(e.context(format!(
+                        "cannot create the docker network {net} ({}); set docker.subnet to a free range",
+                        self.config.subnet
+                    )));
+                }
+                docker(inspect).await?
+            }
+        };
+        gateway_of(&out).ok_or_else(|| {
+            anyhow!(
+                "the docker network {net} has no IPv4 subnet; remove it (docker network rm {net}) \
+                 and let azlin create it, or set docker.network"
+            )
+        })
+    }
+
+    /// The configured image, or the newest local `azlin-vm` image.
+    async fn image(&self) -> Result<String> {
+        if let Some(image) = &self.config.image {
+            return Ok(image.clone());
+        }
+        let out = docker([
+            "images",
+            "--format",
+            "{{.Repository}}:{{.Tag}}",
+            IMAGE_REPOSITORY,
+        ])
+        .await?;
+        out.lines()
+            .map(str::trim)
+            .find(|l| !l.is_empty() && !l.ends_with(":<none>"))
+            .map(String::from)
+            .ok_or_else(|| {
+                anyhow!(
+                    "no {IMAGE_REPOSITORY} image: build it with deploy/vm-image/build.sh (as root, \
+                     needs debootstrap), or set docker.image in config.toml"
+                )
+            })
+    }
+
+    async fn agent_download(&self, gateway: IpAddr) -> Result<(String, String)> {
+        let mut slot = self.download.lock().await;
+        let binary = find_agent_binary()?;
+        let stale = match slot.as_ref() {
+            None => true,
+            // A rebuilt binary is served at its new hash.
+            Some(d) => {
+                agent_download::sha256_file(&binary)? != d.sha256
+                    || !d.url.contains(&gateway.to_string())
+            }
+        };
+        if stale {
+            *slot = Some(AgentDownload::start(gateway, binary).await?);
+        }
+        let d = slot.as_ref().expect("just set");
+        Ok((d.url.clone(), d.sha256.clone()))
+    }
+}
+
+/// The gateway from `SUBNET GATEWAY` pairs; docker leaves the gateway
+/// empty when the network was made with a subnet alone, and then it is the
+/// subnet's first host.
+fn gateway_of(inspect: &str) -> Option<IpAddr> {
+    let words: Vec<&str> = inspect.split_whitespace().collect();
+    if let Some(ip) = words.iter().find_map(|w| w.parse::<Ipv4Addr>().ok()) {
+        return Some(IpAddr::V4(ip));
+    }
+    words
+        .iter()
+        .find_map(|w| first_host(w).ok())
+        .map(IpAddr::V4)
+}
+
+/// The first host address of an IPv4 CIDR.
+fn first_host(cidr: &str) -> Result<Ipv4Addr> {
+    let (ip, len) = cidr
+        .split_once('/')
+        .ok_or_else(|| anyhow!("{cidr} is not a CIDR"))?;
+    let ip: Ipv4Addr = ip
+        .parse()
+        .with_context(|| format!("{cidr} is not a CIDR"))?;
+    let len: u32 = len
+        .parse()
+        .with_context(|| format!("{cidr} is not a CIDR"))?;
+    if len > 30 {
+        bail!("{cidr} is too small for a network of VMs");
+    }
+    let mask = u32::MAX.checked_shl(32 - len).unwrap_or(0);
+    Ok(Ipv4Addr::from((u32::from(ip) & mask) + 1))
+}
+
+fn data_of(vm: &VmRow) -> Result<DockerData> {
+    serde_json::from_str(&vm.provider_data).with_context(|| {
+        format!(
+            "{} has no container recorded; delete it with azlin kill",
+            vm.name
+        )
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn gateway_is_read_or_derived_from_the_subnet() {
+        assert_eq!(
+            first_host("10.213.7.9/16").unwrap(),
+            Ipv4Addr::new(10, 213, 0, 1)
+        );
+        assert_eq!(
+            gateway_of("10.213.0.0/16 10.213.0.1 "),
+            Some("10.213.0.1".parse().unwrap())
+        );
+        assert_eq!(
+            gateway_of("10.213.0.0/16  "),
+            Some("10.213.0.1".parse().unwrap())
+        );
+        assert_eq!(gateway_of("fd00::/64  "), None);
+        assert!(first_host("10.0.0.0/31").is_err());
+    }
+}
