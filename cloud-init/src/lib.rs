@@ -24,8 +24,10 @@ pub const MAX_CUSTOM_DATA: usize = 65_535;
 pub const AGENT_STATE_DIR: &str = "/var/lib/azlin-agent";
 
 const TEMPLATE: &str = include_str!("../templates/user-data.yaml");
-const INSTALL_AGENT: &str = include_str!("../templates/install-agent.sh");
-const INSTALL_DEV_TOOLS: &str = include_str!("../templates/install-dev-tools.sh");
+/// The script cloud-init runs to install the agent: `install-agent URL SHA256`.
+pub const INSTALL_AGENT: &str = include_str!("../templates/install-agent.sh");
+/// The script that installs the development tools: `install-dev-tools USER`.
+pub const INSTALL_DEV_TOOLS: &str = include_str!("../templates/install-dev-tools.sh");
 /// The unit cloud-init installs is the one shipped in `deploy/`.
 pub const AGENT_UNIT: &str = include_str!("../../deploy/azlin-agent.service");
 

@@ -3,7 +3,7 @@
 # Each section runs on its own: one that fails is reported and the others
 # still run. Results: /var/lib/azlin/dev-tools.status (one "SECTION ok" or
 # "SECTION failed" line each), details in /var/log/azlin/dev-tools.log.
-set -u
+set -u -o pipefail
 user="$1"
 status_file=/var/lib/azlin/dev-tools.status
 log=/var/log/azlin/dev-tools.log
@@ -16,7 +16,9 @@ section() {
   local name="$1"
   shift
   echo "== $name" >> "$log"
-  if ( set -e; "$@" ) >> "$log" 2>&1; then
+  # Not `if ( … )`: bash ignores set -e inside a condition.
+  ( set -e; "$@" ) >> "$log" 2>&1
+  if [ $? -eq 0 ]; then
     echo "$name ok" >> "$status_file"
   else
     echo "$name failed" >> "$status_file"
@@ -25,7 +27,7 @@ section() {
   fi
 }
 
-as_user() { sudo -u "$user" -H bash -lc "$1"; }
+as_user() { sudo -u "$user" -H bash -lc "set -eo pipefail; $1"; }
 
 apt_base() {
   apt-get update -q

@@ -1,0 +1,149 @@
+//! Containers for the docker-provider tests: the VM image the current
+//! recipe builds (`deploy/vm-image/build.sh`), an [`Env`] configured to use
+//! it on a network of the tests' own, and cleanup of every container the
+//! test's azlin home made, even when the test fails.
+
+use std::{
+    ops::Deref,
+    path::PathBuf,
+    process::{Command, Output},
+};
+
+use crate::Env;
+
+/// The docker network (and its subnet) the tests' VMs use, apart from a
+/// user's own `azlin` network.
+pub const TEST_NETWORK: &str = "azlin-e2e";
+pub const TEST_SUBNET: &str = "10.214.0.0/16";
+
+fn recipe() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../deploy/vm-image/build.sh")
+}
+
+/// The image tag of the current recipe. Without it the docker tests fail
+/// (CI builds it in `.ci/run`), unless AZLIN_SKIP_DOCKER_TESTS=1 says to
+/// skip them on a machine without Docker: then `None`.
+pub fn image() -> Option<String> {
+    if std::env::var("AZLIN_SKIP_DOCKER_TESTS").as_deref() == Ok("1") {
+        println!("skipped: AZLIN_SKIP_DOCKER_TESTS=1");
+        return None;
+    }
+    let out = Command::new("bash")
+        .arg(recipe())
+        .arg("--print-tag")
+        .output()
+        .expect("run deploy/vm-image/build.sh --print-tag");
+    let tag = String::from_utf8_lossy(&out.stdout).trim().to_string();
+    assert!(out.status.success() && !tag.is_empty(), "no image tag");
+    let present = Command::new("docker")
+        .args(["image", "inspect", &tag])
+        .output()
+        .is_ok_and(|o| o.status.success());
+    assert!(
+        present,
+        "the VM image {tag} is missing: build it with `sudo deploy/vm-image/build.sh` \
+         (needs debootstrap and Docker), or set AZLIN_SKIP_DOCKER_TESTS=1 to skip these tests"
+    );
+    Some(tag)
+}
+
+/// `docker ARGS`.
+pub fn docker(args: &[&str]) -> Output {
+    Command::new("docker")
+        .args(args)
+        .output()
+        .expect("run docker")
+}
+
+/// `docker ARGS`, which must succeed; stdout.
+pub fn docker_ok(args: &[&str]) -> String {
+    let out = docker(args);
+    assert!(
+        out.status.success(),
+        "docker {args:?} failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// An [`Env`] whose `azlin new --provider docker` makes containers from
+/// the test image; they are removed when it is dropped.
+pub struct DockerEnv {
+    env: Env,
+    pub image: String,
+}
+
+impl DockerEnv {
+    pub fn new(image: &str) -> Self {
+        let env = Env::new();
+        env.configure(&format!(
+            "[docker]\nimage = \"{image}\"\nnetwork = \"{TEST_NETWORK}\"\nsubnet = \"{TEST_SUBNET}\"\ndev_tools = false\n"
+        ));
+        Self {
+            env,
+            image: image.to_string(),
+        }
+    }
+
+    /// The container of `vm`.
+    pub fn container(&self, vm: &str) -> String {
+        let home = format!("label=azlin.home={}", self.home().display());
+        let name = format!("label=azlin.vm={vm}");
+        let out = docker_ok(&[
+            "ps",
+            "-a",
+            "--filter",
+            &home,
+            "--filter",
+            &name,
+            "--format",
+            "{{.Names}}",
+        ]);
+        let names: Vec<&str> = out.lines().collect();
+        assert_eq!(names.len(), 1, "one container for {vm}: {names:?}");
+        names[0].to_string()
+    }
+
+    /// Every container this home has, running or not.
+    pub fn containers(&self) -> Vec<String> {
+        let home = format!("label=azlin.home={}", self.home().display());
+        docker_ok(&["ps", "-a", "--filter", &home, "--format", "{{.Names}}"])
+            .lines()
+            .map(String::from)
+            .collect()
+    }
+
+    /// `docker exec` in the VM's container, as root; stdout.
+    pub fn exec(&self, vm: &str, script: &str) -> String {
+        docker_ok(&["exec", &self.container(vm), "sh", "-c", script])
+    }
+
+    pub fn running(&self, vm: &str) -> bool {
+        docker_ok(&[
+            "inspect",
+            "--format",
+            "{{.State.Running}}",
+            &self.container(vm),
+        ])
+        .trim()
+            == "true"
+    }
+}
+
+impl Deref for DockerEnv {
+    type Target = Env;
+    fn deref(&self) -> &Env {
+        &self.env
+    }
+}
+
+impl Drop for DockerEnv {
+    fn drop(&mut self) {
+        let names = self.containers();
+        if !names.is_empty() {
+            let mut args = vec!["rm", "--force", "--volumes"];
+            args.extend(names.iter().map(String::as_str));
+            let _ = docker(&args);
+        }
+    }
+}
