@@ -41,6 +41,7 @@ async fn run(d: Arc<Daemon>, vm: String, mut cancel: watch::Receiver<bool>) {
             Err(e) => {
                 tracing::debug!(%vm, "dial failed: {e:#}");
                 d.fleet.failed(&vm, format!("{e:#}"));
+                refresh_address(&d, &vm).await;
             }
         }
         let delay = backoff.next_delay(random_unit());
@@ -50,6 +51,23 @@ async fn run(d: Arc<Daemon>, vm: String, mut cancel: watch::Receiver<bool>) {
         }
     }
     tracing::debug!(%vm, "dialler stopped");
+}
+
+/// A VM whose provider can move it (a container started again gets a new
+/// address) is looked up again after a failed dial.
+async fn refresh_address(d: &Daemon, vm: &str) {
+    let Ok(Some(row)) = d.db.lock().expect("db lock").vm(vm) else {
+        return;
+    };
+    let Some(now) = d.providers.current_address(&row).await else {
+        return;
+    };
+    if row.address.as_deref() != Some(now.as_str()) {
+        tracing::info!(%vm, from = ?row.address, to = %now, "the VM has a new address");
+        if let Err(e) = d.db.lock().expect("db lock").set_vm_address(vm, &now) {
+            tracing::warn!(%vm, "cannot record its new address: {e:#}");
+        }
+    }
 }
 
 async fn attempt(d: &Arc<Daemon>, vm: &str, cancel: watch::Receiver<bool>) -> Result<End> {

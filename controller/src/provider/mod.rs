@@ -129,6 +129,15 @@ impl Providers {
         }
     }
 
+    /// Where the VM's agent listens now, for providers whose VMs can move
+    /// (`None`: unknown, or the recorded address holds).
+    pub async fn current_address(&self, vm: &VmRow) -> Option<String> {
+        match vm.provider.as_str() {
+            DOCKER => self.docker.current_address(vm).await,
+            _ => None,
+        }
+    }
+
     /// The end of the VM's own log, to explain why it did not come up.
     pub async fn log_tail(&self, vm: &VmRow) -> String {
         match vm.provider.as_str() {

@@ -189,6 +189,13 @@ impl DockerProvider {
         ))
     }
 
+    /// The agent's address now, if the container is up on the network.
+    pub async fn current_address(&self, vm: &VmRow) -> Option<String> {
+        let data = data_of(vm).ok()?;
+        let ip = self.ip(&data.container).await.ok()?;
+        Some(format!("{ip}:{DEFAULT_AGENT_PORT}"))
+    }
+
     /// Shut the container down cleanly (systemd stops the agent).
     pub async fn stop(&self, vm: &VmRow) -> Result<()> {
         let data = data_of(vm)?;
