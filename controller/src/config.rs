@@ -294,6 +294,28 @@ mod tests {
         let err = toml::from_str::<Config>("[daemon]\nlisten = 'nowhere'\n").unwrap_err();
         assert!(err.to_string().contains("listen"), "{err}");
     }
+
+    #[test]
+    fn docker_settings_are_checked() {
+        let load = |text: &str| {
+            let c: Config = toml::from_str(text)?;
+            c.check().map(|()| c)
+        };
+        let c = load("[docker]\nimage = 'azlin-vm:abc'\ndev_tools = false\n").unwrap();
+        assert_eq!(c.docker.image.as_deref(), Some("azlin-vm:abc"));
+        assert_eq!(c.docker.network, "azlin");
+        assert!(!c.docker.dev_tools);
+        for (text, says) in [
+            ("[docker]\nsubnet = '10.0.0.0'\n", "docker.subnet"),
+            ("[docker]\nsubnet = '10.0.0.0/31'\n", "docker.subnet"),
+            ("[docker]\nnetwork = 'a b'\n", "docker.network"),
+            ("[docker]\nimage = '--privileged'\n", "docker.image"),
+        ] {
+            let err = load(text).unwrap_err();
+            assert!(format!("{err:#}").contains(says), "{text}: {err:#}");
+        }
+        assert!(load("[docker]\nmystery = 1\n").is_err());
+    }
 }
 
 #[cfg(test)]

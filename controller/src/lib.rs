@@ -5,6 +5,7 @@
 //! fleet's live telemetry ([`telemetry`]).
 
 pub mod alerts;
+pub mod azure;
 pub mod cli;
 pub mod config;
 pub mod daemon;

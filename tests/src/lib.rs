@@ -3,6 +3,7 @@
 //! `cargo test` run. [`peer`] builds hand-crafted QUIC peers for the
 //! hostile-input tests, [`sim`] runs simulated agents in-process.
 
+pub mod arm;
 pub mod docker;
 pub mod peer;
 pub mod proc_stats;

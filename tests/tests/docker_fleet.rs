@@ -273,3 +273,41 @@ fn docker_vms_are_created_stopped_started_and_deleted() {
     env.ok(&["killall", "--yes"]);
     assert!(env.containers().is_empty());
 }
+
+#[test]
+fn a_failed_docker_create_leaves_nothing_behind() {
+    let Some(image) = image() else { return };
+    let env = DockerEnv::new(&image);
+    // An image that is not there: docker refuses, azlin says so and keeps
+    // no VM, token or container.
+    std::fs::write(
+        env.home().join("config.toml"),
+        format!(
+            "[docker]\nimage = \"azlin-vm:missing-{}\"\nnetwork = \"{}\"\nsubnet = \"{}\"\ndev_tools = false\n",
+            std::process::id(),
+            azlin_e2e::docker::TEST_NETWORK,
+            azlin_e2e::docker::TEST_SUBNET
+        ),
+    )
+    .unwrap();
+    let before = env.fleet_fingerprint();
+    let err = env.fails(&["new", "--provider", "docker", "--name", "ghost"]);
+    assert!(err.contains("cannot start a container for ghost"), "{err}");
+    assert_eq!(env.fleet_fingerprint(), before);
+    assert!(env.list().is_empty());
+    assert!(env.containers().is_empty());
+    assert!(!env.home().join("docker/ghost").exists());
+    // Dial mode cannot work from a container to a loopback daemon address:
+    // refused before anything is made.
+    let mut config = std::fs::read_to_string(env.home().join("config.toml")).unwrap();
+    config = config.replace(&format!("azlin-vm:missing-{}", std::process::id()), &image);
+    config.push_str(&format!(
+        "[daemon]\nlisten = \"{}\"\n",
+        azlin_e2e::free_udp()
+    ));
+    std::fs::write(env.home().join("config.toml"), config).unwrap();
+    env.ok(&["daemon", "stop"]);
+    let err = env.fails(&["new", "--provider", "docker", "--name", "ghost", "--dial"]);
+    assert!(err.contains("containers cannot reach the daemon"), "{err}");
+    assert!(env.list().is_empty() && env.containers().is_empty());
+}

@@ -413,9 +413,15 @@ async fn new(
                 created.push(name.clone());
             }
             Err(e) => {
-                d.db.lock()
-                    .expect("db lock")
-                    .set_vm_state(name, VmState::Failed)?;
+                // Nothing half-made stays: whatever the provider got as far
+                // as creating goes, and so do the row and its token.
+                let row = d.db.lock().expect("db lock").vm(name)?;
+                if let Some(row) = row
+                    && let Err(cleanup) = d.providers.delete(&row).await
+                {
+                    tracing::warn!(vm = %name, "cleaning up after a failed create: {cleanup:#}");
+                }
+                d.db.lock().expect("db lock").remove_vm(name)?;
                 return Err(e.context(format!("cannot create {name}")));
             }
         }

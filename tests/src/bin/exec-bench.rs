@@ -11,6 +11,12 @@
 //!
 //! cargo build --release --workspace && target/release/exec-bench compare [RUNS]
 //! target/release/exec-bench huge [MIB]
+//! target/release/exec-bench docker [RUNS]
+//!
+//! `docker` repeats the comparison on 10 and 30 docker VMs (containers
+//! booted by systemd and cloud-init, see README), against each container's
+//! own sshd as the VM user cloud-init made (`azureuser`, Debian's default
+//! profile), with azlin's key. Needs the VM image (deploy/vm-image).
 //!
 //! Needs Debian's openssh-server, openssh-client and pssh.
 
@@ -31,7 +37,8 @@ fn main() {
     match args.get(1).map(String::as_str) {
         Some("compare") => compare(args.get(2).and_then(|a| a.parse().ok()).unwrap_or(20)),
         Some("huge") => huge(args.get(2).and_then(|a| a.parse().ok()).unwrap_or(1024)),
-        _ => eprintln!("usage: exec-bench compare [RUNS] | huge [MIB]"),
+        Some("docker") => docker(args.get(2).and_then(|a| a.parse().ok()).unwrap_or(20)),
+        _ => eprintln!("usage: exec-bench compare [RUNS] | huge [MIB] | docker [RUNS]"),
     }
 }
 
@@ -108,10 +115,34 @@ impl Sshd {
         sshd
     }
 
+    fn targets(&self) -> SshTargets {
+        SshTargets {
+            hosts: self
+                .ports
+                .iter()
+                .map(|&p| ("127.0.0.1".to_string(), p))
+                .collect(),
+            user: user(),
+            key: self.dir.path().join("client"),
+            sockets: self.dir.path().to_path_buf(),
+        }
+    }
+}
+
+/// Hosts reached over OpenSSH, and how.
+struct SshTargets {
+    hosts: Vec<(String, u16)>,
+    user: String,
+    key: PathBuf,
+    /// Where the ControlMaster sockets go.
+    sockets: PathBuf,
+}
+
+impl SshTargets {
     fn ssh_options(&self) -> Vec<String> {
         [
             "-i",
-            &self.dir.path().join("client").display().to_string(),
+            &self.key.display().to_string(),
             "-o",
             "StrictHostKeyChecking=no",
             "-o",
@@ -125,30 +156,34 @@ impl Sshd {
         .to_vec()
     }
 
-    fn socket(&self, port: u16) -> PathBuf {
-        self.dir.path().join(format!("cm-{port}"))
+    fn socket(&self, index: usize) -> PathBuf {
+        self.sockets.join(format!("cm-{index}"))
+    }
+
+    fn login(&self, index: usize) -> String {
+        format!("{}@{}", self.user, self.hosts[index].0)
     }
 
     /// A warm master connection per host.
     fn start_masters(&self) {
-        for &port in &self.ports {
+        for (i, (host, port)) in self.hosts.iter().enumerate() {
             let ok = Command::new("ssh")
                 .args(self.ssh_options())
                 .args(["-M", "-f", "-N", "-S"])
-                .arg(self.socket(port))
-                .args(["-p", &port.to_string(), &format!("{}@127.0.0.1", user())])
+                .arg(self.socket(i))
+                .args(["-p", &port.to_string(), &self.login(i)])
                 .status()
                 .unwrap()
                 .success();
-            assert!(ok, "ssh master to {port} failed");
+            assert!(ok, "ssh master to {host}:{port} failed");
         }
     }
 
     fn stop_masters(&self) {
-        for &port in &self.ports {
+        for i in 0..self.hosts.len() {
             let _ = Command::new("ssh")
                 .args(["-S"])
-                .arg(self.socket(port))
+                .arg(self.socket(i))
                 .args(["-O", "exit", "x"])
                 .stderr(Stdio::null())
                 .status();
@@ -156,9 +191,14 @@ impl Sshd {
     }
 }
 
-impl Drop for Sshd {
+impl Drop for SshTargets {
     fn drop(&mut self) {
         self.stop_masters();
+    }
+}
+
+impl Drop for Sshd {
+    fn drop(&mut self) {
         for s in &mut self.servers {
             let _ = s.kill();
             let _ = s.wait();
@@ -239,17 +279,60 @@ fn compare(runs: usize) {
     let names: Vec<String> = (1..=max).map(|i| format!("b-{i}")).collect();
     use_bench_user(&env, &names);
     let sshd = Sshd::start(max);
-    sshd.start_masters();
+    let targets = sshd.targets();
+    targets.start_masters();
+    table(&env, "b", &targets, &SIZES, runs);
+}
+
+/// The same table on docker VMs and each container's own sshd.
+fn docker(runs: usize) {
+    const DOCKER_SIZES: [usize; 2] = [10, 30];
+    let image = azlin_e2e::docker::image().expect("the VM image");
+    let env = azlin_e2e::docker::DockerEnv::new(&image);
+    let max = *DOCKER_SIZES.iter().max().unwrap();
+    let t = Instant::now();
+    env.ok(&[
+        "new",
+        "--provider",
+        "docker",
+        "--name",
+        "d",
+        "--pool",
+        &max.to_string(),
+    ]);
+    eprintln!("{max} docker VMs enrolled in {:?}", t.elapsed());
+    let hosts = (1..=max)
+        .map(|i| {
+            let addr = env.vm(&format!("d-{i}"))["address"]
+                .as_str()
+                .unwrap()
+                .to_string();
+            (addr.split(':').next().unwrap().to_string(), 22)
+        })
+        .collect();
+    let sockets = tempfile::tempdir().unwrap();
+    let targets = SshTargets {
+        hosts,
+        user: "azureuser".into(),
+        key: env.home().join("ssh/id_ed25519"),
+        sockets: sockets.path().to_path_buf(),
+    };
+    targets.start_masters();
+    table(&env, "d", &targets, &DOCKER_SIZES, runs);
+}
+
+/// Print one row per command and fleet size: azlin, parallel-ssh on fresh
+/// connections, and warm ControlMaster connections, to the same hosts.
+fn table(env: &Env, prefix: &str, targets: &SshTargets, sizes: &[usize], runs: usize) {
+    let max = *sizes.iter().max().unwrap();
     let azlin = azlin_e2e::bin("azlin");
-    let who = format!("{}@127.0.0.1", user());
     println!(
         "| command | VMs | azlin p50 / p90 | parallel-ssh (fresh) p50 / p90 | ssh ControlMaster p50 / p90 | azlin vs pssh |"
     );
     println!("|---|---:|---:|---:|---:|---:|");
     for command in COMMANDS {
-        for &n in &SIZES {
-            let vms: Vec<String> = (1..=n).map(|i| format!("b-{i}")).collect();
-            let ports = &sshd.ports[..n];
+        for &n in sizes {
+            let vms: Vec<String> = (1..=n).map(|i| format!("{prefix}-{i}")).collect();
             let mut azlin_args = vec!["exec".to_string()];
             if n == max {
                 azlin_args.push("--all".into());
@@ -269,21 +352,25 @@ fn compare(runs: usize) {
             });
             let p = time(runs.min(10), || {
                 let mut c = Command::new("parallel-ssh");
-                c.args(["-p", &n.to_string(), "-t", "60", "-l", &user(), "-x"])
-                    .arg(sshd.ssh_options().join(" "));
-                for port in ports {
-                    c.args(["-H", &format!("127.0.0.1:{port}")]);
+                c.args(["-p", &n.to_string(), "-t", "60", "-l", &targets.user, "-x"])
+                    .arg(targets.ssh_options().join(" "));
+                for (host, port) in &targets.hosts[..n] {
+                    c.args(["-H", &format!("{host}:{port}")]);
                 }
                 run_ok(c.arg(command).stdin(Stdio::null()));
             });
             let m = time(runs, || {
-                let children: Vec<Child> = ports
-                    .iter()
-                    .map(|port| {
+                let children: Vec<Child> = (0..n)
+                    .map(|i| {
                         Command::new("ssh")
                             .args(["-S"])
-                            .arg(sshd.socket(*port))
-                            .args(["-p", &port.to_string(), &who, command])
+                            .arg(targets.socket(i))
+                            .args([
+                                "-p",
+                                &targets.hosts[i].1.to_string(),
+                                &targets.login(i),
+                                command,
+                            ])
                             .stdin(Stdio::null())
                             .stdout(Stdio::null())
                             .spawn()
@@ -329,12 +416,12 @@ fn huge(mib: u64) {
     let daemon = proc_stats::status_bytes(env.daemon_pid().unwrap(), "VmHWM").unwrap();
     let agent = proc_stats::status_bytes(env.agent_pid("big").unwrap(), "VmHWM").unwrap();
     let sshd = Sshd::start(1);
-    sshd.start_masters();
-    let port = sshd.ports[0];
-    let (ssh_secs, total) = drain(Command::new("ssh").arg("-S").arg(sshd.socket(port)).args([
+    let targets = sshd.targets();
+    targets.start_masters();
+    let (ssh_secs, total) = drain(Command::new("ssh").arg("-S").arg(targets.socket(0)).args([
         "-p",
-        &port.to_string(),
-        &format!("{}@127.0.0.1", user()),
+        &targets.hosts[0].1.to_string(),
+        &targets.login(0),
         &command,
     ]));
     assert_eq!(total, bytes);

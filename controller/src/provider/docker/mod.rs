@@ -218,11 +218,34 @@ impl DockerProvider {
         }
     }
 
-    /// The end of cloud-init's output in the container, for error messages.
+    /// The end of cloud-init's output in the container, or why the
+    /// container is not running, for error messages.
     pub async fn log_tail(&self, vm: &VmRow) -> String {
         let Ok(data) = data_of(vm) else {
             return String::new();
         };
+        let state = docker([
+            "inspect",
+            "--format",
+            "{{.State.Status}} {{.State.ExitCode}}",
+            &data.container,
+        ])
+        .await
+        .unwrap_or_default();
+        let mut words = state.split_whitespace();
+        let (status, code) = (words.next().unwrap_or("gone"), words.next().unwrap_or("?"));
+        if status != "running" {
+            let hint = if code == "255" {
+                "; systemd stops at boot when the host is out of inotify instances: raise \
+                 fs.inotify.max_user_instances (sysctl) to run many docker VMs"
+            } else {
+                ""
+            };
+            return format!(
+                "container {} is {status} (exit code {code}){hint}",
+                data.container
+            );
+        }
         docker([
             "exec",
             &data.container,

@@ -1,0 +1,12 @@
+//! The ARM API versions azlin speaks, pinned in one place.
+
+/// Microsoft.Resources (resource groups).
+pub const RESOURCES: &str = "2022-09-01";
+/// Microsoft.Network (VNets, subnets, NSGs, public IPs, NICs).
+pub const NETWORK: &str = "2024-01-01";
+/// Microsoft.Compute virtual machines.
+pub const COMPUTE: &str = "2024-03-01";
+/// Microsoft.Compute disks and snapshots (the DiskRP).
+pub const DISKS: &str = "2023-10-02";
+/// Microsoft.Storage (accounts, file shares).
+pub const STORAGE: &str = "2023-05-01";

@@ -1,0 +1,18 @@
+//! Azure Resource Manager in tests: the recorded traffic in
+//! `shared/fixtures/azure` ([`cassette`]).
+
+pub mod cassette;
+
+use std::path::PathBuf;
+
+/// `shared/fixtures/azure`, beside the repository (as the session and CI
+/// lay it out).
+pub fn fixtures() -> PathBuf {
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared/fixtures/azure");
+    assert!(
+        dir.join("README.md").is_file(),
+        "{} is missing: the Azure fixtures live in shared/ beside the repository",
+        dir.display()
+    );
+    dir
+}
