@@ -75,7 +75,11 @@ impl Lro {
     /// The first response of `method` on `resource_url`: either the
     /// operation is already over, or the first poll.
     pub fn start(method: Method, resource_url: &str, r: &Response) -> (Option<Self>, Step) {
-        let request = format!("{method:?} {}", path_of(resource_url)).to_uppercase();
+        let request = format!(
+            "{} {}",
+            format!("{method:?}").to_uppercase(),
+            path_of(resource_url)
+        );
         if !(200..300).contains(&r.status) {
             return (
                 None,

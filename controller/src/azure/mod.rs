@@ -1,11 +1,12 @@
 //! Azure Resource Manager: typed models of the resources azlin uses
 //! ([`models`]), the API versions it speaks ([`api`]), Azure's error bodies
 //! as clear errors ([`error`]), long-running operations ([`lro`]) and
-//! retries ([`retry`]) as pure logic.
-//!
-//! Not here yet: the HTTP client, credentials and the provider itself.
+//! retries ([`retry`]) as pure logic, and the HTTP client that applies
+//! them ([`client`]) with a bearer token ([`credentials`]).
 
 pub mod api;
+pub mod client;
+pub mod credentials;
 pub mod error;
 pub mod lro;
 pub mod models;

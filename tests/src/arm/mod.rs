@@ -1,7 +1,9 @@
 //! Azure Resource Manager in tests: the recorded traffic in
-//! `shared/fixtures/azure` ([`cassette`]).
+//! `shared/fixtures/azure` ([`cassette`]), replayed by a fake ARM server
+//! ([`fake`]).
 
 pub mod cassette;
+pub mod fake;
 
 use std::path::PathBuf;
 
