@@ -39,6 +39,8 @@ pub struct Config {
     pub connect: ConnectConfig,
     #[serde(default)]
     pub docker: DockerConfig,
+    #[serde(default)]
+    pub azure: crate::azure::settings::AzureConfig,
     /// VM name → the name the user gave it (`azlin session`), as the
     /// original azlin keeps them.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
@@ -217,7 +219,8 @@ impl Config {
         for (vm, name) in &self.session_names {
             check_session_label(name).with_context(|| format!("session_names.{vm}"))?;
         }
-        self.docker.check()
+        self.docker.check()?;
+        self.azure.check().map_err(anyhow::Error::msg)
     }
 }
 

@@ -136,6 +136,20 @@ fn cp_sends_a_folder_whole_and_reports_every_file_it_leaves_out() {
     assert!(!Path::new("/etc/azlin-should-not-exist").exists());
 }
 
+/// The size of the partial file in `dir`, if there is one.
+fn partial_size(dir: &std::path::Path) -> Option<u64> {
+    std::fs::read_dir(dir)
+        .unwrap()
+        .filter_map(Result::ok)
+        .find(|e| {
+            e.file_name()
+                .to_string_lossy()
+                .starts_with(".azlin-partial-")
+        })
+        .and_then(|e| e.metadata().ok())
+        .map(|m| m.len())
+}
+
 #[test]
 fn killing_the_agent_mid_copy_never_tears_a_file_and_a_rerun_completes_it() {
     let env = Env::new();
@@ -162,8 +176,20 @@ fn killing_the_agent_mid_copy_never_tears_a_file_and_a_rerun_completes_it() {
             .stderr(Stdio::null())
             .spawn()
             .unwrap();
-        std::thread::sleep(Duration::from_millis(delay));
-        delay = 30 + (delay * 7) % 400;
+        if kills % 2 == 0 {
+            // Half the kills at fixed delays, some before any byte moves…
+            std::thread::sleep(Duration::from_millis(delay));
+            delay = 30 + (delay * 7) % 400;
+        } else {
+            // …and half while bytes are landing: once the partial file
+            // grows, whatever hashing the file first took on this machine.
+            let before = partial_size(dest.path());
+            let deadline = std::time::Instant::now() + Duration::from_secs(10);
+            while partial_size(dest.path()) <= before && std::time::Instant::now() < deadline {
+                std::thread::sleep(Duration::from_millis(5));
+            }
+            std::thread::sleep(Duration::from_millis(delay % 150));
+        }
         let Some(pid) = env.agent_pid("kk") else {
             panic!("agent gone")
         };

@@ -2,7 +2,8 @@
 //! ([`models`]), the API versions it speaks ([`api`]), Azure's error bodies
 //! as clear errors ([`error`]), long-running operations ([`lro`]) and
 //! retries ([`retry`]) as pure logic, and the HTTP client that applies
-//! them ([`client`]) with a bearer token ([`credentials`]).
+//! them ([`client`]) with a bearer token ([`credentials`]) in a
+//! subscription ([`subscription`]).
 
 pub mod api;
 pub mod client;
@@ -11,3 +12,5 @@ pub mod error;
 pub mod lro;
 pub mod models;
 pub mod retry;
+pub mod settings;
+pub mod subscription;

@@ -49,6 +49,13 @@ pub enum Command {
         /// agent (git, docker, Python, Node, Rust, gh, az).
         #[arg(long)]
         no_dev_tools: bool,
+        /// Azure: the subscription (else [azure] subscription, else
+        /// AZURE_SUBSCRIPTION_ID, else the Azure CLI's default).
+        #[arg(long)]
+        subscription: Option<String>,
+        /// Azure: the resource group (else [azure] resource_group).
+        #[arg(long)]
+        resource_group: Option<String>,
         #[arg(long)]
         json: bool,
     },
@@ -250,8 +257,15 @@ pub enum Command {
     },
     /// Start a stopped VM.
     Start { vm: String },
-    /// Stop a VM (it stays in the fleet).
-    Stop { vm: String },
+    /// Stop a VM (it stays in the fleet). An Azure VM is deallocated, so
+    /// its compute stops being billed.
+    Stop {
+        vm: String,
+        /// Azure: power off but keep the VM allocated (faster to start,
+        /// still billed).
+        #[arg(long)]
+        no_deallocate: bool,
+    },
     /// Delete a VM and revoke its certificate.
     Kill { vm: String },
     /// Delete every VM.

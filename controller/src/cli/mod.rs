@@ -213,6 +213,8 @@ fn run_command(home: &Home, command: Command) -> Result<()> {
             dial,
             tags,
             no_dev_tools,
+            subscription,
+            resource_group,
             json,
         } => {
             let provider = match provider {
@@ -228,6 +230,8 @@ fn run_command(home: &Home, command: Command) -> Result<()> {
             let request = Request::New(NewRequest {
                 tags,
                 no_dev_tools,
+                subscription,
+                resource_group,
                 provider,
                 name,
                 pool,
@@ -286,7 +290,13 @@ fn run_command(home: &Home, command: Command) -> Result<()> {
             },
         ),
         Command::Start { vm } => done(ask(&home, Request::Start { name: vm })?),
-        Command::Stop { vm } => done(ask(&home, Request::Stop { name: vm })?),
+        Command::Stop { vm, no_deallocate } => done(ask(
+            &home,
+            Request::Stop {
+                name: vm,
+                keep_allocated: no_deallocate,
+            },
+        )?),
         Command::Kill { vm } => done(ask(&home, Request::Kill { name: vm })?),
         Command::Token { vm, ttl } => match ask(
             &home,

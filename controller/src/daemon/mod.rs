@@ -25,6 +25,7 @@
 
 pub mod alerts;
 pub mod counters;
+pub mod create;
 pub mod enroll;
 pub mod exec;
 pub mod fetch;
@@ -62,7 +63,7 @@ use crate::{
     config::Config,
     fleet_pki::FleetPki,
     home::Home,
-    provider::{Providers, docker::DockerProvider, local::LocalProvider},
+    provider::{Providers, azure::AzureProvider, docker::DockerProvider, local::LocalProvider},
     state::{ConnectMode, Db, VmState, now_unix},
     telemetry::{
         live::LiveStore,
@@ -197,6 +198,7 @@ async fn serve(home: Home) -> Result<()> {
     let providers = Providers {
         local: LocalProvider::new(home.clone())?,
         docker: DockerProvider::new(home.clone(), config.docker.clone()),
+        azure: AzureProvider::new(home.clone(), config.azure.clone(), config.other.clone()),
     };
     let (shutdown, mut shutdown_rx) = watch::channel(false);
     let notification_command = config

@@ -16,8 +16,7 @@ use super::{
 };
 use crate::{
     ipc::{DaemonInfo, NewRequest, Reply, Request, Response, VmView},
-    provider::{AgentConnect, Providers, VmSpec},
-    state::{ConnectMode, VmRow, VmState, now_unix, tags},
+    state::{ConnectMode, VmRow, VmState, tags},
     telemetry::live::freshness,
 };
 
@@ -53,9 +52,14 @@ pub async fn handle(d: Arc<Daemon>, request: Request, tx: UnboundedSender<Reply>
         Request::New(req) if req.provider == EXTERNAL => {
             check_tags(&req.tags).and_then(|()| register::register(&d, &req))
         }
-        Request::New(req) => new(&d, req, &progress).await.map(Response::Vms),
+        Request::New(req) => super::create::new(&d, req, tx.clone())
+            .await
+            .map(Response::Vms),
         Request::Start { name } => start(&d, &name).await,
-        Request::Stop { name } => stop(&d, &name).await,
+        Request::Stop {
+            name,
+            keep_allocated,
+        } => stop(&d, &name, keep_allocated).await,
         Request::Kill { name } => kill(&d, &name).await,
         Request::KillAll => kill_all(&d, &progress).await,
         Request::Token { name, ttl_secs } => token(&d, &name, ttl_secs),
@@ -141,7 +145,7 @@ pub(super) fn view(d: &Daemon, row: &VmRow, tags: BTreeMap<String, String>) -> V
     }
 }
 
-fn list(d: &Daemon) -> Result<Vec<VmView>> {
+pub(super) fn list(d: &Daemon) -> Result<Vec<VmView>> {
     let (rows, mut tags) = {
         let db = d.db.lock().expect("db lock");
         (db.vms()?, db.all_tags()?)
@@ -162,8 +166,12 @@ fn canonical_names(d: &Daemon, request: Request) -> Result<Request> {
         Request::Start { name } => Request::Start {
             name: vm_name(d, &name)?,
         },
-        Request::Stop { name } => Request::Stop {
+        Request::Stop {
+            name,
+            keep_allocated,
+        } => Request::Stop {
             name: vm_name(d, &name)?,
+            keep_allocated,
         },
         Request::Kill { name } => Request::Kill {
             name: vm_name(d, &name)?,
@@ -293,7 +301,7 @@ fn tag(d: &Daemon, name: &str, set: &[(String, String)], remove: &[String]) -> R
     view_named(d, name).map(|v| Response::Vm(Box::new(v)))
 }
 
-fn check_tags(set: &[(String, String)]) -> Result<()> {
+pub(super) fn check_tags(set: &[(String, String)]) -> Result<()> {
     for (k, v) in set {
         tags::parse_tag(&format!("{k}={v}"))?;
     }
@@ -337,140 +345,6 @@ pub(super) fn pick_names(d: &Daemon, req: &NewRequest) -> Result<Vec<String>> {
     Ok(names)
 }
 
-async fn new(
-    d: &Arc<Daemon>,
-    req: NewRequest,
-    progress: &impl Fn(&str, String),
-) -> Result<Vec<VmView>> {
-    Providers::check_creatable(&req.provider)?;
-    let connect = match req.connect {
-        ConnectMode::Listen => AgentConnect::Listen,
-        ConnectMode::Dial => {
-            let addr = d.config.daemon.listen.ok_or_else(|| {
-                anyhow!("dial mode needs the daemon to listen: set [daemon] listen in config.toml")
-            })?;
-            AgentConnect::Dial {
-                controller: addr.to_string(),
-            }
-        }
-    };
-    let names = pick_names(d, &req)?;
-    check_tags(&req.tags)?;
-    let started = std::time::Instant::now();
-    let mut created = Vec::new();
-    for name in &names {
-        let token = JoinToken::generate()?;
-        {
-            let mut db = d.db.lock().expect("db lock");
-            db.insert_vm(&VmRow {
-                name: name.clone(),
-                provider: req.provider.clone(),
-                state: VmState::Provisioning,
-                connect_mode: req.connect,
-                address: None,
-                created_at: now_unix(),
-                cert_serial: None,
-                provider_data: "{}".into(),
-            })?;
-            db.update_tags(name, &req.tags, &[])?;
-            db.insert_token(
-                &token.id_hex(),
-                name,
-                &token.verifier(),
-                d.config.daemon.token_ttl_secs,
-            )?;
-        }
-        let spec = VmSpec {
-            name: name.clone(),
-            token,
-            ca_pem: d.pki.ca.cert_pem().to_string(),
-            connect: connect.clone(),
-            dev_tools: !req.no_dev_tools,
-        };
-        progress(name, format!("creating ({} provider)", req.provider));
-        match d.providers.create(&req.provider, &spec).await {
-            Ok(p) => {
-                let mut db = d.db.lock().expect("db lock");
-                db.set_vm_provider_data(name, &p.provider_data)?;
-                if let Some(addr) = &p.address {
-                    db.set_vm_address(name, addr)?;
-                }
-                db.set_vm_state(name, VmState::Running)?;
-                drop(db);
-                progress(
-                    name,
-                    format!(
-                        "agent started{}",
-                        p.address.map(|a| format!(" at {a}")).unwrap_or_default()
-                    ),
-                );
-                match req.connect {
-                    ConnectMode::Listen => link::spawn(d.clone(), name.clone()),
-                    ConnectMode::Dial => {
-                        d.fleet.track(name);
-                    }
-                }
-                created.push(name.clone());
-            }
-            Err(e) => {
-                // Nothing half-made stays: whatever the provider got as far
-                // as creating goes, and so do the row and its token.
-                let row = d.db.lock().expect("db lock").vm(name)?;
-                if let Some(row) = row
-                    && let Err(cleanup) = d.providers.delete(&row).await
-                {
-                    tracing::warn!(vm = %name, "cleaning up after a failed create: {cleanup:#}");
-                }
-                d.db.lock().expect("db lock").remove_vm(name)?;
-                return Err(e.context(format!("cannot create {name}")));
-            }
-        }
-    }
-    let ready_timeout = Providers::ready_timeout(&req.provider, req.pool);
-    let ready = d
-        .fleet
-        .wait_until(ready_timeout, |f| {
-            created.iter().all(|n| f.status(n).connected)
-        })
-        .await;
-    for name in &created {
-        if d.fleet.status(name).connected {
-            progress(
-                name,
-                format!(
-                    "enrolled and connected ({} ms)",
-                    started.elapsed().as_millis()
-                ),
-            );
-        }
-    }
-    if !ready {
-        let mut late = Vec::new();
-        for n in created.iter().filter(|n| !d.fleet.status(n).connected) {
-            let status = d.fleet.status(n);
-            let row = d.db.lock().expect("db lock").vm(n)?;
-            let tail = match &row {
-                Some(row) => d.providers.log_tail(row).await,
-                None => String::new(),
-            };
-            late.push(format!(
-                "{n}: {}\n{tail}",
-                status
-                    .last_error
-                    .unwrap_or_else(|| "no connection yet".into()),
-            ));
-        }
-        bail!(
-            "not connected within {ready_timeout:?}:\n{}",
-            late.join("\n")
-        );
-    }
-    Ok(list(d)?
-        .into_iter()
-        .filter(|v| created.contains(&v.name))
-        .collect())
-}
-
 async fn start(d: &Arc<Daemon>, name: &str) -> Result<Response> {
     let row = row_named(d, name)?;
     {
@@ -492,7 +366,7 @@ async fn start(d: &Arc<Daemon>, name: &str) -> Result<Response> {
     })
 }
 
-async fn stop(d: &Arc<Daemon>, name: &str) -> Result<Response> {
+async fn stop(d: &Arc<Daemon>, name: &str, keep_allocated: bool) -> Result<Response> {
     let row = row_named(d, name)?;
     d.db.lock()
         .expect("db lock")
@@ -500,7 +374,7 @@ async fn stop(d: &Arc<Daemon>, name: &str) -> Result<Response> {
     // Keep the VM tracked (it is still in the fleet) but stop dialling it.
     d.fleet.untrack(name, "VM stopped");
     d.fleet.track(name);
-    d.providers.stop(&row).await?;
+    d.providers.stop(&row, keep_allocated).await?;
     Ok(Response::Done {
         message: format!("{name} stopped"),
     })

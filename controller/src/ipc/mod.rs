@@ -72,6 +72,9 @@ pub enum Request {
     },
     Stop {
         name: String,
+        /// Azure: power off but keep the VM allocated (and billed).
+        #[serde(default)]
+        keep_allocated: bool,
     },
     Kill {
         name: String,
@@ -184,6 +187,11 @@ pub struct NewRequest {
     /// Skip the development tools (cloud-init providers).
     #[serde(default)]
     pub no_dev_tools: bool,
+    /// Azure: the subscription and resource group, over config.toml's.
+    #[serde(default)]
+    pub subscription: Option<String>,
+    #[serde(default)]
+    pub resource_group: Option<String>,
 }
 
 #[derive(Debug, Serialize, Deserialize)]

@@ -5,11 +5,14 @@
 //! - [`local`]: each VM is an agent process on this machine.
 //! - [`docker`]: each VM is a container booted by systemd and the real
 //!   cloud-init, which installs and enrolls the agent.
+//! - [`azure`]: each VM is an Azure VM made through ARM, booted with the
+//!   same cloud-init as custom data.
 //! - `external` (machines the user runs; see `daemon::register`): azlin
 //!   only records them.
 //!
 //! [`Providers`] sends each request to the VM's own provider.
 
+pub mod azure;
 pub mod docker;
 pub mod local;
 
@@ -22,6 +25,7 @@ use crate::state::VmRow;
 
 pub const LOCAL: &str = "local";
 pub const DOCKER: &str = "docker";
+pub const AZURE: &str = "azure";
 pub const EXTERNAL: &str = "external";
 
 /// How the new VM's agent reaches the controller.
@@ -41,6 +45,10 @@ pub struct VmSpec {
     pub connect: AgentConnect,
     /// Install the development tools (cloud-init providers).
     pub dev_tools: bool,
+    /// The name the user gave the VM, for the cloud's tags.
+    pub session_name: Option<String>,
+    /// Subscription and resource group chosen on the command line.
+    pub target: azure::Target,
 }
 
 /// What a provider reports about a VM it created.
@@ -62,16 +70,17 @@ pub struct Started {
 pub struct Providers {
     pub local: local::LocalProvider,
     pub docker: docker::DockerProvider,
+    pub azure: azure::AzureProvider,
 }
 
 impl Providers {
     /// Refuse a provider name `azlin new` cannot create VMs with.
     pub fn check_creatable(name: &str) -> Result<()> {
         match name {
-            LOCAL | DOCKER => Ok(()),
+            LOCAL | DOCKER | AZURE => Ok(()),
             other => bail!(
-                "provider {other:?} is not available in this build; use --provider local or \
-                 docker, or --provider external to register machines you run yourself"
+                "provider {other:?} is not available in this build; use --provider local, \
+                 docker or azure, or --provider external to register machines you run yourself"
             ),
         }
     }
@@ -81,14 +90,23 @@ impl Providers {
     pub fn ready_timeout(name: &str, pool: u32) -> Duration {
         match name {
             DOCKER => Duration::from_secs(120 + 4 * u64::from(pool)),
+            // Boot, cloud-init and the agent download on a cloud VM.
+            AZURE => Duration::from_secs(600),
             _ => Duration::from_secs(30),
         }
     }
 
-    pub async fn create(&self, provider: &str, spec: &VmSpec) -> Result<Provisioned> {
+    /// Make the VM; `stage` hears of each step that ends.
+    pub async fn create(
+        &self,
+        provider: &str,
+        spec: &VmSpec,
+        stage: &(dyn Fn(String) + Send + Sync),
+    ) -> Result<Provisioned> {
         match provider {
             LOCAL => self.local.create(spec).await,
             DOCKER => self.docker.create(spec).await,
+            AZURE => self.azure.create(spec, &spec.target, stage).await,
             other => bail!("provider {other:?} cannot create VMs"),
         }
     }
@@ -106,6 +124,13 @@ impl Providers {
                     address,
                 })
             }
+            AZURE => {
+                self.azure.power(vm, azure::PowerAction::Start).await?;
+                Ok(Started {
+                    provider_data: vm.provider_data.clone(),
+                    address: None,
+                })
+            }
             _ => Ok(Started {
                 provider_data: vm.provider_data.clone(),
                 address: None,
@@ -113,10 +138,17 @@ impl Providers {
         }
     }
 
-    pub async fn stop(&self, vm: &VmRow) -> Result<()> {
+    /// Stop the VM; an Azure VM is deallocated unless `keep_allocated`.
+    pub async fn stop(&self, vm: &VmRow, keep_allocated: bool) -> Result<()> {
         match vm.provider.as_str() {
             LOCAL => self.local.stop(vm).await,
             DOCKER => self.docker.stop(vm).await,
+            AZURE => {
+                let deallocate = !keep_allocated;
+                self.azure
+                    .power(vm, azure::PowerAction::Stop { deallocate })
+                    .await
+            }
             _ => Ok(()),
         }
     }
@@ -125,6 +157,7 @@ impl Providers {
         match vm.provider.as_str() {
             LOCAL => self.local.delete(vm).await,
             DOCKER => self.docker.delete(vm).await,
+            AZURE => self.azure.delete(vm).await,
             _ => Ok(()),
         }
     }

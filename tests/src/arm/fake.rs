@@ -44,6 +44,8 @@ pub struct Seen {
     pub query: String,
     pub at: Instant,
     pub status: u16,
+    /// The `Authorization` header as sent.
+    pub authorization: Option<String>,
 }
 
 /// A canned response: status, headers, body.
@@ -181,15 +183,18 @@ fn serve(stream: TcpStream, state: &Mutex<State>, addr: SocketAddr) -> std::io::
     let method = parts.next().unwrap_or("").to_string();
     let target = parts.next().unwrap_or("/").to_string();
     let mut length = 0usize;
+    let mut authorization = None;
     loop {
         let mut h = String::new();
         if reader.read_line(&mut h)? == 0 || h == "\r\n" {
             break;
         }
-        if let Some((k, v)) = h.split_once(':')
-            && k.eq_ignore_ascii_case("content-length")
-        {
-            length = v.trim().parse().unwrap_or(0);
+        if let Some((k, v)) = h.split_once(':') {
+            if k.eq_ignore_ascii_case("content-length") {
+                length = v.trim().parse().unwrap_or(0);
+            } else if k.eq_ignore_ascii_case("authorization") {
+                authorization = Some(v.trim().to_string());
+            }
         }
     }
     let mut body = vec![0u8; length];
@@ -207,6 +212,7 @@ fn serve(stream: TcpStream, state: &Mutex<State>, addr: SocketAddr) -> std::io::
         query: query.to_string(),
         at: Instant::now(),
         status,
+        authorization,
     });
     let mut out = format!(
         "HTTP/1.1 {status} X\r\ncontent-length: {}\r\nconnection: close\r\n",

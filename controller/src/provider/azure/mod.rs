@@ -1,0 +1,174 @@
+//! The Azure provider: each VM is an Azure VM made through ARM with its own
+//! NSG, public IP and NIC in a shared resource group and VNet, booted with
+//! the cloud-init user-data of `azlin-cloud-init` as custom data. The agent
+//! listens on its default UDP port at the public IP, which the VM's NSG
+//! admits (with SSH) only from the allowed CIDR, never from everywhere.
+//!
+//! What azlin made for a VM is recorded in `state.db` ([`AzureData`]), so
+//! `kill` removes exactly that: the VM, its NIC, public IP, OS disk and NSG.
+
+mod create;
+mod lifecycle;
+
+use std::sync::Arc;
+
+use anyhow::{Context, Result, anyhow};
+use serde::{Deserialize, Serialize};
+
+use crate::{
+    azure::{
+        client::{AZURE_ENDPOINT, ArmClient},
+        credentials::Credentials,
+        settings::{AzureConfig, DEFAULT_LOCATION, DEFAULT_RESOURCE_GROUP, DEFAULT_VM_SIZE},
+        subscription,
+    },
+    home::Home,
+};
+
+pub use lifecycle::PowerAction;
+
+/// Where one VM lives and what azlin made for it.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AzureData {
+    pub subscription: String,
+    pub resource_group: String,
+    pub location: String,
+    pub vm_size: String,
+    pub vm: String,
+    pub nic: String,
+    pub public_ip: String,
+    pub nsg: String,
+    pub os_disk: String,
+    #[serde(default)]
+    pub public_address: Option<String>,
+    #[serde(default)]
+    pub private_address: Option<String>,
+}
+
+impl AzureData {
+    fn group_path(&self) -> String {
+        format!(
+            "/subscriptions/{}/resourceGroups/{}",
+            self.subscription, self.resource_group
+        )
+    }
+
+    fn path(&self, provider_type: &str, name: &str) -> String {
+        format!("{}/providers/{provider_type}/{name}", self.group_path())
+    }
+
+    pub fn vm_path(&self) -> String {
+        self.path("Microsoft.Compute/virtualMachines", &self.vm)
+    }
+}
+
+/// Per-request choices that override config.toml.
+#[derive(Debug, Clone, Default)]
+pub struct Target {
+    pub subscription: Option<String>,
+    pub resource_group: Option<String>,
+}
+
+pub struct AzureProvider {
+    home: Home,
+    config: AzureConfig,
+    /// The original azlin tool's top-level keys, read as defaults.
+    legacy: toml::Table,
+    client: tokio::sync::OnceCell<Arc<ArmClient>>,
+    /// Held while the shared resource group and VNet are checked or made.
+    shared_setup: tokio::sync::Mutex<()>,
+}
+
+impl AzureProvider {
+    pub fn new(home: Home, config: AzureConfig, legacy: toml::Table) -> Self {
+        Self {
+            home,
+            config,
+            legacy,
+            client: tokio::sync::OnceCell::new(),
+            shared_setup: tokio::sync::Mutex::new(()),
+        }
+    }
+
+    /// The ARM client, made on first use: `AZLIN_ARM_ENDPOINT` or Azure's,
+    /// with credentials as `azure::credentials` documents.
+    pub async fn client(&self) -> Result<Arc<ArmClient>> {
+        self.client
+            .get_or_try_init(|| async {
+                let endpoint = std::env::var("AZLIN_ARM_ENDPOINT")
+                    .ok()
+                    .filter(|e| !e.is_empty())
+                    .unwrap_or_else(|| AZURE_ENDPOINT.to_string());
+                let credentials = Credentials::from_env()?;
+                let client = ArmClient::new(&endpoint, credentials)?
+                    .with_write_cap(self.config.writes_per_second.unwrap_or(10.0));
+                Ok::<_, anyhow::Error>(Arc::new(client))
+            })
+            .await
+            .cloned()
+    }
+
+    fn legacy(&self, key: &str) -> Option<String> {
+        self.legacy
+            .get(key)
+            .and_then(|v| v.as_str())
+            .map(String::from)
+    }
+
+    pub fn resource_group(&self, target: &Target) -> String {
+        target
+            .resource_group
+            .clone()
+            .or_else(|| self.config.resource_group.clone())
+            .or_else(|| self.legacy("default_resource_group"))
+            .unwrap_or_else(|| DEFAULT_RESOURCE_GROUP.into())
+    }
+
+    pub fn location(&self) -> String {
+        self.config
+            .location
+            .clone()
+            .or_else(|| self.legacy("default_region"))
+            .unwrap_or_else(|| DEFAULT_LOCATION.into())
+    }
+
+    pub fn vm_size(&self) -> String {
+        self.config
+            .vm_size
+            .clone()
+            .or_else(|| self.legacy("default_vm_size"))
+            .unwrap_or_else(|| DEFAULT_VM_SIZE.into())
+    }
+
+    pub async fn subscription(&self, target: &Target) -> Result<String> {
+        let s = subscription::resolve(
+            target.subscription.as_deref(),
+            self.config.subscription.as_deref(),
+        )
+        .await?;
+        Ok(s.id)
+    }
+}
+
+pub fn data_of(vm: &crate::state::VmRow) -> Result<AzureData> {
+    serde_json::from_str(&vm.provider_data).with_context(|| {
+        format!(
+            "{} has no Azure resources recorded; remove it with azlin kill",
+            vm.name
+        )
+    })
+}
+
+/// The names azlin gives a VM's resources.
+pub fn resource_names(vm: &str) -> (String, String, String, String) {
+    (
+        format!("{vm}-nic"),
+        format!("{vm}-ip"),
+        format!("{vm}-nsg"),
+        format!("{vm}-osdisk"),
+    )
+}
+
+fn missing(what: &str) -> anyhow::Error {
+    anyhow!("{what}")
+}
