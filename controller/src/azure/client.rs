@@ -96,7 +96,8 @@ impl ArmClient {
         Ok(self)
     }
 
-    /// At most `per_second` writes (PUT, PATCH, POST, DELETE) a second.
+    /// Writes (PUT, PATCH, POST, DELETE) refilled at `per_second`, after
+    /// a burst of 200.
     pub fn with_write_cap(mut self, per_second: f64) -> Self {
         self.writes = WriteCap::new(per_second);
         self
@@ -370,10 +371,14 @@ fn jitter() -> f64 {
     (u64::from_le_bytes(b) >> 11) as f64 / (1u64 << 53) as f64
 }
 
-/// At most so many writes a second, spaced evenly.
+/// ARM's own write throttling is a token bucket per subscription and
+/// region (a burst of 200, refilled at 10 a second); azlin keeps under it
+/// the same way, so a pool's burst goes out at once and a long run is
+/// paced.
 struct WriteCap {
-    interval: Duration,
-    next: Mutex<Instant>,
+    per_second: f64,
+    burst: f64,
+    bucket: Mutex<(f64, tokio::time::Instant)>,
 }
 
 impl WriteCap {
@@ -383,20 +388,53 @@ impl WriteCap {
         } else {
             10.0
         };
+        let burst = 200.0;
         Self {
-            interval: Duration::from_secs_f64(1.0 / per_second),
-            next: Mutex::new(Instant::now()),
+            per_second,
+            burst,
+            bucket: Mutex::new((burst, tokio::time::Instant::now())),
         }
     }
 
     async fn wait(&self) {
-        let at = {
-            let mut next = self.next.lock().await;
-            let now = Instant::now();
-            let at = (*next).max(now);
-            *next = at + self.interval;
-            at
+        let wait = {
+            let mut b = self.bucket.lock().await;
+            let now = tokio::time::Instant::now();
+            let refilled = (b.0 + (now - b.1).as_secs_f64() * self.per_second).min(self.burst);
+            // Take a token now; a negative balance is the wait.
+            *b = (refilled - 1.0, now);
+            if b.0 >= 0.0 {
+                Duration::ZERO
+            } else {
+                Duration::from_secs_f64(-b.0 / self.per_second)
+            }
         };
-        tokio::time::sleep_until(at.into()).await;
+        tokio::time::sleep(wait).await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test(start_paused = true)]
+    async fn writes_burst_then_are_paced() {
+        let cap = WriteCap::new(10.0);
+        let start = tokio::time::Instant::now();
+        for _ in 0..200 {
+            cap.wait().await;
+        }
+        assert!(
+            start.elapsed() < Duration::from_millis(10),
+            "the burst goes at once"
+        );
+        for _ in 0..10 {
+            cap.wait().await;
+        }
+        let paced = start.elapsed();
+        assert!(
+            paced >= Duration::from_millis(900) && paced <= Duration::from_millis(1100),
+            "{paced:?}"
+        );
     }
 }

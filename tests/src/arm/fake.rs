@@ -16,7 +16,7 @@ use std::{
     time::{Duration, Instant},
 };
 
-use super::cassette::Interaction;
+use super::{cassette::Interaction, emulator::Emulator};
 
 const RECORDED_HOST: &str = "https://management.azure.com";
 
@@ -29,6 +29,8 @@ pub enum Fault {
         status: u16,
         retry_after: Option<u64>,
     },
+    /// This status with this body (an Azure error body, say).
+    Body { status: u16, body: String },
     /// An async-operation status that never finishes.
     Stuck,
     /// Wait this long before answering (a timeout, for a short client
@@ -62,6 +64,8 @@ struct State {
     seen: Vec<Seen>,
     /// Extra synthetic responses: key → (status, headers, body).
     canned: BTreeMap<String, VecDeque<Canned>>,
+    /// Keeps what is PUT when no recording answers (see `emulator`).
+    emulator: Option<Emulator>,
 }
 
 pub struct FakeArm {
@@ -70,6 +74,25 @@ pub struct FakeArm {
 }
 
 impl FakeArm {
+    /// An ARM that keeps the resources clients make (no recordings),
+    /// answering in the recorded shapes; faults still apply first.
+    pub fn emulating(emulator: Emulator) -> Self {
+        let fake = Self::start(Vec::new());
+        fake.state.lock().unwrap().emulator = Some(emulator);
+        fake
+    }
+
+    /// Look at or change the emulator's resources.
+    pub fn emulator<T>(&self, f: impl FnOnce(&mut Emulator) -> T) -> T {
+        f(self
+            .state
+            .lock()
+            .unwrap()
+            .emulator
+            .as_mut()
+            .expect("started with FakeArm::emulating"))
+    }
+
     /// Serve these interactions (from one or more cassettes).
     pub fn start(interactions: Vec<Interaction>) -> Self {
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
@@ -202,7 +225,15 @@ fn serve(stream: TcpStream, state: &Mutex<State>, addr: SocketAddr) -> std::io::
     let k = key(&method, &target);
     let (path, query) = target.split_once('?').unwrap_or((&target, ""));
     let base = format!("http://{addr}");
-    let (status, headers, text, delay) = answer(state, path, &k, &base);
+    let request = Request {
+        method: &method,
+        path,
+        query,
+        body: &String::from_utf8_lossy(&body),
+        key: &k,
+        base: &base,
+    };
+    let (status, headers, text, delay) = answer(state, &request);
     if let Some(d) = delay {
         std::thread::sleep(d);
     }
@@ -230,7 +261,17 @@ fn serve(stream: TcpStream, state: &Mutex<State>, addr: SocketAddr) -> std::io::
 
 type Answer = (u16, Vec<(String, String)>, String, Option<Duration>);
 
-fn answer(state: &Mutex<State>, path: &str, k: &str, base: &str) -> Answer {
+struct Request<'a> {
+    method: &'a str,
+    path: &'a str,
+    query: &'a str,
+    body: &'a str,
+    key: &'a str,
+    base: &'a str,
+}
+
+fn answer(state: &Mutex<State>, r: &Request) -> Answer {
+    let (path, k, base) = (r.path, r.key, r.base);
     let mut s = state.lock().unwrap();
     let lower = path.to_ascii_lowercase();
     if let Some((_, faults)) = s
@@ -252,13 +293,14 @@ fn answer(state: &Mutex<State>, path: &str, k: &str, base: &str) -> Answer {
                 );
                 return (status, h, body, None);
             }
+            Fault::Body { status, body } => return (status, vec![], body, None),
             Fault::Stuck => {
                 faults.push_front(Fault::Stuck);
                 return (200, vec![], r#"{"status":"InProgress"}"#.into(), None);
             }
             Fault::Delay(d) => {
                 drop(s);
-                let (st, h, b, _) = answer(state, path, k, base);
+                let (st, h, b, _) = answer(state, r);
                 return (st, h, b, Some(d));
             }
         }
@@ -270,6 +312,12 @@ fn answer(state: &Mutex<State>, path: &str, k: &str, base: &str) -> Answer {
             list.front().cloned().expect("not empty")
         };
         return (next.0, next.1, next.2, None);
+    }
+    if !s.recorded.contains_key(k)
+        && let Some(emulator) = s.emulator.as_mut()
+    {
+        let (st, h, b) = emulator.handle(r.method, path, r.query, r.body, base);
+        return (st, h, b, None);
     }
     let Some((left, last)) = s.recorded.get_mut(k) else {
         return (

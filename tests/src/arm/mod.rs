@@ -3,6 +3,7 @@
 //! ([`fake`]).
 
 pub mod cassette;
+pub mod emulator;
 pub mod fake;
 
 use std::path::PathBuf;

@@ -52,7 +52,6 @@ impl AzureProvider {
         if !matches!(spec.connect, AgentConnect::Listen) {
             bail!("Azure VMs are dialled by the daemon: leave out --dial");
         }
-        let arm = self.client().await?;
         let subscription = self.subscription(target).await?;
         let (nic, public_ip, nsg, os_disk) = resource_names(&spec.name);
         let data = AzureData {
@@ -68,6 +67,26 @@ impl AzureProvider {
             public_address: None,
             private_address: None,
         };
+        match self.make(spec, data.clone(), stage).await {
+            Ok(p) => Ok(p),
+            Err(e) => {
+                // Whatever was made goes again; what never was is fine.
+                stage("removing what was made for it".into());
+                if let Err(cleanup) = self.delete_resources(&data).await {
+                    tracing::warn!(vm = %spec.name, "cleanup after a failed create: {cleanup:#}");
+                }
+                Err(e)
+            }
+        }
+    }
+
+    async fn make(
+        &self,
+        spec: &VmSpec,
+        data: AzureData,
+        stage: &(dyn Fn(String) + Send + Sync),
+    ) -> Result<Provisioned> {
+        let arm = self.client().await?;
         let image = ImageUrn::parse(self.config.image.as_deref().unwrap_or(DEFAULT_IMAGE))
             .map_err(anyhow::Error::msg)?;
         let allowed = self.allowed_cidr()?;

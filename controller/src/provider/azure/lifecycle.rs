@@ -101,22 +101,31 @@ impl AzureProvider {
 
     /// What `kill` removes, in order: ids for `destroy --dry-run`.
     pub fn planned_deletions(vm: &VmRow) -> Result<Vec<String>> {
-        let d = data_of(vm)?;
-        Ok(vec![
+        Ok(Self::deletions(&data_of(vm)?))
+    }
+
+    fn deletions(d: &AzureData) -> Vec<String> {
+        vec![
             d.vm_path(),
             d.path("Microsoft.Network/networkInterfaces", &d.nic),
             d.path("Microsoft.Network/publicIPAddresses", &d.public_ip),
             d.path("Microsoft.Network/networkSecurityGroups", &d.nsg),
             d.path("Microsoft.Compute/disks", &d.os_disk),
-        ])
+        ]
     }
 
     /// Delete the VM, then its NIC, and then its public IP, NSG and OS disk
     /// together. What is already gone is fine, so a second `kill` after a
     /// failed one finishes the job.
     pub async fn delete(&self, vm: &VmRow) -> Result<()> {
+        self.delete_resources(&data_of(vm)?).await
+    }
+
+    /// Delete a VM's resources by name (also after a create that failed
+    /// half-way, before anything was recorded).
+    pub(super) async fn delete_resources(&self, data: &AzureData) -> Result<()> {
         let arm = self.client().await?;
-        let ids = Self::planned_deletions(vm)?;
+        let ids = Self::deletions(data);
         let api_of = |id: &str| {
             if id.contains("/Microsoft.Compute/disks/") {
                 api::DISKS

@@ -1,0 +1,351 @@
+//! `azlin new --provider azure` and the VM's lifecycle, end to end: the
+//! real CLI and daemon against the fake ARM (`AZLIN_ARM_ENDPOINT`), which
+//! keeps what the provider makes and answers in the recorded shapes. When
+//! ARM "creates" a VM, this test boots it the only way it can here: it
+//! reads the VM's custom data (the real cloud-init user-data), writes the
+//! agent's config, CA and join token as cloud-init would, and starts the
+//! real agent at the VM's (loopback) public address; deallocating stops
+//! it, starting runs it again.
+
+use std::{
+    collections::BTreeMap,
+    path::PathBuf,
+    process::{Child, Command, Stdio},
+    sync::{Arc, Mutex},
+    time::Duration,
+};
+
+use azlin_e2e::{
+    Env,
+    arm::{
+        emulator::{Emulator, VmHooks},
+        fake::{FakeArm, Fault},
+    },
+    bin,
+};
+use base64::Engine as _;
+use serde::Deserialize;
+
+const SUB: &str = "00000000-0000-0000-0000-0000000000aa";
+
+#[derive(Deserialize)]
+struct CloudConfig {
+    write_files: Vec<WriteFile>,
+    runcmd: Vec<Vec<String>>,
+}
+
+#[derive(Deserialize)]
+struct WriteFile {
+    path: String,
+    content: String,
+}
+
+/// Boots each created VM's agent on this machine, from its custom data.
+#[derive(Clone, Default)]
+struct Boot {
+    root: Arc<Mutex<Option<PathBuf>>>,
+    agents: Arc<Mutex<BTreeMap<String, Child>>>,
+    user_data: Arc<Mutex<BTreeMap<String, String>>>,
+}
+
+impl Boot {
+    fn dir(&self, vm: &str) -> PathBuf {
+        self.root.lock().unwrap().clone().unwrap().join(vm)
+    }
+
+    fn run(&self, vm: &str) {
+        let dir = self.dir(vm);
+        let log = std::fs::File::create(dir.join("agent.log")).unwrap();
+        let child = Command::new(bin("azlin-agent"))
+            .args(["run", "--config"])
+            .arg(dir.join("agent.toml"))
+            .stdin(Stdio::null())
+            .stdout(log.try_clone().unwrap())
+            .stderr(log)
+            .spawn()
+            .unwrap();
+        self.agents.lock().unwrap().insert(vm.to_string(), child);
+    }
+
+    fn halt(&self, vm: &str) {
+        if let Some(mut c) = self.agents.lock().unwrap().remove(vm) {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+}
+
+impl VmHooks for Boot {
+    fn created(&mut self, vm: &str, custom_data: &str, public_ip: &str) {
+        let text = String::from_utf8(
+            base64::engine::general_purpose::STANDARD
+                .decode(custom_data)
+                .expect("custom data is base64"),
+        )
+        .unwrap();
+        self.user_data
+            .lock()
+            .unwrap()
+            .insert(vm.into(), text.clone());
+        let config: CloudConfig =
+            serde_saphyr::from_str(&text).expect("the custom data is a cloud-config");
+        let file = |p: &str| {
+            config
+                .write_files
+                .iter()
+                .find(|f| f.path == p)
+                .unwrap_or_else(|| panic!("no {p} in the user-data"))
+                .content
+                .clone()
+        };
+        assert!(config.runcmd[0][0].ends_with("install-agent"));
+        let dir = self.dir(vm);
+        std::fs::create_dir_all(dir.join("state")).unwrap();
+        std::fs::create_dir_all(dir.join("home")).unwrap();
+        std::fs::write(dir.join("ca.crt"), file("/etc/azlin/ca.crt")).unwrap();
+        std::fs::write(dir.join("join-token"), file("/etc/azlin/join-token")).unwrap();
+        let mut agent: toml::Table = toml::from_str(&file("/etc/azlin/agent.toml")).unwrap();
+        assert_eq!(agent["connect"]["listen"].as_str(), Some("0.0.0.0:47800"));
+        let at = |p: &str| toml::Value::String(dir.join(p).display().to_string());
+        agent.insert("state_dir".into(), at("state"));
+        agent.insert("ca_cert".into(), at("ca.crt"));
+        agent.insert("join_token_file".into(), at("join-token"));
+        let me = nix::unistd::User::from_uid(nix::unistd::getuid())
+            .unwrap()
+            .unwrap()
+            .name;
+        agent.insert("user".into(), toml::Value::String(me));
+        agent["connect"].as_table_mut().unwrap().insert(
+            "listen".into(),
+            toml::Value::String(format!("{public_ip}:47800")),
+        );
+        let mut files = toml::Table::new();
+        files.insert("home".into(), at("home"));
+        agent.insert("files".into(), toml::Value::Table(files));
+        std::fs::write(dir.join("agent.toml"), toml::to_string(&agent).unwrap()).unwrap();
+        self.run(vm);
+    }
+
+    fn power(&mut self, vm: &str, running: bool) {
+        if running {
+            self.run(vm);
+        } else {
+            self.halt(vm);
+        }
+    }
+
+    fn deleted(&mut self, vm: &str) {
+        self.halt(vm);
+    }
+}
+
+impl Drop for Boot {
+    fn drop(&mut self) {
+        if Arc::strong_count(&self.agents) == 1 {
+            for (_, mut c) in std::mem::take(&mut *self.agents.lock().unwrap()) {
+                let _ = c.kill();
+                let _ = c.wait();
+            }
+        }
+    }
+}
+
+fn setup() -> (Env, FakeArm, Boot, tempfile::TempDir) {
+    let root = tempfile::tempdir().unwrap();
+    let boot = Boot::default();
+    *boot.root.lock().unwrap() = Some(root.path().to_path_buf());
+    let emulator = Emulator::new(1, Some(Box::new(boot.clone())));
+    let fake = FakeArm::emulating(emulator);
+    let mut env = Env::new();
+    env.configure(&format!(
+        "[azure]\nsubscription = \"{SUB}\"\nresource_group = \"azlin-e2e\"\nlocation = \"westus2\"\n\
+         allowed_cidr = \"203.0.113.7/32\"\nagent_url = \"https://example.invalid/azlin-agent\"\n"
+    ));
+    env.set_var("AZLIN_ARM_ENDPOINT", fake.base());
+    env.set_var("AZLIN_ARM_TOKEN", "test-token");
+    (env, fake, boot, root)
+}
+
+fn group() -> String {
+    format!("/subscriptions/{SUB}/resourcegroups/azlin-e2e")
+}
+
+fn vm_resources(fake: &FakeArm, vm: &str) -> Vec<String> {
+    fake.emulator(|e| e.paths())
+        .into_iter()
+        .filter(|p| {
+            p.rsplit('/')
+                .next()
+                .is_some_and(|n| n.starts_with(&format!("{vm}-")) || n == vm)
+        })
+        .collect()
+}
+
+#[test]
+fn azure_vms_are_created_enrolled_stopped_started_and_deleted_without_leftovers() {
+    let (env, fake, boot, _root) = setup();
+    let out = env.ok(&[
+        "new",
+        "--provider",
+        "azure",
+        "--name",
+        "az",
+        "--pool",
+        "2",
+        "--no-dev-tools",
+    ]);
+    println!("{out}");
+    let list = env.list();
+    assert_eq!(list.len(), 2);
+    for vm in &list {
+        assert_eq!(vm["provider"], "azure");
+        assert_eq!(vm["connected"], true, "{vm}");
+        assert!(
+            vm["address"].as_str().unwrap().starts_with("127.0.1."),
+            "{vm}"
+        );
+    }
+    // What ARM holds: the shared group and network, and per VM an NSG
+    // that admits only the allowed CIDR, a public IP, a NIC, the VM, its disk.
+    let nsg = fake
+        .emulator(|e| {
+            e.resource(&format!(
+                "{}/providers/microsoft.network/networksecuritygroups/az-1-nsg",
+                group()
+            ))
+        })
+        .expect("the VM's NSG");
+    let rules = nsg["properties"]["securityRules"].as_array().unwrap();
+    assert_eq!(rules.len(), 2);
+    for r in rules {
+        assert_eq!(
+            r["properties"]["sourceAddressPrefix"], "203.0.113.7/32",
+            "{r}"
+        );
+        assert_eq!(r["properties"]["access"], "Allow");
+    }
+    let ports: Vec<_> = rules
+        .iter()
+        .map(|r| {
+            (
+                r["properties"]["protocol"].as_str().unwrap(),
+                r["properties"]["destinationPortRange"].as_str().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(ports, [("Tcp", "22"), ("Udp", "47800")]);
+    assert_eq!(
+        vm_resources(&fake, "az-1").len(),
+        5,
+        "{:?}",
+        vm_resources(&fake, "az-1")
+    );
+    let vm = fake
+        .emulator(|e| {
+            e.resource(&format!(
+                "{}/providers/microsoft.compute/virtualmachines/az-1",
+                group()
+            ))
+        })
+        .unwrap();
+    assert_eq!(vm["tags"]["managed-by"], "azlin");
+    let key = std::fs::read_to_string(env.home().join("ssh/id_ed25519.pub")).unwrap();
+    assert_eq!(
+        vm["properties"]["osProfile"]["linuxConfiguration"]["ssh"]["publicKeys"][0]["keyData"],
+        key.trim()
+    );
+    // The custom data installs this build's agent from the configured URL.
+    let user_data = boot.user_data.lock().unwrap()["az-1"].clone();
+    let sha = azlin_controller::provider::docker::agent_download::sha256_file(&bin("azlin-agent"))
+        .unwrap();
+    assert!(user_data.contains(&format!(
+        "[/usr/local/lib/azlin/install-agent, \"https://example.invalid/azlin-agent\", \"{sha}\"]"
+    )));
+    assert!(!user_data.contains("install-dev-tools"), "--no-dev-tools");
+    assert_eq!(env.ok(&["exec", "--vm", "az-1", "--", "echo up"]), "up\n");
+
+    // Stop deallocates; start brings the same agent back, no new enrollment.
+    let issued = env.daemon_status()["certificates_issued"].clone();
+    env.ok(&["stop", "az-1"]);
+    let power = |vm: &str| {
+        fake.emulator(|e| {
+            e.resource(&format!(
+                "{}/providers/microsoft.compute/virtualmachines/{vm}",
+                group()
+            ))
+        })
+        .unwrap()["powerState"]
+            .clone()
+    };
+    assert_eq!(power("az-1"), "deallocated");
+    assert_eq!(env.vm("az-1")["state"], "stopped");
+    env.ok(&["start", "az-1"]);
+    assert_eq!(power("az-1"), "running");
+    env.wait("az-1 back", Duration::from_secs(30), || {
+        env.connected("az-1")
+    });
+    assert_eq!(env.daemon_status()["certificates_issued"], issued);
+    env.ok(&["stop", "--no-deallocate", "az-2"]);
+    assert_eq!(power("az-2"), "stopped");
+
+    // kill removes everything azlin made for the VM, and only that.
+    env.ok(&["kill", "az-1"]);
+    assert!(
+        vm_resources(&fake, "az-1").is_empty(),
+        "{:?}",
+        vm_resources(&fake, "az-1")
+    );
+    assert_eq!(vm_resources(&fake, "az-2").len(), 5);
+    env.ok(&["killall", "--yes"]);
+    let left = fake.emulator(|e| e.paths());
+    assert!(
+        left.iter()
+            .all(|p| p.ends_with("/azlin-e2e") || p.contains("/virtualnetworks/azlin-vnet")),
+        "only the shared group and network stay: {left:?}"
+    );
+}
+
+#[test]
+fn a_refused_vm_says_why_and_leaves_nothing_behind() {
+    let (env, fake, _boot, _root) = setup();
+    fake.inject(
+        "/virtualmachines/big",
+        vec![Fault::Body {
+            status: 409,
+            body: r#"{"error":{"code":"OperationNotAllowed","message":"Operation could not be completed as it results in exceeding approved standardDSv5Family Cores quota."}}"#.into(),
+        }],
+    );
+    let err = env.fails(&[
+        "new",
+        "--provider",
+        "azure",
+        "--name",
+        "big",
+        "--no-dev-tools",
+    ]);
+    assert!(err.contains("quota"), "{err}");
+    assert!(err.contains("Usage + quotas"), "says what to do: {err}");
+    assert!(env.list().is_empty());
+    assert!(
+        vm_resources(&fake, "big").is_empty(),
+        "{:?}\n{}",
+        vm_resources(&fake, "big"),
+        fake.seen()
+            .iter()
+            .map(|s| format!("{} {} {}", s.method, s.path, s.status))
+            .collect::<Vec<_>>()
+            .join("\n")
+    );
+
+    // Without an allowed CIDR nothing is made at all.
+    let env = Env::new();
+    env.configure(&format!(
+        "[azure]\nsubscription = \"{SUB}\"\nagent_url = \"https://example.invalid/azlin-agent\"\n"
+    ));
+    let err = env.fails(&["new", "--provider", "azure", "--name", "open"]);
+    assert!(err.contains("allowed_cidr"), "{err}");
+    let env = Env::new();
+    env.configure("[azure]\nallowed_cidr = \"0.0.0.0/0\"\n");
+    let err = env.fails(&["list"]);
+    assert!(err.contains("too much of the"), "{err}");
+}
