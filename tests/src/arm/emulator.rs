@@ -139,14 +139,14 @@ impl Emulator {
         } else {
             "Microsoft.Network"
         };
-        if key.contains("/virtualnetworks/") {
-            if let Some(subnets) = value["properties"]["subnets"].as_array_mut() {
-                for s in subnets {
-                    let sub = format!("{path}/subnets/{}", s["name"].as_str().unwrap_or(""));
-                    s["id"] = json!(sub);
-                    s["properties"]["provisioningState"] = json!("Succeeded");
-                    self.resources.insert(sub.to_ascii_lowercase(), s.clone());
-                }
+        if key.contains("/virtualnetworks/")
+            && let Some(subnets) = value["properties"]["subnets"].as_array_mut()
+        {
+            for s in subnets {
+                let sub = format!("{path}/subnets/{}", s["name"].as_str().unwrap_or(""));
+                s["id"] = json!(sub);
+                s["properties"]["provisioningState"] = json!("Succeeded");
+                self.resources.insert(sub.to_ascii_lowercase(), s.clone());
             }
         }
         if key.contains("/publicipaddresses/") {
