@@ -337,13 +337,39 @@ fn a_refused_vm_says_why_and_leaves_nothing_behind() {
             .join("\n")
     );
 
+    // An expired sign-in exits 3 and says to sign in again.
+    fake.inject(
+        "/resourcegroups/azlin-e2e",
+        vec![Fault::Body {
+            status: 401,
+            body: r#"{"error":{"code":"ExpiredAuthenticationToken","message":"The access token expiry UTC time is earlier than current UTC time."}}"#.into(),
+        }],
+    );
+    let out = env.run(&[
+        "new",
+        "--provider",
+        "azure",
+        "--name",
+        "late",
+        "--no-dev-tools",
+    ]);
+    assert_eq!(
+        out.status.code(),
+        Some(3),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(String::from_utf8_lossy(&out.stderr).contains("az login"));
+    assert!(env.list().is_empty());
+
     // Without an allowed CIDR nothing is made at all.
     let env = Env::new();
     env.configure(&format!(
         "[azure]\nsubscription = \"{SUB}\"\nagent_url = \"https://example.invalid/azlin-agent\"\n"
     ));
-    let err = env.fails(&["new", "--provider", "azure", "--name", "open"]);
-    assert!(err.contains("allowed_cidr"), "{err}");
+    let out = env.run(&["new", "--provider", "azure", "--name", "open"]);
+    assert_eq!(out.status.code(), Some(2), "a missing prerequisite exits 2");
+    assert!(String::from_utf8_lossy(&out.stderr).contains("allowed_cidr"));
     let env = Env::new();
     env.configure("[azure]\nallowed_cidr = \"0.0.0.0/0\"\n");
     let err = env.fails(&["list"]);

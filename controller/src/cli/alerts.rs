@@ -101,7 +101,7 @@ pub fn follow(home: &Home, json: bool) -> Result<()> {
                 }
             }
             Reply::Progress { message, .. } => eprintln!("azlin: {message}"),
-            Reply::Err { message } => bail!("{message}"),
+            Reply::Err { message, .. } => bail!("{message}"),
             _ => bail!("the daemon answered something else; run `azlin daemon stop` and retry"),
         }
     }

@@ -91,7 +91,7 @@ pub fn run(home: &Home, args: CpArgs) -> Result<u8> {
             Reply::CopyProgress { .. } => {}
             Reply::Progress { message, .. } => eprintln!("{message}"),
             Reply::Ok(Response::Copied(report)) => break report,
-            Reply::Err { message } => {
+            Reply::Err { message, .. } => {
                 if let Some(bar) = &bar {
                     bar.abandon();
                 }

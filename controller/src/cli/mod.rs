@@ -32,7 +32,14 @@ pub fn main() -> std::process::ExitCode {
         Ok(code) => std::process::ExitCode::from(code),
         Err(e) => {
             eprintln!("azlin: error: {e:#}");
-            std::process::ExitCode::FAILURE
+            let exit = e
+                .chain()
+                .find_map(|c| c.downcast_ref::<crate::ipc::client::DaemonError>())
+                .and_then(|d| d.exit);
+            exit.map_or(
+                std::process::ExitCode::FAILURE,
+                std::process::ExitCode::from,
+            )
         }
     }
 }

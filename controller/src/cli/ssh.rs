@@ -154,7 +154,7 @@ fn authorize(home: &Home, targets: &[SshTarget], public: &str) -> Result<Vec<(St
                 }
             }
             Reply::Ok(_) => return Ok(refused),
-            Reply::Err { message } => bail!("{message}"),
+            Reply::Err { message, .. } => bail!("{message}"),
             _ => {}
         }
     }

@@ -6,7 +6,7 @@
 
 use std::{sync::Arc, time::Instant};
 
-use anyhow::{Result, anyhow, bail};
+use anyhow::{Result, anyhow};
 use azlin_protocol::enroll::JoinToken;
 use tokio::{sync::mpsc::UnboundedSender, task::JoinSet};
 
@@ -16,7 +16,7 @@ use super::{
 };
 use crate::{
     ipc::{NewRequest, Reply, VmView},
-    provider::{AgentConnect, Providers, VmSpec, azure::Target},
+    provider::{AgentConnect, NotReady, Providers, VmSpec, azure::Target},
     state::{ConnectMode, VmRow, VmState, now_unix},
 };
 
@@ -50,23 +50,30 @@ pub(super) async fn new(
         });
     }
     let mut created = Vec::new();
-    let mut failed = Vec::new();
+    let mut failed: Vec<(String, anyhow::Error)> = Vec::new();
     while let Some(joined) = tasks.join_next().await {
         match joined {
             Ok((name, Ok(()))) => created.push(name),
-            Ok((name, Err(e))) => failed.push(format!("cannot create {name}: {e:#}")),
-            Err(e) => failed.push(format!("a VM's creation task failed: {e}")),
+            Ok((name, Err(e))) => failed.push((name, e)),
+            Err(e) => failed.push(("?".into(), anyhow!("a VM's creation task failed: {e}"))),
         }
     }
     created.sort();
     if !failed.is_empty() {
-        failed.sort();
+        failed.sort_by(|a, b| a.0.cmp(&b.0));
         let kept = if created.is_empty() {
             String::new()
         } else {
-            format!("\n(created and kept: {})", created.join(", "))
+            format!(" (created and kept: {})", created.join(", "))
         };
-        bail!("{}{kept}", failed.join("\n"));
+        let others: Vec<String> = failed[1..]
+            .iter()
+            .map(|(n, e)| format!("\ncannot create {n}: {e:#}"))
+            .collect();
+        // The first error keeps its type (for the exit status); the
+        // others are told in its message.
+        let (name, first) = failed.swap_remove(0);
+        return Err(first.context(format!("cannot create {name}{kept}{}", others.concat())));
     }
     wait_until_connected(d, &req.provider, req.pool, &created, &tx, started).await?;
     Ok(list(d)?
@@ -217,9 +224,10 @@ async fn wait_until_connected(
                 .unwrap_or_else(|| "no connection yet".into()),
         ));
     }
-    bail!(
+    Err(NotReady(format!(
         "not connected within {ready_timeout:?} (the VMs exist; `azlin list` shows when they \
          join, `azlin kill VM` removes one):\n{}",
         late.join("\n")
-    )
+    ))
+    .into())
 }

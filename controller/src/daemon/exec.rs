@@ -53,7 +53,12 @@ pub async fn run(
         Ok(vms) => vms,
         Err(e) => {
             let message = format!("{e:#}");
-            let _ = replies.send(Reply::Err { message }).await;
+            let _ = replies
+                .send(Reply::Err {
+                    message,
+                    exit: None,
+                })
+                .await;
             return;
         }
     };
@@ -66,7 +71,12 @@ pub async fn run(
     };
     if let Err(e) = check_request(&req) {
         let message = format!("{e}");
-        let _ = replies.send(Reply::Err { message }).await;
+        let _ = replies
+            .send(Reply::Err {
+                message,
+                exit: None,
+            })
+            .await;
         return;
     }
     let mut record = Record::new(req.id, Event::Start);

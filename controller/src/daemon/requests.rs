@@ -37,6 +37,7 @@ pub async fn handle(d: Arc<Daemon>, request: Request, tx: UnboundedSender<Reply>
         Err(e) => {
             let _ = tx.send(Reply::Err {
                 message: format!("{e:#}"),
+                exit: None,
             });
             return;
         }
@@ -92,6 +93,7 @@ pub async fn handle(d: Arc<Daemon>, request: Request, tx: UnboundedSender<Reply>
         Ok(r) => Reply::Ok(r),
         Err(e) => Reply::Err {
             message: format!("{e:#}"),
+            exit: crate::provider::exit_code(&e),
         },
     };
     let _ = tx.send(reply);

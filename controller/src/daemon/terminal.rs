@@ -52,7 +52,12 @@ pub async fn run(
         Ok(vm) => vm,
         Err(e) => {
             let message = format!("{e:#}");
-            let _ = replies.send(Reply::Err { message }).await;
+            let _ = replies
+                .send(Reply::Err {
+                    message,
+                    exit: None,
+                })
+                .await;
             return;
         }
     };
@@ -70,6 +75,7 @@ pub async fn run(
         let _ = replies
             .send(Reply::Err {
                 message: e.to_string(),
+                exit: None,
             })
             .await;
         return;
@@ -97,7 +103,7 @@ pub async fn run(
                 End::Reply(Reply::Ok(Response::TerminalLost { reason })) => {
                     format!("lost: {reason}")
                 }
-                End::Reply(Reply::Err { message }) => format!("failed: {message}"),
+                End::Reply(Reply::Err { message, .. }) => format!("failed: {message}"),
                 _ => "hung up: the CLI went away".into(),
             });
             super::exec::audit(&d, &record);
@@ -119,7 +125,12 @@ async fn open(
     req: &TerminalRequest,
 ) -> Result<(quinn::SendStream, FramedRecv), End> {
     let lost = |reason: String| End::Reply(Reply::Ok(Response::TerminalLost { reason }));
-    let fail = |message: String| End::Reply(Reply::Err { message });
+    let fail = |message: String| {
+        End::Reply(Reply::Err {
+            message,
+            exit: None,
+        })
+    };
     let row = d.db.lock().expect("db lock").vm(vm).ok().flatten();
     let state = row.map(|row| d.state_of(&row));
     match state {
@@ -191,6 +202,7 @@ async fn relay(
                 Ok(Some(TerminalEvent::Failed { reason })) => {
                     return End::Reply(Reply::Err {
                         message: format!("{vm}: {}", clean_reason(reason)),
+                        exit: None,
                     });
                 }
                 Ok(None) => return lost(format!("{vm}'s agent ended the terminal without saying why")),
@@ -201,6 +213,7 @@ async fn relay(
                         let _ = send.reset(HANGUP.into());
                         return End::Reply(Reply::Err {
                             message: format!("{vm}'s agent sent something unusable: {e}"),
+                            exit: None,
                         });
                     }
                     return lost(format!("terminal on {vm} interrupted: {e}"));

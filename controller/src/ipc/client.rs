@@ -92,7 +92,9 @@ impl Client {
                 // Byte counts are for progress bars; callers here show none.
                 Reply::CopyProgress { .. } => {}
                 Reply::Ok(response) => return Ok(response),
-                Reply::Err { message } => bail!("{message}"),
+                Reply::Err { message, exit } => {
+                    return Err(DaemonError { message, exit }.into());
+                }
                 Reply::ExecPlan { .. }
                 | Reply::Exec { .. }
                 | Reply::TerminalOpen { .. }
@@ -200,4 +202,12 @@ fn log_tail(path: &Path) -> String {
         out.push('\n');
     }
     out
+}
+
+/// The daemon refused a request; `exit` is the status the CLI ends with.
+#[derive(Debug, thiserror::Error)]
+#[error("{message}")]
+pub struct DaemonError {
+    pub message: String,
+    pub exit: Option<u8>,
 }

@@ -204,6 +204,9 @@ pub enum Reply {
     Ok(Response),
     Err {
         message: String,
+        /// The exit status the CLI should end with (default 1).
+        #[serde(default)]
+        exit: Option<u8>,
     },
     /// The VMs an exec runs on, by display name; later frames index it.
     ExecPlan {

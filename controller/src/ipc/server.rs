@@ -72,6 +72,7 @@ async fn handle(d: Arc<Daemon>, mut stream: UnixStream) -> Result<()> {
         Err(e) => {
             let reply = Reply::Err {
                 message: format!("{e:#}"),
+                exit: None,
             };
             stream.write_all(&encode_reply(&reply)?).await?;
             return Ok(());

@@ -59,6 +59,39 @@ pub struct Provisioned {
     pub provider_data: String,
 }
 
+/// Something the user must set up before a VM can be made (config,
+/// tools); `azlin new` exits 2 for it.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct Prerequisite(pub String);
+
+/// VMs were made but their agents did not connect in time; exit 5.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct NotReady(pub String);
+
+/// The exit status for an error, as the original azlin used them: 2 a
+/// prerequisite is missing, 3 Azure sign-in, 4 Azure refused or failed
+/// (provisioning), 5 not ready in time; `None` for anything else (1).
+pub fn exit_code(e: &anyhow::Error) -> Option<u8> {
+    use crate::azure::error::{ArmError, ErrorKind};
+    e.chain().find_map(|cause| {
+        if cause.downcast_ref::<Prerequisite>().is_some() {
+            Some(2)
+        } else if let Some(arm) = cause.downcast_ref::<ArmError>() {
+            Some(if arm.kind == ErrorKind::Authentication {
+                3
+            } else {
+                4
+            })
+        } else if cause.downcast_ref::<NotReady>().is_some() {
+            Some(5)
+        } else {
+            None
+        }
+    })
+}
+
 /// What a provider reports when it starts a VM again.
 pub struct Started {
     pub provider_data: String,

@@ -228,7 +228,7 @@ fn attempt(home: &Home, spec: ConnectSpec, shared: &Shared) -> Attempt {
             Reply::Terminal(_) => {}
             Reply::Ok(Response::TerminalEnded { exit_code }) => return Attempt::Ended(exit_code),
             Reply::Ok(Response::TerminalLost { reason }) => return lost(reason, attached),
-            Reply::Err { message } => return Attempt::Refused(message),
+            Reply::Err { message, .. } => return Attempt::Refused(message),
             Reply::Ok(_)
             | Reply::Progress { .. }
             | Reply::ExecPlan { .. }

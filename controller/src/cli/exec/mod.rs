@@ -127,7 +127,7 @@ fn run_inner(home: &Home, selector: Selector, command: String, output: &OutputAr
     let writer = Arc::new(Mutex::new(talk.writer()?));
     let names = match talk.next_reply()? {
         Reply::ExecPlan { vms } => vms,
-        Reply::Err { message } => bail!("{message}"),
+        Reply::Err { message, .. } => bail!("{message}"),
         other => bail!("unexpected answer from the daemon: {other:?}"),
     };
     spawn_signal_thread(signals, writer.clone(), names.len());
@@ -175,7 +175,7 @@ fn run_inner(home: &Home, selector: Selector, command: String, output: &OutputAr
                 }
             }
             Reply::Ok(Response::ExecDone) => break,
-            Reply::Err { message } => bail!("{message}"),
+            Reply::Err { message, .. } => bail!("{message}"),
             Reply::Progress { vm, message } => eprintln!("{vm}: {message}"),
             other => bail!("unexpected answer from the daemon: {other:?}"),
         }

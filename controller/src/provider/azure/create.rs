@@ -5,7 +5,7 @@
 
 use std::time::Instant;
 
-use anyhow::{Context, Result, bail};
+use anyhow::{Context, Result};
 use azlin_cloud_init::{UserData, render};
 use azlin_protocol::DEFAULT_AGENT_PORT;
 use base64::Engine as _;
@@ -32,12 +32,19 @@ use crate::{
         settings::{DEFAULT_IMAGE, ImageUrn, check_cidr},
     },
     provider::{
-        AgentConnect, Provisioned, VmSpec, docker::agent_download::sha256_file,
+        AgentConnect, Prerequisite, Provisioned, VmSpec, docker::agent_download::sha256_file,
         local::find_agent_binary,
     },
 };
 
 const VNET: &str = "azlin-vnet";
+
+/// What a VM needs that is checked before anything is made.
+struct Plan {
+    image: ImageUrn,
+    allowed: String,
+    user_data: String,
+}
 const SUBNET: &str = "azlin-subnet";
 
 impl AzureProvider {
@@ -50,7 +57,10 @@ impl AzureProvider {
         stage: &(dyn Fn(String) + Send + Sync),
     ) -> Result<Provisioned> {
         if !matches!(spec.connect, AgentConnect::Listen) {
-            bail!("Azure VMs are dialled by the daemon: leave out --dial");
+            return Err(Prerequisite(
+                "Azure VMs are dialled by the daemon: leave out --dial".into(),
+            )
+            .into());
         }
         let subscription = self.subscription(target).await?;
         let (nic, public_ip, nsg, os_disk) = resource_names(&spec.name);
@@ -67,7 +77,17 @@ impl AzureProvider {
             public_address: None,
             private_address: None,
         };
-        match self.make(spec, data.clone(), stage).await {
+        // Prerequisites first: nothing is made unless all of them hold.
+        let image = ImageUrn::parse(self.config.image.as_deref().unwrap_or(DEFAULT_IMAGE))
+            .map_err(Prerequisite)?;
+        let allowed = self.allowed_cidr()?;
+        let user_data = self.user_data(spec)?;
+        let plan = Plan {
+            image,
+            allowed,
+            user_data,
+        };
+        match self.make(spec, data.clone(), plan, stage).await {
             Ok(p) => Ok(p),
             Err(e) => {
                 // Whatever was made goes again; what never was is fine.
@@ -84,13 +104,15 @@ impl AzureProvider {
         &self,
         spec: &VmSpec,
         data: AzureData,
+        plan: Plan,
         stage: &(dyn Fn(String) + Send + Sync),
     ) -> Result<Provisioned> {
         let arm = self.client().await?;
-        let image = ImageUrn::parse(self.config.image.as_deref().unwrap_or(DEFAULT_IMAGE))
-            .map_err(anyhow::Error::msg)?;
-        let allowed = self.allowed_cidr()?;
-        let user_data = self.user_data(spec)?;
+        let Plan {
+            image,
+            allowed,
+            user_data,
+        } = plan;
         let mut tags = Tags::new();
         tags.insert("managed-by".into(), "azlin".into());
         tags.insert("azlin-vm".into(), spec.name.clone());
@@ -344,11 +366,14 @@ impl AzureProvider {
     }
 
     fn allowed_cidr(&self) -> Result<String> {
-        let cidr = self.config.allowed_cidr.clone().context(
-            "set [azure] allowed_cidr in config.toml to your public address (ADDRESS/32) or \
-             network: the VM's NSG admits SSH and the agent's port only from there",
-        )?;
-        check_cidr(&cidr).map_err(anyhow::Error::msg)?;
+        let cidr = self.config.allowed_cidr.clone().ok_or_else(|| {
+            Prerequisite(
+                "set [azure] allowed_cidr in config.toml to your public address (ADDRESS/32) or \
+                 network: the VM's NSG admits SSH and the agent's port only from there"
+                    .into(),
+            )
+        })?;
+        check_cidr(&cidr).map_err(Prerequisite)?;
         Ok(if cidr.contains('/') {
             cidr
         } else {
@@ -357,10 +382,13 @@ impl AzureProvider {
     }
 
     fn user_data(&self, spec: &VmSpec) -> Result<String> {
-        let url = self.config.agent_url.clone().context(
-            "set [azure] agent_url in config.toml: where new VMs download azlin-agent (a \
-             release download or your own HTTPS server)",
-        )?;
+        let url = self.config.agent_url.clone().ok_or_else(|| {
+            Prerequisite(
+                "set [azure] agent_url in config.toml: where new VMs download azlin-agent (a \
+                 release download or your own HTTPS server)"
+                    .into(),
+            )
+        })?;
         let sha256 = match &self.config.agent_sha256 {
             Some(s) => s.clone(),
             None => sha256_file(&find_agent_binary()?)
