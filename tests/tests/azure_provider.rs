@@ -139,31 +139,34 @@ impl VmHooks for Boot {
     }
 }
 
-impl Drop for Boot {
+/// Stops every booted agent when the test ends, however it ends (the
+/// emulator keeps a `Boot` of its own for as long as the fake runs).
+struct Halt(Boot);
+
+impl Drop for Halt {
     fn drop(&mut self) {
-        if Arc::strong_count(&self.agents) == 1 {
-            for (_, mut c) in std::mem::take(&mut *self.agents.lock().unwrap()) {
-                let _ = c.kill();
-                let _ = c.wait();
-            }
+        for (_, mut c) in std::mem::take(&mut *self.0.agents.lock().unwrap()) {
+            let _ = c.kill();
+            let _ = c.wait();
         }
     }
 }
 
-fn setup() -> (Env, FakeArm, Boot, tempfile::TempDir) {
-    let root = tempfile::tempdir().unwrap();
+fn setup() -> (Env, FakeArm, Boot, Halt) {
     let boot = Boot::default();
-    *boot.root.lock().unwrap() = Some(root.path().to_path_buf());
     let emulator = Emulator::new(1, Some(Box::new(boot.clone())));
     let fake = FakeArm::emulating(emulator);
     let mut env = Env::new();
+    // The VMs' folders live in the home, so its cleanup covers them too.
+    *boot.root.lock().unwrap() = Some(env.home().join("azure-vms"));
     env.configure(&format!(
         "[azure]\nsubscription = \"{SUB}\"\nresource_group = \"azlin-e2e\"\nlocation = \"westus2\"\n\
          allowed_cidr = \"203.0.113.7/32\"\nagent_url = \"https://example.invalid/azlin-agent\"\n"
     ));
     env.set_var("AZLIN_ARM_ENDPOINT", fake.base());
     env.set_var("AZLIN_ARM_TOKEN", "test-token");
-    (env, fake, boot, root)
+    let halt = Halt(boot.clone());
+    (env, fake, boot, halt)
 }
 
 fn group() -> String {
@@ -183,7 +186,7 @@ fn vm_resources(fake: &FakeArm, vm: &str) -> Vec<String> {
 
 #[test]
 fn azure_vms_are_created_enrolled_stopped_started_and_deleted_without_leftovers() {
-    let (env, fake, boot, _root) = setup();
+    let (env, fake, boot, _halt) = setup();
     let out = env.ok(&[
         "new",
         "--provider",
@@ -200,10 +203,7 @@ fn azure_vms_are_created_enrolled_stopped_started_and_deleted_without_leftovers(
     for vm in &list {
         assert_eq!(vm["provider"], "azure");
         assert_eq!(vm["connected"], true, "{vm}");
-        assert!(
-            vm["address"].as_str().unwrap().starts_with("127.0.1."),
-            "{vm}"
-        );
+        assert!(vm["address"].as_str().unwrap().starts_with("127."), "{vm}");
     }
     // What ARM holds: the shared group and network, and per VM an NSG
     // that admits only the allowed CIDR, a public IP, a NIC, the VM, its disk.
@@ -288,6 +288,41 @@ fn azure_vms_are_created_enrolled_stopped_started_and_deleted_without_leftovers(
     env.ok(&["stop", "--no-deallocate", "az-2"]);
     assert_eq!(power("az-2"), "stopped");
 
+    // destroy --dry-run lists what kill would remove, and removes nothing.
+    let plan = env.ok(&["destroy", "--dry-run", "az-2"]);
+    for part in [
+        "virtualMachines/az-2",
+        "networkInterfaces/az-2-nic",
+        "publicIPAddresses/az-2-ip",
+        "networkSecurityGroups/az-2-nsg",
+        "disks/az-2-osdisk",
+    ] {
+        assert!(plan.contains(part), "{part}: {plan}");
+    }
+    assert_eq!(vm_resources(&fake, "az-2").len(), 5);
+    // resize and restart go through ARM.
+    env.ok(&["start", "az-2"]);
+    env.ok(&["resize", "az-2", "Standard_D4s_v5"]);
+    let size = fake
+        .emulator(|e| {
+            e.resource(&format!(
+                "{}/providers/microsoft.compute/virtualmachines/az-2",
+                group()
+            ))
+        })
+        .unwrap()["properties"]["hardwareProfile"]["vmSize"]
+        .clone();
+    assert_eq!(size, "Standard_D4s_v5");
+    let reconnects = env.vm("az-2")["reconnects"].as_u64().unwrap();
+    env.ok(&["restart", "az-2"]);
+    env.wait("az-2 back after restart", Duration::from_secs(30), || {
+        env.vm("az-2")["reconnects"].as_u64().unwrap() > reconnects && env.connected("az-2")
+    });
+    assert!(
+        env.fails(&["resize", "az-2", "Standard D4"])
+            .contains("not a VM size")
+    );
+
     // kill removes everything azlin made for the VM, and only that.
     env.ok(&["kill", "az-1"]);
     assert!(
@@ -296,6 +331,10 @@ fn azure_vms_are_created_enrolled_stopped_started_and_deleted_without_leftovers(
         vm_resources(&fake, "az-1")
     );
     assert_eq!(vm_resources(&fake, "az-2").len(), 5);
+    // killall asks first; without a terminal (and without --yes) it deletes
+    // nothing.
+    assert!(env.fails(&["killall"]).contains("nothing deleted"));
+    assert_eq!(env.list().len(), 1);
     env.ok(&["killall", "--yes"]);
     let left = fake.emulator(|e| e.paths());
     assert!(
@@ -307,7 +346,7 @@ fn azure_vms_are_created_enrolled_stopped_started_and_deleted_without_leftovers(
 
 #[test]
 fn a_refused_vm_says_why_and_leaves_nothing_behind() {
-    let (env, fake, _boot, _root) = setup();
+    let (env, fake, _boot, _halt) = setup();
     fake.inject(
         "/virtualmachines/big",
         vec![Fault::Body {

@@ -28,8 +28,10 @@ pub enum Command {
     New {
         /// Where the VMs run: `local` (agent processes on this machine),
         /// `docker` (containers booted by systemd and cloud-init) or
-        /// `external` (machines you run; prints a join token for each).
-        /// Default: `default_provider` in config.toml, else `local`.
+        /// `azure` (Azure VMs through ARM) or `external` (machines you run;
+        /// prints a join token for each). Default: `default_provider` in
+        /// config.toml, else `azure` when [azure] subscription is set,
+        /// else `local`.
         #[arg(long)]
         provider: Option<String>,
         /// VM name; with --pool N the VMs are NAME-1 … NAME-N.
@@ -268,9 +270,21 @@ pub enum Command {
     },
     /// Delete a VM and revoke its certificate.
     Kill { vm: String },
-    /// Delete every VM.
+    /// Delete a VM and everything azlin made for it; `--dry-run` lists
+    /// what would go.
+    Destroy {
+        vm: String,
+        #[arg(long)]
+        dry_run: bool,
+    },
+    /// Restart a VM (an Azure VM reboots; a container or local agent is
+    /// stopped and started).
+    Restart { vm: String },
+    /// Change an Azure VM's size (Azure restarts it if it must).
+    Resize { vm: String, size: String },
+    /// Delete every VM (asks first on a terminal).
     Killall {
-        /// Confirm: delete the whole fleet.
+        /// Confirm without asking: delete the whole fleet.
         #[arg(long)]
         yes: bool,
     },

@@ -226,9 +226,17 @@ fn run_command(home: &Home, command: Command) -> Result<()> {
         } => {
             let provider = match provider {
                 Some(p) => p,
-                None => crate::config::Config::load(&home.config_file())?
-                    .default_provider
-                    .unwrap_or_else(|| crate::provider::LOCAL.into()),
+                None => {
+                    // Azure is the default once a subscription is set.
+                    let config = crate::config::Config::load(&home.config_file())?;
+                    config.default_provider.unwrap_or_else(|| {
+                        if config.azure.subscription.is_some() {
+                            crate::provider::AZURE.into()
+                        } else {
+                            crate::provider::LOCAL.into()
+                        }
+                    })
+                }
             };
             let tags = tags
                 .iter()
@@ -319,11 +327,21 @@ fn run_command(home: &Home, command: Command) -> Result<()> {
             other => unexpected(other),
         },
         Command::Killall { yes } => {
-            if !yes {
-                bail!("killall deletes every VM in the fleet; rerun with --yes to confirm");
+            if !yes && !confirm("Delete every VM in the fleet? Type yes to confirm: ")? {
+                bail!("killall deletes every VM in the fleet; nothing deleted (--yes confirms)");
             }
             done(ask(&home, Request::KillAll)?)
         }
+        Command::Destroy { vm, dry_run: true } => {
+            match ask(&home, Request::DestroyPlan { name: vm })? {
+                Response::Done { message } => println!("{message}"),
+                _ => bail!("the daemon answered something else; run `azlin daemon stop` and retry"),
+            }
+            Ok(())
+        }
+        Command::Destroy { vm, dry_run: false } => done(ask(&home, Request::Kill { name: vm })?),
+        Command::Restart { vm } => done(ask(&home, Request::Restart { name: vm })?),
+        Command::Resize { vm, size } => done(ask(&home, Request::Resize { name: vm, size })?),
         Command::Tag {
             vm,
             set,
@@ -384,4 +402,17 @@ fn done(response: Response) -> Result<()> {
 
 fn unexpected(response: Response) -> Result<()> {
     bail!("unexpected answer from the daemon: {response:?}")
+}
+
+/// Ask on the terminal; no terminal means no.
+fn confirm(question: &str) -> Result<bool> {
+    use std::io::{BufRead, IsTerminal, Write};
+    if !std::io::stdin().is_terminal() {
+        return Ok(false);
+    }
+    eprint!("{question}");
+    std::io::stderr().flush()?;
+    let mut answer = String::new();
+    std::io::stdin().lock().read_line(&mut answer)?;
+    Ok(answer.trim().eq_ignore_ascii_case("yes"))
 }

@@ -62,6 +62,9 @@ pub async fn handle(d: Arc<Daemon>, request: Request, tx: UnboundedSender<Reply>
             keep_allocated,
         } => stop(&d, &name, keep_allocated).await,
         Request::Kill { name } => kill(&d, &name).await,
+        Request::DestroyPlan { name } => destroy_plan(&d, &name),
+        Request::Restart { name } => restart(&d, &name).await,
+        Request::Resize { name, size } => resize(&d, &name, &size).await,
         Request::KillAll => kill_all(&d, &progress).await,
         Request::Token { name, ttl_secs } => token(&d, &name, ttl_secs),
         Request::Processes { name, sort, limit } => processes(&d, &name, sort, limit).await,
@@ -177,6 +180,16 @@ fn canonical_names(d: &Daemon, request: Request) -> Result<Request> {
         },
         Request::Kill { name } => Request::Kill {
             name: vm_name(d, &name)?,
+        },
+        Request::DestroyPlan { name } => Request::DestroyPlan {
+            name: vm_name(d, &name)?,
+        },
+        Request::Restart { name } => Request::Restart {
+            name: vm_name(d, &name)?,
+        },
+        Request::Resize { name, size } => Request::Resize {
+            name: vm_name(d, &name)?,
+            size,
         },
         Request::Token { name, ttl_secs } => Request::Token {
             name: vm_name(d, &name)?,
@@ -401,6 +414,53 @@ async fn kill(d: &Arc<Daemon>, name: &str) -> Result<Response> {
     tracing::info!(vm = %name, "VM deleted and its certificate revoked");
     Ok(Response::Done {
         message: format!("{name} deleted; its certificate is revoked"),
+    })
+}
+
+fn destroy_plan(d: &Daemon, name: &str) -> Result<Response> {
+    let row = row_named(d, name)?;
+    let items = d.providers.deletions(&row)?;
+    Ok(Response::Done {
+        message: format!(
+            "azlin destroy {name} would delete ({} provider):\n{}\nand revoke its certificate",
+            row.provider,
+            items
+                .iter()
+                .map(|i| format!("  {i}"))
+                .collect::<Vec<_>>()
+                .join("\n")
+        ),
+    })
+}
+
+async fn restart(d: &Arc<Daemon>, name: &str) -> Result<Response> {
+    let row = row_named(d, name)?;
+    let started = d.providers.restart(&row).await?;
+    {
+        let mut db = d.db.lock().expect("db lock");
+        db.set_vm_provider_data(name, &started.provider_data)?;
+        if let Some(address) = &started.address {
+            db.set_vm_address(name, address)?;
+        }
+        db.set_vm_state(name, VmState::Running)?;
+    }
+    d.fleet.track(name);
+    if row.connect_mode == ConnectMode::Listen && row.state != VmState::Running {
+        link::spawn(d.clone(), name.to_string());
+    }
+    Ok(Response::Done {
+        message: format!("{name} restarted"),
+    })
+}
+
+async fn resize(d: &Arc<Daemon>, name: &str, size: &str) -> Result<Response> {
+    let row = row_named(d, name)?;
+    let data = d.providers.resize(&row, size).await?;
+    d.db.lock()
+        .expect("db lock")
+        .set_vm_provider_data(name, &data)?;
+    Ok(Response::Done {
+        message: format!("{name} is now {size}"),
     })
 }
 

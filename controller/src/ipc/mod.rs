@@ -79,6 +79,17 @@ pub enum Request {
     Kill {
         name: String,
     },
+    /// What deleting the VM would remove (`destroy --dry-run`).
+    DestroyPlan {
+        name: String,
+    },
+    Restart {
+        name: String,
+    },
+    Resize {
+        name: String,
+        size: String,
+    },
     KillAll,
     /// Issue a new join token for an existing VM (re-enrollment).
     Token {

@@ -64,6 +64,11 @@ impl LocalProvider {
         Ok(Self { home, agent_bin })
     }
 
+    /// The VM's folder.
+    pub fn vm_dir(&self, vm: &str) -> Result<PathBuf> {
+        self.home.local_vm_dir(vm)
+    }
+
     fn config_path(dir: &Path) -> PathBuf {
         dir.join("agent.toml")
     }

@@ -195,6 +195,57 @@ impl Providers {
         }
     }
 
+    /// Stop and start again (an Azure VM reboots in place).
+    pub async fn restart(&self, vm: &VmRow) -> Result<Started> {
+        match vm.provider.as_str() {
+            AZURE => {
+                self.azure.power(vm, azure::PowerAction::Restart).await?;
+                Ok(Started {
+                    provider_data: vm.provider_data.clone(),
+                    address: None,
+                })
+            }
+            EXTERNAL => bail!("{} is a machine you run: restart it yourself", vm.name),
+            _ => {
+                self.stop(vm, false).await?;
+                self.start(vm).await
+            }
+        }
+    }
+
+    /// A new size; only cloud VMs have one. Returns new provider data.
+    pub async fn resize(&self, vm: &VmRow, size: &str) -> Result<String> {
+        if !(!size.is_empty() && size.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_')) {
+            bail!("{size:?} is not a VM size such as Standard_D4s_v5");
+        }
+        match vm.provider.as_str() {
+            AZURE => self.azure.resize(vm, size).await,
+            other => bail!("{} is a {other} VM: only Azure VMs have a size", vm.name),
+        }
+    }
+
+    /// What deleting the VM removes, one line each.
+    pub fn deletions(&self, vm: &VmRow) -> Result<Vec<String>> {
+        Ok(match vm.provider.as_str() {
+            AZURE => azure::AzureProvider::planned_deletions(vm)?,
+            DOCKER => vec![
+                format!("container {}", self.docker.container_name(&vm.name)),
+                format!(
+                    "cloud-init seed {}",
+                    self.docker.seed_dir(&vm.name)?.display()
+                ),
+            ],
+            LOCAL => vec![
+                format!("agent process of {}", vm.name),
+                format!("folder {}", self.local.vm_dir(&vm.name)?.display()),
+            ],
+            _ => vec![format!(
+                "the record of {} (the machine itself is yours)",
+                vm.name
+            )],
+        })
+    }
+
     /// Where the VM's agent listens now, for providers whose VMs can move
     /// (`None`: unknown, or the recorded address holds).
     pub async fn current_address(&self, vm: &VmRow) -> Option<String> {

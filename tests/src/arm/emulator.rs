@@ -5,7 +5,8 @@
 //! the resource with `provisioningState: Succeeded`; VM actions and DELETE
 //! are `202` with `Azure-AsyncOperation` and `Location`; a missing resource
 //! is `404 ResourceNotFound`. Public IPs get loopback addresses
-//! (127.0.1.N), so a test can "boot" a VM's agent there ([`VmHooks`]).
+//! (127.B.0.N, B random per emulator), so a test can "boot" a VM's agent
+//! there ([`VmHooks`]).
 
 use std::collections::BTreeMap;
 
@@ -28,6 +29,8 @@ pub struct Emulator {
     /// Operation id → polls left before it succeeds.
     operations: BTreeMap<String, u32>,
     next_ip: u8,
+    /// 127.N.0.0/16 for this emulator's public IPs, so runs never share one.
+    ip_block: u8,
     next_op: u64,
     /// How many `InProgress` answers an operation gives first.
     pub polls_per_operation: u32,
@@ -50,9 +53,16 @@ impl Emulator {
     /// Operations that answer `InProgress` `polls` times first; `hooks`
     /// hear of VMs made, powered and deleted.
     pub fn new(polls: u32, hooks: Option<Box<dyn VmHooks>>) -> Self {
+        let ip_block = 2
+            + (std::process::id() as u64
+                ^ std::time::SystemTime::now()
+                    .duration_since(std::time::UNIX_EPOCH)
+                    .map_or(0, |d| d.subsec_nanos() as u64))
+                % 250;
         Self {
             polls_per_operation: polls,
             hooks,
+            ip_block: ip_block as u8,
             ..Self::default()
         }
     }
@@ -151,7 +161,8 @@ impl Emulator {
         }
         if key.contains("/publicipaddresses/") {
             self.next_ip += 1;
-            value["properties"]["ipAddress"] = json!(format!("127.0.1.{}", self.next_ip));
+            value["properties"]["ipAddress"] =
+                json!(format!("127.{}.0.{}", self.ip_block, self.next_ip));
         }
         if key.contains("/networkinterfaces/")
             && let Some(configs) = value["properties"]["ipConfigurations"].as_array_mut()
@@ -162,7 +173,12 @@ impl Emulator {
             }
         }
         let mut created_vm = None;
-        if key.contains("/virtualmachines/") {
+        if key.contains("/virtualmachines/")
+            && let Some(existing) = self.resources.get(key)
+        {
+            // An update (resize, tags): the VM keeps running as it was.
+            value["powerState"] = existing["powerState"].clone();
+        } else if key.contains("/virtualmachines/") {
             value["powerState"] = json!("running");
             let disk = value["properties"]["storageProfile"]["osDisk"]["name"]
                 .as_str()

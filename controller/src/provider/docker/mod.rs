@@ -75,6 +75,11 @@ impl DockerProvider {
         self.home.docker_vm_dir(vm)
     }
 
+    /// The folder holding the VM's cloud-init seed.
+    pub fn seed_dir(&self, vm: &str) -> Result<PathBuf> {
+        self.vm_dir(vm)
+    }
+
     /// Create the container and boot it; cloud-init does the rest.
     pub async fn create(&self, spec: &VmSpec) -> Result<Provisioned> {
         let gateway = self.ensure_network().await?;
