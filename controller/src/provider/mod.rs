@@ -215,7 +215,7 @@ impl Providers {
 
     /// A new size; only cloud VMs have one. Returns new provider data.
     pub async fn resize(&self, vm: &VmRow, size: &str) -> Result<String> {
-        if !(!size.is_empty() && size.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_')) {
+        if size.is_empty() || !size.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_') {
             bail!("{size:?} is not a VM size such as Standard_D4s_v5");
         }
         match vm.provider.as_str() {
