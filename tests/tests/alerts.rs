@@ -46,8 +46,10 @@ fn write_rules(env: &Env, text: &str) {
 }
 
 /// Built-ins that would fire on synthetic samples stay out of the way.
-const QUIET: &str =
-    "[builtin.idle]\nenabled = false\n[builtin.tmux_session_ended]\nenabled = false\n";
+/// Built-ins that real agents on this machine could trip on their own (an
+/// idle CPU, a tmux session ending, a disk that is nearly full) are off
+/// where a test counts events.
+const QUIET: &str = "[builtin.idle]\nenabled = false\n[builtin.tmux_session_ended]\nenabled = false\n[builtin.disk_full]\nenabled = false\n";
 
 #[test]
 fn a_rule_fires_and_resolves_once_through_every_channel_without_flapping() {
@@ -300,7 +302,10 @@ fn an_ended_tmux_session_is_followed_live_from_a_real_agent() {
     tmux.run(&["new-session", "-d", "-s", "keep"]);
     let mut env = Env::new();
     env.set_var("TMUX_TMPDIR", tmux.tmpdir().to_string_lossy());
-    write_rules(&env, "[builtin.idle]\nenabled = false\n");
+    write_rules(
+        &env,
+        "[builtin.idle]\nenabled = false\n[builtin.disk_full]\nenabled = false\n",
+    );
     env.ok(&["new", "--name", "tm"]);
     env.wait("the sessions are seen", Duration::from_secs(20), || {
         env.top_of("tm")["tmux_sessions"]

@@ -120,15 +120,22 @@ impl ArmClient {
     /// GET a resource.
     pub async fn get<T: DeserializeOwned>(&self, path: &str, api: &str) -> Result<T, ArmError> {
         let url = self.url(path, api);
-        let reply = self.send(reqwest::Method::GET, &url, None).await?;
-        if !(200..300).contains(&reply.status) {
-            return Err(ArmError::from_response(
+        let reply = self.read(&url).await?;
+        decode(&reply.body, &url)
+    }
+
+    /// GET `url`; any status but 2xx is Azure's error.
+    async fn read(&self, url: &str) -> Result<Reply, ArmError> {
+        let reply = self.send(reqwest::Method::GET, url, None).await?;
+        if (200..300).contains(&reply.status) {
+            Ok(reply)
+        } else {
+            Err(ArmError::from_response(
                 reply.status,
                 &reply.body,
-                request("GET", &url),
-            ));
+                request("GET", url),
+            ))
         }
-        decode(&reply.body, &url)
     }
 
     /// GET a resource that may not exist.
@@ -153,14 +160,7 @@ impl ArmClient {
         let mut url = self.url(path, api);
         let mut items = Vec::new();
         for _ in 0..1000 {
-            let reply = self.send(reqwest::Method::GET, &url, None).await?;
-            if !(200..300).contains(&reply.status) {
-                return Err(ArmError::from_response(
-                    reply.status,
-                    &reply.body,
-                    request("GET", &url),
-                ));
-            }
+            let reply = self.read(&url).await?;
             let page: Page<T> = decode(&reply.body, &url)?;
             items.extend(page.value);
             match page.next_link {

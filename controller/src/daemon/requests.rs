@@ -362,8 +362,17 @@ pub(super) fn pick_names(d: &Daemon, req: &NewRequest) -> Result<Vec<String>> {
 
 async fn start(d: &Arc<Daemon>, name: &str) -> Result<Response> {
     let row = row_named(d, name)?;
+    let started = d.providers.start(&row).await?;
+    running_again(d, &row, &started)?;
+    Ok(Response::Done {
+        message: format!("{name} started"),
+    })
+}
+
+/// Record a VM its provider started (again) and have the daemon reach it.
+fn running_again(d: &Arc<Daemon>, row: &VmRow, started: &crate::provider::Started) -> Result<()> {
+    let name = row.name.as_str();
     {
-        let started = d.providers.start(&row).await?;
         let mut db = d.db.lock().expect("db lock");
         db.set_vm_provider_data(name, &started.provider_data)?;
         if let Some(address) = &started.address {
@@ -376,9 +385,7 @@ async fn start(d: &Arc<Daemon>, name: &str) -> Result<Response> {
     } else {
         d.fleet.track(name);
     }
-    Ok(Response::Done {
-        message: format!("{name} started"),
-    })
+    Ok(())
 }
 
 async fn stop(d: &Arc<Daemon>, name: &str, keep_allocated: bool) -> Result<Response> {
@@ -436,18 +443,7 @@ fn destroy_plan(d: &Daemon, name: &str) -> Result<Response> {
 async fn restart(d: &Arc<Daemon>, name: &str) -> Result<Response> {
     let row = row_named(d, name)?;
     let started = d.providers.restart(&row).await?;
-    {
-        let mut db = d.db.lock().expect("db lock");
-        db.set_vm_provider_data(name, &started.provider_data)?;
-        if let Some(address) = &started.address {
-            db.set_vm_address(name, address)?;
-        }
-        db.set_vm_state(name, VmState::Running)?;
-    }
-    d.fleet.track(name);
-    if row.connect_mode == ConnectMode::Listen && row.state != VmState::Running {
-        link::spawn(d.clone(), name.to_string());
-    }
+    running_again(d, &row, &started)?;
     Ok(Response::Done {
         message: format!("{name} restarted"),
     })

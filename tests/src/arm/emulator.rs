@@ -270,16 +270,7 @@ impl Emulator {
             }
             h.power(&name, state == "running");
         }
-        let (_, ao) = self.operation(base, "Microsoft.Compute");
-        let location = format!("{ao}&monitor=true");
-        (
-            202,
-            vec![
-                ("azure-asyncoperation".into(), ao),
-                ("location".into(), location),
-            ],
-            String::new(),
-        )
+        self.accepted(base, "Microsoft.Compute")
     }
 
     fn delete(&mut self, key: &str, base: &str) -> Answer {
@@ -306,6 +297,12 @@ impl Emulator {
         } else {
             "Microsoft.Network"
         };
+        self.accepted(base, provider)
+    }
+
+    /// `202 Accepted` with both async headers, as compute actions and
+    /// deletes answer in the recordings.
+    fn accepted(&mut self, base: &str, provider: &str) -> Answer {
         let (_, ao) = self.operation(base, provider);
         let location = format!("{ao}&monitor=true");
         (
