@@ -2,6 +2,7 @@
 //! `shared/fixtures/azure` ([`cassette`]), replayed by a fake ARM server
 //! ([`fake`]).
 
+pub mod boot;
 pub mod cassette;
 pub mod emulator;
 pub mod fake;

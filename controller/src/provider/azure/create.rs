@@ -259,8 +259,12 @@ impl AzureProvider {
             .await?;
         timed("virtual machine", t);
 
-        // The address is assigned by now; read it back.
-        let ip: PublicIpAddress = arm.get(&ip_path, api::NETWORK).await?;
+        // A static address is there from the IP's creation; read it back
+        // only if ARM had not said it then.
+        let ip = match ip.properties.ip_address {
+            Some(_) => ip,
+            None => arm.get::<PublicIpAddress>(&ip_path, api::NETWORK).await?,
+        };
         let public = ip
             .properties
             .ip_address

@@ -1,0 +1,149 @@
+//! Booting the fake ARM's VMs here: when the emulator "creates" a VM,
+//! [`Boot`] reads its custom data (the rendered cloud-config), writes the
+//! agent's config, CA and join token as cloud-init would, and starts the
+//! real agent at the VM's loopback public address; deallocating stops it,
+//! starting runs it again. [`Halt`] stops them all when a test ends.
+
+use std::{
+    collections::BTreeMap,
+    path::PathBuf,
+    process::{Child, Command, Stdio},
+    sync::{Arc, Mutex},
+};
+
+use base64::Engine as _;
+use serde::Deserialize;
+
+use super::emulator::VmHooks;
+use crate::bin;
+
+#[derive(Deserialize)]
+struct CloudConfig {
+    write_files: Vec<WriteFile>,
+    runcmd: Vec<Vec<String>>,
+}
+
+#[derive(Deserialize)]
+struct WriteFile {
+    path: String,
+    content: String,
+}
+
+/// Boots each created VM's agent on this machine, from its custom data.
+#[derive(Clone, Default)]
+pub struct Boot {
+    root: Arc<Mutex<Option<PathBuf>>>,
+    agents: Arc<Mutex<BTreeMap<String, Child>>>,
+    /// Each VM's user-data as the emulator received it.
+    pub user_data: Arc<Mutex<BTreeMap<String, String>>>,
+}
+
+impl Boot {
+    /// Where the VMs' folders go (put it in the test's azlin home, whose
+    /// cleanup then covers them).
+    pub fn set_root(&self, root: PathBuf) {
+        *self.root.lock().unwrap() = Some(root);
+    }
+
+    fn dir(&self, vm: &str) -> PathBuf {
+        self.root.lock().unwrap().clone().unwrap().join(vm)
+    }
+
+    fn run(&self, vm: &str) {
+        let dir = self.dir(vm);
+        let log = std::fs::File::create(dir.join("agent.log")).unwrap();
+        let child = Command::new(bin("azlin-agent"))
+            .args(["run", "--config"])
+            .arg(dir.join("agent.toml"))
+            .stdin(Stdio::null())
+            .stdout(log.try_clone().unwrap())
+            .stderr(log)
+            .spawn()
+            .unwrap();
+        self.agents.lock().unwrap().insert(vm.to_string(), child);
+    }
+
+    fn halt(&self, vm: &str) {
+        if let Some(mut c) = self.agents.lock().unwrap().remove(vm) {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+}
+
+impl VmHooks for Boot {
+    fn created(&mut self, vm: &str, custom_data: &str, public_ip: &str) {
+        let text = String::from_utf8(
+            base64::engine::general_purpose::STANDARD
+                .decode(custom_data)
+                .expect("custom data is base64"),
+        )
+        .unwrap();
+        self.user_data
+            .lock()
+            .unwrap()
+            .insert(vm.into(), text.clone());
+        let config: CloudConfig =
+            serde_saphyr::from_str(&text).expect("the custom data is a cloud-config");
+        let file = |p: &str| {
+            config
+                .write_files
+                .iter()
+                .find(|f| f.path == p)
+                .unwrap_or_else(|| panic!("no {p} in the user-data"))
+                .content
+                .clone()
+        };
+        assert!(config.runcmd[0][0].ends_with("install-agent"));
+        let dir = self.dir(vm);
+        std::fs::create_dir_all(dir.join("state")).unwrap();
+        std::fs::create_dir_all(dir.join("home")).unwrap();
+        std::fs::write(dir.join("ca.crt"), file("/etc/azlin/ca.crt")).unwrap();
+        std::fs::write(dir.join("join-token"), file("/etc/azlin/join-token")).unwrap();
+        let mut agent: toml::Table = toml::from_str(&file("/etc/azlin/agent.toml")).unwrap();
+        assert_eq!(agent["connect"]["listen"].as_str(), Some("0.0.0.0:47800"));
+        let at = |p: &str| toml::Value::String(dir.join(p).display().to_string());
+        agent.insert("state_dir".into(), at("state"));
+        agent.insert("ca_cert".into(), at("ca.crt"));
+        agent.insert("join_token_file".into(), at("join-token"));
+        let me = nix::unistd::User::from_uid(nix::unistd::getuid())
+            .unwrap()
+            .unwrap()
+            .name;
+        agent.insert("user".into(), toml::Value::String(me));
+        agent["connect"].as_table_mut().unwrap().insert(
+            "listen".into(),
+            toml::Value::String(format!("{public_ip}:47800")),
+        );
+        let mut files = toml::Table::new();
+        files.insert("home".into(), at("home"));
+        agent.insert("files".into(), toml::Value::Table(files));
+        std::fs::write(dir.join("agent.toml"), toml::to_string(&agent).unwrap()).unwrap();
+        self.run(vm);
+    }
+
+    fn power(&mut self, vm: &str, running: bool) {
+        if running {
+            self.run(vm);
+        } else {
+            self.halt(vm);
+        }
+    }
+
+    fn deleted(&mut self, vm: &str) {
+        self.halt(vm);
+    }
+}
+
+/// Stops every booted agent when the test ends, however it ends (the
+/// emulator keeps a `Boot` of its own for as long as the fake runs).
+pub struct Halt(pub Boot);
+
+impl Drop for Halt {
+    fn drop(&mut self) {
+        for (_, mut c) in std::mem::take(&mut *self.0.agents.lock().unwrap()) {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+}
