@@ -196,6 +196,12 @@ fn huge_output_streams_byte_for_byte_in_bounded_memory() {
     let env = Env::new();
     env.ok(&["new", "--name", "big"]);
     const SIZE: usize = 96 << 20;
+    // The daemon's and agent's peaks before the output starts: most of an
+    // idle debug daemon's resident set is its own code (about 26 of 30 MiB
+    // are pages of the binary), which says nothing about buffering.
+    let hwm = |pid| proc_stats::status_bytes(pid, "VmHWM").unwrap();
+    let daemon_idle = hwm(env.daemon_pid().unwrap());
+    let agent_idle = hwm(env.agent_pid("big").unwrap());
     // Random bytes, so any loss, duplication or re-encoding shows.
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("blob");
@@ -231,19 +237,26 @@ fn huge_output_streams_byte_for_byte_in_bounded_memory() {
     assert_eq!(total, SIZE);
     assert_eq!(wait_exit(&mut cli), 0);
 
-    // Peak memory of each hop stayed far below what went through it. The
-    // CLI is this test's child, so its peak is in our children's rusage.
+    // Each hop held far less than what went through it. The CLI is this
+    // test's child, so its whole peak is in our children's rusage; for the
+    // two long-lived processes, what the relay added to the peak counts.
     let cli_peak = nix::sys::resource::getrusage(nix::sys::resource::UsageWho::RUSAGE_CHILDREN)
         .unwrap()
         .max_rss() as u64
         * 1024;
-    let daemon = proc_stats::status_bytes(env.daemon_pid().unwrap(), "VmHWM").unwrap();
-    let agent = proc_stats::status_bytes(env.agent_pid("big").unwrap(), "VmHWM").unwrap();
-    for (who, peak) in [("cli", cli_peak), ("daemon", daemon), ("agent", agent)] {
+    assert!(
+        cli_peak < SIZE as u64 / 3,
+        "cli peaked at {} MiB for {} MiB of output",
+        cli_peak >> 20,
+        SIZE >> 20
+    );
+    let daemon = hwm(env.daemon_pid().unwrap()) - daemon_idle;
+    let agent = hwm(env.agent_pid("big").unwrap()) - agent_idle;
+    for (who, grew) in [("daemon", daemon), ("agent", agent)] {
         assert!(
-            peak < (SIZE as u64 / 3),
-            "{who} peaked at {} MiB for {} MiB of output",
-            peak >> 20,
+            grew < SIZE as u64 / 8,
+            "{who}'s peak grew by {} MiB while {} MiB of output went through it",
+            grew >> 20,
             SIZE >> 20
         );
     }
