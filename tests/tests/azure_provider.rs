@@ -21,16 +21,18 @@ use azlin_e2e::{
 
 const SUB: &str = "00000000-0000-0000-0000-0000000000aa";
 
-fn setup() -> (Env, FakeArm, Boot, Halt) {
+/// An environment whose `[azure]` config adds `extra` lines.
+fn setup(extra: &str) -> (Env, FakeArm, Boot, Halt) {
     let boot = Boot::default();
     let emulator = Emulator::new(1, Some(Box::new(boot.clone())));
     let fake = FakeArm::emulating(emulator);
     let mut env = Env::new();
     // The VMs' folders live in the home, so its cleanup covers them too.
     boot.set_root(env.home().join("azure-vms"));
+    let extra = extra.replace("{ARM}", &fake.base());
     env.configure(&format!(
         "[azure]\nsubscription = \"{SUB}\"\nresource_group = \"azlin-e2e\"\nlocation = \"westus2\"\n\
-         allowed_cidr = \"203.0.113.7/32\"\nagent_url = \"https://example.invalid/azlin-agent\"\n"
+         agent_url = \"https://example.invalid/azlin-agent\"\n{extra}"
     ));
     env.set_var("AZLIN_ARM_ENDPOINT", fake.base());
     env.set_var("AZLIN_ARM_TOKEN", "test-token");
@@ -55,8 +57,11 @@ fn vm_resources(fake: &FakeArm, vm: &str) -> Vec<String> {
 
 #[test]
 fn azure_vms_are_created_enrolled_stopped_started_and_deleted_without_leftovers() {
-    let (env, fake, boot, _halt) = setup();
-    let out = env.ok(&[
+    // No allowed_cidr: the NSG admits this machine's public address, as a
+    // what-is-my-IP service (here the fake's /myip) reports it.
+    let (env, fake, boot, _halt) = setup("public_ip_url = \"{ARM}/myip\"\n");
+    fake.can("GET", "/myip", vec![(200, vec![], "203.0.113.7\n")]);
+    let out = env.run(&[
         "new",
         "--provider",
         "azure",
@@ -66,7 +71,20 @@ fn azure_vms_are_created_enrolled_stopped_started_and_deleted_without_leftovers(
         "2",
         "--no-dev-tools",
     ]);
-    println!("{out}");
+    let stages = String::from_utf8_lossy(&out.stderr);
+    println!("{stages}");
+    assert!(out.status.success());
+    assert!(stages.contains("admit only 203.0.113.7/32"), "{stages}");
+    // Each stage says how long it took.
+    for vm in ["az-1", "az-2"] {
+        for stage in [
+            "resource group and network ready (",
+            "NSG, public IP, NIC and virtual machine deployed (",
+            "enrolled and connected (",
+        ] {
+            assert!(stages.contains(&format!("{vm}: {stage}")), "{stages}");
+        }
+    }
     let list = env.list();
     assert_eq!(list.len(), 2);
     for vm in &list {
@@ -215,14 +233,15 @@ fn azure_vms_are_created_enrolled_stopped_started_and_deleted_without_leftovers(
 
 #[test]
 fn a_refused_vm_says_why_and_leaves_nothing_behind() {
-    let (env, fake, _boot, _halt) = setup();
-    fake.inject(
-        "/virtualmachines/big",
-        vec![Fault::Body {
-            status: 409,
-            body: r#"{"error":{"code":"OperationNotAllowed","message":"Operation could not be completed as it results in exceeding approved standardDSv5Family Cores quota."}}"#.into(),
-        }],
-    );
+    let (env, fake, _boot, _halt) = setup("allowed_cidr = \"203.0.113.7/32\"\n");
+    // ARM makes the NSG, IP and NIC, then refuses the VM: the deployment
+    // fails with the quota error nested inside, as on Azure.
+    fake.emulator(|e| {
+        e.refuse(
+            "big",
+            serde_json::json!({"code": "OperationNotAllowed", "message": "Operation could not be completed as it results in exceeding approved standardDSv5Family Cores quota."}),
+        )
+    });
     let err = env.fails(&[
         "new",
         "--provider",
@@ -270,14 +289,23 @@ fn a_refused_vm_says_why_and_leaves_nothing_behind() {
     assert!(String::from_utf8_lossy(&out.stderr).contains("az login"));
     assert!(env.list().is_empty());
 
-    // Without an allowed CIDR nothing is made at all.
-    let env = Env::new();
-    env.configure(&format!(
-        "[azure]\nsubscription = \"{SUB}\"\nagent_url = \"https://example.invalid/azlin-agent\"\n"
-    ));
+    // Without an allowed CIDR, and no public address to be had, nothing is
+    // made at all: the service answers a private address here.
+    let (env, fake, _boot, _halt) = setup("public_ip_url = \"{ARM}/myip\"\n");
+    fake.can("GET", "/myip", vec![(200, vec![], "192.168.1.20")]);
     let out = env.run(&["new", "--provider", "azure", "--name", "open"]);
     assert_eq!(out.status.code(), Some(2), "a missing prerequisite exits 2");
-    assert!(String::from_utf8_lossy(&out.stderr).contains("allowed_cidr"));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("192.168.1.20 is not a public address"),
+        "{err}"
+    );
+    assert!(err.contains("allowed_cidr"), "{err}");
+    assert!(
+        fake.emulator(|e| e.paths()).is_empty(),
+        "{:?}",
+        fake.emulator(|e| e.paths())
+    );
     let env = Env::new();
     env.configure("[azure]\nallowed_cidr = \"0.0.0.0/0\"\n");
     let err = env.fails(&["list"]);

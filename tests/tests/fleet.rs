@@ -136,3 +136,38 @@ fn bad_config_file_is_reported_with_its_location() {
         env.daemon_log()
     );
 }
+
+#[test]
+fn a_pool_on_a_terminal_gets_one_progress_bar_per_vm() {
+    let env = Env::new();
+    env.ok(&["daemon", "status"]);
+    let mut cmd = env.command(&["new", "--provider", "local", "--name", "bar", "--pool", "2"]);
+    cmd.env("TERM", "xterm-256color");
+    let mut pty = azlin_e2e::pty::Pty::spawn(cmd, 120, 30);
+    assert!(
+        pty.wait_exit(Duration::from_secs(60)).success(),
+        "{}",
+        pty.screen()
+    );
+    let screen = pty.screen();
+    for vm in ["bar-1", "bar-2"] {
+        // The stage lines stay above the bars, with their times...
+        assert!(
+            screen.contains(&format!("{vm}: enrolled and connected (")),
+            "{screen}"
+        );
+        // ...and each VM's own bar ends ticked with its last stage.
+        let ticked = format!("✓ {vm} ");
+        assert!(
+            screen
+                .split(['\n', '\r'])
+                .any(|l| l.contains(&ticked) && l.contains("] enrolled and connected")),
+            "no finished bar for {vm}: {screen}"
+        );
+    }
+    // Off a terminal the same stages are plain lines (no bars, no escapes).
+    let out = env.run(&["new", "--provider", "local", "--name", "plain"]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("plain: enrolled and connected ("), "{err}");
+    assert!(!err.contains('\u{1b}') && !err.contains('✓'), "{err}");
+}

@@ -4,18 +4,52 @@
 //! `{"error": {"code", "message", "details"}}`; some resource providers
 //! send the inner object alone.
 
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
-#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ErrorDetail {
     #[serde(default)]
     pub code: String,
     #[serde(default)]
     pub message: String,
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub target: Option<String>,
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub details: Vec<ErrorDetail>,
+}
+
+impl ErrorDetail {
+    /// The errors under this one, depth first. A failed deployment nests
+    /// the resource's own error under `DeploymentFailed`, sometimes as a
+    /// JSON document inside a message, so those are opened too.
+    fn inner(&self) -> Vec<ErrorDetail> {
+        let mut out = Vec::new();
+        for d in &self.details {
+            let embedded = d
+                .message
+                .trim_start()
+                .starts_with('{')
+                .then(|| parse_detail(d.message.as_bytes()))
+                .flatten();
+            match embedded {
+                Some(e) => {
+                    out.push(ErrorDetail {
+                        details: Vec::new(),
+                        ..e.clone()
+                    });
+                    out.extend(e.inner());
+                }
+                None => {
+                    out.push(ErrorDetail {
+                        details: Vec::new(),
+                        ..d.clone()
+                    });
+                    out.extend(d.inner());
+                }
+            }
+        }
+        out
+    }
 }
 
 #[derive(Deserialize)]
@@ -70,13 +104,13 @@ impl ArmError {
 
     pub fn from_detail(status: u16, detail: ErrorDetail, request: impl Into<String>) -> Self {
         // The useful code is often in `details` (a deployment's inner error).
+        let inner = detail.inner();
         let mut codes = vec![detail.code.as_str()];
-        codes.extend(detail.details.iter().map(|d| d.code.as_str()));
+        codes.extend(inner.iter().map(|d| d.code.as_str()));
         let text = format!(
             "{} {}",
             detail.message,
-            detail
-                .details
+            inner
                 .iter()
                 .map(|d| d.message.as_str())
                 .collect::<Vec<_>>()
@@ -84,7 +118,10 @@ impl ArmError {
         );
         let kind = classify(status, &codes, &text);
         let mut message = detail.message.trim().to_string();
-        for d in &detail.details {
+        for d in inner
+            .iter()
+            .filter(|d| !d.message.trim_start().starts_with('{'))
+        {
             if !d.message.is_empty() && !message.contains(d.message.trim()) {
                 message.push_str(" — ");
                 message.push_str(d.message.trim());
@@ -215,6 +252,13 @@ mod tests {
                 .message
                 .contains("Standard_X")
         );
+        // A failed deployment: the resource's own error two levels down,
+        // once inside a message that is itself a JSON document.
+        let deployment = r#"{"status":"Failed","error":{"code":"DeploymentFailed","message":"At least one resource deployment operation failed.","details":[{"code":"Conflict","message":"{\"status\":\"Failed\",\"error\":{\"code\":\"ResourceDeploymentFailure\",\"message\":\"The resource operation completed with terminal provisioning state 'Failed'.\",\"details\":[{\"code\":\"QuotaExceeded\",\"message\":\"Operation could not be completed as it results in exceeding approved Total Regional Cores quota.\"}]}}"}]}}"#;
+        let e = ArmError::from_response(200, deployment.as_bytes(), "PUT /deployments/d");
+        assert_eq!(e.kind, ErrorKind::QuotaExceeded);
+        assert!(e.message.contains("Total Regional Cores"), "{e}");
+        assert!(!e.message.contains("{\""), "no raw JSON in: {e}");
         let taken = r#"{"error":{"code":"StorageAccountAlreadyTaken","message":"The storage account named x is already taken."}}"#;
         assert_eq!(kind(409, taken), ErrorKind::NameTaken);
         let gone = r#"{"error":{"code":"ResourceGroupNotFound","message":"Resource group 'rg' could not be found."}}"#;

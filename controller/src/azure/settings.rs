@@ -11,7 +11,9 @@
 //! vm_size = "Standard_D2s_v5"
 //! image = "Canonical:ubuntu-24_04-lts:server:latest"
 //! admin_user = "azureuser"
-//! allowed_cidr = "203.0.113.7/32"    # who may reach SSH and the agent's port
+//! allowed_cidr = "203.0.113.7/32"    # who may reach SSH and the agent's port;
+//!                                    # unset: this machine's public address, asked of
+//! public_ip_url = "https://api.ipify.org"  # (the default)
 //! agent_url = "https://…/azlin-agent" # where new VMs download the agent
 //! # agent_sha256 = "…"               # default: the sha256 of this azlin-agent
 //! writes_per_second = 10             # cap on ARM writes
@@ -38,6 +40,8 @@ pub struct AzureConfig {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub allowed_cidr: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub public_ip_url: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub agent_url: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub agent_sha256: Option<String>,
@@ -52,6 +56,9 @@ pub const DEFAULT_IMAGE: &str = "Canonical:ubuntu-24_04-lts:server:latest";
 pub const DEFAULT_LOCATION: &str = "westus2";
 pub const DEFAULT_VM_SIZE: &str = "Standard_D2s_v5";
 pub const DEFAULT_RESOURCE_GROUP: &str = "azlin-vms";
+/// Where this machine's public address is asked when `allowed_cidr` is
+/// unset: a service that answers with the caller's address as plain text.
+pub const DEFAULT_PUBLIC_IP_URL: &str = "https://api.ipify.org";
 
 /// An image as `PUBLISHER:OFFER:SKU:VERSION`.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -121,6 +128,13 @@ impl AzureConfig {
         }
         if let Some(cidr) = &self.allowed_cidr {
             check_cidr(cidr)?;
+        }
+        if let Some(url) = &self.public_ip_url
+            && !(url.starts_with("https://") || url.starts_with("http://"))
+        {
+            return Err(format!(
+                "azure.public_ip_url = {url:?} is not an http(s) URL"
+            ));
         }
         if let Some(sha) = &self.agent_sha256
             && !(sha.len() == 64 && sha.bytes().all(|b| b.is_ascii_hexdigit()))

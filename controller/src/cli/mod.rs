@@ -8,6 +8,7 @@ mod cp;
 mod daemon_cmd;
 pub mod exec;
 pub mod figures;
+mod new_progress;
 mod ps;
 mod render;
 mod ssh;
@@ -256,7 +257,11 @@ fn run_command(home: &Home, command: Command) -> Result<()> {
                     ConnectMode::Listen
                 },
             });
-            match ask(&home, request)? {
+            let mut progress = new_progress::NewProgress::new();
+            let answer = Client::connect_or_start(&home)?
+                .call(request, |vm, message| progress.stage(vm, message));
+            progress.end();
+            match answer? {
                 Response::Vms(vms) => render::vms(&vms, json),
                 Response::Joined {
                     controller,

@@ -10,6 +10,8 @@
 
 use std::collections::BTreeMap;
 
+mod deployment;
+
 use serde_json::{Value, json};
 
 /// What a test does when a VM is created, powered or deleted.
@@ -26,8 +28,10 @@ pub trait VmHooks: Send {
 pub struct Emulator {
     /// Lower-case resource path → resource.
     resources: BTreeMap<String, Value>,
-    /// Operation id → polls left before it succeeds.
-    operations: BTreeMap<String, u32>,
+    /// Operation id → how it goes.
+    operations: BTreeMap<String, Operation>,
+    /// Resource name → the error ARM gives when asked to make it.
+    refusals: BTreeMap<String, Value>,
     next_ip: u8,
     /// 127.N.0.0/16 for this emulator's public IPs, so runs never share one.
     ip_block: u8,
@@ -35,6 +39,13 @@ pub struct Emulator {
     /// How many `InProgress` answers an operation gives first.
     pub polls_per_operation: u32,
     pub hooks: Option<Box<dyn VmHooks>>,
+}
+
+/// An operation in flight: `InProgress` polls left, then its end.
+struct Operation {
+    left: u32,
+    /// `None`: it succeeds.
+    error: Option<Value>,
 }
 
 /// An answer: status, headers, body.
@@ -76,6 +87,14 @@ impl Emulator {
         self.resources.get(&path.to_ascii_lowercase()).cloned()
     }
 
+    /// From now on, making a resource named `name` fails with `error` (an
+    /// ARM error object: `{"code", "message"}`): a PUT of it answers 409, a
+    /// deployment holding it fails there, as ARM reports a resource's
+    /// failure inside a deployment.
+    pub fn refuse(&mut self, name: &str, error: Value) {
+        self.refusals.insert(name.to_ascii_lowercase(), error);
+    }
+
     pub fn handle(
         &mut self,
         method: &str,
@@ -85,7 +104,7 @@ impl Emulator {
         base: &str,
     ) -> Answer {
         let key = path.to_ascii_lowercase();
-        if key.contains("/operations/") {
+        if key.contains("/operations/") || key.contains("/operationstatuses/") {
             return self.poll(&key);
         }
         match method {
@@ -98,21 +117,38 @@ impl Emulator {
     }
 
     fn operation(&mut self, base: &str, provider: &str) -> (String, String) {
-        self.next_op += 1;
-        let id = format!("op{:08}", self.next_op);
-        self.operations.insert(id.clone(), self.polls_per_operation);
+        let id = self.begin(None);
         let url = format!(
             "{base}/subscriptions/00000000-0000-0000-0000-000000000000/providers/{provider}/locations/westus2/operations/{id}?api-version=1"
         );
         (id, url)
     }
 
+    fn begin(&mut self, error: Option<Value>) -> String {
+        self.next_op += 1;
+        let id = format!("op{:08}", self.next_op);
+        let left = self.polls_per_operation;
+        self.operations
+            .insert(id.clone(), Operation { left, error });
+        id
+    }
+
     fn poll(&mut self, key: &str) -> Answer {
         let id = key.rsplit('/').next().unwrap_or_default().to_string();
         match self.operations.get_mut(&id) {
-            Some(0) => (200, vec![], json!({"status": "Succeeded"}).to_string()),
-            Some(left) => {
-                *left -= 1;
+            Some(Operation {
+                left: 0,
+                error: Some(e),
+            }) => (
+                200,
+                vec![],
+                json!({"status": "Failed", "error": e}).to_string(),
+            ),
+            Some(Operation { left: 0, .. }) => {
+                (200, vec![], json!({"status": "Succeeded"}).to_string())
+            }
+            Some(op) => {
+                op.left -= 1;
                 (200, vec![], json!({"status": "InProgress"}).to_string())
             }
             None => not_found(key),
@@ -120,7 +156,7 @@ impl Emulator {
     }
 
     fn put(&mut self, key: &str, path: &str, body: &str, base: &str) -> Answer {
-        let mut value: Value = match serde_json::from_str(body) {
+        let value: Value = match serde_json::from_str(body) {
             Ok(v) => v,
             Err(e) => {
                 return (
@@ -132,23 +168,47 @@ impl Emulator {
             }
         };
         let name = path.rsplit('/').next().unwrap_or_default();
+        if let Some(error) = self.refusals.get(&name.to_ascii_lowercase()) {
+            return (409, vec![], json!({ "error": error }).to_string());
+        }
+        if key.contains("/microsoft.resources/deployments/") {
+            return self.deploy(key, path, value, base);
+        }
+        let group_only = key.split('/').filter(|s| !s.is_empty()).count() == 4;
+        let value = self.store(key, path, value);
+        if group_only {
+            return (201, vec![], value.to_string());
+        }
+        let provider = if key.contains("/microsoft.compute/") {
+            "Microsoft.Compute"
+        } else {
+            "Microsoft.Network"
+        };
+        let (_, ao) = self.operation(base, provider);
+        let mut pending = value;
+        pending["properties"]["provisioningState"] = json!("Updating");
+        (
+            201,
+            vec![("azure-asyncoperation".into(), ao)],
+            pending.to_string(),
+        )
+    }
+
+    /// Keep a resource as ARM would after making it; what ARM returns.
+    fn store(&mut self, key: &str, path: &str, mut value: Value) -> Value {
+        let name = path.rsplit('/').next().unwrap_or_default();
         value["id"] = json!(path);
         value["name"] = json!(name);
         let group_only = key.split('/').filter(|s| !s.is_empty()).count() == 4;
         if group_only {
             value["properties"] = json!({"provisioningState": "Succeeded"});
             self.resources.insert(key.to_string(), value.clone());
-            return (201, vec![], value.to_string());
+            return value;
         }
         if value.get("properties").is_none() {
             value["properties"] = json!({});
         }
         value["properties"]["provisioningState"] = json!("Succeeded");
-        let provider = if key.contains("/microsoft.compute/") {
-            "Microsoft.Compute"
-        } else {
-            "Microsoft.Network"
-        };
         if key.contains("/virtualnetworks/")
             && let Some(subnets) = value["properties"]["subnets"].as_array_mut()
         {
@@ -204,14 +264,7 @@ impl Emulator {
         if let (Some((vm, custom, ip)), Some(hooks)) = (created_vm, self.hooks.as_mut()) {
             hooks.created(&vm, &custom, &ip.unwrap_or_default());
         }
-        let (_, ao) = self.operation(base, provider);
-        let mut pending = value;
-        pending["properties"]["provisioningState"] = json!("Updating");
-        (
-            201,
-            vec![("azure-asyncoperation".into(), ao)],
-            pending.to_string(),
-        )
+        value
     }
 
     /// The public address of a VM body's NIC.

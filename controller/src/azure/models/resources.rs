@@ -1,4 +1,6 @@
-//! Resource groups.
+//! Resource groups and template deployments.
+
+use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
@@ -23,4 +25,46 @@ pub struct ResourceGroup {
 pub struct ResourceGroupProperties {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub provisioning_state: Option<String>,
+}
+
+/// A template deployment (`Microsoft.Resources/deployments`): how one VM's
+/// resources are made in a single request, as `az vm create` does.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Deployment {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub id: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    pub properties: DeploymentProperties,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct DeploymentProperties {
+    /// The template, sent; ARM does not echo it back.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub template: Option<serde_json::Value>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub parameters: Option<serde_json::Value>,
+    /// `Incremental` (what is not in the template stays).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mode: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub provisioning_state: Option<String>,
+    /// The template's outputs, evaluated: name → `{type, value}`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub outputs: Option<BTreeMap<String, DeploymentOutput>>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub output_resources: Vec<super::SubResource>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<crate::azure::error::ErrorDetail>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct DeploymentOutput {
+    #[serde(default, rename = "type")]
+    pub kind: String,
+    #[serde(default)]
+    pub value: serde_json::Value,
 }

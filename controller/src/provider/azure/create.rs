@@ -1,7 +1,7 @@
 //! Making one Azure VM: the shared resource group and VNet (reused when
-//! present), then the VM's own NSG and public IP (in parallel), its NIC,
-//! and the VM with the cloud-init user-data as custom data. Each stage's
-//! time is reported as it ends.
+//! present), then one template deployment ([`super::template`]) with the
+//! VM's own NSG, public IP, NIC and the VM, whose custom data is the
+//! cloud-init user-data. Each stage's time is reported as it ends.
 
 use std::time::Instant;
 
@@ -10,26 +10,22 @@ use azlin_cloud_init::{UserData, render};
 use azlin_protocol::DEFAULT_AGENT_PORT;
 use base64::Engine as _;
 
-use super::{AzureData, AzureProvider, Target, missing, resource_names};
+use super::{
+    AzureData, AzureProvider, Target, public_ip, resource_names,
+    template::{PRIVATE_IP_OUTPUT, PUBLIC_IP_OUTPUT, VmTemplate},
+};
 use crate::{
     azure::{
         api,
         models::{
-            Sku, SubResource, Tags,
-            compute::{
-                HardwareProfile, ImageReference, LinuxConfiguration, ManagedDisk, NetworkProfile,
-                OsDisk, OsProfile, SshConfiguration, SshPublicKey, StorageProfile, VirtualMachine,
-                VirtualMachineProperties, nic_reference,
-            },
+            Tags,
             network::{
-                AddressSpace, IpConfiguration, IpConfigurationProperties, NetworkInterface,
-                NetworkInterfaceProperties, NetworkSecurityGroup, NetworkSecurityGroupProperties,
-                PublicIpAddress, PublicIpAddressProperties, SecurityRule, SecurityRuleProperties,
-                Subnet, SubnetProperties, VirtualNetwork, VirtualNetworkProperties,
+                AddressSpace, PublicIpAddress, Subnet, SubnetProperties, VirtualNetwork,
+                VirtualNetworkProperties,
             },
-            resources::ResourceGroup,
+            resources::{Deployment, ResourceGroup},
         },
-        settings::{DEFAULT_IMAGE, ImageUrn, check_cidr},
+        settings::{DEFAULT_IMAGE, DEFAULT_PUBLIC_IP_URL, ImageUrn, check_cidr},
     },
     provider::{
         AgentConnect, Prerequisite, Provisioned, VmSpec, docker::agent_download::sha256_file,
@@ -37,7 +33,9 @@ use crate::{
     },
 };
 
+/// The VNet and subnet all of a resource group's VMs share.
 const VNET: &str = "azlin-vnet";
+const SUBNET: &str = "azlin-subnet";
 
 /// What a VM needs that is checked before anything is made.
 struct Plan {
@@ -45,7 +43,6 @@ struct Plan {
     allowed: String,
     user_data: String,
 }
-const SUBNET: &str = "azlin-subnet";
 
 impl AzureProvider {
     /// Create the VM; returns once ARM says it exists (its agent enrolls
@@ -80,7 +77,7 @@ impl AzureProvider {
         // Prerequisites first: nothing is made unless all of them hold.
         let image = ImageUrn::parse(self.config.image.as_deref().unwrap_or(DEFAULT_IMAGE))
             .map_err(Prerequisite)?;
-        let allowed = self.allowed_cidr()?;
+        let allowed = self.allowed_cidr(stage).await?;
         let user_data = self.user_data(spec)?;
         let plan = Plan {
             image,
@@ -108,11 +105,6 @@ impl AzureProvider {
         stage: &(dyn Fn(String) + Send + Sync),
     ) -> Result<Provisioned> {
         let arm = self.client().await?;
-        let Plan {
-            image,
-            allowed,
-            user_data,
-        } = plan;
         let mut tags = Tags::new();
         tags.insert("managed-by".into(), "azlin".into());
         tags.insert("azlin-vm".into(), spec.name.clone());
@@ -133,151 +125,50 @@ impl AzureProvider {
         timed("resource group and network ready", t);
 
         let t = Instant::now();
-        let nsg_body = NetworkSecurityGroup {
-            location: Some(data.location.clone()),
-            tags: tags.clone(),
-            properties: NetworkSecurityGroupProperties {
-                security_rules: vec![
-                    rule("allow-ssh", "Tcp", "22", 1000, &allowed),
-                    rule(
-                        "allow-azlin-agent",
-                        "Udp",
-                        &DEFAULT_AGENT_PORT.to_string(),
-                        1010,
-                        &allowed,
-                    ),
-                ],
-                ..Default::default()
-            },
-            ..Default::default()
-        };
-        let ip_body = PublicIpAddress {
-            location: Some(data.location.clone()),
-            tags: tags.clone(),
-            sku: Some(Sku {
-                name: "Standard".into(),
-                tier: None,
-            }),
-            properties: PublicIpAddressProperties {
-                allocation_method: Some("Static".into()),
-                version: Some("IPv4".into()),
-                ..Default::default()
-            },
-            ..Default::default()
-        };
-        let nsg_path = data.path("Microsoft.Network/networkSecurityGroups", &data.nsg);
-        let ip_path = data.path("Microsoft.Network/publicIPAddresses", &data.public_ip);
-        let (nsg, ip) = tokio::join!(
-            arm.put::<_, NetworkSecurityGroup>(&nsg_path, api::NETWORK, &nsg_body),
-            arm.put::<_, PublicIpAddress>(&ip_path, api::NETWORK, &ip_body),
-        );
-        let (nsg, ip) = (nsg?, ip?);
-        timed("network security group and public IP", t);
-
-        let t = Instant::now();
-        let nic_body = NetworkInterface {
-            location: Some(data.location.clone()),
-            tags: tags.clone(),
-            properties: NetworkInterfaceProperties {
-                ip_configurations: vec![IpConfiguration {
-                    name: Some("ipconfig1".into()),
-                    properties: IpConfigurationProperties {
-                        private_ip_allocation_method: Some("Dynamic".into()),
-                        subnet: Some(SubResource::new(subnet_id)),
-                        public_ip_address: Some(SubResource::new(
-                            ip.id.clone().unwrap_or_else(|| ip_path.clone()),
-                        )),
-                        primary: Some(true),
-                        ..Default::default()
-                    },
-                    ..Default::default()
-                }],
-                network_security_group: Some(SubResource::new(
-                    nsg.id.clone().unwrap_or_else(|| nsg_path.clone()),
-                )),
-                ..Default::default()
-            },
-            ..Default::default()
-        };
-        let nic_path = data.path("Microsoft.Network/networkInterfaces", &data.nic);
-        let nic = arm
-            .put::<_, NetworkInterface>(&nic_path, api::NETWORK, &nic_body)
-            .await?;
-        timed("network interface", t);
-
-        let t = Instant::now();
         let admin = self.admin_user();
-        let vm_body = VirtualMachine {
-            location: data.location.clone(),
-            tags,
-            properties: VirtualMachineProperties {
-                hardware_profile: Some(HardwareProfile {
-                    vm_size: data.vm_size.clone(),
-                }),
-                storage_profile: Some(StorageProfile {
-                    image_reference: Some(ImageReference {
-                        publisher: Some(image.publisher),
-                        offer: Some(image.offer),
-                        sku: Some(image.sku),
-                        version: Some(image.version),
-                    }),
-                    os_disk: Some(OsDisk {
-                        name: Some(data.os_disk.clone()),
-                        create_option: "FromImage".into(),
-                        delete_option: Some("Delete".into()),
-                        managed_disk: Some(ManagedDisk {
-                            id: None,
-                            storage_account_type: Some("StandardSSD_LRS".into()),
-                        }),
-                        ..Default::default()
-                    }),
-                }),
-                os_profile: Some(OsProfile {
-                    computer_name: Some(spec.name.clone()),
-                    admin_username: Some(admin.clone()),
-                    custom_data: Some(
-                        base64::engine::general_purpose::STANDARD.encode(user_data.as_bytes()),
-                    ),
-                    linux_configuration: Some(LinuxConfiguration {
-                        disable_password_authentication: true,
-                        ssh: Some(SshConfiguration {
-                            public_keys: vec![SshPublicKey {
-                                path: format!("/home/{admin}/.ssh/authorized_keys"),
-                                key_data: crate::ssh_key::ensure(&self.home)?,
-                            }],
-                        }),
-                    }),
-                }),
-                network_profile: Some(NetworkProfile {
-                    network_interfaces: vec![nic_reference(nic.id.as_deref().unwrap_or(&nic_path))],
-                }),
-                ..Default::default()
-            },
-            ..Default::default()
-        };
-        arm.put::<_, VirtualMachine>(&data.vm_path(), api::COMPUTE, &vm_body)
+        let ssh_public_key = crate::ssh_key::ensure(&self.home)?;
+        let custom_data = base64::engine::general_purpose::STANDARD.encode(plan.user_data);
+        let body = VmTemplate {
+            data: &data,
+            tags: &tags,
+            subnet_id: &subnet_id,
+            image: &plan.image,
+            allowed: &plan.allowed,
+            admin: &admin,
+            ssh_public_key: &ssh_public_key,
+            custom_data: &custom_data,
+        }
+        .deployment();
+        let done: Deployment = arm
+            .put(&data.deployment_path(), api::RESOURCES, &body)
             .await?;
-        timed("virtual machine", t);
+        timed("NSG, public IP, NIC and virtual machine deployed", t);
 
-        // A static address is there from the IP's creation; read it back
-        // only if ARM had not said it then.
-        let ip = match ip.properties.ip_address {
-            Some(_) => ip,
-            None => arm.get::<PublicIpAddress>(&ip_path, api::NETWORK).await?,
+        let output = |name: &str| {
+            done.properties
+                .outputs
+                .as_ref()
+                .and_then(|o| o.get(name))
+                .and_then(|o| o.value.as_str())
+                .filter(|v| !v.is_empty())
+                .map(String::from)
         };
-        let public = ip
-            .properties
-            .ip_address
-            .clone()
-            .ok_or_else(|| missing("the VM's public IP has no address yet"))?;
-        let private = nic
-            .properties
-            .ip_configurations
-            .first()
-            .and_then(|c| c.properties.private_ip_address.clone());
+        let public = match output(PUBLIC_IP_OUTPUT) {
+            Some(ip) => ip,
+            // Not in the outputs (an older deployment): read the resource.
+            None => arm
+                .get::<PublicIpAddress>(
+                    &data.path("Microsoft.Network/publicIPAddresses", &data.public_ip),
+                    api::NETWORK,
+                )
+                .await?
+                .properties
+                .ip_address
+                .ok_or_else(|| anyhow::anyhow!("ARM gave {} no public address", data.vm))?,
+        };
         let data = AzureData {
             public_address: Some(public.clone()),
-            private_address: private,
+            private_address: output(PRIVATE_IP_OUTPUT),
             ..data
         };
         Ok(Provisioned {
@@ -369,14 +260,21 @@ impl AzureProvider {
             .unwrap_or_else(|| "azureuser".into())
     }
 
-    fn allowed_cidr(&self) -> Result<String> {
-        let cidr = self.config.allowed_cidr.clone().ok_or_else(|| {
-            Prerequisite(
-                "set [azure] allowed_cidr in config.toml to your public address (ADDRESS/32) or \
-                 network: the VM's NSG admits SSH and the agent's port only from there"
-                    .into(),
-            )
-        })?;
+    /// The NSG's only source: the configured CIDR, else this machine's
+    /// public address as a what-is-my-IP service sees it.
+    async fn allowed_cidr(&self, stage: &(dyn Fn(String) + Send + Sync)) -> Result<String> {
+        let Some(cidr) = self.config.allowed_cidr.clone() else {
+            let url = self
+                .config
+                .public_ip_url
+                .as_deref()
+                .unwrap_or(DEFAULT_PUBLIC_IP_URL);
+            let cidr = public_ip::detect(url).await.map_err(Prerequisite)?;
+            stage(format!(
+                "SSH and the agent's port admit only {cidr} (this machine's public address, from {url})"
+            ));
+            return Ok(cidr);
+        };
         check_cidr(&cidr).map_err(Prerequisite)?;
         Ok(if cidr.contains('/') {
             cidr
@@ -412,23 +310,5 @@ impl AzureProvider {
             dev_tools: spec.dev_tools && self.config.dev_tools.unwrap_or(true),
         })
         .context("cannot render the VM's cloud-init user-data")
-    }
-}
-
-fn rule(name: &str, protocol: &str, port: &str, priority: u32, source: &str) -> SecurityRule {
-    SecurityRule {
-        name: Some(name.into()),
-        properties: SecurityRuleProperties {
-            protocol: protocol.into(),
-            source_address_prefix: Some(source.into()),
-            source_port_range: Some("*".into()),
-            destination_address_prefix: Some("*".into()),
-            destination_port_range: Some(port.into()),
-            access: "Allow".into(),
-            priority: Some(priority),
-            direction: "Inbound".into(),
-            ..Default::default()
-        },
-        ..Default::default()
     }
 }

@@ -111,11 +111,12 @@ impl AzureProvider {
             d.path("Microsoft.Network/publicIPAddresses", &d.public_ip),
             d.path("Microsoft.Network/networkSecurityGroups", &d.nsg),
             d.path("Microsoft.Compute/disks", &d.os_disk),
+            d.deployment_path(),
         ]
     }
 
-    /// Delete the VM, then its NIC, and then its public IP, NSG and OS disk
-    /// together. What is already gone is fine, so a second `kill` after a
+    /// Delete the VM, then its NIC, and then its public IP, NSG, OS disk
+    /// and the deployment record together. What is already gone is fine, so a second `kill` after a
     /// failed one finishes the job.
     pub async fn delete(&self, vm: &VmRow) -> Result<()> {
         self.delete_resources(&data_of(vm)?).await
@@ -129,6 +130,8 @@ impl AzureProvider {
         let api_of = |id: &str| {
             if id.contains("/Microsoft.Compute/disks/") {
                 api::DISKS
+            } else if id.contains("/Microsoft.Resources/") {
+                api::RESOURCES
             } else if id.contains("/Microsoft.Compute/") {
                 api::COMPUTE
             } else {
@@ -140,12 +143,13 @@ impl AzureProvider {
                 .await
                 .with_context(|| format!("cannot delete {id}"))?;
         }
-        let (a, b, c) = tokio::join!(
+        let (a, b, c, d) = tokio::join!(
             arm.delete(&ids[2], api_of(&ids[2])),
             arm.delete(&ids[3], api_of(&ids[3])),
             arm.delete(&ids[4], api_of(&ids[4])),
+            arm.delete(&ids[5], api_of(&ids[5])),
         );
-        for (id, r) in ids[2..].iter().zip([a, b, c]) {
+        for (id, r) in ids[2..].iter().zip([a, b, c, d]) {
             r.with_context(|| format!("cannot delete {id}"))?;
         }
         Ok(())

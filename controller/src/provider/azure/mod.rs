@@ -9,10 +9,12 @@
 
 mod create;
 mod lifecycle;
+mod public_ip;
+mod template;
 
 use std::sync::Arc;
 
-use anyhow::{Context, Result, anyhow};
+use anyhow::{Context, Result};
 use serde::{Deserialize, Serialize};
 
 use crate::{
@@ -59,6 +61,15 @@ impl AzureData {
 
     pub fn vm_path(&self) -> String {
         self.path("Microsoft.Compute/virtualMachines", &self.vm)
+    }
+
+    /// The template deployment that made the VM's resources (ARM keeps it
+    /// in the group's deployment history; `kill` removes it too).
+    pub fn deployment_path(&self) -> String {
+        self.path(
+            "Microsoft.Resources/deployments",
+            &format!("azlin-{}", self.vm),
+        )
     }
 }
 
@@ -167,8 +178,4 @@ pub fn resource_names(vm: &str) -> (String, String, String, String) {
         format!("{vm}-nsg"),
         format!("{vm}-osdisk"),
     )
-}
-
-fn missing(what: &str) -> anyhow::Error {
-    anyhow!("{what}")
 }
