@@ -14,7 +14,7 @@ use azlin_controller::azure::{
             NetworkInterface, NetworkSecurityGroup, PublicIpAddress, SecurityRule, Subnet,
             VirtualNetwork,
         },
-        resources::ResourceGroup,
+        resources::{Deployment, ResourceGroup, TagsResource},
         storage::{FileShare, StorageAccount},
     },
 };
@@ -46,7 +46,9 @@ fn kind_of(path: &str) -> Option<&'static str> {
     if p.ends_with("/instanceview") {
         return Some("instance-view");
     }
-    pick("securityrules", "security-rule", "security-rules")
+    pick("tags", "tags", "tags")
+        .or_else(|| pick("deployments", "deployment", "deployments"))
+        .or_else(|| pick("securityrules", "security-rule", "security-rules"))
         .or_else(|| pick("subnets", "subnet", "subnets"))
         .or_else(|| pick("shares", "file-share", "file-shares"))
         .or_else(|| pick("virtualmachines", "vm", "vms"))
@@ -104,6 +106,9 @@ fn parse_as(kind: &str, body: &str) -> Result<(), String> {
         "file-share" => parse::<FileShare>(body),
         "file-shares" => parse::<Page<FileShare>>(body),
         "resource-group" => parse::<ResourceGroup>(body),
+        "tags" => parse::<TagsResource>(body),
+        "deployment" => parse::<Deployment>(body),
+        "deployments" => parse::<Page<Deployment>>(body),
         other => Err(format!("no model for {other}")),
     }
 }
@@ -166,6 +171,8 @@ fn every_recorded_response_parses_into_the_models() {
         "storage-account",
         "file-share",
         "resource-group",
+        "tags",
+        "deployment",
         "status",
     ] {
         assert!(

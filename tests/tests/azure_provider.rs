@@ -151,6 +151,70 @@ fn azure_vms_are_created_enrolled_stopped_started_and_deleted_without_leftovers(
     assert!(!user_data.contains("install-dev-tools"), "--no-dev-tools");
     assert_eq!(env.ok(&["exec", "--vm", "az-1", "--", "echo up"]), "up\n");
 
+    // list shows what ARM says now beside the agents' data: power, size,
+    // region, addresses, tags; a VM stopped behind azlin's back shows so.
+    let vm_path = |vm: &str| {
+        format!(
+            "{}/providers/microsoft.compute/virtualmachines/{vm}",
+            group()
+        )
+    };
+    let cloud =
+        |vm: &str| env.list().into_iter().find(|v| v["name"] == vm).unwrap()["cloud"].clone();
+    let c = cloud("az-1");
+    assert_eq!(c["power"], "running", "{c}");
+    assert_eq!(c["size"], "Standard_D2s_v5");
+    assert_eq!(c["location"], "westus2");
+    assert_eq!(c["tags"]["managed-by"], "azlin");
+    assert_eq!(
+        Some(format!("{}:47800", c["public_ip"].as_str().unwrap())),
+        env.vm("az-1")["address"].as_str().map(String::from)
+    );
+    assert!(
+        c["private_ip"].as_str().unwrap().starts_with("10.42.0."),
+        "{c}"
+    );
+    fake.emulator(|e| e.set_power(&vm_path("az-2"), "deallocated"));
+    assert_eq!(cloud("az-2")["power"], "deallocated");
+    let table = env.ok(&["list"]);
+    assert!(
+        table.contains("POWER") && table.contains("deallocated"),
+        "{table}"
+    );
+    assert!(
+        env.ok(&["status", "az-2"])
+            .contains("power:       deallocated")
+    );
+    fake.emulator(|e| e.set_power(&vm_path("az-2"), "running"));
+
+    // tag writes the VM's tags in Azure too; azlin's own tags stay put.
+    env.ok(&["tag", "az-1", "team=core", "cost=dev"]);
+    let arm_tags = |vm: &str| fake.emulator(|e| e.resource(&vm_path(vm))).unwrap()["tags"].clone();
+    assert_eq!(arm_tags("az-1")["team"], "core");
+    assert_eq!(arm_tags("az-1")["cost"], "dev");
+    assert_eq!(arm_tags("az-1")["managed-by"], "azlin");
+    env.ok(&["tag", "az-1", "--remove", "cost"]);
+    assert!(
+        arm_tags("az-1").get("cost").is_none(),
+        "{}",
+        arm_tags("az-1")
+    );
+    assert_eq!(env.vm("az-1")["tags"]["team"], "core");
+    let err = env.fails(&["tag", "az-1", "managed-by=me"]);
+    assert!(err.contains("azlin's own tag"), "{err}");
+    assert_eq!(arm_tags("az-1")["managed-by"], "azlin");
+    // A refusal from Azure changes nothing here either.
+    fake.inject(
+        "/tags/default",
+        vec![Fault::Body {
+            status: 403,
+            body: r#"{"error":{"code":"AuthorizationFailed","message":"no write on tags"}}"#.into(),
+        }],
+    );
+    let err = env.fails(&["tag", "az-1", "team=infra"]);
+    assert!(err.contains("Contributor"), "{err}");
+    assert_eq!(env.vm("az-1")["tags"]["team"], "core");
+
     // Stop deallocates; start brings the same agent back, no new enrollment.
     let issued = env.daemon_status()["certificates_issued"].clone();
     env.ok(&["stop", "az-1"]);

@@ -271,7 +271,7 @@ fn run_command(home: &Home, command: Command) -> Result<()> {
                 other => unexpected(other),
             }
         }
-        Command::List { json } => match ask(&home, Request::List)? {
+        Command::List { json } => match ask(&home, Request::ListWithCloud)? {
             Response::Vms(vms) => render::vms(&vms, json),
             other => unexpected(other),
         },
@@ -281,7 +281,7 @@ fn run_command(home: &Home, command: Command) -> Result<()> {
                 other => unexpected(other),
             }
         }
-        Command::Status { vm: None, json } => match ask(&home, Request::List)? {
+        Command::Status { vm: None, json } => match ask(&home, Request::ListWithCloud)? {
             Response::Vms(vms) if json => render::vms(&vms, true),
             Response::Vms(vms) if vms.is_empty() => render::vms(&vms, false),
             Response::Vms(vms) => {

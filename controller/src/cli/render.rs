@@ -103,9 +103,45 @@ pub fn vms(vms: &[VmView], json: bool) -> Result<()> {
         "UPTIME",
     ]
     .map(String::from);
-    let rows: Vec<[String; 10]> = vms.iter().map(row).collect();
+    if vms.iter().all(|v| v.cloud.is_none()) {
+        let rows: Vec<[String; 10]> = vms.iter().map(row).collect();
+        print!("{}", aligned(&header, &rows));
+        return Ok(());
+    }
+    // Cloud VMs among them: what their cloud says too.
+    let cloud_header = ["POWER", "SIZE", "REGION"].map(String::from);
+    let header: [String; 13] = std::array::from_fn(|i| {
+        header
+            .get(i)
+            .unwrap_or_else(|| &cloud_header[i - 10])
+            .clone()
+    });
+    let rows: Vec<[String; 13]> = vms
+        .iter()
+        .map(|v| {
+            let (own, cloud) = (row(v), cloud_cells(v));
+            std::array::from_fn(|i| own.get(i).unwrap_or_else(|| &cloud[i - 10]).clone())
+        })
+        .collect();
     print!("{}", aligned(&header, &rows));
+    for v in vms {
+        if let Some(e) = v.cloud.as_ref().and_then(|c| c.error.as_ref()) {
+            eprintln!("{}: {e}", v.name);
+        }
+    }
     Ok(())
+}
+
+fn cloud_cells(v: &VmView) -> [String; 3] {
+    let dash = || "-".to_string();
+    match &v.cloud {
+        None => [dash(), dash(), dash()],
+        Some(c) => [
+            c.power.clone(),
+            c.size.clone().unwrap_or_else(dash),
+            c.location.clone().unwrap_or_else(dash),
+        ],
+    }
 }
 
 pub fn vm(v: &VmView, json: bool) -> Result<()> {
@@ -146,10 +182,33 @@ pub fn vm(v: &VmView, json: bool) -> Result<()> {
     if let Some(s) = &v.session_name {
         println!("session:     {s}");
     }
+    if let Some(c) = &v.cloud {
+        cloud(c);
+    }
     if let Some(s) = &v.sample {
         live(v, s, std::io::stdout().is_terminal());
     }
     Ok(())
+}
+
+/// What the cloud says of the VM now.
+fn cloud(c: &crate::ipc::CloudView) {
+    let or_dash = |o: &Option<String>| o.clone().unwrap_or_else(|| "-".into());
+    println!("power:       {} (as the cloud reports it now)", c.power);
+    println!("size:        {}", or_dash(&c.size));
+    println!("region:      {}", or_dash(&c.location));
+    println!(
+        "cloud IPs:   public {}, private {}",
+        or_dash(&c.public_ip),
+        or_dash(&c.private_ip)
+    );
+    if !c.tags.is_empty() {
+        let tags: Vec<String> = c.tags.iter().map(|(k, v)| format!("{k}={v}")).collect();
+        println!("cloud tags:  {}", tags.join(" "));
+    }
+    if let Some(e) = &c.error {
+        println!("cloud error: {e}");
+    }
 }
 
 /// The newest sample, and the tmux sessions: attached in bold, detached

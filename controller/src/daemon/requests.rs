@@ -49,7 +49,22 @@ pub async fn handle(d: Arc<Daemon>, request: Request, tx: UnboundedSender<Reply>
             message: "daemon stopping".into(),
         }),
         Request::List => list(&d).map(Response::Vms),
-        Request::VmStatus { name } => view_named(&d, &name).map(|v| Response::Vm(Box::new(v))),
+        Request::ListWithCloud => match list(&d) {
+            Ok(mut vms) => {
+                super::cloud_view::merge(&d, &mut vms).await;
+                Ok(Response::Vms(vms))
+            }
+            Err(e) => Err(e),
+        },
+        Request::VmStatus { name } => match view_named(&d, &name) {
+            Ok(v) => {
+                let mut one = [v];
+                super::cloud_view::merge(&d, &mut one).await;
+                let [v] = one;
+                Ok(Response::Vm(Box::new(v)))
+            }
+            Err(e) => Err(e),
+        },
         Request::New(req) if req.provider == EXTERNAL => {
             check_tags(&req.tags).and_then(|()| register::register(&d, &req))
         }
@@ -73,7 +88,7 @@ pub async fn handle(d: Arc<Daemon>, request: Request, tx: UnboundedSender<Reply>
             sort,
             limit,
         } => query::process_tables(&d, &selector, sort, limit).await,
-        Request::Tag { name, set, remove } => tag(&d, &name, &set, &remove),
+        Request::Tag { name, set, remove } => tag(&d, &name, &set, &remove).await,
         Request::Session { name, session: s } => session(&d, &name, s.as_deref()),
         // Served by the IPC server itself, which keeps the socket open both ways.
         Request::Exec(_) | Request::Connect(_) | Request::AlertsFollow => Err(anyhow!(
@@ -147,6 +162,7 @@ pub(super) fn view(d: &Daemon, row: &VmRow, tags: BTreeMap<String, String>) -> V
         reconnects: link.reconnects,
         last_error: link.last_error,
         created_at: row.created_at,
+        cloud: None,
     }
 }
 
@@ -303,12 +319,19 @@ fn view_named(d: &Daemon, name: &str) -> Result<VmView> {
     Ok(view(d, &row, tags))
 }
 
-fn tag(d: &Daemon, name: &str, set: &[(String, String)], remove: &[String]) -> Result<Response> {
-    row_named(d, name)?;
+async fn tag(
+    d: &Daemon,
+    name: &str,
+    set: &[(String, String)],
+    remove: &[String],
+) -> Result<Response> {
+    let row = row_named(d, name)?;
     check_tags(set)?;
     for key in remove {
         tags::check_key(key)?;
     }
+    // The cloud first: if it refuses, nothing changes here either.
+    d.providers.set_tags(&row, set, remove).await?;
     d.db.lock()
         .expect("db lock")
         .update_tags(name, set, remove)?;

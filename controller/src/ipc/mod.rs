@@ -63,6 +63,9 @@ pub enum Request {
     DaemonStatus,
     Shutdown,
     List,
+    /// [`Request::List`] with each cloud VM's view as its cloud has it now
+    /// (`azlin list`, `azlin status`): slower, as it asks the cloud.
+    ListWithCloud,
     VmStatus {
         name: String,
     },
@@ -353,6 +356,26 @@ pub struct VmView {
     pub sample: Option<Sample>,
     pub sample_age_ms: Option<u64>,
     pub freshness: Option<Freshness>,
+    /// The cloud's own view of the VM (Azure VMs), read when asked.
+    /// (Always written: the IPC encoding has no optional fields.)
+    #[serde(default)]
+    pub cloud: Option<CloudView>,
+}
+
+/// What the cloud says of a VM now: it can differ from what azlin last
+/// did (a VM stopped in the portal, resized with `az`).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CloudView {
+    /// `running`, `deallocated`, `stopped`, `starting`…; `missing` when
+    /// the cloud has no such VM, `unknown` when it could not be asked.
+    pub power: String,
+    pub size: Option<String>,
+    pub location: Option<String>,
+    pub public_ip: Option<String>,
+    pub private_ip: Option<String>,
+    pub tags: BTreeMap<String, String>,
+    /// Why the cloud's view is missing or partial.
+    pub error: Option<String>,
 }
 
 impl VmView {

@@ -224,6 +224,20 @@ impl Providers {
         }
     }
 
+    /// Tag the VM where its provider keeps tags too (Azure); the others
+    /// keep azlin's own tags only.
+    pub async fn set_tags(
+        &self,
+        vm: &VmRow,
+        set: &[(String, String)],
+        remove: &[String],
+    ) -> Result<()> {
+        match vm.provider.as_str() {
+            AZURE => self.azure.set_tags(vm, set, remove).await,
+            _ => Ok(()),
+        }
+    }
+
     /// What deleting the VM removes, one line each.
     pub fn deletions(&self, vm: &VmRow) -> Result<Vec<String>> {
         Ok(match vm.provider.as_str() {

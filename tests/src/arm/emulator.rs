@@ -4,7 +4,10 @@
 //! status reads `InProgress` and then `Succeeded`, and a final GET returns
 //! the resource with `provisioningState: Succeeded`; VM actions and DELETE
 //! are `202` with `Azure-AsyncOperation` and `Location`; a missing resource
-//! is `404 ResourceNotFound`. Public IPs get loopback addresses
+//! is `404 ResourceNotFound`. It also lists a group's resources of a type,
+//! answers a VM's `instanceView`, keeps tags through the Tags API
+//! (`…/providers/Microsoft.Resources/tags/default`) and runs template
+//! deployments ([`deployment`]). Public IPs get loopback addresses
 //! (127.B.0.N, B random per emulator), so a test can "boot" a VM's agent
 //! there ([`VmHooks`]).
 
@@ -48,6 +51,13 @@ struct Operation {
     error: Option<Value>,
 }
 
+fn instance_view(power: &str) -> Value {
+    json!({"statuses": [
+        {"code": "ProvisioningState/succeeded", "displayStatus": "Provisioning succeeded"},
+        {"code": format!("PowerState/{power}"), "displayStatus": format!("VM {power}")}
+    ]})
+}
+
 /// An answer: status, headers, body.
 pub type Answer = (u16, Vec<(String, String)>, String);
 
@@ -87,6 +97,14 @@ impl Emulator {
         self.resources.get(&path.to_ascii_lowercase()).cloned()
     }
 
+    /// Change a VM's power state behind azlin's back, as the portal or
+    /// Azure itself would (no hooks run: the VM's agent is not told).
+    pub fn set_power(&mut self, vm_path: &str, state: &str) {
+        if let Some(vm) = self.resources.get_mut(&vm_path.to_ascii_lowercase()) {
+            vm["powerState"] = json!(state);
+        }
+    }
+
     /// From now on, making a resource named `name` fails with `error` (an
     /// ARM error object: `{"code", "message"}`): a PUT of it answers 409, a
     /// deployment holding it fails there, as ARM reports a resource's
@@ -106,6 +124,9 @@ impl Emulator {
         let key = path.to_ascii_lowercase();
         if key.contains("/operations/") || key.contains("/operationstatuses/") {
             return self.poll(&key);
+        }
+        if let Some(owner) = key.strip_suffix("/providers/microsoft.resources/tags/default") {
+            return self.tags(method, owner, path, body);
         }
         match method {
             "PUT" => self.put(&key, path, body, base),
@@ -278,21 +299,75 @@ impl Emulator {
             .map(String::from)
     }
 
-    fn get(&self, key: &str, path: &str, query: &str) -> Answer {
-        let Some(v) = self.resources.get(key) else {
-            return not_found(path);
+    /// The Tags API on a resource: GET reads its tags, PUT replaces them.
+    fn tags(&mut self, method: &str, owner: &str, path: &str, body: &str) -> Answer {
+        let Some(resource) = self.resources.get_mut(owner) else {
+            return not_found(owner);
         };
+        match method {
+            "GET" => {}
+            "PUT" => {
+                let Ok(v) = serde_json::from_str::<Value>(body) else {
+                    return (
+                        400,
+                        vec![],
+                        json!({"error": {"code": "InvalidRequestContent", "message": "not JSON"}})
+                            .to_string(),
+                    );
+                };
+                resource["tags"] = v["properties"]["tags"].clone();
+            }
+            _ => return (405, vec![], String::new()),
+        }
+        let tags = resource.get("tags").cloned().unwrap_or(json!({}));
+        (
+            200,
+            vec![],
+            json!({"id": path, "name": "default", "type": "Microsoft.Resources/tags", "properties": {"tags": tags}}).to_string(),
+        )
+    }
+
+    /// `…/{type}`: the resources of that type in the group, as a page.
+    fn list(&self, key: &str) -> Option<Answer> {
+        let after = key.split("/providers/").nth(1)?;
+        if after.split('/').count() != 2 {
+            return None;
+        }
+        let prefix = format!("{key}/");
+        let value: Vec<Value> = self
+            .resources
+            .iter()
+            .filter(|(k, _)| k.starts_with(&prefix) && !k[prefix.len()..].contains('/'))
+            .map(|(k, v)| self.shown(k, v, ""))
+            .collect();
+        Some((200, vec![], json!({ "value": value }).to_string()))
+    }
+
+    /// A resource as GET shows it (a VM's power state only in its
+    /// instance view).
+    fn shown(&self, key: &str, v: &Value, query: &str) -> Value {
         let mut v = v.clone();
         if key.contains("/virtualmachines/") {
             let power = v["powerState"].as_str().unwrap_or("running").to_string();
             v.as_object_mut().map(|o| o.remove("powerState"));
             if query.to_ascii_lowercase().contains("instanceview") {
-                v["properties"]["instanceView"] = json!({"statuses": [
-                    {"code": "ProvisioningState/succeeded", "displayStatus": "Provisioning succeeded"},
-                    {"code": format!("PowerState/{power}"), "displayStatus": format!("VM {power}")}
-                ]});
+                v["properties"]["instanceView"] = instance_view(&power);
             }
         }
+        v
+    }
+
+    fn get(&self, key: &str, path: &str, query: &str) -> Answer {
+        if let Some(vm) = key.strip_suffix("/instanceview")
+            && let Some(v) = self.resources.get(vm)
+        {
+            let power = v["powerState"].as_str().unwrap_or("running");
+            return (200, vec![], instance_view(power).to_string());
+        }
+        let Some(v) = self.resources.get(key) else {
+            return self.list(key).unwrap_or_else(|| not_found(path));
+        };
+        let v = self.shown(key, v, query);
         (200, vec![], v.to_string())
     }
 

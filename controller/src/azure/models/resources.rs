@@ -68,3 +68,22 @@ pub struct DeploymentOutput {
     #[serde(default)]
     pub value: serde_json::Value,
 }
+
+/// The Tags API's view of one resource's tags
+/// (`{resource id}/providers/Microsoft.Resources/tags/default`): a PUT of
+/// it replaces them all, so one tag set changes without touching the rest
+/// of the resource (and without its write lock or long operation).
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct TagsResource {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub id: Option<String>,
+    #[serde(default)]
+    pub properties: TagsProperties,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct TagsProperties {
+    #[serde(default)]
+    pub tags: Tags,
+}

@@ -1,13 +1,14 @@
-//! An Azure VM after it exists: power actions, resize, its state as ARM
-//! has it, and deletion of everything azlin made for it.
+//! An Azure VM after it exists: power actions, resize, tags, and deletion
+//! of everything azlin made for it. (Its state as ARM has it is read in
+//! [`super::inventory`].)
 
-use anyhow::{Context, Result};
+use anyhow::{Context, Result, bail};
 
 use super::{AzureData, AzureProvider, data_of};
 use crate::{
     azure::{
         api,
-        models::{compute::VirtualMachine, network::PublicIpAddress},
+        models::{compute::VirtualMachine, resources::TagsResource},
     },
     state::VmRow,
 };
@@ -20,16 +21,6 @@ pub enum PowerAction {
         deallocate: bool,
     },
     Restart,
-}
-
-/// ARM's view of one VM.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ArmState {
-    /// `running`, `stopped`, `deallocated`, `starting`… (`unknown` if
-    /// ARM reports none).
-    pub power: String,
-    pub size: String,
-    pub public_address: Option<String>,
 }
 
 impl AzureProvider {
@@ -66,37 +57,6 @@ impl AzureProvider {
             vm_size: size.to_string(),
             ..data
         })?)
-    }
-
-    /// Power state, size and address as ARM has them now.
-    pub async fn arm_state(&self, vm: &VmRow) -> Result<ArmState> {
-        let data = data_of(vm)?;
-        let arm = self.client().await?;
-        let path = format!("{}?$expand=instanceView", data.vm_path());
-        let body: VirtualMachine = arm.get(&path, api::COMPUTE).await?;
-        let power = body
-            .properties
-            .instance_view
-            .as_ref()
-            .and_then(|v| v.power_state())
-            .unwrap_or("unknown")
-            .to_string();
-        let size = body
-            .properties
-            .hardware_profile
-            .map(|h| h.vm_size)
-            .unwrap_or(data.vm_size.clone());
-        let ip: Option<PublicIpAddress> = arm
-            .get_opt(
-                &data.path("Microsoft.Network/publicIPAddresses", &data.public_ip),
-                api::NETWORK,
-            )
-            .await?;
-        Ok(ArmState {
-            power,
-            size,
-            public_address: ip.and_then(|i| i.properties.ip_address),
-        })
     }
 
     /// What `kill` removes, in order: ids for `destroy --dry-run`.
@@ -152,6 +112,52 @@ impl AzureProvider {
         for (id, r) in ids[2..].iter().zip([a, b, c, d]) {
             r.with_context(|| format!("cannot delete {id}"))?;
         }
+        Ok(())
+    }
+}
+
+/// Tags azlin puts on every Azure resource it makes and finds them by.
+const OWN_TAGS: [&str; 3] = ["managed-by", "azlin-vm", "azlin-session"];
+
+impl AzureProvider {
+    /// Set and remove tags on the VM in Azure (through the Tags API, so
+    /// nothing else of the VM is written); azlin's own tags stay.
+    pub async fn set_tags(
+        &self,
+        vm: &VmRow,
+        set: &[(String, String)],
+        remove: &[String],
+    ) -> Result<()> {
+        let own = set
+            .iter()
+            .map(|(k, _)| k)
+            .chain(remove)
+            .find(|k| OWN_TAGS.iter().any(|o| o.eq_ignore_ascii_case(k)));
+        if let Some(k) = own {
+            bail!(
+                "{k} is azlin's own tag on Azure resources (it finds them by it); pick another key"
+            );
+        }
+        let data = data_of(vm)?;
+        let arm = self.client().await?;
+        let path = format!(
+            "{}/providers/Microsoft.Resources/tags/default",
+            data.vm_path()
+        );
+        let mut tags: TagsResource = arm.get(&path, api::RESOURCES).await?;
+        for (k, v) in set {
+            tags.properties.tags.insert(k.clone(), v.clone());
+        }
+        for k in remove {
+            tags.properties.tags.remove(k);
+        }
+        let body = TagsResource {
+            id: None,
+            properties: tags.properties,
+        };
+        arm.put::<_, TagsResource>(&path, api::RESOURCES, &body)
+            .await
+            .with_context(|| format!("cannot tag {} in Azure", vm.name))?;
         Ok(())
     }
 }

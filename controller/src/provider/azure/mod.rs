@@ -8,6 +8,7 @@
 //! `kill` removes exactly that: the VM, its NIC, public IP, OS disk and NSG.
 
 mod create;
+mod inventory;
 mod lifecycle;
 mod public_ip;
 mod template;
