@@ -238,6 +238,7 @@ mod tests {
             last_error: None,
             created_at: 0,
             session_name: None,
+            cloud: None,
             tags: Default::default(),
             sample_age_ms: freshness.map(|_| 400),
             freshness,
