@@ -34,6 +34,11 @@ fn setup(extra: &str) -> (Env, FakeArm, Boot, Halt) {
         "[azure]\nsubscription = \"{SUB}\"\nresource_group = \"azlin-e2e\"\nlocation = \"westus2\"\n\
          agent_url = \"https://example.invalid/azlin-agent\"\n{extra}"
     ));
+    // The daemon starts under other ARM settings (nothing listens there):
+    // each request uses the settings of the CLI that sends it.
+    env.set_var("AZLIN_ARM_ENDPOINT", "http://127.0.0.1:9");
+    env.set_var("AZLIN_ARM_TOKEN", "the-daemon's-own");
+    env.ok(&["daemon", "status"]);
     env.set_var("AZLIN_ARM_ENDPOINT", fake.base());
     env.set_var("AZLIN_ARM_TOKEN", "test-token");
     let halt = Halt(boot.clone());
@@ -85,6 +90,13 @@ fn azure_vms_are_created_enrolled_stopped_started_and_deleted_without_leftovers(
             assert!(stages.contains(&format!("{vm}: {stage}")), "{stages}");
         }
     }
+    assert!(
+        fake.seen()
+            .iter()
+            .filter(|s| s.path != "/myip")
+            .all(|s| s.authorization.as_deref() == Some("Bearer test-token")),
+        "every request carries the CLI's token"
+    );
     let list = env.list();
     assert_eq!(list.len(), 2);
     for vm in &list {

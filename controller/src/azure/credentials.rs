@@ -41,9 +41,13 @@ pub struct Chain {
 impl Credentials {
     /// From the environment, as the module documents.
     pub fn from_env() -> Result<Self, ArmError> {
-        if let Ok(t) = std::env::var("AZLIN_ARM_TOKEN")
-            && !t.trim().is_empty()
-        {
+        Self::with_token(super::access::ArmAccess::from_env().token)
+    }
+
+    /// `token` if there is one (a request's `AZLIN_ARM_TOKEN`), else the
+    /// sign-in sources 2-4 from this process's environment.
+    pub fn with_token(token: Option<String>) -> Result<Self, ArmError> {
+        if let Some(t) = token.filter(|t| !t.trim().is_empty()) {
             return Ok(Self::Static(t.trim().to_string()));
         }
         let mut sources: Vec<(&'static str, Arc<dyn TokenCredential>)> = Vec::new();

@@ -3,8 +3,10 @@
 //! as clear errors ([`error`]), long-running operations ([`lro`]) and
 //! retries ([`retry`]) as pure logic, and the HTTP client that applies
 //! them ([`client`]) with a bearer token ([`credentials`]) in a
-//! subscription ([`subscription`]).
+//! subscription ([`subscription`]), against the server and token the
+//! request names ([`access`]).
 
+pub mod access;
 pub mod api;
 pub mod client;
 pub mod credentials;

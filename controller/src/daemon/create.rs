@@ -15,6 +15,7 @@ use super::{
     requests::{check_tags, list, pick_names},
 };
 use crate::{
+    azure::access::ArmAccess,
     ipc::{NewRequest, Reply, VmView},
     provider::{AgentConnect, NotReady, Providers, VmSpec, azure::Target},
     state::{ConnectMode, VmRow, VmState, now_unix},
@@ -42,12 +43,14 @@ pub(super) async fn new(
     let started = Instant::now();
     let req = Arc::new(req);
     let mut tasks = JoinSet::new();
+    // Each VM's task makes its ARM calls with the request's access.
+    let arm = ArmAccess::current();
     for name in names {
         let (d, req, tx, connect) = (d.clone(), req.clone(), tx.clone(), connect.clone());
-        tasks.spawn(async move {
+        tasks.spawn(arm.clone().scope(async move {
             let result = create_one(&d, &req, &name, connect, &tx, started).await;
             (name, result)
-        });
+        }));
     }
     let mut created = Vec::new();
     let mut failed: Vec<(String, anyhow::Error)> = Vec::new();

@@ -112,6 +112,7 @@ impl Client {
         let envelope = Envelope {
             version: IPC_VERSION,
             request,
+            arm: crate::azure::access::ArmAccess::from_env(),
         };
         let bytes = azlin_protocol::message::encode_frame(&envelope, MAX_IPC_FRAME)?;
         self.stream

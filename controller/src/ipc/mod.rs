@@ -48,7 +48,7 @@ pub fn encode_reply(reply: &Reply) -> anyhow::Result<Vec<u8>> {
 }
 
 /// Bumped whenever a type below changes shape.
-pub const IPC_VERSION: u32 = 6;
+pub const IPC_VERSION: u32 = 7;
 /// Largest IPC frame (fleet listings grow with the fleet).
 pub const MAX_IPC_FRAME: usize = 16 * 1024 * 1024;
 
@@ -56,6 +56,9 @@ pub const MAX_IPC_FRAME: usize = 16 * 1024 * 1024;
 pub struct Envelope {
     pub version: u32,
     pub request: Request,
+    /// The CLI's `AZLIN_ARM_ENDPOINT` / `AZLIN_ARM_TOKEN`, which the
+    /// request uses (see `azure::access`).
+    pub arm: crate::azure::access::ArmAccess,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]

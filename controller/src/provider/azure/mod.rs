@@ -13,13 +13,14 @@ mod lifecycle;
 mod public_ip;
 mod template;
 
-use std::sync::Arc;
+use std::{collections::HashMap, sync::Arc};
 
 use anyhow::{Context, Result};
 use serde::{Deserialize, Serialize};
 
 use crate::{
     azure::{
+        access::ArmAccess,
         client::{AZURE_ENDPOINT, ArmClient},
         credentials::Credentials,
         settings::{AzureConfig, DEFAULT_LOCATION, DEFAULT_RESOURCE_GROUP, DEFAULT_VM_SIZE},
@@ -86,7 +87,8 @@ pub struct AzureProvider {
     config: AzureConfig,
     /// The original azlin tool's top-level keys, read as defaults.
     legacy: toml::Table,
-    client: tokio::sync::OnceCell<Arc<ArmClient>>,
+    /// One client per endpoint and token the requests have named.
+    clients: tokio::sync::Mutex<HashMap<ArmAccess, Arc<ArmClient>>>,
     /// Held while the shared resource group and VNet are checked or made.
     shared_setup: tokio::sync::Mutex<()>,
 }
@@ -97,27 +99,29 @@ impl AzureProvider {
             home,
             config,
             legacy,
-            client: tokio::sync::OnceCell::new(),
+            clients: Default::default(),
             shared_setup: tokio::sync::Mutex::new(()),
         }
     }
 
-    /// The ARM client, made on first use: `AZLIN_ARM_ENDPOINT` or Azure's,
-    /// with credentials as `azure::credentials` documents.
+    /// The ARM client for the request being served: its
+    /// `AZLIN_ARM_ENDPOINT` or Azure's, with its `AZLIN_ARM_TOKEN` or the
+    /// sign-in chain `azure::credentials` documents. Made on first use and
+    /// kept, so its sign-in and write cap last across requests.
     pub async fn client(&self) -> Result<Arc<ArmClient>> {
-        self.client
-            .get_or_try_init(|| async {
-                let endpoint = std::env::var("AZLIN_ARM_ENDPOINT")
-                    .ok()
-                    .filter(|e| !e.is_empty())
-                    .unwrap_or_else(|| AZURE_ENDPOINT.to_string());
-                let credentials = Credentials::from_env()?;
-                let client = ArmClient::new(&endpoint, credentials)?
-                    .with_write_cap(self.config.writes_per_second.unwrap_or(10.0));
-                Ok::<_, anyhow::Error>(Arc::new(client))
-            })
-            .await
-            .cloned()
+        let access = ArmAccess::current();
+        let mut clients = self.clients.lock().await;
+        if let Some(c) = clients.get(&access) {
+            return Ok(c.clone());
+        }
+        let endpoint = access.endpoint.as_deref().unwrap_or(AZURE_ENDPOINT);
+        let credentials = Credentials::with_token(access.token.clone())?;
+        let client = Arc::new(
+            ArmClient::new(endpoint, credentials)?
+                .with_write_cap(self.config.writes_per_second.unwrap_or(10.0)),
+        );
+        clients.insert(access, client.clone());
+        Ok(client)
     }
 
     fn legacy(&self, key: &str) -> Option<String> {
