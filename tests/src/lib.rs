@@ -5,6 +5,7 @@
 
 pub mod arm;
 pub mod docker;
+pub mod entra;
 pub mod peer;
 pub mod proc_stats;
 pub mod pty;

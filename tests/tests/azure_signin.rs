@@ -1,7 +1,9 @@
 //! Signing in to Azure: a static token, the Azure CLI's login (a stand-in
-//! `az` on PATH, run by azure_identity exactly as it runs the real one),
-//! and a signed-out CLI reported as "run az login". One test: it changes
-//! this process's environment.
+//! `az` on PATH, run by azure_identity exactly as it runs the real one), a
+//! signed-out CLI reported as "run az login", and a service principal from
+//! the environment, whose secret azure_identity trades for a token at a
+//! stand-in Entra endpoint over real HTTPS. One test: it changes this
+//! process's environment.
 
 use std::{os::unix::fs::PermissionsExt, time::Duration};
 
@@ -87,7 +89,41 @@ echo '{{"accessToken":"token-from-az","expires_on":{},"tokenType":"Bearer"}}'"#,
     assert!(text.contains("Azure CLI"), "{text}");
     assert_eq!(fake.seen().len(), before, "nothing is sent without a token");
 
-    // 3. A static token wins over everything.
+    // 3. With the CLI signed out, a service principal from the
+    // environment: azure_identity posts its secret to the tenant's token
+    // endpoint, and the token it gets is what ARM sees.
+    let entra = azlin_e2e::entra::TokenServer::start("sp-secret", "token-from-sp");
+    unsafe {
+        std::env::set_var("SSL_CERT_FILE", &entra.ca_file);
+        std::env::set_var("AZURE_AUTHORITY_HOST", entra.authority());
+        std::env::set_var("AZURE_TENANT_ID", "11111111-2222-3333-4444-555555555555");
+        std::env::set_var("AZURE_CLIENT_ID", "sp-app");
+        std::env::set_var("AZURE_CLIENT_SECRET", "sp-secret");
+    }
+    let arm = ArmClient::new(&fake.base(), Credentials::from_env().unwrap()).unwrap();
+    rt.block_on(arm.get::<ResourceGroup>(rg, "1")).unwrap();
+    assert_eq!(
+        fake.seen().last().unwrap().authorization.as_deref(),
+        Some("Bearer token-from-sp")
+    );
+    let (path, form) = entra.requests.lock().unwrap().last().cloned().unwrap();
+    assert_eq!(
+        path,
+        "/11111111-2222-3333-4444-555555555555/oauth2/v2.0/token"
+    );
+    assert_eq!(form["grant_type"], "client_credentials");
+    assert_eq!(form["client_id"], "sp-app");
+    assert_eq!(form["scope"], "https://management.azure.com/.default");
+    // A wrong secret: Entra's reason, and what to do.
+    unsafe { std::env::set_var("AZURE_CLIENT_SECRET", "wrong") };
+    let arm = ArmClient::new(&fake.base(), Credentials::from_env().unwrap()).unwrap();
+    let err = rt.block_on(arm.get::<ResourceGroup>(rg, "1")).unwrap_err();
+    assert_eq!(err.kind, ErrorKind::Authentication);
+    let text = err.to_string();
+    assert!(text.contains("service principal"), "{text}");
+    assert!(text.contains("AADSTS7000215"), "{text}");
+
+    // 4. A static token wins over everything.
     unsafe { std::env::set_var("AZLIN_ARM_TOKEN", "static-token") };
     let arm = ArmClient::new(&fake.base(), Credentials::from_env().unwrap()).unwrap();
     rt.block_on(arm.get::<ResourceGroup>(rg, "1")).unwrap();
