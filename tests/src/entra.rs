@@ -23,7 +23,7 @@ pub struct TokenServer {
     pub ca_file: PathBuf,
     _dir: tempfile::TempDir,
     /// Each token request: its path and form fields.
-    pub requests: Arc<Mutex<Vec<(String, BTreeMap<String, String>)>>>,
+    pub requests: Arc<Log>,
 }
 
 impl TokenServer {
@@ -81,7 +81,8 @@ impl TokenServer {
     }
 }
 
-type Log = Mutex<Vec<(String, BTreeMap<String, String>)>>;
+/// Token requests: path and form fields.
+pub type Log = Mutex<Vec<(String, BTreeMap<String, String>)>>;
 
 fn serve<S: Read + Write>(stream: S, log: &Log, secret: &str, token: &str) -> std::io::Result<()> {
     let mut reader = BufReader::new(stream);
