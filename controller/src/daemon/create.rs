@@ -18,7 +18,7 @@ use crate::{
     azure::access::ArmAccess,
     ipc::{NewRequest, Reply, VmView},
     provider::{AgentConnect, NotReady, Providers, VmSpec, azure::Target},
-    state::{ConnectMode, VmRow, VmState, now_unix},
+    state::{ConnectMode, NewVm, VmRow, VmState, now_unix},
 };
 
 pub(super) async fn new(
@@ -100,9 +100,8 @@ async fn create_one(
         });
     };
     let token = JoinToken::generate()?;
-    {
-        let mut db = d.db.lock().expect("db lock");
-        db.insert_vm(&VmRow {
+    d.db.lock().expect("db lock").add_vms(&[NewVm {
+        row: VmRow {
             name: name.to_string(),
             provider: req.provider.clone(),
             state: VmState::Provisioning,
@@ -111,15 +110,12 @@ async fn create_one(
             created_at: now_unix(),
             cert_serial: None,
             provider_data: "{}".into(),
-        })?;
-        db.update_tags(name, &req.tags, &[])?;
-        db.insert_token(
-            &token.id_hex(),
-            name,
-            &token.verifier(),
-            d.config.daemon.token_ttl_secs,
-        )?;
-    }
+        },
+        tags: &req.tags,
+        token_id: token.id_hex(),
+        verifier: token.verifier(),
+        ttl_secs: d.config.daemon.token_ttl_secs,
+    }])?;
     let spec = VmSpec {
         name: name.to_string(),
         token,

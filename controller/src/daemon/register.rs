@@ -9,7 +9,7 @@ use azlin_protocol::enroll::JoinToken;
 use super::{Daemon, requests::pick_names};
 use crate::{
     ipc::{JoinInfo, NewRequest, Response},
-    state::{ConnectMode, VmRow, VmState, now_unix},
+    state::{ConnectMode, NewVm, VmRow, VmState, now_unix},
 };
 
 /// The provider name for registered machines.
@@ -25,11 +25,11 @@ pub fn register(d: &Daemon, req: &NewRequest) -> Result<Response> {
     let names = pick_names(d, req)?;
     let ttl = d.config.daemon.token_ttl_secs;
     let mut joined = Vec::with_capacity(names.len());
-    {
-        let mut db = d.db.lock().expect("db lock");
-        for name in &names {
-            let token = JoinToken::generate()?;
-            db.insert_vm(&VmRow {
+    let mut new = Vec::with_capacity(names.len());
+    for name in &names {
+        let token = JoinToken::generate()?;
+        new.push(NewVm {
+            row: VmRow {
                 name: name.clone(),
                 provider: EXTERNAL.into(),
                 state: VmState::Running,
@@ -38,15 +38,19 @@ pub fn register(d: &Daemon, req: &NewRequest) -> Result<Response> {
                 created_at: now_unix(),
                 cert_serial: None,
                 provider_data: "{}".into(),
-            })?;
-            db.update_tags(name, &req.tags, &[])?;
-            db.insert_token(&token.id_hex(), name, &token.verifier(), ttl)?;
-            joined.push(JoinInfo {
-                name: name.clone(),
-                token: token.to_string(),
-            });
-        }
+            },
+            tags: &req.tags,
+            token_id: token.id_hex(),
+            verifier: token.verifier(),
+            ttl_secs: ttl,
+        });
+        joined.push(JoinInfo {
+            name: name.clone(),
+            token: token.to_string(),
+        });
     }
+    // The whole pool, or none of it.
+    d.db.lock().expect("db lock").add_vms(&new)?;
     for name in &names {
         d.fleet.track(name);
     }

@@ -8,11 +8,13 @@
 pub mod alerts;
 mod certs;
 pub mod metrics;
+mod new_vms;
 pub mod tags;
 mod tokens;
 mod vms;
 
 pub use certs::CertRow;
+pub use new_vms::NewVm;
 pub use tokens::{TokenCheck, TokenRow};
 pub use vms::{ConnectMode, VmRow, VmState};
 

@@ -85,15 +85,25 @@ impl Db {
                 params![vm, key],
             )?;
         }
-        for (k, v) in set {
-            tx.execute(
-                "INSERT INTO vm_tags (vm, key, value) VALUES (?1, ?2, ?3)
-                 ON CONFLICT (vm, key) DO UPDATE SET value = excluded.value",
-                params![vm, k, v],
-            )?;
-        }
+        set_rows(&tx, vm, set)?;
         tx.commit().context("cannot save tags to state.db")
     }
+}
+
+/// Set `vm`'s tags on `conn` (a connection or a transaction).
+pub(super) fn set_rows(
+    conn: &rusqlite::Connection,
+    vm: &str,
+    set: &[(String, String)],
+) -> Result<()> {
+    for (k, v) in set {
+        conn.execute(
+            "INSERT INTO vm_tags (vm, key, value) VALUES (?1, ?2, ?3)
+             ON CONFLICT (vm, key) DO UPDATE SET value = excluded.value",
+            params![vm, k, v],
+        )?;
+    }
+    Ok(())
 }
 
 #[cfg(test)]

@@ -23,6 +23,22 @@ pub enum TokenCheck {
     Expired { at: i64 },
 }
 
+/// Add a token's row on `conn` (a connection or a transaction).
+pub(super) fn insert_row(
+    conn: &rusqlite::Connection,
+    id: &str,
+    vm: &str,
+    verifier: &[u8; 32],
+    ttl_secs: u64,
+) -> Result<()> {
+    let now = now_unix();
+    conn.execute(
+        "INSERT INTO tokens (id, vm, verifier, created_at, expires_at) VALUES (?1, ?2, ?3, ?4, ?5)",
+        params![id, vm, verifier.as_slice(), now, now + ttl_secs as i64],
+    )?;
+    Ok(())
+}
+
 impl Db {
     pub fn insert_token(
         &mut self,
@@ -31,12 +47,7 @@ impl Db {
         verifier: &[u8; 32],
         ttl_secs: u64,
     ) -> Result<()> {
-        let now = now_unix();
-        self.conn.execute(
-            "INSERT INTO tokens (id, vm, verifier, created_at, expires_at) VALUES (?1, ?2, ?3, ?4, ?5)",
-            params![id, vm, verifier.as_slice(), now, now + ttl_secs as i64],
-        )?;
-        Ok(())
+        insert_row(&self.conn, id, vm, verifier, ttl_secs)
     }
 
     pub fn token(&self, id: &str) -> Result<Option<TokenRow>> {

@@ -87,27 +87,31 @@ impl VmRow {
 const COLUMNS: &str =
     "name, provider, state, connect_mode, address, created_at, cert_serial, provider_data";
 
+/// Add `vm`'s row on `conn` (a connection or a transaction); a name in use
+/// is an error.
+pub(super) fn insert_row(conn: &rusqlite::Connection, vm: &VmRow) -> Result<()> {
+    let inserted = conn.execute(
+        &format!("INSERT OR IGNORE INTO vms ({COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)"),
+        params![
+            vm.name,
+            vm.provider,
+            vm.state.as_str(),
+            vm.connect_mode.as_str(),
+            vm.address,
+            vm.created_at,
+            vm.cert_serial,
+            vm.provider_data
+        ],
+    )?;
+    if inserted == 0 {
+        bail!("a VM named {} already exists", vm.name);
+    }
+    Ok(())
+}
+
 impl Db {
     pub fn insert_vm(&mut self, vm: &VmRow) -> Result<()> {
-        let inserted = self.conn.execute(
-            &format!(
-                "INSERT OR IGNORE INTO vms ({COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)"
-            ),
-            params![
-                vm.name,
-                vm.provider,
-                vm.state.as_str(),
-                vm.connect_mode.as_str(),
-                vm.address,
-                vm.created_at,
-                vm.cert_serial,
-                vm.provider_data
-            ],
-        )?;
-        if inserted == 0 {
-            bail!("a VM named {} already exists", vm.name);
-        }
-        Ok(())
+        insert_row(&self.conn, vm)
     }
 
     pub fn vm(&self, name: &str) -> Result<Option<VmRow>> {
