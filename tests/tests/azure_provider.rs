@@ -286,6 +286,26 @@ fn azure_vms_are_created_enrolled_stopped_started_and_deleted_without_leftovers(
             .contains("not a VM size")
     );
 
+    // --subscription / --resource-group keep a command to the VMs there: a
+    // VM elsewhere is refused untouched, and lists and killall keep to them.
+    let err = env.fails(&["stop", "az-2", "--resource-group", "elsewhere"]);
+    assert!(err.contains("resource group azlin-e2e"), "{err}");
+    assert_eq!(power("az-2"), "running");
+    let names = |args: &[&str]| -> Vec<String> {
+        let mut full = vec!["list", "--json"];
+        full.extend_from_slice(args);
+        let out: Vec<serde_json::Value> = serde_json::from_str(&env.ok(&full)).unwrap();
+        out.iter()
+            .map(|v| v["name"].as_str().unwrap().to_string())
+            .collect()
+    };
+    assert_eq!(names(&["--resource-group", "AZLIN-E2E"]), ["az-1", "az-2"]);
+    assert!(names(&["--resource-group", "elsewhere"]).is_empty());
+    assert!(names(&["--subscription", "00000000-0000-0000-0000-000000000001"]).is_empty());
+    env.ok(&["killall", "--yes", "--resource-group", "elsewhere"]);
+    assert_eq!(env.list().len(), 2);
+    assert_eq!(vm_resources(&fake, "az-2").len(), 5);
+
     // kill removes everything azlin made for the VM, and only that.
     env.ok(&["kill", "az-1"]);
     assert!(

@@ -230,17 +230,23 @@ pub enum Command {
         remove: Vec<String>,
         #[arg(long)]
         json: bool,
+        #[command(flatten)]
+        scope: AzureScope,
     },
     /// List the fleet.
     List {
         #[arg(long)]
         json: bool,
+        #[command(flatten)]
+        scope: AzureScope,
     },
     /// Show one VM, or every VM, with its live figures and tmux sessions.
     Status {
         vm: Option<String>,
         #[arg(long)]
         json: bool,
+        #[command(flatten)]
+        scope: AzureScope,
     },
     /// Live dashboard of the whole fleet (one table when not on a terminal).
     Top {
@@ -258,7 +264,11 @@ pub enum Command {
         filter: String,
     },
     /// Start a stopped VM.
-    Start { vm: String },
+    Start {
+        vm: String,
+        #[command(flatten)]
+        scope: AzureScope,
+    },
     /// Stop a VM (it stays in the fleet). An Azure VM is deallocated, so
     /// its compute stops being billed.
     Stop {
@@ -267,26 +277,45 @@ pub enum Command {
         /// still billed).
         #[arg(long)]
         no_deallocate: bool,
+        #[command(flatten)]
+        scope: AzureScope,
     },
     /// Delete a VM and revoke its certificate.
-    Kill { vm: String },
+    Kill {
+        vm: String,
+        #[command(flatten)]
+        scope: AzureScope,
+    },
     /// Delete a VM and everything azlin made for it; `--dry-run` lists
     /// what would go.
     Destroy {
         vm: String,
         #[arg(long)]
         dry_run: bool,
+        #[command(flatten)]
+        scope: AzureScope,
     },
     /// Restart a VM (an Azure VM reboots; a container or local agent is
     /// stopped and started).
-    Restart { vm: String },
+    Restart {
+        vm: String,
+        #[command(flatten)]
+        scope: AzureScope,
+    },
     /// Change an Azure VM's size (Azure restarts it if it must).
-    Resize { vm: String, size: String },
+    Resize {
+        vm: String,
+        size: String,
+        #[command(flatten)]
+        scope: AzureScope,
+    },
     /// Delete every VM (asks first on a terminal).
     Killall {
         /// Confirm without asking: delete the whole fleet.
         #[arg(long)]
         yes: bool,
+        #[command(flatten)]
+        scope: AzureScope,
     },
     /// Print a new one-time join token for VM (to re-enroll its agent).
     Token {
@@ -300,4 +329,27 @@ pub enum Command {
         #[command(subcommand)]
         action: daemon_cmd::DaemonAction,
     },
+}
+
+/// `--subscription` / `--resource-group` on the commands that act on VMs:
+/// only Azure VMs there count. A lifecycle command on a VM elsewhere is
+/// refused (the name may be another VM's than the one meant); `list`,
+/// `status` and `killall` keep to the VMs there.
+#[derive(Debug, Clone, Default, clap::Args)]
+pub struct AzureScope {
+    /// Azure: only VMs in this subscription (its id).
+    #[arg(long)]
+    pub subscription: Option<String>,
+    /// Azure: only VMs in this resource group.
+    #[arg(long)]
+    pub resource_group: Option<String>,
+}
+
+impl AzureScope {
+    pub fn target(self) -> crate::provider::azure::Target {
+        crate::provider::azure::Target {
+            subscription: self.subscription,
+            resource_group: self.resource_group,
+        }
+    }
 }

@@ -200,9 +200,16 @@ fn only_running_vm(home: &Home) -> Result<String> {
 }
 
 fn ask(home: &Home, request: Request) -> Result<Response> {
-    Client::connect_or_start(home)?.call(request, |vm, message| {
-        eprintln!("{vm}: {message}");
-    })
+    ask_in(home, request, args::AzureScope::default())
+}
+
+/// [`ask`], for only the VMs in an Azure subscription / resource group.
+fn ask_in(home: &Home, request: Request, scope: args::AzureScope) -> Result<Response> {
+    Client::connect_or_start(home)?
+        .scoped(scope.target())
+        .call(request, |vm, message| {
+            eprintln!("{vm}: {message}");
+        })
 }
 
 fn run(cli: Cli) -> Result<u8> {
@@ -271,17 +278,23 @@ fn run_command(home: &Home, command: Command) -> Result<()> {
                 other => unexpected(other),
             }
         }
-        Command::List { json } => match ask(&home, Request::ListWithCloud)? {
+        Command::List { json, scope } => match ask_in(&home, Request::ListWithCloud, scope)? {
             Response::Vms(vms) => render::vms(&vms, json),
             other => unexpected(other),
         },
-        Command::Status { vm: Some(vm), json } => {
-            match ask(&home, Request::VmStatus { name: vm })? {
-                Response::Vm(v) => render::vm(&v, json),
-                other => unexpected(other),
-            }
-        }
-        Command::Status { vm: None, json } => match ask(&home, Request::ListWithCloud)? {
+        Command::Status {
+            vm: Some(vm),
+            json,
+            scope,
+        } => match ask_in(&home, Request::VmStatus { name: vm }, scope)? {
+            Response::Vm(v) => render::vm(&v, json),
+            other => unexpected(other),
+        },
+        Command::Status {
+            vm: None,
+            json,
+            scope,
+        } => match ask_in(&home, Request::ListWithCloud, scope)? {
             Response::Vms(vms) if json => render::vms(&vms, true),
             Response::Vms(vms) if vms.is_empty() => render::vms(&vms, false),
             Response::Vms(vms) => {
@@ -309,15 +322,20 @@ fn run_command(home: &Home, command: Command) -> Result<()> {
                 filter,
             },
         ),
-        Command::Start { vm } => done(ask(&home, Request::Start { name: vm })?),
-        Command::Stop { vm, no_deallocate } => done(ask(
+        Command::Start { vm, scope } => done(ask_in(&home, Request::Start { name: vm }, scope)?),
+        Command::Stop {
+            vm,
+            no_deallocate,
+            scope,
+        } => done(ask_in(
             &home,
             Request::Stop {
                 name: vm,
                 keep_allocated: no_deallocate,
             },
+            scope,
         )?),
-        Command::Kill { vm } => done(ask(&home, Request::Kill { name: vm })?),
+        Command::Kill { vm, scope } => done(ask_in(&home, Request::Kill { name: vm }, scope)?),
         Command::Token { vm, ttl } => match ask(
             &home,
             Request::Token {
@@ -331,27 +349,46 @@ fn run_command(home: &Home, command: Command) -> Result<()> {
             }
             other => unexpected(other),
         },
-        Command::Killall { yes } => {
-            if !yes && !confirm("Delete every VM in the fleet? Type yes to confirm: ")? {
+        Command::Killall { yes, scope } => {
+            let whole = scope.subscription.is_none() && scope.resource_group.is_none();
+            let question = if whole {
+                "Delete every VM in the fleet? Type yes to confirm: "
+            } else {
+                "Delete every VM of the fleet in that subscription / resource group? Type yes to confirm: "
+            };
+            if !yes && !confirm(question)? {
                 bail!("killall deletes every VM in the fleet; nothing deleted (--yes confirms)");
             }
-            done(ask(&home, Request::KillAll)?)
+            done(ask_in(&home, Request::KillAll, scope)?)
         }
-        Command::Destroy { vm, dry_run: true } => {
-            match ask(&home, Request::DestroyPlan { name: vm })? {
+        Command::Destroy {
+            vm,
+            dry_run: true,
+            scope,
+        } => {
+            match ask_in(&home, Request::DestroyPlan { name: vm }, scope)? {
                 Response::Done { message } => println!("{message}"),
                 _ => bail!("the daemon answered something else; run `azlin daemon stop` and retry"),
             }
             Ok(())
         }
-        Command::Destroy { vm, dry_run: false } => done(ask(&home, Request::Kill { name: vm })?),
-        Command::Restart { vm } => done(ask(&home, Request::Restart { name: vm })?),
-        Command::Resize { vm, size } => done(ask(&home, Request::Resize { name: vm, size })?),
+        Command::Destroy {
+            vm,
+            dry_run: false,
+            scope,
+        } => done(ask_in(&home, Request::Kill { name: vm }, scope)?),
+        Command::Restart { vm, scope } => {
+            done(ask_in(&home, Request::Restart { name: vm }, scope)?)
+        }
+        Command::Resize { vm, size, scope } => {
+            done(ask_in(&home, Request::Resize { name: vm, size }, scope)?)
+        }
         Command::Tag {
             vm,
             set,
             remove,
             json,
+            scope,
         } => {
             let set = set
                 .iter()
@@ -360,13 +397,14 @@ fn run_command(home: &Home, command: Command) -> Result<()> {
             if set.is_empty() && remove.is_empty() {
                 bail!("give tags to set (KEY=VALUE) or --remove KEY");
             }
-            match ask(
+            match ask_in(
                 &home,
                 Request::Tag {
                     name: vm,
                     set,
                     remove,
                 },
+                scope,
             )? {
                 Response::Vm(v) => render::vm(&v, json),
                 other => unexpected(other),

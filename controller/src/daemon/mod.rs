@@ -24,6 +24,7 @@
 //! - [`counters`]: the daemon's own totals.
 
 pub mod alerts;
+pub mod azure_scope;
 pub mod cloud_view;
 pub mod counters;
 pub mod create;

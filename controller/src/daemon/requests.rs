@@ -11,11 +11,13 @@ use azlin_protocol::{
 use tokio::sync::mpsc::UnboundedSender;
 
 use super::{
-    Daemon, link, query,
+    Daemon, azure_scope, link, query,
     register::{self, EXTERNAL},
 };
 use crate::{
+    azure::access::ArmAccess,
     ipc::{DaemonInfo, NewRequest, Reply, Request, Response, VmView},
+    provider::azure::Target,
     state::{ConnectMode, VmRow, VmState, tags},
     telemetry::live::freshness,
 };
@@ -25,14 +27,20 @@ const MAX_POOL: u32 = 100;
 /// Largest `--pool` of registered machines (they cost only rows here).
 const MAX_EXTERNAL_POOL: u32 = 10_000;
 
-pub async fn handle(d: Arc<Daemon>, request: Request, tx: UnboundedSender<Reply>) {
+pub async fn handle(d: Arc<Daemon>, request: Request, scope: Target, tx: UnboundedSender<Reply>) {
     let progress = |vm: &str, message: String| {
         let _ = tx.send(Reply::Progress {
             vm: vm.to_string(),
             message,
         });
     };
-    let request = match canonical_names(&d, request) {
+    let in_scope = |request: Request| -> Result<Request> {
+        if let Some(name) = azure_scope::named_vm(&request) {
+            azure_scope::check(&scope, &row_named(&d, name)?)?;
+        }
+        Ok(request)
+    };
+    let request = match canonical_names(&d, request).and_then(in_scope) {
         Ok(r) => r,
         Err(e) => {
             let _ = tx.send(Reply::Err {
@@ -49,7 +57,7 @@ pub async fn handle(d: Arc<Daemon>, request: Request, tx: UnboundedSender<Reply>
             message: "daemon stopping".into(),
         }),
         Request::List => list(&d).map(Response::Vms),
-        Request::ListWithCloud => match list(&d) {
+        Request::ListWithCloud => match list_in(&d, &scope) {
             Ok(mut vms) => {
                 super::cloud_view::merge(&d, &mut vms).await;
                 Ok(Response::Vms(vms))
@@ -80,7 +88,7 @@ pub async fn handle(d: Arc<Daemon>, request: Request, tx: UnboundedSender<Reply>
         Request::DestroyPlan { name } => destroy_plan(&d, &name),
         Request::Restart { name } => restart(&d, &name).await,
         Request::Resize { name, size } => resize(&d, &name, &size).await,
-        Request::KillAll => kill_all(&d, &progress).await,
+        Request::KillAll => kill_all(&d, &scope, &progress).await,
         Request::Token { name, ttl_secs } => token(&d, &name, ttl_secs),
         Request::Processes { name, sort, limit } => processes(&d, &name, sort, limit).await,
         Request::ProcessTables {
@@ -167,12 +175,18 @@ pub(super) fn view(d: &Daemon, row: &VmRow, tags: BTreeMap<String, String>) -> V
 }
 
 pub(super) fn list(d: &Daemon) -> Result<Vec<VmView>> {
+    list_in(d, &Target::default())
+}
+
+/// The VMs in `scope` (see [`azure_scope`]).
+fn list_in(d: &Daemon, scope: &Target) -> Result<Vec<VmView>> {
     let (rows, mut tags) = {
         let db = d.db.lock().expect("db lock");
         (db.vms()?, db.all_tags()?)
     };
     Ok(rows
         .iter()
+        .filter(|r| azure_scope::holds(scope, r))
         .map(|r| view(d, r, tags.remove(&r.name).unwrap_or_default()))
         .collect())
 }
@@ -483,15 +497,43 @@ async fn resize(d: &Arc<Daemon>, name: &str, size: &str) -> Result<Response> {
     })
 }
 
-async fn kill_all(d: &Arc<Daemon>, progress: &impl Fn(&str, String)) -> Result<Response> {
+/// Delete the VMs in `scope`, all at once (the ARM client paces the
+/// writes); every VM is tried, and the failures are reported together.
+async fn kill_all(
+    d: &Arc<Daemon>,
+    scope: &Target,
+    progress: &impl Fn(&str, String),
+) -> Result<Response> {
     let rows = d.db.lock().expect("db lock").vms()?;
-    let count = rows.len();
-    for row in rows {
-        kill(d, &row.name).await?;
-        progress(&row.name, "deleted".into());
+    let mut kills = tokio::task::JoinSet::new();
+    let arm = ArmAccess::current();
+    for row in rows.into_iter().filter(|r| azure_scope::holds(scope, r)) {
+        let d = d.clone();
+        kills.spawn(arm.clone().scope(async move {
+            let result = kill(&d, &row.name).await;
+            (row.name, result)
+        }));
+    }
+    let (mut deleted, mut failed) = (0, Vec::new());
+    while let Some(joined) = kills.join_next().await {
+        match joined {
+            Ok((name, Ok(_))) => {
+                deleted += 1;
+                progress(&name, "deleted".into());
+            }
+            Ok((name, Err(e))) => failed.push(format!("{name}: {e:#}")),
+            Err(e) => failed.push(format!("a deletion task failed: {e}")),
+        }
+    }
+    if !failed.is_empty() {
+        bail!(
+            "{deleted} VM(s) deleted, {} not (rerun killall to finish):\n{}",
+            failed.len(),
+            failed.join("\n")
+        );
     }
     Ok(Response::Done {
-        message: format!("{count} VM(s) deleted"),
+        message: format!("{deleted} VM(s) deleted"),
     })
 }
 

@@ -14,7 +14,7 @@ use anyhow::{Context, Result, anyhow, bail};
 use azlin_protocol::frame::FrameDecoder;
 
 use super::{Envelope, IPC_VERSION, MAX_IPC_FRAME, Reply, Request, Response};
-use crate::home::Home;
+use crate::{home::Home, provider::azure::Target};
 
 /// How long to wait for a freshly started daemon to answer.
 const START_TIMEOUT: Duration = Duration::from_secs(15);
@@ -22,6 +22,7 @@ const START_TIMEOUT: Duration = Duration::from_secs(15);
 pub struct Client {
     stream: UnixStream,
     decoder: FrameDecoder,
+    scope: Target,
 }
 
 impl Client {
@@ -31,6 +32,7 @@ impl Client {
             Ok(stream) => Ok(Some(Self {
                 stream,
                 decoder: FrameDecoder::new(MAX_IPC_FRAME),
+                scope: Target::default(),
             })),
             Err(e)
                 if matches!(
@@ -78,6 +80,13 @@ impl Client {
         }
     }
 
+    /// Only VMs in this Azure subscription / resource group (see
+    /// [`Envelope::scope`]).
+    pub fn scoped(mut self, scope: Target) -> Self {
+        self.scope = scope;
+        self
+    }
+
     /// Send a request; `on_progress` sees each progress line; returns the
     /// final response or the daemon's error.
     pub fn call(
@@ -113,6 +122,7 @@ impl Client {
             version: IPC_VERSION,
             request,
             arm: crate::azure::access::ArmAccess::from_env(),
+            scope: self.scope,
         };
         let bytes = azlin_protocol::message::encode_frame(&envelope, MAX_IPC_FRAME)?;
         self.stream

@@ -59,6 +59,9 @@ pub struct Envelope {
     /// The CLI's `AZLIN_ARM_ENDPOINT` / `AZLIN_ARM_TOKEN`, which the
     /// request uses (see `azure::access`).
     pub arm: crate::azure::access::ArmAccess,
+    /// `--subscription` / `--resource-group` of a command acting on VMs:
+    /// only Azure VMs there count (see `daemon::azure_scope`).
+    pub scope: crate::provider::azure::Target,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]

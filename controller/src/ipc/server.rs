@@ -78,7 +78,7 @@ async fn handle(d: Arc<Daemon>, mut stream: UnixStream) -> Result<()> {
             return Ok(());
         }
     };
-    let arm = envelope.arm;
+    let (arm, scope) = (envelope.arm, envelope.scope);
     let request = match envelope.request {
         Request::Exec(spec) => {
             return duplex::<ExecInput, _, _>(stream, decoder, move |who, replies, input| {
@@ -97,7 +97,7 @@ async fn handle(d: Arc<Daemon>, mut stream: UnixStream) -> Result<()> {
     };
     let stopping = matches!(request, Request::Shutdown);
     let (tx, mut rx) = mpsc::unbounded_channel::<Reply>();
-    let work = tokio::spawn(arm.scope(requests::handle(d.clone(), request, tx)));
+    let work = tokio::spawn(arm.scope(requests::handle(d.clone(), request, scope, tx)));
     let mut written = Ok(());
     while let Some(reply) = rx.recv().await {
         if written.is_ok() {

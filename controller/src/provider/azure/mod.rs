@@ -75,8 +75,9 @@ impl AzureData {
     }
 }
 
-/// Per-request choices that override config.toml.
-#[derive(Debug, Clone, Default)]
+/// Per-request choices that override config.toml (and, on the commands
+/// that act on VMs, the only subscription and resource group they touch).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Target {
     pub subscription: Option<String>,
     pub resource_group: Option<String>,

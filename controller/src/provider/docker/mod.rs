@@ -38,6 +38,10 @@ pub struct DockerProvider {
     config: DockerConfig,
     /// Started on first use: a daemon without docker VMs opens no port.
     download: Mutex<Option<AgentDownload>>,
+    /// Held while the shared network is checked or made: a pool's VMs
+    /// would otherwise all try to create it, and docker refuses all but
+    /// the first with "Pool overlaps".
+    network_setup: Mutex<()>,
 }
 
 /// What `state.db` keeps about a docker VM.
@@ -55,6 +59,7 @@ impl DockerProvider {
             home,
             config,
             download: Mutex::new(None),
+            network_setup: Mutex::new(()),
         }
     }
 
@@ -281,6 +286,7 @@ impl DockerProvider {
     /// The network the VMs share, created with the configured subnet when
     /// missing; returns its gateway address.
     async fn ensure_network(&self) -> Result<IpAddr> {
+        let _one_at_a_time = self.network_setup.lock().await;
         let net = &self.config.network;
         let inspect = [
             "network",
@@ -305,16 +311,18 @@ impl DockerProvider {
                     net,
                 ])
                 .await;
-                // Another daemon may have created it a moment ago.
-                if let Err(e) = created
-                    && !format!("{e:#}").contains("already exists")
-                {
-                    return Err(e.context(format!(
-                        "cannot create the docker network {net} ({}); set docker.subnet to a free range",
-                        self.config.subnet
-                    )));
+                // Another daemon may have created it a moment ago (docker
+                // then says "already exists" or "Pool overlaps"): use it.
+                match (created, docker_maybe(inspect).await?) {
+                    (_, Some(out)) => out,
+                    (Err(e), None) => {
+                        return Err(e.context(format!(
+                            "cannot create the docker network {net} ({}); set docker.subnet to a free range",
+                            self.config.subnet
+                        )));
+                    }
+                    (Ok(_), None) => bail!("docker created the network {net} but cannot show it"),
                 }
-                docker(inspect).await?
             }
         };
         gateway_of(&out).ok_or_else(|| {
