@@ -76,6 +76,7 @@ impl Agent {
             tmux: config.telemetry.tmux.clone(),
             ssh: config.ssh.clone(),
             files: config.files.clone(),
+            commits: crate::files::commit::Committer::start(),
         });
         let alerts = Arc::new(Alerts::load(&config.state_dir));
         tokio::spawn(crate::alerts::evaluate(alerts.clone(), samples.clone()));

@@ -70,8 +70,10 @@ fn a_hostile_agent_fails_only_its_own_vm() {
         err.contains("cannot run commands: upgrade azlin-agent"),
         "{err}"
     );
-    next.send(()).unwrap();
+    // Counted before the peer is told to go: it comes back within
+    // milliseconds, sometimes before a count taken after would be read.
     let reconnects = env.vm("bad")["reconnects"].as_u64().unwrap();
+    next.send(()).unwrap();
     env.wait("the raw peer reconnected", Duration::from_secs(20), || {
         env.vm("bad")["reconnects"].as_u64().unwrap() > reconnects && env.connected("bad")
     });

@@ -47,6 +47,8 @@ pub struct ExecContext {
     pub tmux: PathBuf,
     pub ssh: crate::config::SshConfig,
     pub files: crate::config::FilesConfig,
+    /// Puts received files in place durably, many at once.
+    pub commits: crate::files::commit::Committer,
 }
 
 impl ExecContext {}

@@ -5,11 +5,13 @@
 //!   allowed folders).
 //! - [`delete`]: removing a mirrored file or folder, never through a symlink.
 //! - [`offer`]: giving files (a file, or a folder tree) to the controller.
-//! - [`receive`]: taking files: partial file, BLAKE3, secret scan, fsync,
-//!   rename; resuming a partial left by an interrupted transfer.
+//! - [`receive`]: taking files: partial file, BLAKE3, secret scan;
+//!   resuming a partial left by an interrupted transfer.
+//! - [`commit`]: putting received files in place durably, many at once.
 //!
 //! Not here: the filter's rules and path syntax (`azlin_protocol::files`).
 
+pub mod commit;
 pub mod delete;
 pub mod offer;
 pub mod place;

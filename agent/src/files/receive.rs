@@ -1,9 +1,10 @@
 //! Taking files from the controller into a folder on this VM (see
 //! `azlin_protocol::files::wire` for the frames). Each file is written to
 //! a partial file beside its destination, hashed with BLAKE3 and scanned
-//! for secrets as it arrives, then fsynced and renamed over the
-//! destination, and the folder fsynced: the destination name only ever
-//! holds a whole, checked file. A partial left by a killed transfer is
+//! for secrets as it arrives, then made durable and renamed over the
+//! destination, and the folder made durable ([`super::commit`], with the
+//! other streams' files): the destination name only ever holds a whole,
+//! checked file. A partial left by a killed transfer is
 //! picked up where it stopped when the same file is sent again.
 
 use std::{io::Write, os::fd::OwnedFd};
@@ -18,15 +19,17 @@ use azlin_protocol::{
     transport::{self, FramedRecv, StreamError},
 };
 use nix::{
-    fcntl::renameat,
     sys::{
         stat::{Mode, fchmod, futimens},
         time::TimeSpec,
     },
-    unistd::{UnlinkatFlags, fsync, unlinkat},
+    unistd::{UnlinkatFlags, unlinkat},
 };
 
-use super::place::{self, Owner};
+use super::{
+    commit::{Committer, Pending},
+    place::{self, Owner},
+};
 use crate::exec::ExecContext;
 
 pub async fn run(
@@ -59,7 +62,8 @@ pub async fn run(
         loop {
             match recv.tagged::<Inbound>().await? {
                 Some(Inbound::File(h)) => {
-                    let answer = take_file(&root, owner, &h, &mut send, &mut recv).await?;
+                    let answer =
+                        take_file(&root, owner, &h, &ctx.commits, &mut send, &mut recv).await?;
                     transport::send(&mut send, &answer, MAX_FILES_FRAME).await?;
                 }
                 Some(Inbound::Delete { rel }) => {
@@ -117,6 +121,7 @@ async fn take_file(
     root: &OwnedFd,
     owner: Owner,
     h: &FileHeader,
+    commits: &Committer,
     send: &mut quinn::SendStream,
     recv: &mut FramedRecv,
 ) -> Result<Outbound, StreamError> {
@@ -227,23 +232,25 @@ async fn take_file(
         h.mtime_ms.div_euclid(1000),
         h.mtime_ms.rem_euclid(1000) * 1_000_000,
     );
-    let finish = {
-        let dir = dir.try_clone().map_err(|e| e.to_string());
-        let (partial, name) = (partial.clone(), name.to_string());
-        move || -> Result<(), String> {
-            let dir = dir?;
-            fchmod(&file, mode)
-                .and_then(|()| futimens(&file, &TimeSpec::UTIME_OMIT, &mtime))
-                .and_then(|()| fsync(&file))
-                .and_then(|()| renameat(&dir, partial.as_str(), &dir, name.as_str()))
-                .and_then(|()| fsync(&dir))
-                .map_err(|e| e.to_string())
+    let kept = fchmod(&file, mode)
+        .and_then(|()| futimens(&file, &TimeSpec::UTIME_OMIT, &mtime))
+        .map_err(|e| e.to_string());
+    // Durable, then renamed, then acknowledged: with the files of the
+    // other streams, in one flush.
+    let finished = match (kept, dir.try_clone()) {
+        (Ok(()), Ok(folder)) => {
+            commits
+                .commit(Pending {
+                    file,
+                    dir: folder,
+                    partial: partial.clone(),
+                    name: name.to_string(),
+                })
+                .await
         }
+        (Err(e), _) => Err(e),
+        (_, Err(e)) => Err(e.to_string()),
     };
-    // fsync of a large file waits for the disk: off the agent's thread.
-    let finished = tokio::task::spawn_blocking(finish)
-        .await
-        .unwrap_or_else(|e| Err(e.to_string()));
     match finished {
         Ok(()) => Ok(Outbound::Stored),
         Err(e) => discard(format!("cannot put it in place: {e}"), false),
