@@ -181,10 +181,14 @@ async fn worker(
         };
         let local = file.local.clone();
         let header = tokio::task::spawn_blocking(move || describe(&local)).await?;
-        let (header, secret) = match header {
-            Ok((mut h, secret)) => {
-                h.rel = file.rel.clone();
-                (h, secret)
+        let (header, secret, content) = match header {
+            Ok(Described {
+                mut header,
+                secret,
+                content,
+            }) => {
+                header.rel = file.rel.clone();
+                (header, secret, content)
             }
             Err(e) => {
                 note(&report, |r| &mut r.failed, &file.rel, format!("{e:#}"));
@@ -219,7 +223,10 @@ async fn worker(
             Outbound::Failed { reason } => bail!("the VM stopped the copy: {reason}"),
             other => bail!("the agent answered {other:?} to a file"),
         };
-        send_content(&mut stream.send, &file.local, offset, header.size, &bump).await?;
+        match &content {
+            Some(bytes) => send_bytes(&mut stream.send, &bytes[offset as usize..], &bump).await?,
+            None => send_content(&mut stream.send, &file.local, offset, header.size, &bump).await?,
+        }
         match stream.next().await? {
             Outbound::Stored => {
                 let mut r = report.lock().expect("report lock");
@@ -276,13 +283,47 @@ fn note(
     list(&mut report.lock().expect("report lock")).push((rel.to_string(), why));
 }
 
+/// Files up to this size are read once: kept in memory from their hash to
+/// their sending (32 streams hold at most 8 MiB).
+const IN_MEMORY: u64 = 256 * 1024;
+
+/// A local file as it will be announced.
+struct Described {
+    header: FileHeader,
+    /// A secret found in it.
+    secret: Option<String>,
+    /// The whole content, for a small file.
+    content: Option<Vec<u8>>,
+}
+
 /// Size, mode, mtime and BLAKE3 of a local file, and any secret in it.
-fn describe(path: &Path) -> Result<(FileHeader, Option<String>)> {
+fn describe(path: &Path) -> Result<Described> {
+    use std::io::Read;
     let mut f =
         std::fs::File::open(path).with_context(|| format!("cannot read {}", path.display()))?;
     let mut scan = ContentScan::default();
-    let header = content::header(&mut f, Some(&mut scan))?;
-    Ok((header, scan.found().map(String::from)))
+    let meta = f.metadata()?;
+    let (header, content) = if meta.len() <= IN_MEMORY {
+        let mut content = Vec::with_capacity(meta.len() as usize);
+        f.read_to_end(&mut content)
+            .with_context(|| format!("cannot read {}", path.display()))?;
+        (content::header_of(&meta, &content, Some(&mut scan)), Some(content))
+    } else {
+        (content::header(&mut f, Some(&mut scan))?, None)
+    };
+    Ok(Described {
+        header,
+        secret: scan.found().map(String::from),
+        content,
+    })
+}
+
+async fn send_bytes(send: &mut quinn::SendStream, bytes: &[u8], bump: &impl Fn(u64)) -> Result<()> {
+    for chunk in bytes.chunks(CHUNK) {
+        transport::send(send, &Inbound::Data(chunk.to_vec()), MAX_FILES_FRAME).await?;
+        bump(chunk.len() as u64);
+    }
+    Ok(())
 }
 
 async fn send_content(

@@ -3,7 +3,7 @@
 //! announces it. Plain `Read`, no sockets.
 
 use std::{
-    fs::File,
+    fs::{File, Metadata},
     io::{self, Read},
     os::unix::fs::{MetadataExt, PermissionsExt},
 };
@@ -48,13 +48,26 @@ pub fn header(file: &mut File, scan: Option<&mut ContentScan>) -> io::Result<Fil
     let meta = file.metadata()?;
     let mut hasher = blake3::Hasher::new();
     read_into(file, &mut hasher, scan)?;
-    Ok(FileHeader {
+    Ok(with_metadata(&meta, meta.len(), *hasher.finalize().as_bytes()))
+}
+
+/// The header of a file whose whole `content` was read into memory
+/// (`meta` is the file's), scanning it if `scan` is given.
+pub fn header_of(meta: &Metadata, content: &[u8], scan: Option<&mut ContentScan>) -> FileHeader {
+    if let Some(scan) = scan {
+        scan.feed(content);
+    }
+    with_metadata(meta, content.len() as u64, *blake3::hash(content).as_bytes())
+}
+
+fn with_metadata(meta: &Metadata, size: u64, hash: [u8; 32]) -> FileHeader {
+    FileHeader {
         rel: String::new(),
-        size: meta.len(),
+        size,
         mode: meta.permissions().mode() & 0o777,
         mtime_ms: meta.mtime() * 1000 + meta.mtime_nsec() / 1_000_000,
-        hash: *hasher.finalize().as_bytes(),
-    })
+        hash,
+    }
 }
 
 #[cfg(test)]
@@ -74,6 +87,19 @@ mod tests {
         assert_eq!(
             hash(&mut body.as_slice()).unwrap(),
             *blake3::hash(&body).as_bytes()
+        );
+        // Read into memory first: the same header, the same finding.
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("f");
+        std::fs::write(&path, &body).unwrap();
+        let meta = std::fs::metadata(&path).unwrap();
+        let mut scan = ContentScan::default();
+        let in_memory = header_of(&meta, &body, Some(&mut scan));
+        assert_eq!(scan.found(), Some("contains a private key"));
+        let streamed = header(&mut File::open(&path).unwrap(), None).unwrap();
+        assert_eq!(
+            (in_memory.size, in_memory.mode, in_memory.mtime_ms, in_memory.hash),
+            (streamed.size, streamed.mode, streamed.mtime_ms, streamed.hash)
         );
     }
 }
