@@ -4,8 +4,8 @@
 //! folder made durable, and only then is the sender told it is stored.
 //!
 //! One flush serves every file waiting at that moment: one `syncfs` per
-//! file system (the data of all of them) before any rename, then the
-//! renames, then one fsync per folder. The destination name still only
+//! file system (the data of all of them; a file alone gets its own fsync)
+//! before any rename, then the renames, then one fsync per folder. The destination name still only
 //! ever holds a whole file that is on disk, and nothing is acknowledged
 //! before it is durable; but files arriving on several streams at once
 //! share their flushes instead of paying two journal commits each. While
@@ -79,12 +79,30 @@ impl Committer {
 
 /// Make `files` durable and put them in place; one result each, in order.
 fn flush(files: Vec<Pending>) -> Vec<Result<(), String>> {
-    // 1. Their data on disk: one syncfs per file system.
+    // 1. Their data on disk: one syncfs per file system, or the file's own
+    // fsync when it is alone there (syncfs would also wait for everybody
+    // else's dirty data, which a lone large file should not).
+    let devices: Vec<Result<u64, String>> = files
+        .iter()
+        .map(|p| {
+            fstat(p.file.as_fd())
+                .map(|st| st.st_dev)
+                .map_err(|e| e.to_string())
+        })
+        .collect();
+    let mut per_device: BTreeMap<u64, usize> = BTreeMap::new();
+    for dev in devices.iter().flatten() {
+        *per_device.entry(*dev).or_default() += 1;
+    }
     let mut synced: BTreeMap<u64, Result<(), String>> = BTreeMap::new();
     let mut results: Vec<Result<(), String>> = files
         .iter()
-        .map(|p| {
-            let dev = fstat(p.file.as_fd()).map_err(|e| e.to_string())?.st_dev;
+        .zip(&devices)
+        .map(|(p, dev)| {
+            let dev = dev.clone()?;
+            if per_device[&dev] == 1 {
+                return fsync(&p.file).map_err(|e| format!("fsync: {e}"));
+            }
             synced
                 .entry(dev)
                 .or_insert_with(|| syncfs(p.file.as_fd()).map_err(|e| format!("syncfs: {e}")))

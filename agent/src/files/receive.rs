@@ -264,17 +264,24 @@ async fn take_file(
 /// The empty partial of a file that has neither a destination nor a
 /// partial yet; `None` when either exists (or cannot be looked at), for
 /// [`prepare`] to sort out.
-fn fresh_partial(dir: &OwnedFd, name: &str, h: &FileHeader, owner: Owner) -> Option<Result<Prepared, String>> {
+fn fresh_partial(
+    dir: &OwnedFd,
+    name: &str,
+    h: &FileHeader,
+    owner: Owner,
+) -> Option<Result<Prepared, String>> {
     let partial = partial_name(name, &h.hash);
     match (place::existing(dir, name), place::existing(dir, &partial)) {
-        (Ok(None), Ok(None)) => Some(place::open_partial(dir, &partial, owner).map(|file| {
-            Prepared::Write {
-                file,
-                offset: 0,
-                hasher: Box::new(blake3::Hasher::new()),
-                scan: ContentScan::default(),
-            }
-        })),
+        (Ok(None), Ok(None)) => {
+            Some(
+                place::open_partial(dir, &partial, owner).map(|file| Prepared::Write {
+                    file,
+                    offset: 0,
+                    hasher: Box::new(blake3::Hasher::new()),
+                    scan: ContentScan::default(),
+                }),
+            )
+        }
         _ => None,
     }
 }

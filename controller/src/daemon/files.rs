@@ -307,7 +307,10 @@ fn describe(path: &Path) -> Result<Described> {
         let mut content = Vec::with_capacity(meta.len() as usize);
         f.read_to_end(&mut content)
             .with_context(|| format!("cannot read {}", path.display()))?;
-        (content::header_of(&meta, &content, Some(&mut scan)), Some(content))
+        (
+            content::header_of(&meta, &content, Some(&mut scan)),
+            Some(content),
+        )
     } else {
         (content::header(&mut f, Some(&mut scan))?, None)
     };

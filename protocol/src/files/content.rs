@@ -48,7 +48,11 @@ pub fn header(file: &mut File, scan: Option<&mut ContentScan>) -> io::Result<Fil
     let meta = file.metadata()?;
     let mut hasher = blake3::Hasher::new();
     read_into(file, &mut hasher, scan)?;
-    Ok(with_metadata(&meta, meta.len(), *hasher.finalize().as_bytes()))
+    Ok(with_metadata(
+        &meta,
+        meta.len(),
+        *hasher.finalize().as_bytes(),
+    ))
 }
 
 /// The header of a file whose whole `content` was read into memory
@@ -57,7 +61,11 @@ pub fn header_of(meta: &Metadata, content: &[u8], scan: Option<&mut ContentScan>
     if let Some(scan) = scan {
         scan.feed(content);
     }
-    with_metadata(meta, content.len() as u64, *blake3::hash(content).as_bytes())
+    with_metadata(
+        meta,
+        content.len() as u64,
+        *blake3::hash(content).as_bytes(),
+    )
 }
 
 fn with_metadata(meta: &Metadata, size: u64, hash: [u8; 32]) -> FileHeader {
@@ -98,8 +106,18 @@ mod tests {
         assert_eq!(scan.found(), Some("contains a private key"));
         let streamed = header(&mut File::open(&path).unwrap(), None).unwrap();
         assert_eq!(
-            (in_memory.size, in_memory.mode, in_memory.mtime_ms, in_memory.hash),
-            (streamed.size, streamed.mode, streamed.mtime_ms, streamed.hash)
+            (
+                in_memory.size,
+                in_memory.mode,
+                in_memory.mtime_ms,
+                in_memory.hash
+            ),
+            (
+                streamed.size,
+                streamed.mode,
+                streamed.mtime_ms,
+                streamed.hash
+            )
         );
     }
 }
