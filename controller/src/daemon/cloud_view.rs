@@ -11,7 +11,7 @@ use super::Daemon;
 use crate::{
     ipc::{CloudView, VmView},
     provider::AZURE,
-    state::VmRow,
+    state::{VmRow, VmState},
 };
 
 /// How long `list` waits for ARM.
@@ -25,6 +25,8 @@ pub async fn merge(d: &Daemon, views: &mut [VmView]) {
             .iter()
             .filter(|v| v.provider == AZURE)
             .filter_map(|v| db.vm(&v.name).ok().flatten())
+            // Still being made: nothing recorded to ask Azure about yet.
+            .filter(|r| r.state != VmState::Provisioning)
             .collect()
     };
     if rows.is_empty() {
