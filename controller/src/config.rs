@@ -191,6 +191,10 @@ impl Config {
         vm: &str,
         name: Option<&str>,
     ) -> Result<BTreeMap<String, String>> {
+        // Read, change, write: two at once (killall deletes VMs in
+        // parallel) would lose one's change.
+        static ONE_WRITER: std::sync::Mutex<()> = std::sync::Mutex::new(());
+        let _one = ONE_WRITER.lock().unwrap_or_else(|e| e.into_inner());
         let mut config = Self::load(path)?;
         match name {
             Some(n) => config.session_names.insert(vm.to_string(), n.to_string()),

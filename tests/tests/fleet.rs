@@ -171,3 +171,22 @@ fn a_pool_on_a_terminal_gets_one_progress_bar_per_vm() {
     assert!(err.contains("plain: enrolled and connected ("), "{err}");
     assert!(!err.contains('\u{1b}') && !err.contains('✓'), "{err}");
 }
+
+#[test]
+fn killall_deletes_the_whole_fleet_at_once_and_frees_every_session_name() {
+    let env = Env::new();
+    env.ok(&["new", "--provider", "local", "--name", "k", "--pool", "4"]);
+    for i in 1..=4 {
+        env.ok(&["session", &format!("k-{i}"), &format!("work{i}")]);
+    }
+    assert_eq!(env.vm("work3")["name"], "k-3");
+    env.ok(&["killall", "--yes"]);
+    assert!(env.list().is_empty());
+    // Deleted in parallel, and no deletion lost another's config change.
+    let config: toml::Table =
+        toml::from_str(&std::fs::read_to_string(env.home().join("config.toml")).unwrap()).unwrap();
+    let names = config.get("session_names").and_then(|t| t.as_table());
+    assert!(names.is_none_or(|t| t.is_empty()), "{config}");
+    // The names are free again.
+    env.ok(&["new", "--provider", "local", "--name", "work1"]);
+}
