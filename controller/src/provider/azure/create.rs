@@ -20,8 +20,7 @@ use crate::{
         models::{
             Tags,
             network::{
-                AddressSpace, PublicIpAddress, Subnet, SubnetProperties, VirtualNetwork,
-                VirtualNetworkProperties,
+                AddressSpace, Subnet, SubnetProperties, VirtualNetwork, VirtualNetworkProperties,
             },
             resources::{Deployment, ResourceGroup},
         },
@@ -41,6 +40,7 @@ const SUBNET: &str = "azlin-subnet";
 struct Plan {
     image: ImageUrn,
     allowed: String,
+    ssh_public_key: String,
     user_data: String,
 }
 
@@ -78,10 +78,12 @@ impl AzureProvider {
         let image = ImageUrn::parse(self.config.image.as_deref().unwrap_or(DEFAULT_IMAGE))
             .map_err(Prerequisite)?;
         let allowed = self.allowed_cidr(stage).await?;
-        let user_data = self.user_data(spec)?;
+        let ssh_public_key = crate::ssh_key::ensure(&self.home)?;
+        let user_data = self.user_data(spec, &ssh_public_key).await?;
         let plan = Plan {
             image,
             allowed,
+            ssh_public_key,
             user_data,
         };
         match self.make(spec, data.clone(), plan, stage).await {
@@ -126,7 +128,6 @@ impl AzureProvider {
 
         let t = Instant::now();
         let admin = self.admin_user();
-        let ssh_public_key = crate::ssh_key::ensure(&self.home)?;
         let custom_data = base64::engine::general_purpose::STANDARD.encode(plan.user_data);
         let body = VmTemplate {
             data: &data,
@@ -135,7 +136,7 @@ impl AzureProvider {
             image: &plan.image,
             allowed: &plan.allowed,
             admin: &admin,
-            ssh_public_key: &ssh_public_key,
+            ssh_public_key: &plan.ssh_public_key,
             custom_data: &custom_data,
         }
         .deployment();
@@ -153,19 +154,14 @@ impl AzureProvider {
                 .filter(|v| !v.is_empty())
                 .map(String::from)
         };
-        let public = match output(PUBLIC_IP_OUTPUT) {
-            Some(ip) => ip,
-            // Not in the outputs (an older deployment): read the resource.
-            None => arm
-                .get::<PublicIpAddress>(
-                    &data.path("Microsoft.Network/publicIPAddresses", &data.public_ip),
-                    api::NETWORK,
-                )
-                .await?
-                .properties
-                .ip_address
-                .ok_or_else(|| anyhow::anyhow!("ARM gave {} no public address", data.vm))?,
-        };
+        // The template declares both outputs; ARM fills them in when the
+        // deployment succeeds.
+        let public = output(PUBLIC_IP_OUTPUT).ok_or_else(|| {
+            anyhow::anyhow!(
+                "the deployment of {} succeeded without the VM's public address",
+                data.vm
+            )
+        })?;
         let data = AzureData {
             public_address: Some(public.clone()),
             private_address: output(PRIVATE_IP_OUTPUT),
@@ -283,7 +279,7 @@ impl AzureProvider {
         })
     }
 
-    fn user_data(&self, spec: &VmSpec) -> Result<String> {
+    async fn user_data(&self, spec: &VmSpec, ssh_public_key: &str) -> Result<String> {
         let url = self.config.agent_url.clone().ok_or_else(|| {
             Prerequisite(
                 "set [azure] agent_url in config.toml: where new VMs download azlin-agent (a \
@@ -293,13 +289,12 @@ impl AzureProvider {
         })?;
         let sha256 = match &self.config.agent_sha256 {
             Some(s) => s.clone(),
-            None => sha256_file(&find_agent_binary()?)
-                .context("cannot hash the local azlin-agent for [azure] agent_url")?,
+            None => self.local_agent_sha256().await?,
         };
         render(&UserData {
             name: spec.name.clone(),
             user: self.admin_user(),
-            ssh_public_key: crate::ssh_key::ensure(&self.home)?,
+            ssh_public_key: ssh_public_key.to_string(),
             agent_url: url,
             agent_sha256: sha256,
             ca_pem: spec.ca_pem.clone(),
@@ -310,5 +305,19 @@ impl AzureProvider {
             dev_tools: spec.dev_tools && self.config.dev_tools.unwrap_or(true),
         })
         .context("cannot render the VM's cloud-init user-data")
+    }
+
+    /// The sha256 of this machine's azlin-agent, hashed once per daemon
+    /// (a pool's VMs all need it) and off the async threads.
+    async fn local_agent_sha256(&self) -> Result<String> {
+        self.agent_sha256
+            .get_or_try_init(|| async {
+                let binary = find_agent_binary()?;
+                tokio::task::spawn_blocking(move || sha256_file(&binary))
+                    .await?
+                    .context("cannot hash the local azlin-agent for [azure] agent_url")
+            })
+            .await
+            .cloned()
     }
 }

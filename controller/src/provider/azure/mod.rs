@@ -92,6 +92,8 @@ pub struct AzureProvider {
     clients: tokio::sync::Mutex<HashMap<ArmAccess, Arc<ArmClient>>>,
     /// Held while the shared resource group and VNet are checked or made.
     shared_setup: tokio::sync::Mutex<()>,
+    /// The local azlin-agent's sha256, when `agent_sha256` is not set.
+    agent_sha256: tokio::sync::OnceCell<String>,
 }
 
 impl AzureProvider {
@@ -102,6 +104,7 @@ impl AzureProvider {
             legacy,
             clients: Default::default(),
             shared_setup: tokio::sync::Mutex::new(()),
+            agent_sha256: tokio::sync::OnceCell::new(),
         }
     }
 
