@@ -4,17 +4,17 @@
 //! `{"error": {"code", "message", "details"}}`; some resource providers
 //! send the inner object alone.
 
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
 pub struct ErrorDetail {
     #[serde(default)]
     pub code: String,
     #[serde(default)]
     pub message: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default)]
     pub target: Option<String>,
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[serde(default)]
     pub details: Vec<ErrorDetail>,
 }
 
@@ -31,22 +31,12 @@ impl ErrorDetail {
                 .starts_with('{')
                 .then(|| parse_detail(d.message.as_bytes()))
                 .flatten();
-            match embedded {
-                Some(e) => {
-                    out.push(ErrorDetail {
-                        details: Vec::new(),
-                        ..e.clone()
-                    });
-                    out.extend(e.inner());
-                }
-                None => {
-                    out.push(ErrorDetail {
-                        details: Vec::new(),
-                        ..d.clone()
-                    });
-                    out.extend(d.inner());
-                }
-            }
+            let node = embedded.as_ref().unwrap_or(d);
+            out.push(ErrorDetail {
+                details: Vec::new(),
+                ..node.clone()
+            });
+            out.extend(node.inner());
         }
         out
     }

@@ -45,8 +45,6 @@ pub struct DeploymentProperties {
     /// The template, sent; ARM does not echo it back.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub template: Option<serde_json::Value>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub parameters: Option<serde_json::Value>,
     /// `Incremental` (what is not in the template stays).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub mode: Option<String>,
@@ -55,16 +53,11 @@ pub struct DeploymentProperties {
     /// The template's outputs, evaluated: name → `{type, value}`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub outputs: Option<BTreeMap<String, DeploymentOutput>>,
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub output_resources: Vec<super::SubResource>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub error: Option<crate::azure::error::ErrorDetail>,
 }
 
+/// One evaluated output (`{"type": …, "value": …}`; the type is not used).
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct DeploymentOutput {
-    #[serde(default, rename = "type")]
-    pub kind: String,
     #[serde(default)]
     pub value: serde_json::Value,
 }
