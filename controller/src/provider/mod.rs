@@ -246,7 +246,7 @@ impl Providers {
                 format!("container {}", self.docker.container_name(&vm.name)),
                 format!(
                     "cloud-init seed {}",
-                    self.docker.seed_dir(&vm.name)?.display()
+                    self.docker.vm_dir(&vm.name)?.display()
                 ),
             ],
             LOCAL => vec![

@@ -76,13 +76,9 @@ impl DockerProvider {
         format!("azlin-{tag}-{vm}")
     }
 
-    fn vm_dir(&self, vm: &str) -> Result<PathBuf> {
+    /// The VM's folder, which holds its cloud-init seed.
+    pub fn vm_dir(&self, vm: &str) -> Result<PathBuf> {
         self.home.docker_vm_dir(vm)
-    }
-
-    /// The folder holding the VM's cloud-init seed.
-    pub fn seed_dir(&self, vm: &str) -> Result<PathBuf> {
-        self.vm_dir(vm)
     }
 
     /// Create the container and boot it; cloud-init does the rest.
