@@ -5,11 +5,12 @@
 //!
 //! One flush serves every file waiting at that moment: one `syncfs` per
 //! file system (the data of all of them; a file alone gets its own fsync)
-//! before any rename, then the renames, then one fsync per folder. The destination name still only
-//! ever holds a whole file that is on disk, and nothing is acknowledged
-//! before it is durable; but files arriving on several streams at once
-//! share their flushes instead of paying two journal commits each. While
-//! one flush runs, the next files queue up for the next.
+//! before any rename, then the renames, then one fsync per folder. The
+//! destination name still only ever holds a whole file that is on disk,
+//! and nothing is acknowledged before it is durable; but files arriving on
+//! several streams at once share their flushes instead of paying two
+//! journal commits each. While one flush runs, the next files queue up
+//! for the next.
 //!
 //! Not here: receiving, checking and resuming files ([`super::receive`]).
 
