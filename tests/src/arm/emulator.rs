@@ -51,6 +51,15 @@ struct Operation {
     error: Option<Value>,
 }
 
+/// The resource provider whose operations a resource's answers name.
+fn provider_of(key: &str) -> &'static str {
+    if key.contains("/microsoft.compute/") {
+        "Microsoft.Compute"
+    } else {
+        "Microsoft.Network"
+    }
+}
+
 fn instance_view(power: &str) -> Value {
     json!({"statuses": [
         {"code": "ProvisioningState/succeeded", "displayStatus": "Provisioning succeeded"},
@@ -200,12 +209,7 @@ impl Emulator {
         if group_only {
             return (201, vec![], value.to_string());
         }
-        let provider = if key.contains("/microsoft.compute/") {
-            "Microsoft.Compute"
-        } else {
-            "Microsoft.Network"
-        };
-        let (_, ao) = self.operation(base, provider);
+        let (_, ao) = self.operation(base, provider_of(key));
         let mut pending = value;
         pending["properties"]["provisioningState"] = json!("Updating");
         (
@@ -420,12 +424,7 @@ impl Emulator {
                 h.deleted(v["name"].as_str().unwrap_or_default());
             }
         }
-        let provider = if key.contains("/microsoft.compute/") {
-            "Microsoft.Compute"
-        } else {
-            "Microsoft.Network"
-        };
-        self.accepted(base, provider)
+        self.accepted(base, provider_of(key))
     }
 
     /// `202 Accepted` with both async headers, as compute actions and
