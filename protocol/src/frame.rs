@@ -76,6 +76,16 @@ impl FrameDecoder {
 
     /// Take the next whole frame, if one is buffered.
     pub fn next_frame(&mut self) -> Result<Option<Vec<u8>>, FrameError> {
+        self.next_frame_with(<[u8]>::to_vec)
+    }
+
+    /// [`Self::next_frame`], with the payload lent to `f` instead of
+    /// copied out: bulk data goes from the decoder's buffer straight to
+    /// where it is used.
+    pub fn next_frame_with<R>(
+        &mut self,
+        f: impl FnOnce(&[u8]) -> R,
+    ) -> Result<Option<R>, FrameError> {
         if self.poisoned {
             return Err(FrameError::Poisoned);
         }
@@ -86,10 +96,10 @@ impl FrameDecoder {
         if self.buf.len() < HEADER_LEN + len {
             return Ok(None);
         }
-        let payload = self.buf[HEADER_LEN..HEADER_LEN + len].to_vec();
+        let r = f(&self.buf[HEADER_LEN..HEADER_LEN + len]);
         self.buf.drain(..HEADER_LEN + len);
         self.check_header()?;
-        Ok(Some(payload))
+        Ok(Some(r))
     }
 
     /// Call when the stream has ended: an incomplete frame is an error.
@@ -151,7 +161,7 @@ mod tests {
                 got.push(f);
             }
             d.push(&all[split..]).unwrap();
-            while let Some(f) = d.next_frame().unwrap() {
+            while let Some(f) = d.next_frame_with(|p| p.to_vec()).unwrap() {
                 got.push(f);
             }
             assert_eq!(got, vec![b"hello".to_vec(), vec![], vec![7u8; 40]]);

@@ -16,6 +16,7 @@ pub mod delete;
 pub mod offer;
 pub mod place;
 pub mod receive;
+pub mod sink;
 
 use std::path::{Path, PathBuf};
 

@@ -180,3 +180,16 @@ pub fn open_partial(dir: &OwnedFd, name: &str, owner: Owner) -> Result<File, Str
     }
     Ok(file)
 }
+
+/// The partial `name` below `dir` opened again for direct (unbuffered)
+/// writes; `None` where the file system does not take them (tmpfs).
+pub fn open_direct(dir: &OwnedFd, name: &str) -> Option<File> {
+    openat(
+        dir,
+        name,
+        OFlag::O_WRONLY | OFlag::O_DIRECT | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC,
+        Mode::empty(),
+    )
+    .ok()
+    .map(File::from)
+}

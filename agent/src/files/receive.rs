@@ -7,15 +7,19 @@
 //! checked file. A partial left by a killed transfer is
 //! picked up where it stopped when the same file is sent again.
 
-use std::{io::Write, os::fd::OwnedFd};
+use std::os::fd::OwnedFd;
 
 use azlin_protocol::{
     files::{
         content,
         filter::{ContentScan, Filter, Verdict},
         path::{check_relative, partial_name},
-        wire::{CHUNK, FileHeader, FilesRequest, Inbound, MAX_FILES_FRAME, Outbound, kept_mode},
+        wire::{
+            CHUNK, FileHeader, FilesRequest, Inbound, MAX_FILES_FRAME, Outbound, inbound_data,
+            kept_mode,
+        },
     },
+    message::decode_tagged,
     transport::{self, FramedRecv, StreamError},
 };
 use nix::{
@@ -29,6 +33,7 @@ use nix::{
 use super::{
     commit::{Committer, Pending},
     place::{self, Owner},
+    sink::{self, Sink, Written},
 };
 use crate::exec::ExecContext;
 
@@ -164,7 +169,7 @@ async fn take_file(
             Err(e) => Err(e.to_string()),
         }
     };
-    let (mut file, offset, mut hasher, mut scan) = match prepared {
+    let (file, offset, hasher, scan) = match prepared {
         Ok(Prepared::Have) => return Ok(Outbound::Have),
         Ok(Prepared::Write {
             file,
@@ -177,13 +182,37 @@ async fn take_file(
     transport::send(send, &Outbound::SendFrom { offset }, MAX_FILES_FRAME).await?;
     let partial = partial_name(name, &h.hash);
     let mut left = h.size - offset;
-    let mut write_error = None;
+    let direct = (left >= sink::THREADED_MIN)
+        .then(|| place::open_direct(&dir, &partial))
+        .flatten();
+    let written = Written {
+        file,
+        hasher,
+        scan,
+        error: None,
+    };
+    let mut sink = Sink::new(written, offset, left, direct);
     while left > 0 {
-        let chunk = match recv.tagged::<Inbound>().await {
-            Ok(Some(Inbound::Data(bytes)))
+        // A data frame is read where it lies, straight into the sink;
+        // anything else is decoded as usual.
+        let frame = recv
+            .next_with(|frame| match inbound_data(frame) {
+                Some(bytes) if bytes.len() as u64 <= left && bytes.len() <= CHUNK => {
+                    sink.take(bytes);
+                    left -= bytes.len() as u64;
+                    Ok(None)
+                }
+                _ => decode_tagged::<Inbound>(frame).map(Some),
+            })
+            .await
+            .and_then(|f| f.transpose().map_err(StreamError::from));
+        match frame {
+            Ok(Some(None)) => {}
+            Ok(Some(Some(Inbound::Data(bytes))))
                 if bytes.len() as u64 <= left && bytes.len() <= CHUNK =>
             {
-                bytes
+                sink.take(&bytes);
+                left -= bytes.len() as u64;
             }
             // Cut off mid-file (a lost link, a killed sender): the partial
             // stays for the rerun to resume.
@@ -194,24 +223,34 @@ async fn take_file(
                 let _ = unlinkat(&dir, partial.as_str(), UnlinkatFlags::NoRemoveDir);
                 return Err(match broken {
                     Err(e) => e,
-                    Ok(Some(Inbound::Data(_))) => {
+                    Ok(Some(Some(Inbound::Data(_)))) => {
                         StreamError::Protocol(format!("more data than {} announced", h.rel))
                     }
-                    Ok(other) => {
-                        StreamError::Protocol(format!("expected data of {}, got {other:?}", h.rel))
-                    }
+                    Ok(other) => StreamError::Protocol(format!(
+                        "expected data of {}, got {:?}",
+                        h.rel,
+                        other.flatten()
+                    )),
                 });
             }
-        };
-        left -= chunk.len() as u64;
-        hasher.update(&chunk);
-        scan.feed(&chunk);
-        if write_error.is_none()
-            && let Err(e) = file.write_all(&chunk)
-        {
-            write_error = Some(e.to_string());
         }
+        sink.ready().await;
     }
+    let Written {
+        file,
+        hasher,
+        scan,
+        error: write_error,
+    } = match sink.finish().await {
+        Ok(w) => w,
+        Err(e) => {
+            let _ = unlinkat(&dir, partial.as_str(), UnlinkatFlags::NoRemoveDir);
+            return Ok(Outbound::Refused {
+                reason: e,
+                blocked: false,
+            });
+        }
+    };
     let discard = |why: String, blocked: bool| {
         let _ = unlinkat(&dir, partial.as_str(), UnlinkatFlags::NoRemoveDir);
         Ok(Outbound::Refused {

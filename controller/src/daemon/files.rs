@@ -13,16 +13,13 @@ use std::{
 };
 
 use anyhow::{Context, Result, bail};
-use azlin_protocol::{
-    files::{
-        content,
-        filter::ContentScan,
-        wire::{CHUNK, FileHeader, FilesOp, FilesRequest, Inbound, MAX_FILES_FRAME, Outbound},
-    },
-    transport,
+use azlin_protocol::files::{
+    content,
+    filter::ContentScan,
+    wire::{CHUNK, FileHeader, FilesOp, FilesRequest, Inbound, Outbound, inbound_data_header},
 };
+use bytes::Bytes;
 use serde::{Deserialize, Serialize};
-use tokio::io::{AsyncReadExt, AsyncSeekExt};
 
 use super::{
     Daemon,
@@ -224,7 +221,9 @@ async fn worker(
             other => bail!("the agent answered {other:?} to a file"),
         };
         match &content {
-            Some(bytes) => send_bytes(&mut stream.send, &bytes[offset as usize..], &bump).await?,
+            Some(bytes) => {
+                send_bytes(&mut stream.send, bytes.slice(offset as usize..), &bump).await?
+            }
             None => send_content(&mut stream.send, &file.local, offset, header.size, &bump).await?,
         }
         match stream.next().await? {
@@ -293,7 +292,7 @@ struct Described {
     /// A secret found in it.
     secret: Option<String>,
     /// The whole content, for a small file.
-    content: Option<Vec<u8>>,
+    content: Option<Bytes>,
 }
 
 /// Size, mode, mtime and BLAKE3 of a local file, and any secret in it.
@@ -309,7 +308,7 @@ fn describe(path: &Path) -> Result<Described> {
             .with_context(|| format!("cannot read {}", path.display()))?;
         (
             content::header_of(&meta, &content, Some(&mut scan)),
-            Some(content),
+            Some(Bytes::from(content)),
         )
     } else {
         (content::header(&mut f, Some(&mut scan))?, None)
@@ -321,14 +320,28 @@ fn describe(path: &Path) -> Result<Described> {
     })
 }
 
-async fn send_bytes(send: &mut quinn::SendStream, bytes: &[u8], bump: &impl Fn(u64)) -> Result<()> {
-    for chunk in bytes.chunks(CHUNK) {
-        transport::send(send, &Inbound::Data(chunk.to_vec()), MAX_FILES_FRAME).await?;
-        bump(chunk.len() as u64);
+/// Send `bytes` as data frames, each framed in front of its slice of
+/// them (no copy of the content here; quinn keeps the slices until they
+/// are acknowledged).
+async fn send_bytes(send: &mut quinn::SendStream, bytes: Bytes, bump: &impl Fn(u64)) -> Result<()> {
+    let mut at = 0;
+    while at < bytes.len() {
+        let n = (bytes.len() - at).min(CHUNK);
+        let mut frame = [Bytes::from(inbound_data_header(n)), bytes.slice(at..at + n)];
+        send.write_all_chunks(&mut frame).await?;
+        bump(n as u64);
+        at += n;
     }
     Ok(())
 }
 
+/// Room kept in front of each chunk read, for its frame header.
+const HEADER_ROOM: usize = 16;
+
+/// Send a file from `offset` to `size`: a blocking thread reads it in
+/// chunks, each into a buffer with room for its frame header in front,
+/// so a chunk goes from the read to quinn without another copy; reading
+/// runs a few chunks ahead of sending.
 async fn send_content(
     send: &mut quinn::SendStream,
     path: &Path,
@@ -336,25 +349,46 @@ async fn send_content(
     size: u64,
     bump: &impl Fn(u64),
 ) -> Result<()> {
-    let mut f = tokio::fs::File::open(path)
-        .await
-        .with_context(|| format!("cannot read {}", path.display()))?;
-    f.seek(SeekFrom::Start(offset)).await?;
-    let mut left = size - offset;
-    let mut buf = vec![0u8; CHUNK];
-    while left > 0 {
-        let want = (left as usize).min(CHUNK);
-        let n = f.read(&mut buf[..want]).await?;
-        if n == 0 {
-            bail!(
-                "{} got shorter while it was sent; copy it again",
-                path.display()
-            );
+    let (tx, mut rx) = tokio::sync::mpsc::channel::<Result<(Bytes, usize)>>(4);
+    let path = path.to_path_buf();
+    let reader = tokio::task::spawn_blocking(move || {
+        let read = |tx: &tokio::sync::mpsc::Sender<Result<(Bytes, usize)>>| -> Result<()> {
+            use std::io::{Read, Seek};
+            let mut f = std::fs::File::open(&path)
+                .with_context(|| format!("cannot read {}", path.display()))?;
+            f.seek(SeekFrom::Start(offset))?;
+            let mut left = size - offset;
+            while left > 0 {
+                let want = (left as usize).min(CHUNK);
+                let mut buf = vec![0u8; HEADER_ROOM + want];
+                let n = f.read(&mut buf[HEADER_ROOM..])?;
+                if n == 0 {
+                    bail!(
+                        "{} got shorter while it was sent; copy it again",
+                        path.display()
+                    );
+                }
+                let header = inbound_data_header(n);
+                let start = HEADER_ROOM - header.len();
+                buf[start..HEADER_ROOM].copy_from_slice(&header);
+                let frame = Bytes::from(buf).slice(start..HEADER_ROOM + n);
+                if tx.blocking_send(Ok((frame, n))).is_err() {
+                    return Ok(());
+                }
+                left -= n as u64;
+            }
+            Ok(())
+        };
+        if let Err(e) = read(&tx) {
+            let _ = tx.blocking_send(Err(e));
         }
-        transport::send(send, &Inbound::Data(buf[..n].to_vec()), MAX_FILES_FRAME).await?;
-        left -= n as u64;
+    });
+    while let Some(chunk) = rx.recv().await {
+        let (frame, n) = chunk?;
+        send.write_chunk(frame).await?;
         bump(n as u64);
     }
+    reader.await?;
     Ok(())
 }
 

@@ -190,11 +190,11 @@ async fn serve(home: Home) -> Result<()> {
         Some(addr) => {
             let server =
                 pki::server_config(controller, pki.ca_der(), ClientAuth::FleetOrAnonymous)?;
-            quinn::Endpoint::server(transport::quic_server_config(server)?, addr).with_context(
+            transport::endpoint(addr, Some(transport::quic_server_config(server)?)).with_context(
                 || format!("cannot listen on UDP {addr} (daemon.listen in config.toml)"),
             )?
         }
-        None => quinn::Endpoint::client(SocketAddr::from(([0, 0, 0, 0], 0)))
+        None => transport::endpoint(SocketAddr::from(([0, 0, 0, 0], 0)), None)
             .context("cannot open a UDP socket")?,
     };
     let providers = Providers {

@@ -133,6 +133,64 @@ impl Tagged for Outbound {
     const KNOWN_TYPES: u32 = 11;
 }
 
+/// The bytes of an `Inbound::Data` frame, read in place (`None` for any
+/// other frame, or one not encoded as postcard itself would, which the
+/// caller then decodes the ordinary way): a file's content is most of
+/// what crosses, and this spares it a copy and an allocation per chunk.
+pub fn inbound_data(frame: &[u8]) -> Option<&[u8]> {
+    data_in(frame, INBOUND_DATA)
+}
+
+/// [`inbound_data`] for an `Outbound::Data` frame.
+pub fn outbound_data(frame: &[u8]) -> Option<&[u8]> {
+    data_in(frame, OUTBOUND_DATA)
+}
+
+/// The variant indexes postcard gives the two `Data`s.
+const INBOUND_DATA: u64 = 1;
+const OUTBOUND_DATA: u64 = 7;
+
+fn data_in(frame: &[u8], tag: u64) -> Option<&[u8]> {
+    let (got, rest) = varint(frame)?;
+    if got != tag {
+        return None;
+    }
+    let (len, bytes) = varint(rest)?;
+    (bytes.len() as u64 == len).then_some(bytes)
+}
+
+/// A canonical LEB128 varint of at most 64 bits and what follows it.
+fn varint(b: &[u8]) -> Option<(u64, &[u8])> {
+    let mut value = 0u64;
+    for (i, &byte) in b.iter().enumerate().take(10) {
+        value |= u64::from(byte & 0x7f).checked_shl(7 * i as u32)?;
+        if byte & 0x80 == 0 {
+            // An overlong form (a final zero byte) is left to postcard.
+            return (i == 0 || byte != 0).then_some((value, &b[i + 1..]));
+        }
+    }
+    None
+}
+
+/// The header of an `Inbound::Data` frame of `len` bytes, as
+/// `transport::send` would frame it; the bytes follow it.
+pub fn inbound_data_header(len: usize) -> Vec<u8> {
+    let mut body = Vec::with_capacity(16);
+    put_varint(&mut body, INBOUND_DATA);
+    put_varint(&mut body, len as u64);
+    let mut out = ((body.len() + len) as u32).to_be_bytes().to_vec();
+    out.extend_from_slice(&body);
+    out
+}
+
+fn put_varint(out: &mut Vec<u8>, mut v: u64) {
+    while v >= 0x80 {
+        out.push((v as u8) | 0x80);
+        v >>= 7;
+    }
+    out.push(v as u8);
+}
+
 /// Permission bits kept from a sender's mode.
 pub fn kept_mode(mode: u32) -> u32 {
     mode & 0o777
@@ -154,5 +212,37 @@ mod tests {
             DecodeError::UnknownType { tag: 11, known: 11 }
         );
         assert_eq!(kept_mode(0o104755), 0o755);
+    }
+
+    #[test]
+    fn data_read_in_place_is_exactly_what_postcard_decodes() {
+        for len in [0usize, 1, 127, 128, 16_383, 16_384, CHUNK] {
+            let bytes: Vec<u8> = (0..len).map(|i| i as u8).collect();
+            let inbound = postcard::to_stdvec(&Inbound::Data(bytes.clone())).unwrap();
+            assert_eq!(inbound_data(&inbound), Some(&bytes[..]), "{len}");
+            assert_eq!(outbound_data(&inbound), None);
+            let outbound = postcard::to_stdvec(&Outbound::Data(bytes.clone())).unwrap();
+            assert_eq!(outbound_data(&outbound), Some(&bytes[..]), "{len}");
+            assert_eq!(inbound_data(&outbound), None);
+            // The header made here frames the same bytes transport would.
+            let framed =
+                crate::message::encode_frame(&Inbound::Data(bytes.clone()), MAX_FILES_FRAME)
+                    .unwrap();
+            let mut made = inbound_data_header(len);
+            made.extend_from_slice(&bytes);
+            assert_eq!(made, framed, "{len}");
+        }
+        // Anything else is left to the ordinary decoder.
+        let end = postcard::to_stdvec(&Inbound::End).unwrap();
+        assert_eq!(inbound_data(&end), None);
+        let mut short = postcard::to_stdvec(&Inbound::Data(vec![1, 2, 3])).unwrap();
+        short.pop();
+        assert_eq!(inbound_data(&short), None);
+        let mut long = postcard::to_stdvec(&Inbound::Data(vec![1, 2, 3])).unwrap();
+        long.push(0);
+        assert_eq!(inbound_data(&long), None);
+        // An overlong length (3 as 0x83 0x00) is not taken in place.
+        assert_eq!(inbound_data(&[1, 0x83, 0x00, 1, 2, 3]), None);
+        assert_eq!(inbound_data(&[]), None);
     }
 }

@@ -8,7 +8,7 @@
 //! - the agent's peak RSS (VmHWM) over the 1 GiB copies.
 //!
 //! Run as root; needs Debian's openssh-server, openssh-client and rsync.
-//! cargo build --release --workspace && target/release/files-bench [RUNS]
+//! cargo build --release --workspace && target/release/files-bench [RUNS] [big,tree,watch]
 
 use std::{
     path::Path,
@@ -18,7 +18,7 @@ use std::{
 
 use azlin_e2e::{
     Env, free_tcp,
-    proc_stats::{mib, percentile, status_bytes},
+    proc_stats::{cpu_seconds, mib, percentile, status_bytes},
     sshd::{Sshd, point_vm_at},
 };
 
@@ -38,9 +38,16 @@ fn timed(mut c: Command) -> Duration {
     took
 }
 
-fn fresh(dir: &Path) {
-    let _ = std::fs::remove_dir_all(dir);
-    std::fs::create_dir_all(dir).unwrap();
+/// A destination folder never used before. Nothing is deleted between
+/// runs: this machine's ext4 runs without a journal, and there every new
+/// inode is first checked against the ones deleted in the last minute or
+/// more (`recently_deleted` in `ext4_new_inode`), so a copy made just
+/// after 10,000 deletions creates its files several times slower, and
+/// whichever tool ran first after them would pay for it.
+fn fresh(base: &Path, case: &str, run: usize) -> std::path::PathBuf {
+    let dir = base.join(format!("{case}-{run}"));
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
 }
 
 fn main() {
@@ -48,6 +55,10 @@ fn main() {
         .nth(1)
         .and_then(|a| a.parse().ok())
         .unwrap_or(3);
+    // Which parts to run: any of big, tree, watch (all by default).
+    let cases = std::env::args()
+        .nth(2)
+        .unwrap_or_else(|| "big,tree,watch".into());
     let dir = tempfile::Builder::new().tempdir_in("/tmp").unwrap();
     let port = free_tcp().port();
     let _sshd = Sshd::start(dir.path(), port);
@@ -57,6 +68,8 @@ fn main() {
     env.ok(&["ssh-config"]);
     let config = env.home().join("ssh/config");
     let agent = env.agent_pid("bench").unwrap();
+    let daemon = env.daemon_pid().unwrap();
+    let cpu = || (cpu_seconds(daemon).unwrap(), cpu_seconds(agent).unwrap());
 
     // One 1 GiB file, incompressible enough.
     let big = dir.path().join("big.bin");
@@ -80,6 +93,8 @@ fn main() {
         let body: Vec<u8> = (0..size).map(|j| (j as u32 ^ i) as u8).collect();
         std::fs::write(sub.join(format!("f{i:05}.txt")), body).unwrap();
     }
+    // The sources on disk before any run, so no copy's flush writes them.
+    Command::new("sync").status().unwrap();
     let a_dest = dir.path().join("azlin-dest");
     let s_dest = dir.path().join("ssh-dest");
     let azlin_cp = |args: &[&str]| {
@@ -87,41 +102,74 @@ fn main() {
         c.args(args);
         c
     };
-    let scp = || {
+    let scp = |to: &Path| {
         let mut c = Command::new("scp");
         c.arg("-F")
             .arg(&config)
             .args(["-q", "-c", "aes128-gcm@openssh.com"]);
-        c.arg(&big).arg(format!("bench:{}/", s_dest.display()));
+        c.arg(&big).arg(format!("bench:{}/", to.display()));
         c
     };
-    let rsync = || {
+    let rsync = |to: &Path| {
         let mut c = Command::new("rsync");
         c.args(["-a", "-e"])
             .arg(format!("ssh -F {}", config.display()))
             .arg(&tree)
-            .arg(format!("bench:{}/", s_dest.display()));
+            .arg(format!("bench:{}/", to.display()));
         c
     };
-    let big_dest = format!("bench:{}/", a_dest.display());
-    let tree_dest = big_dest.clone();
+    let vm = |to: &Path| format!("bench:{}/", to.display());
 
     let mut rows = Vec::new();
     for (case, bytes) in [
         ("one 1 GiB file", 1u64 << 30),
         ("10,000 files of 1-64 KiB", 0),
     ] {
+        let label = if bytes > 0 { "big" } else { "tree" };
+        if !cases.contains(label) {
+            continue;
+        }
         let mut a = Vec::new();
         let mut s = Vec::new();
-        for _ in 0..runs {
-            fresh(&a_dest);
-            fresh(&s_dest);
-            if bytes > 0 {
-                a.push(timed(azlin_cp(&[big.to_str().unwrap(), &big_dest])).as_secs_f64());
-                s.push(timed(scp()).as_secs_f64());
+        let mut used = (0.0, 0.0);
+        for run in 0..runs {
+            let (to_a, to_s) = (fresh(&a_dest, label, run), fresh(&s_dest, label, run));
+            if bytes > 0 && run > 0 {
+                // One inode each, so no slow allocations follow; the pages
+                // freed are reused by whichever tool writes next.
+                let _ = std::fs::remove_file(a_dest.join(format!("big-{}/big.bin", run - 1)));
+                let _ = std::fs::remove_file(s_dest.join(format!("big-{}/big.bin", run - 1)));
+            }
+            let azlin = || {
+                if bytes > 0 {
+                    timed(azlin_cp(&[big.to_str().unwrap(), &vm(&to_a)]))
+                } else {
+                    timed(azlin_cp(&["-r", tree.to_str().unwrap(), &vm(&to_a)]))
+                }
+            };
+            let anchor = || {
+                if bytes > 0 {
+                    timed(scp(&to_s))
+                } else {
+                    timed(rsync(&to_s))
+                }
+            };
+            // Turn and turn about, so neither always runs on the other's
+            // dirty pages.
+            let mut azlin = || {
+                let before = cpu();
+                let took = azlin().as_secs_f64();
+                let after = cpu();
+                used.0 += after.0 - before.0;
+                used.1 += after.1 - before.1;
+                took
+            };
+            if run % 2 == 0 {
+                a.push(azlin());
+                s.push(anchor().as_secs_f64());
             } else {
-                a.push(timed(azlin_cp(&["-r", tree.to_str().unwrap(), &tree_dest])).as_secs_f64());
-                s.push(timed(rsync()).as_secs_f64());
+                s.push(anchor().as_secs_f64());
+                a.push(azlin());
             }
         }
         let (am, sm) = (percentile(&mut a, 0.5), percentile(&mut s, 0.5));
@@ -137,14 +185,16 @@ fn main() {
             )
         };
         rows.push(format!(
-            "| {case} | {am:.2} s | {anchor} {sm:.2} s | {what} | {:.1}× |",
-            sm / am
+            "| {case} | {am:.2} s | {anchor} {sm:.2} s | {what} | {:.1}× | {:.2} / {:.2} s |",
+            sm / am,
+            used.0 / runs as f64,
+            used.1 / runs as f64,
         ));
     }
     println!(
-        "| case | azlin cp (median of {runs}) | anchor (median) | azlin / anchor rate | speed-up |"
+        "| case | azlin cp (median of {runs}) | anchor (median) | azlin / anchor rate | speed-up | CPU per copy: daemon / agent |"
     );
-    println!("|---|---|---|---|---|");
+    println!("|---|---|---|---|---|---|");
     for r in rows {
         println!("{r}");
     }
@@ -152,7 +202,9 @@ fn main() {
         "\nazlin-agent peak RSS (VmHWM) after the copies: {:.1} MiB",
         mib(status_bytes(agent, "VmHWM").unwrap())
     );
-    watch_latency(&env);
+    if cases.contains("watch") {
+        watch_latency(&env);
+    }
 }
 
 /// `sync --watch`: a small file written here until its new content is on
