@@ -338,6 +338,28 @@ async fn send_bytes(send: &mut quinn::SendStream, bytes: Bytes, bump: &impl Fn(u
 /// Room kept in front of each chunk read, for its frame header.
 const HEADER_ROOM: usize = 16;
 
+/// A chunk's buffer, lent to quinn until the chunk is acknowledged and
+/// then given back to the reader for the next chunk: a GiB goes through
+/// a few dozen buffers instead of 4,096 fresh ones, each of which the
+/// kernel would have to find, zero and map.
+struct Lent {
+    buf: Vec<u8>,
+    frame: std::ops::Range<usize>,
+    home: std::sync::mpsc::Sender<Vec<u8>>,
+}
+
+impl AsRef<[u8]> for Lent {
+    fn as_ref(&self) -> &[u8] {
+        &self.buf[self.frame.clone()]
+    }
+}
+
+impl Drop for Lent {
+    fn drop(&mut self) {
+        let _ = self.home.send(std::mem::take(&mut self.buf));
+    }
+}
+
 /// Send a file from `offset` to `size`: a blocking thread reads it in
 /// chunks, each into a buffer with room for its frame header in front,
 /// so a chunk goes from the read to quinn without another copy; reading
@@ -357,11 +379,14 @@ async fn send_content(
             let mut f = std::fs::File::open(&path)
                 .with_context(|| format!("cannot read {}", path.display()))?;
             f.seek(SeekFrom::Start(offset))?;
+            let (home, returned) = std::sync::mpsc::channel();
             let mut left = size - offset;
             while left > 0 {
                 let want = (left as usize).min(CHUNK);
-                let mut buf = vec![0u8; HEADER_ROOM + want];
-                let n = f.read(&mut buf[HEADER_ROOM..])?;
+                let mut buf = returned
+                    .try_recv()
+                    .unwrap_or_else(|_| vec![0u8; HEADER_ROOM + CHUNK]);
+                let n = f.read(&mut buf[HEADER_ROOM..HEADER_ROOM + want])?;
                 if n == 0 {
                     bail!(
                         "{} got shorter while it was sent; copy it again",
@@ -371,7 +396,11 @@ async fn send_content(
                 let header = inbound_data_header(n);
                 let start = HEADER_ROOM - header.len();
                 buf[start..HEADER_ROOM].copy_from_slice(&header);
-                let frame = Bytes::from(buf).slice(start..HEADER_ROOM + n);
+                let frame = Bytes::from_owner(Lent {
+                    buf,
+                    frame: start..HEADER_ROOM + n,
+                    home: home.clone(),
+                });
                 if tx.blocking_send(Ok((frame, n))).is_err() {
                     return Ok(());
                 }
