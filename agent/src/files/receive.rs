@@ -192,6 +192,8 @@ async fn take_file(
         error: None,
     };
     let mut sink = Sink::new(written, offset, left, direct);
+    // Why the file stopped short, and whether its partial goes too.
+    let mut failure = None;
     while left > 0 {
         // A data frame is read where it lies, straight into the sink;
         // anything else is decoded as usual.
@@ -216,32 +218,39 @@ async fn take_file(
             }
             // Cut off mid-file (a lost link, a killed sender): the partial
             // stays for the rerun to resume.
-            Ok(None) => return Err(StreamError::Closed),
-            Err(e) if !e.is_peer_fault() => return Err(e),
-            broken => {
-                // A sender that breaks the protocol gets no partial kept.
-                let _ = unlinkat(&dir, partial.as_str(), UnlinkatFlags::NoRemoveDir);
-                return Err(match broken {
-                    Err(e) => e,
-                    Ok(Some(Some(Inbound::Data(_)))) => {
-                        StreamError::Protocol(format!("more data than {} announced", h.rel))
-                    }
-                    Ok(other) => StreamError::Protocol(format!(
-                        "expected data of {}, got {:?}",
-                        h.rel,
-                        other.flatten()
-                    )),
-                });
+            Ok(None) => failure = Some((StreamError::Closed, false)),
+            Err(e) if !e.is_peer_fault() => failure = Some((e, false)),
+            // A sender that breaks the protocol gets no partial kept.
+            Err(e) => failure = Some((e, true)),
+            Ok(Some(Some(Inbound::Data(_)))) => {
+                let e = StreamError::Protocol(format!("more data than {} announced", h.rel));
+                failure = Some((e, true));
+            }
+            Ok(Some(Some(other))) => {
+                let e = StreamError::Protocol(format!("expected data of {}, got {other:?}", h.rel));
+                failure = Some((e, true));
             }
         }
+        if failure.is_some() {
+            break;
+        }
         sink.ready().await;
+    }
+    // Everything taken is written before anything else happens to the
+    // partial: a rerun that comes at once finds it whole and still.
+    let finished = sink.finish().await;
+    if let Some((e, drop_partial)) = failure {
+        if drop_partial {
+            let _ = unlinkat(&dir, partial.as_str(), UnlinkatFlags::NoRemoveDir);
+        }
+        return Err(e);
     }
     let Written {
         file,
         hasher,
         scan,
         error: write_error,
-    } = match sink.finish().await {
+    } = match finished {
         Ok(w) => w,
         Err(e) => {
             let _ = unlinkat(&dir, partial.as_str(), UnlinkatFlags::NoRemoveDir);

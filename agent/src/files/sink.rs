@@ -3,6 +3,9 @@
 //! file is done in line, on the agent's one async thread. A large one is
 //! handed, in blocks, to a thread of its own, so hashing, scanning and
 //! the disk run beside the connection instead of between its packets.
+//! At most [`THREADS`] large files have threads at once, so the blocks
+//! held stay bounded however many arrive together; the others are
+//! written in line.
 //!
 //! A large file is written with O_DIRECT where the file system takes it:
 //! its data goes from the block to the disk, not through the page cache,
@@ -19,6 +22,7 @@ use std::{
     fs::File,
     io::{ErrorKind, Write},
     os::unix::fs::FileExt,
+    sync::atomic::{AtomicUsize, Ordering},
 };
 
 use azlin_protocol::files::{filter::ContentScan, wire::CHUNK};
@@ -33,6 +37,33 @@ const BLOCK: usize = 1 << 20;
 const IN_FLIGHT: usize = 4;
 /// Alignment of direct writes: memory, offset and length.
 pub const ALIGN: usize = 4096;
+/// Large files written by threads of their own at once, across all
+/// streams and connections; more are written in line. This bounds the
+/// blocks held at ~24 MiB however many large files arrive together.
+const THREADS: usize = 4;
+
+/// Threaded sinks alive now.
+static THREADED: AtomicUsize = AtomicUsize::new(0);
+
+/// One of [`THREADS`], given back when the sink goes.
+struct Slot;
+
+impl Slot {
+    fn take() -> Option<Slot> {
+        THREADED
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| {
+                (n < THREADS).then_some(n + 1)
+            })
+            .ok()
+            .map(|_| Slot)
+    }
+}
+
+impl Drop for Slot {
+    fn drop(&mut self) {
+        THREADED.fetch_sub(1, Ordering::AcqRel);
+    }
+}
 
 /// A file's content as written so far, and how its writing went.
 pub struct Written {
@@ -63,6 +94,7 @@ pub enum Sink {
 }
 
 pub struct Threaded {
+    _slot: Slot,
     block: Block,
     blocks: mpsc::Sender<Block>,
     spare: std::sync::mpsc::Receiver<Block>,
@@ -74,15 +106,21 @@ impl Sink {
     /// holds `offset` bytes). `direct` is the same partial opened with
     /// O_DIRECT, when the file system allows it.
     pub fn new(w: Written, offset: u64, left: u64, direct: Option<File>) -> Self {
-        if left < THREADED_MIN {
+        let slot = if left >= THREADED_MIN {
+            Slot::take()
+        } else {
+            None
+        };
+        let Some(slot) = slot else {
             return Sink::Inline(w);
-        }
+        };
         let direct = direct.filter(|_| offset.is_multiple_of(ALIGN as u64));
         let (blocks, rx) = mpsc::channel(IN_FLIGHT);
         let (spare_tx, spare) = std::sync::mpsc::channel();
         let done =
             tokio::task::spawn_blocking(move || write_blocks(w, direct, offset, rx, spare_tx));
         Sink::Threaded(Threaded {
+            _slot: slot,
             block: Block::new(),
             blocks,
             spare,
@@ -251,7 +289,9 @@ mod tests {
         };
         let left = (len - prefix) as u64;
         let mut sink = Sink::new(w, prefix as u64, left, direct.flatten());
-        assert_eq!(matches!(sink, Sink::Threaded(_)), left >= THREADED_MIN);
+        if left < THREADED_MIN {
+            assert!(matches!(sink, Sink::Inline(_)));
+        }
         for piece in body[prefix..].chunks(step) {
             sink.take(piece);
             sink.ready().await;
@@ -284,6 +324,36 @@ mod tests {
         write_through(big, 0, false, 65_536).await;
         // Small files stay on the caller's thread.
         write_through(1 << 20, 10, true, 4096).await;
+    }
+
+    #[tokio::test]
+    async fn at_most_a_few_large_files_get_threads_and_the_rest_are_written_in_line() {
+        let tmp = tempfile::tempdir().unwrap();
+        let sink = |i: usize| {
+            let w = Written {
+                file: File::create(tmp.path().join(format!("p{i}"))).unwrap(),
+                hasher: Box::default(),
+                scan: ContentScan::default(),
+                error: None,
+            };
+            Sink::new(w, 0, THREADED_MIN, None)
+        };
+        let mut sinks: Vec<Sink> = (0..THREADS + 3).map(sink).collect();
+        let threaded = sinks
+            .iter()
+            .filter(|s| matches!(s, Sink::Threaded(_)))
+            .count();
+        assert!(threaded <= THREADS, "{threaded} threads");
+        // Every one of them still takes its bytes.
+        for s in &mut sinks {
+            s.take(b"data");
+            s.ready().await;
+        }
+        for s in sinks {
+            assert_eq!(s.finish().await.unwrap().error, None);
+        }
+        // The slots came back.
+        assert!(matches!(sink(99), Sink::Threaded(_)));
     }
 
     #[tokio::test]
