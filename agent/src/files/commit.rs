@@ -18,6 +18,7 @@ use std::{
     collections::BTreeMap,
     fs::File,
     os::fd::{AsFd, OwnedFd},
+    sync::Arc,
 };
 
 use nix::{
@@ -30,7 +31,7 @@ use tokio::sync::{mpsc, oneshot};
 /// A received file ready to be put in place.
 pub struct Pending {
     pub file: File,
-    pub dir: OwnedFd,
+    pub dir: Arc<OwnedFd>,
     pub partial: String,
     pub name: String,
 }
@@ -146,7 +147,7 @@ mod tests {
         file.write_all(content).unwrap();
         Pending {
             file,
-            dir: File::open(dir).unwrap().into(),
+            dir: Arc::new(File::open(dir).unwrap().into()),
             partial,
             name: name.into(),
         }

@@ -8,9 +8,11 @@
 //! Blocking: call from a blocking thread or accept the short stall.
 
 use std::{
+    collections::HashMap,
     fs::File,
     os::fd::{AsFd, OwnedFd},
     path::{Path, PathBuf},
+    sync::Arc,
 };
 
 use azlin_protocol::files::path::check_relative;
@@ -129,6 +131,58 @@ pub fn open_dir(dir: &OwnedFd, name: &str, create: Option<Owner>) -> Result<Owne
     }
 }
 
+/// The folders below one root that a stream has opened so far, so each
+/// is walked (one `openat` per name, never following a symlink) once per
+/// stream instead of once per file. An open folder stays the folder that
+/// was checked, even if a symlink is put in its place later; a deletion
+/// in the stream forgets them all ([`Folders::forget`]).
+pub struct Folders {
+    root: Arc<OwnedFd>,
+    open: HashMap<String, Arc<OwnedFd>>,
+}
+
+/// Folders kept open by one stream at most.
+const KEPT: usize = 1024;
+
+impl Folders {
+    pub fn new(root: OwnedFd) -> Self {
+        Self {
+            root: Arc::new(root),
+            open: HashMap::new(),
+        }
+    }
+
+    pub fn root(&self) -> &OwnedFd {
+        &self.root
+    }
+
+    /// The folder `rel` (checked names, `/` between them; empty for the
+    /// root), opened below the root; with `create`, missing ones are made.
+    pub fn open(&mut self, rel: &str, create: Option<Owner>) -> Result<Arc<OwnedFd>, String> {
+        if rel.is_empty() {
+            return Ok(self.root.clone());
+        }
+        if let Some(dir) = self.open.get(rel) {
+            return Ok(dir.clone());
+        }
+        let (parent, name) = match rel.rsplit_once('/') {
+            Some((parent, name)) => (self.open(parent, create)?, name),
+            None => (self.root.clone(), rel),
+        };
+        let dir = Arc::new(open_dir(&parent, name, create)?);
+        if self.open.len() >= KEPT {
+            self.open.clear();
+        }
+        self.open.insert(rel.to_string(), dir.clone());
+        Ok(dir)
+    }
+
+    /// Forget every open folder (one may just have been removed).
+    pub fn forget(&mut self) {
+        self.open.clear();
+    }
+}
+
 /// What is at `name` in `dir` now, without following a symlink.
 pub fn existing(dir: &OwnedFd, name: &str) -> Result<Option<FileStat>, String> {
     match fstatat(dir, name, AtFlags::AT_SYMLINK_NOFOLLOW) {
@@ -192,4 +246,38 @@ pub fn open_direct(dir: &OwnedFd, name: &str) -> Option<File> {
     )
     .ok()
     .map(File::from)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn folders_are_opened_once_and_a_symlink_put_in_later_is_not_followed() {
+        let tmp = tempfile::tempdir().unwrap();
+        let outside = tempfile::tempdir().unwrap();
+        let root: OwnedFd = File::open(tmp.path()).unwrap().into();
+        let mut folders = Folders::new(root);
+        let me = Owner {
+            uid: Uid::effective(),
+            gid: Gid::effective(),
+        };
+        let a = folders.open("a/b", Some(me)).unwrap();
+        assert!(tmp.path().join("a/b").is_dir());
+        // a/b is swapped for a symlink leading out: the stream keeps the
+        // folder it checked, and nothing is written outside.
+        std::fs::rename(tmp.path().join("a/b"), tmp.path().join("a/b-moved")).unwrap();
+        std::os::unix::fs::symlink(outside.path(), tmp.path().join("a/b")).unwrap();
+        let again = folders.open("a/b", Some(me)).unwrap();
+        assert!(Arc::ptr_eq(&a, &again));
+        let f = open_partial(&again, "x", me).unwrap();
+        drop(f);
+        assert!(tmp.path().join("a/b-moved/x").exists());
+        assert!(!outside.path().join("x").exists());
+        // Once forgotten, the path is walked again, and the symlink refused.
+        folders.forget();
+        let err = folders.open("a/b", Some(me)).unwrap_err();
+        assert!(err.contains("symlink"), "{err}");
+        assert!(folders.open("", None).is_ok());
+    }
 }

@@ -55,6 +55,7 @@ pub async fn run(
         }
     };
     tracing::info!(%controller, by = %req.requested_by, root = %shown, "receiving files");
+    let mut folders = place::Folders::new(root);
     let result = async {
         transport::send(
             &mut send,
@@ -68,12 +69,15 @@ pub async fn run(
             match recv.tagged::<Inbound>().await? {
                 Some(Inbound::File(h)) => {
                     let answer =
-                        take_file(&root, owner, &h, &ctx.commits, &mut send, &mut recv).await?;
+                        take_file(&mut folders, owner, &h, &ctx.commits, &mut send, &mut recv)
+                            .await?;
                     transport::send(&mut send, &answer, MAX_FILES_FRAME).await?;
                 }
                 Some(Inbound::Delete { rel }) => {
                     let answer = {
-                        let root = root
+                        folders.forget();
+                        let root = folders
+                            .root()
                             .try_clone()
                             .map_err(|e| StreamError::Protocol(e.to_string()))?;
                         tokio::task::spawn_blocking(move || super::delete::remove(&root, &rel))
@@ -123,7 +127,7 @@ fn open_root(ctx: &ExecContext, req: &FilesRequest) -> Result<(OwnedFd, String, 
 
 /// Take one announced file; returns the answer that ends it.
 async fn take_file(
-    root: &OwnedFd,
+    folders: &mut place::Folders,
     owner: Owner,
     h: &FileHeader,
     commits: &Committer,
@@ -143,11 +147,8 @@ async fn take_file(
     if let Verdict::Blocked(reason) = filter.by_name(&h.rel) {
         return refuse(reason, true);
     }
-    let (folders, name) = match h.rel.rsplit_once('/') {
-        Some((f, n)) => (f.split('/').collect::<Vec<_>>(), n),
-        None => (Vec::new(), h.rel.as_str()),
-    };
-    let dir = match place::open_below(root, &folders, Some(owner)) {
+    let (folder, name) = h.rel.rsplit_once('/').unwrap_or(("", h.rel.as_str()));
+    let dir = match folders.open(folder, Some(owner)) {
         Ok(d) => d,
         Err(reason) => return refuse(reason, false),
     };
@@ -158,16 +159,10 @@ async fn take_file(
     let prepared = if let Some(fresh) = fresh_partial(&dir, name, h, owner) {
         fresh
     } else {
-        let dir = dir
-            .try_clone()
-            .map_err(|e| StreamError::Protocol(e.to_string()));
-        let (name, h) = (name.to_string(), h.clone());
-        match dir {
-            Ok(dir) => tokio::task::spawn_blocking(move || prepare(&dir, &name, &h, owner))
-                .await
-                .unwrap_or_else(|e| Err(e.to_string())),
-            Err(e) => Err(e.to_string()),
-        }
+        let (dir, name, h) = (dir.clone(), name.to_string(), h.clone());
+        tokio::task::spawn_blocking(move || prepare(&dir, &name, &h, owner))
+            .await
+            .unwrap_or_else(|e| Err(e.to_string()))
     };
     let (file, offset, hasher, scan) = match prepared {
         Ok(Prepared::Have) => return Ok(Outbound::Have),
@@ -289,19 +284,18 @@ async fn take_file(
         .map_err(|e| e.to_string());
     // Durable, then renamed, then acknowledged: with the files of the
     // other streams, in one flush.
-    let finished = match (kept, dir.try_clone()) {
-        (Ok(()), Ok(folder)) => {
+    let finished = match kept {
+        Ok(()) => {
             commits
                 .commit(Pending {
                     file,
-                    dir: folder,
+                    dir: dir.clone(),
                     partial: partial.clone(),
                     name: name.to_string(),
                 })
                 .await
         }
-        (Err(e), _) => Err(e),
-        (_, Err(e)) => Err(e.to_string()),
+        Err(e) => Err(e),
     };
     match finished {
         Ok(()) => Ok(Outbound::Stored),
