@@ -42,57 +42,8 @@ pub mod close {
 /// Stream reset code for a stream closed because of a bad frame.
 pub const STREAM_BAD_FRAME: VarInt = VarInt::from_u32(1);
 
-/// Largest UDP payload an endpoint takes, and where path MTU discovery
-/// stops looking: the most UDP allows. Discovery probes upward from
-/// 1200 bytes and keeps what the path carries, so a 1500-byte Ethernet
-/// path still ends at its 1452 while loopback (MTU 64 KiB) or jumbo
-/// frames carry far more per packet; every packet costs a decryption, a
-/// header unmasking and its acknowledgement bookkeeping on each end, so
-/// on such links bulk copies need several times less CPU. quinn's default
-/// (1472) would keep every path at Ethernet's size.
-pub const MAX_UDP_PAYLOAD: u16 = 65_527;
-
-/// Asked-for UDP socket buffers, each way.
-const SOCKET_BUFFER: usize = 4 << 20;
-
-/// The endpoint settings shared by both ends.
-pub fn endpoint_config() -> quinn::EndpointConfig {
-    let mut e = quinn::EndpointConfig::default();
-    e.max_udp_payload_size(MAX_UDP_PAYLOAD)
-        .expect("the UDP limit is in quinn's range");
-    e
-}
-
-/// A QUIC endpoint on `addr`, a server when `server` is given, with
-/// [`endpoint_config`]. Call it inside a tokio runtime.
-pub fn endpoint(
-    addr: std::net::SocketAddr,
-    server: Option<quinn::ServerConfig>,
-) -> std::io::Result<quinn::Endpoint> {
-    use socket2::{Domain, Protocol, Socket, Type};
-    let socket = Socket::new(Domain::for_address(addr), Type::DGRAM, Some(Protocol::UDP))?;
-    if addr.is_ipv6() {
-        // One socket for IPv4 peers too, as quinn's own constructors do.
-        let _ = socket.set_only_v6(false);
-    }
-    // Room for a burst of full-size packets: at the kernel's default
-    // (208 KiB) three 64 KiB datagrams fill the queue and the rest of a
-    // window is dropped and sent again. The kernel caps this at
-    // net.core.[rw]mem_max, and only what is queued uses memory.
-    let _ = socket.set_recv_buffer_size(SOCKET_BUFFER);
-    let _ = socket.set_send_buffer_size(SOCKET_BUFFER);
-    socket.bind(&addr.into())?;
-    let socket: std::net::UdpSocket = socket.into();
-    let runtime = quinn::default_runtime()
-        .ok_or_else(|| std::io::Error::other("no async runtime for the QUIC endpoint"))?;
-    quinn::Endpoint::new(endpoint_config(), server, socket, runtime)
-}
-
 pub fn transport_config() -> Arc<quinn::TransportConfig> {
     let mut t = quinn::TransportConfig::default();
-    let mut mtu = quinn::MtuDiscoveryConfig::default();
-    mtu.upper_bound(MAX_UDP_PAYLOAD);
-    t.mtu_discovery_config(Some(mtu));
     t.keep_alive_interval(Some(KEEP_ALIVE));
     t.max_idle_timeout(Some(
         IDLE_TIMEOUT.try_into().expect("idle timeout fits a VarInt"),

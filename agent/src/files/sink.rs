@@ -32,14 +32,15 @@ use tokio::sync::mpsc;
 pub const THREADED_MIN: u64 = 4 << 20;
 /// What a block holds before it goes to the writing thread.
 const BLOCK: usize = 1 << 20;
-/// Blocks on their way to the writing thread; with the one being filled
-/// and the one being written, a file holds at most six MiB.
+/// Blocks on their way to the writing thread; with the one being filled,
+/// the one being written and one on its way back, a file holds at most
+/// seven blocks (about 9 MiB).
 const IN_FLIGHT: usize = 4;
 /// Alignment of direct writes: memory, offset and length.
 pub const ALIGN: usize = 4096;
 /// Large files written by threads of their own at once, across all
 /// streams and connections; more are written in line. This bounds the
-/// blocks held at ~24 MiB however many large files arrive together.
+/// blocks held at about 35 MiB however many large files arrive together.
 const THREADS: usize = 4;
 
 /// Threaded sinks alive now.

@@ -190,11 +190,11 @@ async fn serve(home: Home) -> Result<()> {
         Some(addr) => {
             let server =
                 pki::server_config(controller, pki.ca_der(), ClientAuth::FleetOrAnonymous)?;
-            transport::endpoint(addr, Some(transport::quic_server_config(server)?)).with_context(
+            quinn::Endpoint::server(transport::quic_server_config(server)?, addr).with_context(
                 || format!("cannot listen on UDP {addr} (daemon.listen in config.toml)"),
             )?
         }
-        None => transport::endpoint(SocketAddr::from(([0, 0, 0, 0], 0)), None)
+        None => quinn::Endpoint::client(SocketAddr::from(([0, 0, 0, 0], 0)))
             .context("cannot open a UDP socket")?,
     };
     let providers = Providers {
