@@ -33,7 +33,7 @@ use nix::{
 use super::{
     commit::{Committer, Pending},
     place::{self, Owner},
-    sink::{self, Sink, Written},
+    sink::{Sink, Written},
 };
 use crate::exec::ExecContext;
 
@@ -177,16 +177,13 @@ async fn take_file(
     transport::send(send, &Outbound::SendFrom { offset }, MAX_FILES_FRAME).await?;
     let partial = partial_name(name, &h.hash);
     let mut left = h.size - offset;
-    let direct = (left >= sink::THREADED_MIN)
-        .then(|| place::open_direct(&dir, &partial))
-        .flatten();
     let written = Written {
         file,
         hasher,
         scan,
         error: None,
     };
-    let mut sink = Sink::new(written, offset, left, direct);
+    let mut sink = Sink::new(written, offset, left, || place::open_direct(&dir, &partial));
     // Why the file stopped short, and whether its partial goes too.
     let mut failure = None;
     while left > 0 {

@@ -78,9 +78,14 @@ pub struct Written {
 }
 
 impl Written {
-    fn take(&mut self, bytes: &[u8]) {
+    /// Hash and scan `bytes`, which are next in the file.
+    fn check(&mut self, bytes: &[u8]) {
         self.hasher.update(bytes);
         self.scan.feed(bytes);
+    }
+
+    fn take(&mut self, bytes: &[u8]) {
+        self.check(bytes);
         if self.error.is_none()
             && let Err(e) = self.file.write_all(bytes)
         {
@@ -104,9 +109,10 @@ pub struct Threaded {
 
 impl Sink {
     /// Where `left` more bytes go, appended to `w.file` (whose partial
-    /// holds `offset` bytes). `direct` is the same partial opened with
-    /// O_DIRECT, when the file system allows it.
-    pub fn new(w: Written, offset: u64, left: u64, direct: Option<File>) -> Self {
+    /// holds `offset` bytes). `direct` opens the same partial with
+    /// O_DIRECT, when the file system allows it; it is called only for a
+    /// file that gets a thread and starts on a block boundary.
+    pub fn new(w: Written, offset: u64, left: u64, direct: impl FnOnce() -> Option<File>) -> Self {
         let slot = if left >= THREADED_MIN {
             Slot::take()
         } else {
@@ -115,7 +121,7 @@ impl Sink {
         let Some(slot) = slot else {
             return Sink::Inline(w);
         };
-        let direct = direct.filter(|_| offset.is_multiple_of(ALIGN as u64));
+        let direct = offset.is_multiple_of(ALIGN as u64).then(direct).flatten();
         let (blocks, rx) = mpsc::channel(IN_FLIGHT);
         let (spare_tx, spare) = std::sync::mpsc::channel();
         let done =
@@ -182,8 +188,7 @@ fn write_blocks(
 ) -> Written {
     while let Some(block) = blocks.blocking_recv() {
         let data = block.data();
-        w.hasher.update(data);
-        w.scan.feed(data);
+        w.check(data);
         if w.error.is_none() {
             let aligned = if direct.is_some() {
                 data.len() / ALIGN * ALIGN
@@ -289,7 +294,7 @@ mod tests {
             error: None,
         };
         let left = (len - prefix) as u64;
-        let mut sink = Sink::new(w, prefix as u64, left, direct.flatten());
+        let mut sink = Sink::new(w, prefix as u64, left, || direct.flatten());
         if left < THREADED_MIN {
             assert!(matches!(sink, Sink::Inline(_)));
         }
@@ -337,7 +342,7 @@ mod tests {
                 scan: ContentScan::default(),
                 error: None,
             };
-            Sink::new(w, 0, THREADED_MIN, None)
+            Sink::new(w, 0, THREADED_MIN, || None)
         };
         let mut sinks: Vec<Sink> = (0..THREADS + 3).map(sink).collect();
         let threaded = sinks
@@ -371,7 +376,7 @@ mod tests {
         let key = b"-----BEGIN OPENSSH PRIVATE KEY-----";
         // Across the seam of the first two blocks.
         body[BLOCK - 10..BLOCK - 10 + key.len()].copy_from_slice(key);
-        let mut sink = Sink::new(w, 0, body.len() as u64, None);
+        let mut sink = Sink::new(w, 0, body.len() as u64, || None);
         for piece in body.chunks(CHUNK) {
             sink.take(piece);
             sink.ready().await;
