@@ -10,6 +10,7 @@ use std::{
 
 use super::{
     filter::ContentScan,
+    parallel_digest,
     wire::{CHUNK, FileHeader},
 };
 
@@ -43,16 +44,19 @@ pub fn hash(r: &mut impl Read) -> io::Result<[u8; 32]> {
 }
 
 /// The header announcing `file` (with `rel` left empty for the caller),
-/// hashing its whole content and scanning it if `scan` is given.
+/// hashing its whole content and scanning it if `scan` is given; a large
+/// file in pieces on several threads at once ([`parallel_digest`]).
 pub fn header(file: &mut File, scan: Option<&mut ContentScan>) -> io::Result<FileHeader> {
     let meta = file.metadata()?;
-    let mut hasher = blake3::Hasher::new();
-    read_into(file, &mut hasher, scan)?;
-    Ok(with_metadata(
-        &meta,
-        meta.len(),
-        *hasher.finalize().as_bytes(),
-    ))
+    let threads = parallel_digest::threads_for(meta.len());
+    let hash = if threads > 1 {
+        parallel_digest::digest(file, meta.len(), parallel_digest::PIECE, threads, scan)?
+    } else {
+        let mut hasher = blake3::Hasher::new();
+        read_into(file, &mut hasher, scan)?;
+        *hasher.finalize().as_bytes()
+    };
+    Ok(with_metadata(&meta, meta.len(), hash))
 }
 
 /// The header of a file whose whole `content` was read into memory

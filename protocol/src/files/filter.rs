@@ -189,6 +189,9 @@ pub struct ContentScan {
 
 /// Longest secret marker looked for, so the tail kept between chunks.
 const TAIL: usize = 96;
+/// Bytes past its end that a scan of one piece of a file must also see,
+/// for a secret across the seam to be found (see `parallel_digest`).
+pub(crate) const SEAM: usize = TAIL;
 
 impl ContentScan {
     pub fn feed(&mut self, chunk: &[u8]) {
@@ -206,6 +209,14 @@ impl ContentScan {
         } else {
             let keep = seam.len().min(TAIL);
             self.tail = seam[seam.len() - keep..].to_vec();
+        }
+    }
+
+    /// Take over what a scan of a later part of the same content found,
+    /// unless this one found something first.
+    pub(crate) fn absorb(&mut self, later: ContentScan) {
+        if self.found.is_none() {
+            self.found = later.found;
         }
     }
 

@@ -2,6 +2,8 @@
 //! `sync --watch`): what may be sent and where it may go.
 //!
 //! - [`content`]: a file's BLAKE3 and secret scan in one pass, its header.
+//! - [`parallel_digest`]: the same for a large file, in pieces on
+//!   several threads.
 //! - [`filter`]: the security filter by name and by content.
 //! - [`path`]: relative paths on the wire, checked.
 //! - [`wire`]: the frames of a file stream.
@@ -11,5 +13,6 @@
 
 pub mod content;
 pub mod filter;
+pub mod parallel_digest;
 pub mod path;
 pub mod wire;
