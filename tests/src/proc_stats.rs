@@ -20,6 +20,24 @@ pub fn cpu_seconds(pid: i32) -> Option<f64> {
     Some((utime + stime) / ticks_per_sec())
 }
 
+/// CPU seconds the whole machine has been busy so far, all cores
+/// together (everything in `/proc/stat`'s first line but idle and iowait):
+/// what a tool costs whichever processes it runs in (scp's ssh, sshd,
+/// sftp-server and scp alike).
+pub fn machine_busy_seconds() -> Option<f64> {
+    let stat = std::fs::read_to_string("/proc/stat").ok()?;
+    let f: Vec<f64> = stat
+        .lines()
+        .next()?
+        .split_whitespace()
+        .skip(1)
+        .take(8)
+        .map(|x| x.parse().ok())
+        .collect::<Option<_>>()?;
+    let (idle, iowait) = (f.get(3)?, f.get(4)?);
+    Some((f.iter().sum::<f64>() - idle - iowait) / ticks_per_sec())
+}
+
 /// A `kB` field of `/proc/<pid>/status` (VmRSS, VmHWM …), in bytes.
 pub fn status_bytes(pid: i32, field: &str) -> Option<u64> {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
