@@ -124,4 +124,26 @@ mod tests {
             )
         );
     }
+
+    #[test]
+    fn a_large_file_gets_the_same_header_from_its_pieces() {
+        use crate::files::parallel_digest::{PIECE, threads_for};
+        let len = 2 * PIECE as usize + 12_345;
+        let mut body: Vec<u8> = (0..len).map(|i| (i * 7 + i / 4099) as u8).collect();
+        let at = PIECE as usize - 9; // across the first seam
+        body[at..at + 31].copy_from_slice(b"-----BEGIN RSA PRIVATE KEY-----");
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("big");
+        std::fs::write(&path, &body).unwrap();
+        assert!(
+            threads_for(len as u64) > 1 || std::thread::available_parallelism().unwrap().get() == 1
+        );
+        let mut scan = ContentScan::default();
+        let h = header(&mut File::open(&path).unwrap(), Some(&mut scan)).unwrap();
+        assert_eq!(
+            (h.size, h.hash),
+            (len as u64, *blake3::hash(&body).as_bytes())
+        );
+        assert_eq!(scan.found(), Some("contains a private key"));
+    }
 }
