@@ -80,8 +80,14 @@ pub fn digest(
                         }
                         let start = i as u64 * piece;
                         let end = (start + piece).min(len);
-                        let (cv, found) = one_piece(file, start, end, len, scanning, &mut buf)?;
-                        mine.push((i, cv, found));
+                        match one_piece(file, start, end, len, scanning, &mut buf) {
+                            Ok((cv, found)) => mine.push((i, cv, found)),
+                            Err(e) => {
+                                // The others need not read on.
+                                next.store(count, Ordering::Relaxed);
+                                return Err(e);
+                            }
+                        }
                     }
                 })
             })
