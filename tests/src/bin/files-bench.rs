@@ -38,6 +38,14 @@ fn timed(mut c: Command) -> Duration {
     took
 }
 
+/// What `f` returns, and the CPU seconds the whole machine was busy
+/// while it ran.
+fn busy_while<T>(f: impl FnOnce() -> T) -> (T, f64) {
+    let before = machine_busy_seconds().unwrap();
+    let out = f();
+    (out, machine_busy_seconds().unwrap() - before)
+}
+
 /// A destination folder never used before. Nothing is deleted between
 /// runs: this machine's ext4 runs without a journal, and there every new
 /// inode is first checked against the ones deleted in the last minute or
@@ -150,13 +158,14 @@ fn main() {
                 }
             };
             let mut anchor = || {
-                let before = machine_busy_seconds().unwrap();
-                let took = if bytes > 0 {
-                    timed(scp(&to_s))
-                } else {
-                    timed(rsync(&to_s))
-                };
-                busy.1 += machine_busy_seconds().unwrap() - before;
+                let (took, cost) = busy_while(|| {
+                    if bytes > 0 {
+                        timed(scp(&to_s))
+                    } else {
+                        timed(rsync(&to_s))
+                    }
+                });
+                busy.1 += cost;
                 took
             };
             // The same files copied by GNU cp on this machine alone (no
@@ -174,13 +183,13 @@ fn main() {
                 timed(c).as_secs_f64()
             };
             let mut azlin = || {
-                let before = (cpu(), machine_busy_seconds().unwrap());
-                let took = azlin().as_secs_f64();
-                busy.0 += machine_busy_seconds().unwrap() - before.1;
-                let (after, before) = (cpu(), before.0);
+                let before = cpu();
+                let (took, cost) = busy_while(azlin);
+                busy.0 += cost;
+                let after = cpu();
                 used.0 += after.0 - before.0;
                 used.1 += after.1 - before.1;
-                took
+                took.as_secs_f64()
             };
             // Turn and turn about, so none always runs on another's dirty
             // pages or just after its deletions.
