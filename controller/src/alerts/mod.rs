@@ -8,7 +8,7 @@
 //! - [`desktop`]: the notification command.
 //!
 //! Not here: evaluating rules (the agents do, see `azlin_protocol::alert`)
-//! or the daemon's streams and agent-lost judgement (`daemon::alerts`).
+//! or the daemon's streams and agent-lost judgement (`daemon::jobs::alerts`).
 
 pub mod book;
 pub mod desktop;

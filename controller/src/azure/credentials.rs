@@ -41,7 +41,7 @@ pub struct Chain {
 impl Credentials {
     /// From the environment, as the module documents.
     pub fn from_env() -> Result<Self, ArmError> {
-        Self::with_token(super::access::ArmAccess::from_env().token)
+        Self::with_token(super::context::ArmAccess::from_env().token)
     }
 
     /// `token` if there is one (a request's `AZLIN_ARM_TOKEN`), else the

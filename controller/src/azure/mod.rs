@@ -4,11 +4,11 @@
 //! retries ([`retry`]) as pure logic, and the HTTP client that applies
 //! them ([`client`]) with a bearer token ([`credentials`]) in a
 //! subscription ([`subscription`]), against the server and token the
-//! request names ([`access`]).
+//! request names ([`context`]).
 
-pub mod access;
 pub mod api;
 pub mod client;
+pub mod context;
 pub mod credentials;
 pub mod error;
 pub mod lro;

@@ -7,17 +7,14 @@ use super::render::aligned;
 use crate::{
     alerts::record::AlertRecord,
     home::Home,
-    ipc::{AlertsView, Reply, Request, Response, client::Client},
+    ipc::{AlertsView, Reply, Request, alerts::Alerts, client::Client},
     telemetry::live::now_ms,
 };
 
 pub fn show(home: &Home, history: u32, json: bool) -> Result<()> {
-    let response = Client::connect_or_start(home)?.call(Request::Alerts { history }, |_, m| {
+    let view = Client::connect_or_start(home)?.call(Alerts { history }, |_, m| {
         eprintln!("{m}");
     })?;
-    let Response::Alerts(view) = response else {
-        bail!("the daemon answered something else; run `azlin daemon stop` and retry");
-    };
     if json {
         println!("{}", serde_json::to_string_pretty(&json_view(&view))?);
         return Ok(());

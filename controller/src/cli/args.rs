@@ -346,8 +346,8 @@ pub struct AzureScope {
 }
 
 impl AzureScope {
-    pub fn target(self) -> crate::provider::azure::Target {
-        crate::provider::azure::Target {
+    pub fn target(self) -> crate::azure::context::Target {
+        crate::azure::context::Target {
             subscription: self.subscription,
             resource_group: self.resource_group,
         }

@@ -8,13 +8,13 @@ use anyhow::{Result, bail};
 use indicatif::{ProgressBar, ProgressStyle};
 
 use crate::{
-    daemon::{
-        fetch::{FetchDest, FetchSpec},
-        files::{CopyReport, PushSpec},
-    },
     files::{endpoint::Endpoint, plan},
     home::Home,
-    ipc::{Reply, Request, Response, client::Client},
+    ipc::{
+        Reply,
+        client::{Client, Conversation},
+        files::{CopyReport, Fetch, FetchDest, FetchSpec, Push, PushSpec, Sync},
+    },
 };
 
 pub struct CpArgs {
@@ -61,12 +61,15 @@ pub fn run(home: &Home, args: CpArgs) -> Result<u8> {
         return print_dry_run(&vm, &plan, args.json);
     }
     let requested_by = requested_by();
-    let mut talk = Client::connect_or_start(home)?.converse(Request::Push(PushSpec {
-        vm: vm.clone(),
-        plan,
-        requested_by,
-        deletes: Vec::new(),
-    }))?;
+    let mut talk = Client::connect_or_start(home)?.converse(
+        Push(PushSpec {
+            vm: vm.clone(),
+            plan,
+            requested_by,
+            deletes: Vec::new(),
+        })
+        .into(),
+    )?;
     // A bar with rate and ETA on a terminal, from the first figures on;
     // nothing for scripts.
     let on_terminal = !args.json && std::io::stderr().is_terminal();
@@ -90,7 +93,7 @@ pub fn run(home: &Home, args: CpArgs) -> Result<u8> {
             }
             Reply::CopyProgress { .. } => {}
             Reply::Progress { message, .. } => eprintln!("{message}"),
-            Reply::Ok(Response::Copied(report)) => break report,
+            Reply::Ok(bytes) => break Conversation::decode::<CopyReport>(&bytes)?,
             Reply::Err { message, .. } => {
                 if let Some(bar) = &bar {
                     bar.abandon();
@@ -173,11 +176,7 @@ fn fetch(home: &Home, args: &CpArgs, sources: Vec<(String, String)>, dest: Endpo
             rename,
             requested_by: requested_by(),
         };
-        let response =
-            Client::connect_or_start(home)?.call(Request::Fetch(spec), |_, m| eprintln!("{m}"))?;
-        let Response::Copied(report) = response else {
-            bail!("the daemon answered something else; run `azlin daemon stop` and retry");
-        };
+        let report = Client::connect_or_start(home)?.call(Fetch(spec), |_, m| eprintln!("{m}"))?;
         let shown = match &dest {
             Endpoint::Local(_) => "local".to_string(),
             Endpoint::Vm { vm, .. } => vm.clone(),
@@ -284,17 +283,14 @@ pub fn sync(
     if dry_run {
         return print_dry_run("<each VM>", &plan, json);
     }
-    let response = Client::connect_or_start(home)?.call(
-        Request::Sync {
+    let results = Client::connect_or_start(home)?.call(
+        Sync {
             selector,
             plan,
             requested_by: requested_by(),
         },
         |_, m| eprintln!("{m}"),
     )?;
-    let Response::Synced(results) = response else {
-        bail!("the daemon answered something else; run `azlin daemon stop` and retry");
-    };
     let mut failed = false;
     if json {
         let list: Vec<serde_json::Value> = results

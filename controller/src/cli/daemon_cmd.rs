@@ -7,7 +7,10 @@ use clap::Subcommand;
 
 use crate::{
     home::Home,
-    ipc::{Request, Response, client::Client},
+    ipc::{
+        client::Client,
+        daemon::{DaemonStatus, Rebind, Shutdown},
+    },
 };
 
 #[derive(Subcommand)]
@@ -48,8 +51,9 @@ pub fn run(home: &Home, action: DaemonAction) -> Result<()> {
                 }
                 return Ok(());
             };
-            match client.call(Request::DaemonStatus, |_, _| {})? {
-                Response::Daemon(info) => {
+            {
+                let info = client.call(DaemonStatus, |_, _| {})?;
+                {
                     if json {
                         let mut v = serde_json::to_value(&info)?;
                         v["running"] = true.into();
@@ -68,27 +72,21 @@ pub fn run(home: &Home, action: DaemonAction) -> Result<()> {
                     }
                     Ok(())
                 }
-                other => bail!("unexpected answer from the daemon: {other:?}"),
             }
         }
         DaemonAction::Rebind => {
             let Some(client) = Client::connect(home)? else {
                 bail!("the daemon is not running: there is nothing to rebind");
             };
-            match client.call(Request::Rebind, |_, _| {})? {
-                Response::Done { message } => {
-                    println!("{message}");
-                    Ok(())
-                }
-                other => bail!("unexpected answer from the daemon: {other:?}"),
-            }
+            println!("{}", client.call(Rebind, |_, _| {})?.message);
+            Ok(())
         }
         DaemonAction::Stop => {
             let Some(client) = Client::connect(home)? else {
                 println!("daemon: not running");
                 return Ok(());
             };
-            client.call(Request::Shutdown, |_, _| {})?;
+            client.call(Shutdown, |_, _| {})?;
             let deadline = Instant::now() + Duration::from_secs(10);
             while home.socket().exists() || lock_held(home) {
                 if Instant::now() > deadline {

@@ -22,7 +22,17 @@ use clap::Parser;
 use self::args::{Cli, Command};
 use crate::{
     home::Home,
-    ipc::{NewRequest, Request, Response, client::Client},
+    ipc::{
+        Call, Done,
+        client::Client,
+        labels::{Session, Tag},
+        lifecycle::{DestroyPlan, Kill, KillAll, Resize, Restart, Start, Stop},
+        new::{New, NewReply},
+        processes::ProcessTables,
+        token::Token,
+        vms::{List, VmStatus},
+    },
+    provider::Kind,
     selector::Selector,
     state::ConnectMode,
 };
@@ -91,17 +101,13 @@ fn fleet_command(cli: Cli, home: &Home) -> Result<u8> {
             top,
             json,
         } => {
-            let request = Request::ProcessTables {
+            let request = ProcessTables {
                 selector: select.selector(true)?,
                 sort: sort.into(),
                 limit: top,
             };
-            return match ask(home, request)? {
-                Response::ProcessTables(tables) => {
-                    Ok(if ps::print(&tables, json)? { 0 } else { 1 })
-                }
-                other => unexpected(other).map(|()| 1),
-            };
+            let tables = ask(home, request)?;
+            return Ok(if ps::print(&tables, json)? { 0 } else { 1 });
         }
         Command::Connect {
             vm,
@@ -180,9 +186,7 @@ fn update_run(
 
 /// `connect` without a name: the fleet's one running VM.
 fn only_running_vm(home: &Home) -> Result<String> {
-    let Response::Vms(vms) = ask(home, Request::List)? else {
-        bail!("unexpected answer from the daemon");
-    };
+    let vms = ask(home, List { cloud: false })?;
     let running: Vec<&str> = vms
         .iter()
         .filter(|v| v.state == crate::state::VmState::Running)
@@ -199,14 +203,15 @@ fn only_running_vm(home: &Home) -> Result<String> {
     }
 }
 
-fn ask(home: &Home, request: Request) -> Result<Response> {
+fn ask<C: Call>(home: &Home, request: C) -> Result<C::Reply> {
     ask_in(home, request, args::AzureScope::default())
 }
 
-/// [`ask`], for only the VMs in an Azure subscription / resource group.
-fn ask_in(home: &Home, request: Request, scope: args::AzureScope) -> Result<Response> {
+/// [`ask`] with the `--subscription` / `--resource-group` given: where a
+/// new VM goes, or the only VMs a command touches.
+fn ask_in<C: Call>(home: &Home, request: C, scope: args::AzureScope) -> Result<C::Reply> {
     Client::connect_or_start(home)?
-        .scoped(scope.target())
+        .targeting(scope.target())
         .call(request, |vm, message| {
             eprintln!("{vm}: {message}");
         })
@@ -239,9 +244,9 @@ fn run_command(home: &Home, command: Command) -> Result<()> {
                     let config = crate::config::Config::load(&home.config_file())?;
                     config.default_provider.unwrap_or_else(|| {
                         if config.azure.subscription.is_some() {
-                            crate::provider::AZURE.into()
+                            Kind::Azure.as_str().into()
                         } else {
-                            crate::provider::LOCAL.into()
+                            Kind::Local.as_str().into()
                         }
                     })
                 }
@@ -250,11 +255,9 @@ fn run_command(home: &Home, command: Command) -> Result<()> {
                 .iter()
                 .map(|t| crate::state::tags::parse_tag(t))
                 .collect::<Result<Vec<_>>>()?;
-            let request = Request::New(NewRequest {
+            let request = New {
                 tags,
                 no_dev_tools,
-                subscription,
-                resource_group,
                 provider,
                 name,
                 pool,
@@ -263,51 +266,50 @@ fn run_command(home: &Home, command: Command) -> Result<()> {
                 } else {
                     ConnectMode::Listen
                 },
-            });
+            };
+            let target = crate::azure::context::Target {
+                subscription,
+                resource_group,
+            };
             let mut progress = new_progress::NewProgress::new();
             let answer = Client::connect_or_start(&home)?
+                .targeting(target)
                 .call(request, |vm, message| progress.stage(vm, message));
             progress.end();
             match answer? {
-                Response::Vms(vms) => render::vms(&vms, json),
-                Response::Joined {
+                NewReply::Created(vms) => render::vms(&vms, json),
+                NewReply::Joined {
                     controller,
                     ca_pem,
                     vms,
                 } => render::joined(&controller, &ca_pem, &vms, json),
-                other => unexpected(other),
             }
         }
-        Command::List { json, scope } => match ask_in(&home, Request::ListWithCloud, scope)? {
-            Response::Vms(vms) => render::vms(&vms, json),
-            other => unexpected(other),
-        },
+        Command::List { json, scope } => {
+            render::vms(&ask_in(&home, List { cloud: true }, scope)?, json)
+        }
         Command::Status {
             vm: Some(vm),
             json,
             scope,
-        } => match ask_in(&home, Request::VmStatus { name: vm }, scope)? {
-            Response::Vm(v) => render::vm(&v, json),
-            other => unexpected(other),
-        },
+        } => render::vm(&ask_in(&home, VmStatus { vm }, scope)?, json),
         Command::Status {
             vm: None,
             json,
             scope,
-        } => match ask_in(&home, Request::ListWithCloud, scope)? {
-            Response::Vms(vms) if json => render::vms(&vms, true),
-            Response::Vms(vms) if vms.is_empty() => render::vms(&vms, false),
-            Response::Vms(vms) => {
-                for (i, v) in vms.iter().enumerate() {
-                    if i > 0 {
-                        println!();
-                    }
-                    render::vm(v, false)?;
-                }
-                Ok(())
+        } => {
+            let vms = ask_in(&home, List { cloud: true }, scope)?;
+            if json || vms.is_empty() {
+                return render::vms(&vms, json);
             }
-            other => unexpected(other),
-        },
+            for (i, v) in vms.iter().enumerate() {
+                if i > 0 {
+                    println!();
+                }
+                render::vm(v, false)?;
+            }
+            Ok(())
+        }
         Command::Top {
             once,
             json,
@@ -322,33 +324,24 @@ fn run_command(home: &Home, command: Command) -> Result<()> {
                 filter,
             },
         ),
-        Command::Start { vm, scope } => done(ask_in(&home, Request::Start { name: vm }, scope)?),
+        Command::Start { vm, scope } => done(ask_in(&home, Start { vm }, scope)?),
         Command::Stop {
             vm,
             no_deallocate,
             scope,
         } => done(ask_in(
             &home,
-            Request::Stop {
-                name: vm,
+            Stop {
+                vm,
                 keep_allocated: no_deallocate,
             },
             scope,
         )?),
-        Command::Kill { vm, scope } => done(ask_in(&home, Request::Kill { name: vm }, scope)?),
-        Command::Token { vm, ttl } => match ask(
-            &home,
-            Request::Token {
-                name: vm,
-                ttl_secs: ttl,
-            },
-        )? {
-            Response::Token { token } => {
-                println!("{token}");
-                Ok(())
-            }
-            other => unexpected(other),
-        },
+        Command::Kill { vm, scope } => done(ask_in(&home, Kill { vm }, scope)?),
+        Command::Token { vm, ttl } => {
+            println!("{}", ask(&home, Token { vm, ttl_secs: ttl })?);
+            Ok(())
+        }
         Command::Killall { yes, scope } => {
             let whole = scope.subscription.is_none() && scope.resource_group.is_none();
             let question = if whole {
@@ -359,30 +352,20 @@ fn run_command(home: &Home, command: Command) -> Result<()> {
             if !yes && !confirm(question)? {
                 bail!("killall deletes every VM in the fleet; nothing deleted (--yes confirms)");
             }
-            done(ask_in(&home, Request::KillAll, scope)?)
+            done(ask_in(&home, KillAll, scope)?)
         }
         Command::Destroy {
             vm,
             dry_run: true,
             scope,
-        } => {
-            match ask_in(&home, Request::DestroyPlan { name: vm }, scope)? {
-                Response::Done { message } => println!("{message}"),
-                _ => bail!("the daemon answered something else; run `azlin daemon stop` and retry"),
-            }
-            Ok(())
-        }
+        } => done(ask_in(&home, DestroyPlan { vm }, scope)?),
         Command::Destroy {
             vm,
             dry_run: false,
             scope,
-        } => done(ask_in(&home, Request::Kill { name: vm }, scope)?),
-        Command::Restart { vm, scope } => {
-            done(ask_in(&home, Request::Restart { name: vm }, scope)?)
-        }
-        Command::Resize { vm, size, scope } => {
-            done(ask_in(&home, Request::Resize { name: vm, size }, scope)?)
-        }
+        } => done(ask_in(&home, Kill { vm }, scope)?),
+        Command::Restart { vm, scope } => done(ask_in(&home, Restart { vm }, scope)?),
+        Command::Resize { vm, size, scope } => done(ask_in(&home, Resize { vm, size }, scope)?),
         Command::Tag {
             vm,
             set,
@@ -397,26 +380,9 @@ fn run_command(home: &Home, command: Command) -> Result<()> {
             if set.is_empty() && remove.is_empty() {
                 bail!("give tags to set (KEY=VALUE) or --remove KEY");
             }
-            match ask_in(
-                &home,
-                Request::Tag {
-                    name: vm,
-                    set,
-                    remove,
-                },
-                scope,
-            )? {
-                Response::Vm(v) => render::vm(&v, json),
-                other => unexpected(other),
-            }
+            render::vm(&ask_in(&home, Tag { vm, set, remove }, scope)?, json)
         }
-        Command::Session { vm, name, clear: _ } => done(ask(
-            &home,
-            Request::Session {
-                name: vm,
-                session: name,
-            },
-        )?),
+        Command::Session { vm, name, clear: _ } => done(ask(&home, Session { vm, session: name })?),
         Command::SshConfig { select } => ssh::write_config(&home, select.selector(true)?),
         Command::Alerts {
             follow: true, json, ..
@@ -433,18 +399,9 @@ fn run_command(home: &Home, command: Command) -> Result<()> {
     }
 }
 
-fn done(response: Response) -> Result<()> {
-    match response {
-        Response::Done { message } => {
-            println!("{message}");
-            Ok(())
-        }
-        other => unexpected(other),
-    }
-}
-
-fn unexpected(response: Response) -> Result<()> {
-    bail!("unexpected answer from the daemon: {response:?}")
+fn done(done: Done) -> Result<()> {
+    println!("{}", done.message);
+    Ok(())
 }
 
 /// Ask on the terminal; no terminal means no.

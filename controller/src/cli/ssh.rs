@@ -21,10 +21,9 @@ use std::{
 use anyhow::{Context, Result, bail};
 use azlin_protocol::{exec::ExecEvent, secret_file::write_atomic};
 
-use super::ask;
 use crate::{
     home::Home,
-    ipc::{ExecSpec, Reply, Request, Response, SshTarget, client::Client},
+    ipc::{ExecSpec, Reply, Request, SshTarget, client::Client, ssh::SshTargets},
     selector::Selector,
 };
 
@@ -84,9 +83,9 @@ pub fn connect(home: &Home, vm: &str, tmux: Option<String>) -> Result<u8> {
 /// in the config; VMs that could not be reached are reported and left out.
 fn refresh(home: &Home, selector: Selector) -> Result<usize> {
     let public = crate::ssh_key::ensure(home)?;
-    let Response::SshTargets(targets) = ask(home, Request::SshTargets { selector })? else {
-        bail!("unexpected answer from the daemon");
-    };
+    let targets = Client::connect_or_start(home)?.call(SshTargets { selector }, |vm, m| {
+        eprintln!("{vm}: {m}");
+    })?;
     let (mut good, bad): (Vec<SshTarget>, Vec<SshTarget>) =
         targets.into_iter().partition(|t| t.result.is_ok());
     for t in &bad {
@@ -153,7 +152,7 @@ fn authorize(home: &Home, targets: &[SshTarget], public: &str) -> Result<Vec<(St
                     _ => {}
                 }
             }
-            Reply::Ok(_) => return Ok(refused),
+            Reply::ExecDone => return Ok(refused),
             Reply::Err { message, .. } => bail!("{message}"),
             _ => {}
         }

@@ -16,10 +16,12 @@ use notify::RecursiveMode;
 use notify_debouncer_full::{DebounceEventResult, new_debouncer};
 
 use crate::{
-    daemon::files::{CopyReport, PushSpec},
     files::{changes::changes, endpoint::Endpoint, plan},
     home::Home,
-    ipc::{Request, Response, client::Client},
+    ipc::{
+        client::Client,
+        files::{CopyReport, Push, PushSpec},
+    },
 };
 
 /// Quiet time per path before a change is sent: short, because the goal
@@ -118,10 +120,7 @@ fn push(home: &Home, vm: &str, plan: plan::Plan, deletes: Vec<String>) -> Result
         requested_by: super::cp::requested_by(),
         deletes,
     };
-    match Client::connect_or_start(home)?.call(Request::Push(spec), |_, m| eprintln!("{m}"))? {
-        Response::Copied(report) => Ok(report),
-        _ => bail!("the daemon answered something else; run `azlin daemon stop` and retry"),
-    }
+    Client::connect_or_start(home)?.call(Push(spec), |_, m| eprintln!("{m}"))
 }
 
 fn left_out(r: &CopyReport) {

@@ -1,50 +1,23 @@
 //! `azlin daemon`: one per user. Holds a QUIC connection to every enrolled
 //! agent, keeps the fleet's state (in memory and in `state.db`), and answers
-//! the CLI on `daemon.sock`.
+//! the CLI on `daemon.sock`. Three layers, each a folder:
 //!
-//! - [`fleet`]: the live link state of every VM.
-//! - [`link`]: dialling listen-mode agents, with backoff.
-//! - [`listener`]: accepting dial-mode agents.
-//! - [`session`]: one agent connection, either direction.
-//! - [`enroll`]: checking tokens and signing agents' CSRs.
-//! - [`requests`]: what each CLI request does.
-//! - [`telemetry_stream`]: samples pushed by agents, into the live store.
-//! - [`register`]: machines the user runs, joining with a token.
-//! - [`query`]: asking agents a question (their busiest processes).
-//! - [`exec`]: running a command on many VMs, streaming their output.
-//! - [`fetch`]: copies from a VM, to here or relayed to another VM.
-//! - [`file_stream`]: one file stream to an agent, opened and checked.
-//! - [`files`]: sending local files to an agent (`azlin cp`).
-//! - [`terminal`]: a terminal on one VM for `azlin connect`, relayed.
-//! - [`selection`]: which VMs a fleet command means.
-//! - [`history`]: the metrics history in `state.db`, downsampled.
-//! - [`metrics_http`]: Prometheus `/metrics` on a loopback port.
-//! - [`alerts`]: the alert rules in force, agents' events, agent loss,
-//!   and the channels that notify the developer.
-//! - [`counters`]: the daemon's own totals.
+//! - [`agents`]: the agents' connections: dialling and accepting them,
+//!   enrollment, the live link state of every VM, the streams agents push
+//!   (telemetry) and the ones the daemon opens (questions, files).
+//! - [`handlers`]: the answer to each CLI request, one module per command,
+//!   with the socket that reads them and the one place a VM a request
+//!   names is resolved.
+//! - [`jobs`]: what the daemon does on its own: metrics history, alerts,
+//!   the Prometheus endpoint.
+//!
+//! This module holds the [`Daemon`] they share and starts them all
+//! ([`run`]); [`counters`] are the daemon's own totals.
 
-pub mod alerts;
-pub mod azure_scope;
-pub mod cloud_view;
+pub mod agents;
 pub mod counters;
-pub mod create;
-pub mod enroll;
-pub mod exec;
-pub mod fetch;
-pub mod file_stream;
-pub mod files;
-pub mod fleet;
-pub mod history;
-pub mod link;
-pub mod listener;
-pub mod metrics_http;
-pub mod query;
-pub mod register;
-pub mod requests;
-pub mod selection;
-pub mod session;
-pub mod telemetry_stream;
-pub mod terminal;
+pub mod handlers;
+pub mod jobs;
 
 use std::{
     collections::BTreeMap,
@@ -61,16 +34,20 @@ use azlin_protocol::{
 use nix::fcntl::{Flock, FlockArg};
 use tokio::sync::watch;
 
+use self::{
+    agents::{fleet, link, listener},
+    jobs::{alerts, history, metrics_http},
+};
 use crate::{
     config::Config,
     fleet_pki::FleetPki,
     home::Home,
-    provider::{Providers, azure::AzureProvider, docker::DockerProvider, local::LocalProvider},
-    state::{ConnectMode, Db, VmState, now_unix},
-    telemetry::{
-        live::LiveStore,
-        prometheus::{self, DaemonFigures, VmFigures},
+    provider::{
+        Providers, azure::AzureProvider, docker::DockerProvider, external::ExternalProvider,
+        local::LocalProvider,
     },
+    state::{ConnectMode, Db, VmState, now_unix},
+    telemetry::live::LiveStore,
 };
 
 /// Client TLS configs, built once: one that verifies an enrolled agent's
@@ -110,16 +87,17 @@ impl Daemon {
             .cloned()
     }
 
-    /// A VM's state as it is now: a local VM whose agent process died is
-    /// stopped, whatever the table last recorded.
+    /// A VM's state as it is now: a VM whose provider can tell its machine
+    /// died (a local agent's process) is stopped, whatever the table last
+    /// recorded.
     pub fn state_of(&self, row: &crate::state::VmRow) -> VmState {
+        let dead = || {
+            self.providers
+                .of(&row.provider)
+                .is_ok_and(|p| p.is_alive(row) == Some(false))
+        };
         match row.state {
-            VmState::Running
-                if row.provider == crate::provider::LOCAL
-                    && !self.providers.local.is_running(row) =>
-            {
-                VmState::Stopped
-            }
+            VmState::Running if dead() => VmState::Stopped,
             s => s,
         }
     }
@@ -201,6 +179,7 @@ async fn serve(home: Home) -> Result<()> {
         local: LocalProvider::new(home.clone())?,
         docker: DockerProvider::new(home.clone(), config.docker.clone()),
         azure: AzureProvider::new(home.clone(), config.azure.clone(), config.other.clone()),
+        external: ExternalProvider,
     };
     let (shutdown, mut shutdown_rx) = watch::channel(false);
     let notification_command = config
@@ -259,7 +238,7 @@ async fn serve(home: Home) -> Result<()> {
         quic = %d.endpoint.local_addr()?,
         "daemon ready"
     );
-    let ipc = tokio::spawn(crate::ipc::server::serve(d.clone(), listener));
+    let ipc = tokio::spawn(handlers::socket::serve(d.clone(), listener));
     let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
     tokio::select! {
         _ = shutdown_rx.wait_for(|s| *s) => tracing::info!("stop requested"),
@@ -279,37 +258,4 @@ async fn serve(home: Home) -> Result<()> {
     history::flush(&d, now_unix());
     tracing::info!("daemon stopped");
     Ok(())
-}
-
-/// The Prometheus exposition of the fleet and the daemon, now.
-pub fn exposition(d: &Daemon) -> String {
-    let names: Vec<String> = match d.db.lock().expect("db lock").vms() {
-        Ok(rows) => rows.into_iter().map(|r| r.name).collect(),
-        Err(e) => {
-            tracing::warn!("cannot list VMs for /metrics: {e:#}");
-            Vec::new()
-        }
-    };
-    let vms: Vec<VmFigures> = names
-        .into_iter()
-        .map(|vm| VmFigures {
-            connected: d.fleet.status(&vm).connected,
-            latest: d.live.latest(&vm),
-            vm,
-        })
-        .collect();
-    let c = &d.counters;
-    let figures = DaemonFigures {
-        vms: vms.len() as u64,
-        connections: d.fleet.connected_count() as u64,
-        reconnects: d.fleet.reconnects_total(),
-        frames_received: counters::Counters::get(&c.frames_received),
-        samples_received: counters::Counters::get(&c.samples_received),
-        samples_rejected: counters::Counters::get(&c.samples_rejected),
-        samples_clamped: counters::Counters::get(&c.samples_clamped),
-        protocol_errors: counters::Counters::get(&c.protocol_errors),
-        queries: counters::Counters::get(&c.queries),
-        uptime_secs: (now_unix() - d.started_at).max(0) as u64,
-    };
-    prometheus::render(&vms, &figures)
 }

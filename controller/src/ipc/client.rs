@@ -13,8 +13,11 @@ use std::{
 use anyhow::{Context, Result, anyhow, bail};
 use azlin_protocol::frame::FrameDecoder;
 
-use super::{Envelope, IPC_VERSION, MAX_IPC_FRAME, Reply, Request, Response};
-use crate::{home::Home, provider::azure::Target};
+use super::{Call, Envelope, IPC_VERSION, MAX_IPC_FRAME, Reply, Request};
+use crate::{
+    azure::context::{AzureContext, Target},
+    home::Home,
+};
 
 /// How long to wait for a freshly started daemon to answer.
 const START_TIMEOUT: Duration = Duration::from_secs(15);
@@ -22,7 +25,7 @@ const START_TIMEOUT: Duration = Duration::from_secs(15);
 pub struct Client {
     stream: UnixStream,
     decoder: FrameDecoder,
-    scope: Target,
+    azure: AzureContext,
 }
 
 impl Client {
@@ -32,7 +35,7 @@ impl Client {
             Ok(stream) => Ok(Some(Self {
                 stream,
                 decoder: FrameDecoder::new(MAX_IPC_FRAME),
-                scope: Target::default(),
+                azure: AzureContext::from_env(),
             })),
             Err(e)
                 if matches!(
@@ -80,34 +83,37 @@ impl Client {
         }
     }
 
-    /// Only VMs in this Azure subscription / resource group (see
-    /// [`Envelope::scope`]).
-    pub fn scoped(mut self, scope: Target) -> Self {
-        self.scope = scope;
+    /// The subscription and resource group the user named (`new`: where;
+    /// the commands acting on VMs: the only place they touch).
+    pub fn targeting(mut self, target: Target) -> Self {
+        self.azure.target = target;
         self
     }
 
     /// Send a request; `on_progress` sees each progress line; returns the
-    /// final response or the daemon's error.
-    pub fn call(
+    /// request's own reply or the daemon's error.
+    pub fn call<C: Call>(
         self,
-        request: Request,
+        request: C,
         mut on_progress: impl FnMut(&str, &str),
-    ) -> Result<Response> {
-        let mut talk = self.converse(request)?;
+    ) -> Result<C::Reply> {
+        let mut talk = self.converse(request.into())?;
         loop {
             match talk.next_reply()? {
                 Reply::Progress { vm, message } => on_progress(&vm, &message),
                 // Byte counts are for progress bars; callers here show none.
                 Reply::CopyProgress { .. } => {}
-                Reply::Ok(response) => return Ok(response),
+                Reply::Ok(bytes) => return Conversation::decode(&bytes),
                 Reply::Err { message, exit } => {
                     return Err(DaemonError { message, exit }.into());
                 }
                 Reply::ExecPlan { .. }
                 | Reply::Exec { .. }
+                | Reply::ExecDone
                 | Reply::TerminalOpen { .. }
                 | Reply::Terminal(_)
+                | Reply::TerminalEnded { .. }
+                | Reply::TerminalLost { .. }
                 | Reply::Alert { .. } => {
                     bail!("the daemon sent a stream to a request that wants one answer")
                 }
@@ -121,8 +127,7 @@ impl Client {
         let envelope = Envelope {
             version: IPC_VERSION,
             request,
-            arm: crate::azure::access::ArmAccess::from_env(),
-            scope: self.scope,
+            azure: self.azure,
         };
         let bytes = azlin_protocol::message::encode_frame(&envelope, MAX_IPC_FRAME)?;
         self.stream
@@ -154,7 +159,13 @@ impl Conversation {
 
     pub fn next_reply(&mut self) -> Result<Reply> {
         let payload = self.read_frame()?;
-        postcard::from_bytes(&payload).map_err(|e| {
+        Self::decode(&payload)
+    }
+
+    /// Decode what the daemon sent: a reply frame, or the answer inside
+    /// [`Reply::Ok`].
+    pub fn decode<T: serde::de::DeserializeOwned>(bytes: &[u8]) -> Result<T> {
+        postcard::from_bytes(bytes).map_err(|e| {
             anyhow!(
                 "cannot read the daemon's answer ({e}); it may be another azlin version: \
                  run `azlin daemon stop` and retry"

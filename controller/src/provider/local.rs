@@ -19,8 +19,23 @@ use nix::{
 };
 use serde::{Deserialize, Serialize};
 
-use super::{AgentConnect, Provisioned, VmSpec};
-use crate::{home::Home, state::VmRow};
+use super::{
+    AgentConnect, Capabilities, Kind, NewStyle, Provider, Provisioned, Stage, Started, VmSpec, Work,
+};
+use crate::{azure::context::AzureContext, home::Home, state::VmRow};
+
+/// A local VM is a process: no allocation, no size, no cloud, no
+/// development tools to install (it runs on this machine's).
+pub const CAPABILITIES: Capabilities = Capabilities {
+    new: NewStyle::Provision,
+    max_pool: 100,
+    power: true,
+    keep_allocated: false,
+    resize: false,
+    dial: true,
+    dev_tools: false,
+    azure_target: false,
+};
 
 pub struct LocalProvider {
     home: Home,
@@ -218,6 +233,71 @@ impl LocalProvider {
             return String::new();
         };
         crate::log_tail::last_lines(&dir.join("agent.log"), 5).join("\n")
+    }
+}
+
+impl Provider for LocalProvider {
+    fn kind(&self) -> Kind {
+        Kind::Local
+    }
+
+    fn capabilities(&self) -> Capabilities {
+        CAPABILITIES
+    }
+
+    fn ready_timeout(&self, _pool: u32) -> Duration {
+        // A local agent is up at once.
+        Duration::from_secs(30)
+    }
+
+    fn create<'a>(
+        &'a self,
+        spec: &'a VmSpec,
+        _azure: &'a AzureContext,
+        _stage: Stage<'a>,
+    ) -> Work<'a, Result<Provisioned>> {
+        Box::pin(self.create(spec))
+    }
+
+    fn start<'a>(&'a self, vm: &'a VmRow, _azure: &'a AzureContext) -> Work<'a, Result<Started>> {
+        Box::pin(async move {
+            Ok(Started {
+                provider_data: self.start(vm)?,
+                address: None,
+            })
+        })
+    }
+
+    fn stop<'a>(
+        &'a self,
+        vm: &'a VmRow,
+        _keep_allocated: bool,
+        _azure: &'a AzureContext,
+    ) -> Work<'a, Result<()>> {
+        Box::pin(self.stop(vm))
+    }
+
+    fn delete<'a>(&'a self, vm: &'a VmRow, _azure: &'a AzureContext) -> Work<'a, Result<()>> {
+        Box::pin(self.delete(vm))
+    }
+
+    fn deletions(&self, vm: &VmRow) -> Result<Vec<String>> {
+        Ok(vec![
+            format!("agent process of {}", vm.name),
+            format!("folder {}", self.vm_dir(&vm.name)?.display()),
+        ])
+    }
+
+    fn is_alive(&self, vm: &VmRow) -> Option<bool> {
+        Some(self.is_running(vm))
+    }
+
+    fn log_tail<'a>(&'a self, vm: &'a VmRow) -> Work<'a, String> {
+        Box::pin(async move { self.log_tail(&vm.name) })
+    }
+
+    fn created_word(&self) -> &'static str {
+        "agent started"
     }
 }
 

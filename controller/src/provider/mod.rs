@@ -1,32 +1,45 @@
-//! Providers create, start, stop and delete VMs. Each VM's agent is set up
-//! with the same inputs whatever the provider: its name, the fleet CA, a
-//! one-time join token and which side dials.
+//! Providers bring VMs into the fleet and act on them: every provider
+//! creates (or registers), starts, stops and deletes VMs; everything else
+//! is an optional capability ([`capability`]), refused before anything
+//! happens when the VM's provider lacks it ([`Providers::require`]). Each
+//! VM's agent is set up with the same inputs whatever the provider: its
+//! name, the fleet CA, a one-time join token and which side dials.
 //!
 //! - [`local`]: each VM is an agent process on this machine.
 //! - [`docker`]: each VM is a container booted by systemd and the real
 //!   cloud-init, which installs and enrolls the agent.
 //! - [`azure`]: each VM is an Azure VM made through ARM, booted with the
 //!   same cloud-init as custom data.
-//! - `external` (machines the user runs; see `daemon::register`): azlin
-//!   only records them.
+//! - [`external`]: machines the user runs; azlin only records them.
 //!
-//! [`Providers`] sends each request to the VM's own provider.
+//! [`Providers::of`] is the one place a VM's provider name becomes its
+//! provider. What is not here: the fleet's state (`state`), the agents'
+//! connections (`daemon`).
 
 pub mod azure;
+pub mod capability;
 pub mod docker;
+pub mod external;
 pub mod local;
 
-use std::time::Duration;
+use std::{collections::BTreeMap, future::Future, pin::Pin, time::Duration};
 
-use anyhow::{Result, bail};
+use anyhow::Result;
 use azlin_protocol::enroll::JoinToken;
 
-use crate::state::VmRow;
+pub use capability::{Capabilities, Kind, NewStyle, Operation};
 
-pub const LOCAL: &str = "local";
-pub const DOCKER: &str = "docker";
-pub const AZURE: &str = "azure";
-pub const EXTERNAL: &str = "external";
+use crate::{
+    azure::context::{AzureContext, Target},
+    ipc::CloudView,
+    state::VmRow,
+};
+
+/// A provider's work in progress (boxed, so providers are one trait object).
+pub type Work<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
+
+/// Told each step of a creation as it ends.
+pub type Stage<'a> = &'a (dyn Fn(String) + Send + Sync);
 
 /// How the new VM's agent reaches the controller.
 #[derive(Debug, Clone)]
@@ -47,8 +60,6 @@ pub struct VmSpec {
     pub dev_tools: bool,
     /// The name the user gave the VM, for the cloud's tags.
     pub session_name: Option<String>,
-    /// Subscription and resource group chosen on the command line.
-    pub target: azure::Target,
 }
 
 /// What a provider reports about a VM it created.
@@ -59,11 +70,24 @@ pub struct Provisioned {
     pub provider_data: String,
 }
 
+/// What a provider reports when it starts a VM again.
+pub struct Started {
+    pub provider_data: String,
+    /// A new address for the agent, when it moved.
+    pub address: Option<String>,
+}
+
 /// Something the user must set up before a VM can be made (config,
 /// tools); `azlin new` exits 2 for it.
 #[derive(Debug, thiserror::Error)]
 #[error("{0}")]
 pub struct Prerequisite(pub String);
+
+/// The VM's provider cannot do what was asked; refused before anything
+/// happened. Exits 2, as a usage error does.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct Unsupported(pub String);
 
 /// VMs were made but their agents did not connect in time; exit 5.
 #[derive(Debug, thiserror::Error)]
@@ -71,12 +95,15 @@ pub struct Prerequisite(pub String);
 pub struct NotReady(pub String);
 
 /// The exit status for an error, as the original azlin used them: 2 a
-/// prerequisite is missing, 3 Azure sign-in, 4 Azure refused or failed
-/// (provisioning), 5 not ready in time; `None` for anything else (1).
+/// prerequisite is missing (or the provider cannot do it), 3 Azure
+/// sign-in, 4 Azure refused or failed (provisioning), 5 not ready in time;
+/// `None` for anything else (1).
 pub fn exit_code(e: &anyhow::Error) -> Option<u8> {
     use crate::azure::error::{ArmError, ErrorKind};
     e.chain().find_map(|cause| {
-        if cause.downcast_ref::<Prerequisite>().is_some() {
+        if cause.downcast_ref::<Prerequisite>().is_some()
+            || cause.downcast_ref::<Unsupported>().is_some()
+        {
             Some(2)
         } else if let Some(arm) = cause.downcast_ref::<ArmError>() {
             Some(if arm.kind == ErrorKind::Authentication {
@@ -92,189 +119,157 @@ pub fn exit_code(e: &anyhow::Error) -> Option<u8> {
     })
 }
 
-/// What a provider reports when it starts a VM again.
-pub struct Started {
-    pub provider_data: String,
-    /// A new address for the agent, when it moved.
-    pub address: Option<String>,
+/// One provider. The optional operations are only called when
+/// [`Provider::capabilities`] says the provider has them (the daemon asks
+/// [`Providers::require`] first); the defaults are for providers without
+/// them.
+pub trait Provider: Send + Sync {
+    fn kind(&self) -> Kind;
+
+    fn capabilities(&self) -> Capabilities;
+
+    /// How long `azlin new` waits for a new VM's agent to connect.
+    fn ready_timeout(&self, pool: u32) -> Duration;
+
+    /// Make the VM (providers whose [`NewStyle`] is `Provision`); `stage`
+    /// hears of each step that ends.
+    fn create<'a>(
+        &'a self,
+        spec: &'a VmSpec,
+        azure: &'a AzureContext,
+        stage: Stage<'a>,
+    ) -> Work<'a, Result<Provisioned>>;
+
+    fn start<'a>(&'a self, vm: &'a VmRow, azure: &'a AzureContext) -> Work<'a, Result<Started>>;
+
+    /// Stop the VM; keep its hardware allocated when `keep_allocated`
+    /// (only asked of providers with that capability).
+    fn stop<'a>(
+        &'a self,
+        vm: &'a VmRow,
+        keep_allocated: bool,
+        azure: &'a AzureContext,
+    ) -> Work<'a, Result<()>>;
+
+    /// Stop and start again.
+    fn restart<'a>(&'a self, vm: &'a VmRow, azure: &'a AzureContext) -> Work<'a, Result<Started>> {
+        Box::pin(async move {
+            self.stop(vm, false, azure).await?;
+            self.start(vm, azure).await
+        })
+    }
+
+    /// Delete the VM and everything azlin made for it.
+    fn delete<'a>(&'a self, vm: &'a VmRow, azure: &'a AzureContext) -> Work<'a, Result<()>>;
+
+    /// What deleting the VM removes, one line each (`destroy --dry-run`).
+    fn deletions(&self, vm: &VmRow) -> Result<Vec<String>>;
+
+    /// A new size; returns new provider data. Only for providers that
+    /// resize.
+    fn resize<'a>(
+        &'a self,
+        vm: &'a VmRow,
+        _size: &'a str,
+        _azure: &'a AzureContext,
+    ) -> Work<'a, Result<String>> {
+        let kind = self.kind();
+        Box::pin(async move {
+            Err(Unsupported(format!(
+                "{} is one of the {}: they have no size",
+                vm.name,
+                kind.noun()
+            ))
+            .into())
+        })
+    }
+
+    /// Mirror azlin's tags where the provider keeps tags too (Azure).
+    fn set_tags<'a>(
+        &'a self,
+        _vm: &'a VmRow,
+        _set: &'a [(String, String)],
+        _remove: &'a [String],
+        _azure: &'a AzureContext,
+    ) -> Work<'a, Result<()>> {
+        Box::pin(async { Ok(()) })
+    }
+
+    /// What the cloud says of these VMs now, by VM name (cloud providers).
+    fn cloud_views<'a>(
+        &'a self,
+        _rows: &'a [&'a VmRow],
+        _azure: &'a AzureContext,
+    ) -> Work<'a, BTreeMap<String, CloudView>> {
+        Box::pin(async { BTreeMap::new() })
+    }
+
+    /// Whether the VM is in `target` (an Azure subscription and resource
+    /// group); VMs outside Azure are in none.
+    fn in_target(&self, _vm: &VmRow, _target: &Target) -> bool {
+        false
+    }
+
+    /// Whether the VM's machine is alive, where the provider can tell at
+    /// no cost (a local agent's process); `None`: it cannot.
+    fn is_alive(&self, _vm: &VmRow) -> Option<bool> {
+        None
+    }
+
+    /// Where the VM's agent listens now, for VMs that can move (`None`:
+    /// unknown, or the recorded address holds).
+    fn current_address<'a>(&'a self, _vm: &'a VmRow) -> Work<'a, Option<String>> {
+        Box::pin(async { None })
+    }
+
+    /// The end of the VM's own log, to explain why it did not come up.
+    fn log_tail<'a>(&'a self, _vm: &'a VmRow) -> Work<'a, String> {
+        Box::pin(async { String::new() })
+    }
+
+    /// The word for a VM this provider has just brought up.
+    fn created_word(&self) -> &'static str {
+        "VM created"
+    }
 }
 
-/// Every provider this build has, by name.
+/// Every provider this build has.
 pub struct Providers {
     pub local: local::LocalProvider,
     pub docker: docker::DockerProvider,
     pub azure: azure::AzureProvider,
+    pub external: external::ExternalProvider,
 }
 
 impl Providers {
-    /// Refuse a provider name `azlin new` cannot create VMs with.
-    pub fn check_creatable(name: &str) -> Result<()> {
-        match name {
-            LOCAL | DOCKER | AZURE => Ok(()),
-            other => bail!(
-                "provider {other:?} is not available in this build; use --provider local, \
-                 docker or azure, or --provider external to register machines you run yourself"
-            ),
+    /// The provider of that kind: the one dispatch point.
+    pub fn get(&self, kind: Kind) -> &dyn Provider {
+        match kind {
+            Kind::Local => &self.local,
+            Kind::Docker => &self.docker,
+            Kind::Azure => &self.azure,
+            Kind::External => &self.external,
         }
     }
 
-    /// How long `azlin new` waits for a new VM's agent: a local agent is
-    /// up at once, a container boots and runs cloud-init first.
-    pub fn ready_timeout(name: &str, pool: u32) -> Duration {
-        match name {
-            DOCKER => Duration::from_secs(120 + 4 * u64::from(pool)),
-            // Boot, cloud-init and the agent download on a cloud VM.
-            AZURE => Duration::from_secs(600),
-            _ => Duration::from_secs(30),
-        }
+    /// The provider named `name` (a `vms.provider` value, a `--provider`).
+    pub fn of(&self, name: &str) -> Result<&dyn Provider> {
+        Ok(self.get(Kind::parse(name)?))
     }
 
-    /// Make the VM; `stage` hears of each step that ends.
-    pub async fn create(
-        &self,
-        provider: &str,
-        spec: &VmSpec,
-        stage: &(dyn Fn(String) + Send + Sync),
-    ) -> Result<Provisioned> {
-        match provider {
-            LOCAL => self.local.create(spec).await,
-            DOCKER => self.docker.create(spec).await,
-            AZURE => self.azure.create(spec, &spec.target, stage).await,
-            other => bail!("provider {other:?} cannot create VMs"),
-        }
+    /// Every provider's capabilities, by kind.
+    pub fn table(&self) -> Vec<(Kind, Capabilities)> {
+        Kind::ALL
+            .into_iter()
+            .map(|k| (k, self.get(k).capabilities()))
+            .collect()
     }
 
-    pub async fn start(&self, vm: &VmRow) -> Result<Started> {
-        match vm.provider.as_str() {
-            LOCAL => Ok(Started {
-                provider_data: self.local.start(vm)?,
-                address: None,
-            }),
-            DOCKER => {
-                let (provider_data, address) = self.docker.start(vm).await?;
-                Ok(Started {
-                    provider_data,
-                    address,
-                })
-            }
-            AZURE => {
-                self.azure.power(vm, azure::PowerAction::Start).await?;
-                Ok(Started {
-                    provider_data: vm.provider_data.clone(),
-                    address: None,
-                })
-            }
-            _ => Ok(Started {
-                provider_data: vm.provider_data.clone(),
-                address: None,
-            }),
-        }
-    }
-
-    /// Stop the VM; an Azure VM is deallocated unless `keep_allocated`.
-    pub async fn stop(&self, vm: &VmRow, keep_allocated: bool) -> Result<()> {
-        match vm.provider.as_str() {
-            LOCAL => self.local.stop(vm).await,
-            DOCKER => self.docker.stop(vm).await,
-            AZURE => {
-                let deallocate = !keep_allocated;
-                self.azure
-                    .power(vm, azure::PowerAction::Stop { deallocate })
-                    .await
-            }
-            _ => Ok(()),
-        }
-    }
-
-    pub async fn delete(&self, vm: &VmRow) -> Result<()> {
-        match vm.provider.as_str() {
-            LOCAL => self.local.delete(vm).await,
-            DOCKER => self.docker.delete(vm).await,
-            AZURE => self.azure.delete(vm).await,
-            _ => Ok(()),
-        }
-    }
-
-    /// Stop and start again (an Azure VM reboots in place).
-    pub async fn restart(&self, vm: &VmRow) -> Result<Started> {
-        match vm.provider.as_str() {
-            AZURE => {
-                self.azure.power(vm, azure::PowerAction::Restart).await?;
-                Ok(Started {
-                    provider_data: vm.provider_data.clone(),
-                    address: None,
-                })
-            }
-            EXTERNAL => bail!("{} is a machine you run: restart it yourself", vm.name),
-            _ => {
-                self.stop(vm, false).await?;
-                self.start(vm).await
-            }
-        }
-    }
-
-    /// A new size; only cloud VMs have one. Returns new provider data.
-    pub async fn resize(&self, vm: &VmRow, size: &str) -> Result<String> {
-        if size.is_empty() || !size.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_') {
-            bail!("{size:?} is not a VM size such as Standard_D4s_v5");
-        }
-        match vm.provider.as_str() {
-            AZURE => self.azure.resize(vm, size).await,
-            other => bail!("{} is a {other} VM: only Azure VMs have a size", vm.name),
-        }
-    }
-
-    /// Tag the VM where its provider keeps tags too (Azure); the others
-    /// keep azlin's own tags only.
-    pub async fn set_tags(
-        &self,
-        vm: &VmRow,
-        set: &[(String, String)],
-        remove: &[String],
-    ) -> Result<()> {
-        match vm.provider.as_str() {
-            AZURE => self.azure.set_tags(vm, set, remove).await,
-            _ => Ok(()),
-        }
-    }
-
-    /// What deleting the VM removes, one line each.
-    pub fn deletions(&self, vm: &VmRow) -> Result<Vec<String>> {
-        Ok(match vm.provider.as_str() {
-            AZURE => azure::AzureProvider::planned_deletions(vm)?,
-            DOCKER => vec![
-                format!("container {}", self.docker.container_name(&vm.name)),
-                format!(
-                    "cloud-init seed {}",
-                    self.docker.vm_dir(&vm.name)?.display()
-                ),
-            ],
-            LOCAL => vec![
-                format!("agent process of {}", vm.name),
-                format!("folder {}", self.local.vm_dir(&vm.name)?.display()),
-            ],
-            _ => vec![format!(
-                "the record of {} (the machine itself is yours)",
-                vm.name
-            )],
-        })
-    }
-
-    /// Where the VM's agent listens now, for providers whose VMs can move
-    /// (`None`: unknown, or the recorded address holds).
-    pub async fn current_address(&self, vm: &VmRow) -> Option<String> {
-        match vm.provider.as_str() {
-            DOCKER => self.docker.current_address(vm).await,
-            _ => None,
-        }
-    }
-
-    /// The end of the VM's own log, to explain why it did not come up.
-    pub async fn log_tail(&self, vm: &VmRow) -> String {
-        match vm.provider.as_str() {
-            LOCAL => self.local.log_tail(&vm.name),
-            DOCKER => self.docker.log_tail(vm).await,
-            _ => String::new(),
+    /// Refuse `op` on a provider that lacks it, saying so ([`Unsupported`]).
+    pub fn require(&self, provider: &dyn Provider, op: &Operation<'_>) -> Result<()> {
+        match capability::refusal(provider.kind(), &provider.capabilities(), op, &self.table()) {
+            None => Ok(()),
+            Some(why) => Err(Unsupported(why).into()),
         }
     }
 }

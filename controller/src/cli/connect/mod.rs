@@ -34,7 +34,7 @@ use nix::sys::signal::{SigSet, Signal};
 
 use crate::{
     home::Home,
-    ipc::{ConnectSpec, Reply, Request, Response, client::Client},
+    ipc::{ConnectSpec, Reply, Request, client::Client},
 };
 
 /// How long the first attempt waits for the VM's agent (a daemon that just
@@ -226,13 +226,14 @@ fn attempt(home: &Home, spec: ConnectSpec, shared: &Shared) -> Attempt {
                 }
             }
             Reply::Terminal(_) => {}
-            Reply::Ok(Response::TerminalEnded { exit_code }) => return Attempt::Ended(exit_code),
-            Reply::Ok(Response::TerminalLost { reason }) => return lost(reason, attached),
+            Reply::TerminalEnded { exit_code } => return Attempt::Ended(exit_code),
+            Reply::TerminalLost { reason } => return lost(reason, attached),
             Reply::Err { message, .. } => return Attempt::Refused(message),
             Reply::Ok(_)
             | Reply::Progress { .. }
             | Reply::ExecPlan { .. }
             | Reply::Exec { .. }
+            | Reply::ExecDone
             | Reply::Alert { .. }
             | Reply::CopyProgress { .. } => {
                 return Attempt::Refused(

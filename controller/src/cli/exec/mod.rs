@@ -35,7 +35,7 @@ use self::{
 };
 use crate::{
     home::Home,
-    ipc::{ExecSpec, Reply, Response, client::Client},
+    ipc::{ExecSpec, Reply, client::Client},
     selector::Selector,
 };
 
@@ -174,7 +174,7 @@ fn run_inner(home: &Home, selector: Selector, command: String, output: &OutputAr
                     return Err(e.into());
                 }
             }
-            Reply::Ok(Response::ExecDone) => break,
+            Reply::ExecDone => break,
             Reply::Err { message, .. } => bail!("{message}"),
             Reply::Progress { vm, message } => eprintln!("{vm}: {message}"),
             other => bail!("unexpected answer from the daemon: {other:?}"),

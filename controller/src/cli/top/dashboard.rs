@@ -27,7 +27,7 @@ use super::table::{self, HEADER, Look, Sort};
 use crate::{
     cli::figures,
     home::Home,
-    ipc::{Request, Response, VmView, client::Client},
+    ipc::{VmView, client::Client, processes::Processes},
 };
 
 /// How often the fleet is fetched again.
@@ -217,18 +217,14 @@ impl App {
         d.asked = Some(Instant::now());
         let (home, tx, vm, sort) = (home.clone(), tx.clone(), d.vm.clone(), d.sort);
         std::thread::spawn(move || {
-            let request = Request::Processes {
-                name: vm.clone(),
+            let request = Processes {
+                vm: vm.clone(),
                 sort,
                 limit: PROCESS_LIMIT,
             };
             let result = Client::connect_or_start(&home)
                 .and_then(|c| c.call(request, |_, _| {}))
-                .map_err(|e| format!("{e:#}"))
-                .and_then(|r| match r {
-                    Response::Processes { list, .. } => Ok(list),
-                    other => Err(format!("unexpected answer: {other:?}")),
-                });
+                .map_err(|e| format!("{e:#}"));
             let _ = tx.send(Update::Processes { vm, result });
         });
     }

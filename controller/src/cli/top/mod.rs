@@ -10,11 +10,11 @@ pub mod table;
 
 use std::io::IsTerminal;
 
-use anyhow::{Result, bail};
+use anyhow::Result;
 
 use crate::{
     home::Home,
-    ipc::{Request, Response, VmView, client::Client},
+    ipc::{VmView, client::Client, vms::List},
 };
 
 pub use table::Sort;
@@ -28,10 +28,7 @@ pub struct TopArgs {
 
 /// The fleet as the daemon holds it now.
 pub fn fetch(home: &Home) -> Result<Vec<VmView>> {
-    match Client::connect_or_start(home)?.call(Request::List, |_, _| {})? {
-        Response::Vms(vms) => Ok(vms),
-        other => bail!("unexpected answer from the daemon: {other:?}"),
-    }
+    Client::connect_or_start(home)?.call(List { cloud: false }, |_, _| {})
 }
 
 pub fn run(home: &Home, args: TopArgs) -> Result<()> {

@@ -11,12 +11,13 @@ use azlin_protocol::DEFAULT_AGENT_PORT;
 use base64::Engine as _;
 
 use super::{
-    AzureData, AzureProvider, Target, public_ip, resource_names,
+    AzureData, AzureProvider, public_ip, resource_names,
     template::{PRIVATE_IP_OUTPUT, PUBLIC_IP_OUTPUT, VmTemplate},
 };
 use crate::{
     azure::{
         api,
+        context::{ArmAccess, AzureContext},
         models::{
             Tags,
             network::{
@@ -50,15 +51,18 @@ impl AzureProvider {
     pub async fn create(
         &self,
         spec: &VmSpec,
-        target: &Target,
+        azure: &AzureContext,
         stage: &(dyn Fn(String) + Send + Sync),
     ) -> Result<Provisioned> {
+        // Refused earlier for the user (see `provider::capability`); this
+        // guards the template, which only knows listen mode.
         if !matches!(spec.connect, AgentConnect::Listen) {
             return Err(Prerequisite(
                 "Azure VMs are dialled by the daemon: leave out --dial".into(),
             )
             .into());
         }
+        let target = &azure.target;
         let subscription = self.subscription(target).await?;
         let (nic, public_ip, nsg, os_disk) = resource_names(&spec.name);
         let data = AzureData {
@@ -86,12 +90,15 @@ impl AzureProvider {
             ssh_public_key,
             user_data,
         };
-        match self.make(spec, data.clone(), plan, stage).await {
+        match self
+            .make(spec, data.clone(), plan, &azure.access, stage)
+            .await
+        {
             Ok(p) => Ok(p),
             Err(e) => {
                 // Whatever was made goes again; what never was is fine.
                 stage("removing what was made for it".into());
-                if let Err(cleanup) = self.delete_resources(&data).await {
+                if let Err(cleanup) = self.delete_resources(&data, &azure.access).await {
                     tracing::warn!(vm = %spec.name, "cleanup after a failed create: {cleanup:#}");
                 }
                 Err(e)
@@ -104,9 +111,10 @@ impl AzureProvider {
         spec: &VmSpec,
         data: AzureData,
         plan: Plan,
+        access: &ArmAccess,
         stage: &(dyn Fn(String) + Send + Sync),
     ) -> Result<Provisioned> {
-        let arm = self.client().await?;
+        let arm = self.client(access).await?;
         let mut tags = Tags::new();
         tags.insert("managed-by".into(), "azlin".into());
         tags.insert("azlin-vm".into(), spec.name.clone());

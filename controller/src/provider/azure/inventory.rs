@@ -16,6 +16,7 @@ use crate::{
     azure::{
         api,
         client::ArmClient,
+        context::ArmAccess,
         models::{
             compute::{InstanceView, VirtualMachine},
             network::PublicIpAddress,
@@ -27,7 +28,11 @@ use crate::{
 
 impl AzureProvider {
     /// ARM's view of each of `rows` (Azure VMs), by VM name.
-    pub async fn inventory(&self, rows: &[&VmRow]) -> BTreeMap<String, CloudView> {
+    pub async fn inventory(
+        &self,
+        rows: &[&VmRow],
+        access: &ArmAccess,
+    ) -> BTreeMap<String, CloudView> {
         let mut groups: BTreeMap<(String, String), Vec<AzureData>> = BTreeMap::new();
         let mut out = BTreeMap::new();
         for row in rows {
@@ -41,7 +46,7 @@ impl AzureProvider {
                 }
             }
         }
-        let arm = match self.client().await {
+        let arm = match self.client(access).await {
             Ok(arm) => arm,
             Err(e) => {
                 for d in groups.into_values().flatten() {

@@ -8,6 +8,7 @@ use super::{AzureData, AzureProvider, data_of};
 use crate::{
     azure::{
         api,
+        context::ArmAccess,
         models::{compute::VirtualMachine, resources::TagsResource},
     },
     state::VmRow,
@@ -24,9 +25,9 @@ pub enum PowerAction {
 }
 
 impl AzureProvider {
-    pub async fn power(&self, vm: &VmRow, action: PowerAction) -> Result<()> {
+    pub async fn power(&self, vm: &VmRow, action: PowerAction, access: &ArmAccess) -> Result<()> {
         let data = data_of(vm)?;
-        let arm = self.client().await?;
+        let arm = self.client(access).await?;
         let verb = match action {
             PowerAction::Start => "start",
             PowerAction::Stop { deallocate: true } => "deallocate",
@@ -39,9 +40,9 @@ impl AzureProvider {
     }
 
     /// Change the VM's size; returns the new provider data.
-    pub async fn resize(&self, vm: &VmRow, size: &str) -> Result<String> {
+    pub async fn resize(&self, vm: &VmRow, size: &str, access: &ArmAccess) -> Result<String> {
         let data = data_of(vm)?;
-        let arm = self.client().await?;
+        let arm = self.client(access).await?;
         let mut body: VirtualMachine = arm.get(&data.vm_path(), api::COMPUTE).await?;
         let profile = body
             .properties
@@ -78,14 +79,18 @@ impl AzureProvider {
     /// Delete the VM, then its NIC, and then its public IP, NSG, OS disk
     /// and the deployment record together. What is already gone is fine, so a second `kill` after a
     /// failed one finishes the job.
-    pub async fn delete(&self, vm: &VmRow) -> Result<()> {
-        self.delete_resources(&data_of(vm)?).await
+    pub async fn delete(&self, vm: &VmRow, access: &ArmAccess) -> Result<()> {
+        self.delete_resources(&data_of(vm)?, access).await
     }
 
     /// Delete a VM's resources by name (also after a create that failed
     /// half-way, before anything was recorded).
-    pub(super) async fn delete_resources(&self, data: &AzureData) -> Result<()> {
-        let arm = self.client().await?;
+    pub(super) async fn delete_resources(
+        &self,
+        data: &AzureData,
+        access: &ArmAccess,
+    ) -> Result<()> {
+        let arm = self.client(access).await?;
         let ids = Self::deletions(data);
         let api_of = |id: &str| {
             if id.contains("/Microsoft.Compute/disks/") {
@@ -127,6 +132,7 @@ impl AzureProvider {
         vm: &VmRow,
         set: &[(String, String)],
         remove: &[String],
+        access: &ArmAccess,
     ) -> Result<()> {
         let own = set
             .iter()
@@ -139,7 +145,7 @@ impl AzureProvider {
             );
         }
         let data = data_of(vm)?;
-        let arm = self.client().await?;
+        let arm = self.client(access).await?;
         let path = format!(
             "{}/providers/Microsoft.Resources/tags/default",
             data.vm_path()

@@ -20,8 +20,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::{
     azure::{
-        access::ArmAccess,
         client::{AZURE_ENDPOINT, ArmClient},
+        context::{ArmAccess, Target},
         credentials::Credentials,
         settings::{AzureConfig, DEFAULT_LOCATION, DEFAULT_RESOURCE_GROUP, DEFAULT_VM_SIZE},
         subscription,
@@ -30,6 +30,123 @@ use crate::{
 };
 
 pub use lifecycle::PowerAction;
+
+use super::{Capabilities, Kind, NewStyle, Provider, Provisioned, Stage, Started, VmSpec, Work};
+use crate::{azure::context::AzureContext, ipc::CloudView, state::VmRow};
+
+/// An Azure VM can be powered off and keep its hardware, be resized, and
+/// lives in a subscription and resource group. The daemon dials it.
+pub const CAPABILITIES: Capabilities = Capabilities {
+    new: NewStyle::Provision,
+    max_pool: 100,
+    power: true,
+    keep_allocated: true,
+    resize: true,
+    dial: false,
+    dev_tools: true,
+    azure_target: true,
+};
+
+impl Provider for AzureProvider {
+    fn kind(&self) -> Kind {
+        Kind::Azure
+    }
+
+    fn capabilities(&self) -> Capabilities {
+        CAPABILITIES
+    }
+
+    fn ready_timeout(&self, _pool: u32) -> std::time::Duration {
+        // Boot, cloud-init and the agent download on a cloud VM.
+        std::time::Duration::from_secs(600)
+    }
+
+    fn create<'a>(
+        &'a self,
+        spec: &'a VmSpec,
+        azure: &'a AzureContext,
+        stage: Stage<'a>,
+    ) -> Work<'a, Result<Provisioned>> {
+        Box::pin(self.create(spec, azure, stage))
+    }
+
+    fn start<'a>(&'a self, vm: &'a VmRow, azure: &'a AzureContext) -> Work<'a, Result<Started>> {
+        Box::pin(async move {
+            self.power(vm, PowerAction::Start, &azure.access).await?;
+            Ok(Started {
+                provider_data: vm.provider_data.clone(),
+                address: None,
+            })
+        })
+    }
+
+    fn stop<'a>(
+        &'a self,
+        vm: &'a VmRow,
+        keep_allocated: bool,
+        azure: &'a AzureContext,
+    ) -> Work<'a, Result<()>> {
+        let deallocate = !keep_allocated;
+        Box::pin(self.power(vm, PowerAction::Stop { deallocate }, &azure.access))
+    }
+
+    /// An Azure VM reboots in place.
+    fn restart<'a>(&'a self, vm: &'a VmRow, azure: &'a AzureContext) -> Work<'a, Result<Started>> {
+        Box::pin(async move {
+            self.power(vm, PowerAction::Restart, &azure.access).await?;
+            Ok(Started {
+                provider_data: vm.provider_data.clone(),
+                address: None,
+            })
+        })
+    }
+
+    fn delete<'a>(&'a self, vm: &'a VmRow, azure: &'a AzureContext) -> Work<'a, Result<()>> {
+        Box::pin(self.delete(vm, &azure.access))
+    }
+
+    fn deletions(&self, vm: &VmRow) -> Result<Vec<String>> {
+        Self::planned_deletions(vm)
+    }
+
+    fn resize<'a>(
+        &'a self,
+        vm: &'a VmRow,
+        size: &'a str,
+        azure: &'a AzureContext,
+    ) -> Work<'a, Result<String>> {
+        Box::pin(self.resize(vm, size, &azure.access))
+    }
+
+    fn set_tags<'a>(
+        &'a self,
+        vm: &'a VmRow,
+        set: &'a [(String, String)],
+        remove: &'a [String],
+        azure: &'a AzureContext,
+    ) -> Work<'a, Result<()>> {
+        Box::pin(self.set_tags(vm, set, remove, &azure.access))
+    }
+
+    fn cloud_views<'a>(
+        &'a self,
+        rows: &'a [&'a VmRow],
+        azure: &'a AzureContext,
+    ) -> Work<'a, std::collections::BTreeMap<String, CloudView>> {
+        Box::pin(self.inventory(rows, &azure.access))
+    }
+
+    fn in_target(&self, vm: &VmRow, target: &Target) -> bool {
+        let Ok(data) = data_of(vm) else {
+            return false;
+        };
+        let same = |want: &Option<String>, have: &str| {
+            want.as_deref().is_none_or(|w| w.eq_ignore_ascii_case(have))
+        };
+        same(&target.subscription, &data.subscription)
+            && same(&target.resource_group, &data.resource_group)
+    }
+}
 
 /// Where one VM lives and what azlin made for it.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -75,14 +192,6 @@ impl AzureData {
     }
 }
 
-/// Per-request choices that override config.toml (and, on the commands
-/// that act on VMs, the only subscription and resource group they touch).
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Target {
-    pub subscription: Option<String>,
-    pub resource_group: Option<String>,
-}
-
 pub struct AzureProvider {
     home: Home,
     config: AzureConfig,
@@ -108,14 +217,13 @@ impl AzureProvider {
         }
     }
 
-    /// The ARM client for the request being served: its
+    /// The ARM client for `access` (the request's): its
     /// `AZLIN_ARM_ENDPOINT` or Azure's, with its `AZLIN_ARM_TOKEN` or the
     /// sign-in chain `azure::credentials` documents. Made on first use and
     /// kept, so its sign-in and write cap last across requests.
-    pub async fn client(&self) -> Result<Arc<ArmClient>> {
-        let access = ArmAccess::current();
+    pub async fn client(&self, access: &ArmAccess) -> Result<Arc<ArmClient>> {
         let mut clients = self.clients.lock().await;
-        if let Some(c) = clients.get(&access) {
+        if let Some(c) = clients.get(access) {
             return Ok(c.clone());
         }
         let endpoint = access.endpoint.as_deref().unwrap_or(AZURE_ENDPOINT);
@@ -124,7 +232,7 @@ impl AzureProvider {
             ArmClient::new(endpoint, credentials)?
                 .with_write_cap(self.config.writes_per_second.unwrap_or(10.0)),
         );
-        clients.insert(access, client.clone());
+        clients.insert(access.clone(), client.clone());
         Ok(client)
     }
 
@@ -170,7 +278,7 @@ impl AzureProvider {
     }
 }
 
-pub fn data_of(vm: &crate::state::VmRow) -> Result<AzureData> {
+pub fn data_of(vm: &VmRow) -> Result<AzureData> {
     serde_json::from_str(&vm.provider_data).with_context(|| {
         format!(
             "{} has no Azure resources recorded; remove it with azlin kill",

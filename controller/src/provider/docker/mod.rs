@@ -27,8 +27,85 @@ use self::{
     agent_download::AgentDownload,
     engine::{docker, docker_maybe},
 };
-use super::{AgentConnect, Provisioned, VmSpec, local::find_agent_binary};
-use crate::{config::DockerConfig, home::Home, state::VmRow};
+use super::{
+    AgentConnect, Capabilities, Kind, NewStyle, Provider, Provisioned, Stage, Started, VmSpec,
+    Work, local::find_agent_binary,
+};
+use crate::{azure::context::AzureContext, config::DockerConfig, home::Home, state::VmRow};
+
+/// A container stops and starts but has no allocation to keep and no size.
+pub const CAPABILITIES: Capabilities = Capabilities {
+    new: NewStyle::Provision,
+    max_pool: 100,
+    power: true,
+    keep_allocated: false,
+    resize: false,
+    dial: true,
+    dev_tools: true,
+    azure_target: false,
+};
+
+impl Provider for DockerProvider {
+    fn kind(&self) -> Kind {
+        Kind::Docker
+    }
+
+    fn capabilities(&self) -> Capabilities {
+        CAPABILITIES
+    }
+
+    fn ready_timeout(&self, pool: u32) -> std::time::Duration {
+        // A container boots and runs cloud-init first.
+        std::time::Duration::from_secs(120 + 4 * u64::from(pool))
+    }
+
+    fn create<'a>(
+        &'a self,
+        spec: &'a VmSpec,
+        _azure: &'a AzureContext,
+        _stage: Stage<'a>,
+    ) -> Work<'a, Result<Provisioned>> {
+        Box::pin(self.create(spec))
+    }
+
+    fn start<'a>(&'a self, vm: &'a VmRow, _azure: &'a AzureContext) -> Work<'a, Result<Started>> {
+        Box::pin(async move {
+            let (provider_data, address) = self.start(vm).await?;
+            Ok(Started {
+                provider_data,
+                address,
+            })
+        })
+    }
+
+    fn stop<'a>(
+        &'a self,
+        vm: &'a VmRow,
+        _keep_allocated: bool,
+        _azure: &'a AzureContext,
+    ) -> Work<'a, Result<()>> {
+        Box::pin(self.stop(vm))
+    }
+
+    fn delete<'a>(&'a self, vm: &'a VmRow, _azure: &'a AzureContext) -> Work<'a, Result<()>> {
+        Box::pin(self.delete(vm))
+    }
+
+    fn deletions(&self, vm: &VmRow) -> Result<Vec<String>> {
+        Ok(vec![
+            format!("container {}", self.container_name(&vm.name)),
+            format!("cloud-init seed {}", self.vm_dir(&vm.name)?.display()),
+        ])
+    }
+
+    fn current_address<'a>(&'a self, vm: &'a VmRow) -> Work<'a, Option<String>> {
+        Box::pin(self.current_address(vm))
+    }
+
+    fn log_tail<'a>(&'a self, vm: &'a VmRow) -> Work<'a, String> {
+        Box::pin(self.log_tail(vm))
+    }
+}
 
 /// The repository name of the images `deploy/vm-image/build.sh` makes.
 pub const IMAGE_REPOSITORY: &str = "azlin-vm";

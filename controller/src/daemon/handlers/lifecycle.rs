@@ -1,0 +1,207 @@
+//! `start`, `stop`, `restart`, `resize`, `kill` / `destroy` and `killall`:
+//! a VM's life through its provider. Each asks
+//! [`crate::provider::Providers::require`] before anything changes, so an
+//! operation or flag the VM's provider lacks is refused with nothing done.
+
+use std::sync::Arc;
+
+use anyhow::{Context, Result, bail};
+
+use super::{Ctx, Handle, HandleVm, resolve::Resolved};
+use crate::{
+    daemon::{Daemon, agents::link},
+    ipc::{
+        Done,
+        lifecycle::{DestroyPlan, Kill, KillAll, Resize, Restart, Start, Stop},
+    },
+    provider::{Operation, Started},
+    state::{ConnectMode, VmRow, VmState},
+};
+
+impl HandleVm for Start {
+    async fn handle(self, cx: &Ctx, vm: Resolved) -> Result<Done> {
+        let provider = cx.provider(&vm);
+        cx.d.providers.require(provider, &Operation::Start)?;
+        let started = provider.start(&vm.row, &cx.azure).await?;
+        running_again(&cx.d, &vm.row, &started)?;
+        Ok(Done {
+            message: format!("{} started", self.vm),
+        })
+    }
+}
+
+impl HandleVm for Stop {
+    async fn handle(self, cx: &Ctx, vm: Resolved) -> Result<Done> {
+        let provider = cx.provider(&vm);
+        let op = Operation::Stop {
+            keep_allocated: self.keep_allocated,
+        };
+        cx.d.providers.require(provider, &op)?;
+        let name = vm.name();
+        cx.d.db
+            .lock()
+            .expect("db lock")
+            .set_vm_state(name, VmState::Stopped)?;
+        // Keep the VM tracked (it is still in the fleet) but stop dialling it.
+        cx.d.fleet.untrack(name, "VM stopped");
+        cx.d.fleet.track(name);
+        provider
+            .stop(&vm.row, self.keep_allocated, &cx.azure)
+            .await?;
+        Ok(Done {
+            message: format!("{} stopped", self.vm),
+        })
+    }
+}
+
+impl HandleVm for Restart {
+    async fn handle(self, cx: &Ctx, vm: Resolved) -> Result<Done> {
+        let provider = cx.provider(&vm);
+        cx.d.providers.require(provider, &Operation::Restart)?;
+        let started = provider.restart(&vm.row, &cx.azure).await?;
+        running_again(&cx.d, &vm.row, &started)?;
+        Ok(Done {
+            message: format!("{} restarted", self.vm),
+        })
+    }
+}
+
+impl HandleVm for Resize {
+    async fn handle(self, cx: &Ctx, vm: Resolved) -> Result<Done> {
+        let provider = cx.provider(&vm);
+        cx.d.providers.require(provider, &Operation::Resize)?;
+        let size = self.size.as_str();
+        if size.is_empty() || !size.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_') {
+            bail!("{size:?} is not a VM size such as Standard_D4s_v5");
+        }
+        let data = provider.resize(&vm.row, size, &cx.azure).await?;
+        cx.d.db
+            .lock()
+            .expect("db lock")
+            .set_vm_provider_data(vm.name(), &data)?;
+        Ok(Done {
+            message: format!("{} is now {size}", self.vm),
+        })
+    }
+}
+
+impl HandleVm for Kill {
+    async fn handle(self, cx: &Ctx, vm: Resolved) -> Result<Done> {
+        kill(cx, &vm).await
+    }
+}
+
+impl HandleVm for DestroyPlan {
+    async fn handle(self, cx: &Ctx, vm: Resolved) -> Result<Done> {
+        let items = cx.provider(&vm).deletions(&vm.row)?;
+        Ok(Done {
+            message: format!(
+                "azlin destroy {} would delete ({} provider):\n{}\nand revoke its certificate",
+                vm.name(),
+                vm.kind,
+                items
+                    .iter()
+                    .map(|i| format!("  {i}"))
+                    .collect::<Vec<_>>()
+                    .join("\n")
+            ),
+        })
+    }
+}
+
+impl Handle for KillAll {
+    /// Delete the VMs in the request's target, all at once (the ARM client
+    /// paces the writes); every VM is tried, and the failures are reported
+    /// together.
+    async fn handle(self, cx: &Ctx) -> Result<Done> {
+        let rows = cx.d.db.lock().expect("db lock").vms()?;
+        let mut kills = tokio::task::JoinSet::new();
+        for row in rows
+            .into_iter()
+            .filter(|r| super::resolve::in_target(&cx.d, &cx.azure.target, r))
+        {
+            let cx = cx.clone();
+            kills.spawn(async move {
+                let result = match crate::provider::Kind::parse(&row.provider) {
+                    Ok(kind) => {
+                        kill(
+                            &cx,
+                            &Resolved {
+                                row: row.clone(),
+                                kind,
+                            },
+                        )
+                        .await
+                    }
+                    Err(e) => Err(e),
+                };
+                (row.name, result)
+            });
+        }
+        let (mut deleted, mut failed) = (0, Vec::new());
+        while let Some(joined) = kills.join_next().await {
+            match joined {
+                Ok((name, Ok(_))) => {
+                    deleted += 1;
+                    cx.progress(&name, "deleted");
+                }
+                Ok((name, Err(e))) => failed.push(format!("{name}: {e:#}")),
+                Err(e) => failed.push(format!("a deletion task failed: {e}")),
+            }
+        }
+        if !failed.is_empty() {
+            bail!(
+                "{deleted} VM(s) deleted, {} not (rerun killall to finish):\n{}",
+                failed.len(),
+                failed.join("\n")
+            );
+        }
+        Ok(Done {
+            message: format!("{deleted} VM(s) deleted"),
+        })
+    }
+}
+
+/// Delete one VM: its provider's part, then its record, certificate and
+/// session name.
+async fn kill(cx: &Ctx, vm: &Resolved) -> Result<Done> {
+    let d = &cx.d;
+    let name = vm.name();
+    d.fleet.untrack(name, "VM deleted");
+    cx.provider(vm)
+        .delete(&vm.row, &cx.azure)
+        .await
+        .with_context(|| format!("cannot delete {name}"))?;
+    d.db.lock().expect("db lock").remove_vm(name)?;
+    d.live.forget(name);
+    if d.session_name(name).is_some() {
+        // The name goes with the VM, so a new VM may take it.
+        match crate::config::Config::write_session_name(&d.home.config_file(), name, None) {
+            Ok(names) => *d.session_names.write().expect("session names lock") = names,
+            Err(e) => tracing::warn!(vm = %name, "cannot clear its session name: {e:#}"),
+        }
+    }
+    tracing::info!(vm = %name, "VM deleted and its certificate revoked");
+    Ok(Done {
+        message: format!("{name} deleted; its certificate is revoked"),
+    })
+}
+
+/// Record a VM its provider started (again) and have the daemon reach it.
+fn running_again(d: &Arc<Daemon>, row: &VmRow, started: &Started) -> Result<()> {
+    let name = row.name.as_str();
+    {
+        let mut db = d.db.lock().expect("db lock");
+        db.set_vm_provider_data(name, &started.provider_data)?;
+        if let Some(address) = &started.address {
+            db.set_vm_address(name, address)?;
+        }
+        db.set_vm_state(name, VmState::Running)?;
+    }
+    if row.connect_mode == ConnectMode::Listen && row.state != VmState::Running {
+        link::spawn(d.clone(), name.to_string());
+    } else {
+        d.fleet.track(name);
+    }
+    Ok(())
+}

@@ -1,0 +1,143 @@
+//! The daemon's answers to the CLI: one module per command (or close
+//! family of commands), each implementing [`Handle`] (or [`HandleVm`] when
+//! the request names a VM) for its request types from `ipc`, so the reply
+//! type is the request's own. [`socket`] reads requests off `daemon.sock`;
+//! [`dispatch`] hands each to its handler; a VM a request names is
+//! resolved once, in [`resolve`], before its handler runs.
+//!
+//! Not here: the agents' connections (`daemon::agents`) and the work the
+//! daemon does on its own (`daemon::jobs`).
+
+pub mod alerts;
+pub mod cloud_view;
+pub mod daemon_status;
+pub mod exec;
+pub mod fetch;
+pub mod files;
+pub mod labels;
+pub mod lifecycle;
+pub mod list;
+pub mod new;
+pub mod processes;
+pub mod register;
+pub mod resolve;
+pub mod selection;
+pub mod socket;
+pub mod ssh;
+pub mod terminal;
+pub mod token;
+
+use std::{future::Future, sync::Arc};
+
+use anyhow::{Result, anyhow};
+use tokio::sync::mpsc::UnboundedSender;
+
+use self::resolve::Resolved;
+use super::Daemon;
+use crate::{
+    azure::context::AzureContext,
+    ipc::{Call, NamesVm, Reply, Request},
+    provider::Provider,
+};
+
+/// What every handler gets: the daemon, the request's Azure context, and
+/// the way to tell the CLI how it goes.
+#[derive(Clone)]
+pub struct Ctx {
+    pub d: Arc<Daemon>,
+    pub azure: AzureContext,
+    tx: UnboundedSender<Reply>,
+}
+
+impl Ctx {
+    /// A line of progress for the CLI.
+    pub fn progress(&self, vm: &str, message: impl Into<String>) {
+        let _ = self.tx.send(Reply::Progress {
+            vm: vm.to_string(),
+            message: message.into(),
+        });
+    }
+
+    /// Where frames before the answer go (copy progress).
+    pub fn replies(&self) -> UnboundedSender<Reply> {
+        self.tx.clone()
+    }
+
+    /// The provider of a VM.
+    pub fn provider(&self, vm: &Resolved) -> &dyn Provider {
+        self.d.providers.get(vm.kind)
+    }
+}
+
+/// A request that names no VM, answered with its own reply type.
+pub trait Handle: Call {
+    fn handle(self, cx: &Ctx) -> impl Future<Output = Result<Self::Reply>> + Send;
+}
+
+/// A request that names one VM: the handler gets it resolved.
+pub trait HandleVm: Call + NamesVm {
+    fn handle(self, cx: &Ctx, vm: Resolved) -> impl Future<Output = Result<Self::Reply>> + Send;
+}
+
+async fn answer<C: Handle>(request: C, cx: &Ctx) -> Result<Vec<u8>> {
+    let reply = request.handle(cx).await?;
+    Ok(postcard::to_stdvec(&reply)?)
+}
+
+async fn answer_vm<C: HandleVm>(request: C, cx: &Ctx) -> Result<Vec<u8>> {
+    let vm = resolve::vm(cx, request.vm())?;
+    let reply = request.handle(cx, vm).await?;
+    Ok(postcard::to_stdvec(&reply)?)
+}
+
+/// Answer one request that gets one answer; the reply (or the error, with
+/// the exit status it means) goes to `tx`.
+pub async fn dispatch(
+    d: Arc<Daemon>,
+    request: Request,
+    azure: AzureContext,
+    tx: UnboundedSender<Reply>,
+) {
+    let cx = Ctx {
+        d,
+        azure,
+        tx: tx.clone(),
+    };
+    let result = match request {
+        Request::DaemonStatus(r) => answer(r, &cx).await,
+        Request::Shutdown(r) => answer(r, &cx).await,
+        Request::Rebind(r) => answer(r, &cx).await,
+        Request::List(r) => answer(r, &cx).await,
+        Request::VmStatus(r) => answer_vm(r, &cx).await,
+        Request::New(r) => answer(r, &cx).await,
+        Request::Start(r) => answer_vm(r, &cx).await,
+        Request::Stop(r) => answer_vm(r, &cx).await,
+        Request::Restart(r) => answer_vm(r, &cx).await,
+        Request::Resize(r) => answer_vm(r, &cx).await,
+        Request::Kill(r) => answer_vm(r, &cx).await,
+        Request::DestroyPlan(r) => answer_vm(r, &cx).await,
+        Request::KillAll(r) => answer(r, &cx).await,
+        Request::Token(r) => answer_vm(r, &cx).await,
+        Request::Processes(r) => answer_vm(r, &cx).await,
+        Request::ProcessTables(r) => answer(r, &cx).await,
+        Request::Tag(r) => answer_vm(r, &cx).await,
+        Request::Session(r) => answer_vm(r, &cx).await,
+        Request::SshTargets(r) => answer(r, &cx).await,
+        Request::Alerts(r) => answer(r, &cx).await,
+        Request::Push(r) => answer_vm(r, &cx).await,
+        Request::Fetch(r) => answer_vm(r, &cx).await,
+        Request::Sync(r) => answer(r, &cx).await,
+        // Served by the socket itself, which keeps it open both ways.
+        Request::Exec(_) | Request::Connect(_) | Request::AlertsFollow => Err(anyhow!(
+            "exec, connect and alerts --follow must go through a streaming session"
+        )),
+    };
+    let reply = match result {
+        Ok(bytes) => Reply::Ok(bytes),
+        Err(e) => Reply::Err {
+            message: format!("{e:#}"),
+            exit: crate::provider::exit_code(&e),
+        },
+    };
+    let _ = tx.send(reply);
+}

@@ -1,0 +1,256 @@
+//! `azlin new`: the provider's capabilities are checked first (nothing is
+//! made for a flag it lacks); machines the user runs are registered
+//! ([`super::register`]). For the providers that make VMs, every VM of a
+//! pool is made at once (a cloud VM takes minutes; a pool of ten should take the time
+//! of one), each with its own one-time join token, then the daemon waits
+//! for every agent to enroll and connect. A VM whose creation fails is
+//! removed again, with whatever its provider had made; the others stay.
+
+use std::{sync::Arc, time::Instant};
+
+use anyhow::{Result, anyhow, bail};
+use azlin_protocol::{enroll::JoinToken, pki};
+use tokio::task::JoinSet;
+
+use super::{Ctx, Handle, labels::check_tags, list::list_in};
+use crate::{
+    azure::context::Target,
+    daemon::{Daemon, agents::link},
+    ipc::new::{New, NewReply},
+    provider::{AgentConnect, NewStyle, NotReady, Operation, Provider, VmSpec},
+    state::{ConnectMode, NewVm, VmRow, VmState, now_unix},
+};
+
+impl Handle for New {
+    async fn handle(self, cx: &Ctx) -> Result<NewReply> {
+        let provider = cx.d.providers.of(&self.provider)?;
+        let op = Operation::New {
+            pool: self.pool,
+            dial: self.connect == ConnectMode::Dial,
+            no_dev_tools: self.no_dev_tools,
+            target: &cx.azure.target,
+        };
+        cx.d.providers.require(provider, &op)?;
+        check_tags(&self.tags)?;
+        match provider.capabilities().new {
+            NewStyle::Register => super::register::register(&cx.d, &self),
+            NewStyle::Provision => create(cx, provider, self).await.map(NewReply::Created),
+        }
+    }
+}
+
+/// The names of a new pool: `NAME`, or `NAME-1` … `NAME-N`; a random
+/// `azlin-xxxxxx` without a name. None may be taken.
+pub fn pick_names(d: &Daemon, req: &New) -> Result<Vec<String>> {
+    let base = match &req.name {
+        Some(n) => n.clone(),
+        None => {
+            let token = JoinToken::generate()?.id_hex();
+            format!("azlin-{}", &token[..6])
+        }
+    };
+    let names: Vec<String> = if req.pool == 1 {
+        vec![base]
+    } else {
+        (1..=req.pool).map(|i| format!("{base}-{i}")).collect()
+    };
+    let db = d.db.lock().expect("db lock");
+    for n in &names {
+        pki::check_vm_name(n)?;
+        if db.vm(n)?.is_some() {
+            bail!("a VM named {n} already exists");
+        }
+        if let Some(vm) = d.vm_for_session(n) {
+            bail!("{n} is the session name of {vm}; pick another VM name");
+        }
+    }
+    Ok(names)
+}
+
+async fn create(cx: &Ctx, provider: &dyn Provider, req: New) -> Result<Vec<crate::ipc::VmView>> {
+    let d = &cx.d;
+    let connect = match req.connect {
+        ConnectMode::Listen => AgentConnect::Listen,
+        ConnectMode::Dial => {
+            let addr = d.config.daemon.listen.ok_or_else(|| {
+                anyhow!("dial mode needs the daemon to listen: set [daemon] listen in config.toml")
+            })?;
+            AgentConnect::Dial {
+                controller: addr.to_string(),
+            }
+        }
+    };
+    let names = pick_names(d, &req)?;
+    let started = Instant::now();
+    let req = Arc::new(req);
+    let mut tasks = JoinSet::new();
+    let kind = provider.kind();
+    for name in names {
+        let (cx, req, connect) = (cx.clone(), req.clone(), connect.clone());
+        tasks.spawn(async move {
+            let provider = cx.d.providers.get(kind);
+            let result = create_one(&cx, provider, &req, &name, connect, started).await;
+            (name, result)
+        });
+    }
+    let mut created = Vec::new();
+    let mut failed: Vec<(String, anyhow::Error)> = Vec::new();
+    while let Some(joined) = tasks.join_next().await {
+        match joined {
+            Ok((name, Ok(()))) => created.push(name),
+            Ok((name, Err(e))) => failed.push((name, e)),
+            Err(e) => failed.push(("?".into(), anyhow!("a VM's creation task failed: {e}"))),
+        }
+    }
+    created.sort();
+    if !failed.is_empty() {
+        failed.sort_by(|a, b| a.0.cmp(&b.0));
+        let kept = if created.is_empty() {
+            String::new()
+        } else {
+            format!(" (created and kept: {})", created.join(", "))
+        };
+        let others: Vec<String> = failed[1..]
+            .iter()
+            .map(|(n, e)| format!("\ncannot create {n}: {e:#}"))
+            .collect();
+        // The first error keeps its type (for the exit status); the
+        // others are told in its message.
+        let (name, first) = failed.swap_remove(0);
+        return Err(first.context(format!("cannot create {name}{kept}{}", others.concat())));
+    }
+    wait_until_connected(cx, provider, req.pool, &created, started).await?;
+    Ok(list_in(d, &Target::default())?
+        .into_iter()
+        .filter(|v| created.contains(&v.name))
+        .collect())
+}
+
+async fn create_one(
+    cx: &Ctx,
+    provider: &dyn Provider,
+    req: &New,
+    name: &str,
+    connect: AgentConnect,
+    started: Instant,
+) -> Result<()> {
+    let d = &cx.d;
+    let progress = |message: String| cx.progress(name, message);
+    let token = JoinToken::generate()?;
+    d.db.lock().expect("db lock").add_vms(&[NewVm {
+        row: VmRow {
+            name: name.to_string(),
+            provider: req.provider.clone(),
+            state: VmState::Provisioning,
+            connect_mode: req.connect,
+            address: None,
+            created_at: now_unix(),
+            cert_serial: None,
+            provider_data: "{}".into(),
+        },
+        tags: &req.tags,
+        token_id: token.id_hex(),
+        verifier: token.verifier(),
+        ttl_secs: d.config.daemon.token_ttl_secs,
+    }])?;
+    let spec = VmSpec {
+        name: name.to_string(),
+        token,
+        ca_pem: d.pki.ca.cert_pem().to_string(),
+        connect,
+        dev_tools: !req.no_dev_tools,
+        session_name: d.session_name(name),
+    };
+    progress(format!("creating ({} provider)", req.provider));
+    let stage = |what: String| cx.progress(name, what);
+    match provider.create(&spec, &cx.azure, &stage).await {
+        Ok(p) => {
+            {
+                let mut db = d.db.lock().expect("db lock");
+                db.set_vm_provider_data(name, &p.provider_data)?;
+                if let Some(addr) = &p.address {
+                    db.set_vm_address(name, addr)?;
+                }
+                db.set_vm_state(name, VmState::Running)?;
+            }
+            progress(format!(
+                "{}{} ({:.1} s)",
+                provider.created_word(),
+                p.address.map(|a| format!(" at {a}")).unwrap_or_default(),
+                started.elapsed().as_secs_f64()
+            ));
+            match req.connect {
+                ConnectMode::Listen => link::spawn(d.clone(), name.to_string()),
+                ConnectMode::Dial => {
+                    d.fleet.track(name);
+                }
+            }
+            Ok(())
+        }
+        Err(e) => {
+            // Nothing half-made stays: whatever the provider got as far as
+            // creating goes, and so do the row and its token.
+            let row = d.db.lock().expect("db lock").vm(name)?;
+            if let Some(row) = row
+                && let Err(cleanup) = provider.delete(&row, &cx.azure).await
+                && row.provider_data != "{}"
+            {
+                tracing::warn!(vm = %name, "cleaning up after a failed create: {cleanup:#}");
+            }
+            d.db.lock().expect("db lock").remove_vm(name)?;
+            Err(e)
+        }
+    }
+}
+
+async fn wait_until_connected(
+    cx: &Ctx,
+    provider: &dyn Provider,
+    pool: u32,
+    created: &[String],
+    started: Instant,
+) -> Result<()> {
+    let d = &cx.d;
+    let ready_timeout = provider.ready_timeout(pool);
+    let ready = d
+        .fleet
+        .wait_until(ready_timeout, |f| {
+            created.iter().all(|n| f.status(n).connected)
+        })
+        .await;
+    for name in created {
+        if d.fleet.status(name).connected {
+            cx.progress(
+                name,
+                format!(
+                    "enrolled and connected ({} ms)",
+                    started.elapsed().as_millis()
+                ),
+            );
+        }
+    }
+    if ready {
+        return Ok(());
+    }
+    let mut late = Vec::new();
+    for n in created.iter().filter(|n| !d.fleet.status(n).connected) {
+        let status = d.fleet.status(n);
+        let row = d.db.lock().expect("db lock").vm(n)?;
+        let tail = match &row {
+            Some(row) => provider.log_tail(row).await,
+            None => String::new(),
+        };
+        late.push(format!(
+            "{n}: {}\n{tail}",
+            status
+                .last_error
+                .unwrap_or_else(|| "no connection yet".into()),
+        ));
+    }
+    Err(NotReady(format!(
+        "not connected within {ready_timeout:?} (the VMs exist; `azlin list` shows when they \
+         join, `azlin kill VM` removes one):\n{}",
+        late.join("\n")
+    ))
+    .into())
+}

@@ -1,0 +1,53 @@
+//! `azlin ps` (every chosen VM's busiest processes, asked of all agents
+//! at once) and the dashboard's detail view (one VM's).
+
+use anyhow::{Result, bail};
+use azlin_protocol::{
+    exec::clean_reason,
+    stream::{ProcessInfo, Query, QueryReply, check_processes},
+};
+
+use super::{Ctx, Handle, HandleVm, resolve::Resolved, selection};
+use crate::{
+    daemon::agents::query::ask,
+    ipc::processes::{ProcessTable, ProcessTables, Processes},
+};
+
+impl HandleVm for Processes {
+    async fn handle(self, cx: &Ctx, vm: Resolved) -> Result<Vec<ProcessInfo>> {
+        let name = vm.name();
+        let query = Query::Processes {
+            sort: self.sort,
+            limit: self.limit,
+        };
+        match ask(&cx.d, name, query).await? {
+            QueryReply::Processes(list) => Ok(check_processes(list, self.limit)),
+            QueryReply::Error { reason } => bail!("{name} could not list its processes: {reason}"),
+            _ => bail!("{name} answered another question than the one asked"),
+        }
+    }
+}
+
+/// Every chosen VM's busiest processes, asked of all agents at once.
+impl Handle for ProcessTables {
+    async fn handle(self, cx: &Ctx) -> Result<Vec<ProcessTable>> {
+        let (d, sort, limit) = (&cx.d, self.sort, self.limit);
+        let vms = selection::choose(d, &self.selector)?;
+        let mut asks = tokio::task::JoinSet::new();
+        for (i, vm) in vms.iter().enumerate() {
+            let (d, vm) = (d.clone(), vm.clone());
+            asks.spawn(async move {
+                let result = match ask(&d, &vm, Query::Processes { sort, limit }).await {
+                    Ok(QueryReply::Processes(list)) => Ok(check_processes(list, limit)),
+                    Ok(QueryReply::Error { reason }) => Err(clean_reason(reason)),
+                    Ok(_) => Err("the agent answered another question".into()),
+                    Err(e) => Err(format!("{e:#}")),
+                };
+                (i, ProcessTable { vm, result })
+            });
+        }
+        let mut tables: Vec<(usize, ProcessTable)> = asks.join_all().await;
+        tables.sort_by_key(|(i, _)| *i);
+        Ok(tables.into_iter().map(|(_, t)| t).collect())
+    }
+}

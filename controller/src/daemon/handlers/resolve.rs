@@ -1,0 +1,97 @@
+//! The one place a VM named in a request becomes that VM: its name or the
+//! session name the user gave it, then the request's Azure target. A
+//! command naming one VM is refused when that VM is not an Azure VM in
+//! the `--subscription` / `--resource-group` given: a name can be reused,
+//! and deleting the wrong one cannot be undone. `list`, `status` and
+//! `killall` keep to the VMs there ([`in_target`]). An empty target
+//! changes nothing.
+//!
+//! Not here: choosing many VMs by selector (`selection`).
+
+use anyhow::{Result, bail};
+
+use super::Ctx;
+use crate::{azure::context::Target, daemon::Daemon, provider::Kind, state::VmRow};
+
+/// A VM a request named, found.
+#[derive(Debug, Clone)]
+pub struct Resolved {
+    pub row: VmRow,
+    pub kind: Kind,
+}
+
+impl Resolved {
+    /// The VM's own name (not the session name it may have been named by).
+    pub fn name(&self) -> &str {
+        &self.row.name
+    }
+}
+
+/// The VM `name` means for this request: found by name or session name,
+/// and in the request's Azure target.
+pub fn vm(cx: &Ctx, name: &str) -> Result<Resolved> {
+    let row = row(&cx.d, name)?;
+    check_target(&cx.d, &cx.azure.target, &row)?;
+    let kind = Kind::parse(&row.provider)?;
+    Ok(Resolved { row, kind })
+}
+
+/// The row of the VM that `name` means: a VM name, or a session name the
+/// user gave one. An unknown name is an error listing the closest known
+/// ones.
+pub fn row(d: &Daemon, name: &str) -> Result<VmRow> {
+    let db = d.db.lock().expect("db lock");
+    if let Some(row) = db.vm(name)? {
+        return Ok(row);
+    }
+    if let Some(vm) = d.vm_for_session(name)
+        && let Some(row) = db.vm(&vm)?
+    {
+        return Ok(row);
+    }
+    let mut names: Vec<String> = db.vms()?.into_iter().map(|v| v.name).collect();
+    names.extend(
+        d.session_names
+            .read()
+            .expect("session names lock")
+            .values()
+            .cloned(),
+    );
+    let close = crate::names::closest(name, &names);
+    if close.is_empty() {
+        bail!("no VM or session named {name:?}; `azlin list` shows the fleet");
+    }
+    bail!(
+        "no VM or session named {name:?}; did you mean {}?",
+        close.join(", ")
+    )
+}
+
+/// Whether `row` is in `target` (always, for an empty target).
+pub fn in_target(d: &Daemon, target: &Target, row: &VmRow) -> bool {
+    if target.is_empty() {
+        return true;
+    }
+    d.providers
+        .of(&row.provider)
+        .is_ok_and(|p| p.in_target(row, target))
+}
+
+/// Refuse acting on `row` outside `target`.
+fn check_target(d: &Daemon, target: &Target, row: &VmRow) -> Result<()> {
+    if in_target(d, target, row) {
+        return Ok(());
+    }
+    let where_ = match crate::provider::azure::data_of(row) {
+        Ok(data) if row.provider == Kind::Azure.as_str() => format!(
+            "in resource group {} of subscription {}",
+            data.resource_group, data.subscription
+        ),
+        _ => format!("a {} VM, not in Azure", row.provider),
+    };
+    bail!(
+        "{} is {where_}, not in the --subscription / --resource-group given; nothing done \
+         (leave them out, or give the VM's own)",
+        row.name
+    )
+}

@@ -1,0 +1,13 @@
+//! What the daemon does on its own, with no CLI request behind it.
+//!
+//! - [`history`]: the metrics history in `state.db`, downsampled.
+//! - [`alerts`]: the alert rules in force, agents' events, agent loss,
+//!   and the channels that notify the developer.
+//! - [`metrics_http`]: Prometheus `/metrics` on a loopback port.
+//!
+//! Not here: the connections these read from (`agents`), requests
+//! (`handlers`).
+
+pub mod alerts;
+pub mod history;
+pub mod metrics_http;

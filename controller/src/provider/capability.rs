@@ -1,0 +1,218 @@
+//! What each provider can do beyond the five things every provider does
+//! (create or register, list, start, stop, delete), and the one place an
+//! operation or flag a provider lacks is refused: before anything happens,
+//! with a message naming the provider, the operation and where it does
+//! apply. Nothing a provider lacks is accepted and quietly ignored.
+//!
+//! Pure data and a pure function ([`refusal`]); the daemon asks
+//! [`super::Providers::require`], which feeds it every provider's table.
+//! Not here: how a provider does what it can (its own module).
+
+use std::fmt;
+
+use crate::azure::context::Target;
+
+/// The providers this build has, as stored in `state.db` (`vms.provider`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Kind {
+    Local,
+    Docker,
+    Azure,
+    External,
+}
+
+impl Kind {
+    pub const ALL: [Kind; 4] = [Kind::Local, Kind::Docker, Kind::Azure, Kind::External];
+
+    /// The name on the command line and in `state.db`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Kind::Local => "local",
+            Kind::Docker => "docker",
+            Kind::Azure => "azure",
+            Kind::External => "external",
+        }
+    }
+
+    /// What the user calls this provider's VMs, in a sentence.
+    pub fn noun(self) -> &'static str {
+        match self {
+            Kind::Local => "local VMs",
+            Kind::Docker => "docker VMs",
+            Kind::Azure => "Azure VMs",
+            Kind::External => "external machines",
+        }
+    }
+
+    /// The provider named `name`, or an error listing the ones there are.
+    pub fn parse(name: &str) -> anyhow::Result<Kind> {
+        Kind::ALL
+            .into_iter()
+            .find(|k| k.as_str() == name)
+            .ok_or_else(|| {
+                anyhow::anyhow!(
+                    "provider {name:?} is not available in this build; use --provider local, \
+                     docker or azure, or --provider external to register machines you run \
+                     yourself"
+                )
+            })
+    }
+}
+
+impl fmt::Display for Kind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// How `azlin new` brings a provider's VMs into the fleet.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum NewStyle {
+    /// The provider makes the VM and boots its agent.
+    Provision,
+    /// The machine is the user's: azlin records it and hands out a join
+    /// token for its agent, which dials in.
+    Register,
+}
+
+/// One provider's optional capabilities.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Capabilities {
+    pub new: NewStyle,
+    /// Most VMs one `new --pool` makes.
+    pub max_pool: u32,
+    /// `start`, `stop` and `restart` act on the machine.
+    pub power: bool,
+    /// `stop --no-deallocate`: power off but keep the hardware (and the bill).
+    pub keep_allocated: bool,
+    /// `resize VM SIZE`.
+    pub resize: bool,
+    /// `new --dial`: the agent dials the daemon instead of listening.
+    pub dial: bool,
+    /// `new --no-dev-tools` means something: the development tools are
+    /// installed at first boot otherwise.
+    pub dev_tools: bool,
+    /// VMs live in an Azure subscription and resource group
+    /// (`--subscription` / `--resource-group` on `new`).
+    pub azure_target: bool,
+}
+
+/// What a request asks of a provider, with its provider-specific flags.
+#[derive(Debug, Clone, Copy)]
+pub enum Operation<'a> {
+    New {
+        pool: u32,
+        dial: bool,
+        no_dev_tools: bool,
+        target: &'a Target,
+    },
+    Start,
+    Stop {
+        keep_allocated: bool,
+    },
+    Restart,
+    Resize,
+}
+
+impl Operation<'_> {
+    fn command(&self) -> &'static str {
+        match self {
+            Operation::New { .. } => "new",
+            Operation::Start => "start",
+            Operation::Stop { .. } => "stop",
+            Operation::Restart => "restart",
+            Operation::Resize => "resize",
+        }
+    }
+}
+
+/// Why `kind` (with `caps`) cannot do `op`, or `None` when it can. `all`
+/// is every provider's table, to say where the operation does apply.
+pub fn refusal(
+    kind: Kind,
+    caps: &Capabilities,
+    op: &Operation<'_>,
+    all: &[(Kind, Capabilities)],
+) -> Option<String> {
+    let noun = kind.noun();
+    let applies = |has: fn(&Capabilities) -> bool| -> String {
+        let names: Vec<&str> = all
+            .iter()
+            .filter(|(_, c)| has(c))
+            .map(|(k, _)| k.noun())
+            .collect();
+        match names.as_slice() {
+            [] => "no provider of this build".to_string(),
+            [one] => one.to_string(),
+            [rest @ .., last] => format!("{} and {last}", rest.join(", ")),
+        }
+    };
+    match *op {
+        Operation::New {
+            pool,
+            dial,
+            no_dev_tools,
+            target,
+        } => {
+            if pool == 0 || pool > caps.max_pool {
+                return Some(format!(
+                    "--pool must be between 1 and {} for provider {kind}",
+                    caps.max_pool
+                ));
+            }
+            if !target.is_empty() && !caps.azure_target {
+                let flag = match (&target.subscription, &target.resource_group) {
+                    (Some(_), Some(_)) => "--subscription and --resource-group apply",
+                    (Some(_), None) => "--subscription applies",
+                    _ => "--resource-group applies",
+                };
+                return Some(format!(
+                    "{noun} are not in Azure: {flag} to {}; nothing done",
+                    applies(|c| c.azure_target)
+                ));
+            }
+            if dial && !caps.dial {
+                return Some(match caps.new {
+                    NewStyle::Register => {
+                        format!("{noun} always dial in: leave out --dial; nothing done")
+                    }
+                    NewStyle::Provision => format!(
+                        "{noun} are dialled by the daemon: --dial applies to {}; leave out \
+                         --dial (nothing done)",
+                        applies(|c| c.dial && c.new == NewStyle::Provision)
+                    ),
+                });
+            }
+            if no_dev_tools && !caps.dev_tools {
+                return Some(format!(
+                    "{noun} get no development tools installed: --no-dev-tools applies to {}; \
+                     nothing done",
+                    applies(|c| c.dev_tools)
+                ));
+            }
+            None
+        }
+        Operation::Start | Operation::Stop { .. } | Operation::Restart if !caps.power => {
+            Some(format!(
+                "{noun} are powered by you, not azlin: `azlin {}` applies to {} (`azlin kill` \
+                 removes a machine from the fleet); nothing done",
+                op.command(),
+                applies(|c| c.power)
+            ))
+        }
+        Operation::Stop {
+            keep_allocated: true,
+        } if !caps.keep_allocated => Some(format!(
+            "{noun} have no allocation: --no-deallocate applies to {}; nothing done",
+            applies(|c| c.keep_allocated)
+        )),
+        Operation::Resize if !caps.resize => Some(format!(
+            "{noun} have no size: `azlin resize` applies to {}; nothing done",
+            applies(|c| c.resize)
+        )),
+        Operation::Start | Operation::Stop { .. } | Operation::Restart | Operation::Resize => None,
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,210 @@
+//! Every provider through every provider-specific operation and flag:
+//! each is either allowed (the provider does it) or refused with a message
+//! naming the provider and the flag, never anything in between.
+
+use super::*;
+use crate::provider::{azure, docker, external, local};
+
+fn table() -> Vec<(Kind, Capabilities)> {
+    vec![
+        (Kind::Local, local::CAPABILITIES),
+        (Kind::Docker, docker::CAPABILITIES),
+        (Kind::Azure, azure::CAPABILITIES),
+        (Kind::External, external::CAPABILITIES),
+    ]
+}
+
+fn ask(kind: Kind, op: Operation<'_>) -> Option<String> {
+    let all = table();
+    let caps = all.iter().find(|(k, _)| *k == kind).unwrap().1;
+    refusal(kind, &caps, &op, &all)
+}
+
+fn new(dial: bool, no_dev_tools: bool, target: &Target) -> Operation<'_> {
+    Operation::New {
+        pool: 1,
+        dial,
+        no_dev_tools,
+        target,
+    }
+}
+
+#[test]
+fn every_flag_of_new_is_done_or_refused_by_name() {
+    let sub = Target {
+        subscription: Some("s".into()),
+        resource_group: None,
+    };
+    let rg = Target {
+        subscription: None,
+        resource_group: Some("rg".into()),
+    };
+    let none = Target::default();
+    for (kind, caps) in table() {
+        for target in [&none, &sub, &rg] {
+            for dial in [false, true] {
+                for no_dev_tools in [false, true] {
+                    let refused = ask(kind, new(dial, no_dev_tools, target));
+                    let lacks = (!target.is_empty() && !caps.azure_target)
+                        || (dial && !caps.dial)
+                        || (no_dev_tools && !caps.dev_tools);
+                    assert_eq!(
+                        refused.is_some(),
+                        lacks,
+                        "{kind} dial={dial} no_dev_tools={no_dev_tools} {target:?}: {refused:?}"
+                    );
+                    if let Some(why) = refused {
+                        assert!(why.contains(kind.noun()), "{why}");
+                        let names_a_flag = [
+                            "--subscription",
+                            "--resource-group",
+                            "--dial",
+                            "--no-dev-tools",
+                        ]
+                        .iter()
+                        .any(|f| why.contains(f));
+                        assert!(names_a_flag, "{why}");
+                    }
+                }
+            }
+        }
+    }
+}
+
+#[test]
+fn every_operation_on_a_vm_is_done_or_refused_by_name() {
+    for (kind, caps) in table() {
+        let cases = [
+            (Operation::Start, caps.power, "start"),
+            (Operation::Restart, caps.power, "restart"),
+            (
+                Operation::Stop {
+                    keep_allocated: false,
+                },
+                caps.power,
+                "stop",
+            ),
+            (
+                Operation::Stop {
+                    keep_allocated: true,
+                },
+                caps.power && caps.keep_allocated,
+                "stop",
+            ),
+            (Operation::Resize, caps.resize, "resize"),
+        ];
+        for (op, can, word) in cases {
+            let refused = ask(kind, op);
+            assert_eq!(refused.is_none(), can, "{kind} {op:?}: {refused:?}");
+            if let Some(why) = refused {
+                assert!(why.contains(kind.noun()), "{why}");
+                assert!(
+                    why.contains(word) || why.contains("--no-deallocate"),
+                    "{why}"
+                );
+            }
+        }
+    }
+}
+
+#[test]
+fn the_providers_today() {
+    let none = Target::default();
+    let sub = Target {
+        subscription: Some("s".into()),
+        resource_group: Some("rg".into()),
+    };
+    // local
+    assert!(ask(Kind::Local, new(true, false, &none)).is_none());
+    let why = ask(Kind::Local, new(false, false, &sub)).unwrap();
+    assert!(why.contains("local VMs are not in Azure"), "{why}");
+    assert!(
+        why.contains("--subscription and --resource-group apply to Azure VMs"),
+        "{why}"
+    );
+    let why = ask(Kind::Local, new(false, true, &none)).unwrap();
+    assert!(why.contains("applies to docker VMs and Azure VMs"), "{why}");
+    let why = ask(
+        Kind::Local,
+        Operation::Stop {
+            keep_allocated: true,
+        },
+    )
+    .unwrap();
+    assert!(
+        why.starts_with("local VMs have no allocation: --no-deallocate applies to Azure VMs"),
+        "{why}"
+    );
+    // docker
+    assert!(ask(Kind::Docker, new(true, true, &none)).is_none());
+    let why = ask(
+        Kind::Docker,
+        Operation::Stop {
+            keep_allocated: true,
+        },
+    )
+    .unwrap();
+    assert!(why.starts_with("docker VMs have no allocation"), "{why}");
+    assert!(ask(Kind::Docker, Operation::Resize).is_some());
+    assert!(ask(Kind::Docker, Operation::Restart).is_none());
+    // azure
+    assert!(ask(Kind::Azure, new(false, true, &sub)).is_none());
+    assert!(
+        ask(
+            Kind::Azure,
+            Operation::Stop {
+                keep_allocated: true
+            }
+        )
+        .is_none()
+    );
+    assert!(ask(Kind::Azure, Operation::Resize).is_none());
+    let why = ask(Kind::Azure, new(true, false, &none)).unwrap();
+    assert!(
+        why.contains("--dial applies to local VMs and docker VMs"),
+        "{why}"
+    );
+    // external
+    let why = ask(Kind::External, new(true, false, &none)).unwrap();
+    assert!(why.contains("external machines always dial in"), "{why}");
+    for op in [
+        Operation::Start,
+        Operation::Stop {
+            keep_allocated: false,
+        },
+        Operation::Restart,
+    ] {
+        let why = ask(Kind::External, op).unwrap();
+        assert!(why.contains("powered by you"), "{why}");
+    }
+}
+
+#[test]
+fn pool_limits_are_per_provider() {
+    let none = Target::default();
+    let pool = |kind, pool| {
+        ask(
+            kind,
+            Operation::New {
+                pool,
+                dial: false,
+                no_dev_tools: false,
+                target: &none,
+            },
+        )
+    };
+    assert!(pool(Kind::Local, 0).unwrap().contains("between 1 and 100"));
+    assert!(pool(Kind::Local, 101).is_some());
+    assert!(pool(Kind::Local, 100).is_none());
+    assert!(pool(Kind::External, 10_000).is_none());
+    assert!(pool(Kind::External, 10_001).is_some());
+}
+
+#[test]
+fn provider_names_round_trip_and_unknown_ones_are_refused() {
+    for k in Kind::ALL {
+        assert_eq!(Kind::parse(k.as_str()).unwrap(), k);
+    }
+    let e = Kind::parse("gcp").unwrap_err().to_string();
+    assert!(e.contains("not available in this build"), "{e}");
+}
