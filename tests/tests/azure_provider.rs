@@ -250,6 +250,16 @@ fn azure_vms_are_created_enrolled_stopped_started_and_deleted_without_leftovers(
     assert_eq!(env.daemon_status()["certificates_issued"], issued);
     env.ok(&["stop", "--no-deallocate", "az-2"]);
     assert_eq!(power("az-2"), "stopped");
+    // The daemon dials Azure VMs: --dial is refused before anything is made.
+    let err = env.fails(&["new", "--name", "az-dial", "--dial"]);
+    assert!(
+        err.contains("Azure VMs are dialled by the daemon") && err.contains("--dial"),
+        "{err}"
+    );
+    assert!(
+        env.fails(&["status", "az-dial"])
+            .contains("no VM or session named")
+    );
 
     // destroy --dry-run lists what kill would remove, and removes nothing.
     let plan = env.ok(&["destroy", "--dry-run", "az-2"]);

@@ -244,6 +244,16 @@ fn docker_vms_are_created_stopped_started_and_deleted() {
     let issued = env.daemon_status()["certificates_issued"].clone();
     assert_eq!(issued, 2);
 
+    // A container has no allocation to keep and no size: refused by name,
+    // with the VM untouched.
+    let err = env.fails(&["stop", "--no-deallocate", "box-1"]);
+    assert!(
+        err.contains("docker VMs have no allocation: --no-deallocate"),
+        "{err}"
+    );
+    let err = env.fails(&["resize", "box-1", "Standard_B2s"]);
+    assert!(err.contains("docker VMs have no size"), "{err}");
+    assert!(env.connected("box-1"));
     env.ok(&["stop", "box-1"]);
     assert!(!env.running("box-1"));
     assert_eq!(env.vm("box-1")["state"], "stopped");
