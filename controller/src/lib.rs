@@ -1,8 +1,21 @@
-//! `azlin`: the controller. The CLI ([`cli`]) is short-lived and asks the
-//! daemon ([`daemon`]) over a Unix socket ([`ipc`]); the daemon holds the
-//! agents' connections, the fleet's state ([`state`]), its PKI
-//! ([`fleet_pki`]), the providers that create VMs ([`provider`]) and the
-//! fleet's live telemetry ([`telemetry`]).
+//! `azlin`: the controller. In layers:
+//!
+//! - [`cli`]: the short-lived command line; one module per command, each
+//!   asks the daemon over [`ipc`] and prints.
+//! - [`ipc`]: the CLI↔daemon types (each request names its reply type) and
+//!   the CLI's client; it imports nothing from [`cli`] or [`daemon`].
+//! - [`daemon`]: the long-lived process: the agents' connections, the
+//!   handlers that answer the CLI, and its own background jobs.
+//! - [`provider`]: the providers (local, docker, Azure, external) behind
+//!   one trait, with their capabilities; [`azure`] is the ARM client and
+//!   models the Azure provider uses, and the explicit Azure context each
+//!   request carries.
+//! - [`state`]: `state.db`; [`fleet_pki`]: the fleet CA; [`telemetry`]:
+//!   the fleet's live figures and their Prometheus form; [`alerts`]: alert
+//!   rules and channels; [`files`]: planning and writing copies here.
+//! - The rest are small single-purpose modules named for what they do
+//!   ([`config`], [`home`], [`selector`], [`names`], [`ssh_key`],
+//!   [`log_tail`]).
 
 pub mod alerts;
 pub mod azure;

@@ -18,13 +18,22 @@
 //!   its checks, keystrokes and window sizes one way, screen bytes the other.
 //! - [`alert`]: alert rules evaluated on the agent, the events it pushes,
 //!   and the outbox that keeps them until the controller has stored them.
-//! - [`files`]: the security filter and path checks for files sent to VMs.
+//! - [`files`]: file streams (`azlin cp`, `sync`): their frames, paths on
+//!   the wire, the security filter, and a file's BLAKE3 and secret scan
+//!   (in pieces on several threads for a large file).
 //! - [`audit`]: the JSON-lines record of every command run, on both ends.
-//! - [`handshake`]: the greeting exchange on a new connection (async).
 //! - [`secret_file`]: atomic, fsynced writes with a mode, for key material.
 //! - [`backoff`]: capped exponential backoff with jitter for redials.
-//! - [`transport`]: the thin async shell: QUIC transport settings and frame
-//!   I/O on quinn streams. It is the only module that touches sockets.
+//!
+//! Everything above is plain data and pure functions, tested without
+//! sockets. The thin async shell over quinn is two modules, the only ones
+//! that touch connections:
+//!
+//! - [`transport`]: QUIC transport settings (keep-alive, idle timeout),
+//!   endpoint configs, the TLS exporter used by enrollment, and frame I/O
+//!   on quinn streams.
+//! - [`handshake`]: the greeting exchange on a new connection's control
+//!   stream, whichever side dialled.
 //!
 //! Not here: anything about what a VM is, state storage, or providers; those
 //! belong to the binaries.
