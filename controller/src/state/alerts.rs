@@ -13,32 +13,6 @@ use rusqlite::{OptionalExtension, params};
 use super::Db;
 use crate::alerts::record::AlertRecord;
 
-pub const SCHEMA: &str = "
-CREATE TABLE IF NOT EXISTS alert_events (
-    id INTEGER PRIMARY KEY AUTOINCREMENT,
-    vm TEXT NOT NULL,
-    epoch INTEGER NOT NULL,
-    seq INTEGER,
-    rule TEXT NOT NULL,
-    subject TEXT NOT NULL,
-    transition TEXT NOT NULL,
-    severity TEXT NOT NULL,
-    value REAL NOT NULL,
-    threshold REAL NOT NULL,
-    message TEXT NOT NULL,
-    at_ms INTEGER NOT NULL,
-    received_ms INTEGER NOT NULL,
-    UNIQUE (vm, epoch, seq)
-);
-CREATE TABLE IF NOT EXISTS alerts_active (
-    vm TEXT NOT NULL,
-    rule TEXT NOT NULL,
-    subject TEXT NOT NULL,
-    event_id INTEGER NOT NULL,
-    PRIMARY KEY (vm, rule, subject)
-) WITHOUT ROWID;
-";
-
 /// An event to store; `seq` is `None` for the daemon's own.
 pub struct NewAlert<'a> {
     pub vm: &'a str,

@@ -21,24 +21,6 @@ pub const COARSE_STEP: i64 = 300;
 /// How long raw points are kept before being downsampled.
 pub const RAW_KEEP: i64 = 6 * 3600;
 
-pub(super) const SCHEMA: &str = "
-CREATE TABLE IF NOT EXISTS metrics (
-    vm TEXT NOT NULL,
-    step INTEGER NOT NULL,
-    t INTEGER NOT NULL,
-    cpu REAL NOT NULL,
-    load1 REAL NOT NULL,
-    memory_used INTEGER NOT NULL,
-    memory_total INTEGER NOT NULL,
-    disk_used INTEGER NOT NULL,
-    disk_total INTEGER NOT NULL,
-    rx INTEGER NOT NULL,
-    tx INTEGER NOT NULL,
-    tmux_sessions INTEGER NOT NULL,
-    PRIMARY KEY (vm, step, t)
-) WITHOUT ROWID;
-";
-
 /// What one [`Db::downsample`] did.
 #[derive(Debug, Default, PartialEq, Eq)]
 pub struct Downsampled {

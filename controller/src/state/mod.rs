@@ -1,13 +1,25 @@
 //! `state.db`: the controller's durable state in SQLite — VMs, join tokens,
-//! issued certificates, metrics history, tags, alert history. WAL with `synchronous = FULL`: once a call returns,
-//! its change survives a `kill -9` or a power cut. Each operation that
-//! touches several rows is one transaction.
+//! issued certificates, metrics history, tags, alert history. WAL with
+//! `synchronous = FULL`: once a call returns, its change survives a
+//! `kill -9` or a power cut. Each operation that touches several rows is one
+//! transaction.
+//!
+//! The file carries its schema version in `PRAGMA user_version`.
+//! [`Db::open`] first reads it without writing anything (from the header, or
+//! through a read-only connection when a write-ahead log is there) and
+//! refuses a file from a newer azlin (a version past [`migrations::LATEST`]),
+//! leaving it exactly as it was; only then does it set WAL mode and apply the missing forward migrations of
+//! [`migrations`] in order, each in one transaction with its version bump.
+//! A file written before versions existed (version 0 with the tables) is
+//! adopted as version 1 with no data changed. The tables themselves are
+//! defined only there; the submodules here read and write them.
 //!
 //! Only the daemon opens this database for writing.
 
 pub mod alerts;
 mod certs;
 pub mod metrics;
+pub mod migrations;
 mod new_vms;
 pub mod tags;
 mod tokens;
@@ -27,36 +39,6 @@ pub struct Db {
     conn: Connection,
 }
 
-const SCHEMA: &str = "
-CREATE TABLE IF NOT EXISTS vms (
-    name TEXT PRIMARY KEY,
-    provider TEXT NOT NULL,
-    state TEXT NOT NULL,
-    connect_mode TEXT NOT NULL,
-    address TEXT,
-    created_at INTEGER NOT NULL,
-    cert_serial TEXT,
-    provider_data TEXT NOT NULL DEFAULT '{}'
-);
-CREATE TABLE IF NOT EXISTS tokens (
-    id TEXT PRIMARY KEY,
-    vm TEXT NOT NULL,
-    verifier BLOB NOT NULL,
-    created_at INTEGER NOT NULL,
-    expires_at INTEGER NOT NULL,
-    used_at INTEGER
-);
-CREATE TABLE IF NOT EXISTS certs (
-    serial TEXT PRIMARY KEY,
-    vm TEXT NOT NULL,
-    issued_at INTEGER NOT NULL,
-    not_after INTEGER NOT NULL,
-    revoked_at INTEGER,
-    pem TEXT NOT NULL
-);
-CREATE INDEX IF NOT EXISTS certs_by_vm ON certs(vm);
-";
-
 /// Seconds since the Unix epoch.
 pub fn now_unix() -> i64 {
     std::time::SystemTime::now()
@@ -66,28 +48,29 @@ pub fn now_unix() -> i64 {
 }
 
 impl Db {
+    /// Open (or create) `path` and bring its schema up to date; a file
+    /// from a newer azlin is refused and left as it is.
     pub fn open(path: &Path) -> Result<Self> {
-        let conn = Connection::open(path)
+        // Before anything writes: WAL mode alone rewrites the header.
+        migrations::refuse_newer(path)?;
+        let mut conn = Connection::open(path)
             .with_context(|| format!("cannot open state database {}", path.display()))?;
         conn.pragma_update(None, "journal_mode", "WAL")?;
         conn.pragma_update(None, "synchronous", "FULL")?;
         conn.pragma_update(None, "foreign_keys", "ON")?;
         conn.busy_timeout(std::time::Duration::from_secs(5))?;
-        conn.execute_batch(SCHEMA)
-            .and_then(|()| conn.execute_batch(metrics::SCHEMA))
-            .and_then(|()| conn.execute_batch(tags::SCHEMA))
-            .and_then(|()| conn.execute_batch(alerts::SCHEMA))
-            .with_context(|| format!("cannot prepare {}", path.display()))?;
+        migrations::migrate(
+            &mut conn,
+            &path.display().to_string(),
+            migrations::MIGRATIONS,
+        )?;
         Ok(Self { conn })
     }
 
     #[cfg(test)]
     pub fn in_memory() -> Self {
-        let conn = Connection::open_in_memory().unwrap();
-        conn.execute_batch(SCHEMA).unwrap();
-        conn.execute_batch(metrics::SCHEMA).unwrap();
-        conn.execute_batch(tags::SCHEMA).unwrap();
-        conn.execute_batch(alerts::SCHEMA).unwrap();
+        let mut conn = Connection::open_in_memory().unwrap();
+        migrations::migrate(&mut conn, ":memory:", migrations::MIGRATIONS).unwrap();
         Self { conn }
     }
 }

@@ -8,15 +8,6 @@ use rusqlite::params;
 
 use super::Db;
 
-pub const SCHEMA: &str = "
-CREATE TABLE IF NOT EXISTS vm_tags (
-    vm TEXT NOT NULL,
-    key TEXT NOT NULL,
-    value TEXT NOT NULL,
-    PRIMARY KEY (vm, key)
-) WITHOUT ROWID;
-";
-
 /// Longest tag key and value (Azure's limits for resource tags).
 const MAX_KEY: usize = 512;
 const MAX_VALUE: usize = 256;
