@@ -15,11 +15,11 @@ use azlin_controller::azure::{
 use azlin_e2e::arm::{
     cassette::{self, Interaction},
     fake::{FakeArm, Fault},
-    fixtures,
+    fixtures_dir,
 };
 
 fn recording(name: &str) -> Vec<Interaction> {
-    cassette::load(&fixtures().join("recordings").join(name))
+    cassette::load(&fixtures_dir().join("recordings").join(name))
 }
 
 fn client(fake: &FakeArm) -> ArmClient {

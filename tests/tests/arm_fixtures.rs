@@ -1,7 +1,9 @@
-//! Every recorded ARM response in `shared/fixtures/azure` (Azure CLI
-//! recordings and the REST specs' examples) parses into azlin's typed
-//! models, and every recorded error body becomes a clear error. A response
-//! the models cannot read fails here with its file and request.
+//! Every recorded ARM response in `tests/fixtures/azure` (Azure CLI
+//! recordings and the REST specs' examples; another folder of the same
+//! layout with `AZLIN_ARM_FIXTURES=DIR`, see `azlin_e2e::arm::fixtures_dir`)
+//! parses into azlin's typed models, and every recorded error body becomes
+//! a clear error. A response the models cannot read, or an error body that
+//! gives no clear error, fails here with its file and request.
 
 use std::collections::BTreeMap;
 
@@ -18,7 +20,7 @@ use azlin_controller::azure::{
         storage::{FileShare, StorageAccount},
     },
 };
-use azlin_e2e::arm::{cassette, fixtures};
+use azlin_e2e::arm::{FIXTURES_ENV, cassette, fixtures_dir};
 use serde::de::DeserializeOwned;
 
 /// The model a response body at `path` is, by ARM's URL shape.
@@ -123,7 +125,16 @@ fn every_recorded_response_parses_into_the_models() {
             let body = x.body.trim();
             if x.status >= 400 {
                 let e = ArmError::from_response(x.status, body.as_bytes(), x.path());
-                assert!(!e.code.is_empty() && !e.to_string().is_empty());
+                if e.code.is_empty() || e.to_string().is_empty() {
+                    failures.push(format!(
+                        "{file} #{i} {} {}: error {} gives no clear error (code {:?}, message {:?})",
+                        x.method,
+                        x.path(),
+                        x.status,
+                        e.code,
+                        e.to_string()
+                    ));
+                }
                 errors += 1;
                 continue;
             }
@@ -185,7 +196,7 @@ fn every_recorded_response_parses_into_the_models() {
 /// The REST specs' examples: `{"responses": {"200": {"body": …}}}`.
 #[test]
 fn every_spec_example_parses_into_the_models() {
-    let root = fixtures().join("specs-examples");
+    let root = fixtures_dir().join("specs-examples");
     let by_prefix: [(&str, &str, &str); 15] = [
         (
             "VirtualMachine_Get_InstanceView",
@@ -215,15 +226,24 @@ fn every_spec_example_parses_into_the_models() {
         "network",
         "storage",
     ] {
-        for entry in std::fs::read_dir(root.join(dir)).unwrap() {
+        let dir = root.join(dir);
+        let entries = std::fs::read_dir(&dir)
+            .unwrap_or_else(|e| panic!("cannot read {}: {e}", dir.display()));
+        for entry in entries {
             let path = entry.unwrap().path();
             let name = path.file_name().unwrap().to_string_lossy().to_string();
             let Some((_, kind, _)) = by_prefix.iter().find(|(p, _, _)| name.starts_with(p)) else {
                 continue;
             };
-            let example: serde_json::Value =
-                serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
-            for (code, response) in example["responses"].as_object().unwrap() {
+            let example: serde_json::Value = std::fs::read_to_string(&path)
+                .map_err(|e| e.to_string())
+                .and_then(|text| serde_json::from_str(&text).map_err(|e| e.to_string()))
+                .unwrap_or_else(|e| panic!("{} is not a JSON example: {e}", path.display()));
+            let Some(responses) = example["responses"].as_object() else {
+                failures.push(format!("{name}: no \"responses\" object"));
+                continue;
+            };
+            for (code, response) in responses {
                 let Some(body) = response.get("body") else {
                     continue;
                 };
@@ -236,4 +256,101 @@ fn every_spec_example_parses_into_the_models() {
     }
     assert!(failures.is_empty(), "{}", failures.join("\n"));
     assert!(checked >= 20, "only {checked} example bodies checked");
+}
+
+/// Runs one test of this file again in a child process with
+/// `AZLIN_ARM_FIXTURES` set to `dir`: whether it passed, and what it said.
+fn run_with_fixtures(test: &str, dir: &std::path::Path) -> (bool, String) {
+    let out = std::process::Command::new(std::env::current_exe().unwrap())
+        .args([test, "--exact", "--nocapture", "--test-threads=1"])
+        .env(FIXTURES_ENV, dir)
+        .output()
+        .unwrap();
+    let said = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    (out.status.success(), said)
+}
+
+fn copy_tree(from: &std::path::Path, to: &std::path::Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for entry in std::fs::read_dir(from).unwrap() {
+        let entry = entry.unwrap();
+        let target = to.join(entry.file_name());
+        if entry.file_type().unwrap().is_dir() {
+            copy_tree(&entry.path(), &target);
+        } else {
+            std::fs::copy(entry.path(), &target).unwrap();
+        }
+    }
+}
+
+/// `AZLIN_ARM_FIXTURES` names another folder of the same layout, read
+/// instead of the repository's: a copy elsewhere passes both checks.
+#[test]
+fn another_fixtures_folder_is_read_instead() {
+    let copy = tempfile::tempdir().unwrap();
+    copy_tree(&fixtures_dir(), copy.path());
+    for test in [
+        "every_recorded_response_parses_into_the_models",
+        "every_spec_example_parses_into_the_models",
+    ] {
+        let (passed, said) = run_with_fixtures(test, copy.path());
+        assert!(passed, "{test} on a copy of the fixtures failed:\n{said}");
+    }
+}
+
+/// A recording whose response the models cannot read, or whose error body
+/// gives no error code, fails the check naming its file and request; a
+/// file that is not a cassette fails naming the file.
+#[test]
+fn a_broken_recording_fails_naming_its_file_and_request() {
+    const CASSETTE: &str = r#"interactions:
+- request:
+    method: GET
+    uri: https://management.azure.com/subscriptions/s/resourceGroups/rg/providers/Microsoft.Compute/virtualMachines/vm1?api-version=2023-09-01
+  response:
+    body:
+      string: '<html>not a VM</html>'
+    headers: {}
+    status:
+      code: 200
+- request:
+    method: DELETE
+    uri: https://management.azure.com/subscriptions/s/resourceGroups/rg/providers/Microsoft.Network/networkSecurityGroups/nsg1?api-version=2023-09-01
+  response:
+    body:
+      string: '{"error": {"code": "", "message": ""}}'
+    headers: {}
+    status:
+      code: 409
+"#;
+    let test = "every_recorded_response_parses_into_the_models";
+
+    let broken = tempfile::tempdir().unwrap();
+    let vm = broken.path().join("recordings/azure-cli/vm");
+    std::fs::create_dir_all(&vm).unwrap();
+    std::fs::write(vm.join("test_broken.yaml"), CASSETTE).unwrap();
+    let (passed, said) = run_with_fixtures(test, broken.path());
+    assert!(!passed, "a broken recording passed:\n{said}");
+    for needle in [
+        "azure-cli/vm/test_broken.yaml #0 GET /subscriptions/s/resourceGroups/rg/providers/Microsoft.Compute/virtualMachines/vm1: vm: expected value",
+        "azure-cli/vm/test_broken.yaml #1 DELETE /subscriptions/s/resourceGroups/rg/providers/Microsoft.Network/networkSecurityGroups/nsg1: error 409 gives no clear error",
+    ] {
+        assert!(said.contains(needle), "no {needle:?} in:\n{said}");
+    }
+
+    let garbled = tempfile::tempdir().unwrap();
+    let vm = garbled.path().join("recordings/azure-cli/vm");
+    std::fs::create_dir_all(&vm).unwrap();
+    std::fs::write(vm.join("test_garbled.yaml"), "interactions: [ {request: \n").unwrap();
+    let (passed, said) = run_with_fixtures(test, garbled.path());
+    assert!(!passed, "a file that is not a cassette passed:\n{said}");
+    let needle = format!(
+        "{} is not a cassette",
+        vm.join("test_garbled.yaml").display()
+    );
+    assert!(said.contains(&needle), "no {needle:?} in:\n{said}");
 }

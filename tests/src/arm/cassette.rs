@@ -94,7 +94,7 @@ pub fn load(path: &Path) -> Vec<Interaction> {
 
 /// Every cassette under the fixtures' `recordings/`.
 pub fn all() -> Vec<(String, Vec<Interaction>)> {
-    let root = super::fixtures().join("recordings");
+    let root = super::fixtures_dir().join("recordings");
     let mut files = Vec::new();
     let mut stack = vec![root.clone()];
     while let Some(dir) = stack.pop() {

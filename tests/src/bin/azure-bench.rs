@@ -20,7 +20,7 @@ use azlin_e2e::{
         cassette,
         emulator::Emulator,
         fake::FakeArm,
-        fixtures,
+        fixtures_dir,
     },
     proc_stats,
 };
@@ -82,9 +82,10 @@ fn main() {
         .nth(1)
         .and_then(|a| a.parse().ok())
         .unwrap_or(3);
-    let recorded =
-        cassette::load(&fixtures().join("recordings/azure-cli/vm/test_vm_create_custom_data.yaml"))
-            .len();
+    let recorded = cassette::load(
+        &fixtures_dir().join("recordings/azure-cli/vm/test_vm_create_custom_data.yaml"),
+    )
+    .len();
     let mut rows = Vec::new();
     for pool in [1usize, 10] {
         let mut secs = Vec::new();

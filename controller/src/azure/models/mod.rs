@@ -2,7 +2,7 @@
 //! structs. Only the fields azlin uses are named; ARM adds fields freely,
 //! so unknown ones are ignored (never `deny_unknown_fields`), and every
 //! field a response may leave out is an `Option` or defaults. Every
-//! recorded response in `shared/fixtures/azure` parses into these
+//! recorded response in `tests/fixtures/azure` parses into these
 //! (`tests/tests/arm_fixtures.rs`).
 //!
 //! Not here: how they are fetched ([`super::client`]).
