@@ -6,6 +6,11 @@
 //! way sshd builds it for a command: a fixed set of variables plus
 //! `/etc/environment` and the system locale, nothing from the agent.
 //!
+//! Two settings of the VM adjust that ([`Account::for_vm`]): the config's
+//! `home` replaces the passwd home (as `HOME` and the folder commands start
+//! in), and the folder of the private tmux server's wrapper goes first on
+//! `PATH` (see [`crate::tmux_server`]).
+//!
 //! Not here: running the command (see [`crate::exec`]).
 
 use std::{
@@ -34,6 +39,8 @@ pub struct Account {
     groups: Vec<Gid>,
     /// Whether the child must switch to this account.
     switch: bool,
+    /// A folder to put first on `PATH`.
+    path_first: Option<PathBuf>,
 }
 
 impl Account {
@@ -76,7 +83,19 @@ impl Account {
             shell,
             groups,
             switch,
+            path_first: None,
         })
+    }
+
+    /// This account as the VM's settings have it: `home` (the config's)
+    /// instead of the passwd home, and `path_first` before the rest of
+    /// `PATH`.
+    pub fn for_vm(mut self, home: Option<&Path>, path_first: Option<&Path>) -> Self {
+        if let Some(home) = home {
+            self.home = home.to_path_buf();
+        }
+        self.path_first = path_first.map(Path::to_path_buf);
+        self
     }
 
     /// Run `cmd` as this account: identity, and a home to start in.
@@ -144,6 +163,11 @@ fn build_environment(account: &Account, files: &[String]) -> Vec<(String, String
         env.retain(|(key, _)| key != k);
         env.push((k.into(), v));
     }
+    if let Some(first) = &account.path_first
+        && let Some((_, path)) = env.iter_mut().find(|(k, _)| k == "PATH")
+    {
+        *path = format!("{}:{path}", first.display());
+    }
     env
 }
 
@@ -204,6 +228,20 @@ mod tests {
         assert_eq!(get("HOME"), Some(me.home.display().to_string()));
         assert_eq!(env.iter().filter(|(k, _)| k == "USER").count(), 1);
         assert!(get("CARGO").is_none(), "nothing leaks from the agent");
+    }
+
+    #[test]
+    fn the_vms_home_and_path_replace_the_users() {
+        let me = Account::resolve(None)
+            .unwrap()
+            .for_vm(Some(Path::new("/vm/home")), Some(Path::new("/vm/bin")));
+        let env = build_environment(&me, &["PATH=/opt/x\n".into()]);
+        let get = |k: &str| env.iter().find(|(key, _)| key == k).map(|(_, v)| v.clone());
+        assert_eq!(get("HOME").as_deref(), Some("/vm/home"));
+        assert_eq!(get("PATH").as_deref(), Some("/vm/bin:/opt/x"));
+        assert_eq!(env.iter().filter(|(k, _)| k == "PATH").count(), 1);
+        let plain = Account::resolve(None).unwrap().for_vm(None, None);
+        assert_eq!(plain.home, Account::resolve(None).unwrap().home);
     }
 
     #[test]

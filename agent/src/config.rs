@@ -10,6 +10,8 @@
 //!                                     # (default: the agent's own user; an
 //!                                     # agent running as root runs commands
 //!                                     # only if this says so, even "root")
+//! # home = "/srv/vm-home"             # the VM user's `~` (default: their
+//!                                     # home in passwd)
 //!
 //! [connect]
 //! mode = "listen"                     # or "dial"
@@ -19,20 +21,44 @@
 //! [telemetry]
 //! interval_ms = 1000                  # how often a sample is pushed
 //! # tmux = "/usr/bin/tmux"            # the tmux binary (default: from PATH)
+//! # tmux_server = "azlin-vm-1"        # a tmux server of this VM's own
+//!                                     # (default: the user's usual one)
 //!
 //! [exec]
 //! # audit_log = "/var/log/azlin-agent/audit.log"  # default: state_dir/audit.log
 //!
 //! [files]                             # where `azlin cp` and `sync` may write
 //! roots = ["~", "/tmp"]               # ~ is the VM user's home
-//! # home = "/srv/vm-home"             # where ~ points for files (default:
-//!                                     # the VM user's home)
 //!
 //! [ssh]                               # what `azlin ssh-config` learns
 //! port = 22                           # where this VM's sshd listens
 //! host_keys = ["/etc/ssh/ssh_host_ed25519_key.pub"]  # default: the
 //!                                     # ed25519, ecdsa and rsa keys there
 //! ```
+//!
+//! **`home`** is where `~` is, for everything the agent does as the VM
+//! user: files sent to `~` land there, and commands and terminals run with
+//! it as `HOME` and start in it (the rest of their environment is what sshd
+//! would give). A VM normally leaves it out: `~` is the user's home from
+//! passwd. A local VM (an agent on the developer's own machine, as its own
+//! user) sets it to its own folder, so that `azlin cp f vm:~/x`,
+//! `azlin -- cat ~/x` and `azlin connect` agree, and `azlin sync` never
+//! writes over the developer's real dotfiles. It is top-level, not under
+//! `[files]`, because it is not only about files; `[files] home`, where it
+//! used to be, is still read as the same setting.
+//!
+//! **`[telemetry] tmux_server`** gives the VM a tmux server of its own:
+//! every tmux the agent runs (the session list in telemetry, the terminal of
+//! `azlin connect`) gets `-L NAME`, a socket of that name in tmux's own
+//! folder (`$TMUX_TMPDIR/tmux-UID/`). A socket name, not a path (`-S`): a
+//! socket path longer than about 107 bytes cannot be used, and homes under
+//! temporary folders are long. Commands reach the same server: the agent
+//! writes a `tmux` wrapper into `state_dir/bin/` that adds `-L NAME` and
+//! puts that folder first on the commands' `PATH` (see
+//! [`crate::tmux_server`]). A local VM sets `azlin-<name>`, so several
+//! local VMs and the developer's own tmux never see each other's sessions.
+//! The name may hold letters, digits, `.`, `_` and `-` (not first), at most
+//! [`crate::tmux_server::MAX_NAME`] bytes.
 
 use std::{
     net::SocketAddr,
@@ -54,6 +80,11 @@ pub struct AgentConfig {
     /// The VM user (see the module docs).
     #[serde(default)]
     pub user: Option<String>,
+    /// The VM user's `~`, when not their passwd home (see the module docs).
+    /// After [`AgentConfig::load`] it also holds an older `[files] home`,
+    /// and `files.home` holds it.
+    #[serde(default)]
+    pub home: Option<PathBuf>,
     #[serde(default)]
     pub connect: Connect,
     #[serde(default)]
@@ -73,9 +104,8 @@ pub struct FilesConfig {
     /// Absolute folders, or `~` (the VM user's home) and `~/…`.
     #[serde(default = "default_file_roots")]
     pub roots: Vec<String>,
-    /// Where `~` points for files; default the VM user's home. A local VM
-    /// (an agent on the developer's own machine) has a folder of its own,
-    /// so `azlin sync` never writes over the developer's real dotfiles.
+    /// The older spelling of the top-level `home`; [`AgentConfig::load`]
+    /// makes the two the same, and files read `~` from here.
     #[serde(default)]
     pub home: Option<std::path::PathBuf>,
 }
@@ -139,6 +169,9 @@ pub struct TelemetryConfig {
     pub interval_ms: u32,
     #[serde(default = "default_tmux")]
     pub tmux: PathBuf,
+    /// This VM's own tmux server (`tmux -L NAME`), see the module docs.
+    #[serde(default)]
+    pub tmux_server: Option<String>,
 }
 
 fn default_interval_ms() -> u32 {
@@ -154,6 +187,7 @@ impl Default for TelemetryConfig {
         Self {
             interval_ms: default_interval_ms(),
             tmux: default_tmux(),
+            tmux_server: None,
         }
     }
 }
@@ -193,7 +227,7 @@ impl AgentConfig {
     pub fn load(path: &Path) -> Result<Self> {
         let text = std::fs::read_to_string(path)
             .with_context(|| format!("cannot read agent config {}", path.display()))?;
-        let config: AgentConfig = toml::from_str(&text)
+        let mut config: AgentConfig = toml::from_str(&text)
             .with_context(|| format!("agent config {} is invalid", path.display()))?;
         azlin_protocol::pki::check_vm_name(&config.name)
             .with_context(|| format!("agent config {}: field `name`", path.display()))?;
@@ -211,6 +245,33 @@ impl AgentConfig {
                 "agent config {}: dial mode needs `controller = \"host:port\"`",
                 path.display()
             );
+        }
+        match (&config.home, &config.files.home) {
+            (Some(top), Some(files)) if top != files => bail!(
+                "agent config {}: `home` and `[files] home` differ; they are the same setting, \
+                 keep only `home`",
+                path.display()
+            ),
+            (None, Some(files)) => config.home = Some(files.clone()),
+            _ => {}
+        }
+        if let Some(home) = &config.home
+            && !home.is_absolute()
+        {
+            bail!(
+                "agent config {}: `home` must be an absolute path, not {}",
+                path.display(),
+                home.display()
+            );
+        }
+        config.files.home = config.home.clone();
+        if let Some(name) = &config.telemetry.tmux_server {
+            crate::tmux_server::check_name(name).map_err(|why| {
+                anyhow::anyhow!(
+                    "agent config {}: telemetry.tmux_server {name:?} {why}",
+                    path.display()
+                )
+            })?;
         }
         Ok(config)
     }
@@ -250,5 +311,48 @@ mod tests {
         assert!(format!("{e:#}").contains("interval_ms"), "{e:#}");
         let e = parse("name='A B'\nstate_dir='/s'\nca_cert='/c'\n").unwrap_err();
         assert!(format!("{e:#}").contains("name"), "{e:#}");
+    }
+
+    #[test]
+    fn home_is_one_setting_under_either_name() {
+        let base = "name='a'\nstate_dir='/s'\nca_cert='/c'\n";
+        let c = parse(base).unwrap();
+        assert_eq!((c.home, c.files.home), (None, None));
+        for text in [
+            format!("{base}home='/v/home'\n"),
+            format!("{base}[files]\nhome='/v/home'\n"),
+            format!("{base}home='/v/home'\n[files]\nhome='/v/home'\n"),
+        ] {
+            let c = parse(&text).unwrap();
+            let want = Some(PathBuf::from("/v/home"));
+            assert_eq!((&c.home, &c.files.home), (&want, &want), "{text}");
+        }
+        let e = parse(&format!("{base}home='/a'\n[files]\nhome='/b'\n")).unwrap_err();
+        assert!(format!("{e:#}").contains("differ"), "{e:#}");
+        let e = parse(&format!("{base}home='rel/home'\n")).unwrap_err();
+        assert!(format!("{e:#}").contains("absolute"), "{e:#}");
+    }
+
+    #[test]
+    fn a_tmux_server_name_is_a_plain_socket_name() {
+        let base = "name='a'\nstate_dir='/s'\nca_cert='/c'\n[telemetry]\n";
+        let c = parse(&format!("{base}tmux_server='azlin-dev-1'\n")).unwrap();
+        assert_eq!(c.telemetry.tmux_server.as_deref(), Some("azlin-dev-1"));
+        let long = "x".repeat(crate::tmux_server::MAX_NAME + 1);
+        for bad in [
+            "",
+            "a/b",
+            "../x",
+            "-L",
+            ".hidden",
+            "tab\\there",
+            "new\\nline",
+            "sp ace",
+            &long,
+        ] {
+            let e = parse(&format!("{base}tmux_server=\"{bad}\"\n")).unwrap_err();
+            let text = format!("{e:#}");
+            assert!(text.contains("telemetry.tmux_server"), "{bad:?}: {text}");
+        }
     }
 }

@@ -15,6 +15,7 @@
 //! - [`alerts`]: alert rules evaluated on every sample; events kept until
 //!   the controller has stored them.
 //! - [`account`]: the VM user commands run as, and their environment.
+//! - [`tmux_server`]: the tmux binary and server the agent and commands use.
 
 pub mod account;
 pub mod alerts;
@@ -28,3 +29,4 @@ pub mod query;
 pub mod session;
 pub mod telemetry;
 pub mod terminal;
+pub mod tmux_server;

@@ -70,10 +70,18 @@ impl Agent {
             .duration_since(std::time::UNIX_EPOCH)
             .map(|d| d.as_secs())
             .unwrap_or(0);
+        let tmux = crate::tmux_server::TmuxServer::from_config(&config.telemetry);
+        let path_first = crate::tmux_server::install_wrapper(&tmux, &config.state_dir)
+            .unwrap_or_else(|e| {
+                tracing::warn!("cannot write the tmux wrapper in the state folder: {e}");
+                None
+            });
         let exec = Arc::new(ExecContext {
             user: config.user.clone(),
             audit_log: config.audit_log(),
-            tmux: config.telemetry.tmux.clone(),
+            tmux,
+            home: config.home.clone(),
+            path_first,
             ssh: config.ssh.clone(),
             files: config.files.clone(),
             commits: crate::files::commit::Committer::start(),

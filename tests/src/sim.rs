@@ -79,6 +79,7 @@ pub fn start(
         ca_cert: ca.clone(),
         join_token_file: Some(token_file),
         user: None,
+        home: None,
         exec: Default::default(),
         ssh: Default::default(),
         files: Default::default(),

@@ -5,11 +5,12 @@
 use std::{
     path::Path,
     process::Command,
+    sync::Arc,
     time::{Duration, Instant},
 };
 
 pub struct TmuxServer {
-    dir: tempfile::TempDir,
+    dir: Arc<tempfile::TempDir>,
     socket_name: String,
 }
 
@@ -22,10 +23,21 @@ impl TmuxServer {
 
     pub fn named(socket_name: &str) -> Self {
         Self {
-            dir: tempfile::Builder::new()
-                .prefix("azlin-tmux-")
-                .tempdir()
-                .unwrap(),
+            dir: Arc::new(
+                tempfile::Builder::new()
+                    .prefix("azlin-tmux-")
+                    .tempdir()
+                    .unwrap(),
+            ),
+            socket_name: socket_name.to_string(),
+        }
+    }
+
+    /// Another server (socket name) in the same TMUX_TMPDIR, such as a
+    /// local VM's own (`azlin-VM`); each is killed when its handle drops.
+    pub fn sibling(&self, socket_name: &str) -> Self {
+        Self {
+            dir: self.dir.clone(),
             socket_name: socket_name.to_string(),
         }
     }

@@ -297,7 +297,8 @@ fn a_lost_agent_is_reported_by_the_daemon_and_a_back_one_resolves() {
 
 #[test]
 fn an_ended_tmux_session_is_followed_live_from_a_real_agent() {
-    let tmux = TmuxServer::new();
+    // The VM's own server: a local VM's agent uses `-L azlin-VM`.
+    let tmux = TmuxServer::named("azlin-tm");
     tmux.run(&["new-session", "-d", "-s", "work"]);
     tmux.run(&["new-session", "-d", "-s", "keep"]);
     let mut env = Env::new();

@@ -10,6 +10,12 @@ use nix::{sys::signal::Signal, unistd::Pid};
 
 const WAIT: Duration = Duration::from_secs(30);
 
+/// `dev`'s own tmux server (a local VM's agent uses `-L azlin-VM`), in a
+/// private TMUX_TMPDIR.
+fn server() -> TmuxServer {
+    TmuxServer::named("azlin-dev")
+}
+
 /// A VM whose agent's tmux is `tmux`'s server.
 fn fleet(tmux: &TmuxServer) -> Env {
     let mut env = Env::new();
@@ -45,7 +51,7 @@ fn sessions(tmux: &TmuxServer) -> String {
 
 #[test]
 fn types_resizes_detaches_and_leaves_tmux_running() {
-    let tmux = TmuxServer::new();
+    let tmux = server();
     let env = fleet(&tmux);
     let mut pty = connect(&env, &["dev", "--tmux", "work"]);
     run(&mut pty, "echo typed-$((40+2))", "typed-42");
@@ -89,7 +95,7 @@ fn types_resizes_detaches_and_leaves_tmux_running() {
 
 #[test]
 fn reattaches_by_itself_after_the_connection_drops() {
-    let tmux = TmuxServer::new();
+    let tmux = server();
     let env = fleet(&tmux);
     let mut pty = connect(&env, &["dev"]);
     run(
@@ -117,7 +123,7 @@ fn reattaches_by_itself_after_the_connection_drops() {
 
 #[test]
 fn an_address_change_migrates_without_a_reattach() {
-    let tmux = TmuxServer::new();
+    let tmux = server();
     let env = fleet(&tmux);
     let mut pty = connect(&env, &["dev"]);
     run(&mut pty, "echo before-$((1+1))", "before-2");
@@ -139,7 +145,7 @@ fn an_address_change_migrates_without_a_reattach() {
 
 #[test]
 fn without_reconnect_a_lost_vm_ends_the_session() {
-    let tmux = TmuxServer::new();
+    let tmux = server();
     let env = fleet(&tmux);
     let mut pty = connect(&env, &["dev", "--no-reconnect"]);
     run(&mut pty, "echo up-$((5+5))", "up-10");
@@ -153,7 +159,7 @@ fn without_reconnect_a_lost_vm_ends_the_session() {
 
 #[test]
 fn without_a_terminal_connect_refuses_instead_of_hanging() {
-    let tmux = TmuxServer::new();
+    let tmux = server();
     let env = fleet(&tmux);
     let err = env.fails(&["connect", "dev"]);
     assert!(err.contains("needs a terminal"), "{err}");
@@ -162,7 +168,7 @@ fn without_a_terminal_connect_refuses_instead_of_hanging() {
 
 #[test]
 fn session_names_work_wherever_vm_names_do() {
-    let tmux = TmuxServer::new();
+    let tmux = server();
     let env = fleet(&tmux);
     env.ok(&["new", "--name", "other"]);
     env.ok(&["session", "dev", "main"]);

@@ -177,7 +177,8 @@ fn commands_run_as_ssh_would_run_them() {
         .unwrap()
         .unwrap();
 
-    // The user's shell, home, identity and a clean environment.
+    // The user's shell, identity and a clean environment; the home is the
+    // local VM's own (`home` in its agent config).
     let out = env.ok(&[
         "exec",
         "--vm",
@@ -186,7 +187,7 @@ fn commands_run_as_ssh_would_run_them() {
         "echo \"$0|$(pwd)|$HOME|$USER|$LOGNAME|$SHELL|$(id -un)|${AZLIN_HOME:-unset}\"",
     ]);
     let shell = me.shell.file_name().unwrap().to_string_lossy().into_owned();
-    let home = me.dir.display().to_string();
+    let home = env.vm_dir("box").join("home").display().to_string();
     assert_eq!(
         out.trim(),
         format!(
@@ -310,13 +311,14 @@ fn ps_w_and_updates_run_on_the_fleet() {
 }
 
 /// Point a VM's agent at another `user` line (or none) and restart it, as
-/// a config change on a VM would.
+/// a config change on a VM would. The local VM's `home` goes too: on a VM
+/// that names its user, `~` is that user's home.
 fn set_agent_user(env: &Env, vm: &str, user: Option<&str>) {
     let path = env.vm_dir(vm).join("agent.toml");
     let text = std::fs::read_to_string(&path).unwrap();
     let mut lines: Vec<String> = text
         .lines()
-        .filter(|l| !l.starts_with("user = "))
+        .filter(|l| !l.starts_with("user = ") && !l.starts_with("home = "))
         .map(String::from)
         .collect();
     if let Some(u) = user {

@@ -108,7 +108,8 @@ fn a_hostile_agent_cannot_hang_or_trick_connect() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_agent_refuses_hostile_terminal_requests() {
     use azlin_protocol::terminal::{TerminalRequest, WindowSize};
-    let tmux = azlin_e2e::tmux::TmuxServer::new();
+    // h's own server, where a terminal would start a session.
+    let tmux = azlin_e2e::tmux::TmuxServer::named("azlin-h");
     let mut env = Env::new();
     env.set_var("TMUX_TMPDIR", tmux.tmpdir().to_string_lossy());
     env.ok(&["new", "--name", "h"]);

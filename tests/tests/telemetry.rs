@@ -13,13 +13,14 @@ fn live(v: &Value) -> bool {
 
 #[test]
 fn samples_reach_list_status_top_and_metrics() {
-    let tmux = TmuxServer::new();
+    // dev-1's own server (a local VM's agent uses `-L azlin-VM`).
+    let tmux = TmuxServer::named("azlin-dev-1");
     tmux.run(&["new-session", "-d", "-s", "work", "-x", "80", "-y", "20"]);
     tmux.run(&["new-session", "-d", "-s", "idle"]);
     // A real client attached to "work", running in a pane of a second server.
     let outer = TmuxServer::named("outer");
     let attach = format!(
-        "env -u TMUX TMUX_TMPDIR='{}' tmux attach -t work",
+        "env -u TMUX TMUX_TMPDIR='{}' tmux -L azlin-dev-1 attach -t work",
         tmux.tmpdir().display()
     );
     outer.run(&["new-session", "-d", "-x", "100", "-y", "30", &attach]);

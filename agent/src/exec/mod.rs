@@ -43,8 +43,13 @@ pub struct ExecContext {
     /// The agent config's `user`.
     pub user: Option<String>,
     pub audit_log: PathBuf,
-    /// The tmux binary terminals run.
-    pub tmux: PathBuf,
+    /// The tmux terminals run, and its server.
+    pub tmux: crate::tmux_server::TmuxServer,
+    /// The config's `home`: the VM user's `~` when not their passwd home.
+    pub home: Option<PathBuf>,
+    /// The folder of the private tmux server's wrapper, first on commands'
+    /// `PATH` (see [`crate::tmux_server`]).
+    pub path_first: Option<PathBuf>,
     pub ssh: crate::config::SshConfig,
     pub files: crate::config::FilesConfig,
     /// Puts received files in place durably, many at once.
@@ -120,7 +125,8 @@ pub(crate) fn audit(ctx: &ExecContext, record: &Record) {
 /// The account to run as; an agent running as root runs commands only for
 /// a user its config names.
 pub(crate) fn runnable_account(ctx: &ExecContext) -> Result<Account, String> {
-    let account = Account::resolve(ctx.user.as_deref())?;
+    let account = Account::resolve(ctx.user.as_deref())?
+        .for_vm(ctx.home.as_deref(), ctx.path_first.as_deref());
     if ctx.user.is_none() && account.uid.is_root() {
         return Err(
             "this agent runs as root and its config names no `user`, so it runs no \

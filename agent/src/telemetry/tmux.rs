@@ -1,4 +1,5 @@
-//! The VM user's tmux sessions, read from the real `tmux` binary.
+//! The VM user's tmux sessions, read from the real `tmux` binary (from the
+//! VM's own server when it has one, see [`crate::tmux_server`]).
 //!
 //! tmux runs in its own task with a deadline: a tmux that is missing, hung
 //! or broken turns into [`Tmux::Unavailable`] with the reason, and the
@@ -7,9 +8,9 @@
 use std::{process::Stdio, time::Duration};
 
 use azlin_protocol::telemetry::{Tmux, TmuxSession};
-use tokio::{process::Command, sync::watch};
+use tokio::sync::watch;
 
-use crate::{account::Account, config::TelemetryConfig};
+use crate::{account::Account, config::TelemetryConfig, tmux_server::TmuxServer};
 
 /// Longest a `tmux list-sessions` may take before it is killed.
 pub const TMUX_TIMEOUT: Duration = Duration::from_secs(2);
@@ -40,7 +41,7 @@ pub fn spawn_reader(
 
 /// Ask tmux once, as `user` (the agent config's VM user) when given.
 pub async fn read(config: &TelemetryConfig, user: Option<&str>) -> Tmux {
-    let mut cmd = Command::new(&config.tmux);
+    let mut cmd = TmuxServer::from_config(config).command();
     cmd.args(["list-sessions", "-F", FORMAT])
         .stdin(Stdio::null())
         .stdout(Stdio::piped())

@@ -52,7 +52,7 @@ pub async fn run(
         record.command = Some(command.clone());
         audit(ctx, &record);
         pty::spawn(&account, &ctx.tmux, &req)
-            .map_err(|e| format!("cannot start tmux ({}): {e}", ctx.tmux.display()))
+            .map_err(|e| format!("cannot start tmux ({}): {e}", ctx.tmux.bin.display()))
     });
     let pty = match started {
         Ok(p) => p,

@@ -19,7 +19,7 @@ use nix::{
 };
 use tokio::{io::unix::AsyncFd, process::Child};
 
-use crate::account::Account;
+use crate::{account::Account, tmux_server::TmuxServer};
 
 /// The master side of a running terminal and the tmux client on it.
 pub struct Pty {
@@ -38,8 +38,9 @@ fn winsize(size: WindowSize) -> Winsize {
     }
 }
 
-/// Start tmux for `req` as `account` on a new PTY.
-pub fn spawn(account: &Account, tmux: &std::path::Path, req: &TerminalRequest) -> io::Result<Pty> {
+/// Start tmux (on its private server, if the VM has one) for `req` as
+/// `account` on a new PTY.
+pub fn spawn(account: &Account, tmux: &TmuxServer, req: &TerminalRequest) -> io::Result<Pty> {
     let pair = openpty(&winsize(req.size), None).map_err(io::Error::from)?;
     for fd in [&pair.master, &pair.slave] {
         // Neither end may leak into tmux beyond the three stdio copies.
@@ -47,7 +48,7 @@ pub fn spawn(account: &Account, tmux: &std::path::Path, req: &TerminalRequest) -
     }
     let flags = OFlag::from_bits_truncate(fcntl(&pair.master, FcntlArg::F_GETFL)?);
     fcntl(&pair.master, FcntlArg::F_SETFL(flags | OFlag::O_NONBLOCK))?;
-    let mut cmd = tokio::process::Command::new(tmux);
+    let mut cmd = tmux.command();
     cmd.args(["new-session", "-A", "-s", &req.session])
         .env_clear()
         .envs(account.environment())

@@ -118,10 +118,13 @@ fn authorize(home: &Home, targets: &[SshTarget], public: &str) -> Result<Vec<(St
         return Ok(Vec::new());
     }
     // `public` holds only base64, spaces and name characters (checked), so
-    // single quotes carry it intact.
+    // single quotes carry it intact. The file is in the home sshd uses, the
+    // passwd one: a local VM's commands have a `~` of their own.
     let command = format!(
-        "umask 077 && mkdir -p ~/.ssh && touch ~/.ssh/authorized_keys && \
-         (grep -qxF '{public}' ~/.ssh/authorized_keys || echo '{public}' >> ~/.ssh/authorized_keys)"
+        "umask 077 && h=\"$(getent passwd \"$(id -u)\" | cut -d: -f6)\" && [ -d \"$h\" ] && \
+         mkdir -p \"$h/.ssh\" && touch \"$h/.ssh/authorized_keys\" && \
+         (grep -qxF '{public}' \"$h/.ssh/authorized_keys\" || \
+          echo '{public}' >> \"$h/.ssh/authorized_keys\")"
     );
     let spec = ExecSpec {
         selector: Selector {

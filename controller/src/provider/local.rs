@@ -124,18 +124,20 @@ impl LocalProvider {
             .flatten()
             .context("the current user has no passwd entry")?
             .name;
-        // Files sent to `~` land in the VM's own folder, not the user's
-        // real home (which `azlin sync` would otherwise overwrite).
+        // The VM's `~` is its own folder, not the user's real home: files
+        // sent there (`azlin sync` too), commands and terminals all agree.
+        // And its own tmux server, not the user's (see the agent config).
         let home = dir.join("home");
         std::fs::create_dir_all(&home)
             .with_context(|| format!("cannot create {}", home.display()))?;
         let config = format!(
-            "name = \"{}\"\nuser = \"{user}\"\nstate_dir = \"{}\"\nca_cert = \"{}\"\njoin_token_file = \"{}\"\n\n{connect}\n[files]\nhome = \"{}\"\n",
+            "name = \"{}\"\nuser = \"{user}\"\nhome = \"{}\"\nstate_dir = \"{}\"\nca_cert = \"{}\"\njoin_token_file = \"{}\"\n\n{connect}\n[telemetry]\ntmux_server = \"azlin-{}\"\n",
             spec.name,
+            home.display(),
             dir.join("state").display(),
             dir.join("ca.crt").display(),
             dir.join("join-token").display(),
-            home.display(),
+            spec.name,
         );
         write_atomic(&Self::config_path(&dir), config.as_bytes(), 0o600)?;
         let pid = self.spawn(&dir)?;
