@@ -23,7 +23,7 @@ fn recipe() -> PathBuf {
 }
 
 /// The image tag of the current recipe. Without it the docker tests fail
-/// (CI builds it in `.ci/run`), unless AZLIN_SKIP_DOCKER_TESTS=1 says to
+/// (`tests/run-all` builds it), unless AZLIN_SKIP_DOCKER_TESTS=1 says to
 /// skip them on a machine without Docker: then `None`.
 pub fn image() -> Option<String> {
     if std::env::var("AZLIN_SKIP_DOCKER_TESTS").as_deref() == Ok("1") {
@@ -44,7 +44,8 @@ pub fn image() -> Option<String> {
     assert!(
         present,
         "the VM image {tag} is missing: build it with `sudo deploy/vm-image/build.sh` \
-         (needs debootstrap and Docker), or set AZLIN_SKIP_DOCKER_TESTS=1 to skip these tests"
+         (needs debootstrap and Docker; `bash tests/run-all` does), or set \
+         AZLIN_SKIP_DOCKER_TESTS=1 to skip these tests"
     );
     Some(tag)
 }
