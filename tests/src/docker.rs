@@ -1,12 +1,14 @@
 //! Containers for the docker-provider tests: the VM image the current
 //! recipe builds (`deploy/vm-image/build.sh`), an [`Env`] configured to use
 //! it on a network of the tests' own, and cleanup of every container the
-//! test's azlin home made, even when the test fails.
+//! test's azlin home made, even when the test fails, and of the network
+//! once the last test using it is done.
 
 use std::{
     ops::Deref,
     path::PathBuf,
     process::{Command, Output},
+    sync::Mutex,
 };
 
 use crate::Env;
@@ -21,7 +23,7 @@ fn recipe() -> PathBuf {
 }
 
 /// The image tag of the current recipe. Without it the docker tests fail
-/// (CI builds it in `.ci/run`), unless AZLIN_SKIP_DOCKER_TESTS=1 says to
+/// (`tests/run-all` builds it), unless AZLIN_SKIP_DOCKER_TESTS=1 says to
 /// skip them on a machine without Docker: then `None`.
 pub fn image() -> Option<String> {
     if std::env::var("AZLIN_SKIP_DOCKER_TESTS").as_deref() == Ok("1") {
@@ -42,7 +44,8 @@ pub fn image() -> Option<String> {
     assert!(
         present,
         "the VM image {tag} is missing: build it with `sudo deploy/vm-image/build.sh` \
-         (needs debootstrap and Docker), or set AZLIN_SKIP_DOCKER_TESTS=1 to skip these tests"
+         (needs debootstrap and Docker; `bash tests/run-all` does), or set \
+         AZLIN_SKIP_DOCKER_TESTS=1 to skip these tests"
     );
     Some(tag)
 }
@@ -66,8 +69,14 @@ pub fn docker_ok(args: &[&str]) -> String {
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
+/// How many [`DockerEnv`]s of this process are alive: the network is
+/// removed when the last one goes, never while another may be about to
+/// put a container on it.
+static LIVE: Mutex<usize> = Mutex::new(0);
+
 /// An [`Env`] whose `azlin new --provider docker` makes containers from
-/// the test image; they are removed when it is dropped.
+/// the test image (on [`TEST_NETWORK`], which azlin creates when missing);
+/// they are removed when it is dropped, and the network with the last one.
 pub struct DockerEnv {
     env: Env,
     pub image: String,
@@ -75,6 +84,7 @@ pub struct DockerEnv {
 
 impl DockerEnv {
     pub fn new(image: &str) -> Self {
+        *LIVE.lock().unwrap_or_else(|e| e.into_inner()) += 1;
         let env = Env::new();
         env.configure(&format!(
             "[docker]\nimage = \"{image}\"\nnetwork = \"{TEST_NETWORK}\"\nsubnet = \"{TEST_SUBNET}\"\ndev_tools = false\n"
@@ -139,11 +149,23 @@ impl Deref for DockerEnv {
 
 impl Drop for DockerEnv {
     fn drop(&mut self) {
-        let names = self.containers();
+        let home = format!("label=azlin.home={}", self.home().display());
+        let names = docker(&["ps", "-a", "--filter", &home, "--format", "{{.Names}}"]);
+        let names = String::from_utf8_lossy(&names.stdout);
+        let names: Vec<&str> = names.lines().collect();
         if !names.is_empty() {
             let mut args = vec!["rm", "--force", "--volumes"];
-            args.extend(names.iter().map(String::as_str));
+            args.extend(names);
             let _ = docker(&args);
+        }
+        // The last one out removes the network. Docker refuses while any
+        // container is still on it (another process's tests, or a
+        // container a test made by hand): then it stays, for them to
+        // remove.
+        let mut live = LIVE.lock().unwrap_or_else(|e| e.into_inner());
+        *live -= 1;
+        if *live == 0 {
+            let _ = docker(&["network", "rm", TEST_NETWORK]);
         }
     }
 }

@@ -34,7 +34,7 @@ pub fn bin(name: &str) -> PathBuf {
     let path = dir.join(name);
     assert!(
         path.is_file(),
-        "{} is missing: run the tests with `cargo test --workspace` so it is built",
+        "{} is missing: run the tests with `bash tests/run-all` (or `cargo test --workspace`) so it is built",
         path.display()
     );
     path

@@ -1,8 +1,11 @@
 //! A private OpenSSH server on loopback for tests and benchmarks: its own
-//! host key, its own port, killed on drop. Needs Debian's openssh-server.
+//! host key, its own port, its logins' tmux in a private `TMUX_TMPDIR`,
+//! killed on drop. Needs Debian's openssh-server. [`AuthorizedKeys`] puts
+//! the user's `~/.ssh/authorized_keys` back as it was after a test that
+//! has azlin authorize its key.
 
 use std::{
-    path::Path,
+    path::{Path, PathBuf},
     process::{Child, Command, Stdio},
     time::{Duration, Instant},
 };
@@ -29,8 +32,13 @@ pub fn keygen(path: &Path) {
 
 impl Sshd {
     /// sshd on 127.0.0.1:`port` with a new host key at `dir/host_key`,
-    /// key logins only, accepting `TMUX_TMPDIR` from clients.
-    pub fn start(dir: &Path, port: u16) -> Self {
+    /// key logins only. Every login it starts gets
+    /// `TMUX_TMPDIR=tmux_tmpdir` (sshd's `SetEnv`, which wins over anything
+    /// the client sends), so a `tmux` run over ssh — `azlin connect --ssh`
+    /// runs `tmux new-session -A` — uses the test's private tmux server
+    /// (for example a [`crate::tmux::TmuxServer`]'s), never the user's
+    /// default one, and the test's cleanup ends it.
+    pub fn start(dir: &Path, port: u16, tmux_tmpdir: &Path) -> Self {
         keygen(&dir.join("host_key"));
         let config = dir.join("sshd_config");
         std::fs::write(
@@ -38,9 +46,10 @@ impl Sshd {
             format!(
                 "Port {port}\nListenAddress 127.0.0.1\nHostKey {}\nPidFile {}\nUsePAM no\n\
                  PermitRootLogin prohibit-password\nPasswordAuthentication no\nStrictModes no\n\
-                 AcceptEnv TMUX_TMPDIR\nSubsystem sftp /usr/lib/openssh/sftp-server\n",
+                 SetEnv TMUX_TMPDIR={}\nSubsystem sftp /usr/lib/openssh/sftp-server\n",
                 dir.join("host_key").display(),
-                dir.join("sshd.pid").display()
+                dir.join("sshd.pid").display(),
+                tmux_tmpdir.display()
             ),
         )
         .unwrap();
@@ -59,6 +68,53 @@ impl Sshd {
             std::thread::sleep(Duration::from_millis(20));
         }
         sshd
+    }
+}
+
+/// The current user's `~/.ssh/authorized_keys` (which `azlin ssh-config`
+/// and `azlin connect --ssh` add azlin's key to, through a local VM's
+/// agent) as it was when [`AuthorizedKeys::keep`] ran, put back on drop,
+/// also when the test fails: the same content if the file was there;
+/// otherwise the file is removed, and `~/.ssh` too if it was not there
+/// either (only when empty: nothing else in it is touched).
+pub struct AuthorizedKeys {
+    ssh_dir: PathBuf,
+    ssh_dir_existed: bool,
+    before: Option<Vec<u8>>,
+}
+
+impl AuthorizedKeys {
+    pub fn keep() -> Self {
+        let me = nix::unistd::User::from_uid(nix::unistd::getuid())
+            .unwrap()
+            .expect("the current user has a passwd entry");
+        let ssh_dir = me.dir.join(".ssh");
+        Self {
+            ssh_dir_existed: ssh_dir.is_dir(),
+            before: std::fs::read(ssh_dir.join("authorized_keys")).ok(),
+            ssh_dir,
+        }
+    }
+
+    pub fn path(&self) -> PathBuf {
+        self.ssh_dir.join("authorized_keys")
+    }
+}
+
+impl Drop for AuthorizedKeys {
+    fn drop(&mut self) {
+        match &self.before {
+            Some(keys) => {
+                let _ = std::fs::write(self.path(), keys);
+            }
+            None => {
+                let _ = std::fs::remove_file(self.path());
+                if !self.ssh_dir_existed {
+                    // Fails, leaving it, if anything else is in it now.
+                    let _ = std::fs::remove_dir(&self.ssh_dir);
+                }
+            }
+        }
     }
 }
 

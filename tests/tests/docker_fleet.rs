@@ -1,7 +1,7 @@
 //! The docker provider with the real image: cloud-init's own schema check
 //! on the user-data azlin renders, the install scripts inside the image,
 //! and a fleet of containers created, stopped, started and deleted through
-//! `azlin`. The image comes from `deploy/vm-image/build.sh` (`.ci/run`
+//! `azlin`. The image comes from `deploy/vm-image/build.sh` (`tests/run-all`
 //! builds it); see `azlin_e2e::docker`.
 
 use std::time::Duration;

@@ -9,8 +9,8 @@
 //! - Keystroke echo: type one character into the shell and time until its
 //!   echo is drawn, through azlin's session and through ssh's.
 //!
-//! Both sides start the same tmux (the user's default server) as the same
-//! user. Prints a Markdown table. Run as root:
+//! Both sides start the same tmux (a private server of the bench's) as the
+//! same user. Prints a Markdown table. Run as root:
 //!
 //! cargo build --release --workspace && target/release/connect-bench [RUNS]
 //!
@@ -24,7 +24,7 @@ use std::{
 use azlin_e2e::{
     Env, bin, free_tcp,
     pty::Pty,
-    sshd::{Sshd, point_vm_at},
+    sshd::{AuthorizedKeys, Sshd, point_vm_at},
 };
 
 const WAIT: Duration = Duration::from_secs(30);
@@ -38,11 +38,12 @@ fn main() {
         .unwrap_or(20);
     let dir = tempfile::tempdir().unwrap();
     let port = free_tcp().port();
-    let _sshd = Sshd::start(dir.path(), port);
-    let set_env = format!("SetEnv=TMUX_TMPDIR={}", dir.path().join("tmux").display());
-    // A tmux server of the bench's own, for both sides.
+    // A tmux server of the bench's own, for both sides (the sshd gives
+    // its logins this TMUX_TMPDIR).
     let tmux_dir = dir.path().join("tmux");
     std::fs::create_dir_all(&tmux_dir).unwrap();
+    let _sshd = Sshd::start(dir.path(), port, &tmux_dir);
+    let _keys = AuthorizedKeys::keep();
     // SAFETY: set before any thread of ours starts.
     unsafe { std::env::set_var("TMUX_TMPDIR", &tmux_dir) };
     let mut env = Env::new();
@@ -79,14 +80,7 @@ fn main() {
         let mut c = Command::new("ssh");
         c.arg("-F")
             .arg(&config)
-            .args([
-                "-o",
-                "ControlMaster=no",
-                "-o",
-                "ControlPath=none",
-                "-o",
-                &set_env,
-            ])
+            .args(["-o", "ControlMaster=no", "-o", "ControlPath=none"])
             .args(["-t", "bench", "tmux", "new-session", "-A", "-s", s])
             .env("TERM", "xterm");
         c

@@ -19,7 +19,7 @@ use std::{
 use azlin_e2e::{
     Env, free_tcp,
     proc_stats::{cpu_seconds, machine_busy_seconds, mib, percentile, status_bytes},
-    sshd::{Sshd, point_vm_at},
+    sshd::{AuthorizedKeys, Sshd, point_vm_at},
 };
 
 fn timed(mut c: Command) -> Duration {
@@ -69,7 +69,8 @@ fn main() {
         .unwrap_or_else(|| "big,tree,watch".into());
     let dir = tempfile::Builder::new().tempdir_in("/tmp").unwrap();
     let port = free_tcp().port();
-    let _sshd = Sshd::start(dir.path(), port);
+    let _sshd = Sshd::start(dir.path(), port, dir.path());
+    let _keys = AuthorizedKeys::keep();
     let env = Env::new();
     env.ok(&["new", "--name", "bench"]);
     point_vm_at(&env, "bench", dir.path(), port);
