@@ -223,8 +223,11 @@ fn use_bench_user(env: &Env, vms: &[String]) {
     for vm in vms {
         let path = env.vm_dir(vm).join("agent.toml");
         let text = std::fs::read_to_string(&path).unwrap();
+        // The bench user's own home, as sshd gives it: a local VM's home
+        // folder is the azlin user's (exec.rs's tests switch users alike).
         let text: String = text
             .lines()
+            .filter(|l| !l.starts_with("home = "))
             .map(|l| {
                 if l.starts_with("user = ") {
                     format!("user = \"{BENCH_USER}\"")
