@@ -210,6 +210,12 @@ pub trait Provider: Send + Sync {
         false
     }
 
+    /// Where the VM lives, for a message that says it is not where the
+    /// request's Azure target is.
+    fn place(&self, _vm: &VmRow) -> String {
+        format!("a {} VM, not in Azure", self.kind())
+    }
+
     /// Whether the VM's machine is alive, where the provider can tell at
     /// no cost (a local agent's process); `None`: it cannot.
     fn is_alive(&self, _vm: &VmRow) -> Option<bool> {

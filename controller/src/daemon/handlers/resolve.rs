@@ -82,12 +82,9 @@ fn check_target(d: &Daemon, target: &Target, row: &VmRow) -> Result<()> {
     if in_target(d, target, row) {
         return Ok(());
     }
-    let where_ = match crate::provider::azure::data_of(row) {
-        Ok(data) if row.provider == Kind::Azure.as_str() => format!(
-            "in resource group {} of subscription {}",
-            data.resource_group, data.subscription
-        ),
-        _ => format!("a {} VM, not in Azure", row.provider),
+    let where_ = match d.providers.of(&row.provider) {
+        Ok(provider) => provider.place(row),
+        Err(_) => format!("a {} VM, not in Azure", row.provider),
     };
     bail!(
         "{} is {where_}, not in the --subscription / --resource-group given; nothing done \

@@ -136,6 +136,16 @@ impl Provider for AzureProvider {
         Box::pin(self.inventory(rows, &azure.access))
     }
 
+    fn place(&self, vm: &VmRow) -> String {
+        match data_of(vm) {
+            Ok(data) => format!(
+                "in resource group {} of subscription {}",
+                data.resource_group, data.subscription
+            ),
+            Err(_) => "an Azure VM with no resources recorded".into(),
+        }
+    }
+
     fn in_target(&self, vm: &VmRow, target: &Target) -> bool {
         let Ok(data) = data_of(vm) else {
             return false;
