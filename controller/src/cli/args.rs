@@ -10,6 +10,11 @@ use super::{daemon_cmd, exec, ps, top, updates};
 ///
 /// `azlin -- CMD ARGS…` runs CMD on every running VM (see `azlin exec
 /// --help` for the output options and exit status).
+///
+/// azlin keeps its state (config.toml, state.db, the fleet CA, the
+/// daemon's socket and logs) in ~/.azlin, or in the folder AZLIN_HOME
+/// names. Exit status: 0 on success, 1 on an error, 2 for a usage error,
+/// something to set up first, or an operation the VM's provider lacks.
 #[derive(Parser)]
 #[command(name = "azlin", version, about, args_conflicts_with_subcommands = true)]
 pub struct Cli {
@@ -58,6 +63,8 @@ pub enum Command {
         /// Azure: the resource group (else [azure] resource_group).
         #[arg(long)]
         resource_group: Option<String>,
+        /// Print the new VMs (for `--provider external`: the controller
+        /// address, the CA and each machine's join token) as JSON.
         #[arg(long)]
         json: bool,
     },

@@ -14,10 +14,10 @@ mod render;
 mod ssh;
 pub mod top;
 pub mod updates;
+mod usage;
 mod watch;
 
 use anyhow::{Result, bail};
-use clap::Parser;
 
 use self::args::{Cli, Command};
 use crate::{
@@ -38,15 +38,19 @@ use crate::{
 };
 
 pub fn main() -> std::process::ExitCode {
-    let cli = Cli::parse();
+    let cli = usage::parse();
     match run(cli) {
         Ok(code) => std::process::ExitCode::from(code),
         Err(e) => {
             eprintln!("azlin: error: {e:#}");
-            let exit = e
-                .chain()
-                .find_map(|c| c.downcast_ref::<crate::ipc::client::DaemonError>())
-                .and_then(|d| d.exit);
+            let exit = e.chain().find_map(|c| {
+                if c.downcast_ref::<usage::Usage>().is_some() {
+                    Some(usage::EXIT)
+                } else {
+                    c.downcast_ref::<crate::ipc::client::DaemonError>()
+                        .and_then(|d| d.exit)
+                }
+            });
             exit.map_or(
                 std::process::ExitCode::FAILURE,
                 std::process::ExitCode::from,
@@ -71,11 +75,13 @@ fn fleet_command(cli: Cli, home: &Home) -> Result<u8> {
             select,
             output,
             command,
-        } => (
-            select.selector(false)?,
-            exec::command_line(&command),
-            output,
-        ),
+        } => {
+            let selector = select.selector(false)?;
+            if selector == Selector::default() {
+                return Err(usage::Usage(crate::selector::SelectError::Nothing.to_string()).into());
+            }
+            (selector, exec::command_line(&command), output)
+        }
         Command::W { select } => (
             select.selector(true)?,
             "w".to_string(),
