@@ -48,3 +48,85 @@ fn help_says_where_state_lives_and_what_new_json_prints() {
     let new_help = env.ok(&["new", "--help"]);
     assert!(new_help.contains("as JSON"), "{new_help}");
 }
+
+#[test]
+fn killall_names_what_it_would_delete_and_tags_show_in_text() {
+    let env = Env::new();
+    env.ok(&["new", "--name", "k", "--pool", "2"]);
+    env.ok(&["session", "k-2", "main"]);
+    // `tag` prints the VM's tags; list and status show them in text too.
+    let tagged = env.ok(&["tag", "k-1", "env=prod", "team=ml"]);
+    assert!(tagged.contains("tags:        env=prod team=ml"), "{tagged}");
+    let table = env.ok(&["list"]);
+    assert!(
+        table.contains("TAGS") && table.contains("env=prod team=ml"),
+        "{table}"
+    );
+    assert!(env.ok(&["status", "k-2"]).contains("tags:        -"));
+
+    // On a terminal, killall names how many VMs and which before asking;
+    // anything but yes deletes nothing.
+    let mut cmd = env.command(&["killall"]);
+    cmd.env("TERM", "xterm");
+    let mut pty = azlin_e2e::pty::Pty::spawn(cmd, 200, 24);
+    pty.wait_for(
+        0,
+        "Delete 2 VMs: k-1, main (k-2)? Type yes to confirm:",
+        std::time::Duration::from_secs(30),
+    );
+    pty.send("no\r");
+    assert!(!pty.wait_exit(std::time::Duration::from_secs(30)).success());
+    assert_eq!(env.list().len(), 2);
+    env.ok(&["killall", "--yes"]);
+    // Nothing left: said so, and no question.
+    assert!(env.ok(&["killall"]).contains("no VMs to delete"));
+}
+
+#[test]
+fn start_waits_for_the_agent_and_says_how_long() {
+    let env = Env::new();
+    env.ok(&["new", "--name", "s"]);
+    env.ok(&["stop", "s"]);
+    let out = env.ok(&["start", "s"]);
+    assert!(out.contains("s started; its agent connected in"), "{out}");
+    // Connected when start returns: no waiting here.
+    assert!(env.connected("s"));
+    env.ok(&["stop", "s"]);
+    let out = env.ok(&["start", "--no-wait", "s"]);
+    assert!(
+        out.contains("s started (not waiting for its agent)"),
+        "{out}"
+    );
+    env.wait("s back", std::time::Duration::from_secs(20), || {
+        env.connected("s")
+    });
+}
+
+#[test]
+fn connect_to_an_unknown_vm_names_the_closest_terminal_or_not() {
+    let env = Env::new();
+    env.ok(&["new", "--name", "web"]);
+    let err = env.fails(&["connect", "wbe"]);
+    assert!(
+        err.contains("no VM or session named \"wbe\"") && err.contains("did you mean web"),
+        "{err}"
+    );
+    assert!(!err.contains("needs a terminal"), "{err}");
+}
+
+#[test]
+fn a_scoped_list_with_nothing_there_says_where_the_vms_are() {
+    let env = Env::new();
+    env.ok(&["new", "--name", "here"]);
+    let out = env.ok(&["list", "--subscription", "sub-x"]);
+    assert!(
+        out.contains("no VMs in that subscription / resource group; 1 VM(s) elsewhere"),
+        "{out}"
+    );
+    // Machine output stays what it was: an empty list.
+    let json = env.ok(&["list", "--json", "--subscription", "sub-x"]);
+    assert_eq!(
+        serde_json::from_str::<serde_json::Value>(&json).unwrap(),
+        serde_json::json!([])
+    );
+}

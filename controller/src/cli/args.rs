@@ -270,9 +270,13 @@ pub enum Command {
         #[arg(long, default_value = "")]
         filter: String,
     },
-    /// Start a stopped VM.
+    /// Start a stopped VM and wait until its agent has connected again.
     Start {
         vm: String,
+        /// Return once the provider has started the VM, without waiting
+        /// for its agent.
+        #[arg(long)]
+        no_wait: bool,
         #[command(flatten)]
         scope: AzureScope,
     },
@@ -353,6 +357,11 @@ pub struct AzureScope {
 }
 
 impl AzureScope {
+    /// Neither flag given.
+    pub fn is_empty(&self) -> bool {
+        self.subscription.is_none() && self.resource_group.is_none()
+    }
+
     pub fn target(self) -> crate::azure::context::Target {
         crate::azure::context::Target {
             subscription: self.subscription,

@@ -122,7 +122,18 @@ fn fleet_command(cli: Cli, home: &Home) -> Result<u8> {
             ssh,
         } => {
             let vm = match vm {
-                Some(vm) => vm,
+                // Named: the daemon resolves it now, so an unknown name is
+                // told as such (with the closest ones), terminal or not.
+                Some(vm) => {
+                    ask(
+                        home,
+                        VmStatus {
+                            vm: vm.clone(),
+                            cloud: false,
+                        },
+                    )?;
+                    vm
+                }
                 None => only_running_vm(home)?,
             };
             if ssh {
@@ -292,13 +303,25 @@ fn run_command(home: &Home, command: Command) -> Result<()> {
             }
         }
         Command::List { json, scope } => {
-            render::vms(&ask_in(&home, List { cloud: true }, scope)?, json)
+            let vms = ask_in(&home, List { cloud: true }, scope.clone())?;
+            if vms.is_empty() && !json && !scope.is_empty() {
+                let elsewhere = ask(&home, List { cloud: false })?.len();
+                if elsewhere > 0 {
+                    println!(
+                        "no VMs in that subscription / resource group; {elsewhere} VM(s) elsewhere \
+                         in the fleet (`azlin list` without --subscription / --resource-group \
+                         shows them)"
+                    );
+                    return Ok(());
+                }
+            }
+            render::vms(&vms, json)
         }
         Command::Status {
             vm: Some(vm),
             json,
             scope,
-        } => render::vm(&ask_in(&home, VmStatus { vm }, scope)?, json),
+        } => render::vm(&ask_in(&home, VmStatus { vm, cloud: true }, scope)?, json),
         Command::Status {
             vm: None,
             json,
@@ -330,7 +353,9 @@ fn run_command(home: &Home, command: Command) -> Result<()> {
                 filter,
             },
         ),
-        Command::Start { vm, scope } => done(ask_in(&home, Start { vm }, scope)?),
+        Command::Start { vm, no_wait, scope } => {
+            done(ask_in(&home, Start { vm, wait: !no_wait }, scope)?)
+        }
         Command::Stop {
             vm,
             no_deallocate,
@@ -349,14 +374,29 @@ fn run_command(home: &Home, command: Command) -> Result<()> {
             Ok(())
         }
         Command::Killall { yes, scope } => {
-            let whole = scope.subscription.is_none() && scope.resource_group.is_none();
-            let question = if whole {
-                "Delete every VM in the fleet? Type yes to confirm: "
-            } else {
-                "Delete every VM of the fleet in that subscription / resource group? Type yes to confirm: "
-            };
-            if !yes && !confirm(question)? {
-                bail!("killall deletes every VM in the fleet; nothing deleted (--yes confirms)");
+            if !yes {
+                let vms = ask_in(&home, List { cloud: false }, scope.clone())?;
+                if vms.is_empty() {
+                    println!("no VMs to delete");
+                    return Ok(());
+                }
+                let whole = scope.subscription.is_none() && scope.resource_group.is_none();
+                let question = format!(
+                    "Delete {} VM{}{}: {}? Type yes to confirm: ",
+                    vms.len(),
+                    if vms.len() == 1 { "" } else { "s" },
+                    if whole {
+                        ""
+                    } else {
+                        " in that subscription / resource group"
+                    },
+                    named(&vms)
+                );
+                if !confirm(&question)? {
+                    bail!(
+                        "killall deletes every VM in the fleet; nothing deleted (--yes confirms)"
+                    );
+                }
             }
             done(ask_in(&home, KillAll, scope)?)
         }
@@ -408,6 +448,23 @@ fn run_command(home: &Home, command: Command) -> Result<()> {
 fn done(done: Done) -> Result<()> {
     println!("{}", done.message);
     Ok(())
+}
+
+/// The VMs by what the user calls them, the first twenty of them.
+fn named(vms: &[crate::ipc::VmView]) -> String {
+    const SHOWN: usize = 20;
+    let mut names: Vec<String> = vms
+        .iter()
+        .take(SHOWN)
+        .map(|v| match &v.session_name {
+            Some(s) => format!("{s} ({})", v.name),
+            None => v.name.clone(),
+        })
+        .collect();
+    if vms.len() > SHOWN {
+        names.push(format!("and {} more", vms.len() - SHOWN));
+    }
+    names.join(", ")
 }
 
 /// Ask on the terminal; no terminal means no.

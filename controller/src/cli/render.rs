@@ -33,7 +33,7 @@ fn live_sample(v: &VmView) -> Option<&Sample> {
         .filter(|_| v.freshness.is_some_and(|f| f != Freshness::Lost))
 }
 
-fn row(v: &VmView) -> [String; 10] {
+fn row(v: &VmView) -> [String; 11] {
     let s = live_sample(v);
     [
         v.name.clone(),
@@ -56,7 +56,20 @@ fn row(v: &VmView) -> [String; 10] {
         }),
         v.address.clone().unwrap_or_else(|| "-".into()),
         age(v.agent_started_at.filter(|_| v.connected)),
+        tags(v),
     ]
+}
+
+/// azlin's tags of the VM, `k=v` space-separated, or `-`.
+fn tags(v: &VmView) -> String {
+    if v.tags.is_empty() {
+        return "-".into();
+    }
+    v.tags
+        .iter()
+        .map(|(k, val)| format!("{k}={val}"))
+        .collect::<Vec<_>>()
+        .join(" ")
 }
 
 /// A header and rows as left-aligned columns two spaces apart, one line
@@ -101,26 +114,27 @@ pub fn vms(vms: &[VmView], json: bool) -> Result<()> {
         "TMUX",
         "ADDRESS",
         "UPTIME",
+        "TAGS",
     ]
     .map(String::from);
     if vms.iter().all(|v| v.cloud.is_none()) {
-        let rows: Vec<[String; 10]> = vms.iter().map(row).collect();
+        let rows: Vec<[String; 11]> = vms.iter().map(row).collect();
         print!("{}", aligned(&header, &rows));
         return Ok(());
     }
     // Cloud VMs among them: what their cloud says too.
     let cloud_header = ["POWER", "SIZE", "REGION"].map(String::from);
-    let header: [String; 13] = std::array::from_fn(|i| {
+    let header: [String; 14] = std::array::from_fn(|i| {
         header
             .get(i)
-            .unwrap_or_else(|| &cloud_header[i - 10])
+            .unwrap_or_else(|| &cloud_header[i - 11])
             .clone()
     });
-    let rows: Vec<[String; 13]> = vms
+    let rows: Vec<[String; 14]> = vms
         .iter()
         .map(|v| {
             let (own, cloud) = (row(v), cloud_cells(v));
-            std::array::from_fn(|i| own.get(i).unwrap_or_else(|| &cloud[i - 10]).clone())
+            std::array::from_fn(|i| own.get(i).unwrap_or_else(|| &cloud[i - 11]).clone())
         })
         .collect();
     print!("{}", aligned(&header, &rows));
@@ -182,6 +196,7 @@ pub fn vm(v: &VmView, json: bool) -> Result<()> {
     if let Some(s) = &v.session_name {
         println!("session:     {s}");
     }
+    println!("tags:        {}", tags(v));
     if let Some(c) = &v.cloud {
         cloud(c);
     }

@@ -27,7 +27,10 @@ macro_rules! vm_request {
     };
 }
 
-vm_request!(Start {});
+vm_request!(Start {
+    /// Wait until the VM's agent has connected again.
+    wait: bool
+});
 vm_request!(
     /// Stop; an Azure VM is deallocated unless `keep_allocated`.
     Stop {

@@ -25,10 +25,12 @@ impl Call for List {
     type Reply = Vec<VmView>;
 }
 
-/// One VM in detail, its cloud's view included.
+/// One VM in detail.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct VmStatus {
     pub vm: String,
+    /// Also ask the VM's cloud what it says now (`azlin status`).
+    pub cloud: bool,
 }
 
 impl Call for VmStatus {

@@ -3,7 +3,7 @@
 //! [`crate::provider::Providers::require`] before anything changes, so an
 //! operation or flag the VM's provider lacks is refused with nothing done.
 
-use std::sync::Arc;
+use std::{sync::Arc, time::Instant};
 
 use anyhow::{Context, Result, bail};
 
@@ -14,18 +14,50 @@ use crate::{
         Done,
         lifecycle::{DestroyPlan, Kill, KillAll, Resize, Restart, Start, Stop},
     },
-    provider::{Operation, Started},
+    provider::{NotReady, Operation, Started},
     state::{ConnectMode, VmRow, VmState},
 };
 
 impl HandleVm for Start {
+    /// Start the VM, then (unless told not to) wait as `new` does until
+    /// its agent has connected again.
     async fn handle(self, cx: &Ctx, vm: Resolved) -> Result<Done> {
         let provider = cx.provider(&vm);
         cx.d.providers.require(provider, &Operation::Start)?;
+        let began = Instant::now();
         let started = provider.start(&vm.row, &cx.azure).await?;
         running_again(&cx.d, &vm.row, &started)?;
+        if !self.wait {
+            return Ok(Done {
+                message: format!("{} started (not waiting for its agent)", self.vm),
+            });
+        }
+        cx.progress(vm.name(), "started; waiting for its agent to connect");
+        let name = vm.name();
+        let limit = provider.ready_timeout(1);
+        let connected =
+            cx.d.fleet
+                .wait_until(limit, |f| f.status(name).connected)
+                .await;
+        if !connected {
+            let why =
+                cx.d.fleet
+                    .status(name)
+                    .last_error
+                    .unwrap_or_else(|| "no connection yet".into());
+            return Err(NotReady(format!(
+                "{} started, but its agent did not connect within {limit:?} ({why}); \
+                 `azlin status {}` shows when it does",
+                self.vm, self.vm
+            ))
+            .into());
+        }
         Ok(Done {
-            message: format!("{} started", self.vm),
+            message: format!(
+                "{} started; its agent connected in {:.1} s",
+                self.vm,
+                began.elapsed().as_secs_f64()
+            ),
         })
     }
 }

@@ -29,7 +29,9 @@ impl HandleVm for VmStatus {
     async fn handle(self, cx: &Ctx, vm: Resolved) -> Result<VmView> {
         let tags = cx.d.db.lock().expect("db lock").tags(vm.name())?;
         let mut one = [view(&cx.d, &vm.row, tags)];
-        cloud_view::merge(cx, &mut one).await;
+        if self.cloud {
+            cloud_view::merge(cx, &mut one).await;
+        }
         let [v] = one;
         Ok(v)
     }
