@@ -130,3 +130,28 @@ fn a_scoped_list_with_nothing_there_says_where_the_vms_are() {
         serde_json::json!([])
     );
 }
+
+#[test]
+fn ps_fits_the_terminal_and_alerts_name_the_rules_in_force() {
+    let env = Env::new();
+    env.ok(&["new", "--name", "p"]);
+    // Whole command lines for scripts (the agent's own is long)...
+    let plain = env.ok(&["ps", "--top", "50"]);
+    assert!(plain.lines().any(|l| l.chars().count() > 60), "{plain}");
+    // ...cut to the width on a terminal.
+    let mut cmd = env.command(&["ps", "--top", "50"]);
+    cmd.env("TERM", "xterm");
+    let mut pty = azlin_e2e::pty::Pty::spawn(cmd, 60, 60);
+    assert!(pty.wait_exit(std::time::Duration::from_secs(30)).success());
+    let screen = pty.screen();
+    assert!(screen.contains('…'), "{screen}");
+
+    let alerts = env.ok(&["alerts"]);
+    let in_force = alerts
+        .lines()
+        .find(|l| l.starts_with("in force: "))
+        .unwrap_or_else(|| panic!("{alerts}"));
+    for rule in ["disk-full", "tmux-session-ended", "vm-idle"] {
+        assert!(in_force.contains(rule), "{in_force}");
+    }
+}

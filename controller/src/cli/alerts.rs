@@ -34,6 +34,7 @@ pub fn show(home: &Home, history: u32, json: bool) -> Result<()> {
             .unwrap_or_default(),
         view.channels.join(", ")
     );
+    println!("in force: {}", view.rules.join(", "));
     let display = |vm: &str| {
         view.session_names
             .get(vm)

@@ -1,5 +1,9 @@
 //! `azlin ps`: the busiest processes on each chosen VM, measured by the
-//! VM's own agent (no `ps` is run), in one table or as JSON.
+//! VM's own agent (no `ps` is run), in one table or as JSON. On a terminal
+//! each line is cut to its width (command lines are long); elsewhere they
+//! stay whole.
+
+use std::io::IsTerminal;
 
 use anyhow::Result;
 use azlin_protocol::stream::ProcessSort;
@@ -54,7 +58,38 @@ pub fn print(tables: &[ProcessTable], json: bool) -> Result<bool> {
         }
     }
     if !rows.is_empty() {
-        print!("{}", aligned(&header, &rows));
+        let text = aligned(&header, &rows);
+        if std::io::stdout().is_terminal() {
+            let cols = usize::from(super::connect::raw::size().cols);
+            for line in text.lines() {
+                println!("{}", fit(line, cols));
+            }
+        } else {
+            print!("{text}");
+        }
     }
     Ok(all_ok)
+}
+
+/// `line` cut to `cols` characters, the cut marked with `…`.
+fn fit(line: &str, cols: usize) -> String {
+    if line.chars().count() <= cols {
+        return line.to_string();
+    }
+    let mut cut: String = line.chars().take(cols.saturating_sub(1)).collect();
+    cut.push('…');
+    cut
+}
+
+#[cfg(test)]
+mod tests {
+    use super::fit;
+
+    #[test]
+    fn long_lines_are_cut_to_the_width_and_marked() {
+        assert_eq!(fit("short", 10), "short");
+        assert_eq!(fit("exactly10!", 10), "exactly10!");
+        assert_eq!(fit("a line that is long", 10), "a line th…");
+        assert_eq!(fit("ünïcödé wide", 5).chars().count(), 5);
+    }
 }
