@@ -81,14 +81,19 @@ pub fn select<'a>(vms: &'a [VmView], sort: Sort, filter: &str) -> Vec<&'a VmView
                     .is_some_and(|s| s.to_lowercase().contains(&needle))
         })
         .collect();
+    // Figures compare as shown (whole percents), so VMs that show the same
+    // value keep the name order instead of swapping places on every
+    // refresh as the fractions move.
+    let shown = |f: f64| f.round() as i64;
     list.sort_by(|a, b| {
         let by = match sort {
-            Sort::Cpu => cpu(b).total_cmp(&cpu(a)),
-            Sort::Memory => memory(b).total_cmp(&memory(a)),
-            Sort::Disk => disk(b).total_cmp(&disk(a)),
+            Sort::Cpu => shown(f64::from(cpu(b))).cmp(&shown(f64::from(cpu(a)))),
+            Sort::Memory => shown(memory(b)).cmp(&shown(memory(a))),
+            Sort::Disk => shown(disk(b)).cmp(&shown(disk(a))),
             Sort::Name => a.display_name().cmp(b.display_name()),
         };
-        by.then_with(|| a.name.cmp(&b.name))
+        by.then_with(|| a.display_name().cmp(b.display_name()))
+            .then_with(|| a.name.cmp(&b.name))
     });
     list
 }
@@ -312,6 +317,21 @@ mod tests {
         );
         assert_eq!(names(select(&vms, Sort::Name, "WEB")), ["web-1", "web-2"]);
         assert_eq!(names(select(&vms, Sort::Name, "datab")), ["db"]);
+        // Values that show the same (whole percents) keep the name order,
+        // however the fractions move between refreshes.
+        let tied = |a: f32, b: f32| {
+            let vms = vec![
+                vm("b", a, 10, Some(Freshness::Live)),
+                vm("a", b, 10, Some(Freshness::Live)),
+            ];
+            names(select(&vms, Sort::Cpu, ""))
+                .into_iter()
+                .map(String::from)
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(tied(40.2, 40.4), ["a", "b"]);
+        assert_eq!(tied(40.4, 40.2), ["a", "b"]);
+        assert_eq!(tied(41.0, 40.2), ["b", "a"]);
         let rows: Vec<Row> = vms.iter().map(row).collect();
         assert_eq!(rows[0].look, Look::Live);
         assert_eq!(rows[0].cells[7], "main*,bg");
