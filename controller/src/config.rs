@@ -169,17 +169,37 @@ impl Default for DockerConfig {
 
 impl Config {
     /// Read the config; a missing file means defaults.
+    /// The file at `path` (defaults when there is none). A file that does
+    /// not parse or check is an [`Invalid`] error naming `FILE:LINE:COLUMN`
+    /// where it can.
     pub fn load(path: &Path) -> Result<Self> {
         let text = match std::fs::read_to_string(path) {
             Ok(t) => t,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Self::default()),
             Err(e) => return Err(e).with_context(|| format!("cannot read {}", path.display())),
         };
-        let config: Config = toml::from_str(&text)
-            .with_context(|| format!("{} is invalid; fix it or move it aside", path.display()))?;
+        let config: Config = toml::from_str(&text).map_err(|e| {
+            let (line, column) =
+                crate::text_position::line_column(&text, e.span().map_or(0, |s| s.start));
+            // The line itself, as an editor would show it (printable only).
+            let shown: String = text
+                .lines()
+                .nth(line - 1)
+                .unwrap_or("")
+                .trim()
+                .chars()
+                .map(|c| if c.is_control() { '?' } else { c })
+                .take(80)
+                .collect();
+            Invalid(format!(
+                "{}:{line}:{column}: {} (in `{shown}`); fix it or move it aside",
+                path.display(),
+                e.message().trim()
+            ))
+        })?;
         config
             .check()
-            .with_context(|| format!("{} is invalid", path.display()))?;
+            .map_err(|e| Invalid(format!("{} is invalid: {e:#}", path.display())))?;
         Ok(config)
     }
 
@@ -263,6 +283,12 @@ pub fn check_session_label(name: &str) -> Result<()> {
         .map_err(|e| anyhow::anyhow!("session name {name:?} is not usable: {e}"))
 }
 
+/// `config.toml` does not parse or holds a value it cannot; nothing that
+/// depends on it runs until it is fixed (exit 2).
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct Invalid(pub String);
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -279,6 +305,19 @@ mod tests {
         std::fs::write(&p, "[metrics]\nlisten = '127.0.0.1:9464'\n").unwrap();
         let c = Config::load(&p).unwrap();
         assert_eq!(c.metrics.retention_days, 7);
+    }
+
+    #[test]
+    fn a_file_that_does_not_parse_is_located_by_line_and_column() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("config.toml");
+        std::fs::write(&p, "default_provider = 'local'\n[daemon\n").unwrap();
+        let e = format!("{:#}", Config::load(&p).unwrap_err());
+        assert!(e.contains("config.toml:2:"), "{e}");
+        std::fs::write(&p, "[daemon]\ntoken_ttl_secs = \"soon\"\n").unwrap();
+        let e = Config::load(&p).unwrap_err();
+        assert!(e.downcast_ref::<Invalid>().is_some());
+        assert!(format!("{e:#}").contains("config.toml:2:18"), "{e:#}");
     }
 
     #[test]

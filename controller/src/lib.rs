@@ -15,7 +15,7 @@
 //!   rules and channels; [`files`]: planning and writing copies here.
 //! - The rest are small single-purpose modules named for what they do
 //!   ([`config`], [`home`], [`selector`], [`names`], [`ssh_key`],
-//!   [`log_tail`]).
+//!   [`log_tail`], [`text_position`]).
 
 pub mod alerts;
 pub mod azure;
@@ -33,3 +33,4 @@ pub mod selector;
 pub mod ssh_key;
 pub mod state;
 pub mod telemetry;
+pub mod text_position;

@@ -155,3 +155,48 @@ fn ps_fits_the_terminal_and_alerts_name_the_rules_in_force() {
         assert!(in_force.contains(rule), "{in_force}");
     }
 }
+
+#[test]
+fn a_broken_config_is_never_accepted_in_silence() {
+    let env = Env::new();
+    env.ok(&["new", "--name", "c"]);
+    let path = env.home().join("config.toml");
+    let good = std::fs::read_to_string(&path).unwrap_or_default();
+    // An unclosed table, then a wrong type, while the daemon runs on the
+    // last good settings: every command says where, exit 2, nothing done.
+    for (broken, at) in [
+        (format!("{good}[daemon\n"), "config.toml:"),
+        (
+            format!("{good}[daemon]\ntoken_ttl_secs = \"soon\"\n"),
+            "token_ttl_secs",
+        ),
+    ] {
+        std::fs::write(&path, &broken).unwrap();
+        for args in [
+            &["list"][..],
+            &["exec", "--all", "--", "true"],
+            &["new", "--name", "d"],
+            &["--", "true"],
+        ] {
+            let out = env.run(args);
+            let err = String::from_utf8_lossy(&out.stderr);
+            assert_eq!(out.status.code(), Some(2), "{args:?}: {err}");
+            assert!(
+                err.contains(at) && err.contains("config.toml"),
+                "{args:?}: {err}"
+            );
+        }
+        // Stopping the daemon (to restart it once fixed) still works.
+        env.ok(&["daemon", "status"]);
+    }
+    let err = String::from_utf8_lossy(&env.run(&["list"]).stderr).into_owned();
+    let located = err.contains("config.toml:")
+        && err.split("config.toml:").nth(1).is_some_and(|r| {
+            r.split(':')
+                .take(2)
+                .all(|n| n.trim().parse::<usize>().is_ok())
+        });
+    assert!(located, "LINE:COLUMN: {err}");
+    std::fs::write(&path, &good).unwrap();
+    assert_eq!(env.list().len(), 1);
+}

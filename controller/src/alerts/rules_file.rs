@@ -183,7 +183,7 @@ pub fn parse(
     notification_command: Option<&str>,
 ) -> Result<RuleBook, RulesError> {
     let locate = |l: Located| {
-        let (line, column) = line_column(text, l.span.start);
+        let (line, column) = crate::text_position::line_column(text, l.span.start);
         RulesError {
             file: path.display().to_string(),
             line,
@@ -198,14 +198,6 @@ pub fn parse(
         })
     })?;
     build(file, notification_command).map_err(locate)
-}
-
-/// 1-based line and column (in characters) of a byte offset.
-fn line_column(text: &str, offset: usize) -> (usize, usize) {
-    let before = &text[..offset.min(text.len())];
-    let line = before.matches('\n').count() + 1;
-    let column = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
-    (line, column)
 }
 
 fn build(file: File, notification_command: Option<&str>) -> Result<RuleBook, Located> {

@@ -44,7 +44,9 @@ pub fn main() -> std::process::ExitCode {
         Err(e) => {
             eprintln!("azlin: error: {e:#}");
             let exit = e.chain().find_map(|c| {
-                if c.downcast_ref::<usage::Usage>().is_some() {
+                if c.downcast_ref::<usage::Usage>().is_some()
+                    || c.downcast_ref::<crate::config::Invalid>().is_some()
+                {
                     Some(usage::EXIT)
                 } else {
                     c.downcast_ref::<crate::ipc::client::DaemonError>()
@@ -236,6 +238,19 @@ fn ask_in<C: Call>(home: &Home, request: C, scope: args::AzureScope) -> Result<C
 
 fn run(cli: Cli) -> Result<u8> {
     let home = Home::from_env()?;
+    // Every command depends on config.toml (the daemon runs by it), so a
+    // broken one is said at once, FILE:LINE:COLUMN, even while a daemon
+    // started from the last good one is running. Only stopping the daemon
+    // and asking after it need no config.
+    let config_free = matches!(
+        &cli.command,
+        Some(Command::Daemon {
+            action: daemon_cmd::DaemonAction::Stop | daemon_cmd::DaemonAction::Status { .. }
+        })
+    );
+    if !config_free {
+        crate::config::Config::load(&home.config_file())?;
+    }
     fleet_command(cli, &home)
 }
 
