@@ -78,8 +78,17 @@ fn killall_names_what_it_would_delete_and_tags_show_in_text() {
     assert!(!pty.wait_exit(std::time::Duration::from_secs(30)).success());
     assert_eq!(env.list().len(), 2);
     env.ok(&["killall", "--yes"]);
-    // Nothing left: said so, and no question.
-    assert!(env.ok(&["killall"]).contains("no VMs to delete"));
+    // Without a terminal nothing is asked and nothing deleted.
+    env.ok(&["new", "--name", "left"]);
+    assert!(env.fails(&["killall"]).contains("--yes"));
+    assert_eq!(env.list().len(), 1);
+    env.ok(&["killall", "--yes"]);
+    // Nothing left: said so on the terminal, and no question.
+    let mut cmd = env.command(&["killall"]);
+    cmd.env("TERM", "xterm");
+    let mut pty = azlin_e2e::pty::Pty::spawn(cmd, 200, 24);
+    pty.wait_for(0, "no VMs to delete", std::time::Duration::from_secs(30));
+    assert!(pty.wait_exit(std::time::Duration::from_secs(30)).success());
 }
 
 #[test]

@@ -390,6 +390,13 @@ fn run_command(home: &Home, command: Command) -> Result<()> {
         }
         Command::Killall { yes, scope } => {
             if !yes {
+                // No terminal to ask on: refused before anything happens
+                // (no daemon is started just to list what would go).
+                if !std::io::IsTerminal::is_terminal(&std::io::stdin()) {
+                    bail!(
+                        "killall deletes every VM in the fleet; nothing deleted (--yes confirms)"
+                    );
+                }
                 let vms = ask_in(&home, List { cloud: false }, scope.clone())?;
                 if vms.is_empty() {
                     println!("no VMs to delete");
