@@ -162,7 +162,8 @@ async fn certificates_from_another_ca_are_refused_both_ways() {
     env.ok(&["stop", "c"]);
     let (foreign_agent, _) = peer::foreign_credentials(Some("c"));
     let impostor = peer::server(foreign_agent, &ca, address);
-    env.ok(&["start", "c"]);
+    // Not waiting for the agent: the impostor is all there is to reach.
+    env.ok(&["start", "--no-wait", "c"]);
     // The real agent cannot bind (the impostor has the port); the daemon
     // dials the impostor and must refuse it.
     // Blocking waits run off the runtime's thread so the impostor's
