@@ -21,6 +21,7 @@ use anyhow::{Result, bail};
 
 use self::args::{Cli, Command};
 use crate::{
+    config::Config,
     home::Home,
     ipc::{
         Call, Done,
@@ -62,7 +63,7 @@ pub fn main() -> std::process::ExitCode {
 }
 
 /// The fleet commands run over the exec path; they exit with its status.
-fn fleet_command(cli: Cli, home: &Home) -> Result<u8> {
+fn fleet_command(cli: Cli, home: &Home, config: &Config) -> Result<u8> {
     let Some(command) = cli.command else {
         if cli.run.is_empty() {
             bail!(
@@ -139,7 +140,7 @@ fn fleet_command(cli: Cli, home: &Home) -> Result<u8> {
                 None => only_running_vm(home)?,
             };
             if ssh {
-                return ssh::connect(home, &vm, tmux);
+                return ssh::connect(home, config, &vm, tmux);
             }
             let opts = connect::Options {
                 vm,
@@ -179,7 +180,7 @@ fn fleet_command(cli: Cli, home: &Home) -> Result<u8> {
             json,
             watch: None,
         } => return cp::sync(home, select.selector(true)?, force, dry_run, json),
-        other => return run_command(home, other).map(|()| 0),
+        other => return run_command(home, config, other).map(|()| 0),
     };
     Ok(exec::run(home, selector, line, &output))
 }
@@ -248,13 +249,15 @@ fn run(cli: Cli) -> Result<u8> {
             action: daemon_cmd::DaemonAction::Stop | daemon_cmd::DaemonAction::Status { .. }
         })
     );
-    if !config_free {
-        crate::config::Config::load(&home.config_file())?;
-    }
-    fleet_command(cli, &home)
+    let config = match Config::load(&home.config_file()) {
+        Ok(config) => config,
+        Err(_) if config_free => Config::default(),
+        Err(e) => return Err(e),
+    };
+    fleet_command(cli, &home, &config)
 }
 
-fn run_command(home: &Home, command: Command) -> Result<()> {
+fn run_command(home: &Home, config: &Config, command: Command) -> Result<()> {
     let home = home.clone();
     match command {
         Command::Daemon { action } => daemon_cmd::run(&home, action),
@@ -273,8 +276,7 @@ fn run_command(home: &Home, command: Command) -> Result<()> {
                 Some(p) => p,
                 None => {
                     // Azure is the default once a subscription is set.
-                    let config = crate::config::Config::load(&home.config_file())?;
-                    config.default_provider.unwrap_or_else(|| {
+                    config.default_provider.clone().unwrap_or_else(|| {
                         if config.azure.subscription.is_some() {
                             Kind::Azure.as_str().into()
                         } else {
@@ -402,7 +404,7 @@ fn run_command(home: &Home, command: Command) -> Result<()> {
                     println!("no VMs to delete");
                     return Ok(());
                 }
-                let whole = scope.subscription.is_none() && scope.resource_group.is_none();
+                let whole = scope.is_empty();
                 let question = format!(
                     "Delete {} VM{}{}: {}? Type yes to confirm: ",
                     vms.len(),
@@ -478,10 +480,7 @@ fn named(vms: &[crate::ipc::VmView]) -> String {
     let mut names: Vec<String> = vms
         .iter()
         .take(SHOWN)
-        .map(|v| match &v.session_name {
-            Some(s) => format!("{s} ({})", v.name),
-            None => v.name.clone(),
-        })
+        .map(crate::ipc::VmView::labelled_name)
         .collect();
     if vms.len() > SHOWN {
         names.push(format!("and {} more", vms.len() - SHOWN));

@@ -54,15 +54,16 @@ pub fn write_config(home: &Home, selector: Selector) -> Result<()> {
 
 /// `azlin connect --ssh VM`: refresh that VM's pins, then hand over to ssh
 /// running tmux, as `ssh -t VM tmux new-session -A -s NAME` would.
-pub fn connect(home: &Home, vm: &str, tmux: Option<String>) -> Result<u8> {
+pub fn connect(
+    home: &Home,
+    config: &crate::config::Config,
+    vm: &str,
+    tmux: Option<String>,
+) -> Result<u8> {
     use std::os::unix::process::CommandExt;
     let session = match tmux {
         Some(t) => t,
-        None => {
-            crate::config::Config::load(&home.config_file())?
-                .connect
-                .tmux_session
-        }
+        None => config.connect.tmux_session.clone(),
     };
     azlin_protocol::terminal::check_session_name(&session)?;
     let selector = Selector {

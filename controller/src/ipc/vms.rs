@@ -94,4 +94,13 @@ impl VmView {
     pub fn display_name(&self) -> &str {
         self.session_name.as_deref().unwrap_or(&self.name)
     }
+
+    /// Its session name with its VM name beside it (`main (dev-1)`), else
+    /// its name: how tables and prompts name it.
+    pub fn labelled_name(&self) -> String {
+        match &self.session_name {
+            Some(s) => format!("{s} ({})", self.name),
+            None => self.name.clone(),
+        }
+    }
 }

@@ -114,10 +114,7 @@ pub fn row(v: &VmView) -> Row {
         (VmState::Running, false) => "offline".to_string(),
         (s, _) => s.as_str().to_string(),
     };
-    let name = match &v.session_name {
-        Some(s) => format!("{s} ({})", v.name),
-        None => v.name.clone(),
-    };
+    let name = v.labelled_name();
     let age = match (v.sample_age_ms, v.freshness) {
         (None, _) => "-".into(),
         (Some(ms), Some(Freshness::Live)) => figures::sample_age(ms),

@@ -14,7 +14,7 @@ use crate::{
         Done,
         lifecycle::{DestroyPlan, Kill, KillAll, Resize, Restart, Start, Stop},
     },
-    provider::{NotReady, Operation, Started},
+    provider::{Operation, Started},
     state::{ConnectMode, VmRow, VmState},
 };
 
@@ -33,25 +33,10 @@ impl HandleVm for Start {
             });
         }
         cx.progress(vm.name(), "started; waiting for its agent to connect");
-        let name = vm.name();
-        let limit = provider.ready_timeout(1);
-        let connected =
-            cx.d.fleet
-                .wait_until(limit, |f| f.status(name).connected)
-                .await;
-        if !connected {
-            let why =
-                cx.d.fleet
-                    .status(name)
-                    .last_error
-                    .unwrap_or_else(|| "no connection yet".into());
-            return Err(NotReady(format!(
-                "{} started, but its agent did not connect within {limit:?} ({why}); \
-                 `azlin status {}` shows when it does",
-                self.vm, self.vm
-            ))
-            .into());
-        }
+        let name = [vm.name().to_string()];
+        super::new::wait_until_connected(cx, provider, 1, &name, began, "connected again")
+            .await
+            .with_context(|| format!("{} started, but its agent is not back", self.vm))?;
         Ok(Done {
             message: format!(
                 "{} started; its agent connected in {:.1} s",
@@ -153,21 +138,13 @@ impl Handle for KillAll {
             .filter(|r| super::resolve::in_target(&cx.d, &cx.azure.target, r))
         {
             let cx = cx.clone();
+            let name = row.name.clone();
             kills.spawn(async move {
-                let result = match crate::provider::Kind::parse(&row.provider) {
-                    Ok(kind) => {
-                        kill(
-                            &cx,
-                            &Resolved {
-                                row: row.clone(),
-                                kind,
-                            },
-                        )
-                        .await
-                    }
+                let result = match Resolved::of(row) {
+                    Ok(vm) => kill(&cx, &vm).await,
                     Err(e) => Err(e),
                 };
-                (row.name, result)
+                (name, result)
             });
         }
         let (mut deleted, mut failed) = (0, Vec::new());

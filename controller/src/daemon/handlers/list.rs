@@ -27,8 +27,7 @@ impl Handle for List {
 
 impl HandleVm for VmStatus {
     async fn handle(self, cx: &Ctx, vm: Resolved) -> Result<VmView> {
-        let tags = cx.d.db.lock().expect("db lock").tags(vm.name())?;
-        let mut one = [view(&cx.d, &vm.row, tags)];
+        let mut one = [view_of(&cx.d, &vm.row)?];
         if self.cloud {
             cloud_view::merge(cx, &mut one).await;
         }

@@ -119,7 +119,15 @@ async fn create(cx: &Ctx, provider: &dyn Provider, req: New) -> Result<Vec<crate
         let (name, first) = failed.swap_remove(0);
         return Err(first.context(format!("cannot create {name}{kept}{}", others.concat())));
     }
-    wait_until_connected(cx, provider, req.pool, &created, started).await?;
+    wait_until_connected(
+        cx,
+        provider,
+        req.pool,
+        &created,
+        started,
+        "enrolled and connected",
+    )
+    .await?;
     Ok(list_in(d, &Target::default())?
         .into_iter()
         .filter(|v| created.contains(&v.name))
@@ -203,12 +211,17 @@ async fn create_one(
     }
 }
 
-async fn wait_until_connected(
+/// Wait (as long as `provider` says a pool of `pool` takes) until every
+/// VM of `created` has its agent connected; each is told `joined` with
+/// the time since `started`. Late ones are a [`NotReady`] error with the
+/// end of each one's log. `start` waits the same way for one VM.
+pub(super) async fn wait_until_connected(
     cx: &Ctx,
     provider: &dyn Provider,
     pool: u32,
     created: &[String],
     started: Instant,
+    joined: &str,
 ) -> Result<()> {
     let d = &cx.d;
     let ready_timeout = provider.ready_timeout(pool);
@@ -222,10 +235,7 @@ async fn wait_until_connected(
         if d.fleet.status(name).connected {
             cx.progress(
                 name,
-                format!(
-                    "enrolled and connected ({} ms)",
-                    started.elapsed().as_millis()
-                ),
+                format!("{joined} ({} ms)", started.elapsed().as_millis()),
             );
         }
     }

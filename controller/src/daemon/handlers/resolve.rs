@@ -21,6 +21,12 @@ pub struct Resolved {
 }
 
 impl Resolved {
+    /// A VM found by other means (a listing), with its provider.
+    pub fn of(row: VmRow) -> Result<Self> {
+        let kind = Kind::parse(&row.provider)?;
+        Ok(Self { row, kind })
+    }
+
     /// The VM's own name (not the session name it may have been named by).
     pub fn name(&self) -> &str {
         &self.row.name
@@ -32,8 +38,7 @@ impl Resolved {
 pub fn vm(cx: &Ctx, name: &str) -> Result<Resolved> {
     let row = row(&cx.d, name)?;
     check_target(&cx.d, &cx.azure.target, &row)?;
-    let kind = Kind::parse(&row.provider)?;
-    Ok(Resolved { row, kind })
+    Resolved::of(row)
 }
 
 /// The row of the VM that `name` means: a VM name, or a session name the
