@@ -120,6 +120,17 @@ impl Env {
         self.vars.push((key.to_string(), value.into()));
     }
 
+    /// Replace `alerts.toml` in one step, as an editor saving it would (a
+    /// running daemon watches it and must never read half of it).
+    pub fn write_alert_rules(&self, text: &str) {
+        azlin_protocol::secret_file::write_atomic(
+            &self.home().join("alerts.toml"),
+            text.as_bytes(),
+            0o600,
+        )
+        .unwrap();
+    }
+
     /// Add lines to `config.toml`.
     pub fn configure(&self, toml: &str) {
         let path = self.home().join("config.toml");

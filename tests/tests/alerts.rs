@@ -36,15 +36,6 @@ fn cpu(percent: f32) -> Sample {
     s
 }
 
-fn write_rules(env: &Env, text: &str) {
-    azlin_protocol::secret_file::write_atomic(
-        &env.home().join("alerts.toml"),
-        text.as_bytes(),
-        0o600,
-    )
-    .unwrap();
-}
-
 /// Built-ins that would fire on synthetic samples stay out of the way.
 /// Built-ins that real agents on this machine could trip on their own (an
 /// idle CPU, a tmux session ending, a disk that is nearly full) are off
@@ -66,9 +57,7 @@ fn a_rule_fires_and_resolves_once_through_every_channel_without_flapping() {
     )
     .unwrap();
     std::fs::set_permissions(&script, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
-    write_rules(
-        &env,
-        &format!(
+    env.write_alert_rules(&format!(
             "{QUIET}[channels.desktop]\ncommand = \"{}\"\n[channels.webhook]\nurl = \"{}\"\nretries = 5\n\
              [[rule]]\nname = \"cpu-high\"\nmetric = \"cpu\"\nop = \">\"\nthreshold = 90\nclear = 50\nseverity = \"critical\"\n",
             script.display(),
@@ -145,9 +134,7 @@ fn a_rule_fires_and_resolves_once_through_every_channel_without_flapping() {
 fn events_raised_while_the_controller_is_away_arrive_once() {
     let hook = WebhookServer::start(0);
     let env = Env::with_listener();
-    write_rules(
-        &env,
-        &format!(
+    env.write_alert_rules(&format!(
             "{QUIET}[channels.webhook]\nurl = \"{}\"\n[[rule]]\nname = \"busy\"\nmetric = \"cpu\"\nop = \">=\"\nthreshold = 80\n",
             hook.url()
         ),
@@ -194,18 +181,16 @@ fn events_raised_while_the_controller_is_away_arrive_once() {
 #[test]
 fn a_broken_rules_file_is_reported_by_line_and_column_and_the_last_good_rules_stay() {
     let env = Env::with_listener();
-    write_rules(
-        &env,
-        &format!("{QUIET}[[rule]]\nname = \"hot\"\nmetric = \"cpu\"\nop = \">\"\nthreshold = 90\n"),
-    );
+    env.write_alert_rules(&format!(
+        "{QUIET}[[rule]]\nname = \"hot\"\nmetric = \"cpu\"\nop = \">\"\nthreshold = 90\n"
+    ));
     let dir = tempfile::tempdir().unwrap();
     let runtime = tokio::runtime::Runtime::new().unwrap();
     let _guard = runtime.enter();
     let (_, vm) = sim::join_external(&env, "edit", dir.path());
     assert!(alerts(&env)["file_error"].is_null());
 
-    write_rules(
-        &env,
+    env.write_alert_rules(
         "[[rule]]\nname = \"hot\"\nmetric = \"cpux\"\nop = \">\"\nthreshold = 50\n",
     );
     env.wait("the error is reported", Duration::from_secs(10), || {
@@ -227,10 +212,9 @@ fn a_broken_rules_file_is_reported_by_line_and_column_and_the_last_good_rules_st
 
     // Fixed, with a new threshold: the agent gets it, the firing alert of
     // the changed rule is resolved, and the new one judges afresh.
-    write_rules(
-        &env,
-        &format!("{QUIET}[[rule]]\nname = \"hot\"\nmetric = \"cpu\"\nop = \">\"\nthreshold = 99\n"),
-    );
+    env.write_alert_rules(&format!(
+        "{QUIET}[[rule]]\nname = \"hot\"\nmetric = \"cpu\"\nop = \">\"\nthreshold = 99\n"
+    ));
     env.wait("the fix is taken", Duration::from_secs(10), || {
         alerts(&env)["file_error"].is_null()
     });
@@ -248,13 +232,10 @@ fn a_broken_rules_file_is_reported_by_line_and_column_and_the_last_good_rules_st
 fn a_lost_agent_is_reported_by_the_daemon_and_a_back_one_resolves() {
     let hook = WebhookServer::start(0);
     let env = Env::new();
-    write_rules(
-        &env,
-        &format!(
-            "{QUIET}[channels.webhook]\nurl = \"{}\"\n[builtin.agent_lost]\nafter = \"2s\"\n",
-            hook.url()
-        ),
-    );
+    env.write_alert_rules(&format!(
+        "{QUIET}[channels.webhook]\nurl = \"{}\"\n[builtin.agent_lost]\nafter = \"2s\"\n",
+        hook.url()
+    ));
     env.ok(&["new", "--name", "gone"]);
     env.wait("connected", Duration::from_secs(20), || {
         env.connected("gone")
@@ -303,8 +284,7 @@ fn an_ended_tmux_session_is_followed_live_from_a_real_agent() {
     tmux.run(&["new-session", "-d", "-s", "keep"]);
     let mut env = Env::new();
     env.set_var("TMUX_TMPDIR", tmux.tmpdir().to_string_lossy());
-    write_rules(
-        &env,
+    env.write_alert_rules(
         "[builtin.idle]\nenabled = false\n[builtin.disk_full]\nenabled = false\n",
     );
     env.ok(&["new", "--name", "tm"]);
@@ -347,9 +327,7 @@ fn an_ended_tmux_session_is_followed_live_from_a_real_agent() {
 #[test]
 fn an_idle_vm_is_reported_with_the_command_that_stops_it() {
     let env = Env::with_listener();
-    write_rules(
-        &env,
-        "[builtin.idle]\ncpu_below = 5\nafter = \"1s\"\n[builtin.tmux_session_ended]\nenabled = false\n",
+    env.write_alert_rules("[builtin.idle]\ncpu_below = 5\nafter = \"1s\"\n[builtin.tmux_session_ended]\nenabled = false\n",
     );
     let dir = tempfile::tempdir().unwrap();
     let runtime = tokio::runtime::Runtime::new().unwrap();

@@ -11,15 +11,6 @@ use serde_json::Value;
 
 const WAIT: Duration = Duration::from_secs(30);
 
-fn write_rules(env: &Env, text: &str) {
-    azlin_protocol::secret_file::write_atomic(
-        &env.home().join("alerts.toml"),
-        text.as_bytes(),
-        0o600,
-    )
-    .unwrap();
-}
-
 fn session_names(v: &Value) -> Vec<String> {
     let mut names: Vec<String> = v["tmux_sessions"]
         .as_array()
@@ -101,8 +92,7 @@ fn a_local_vm_reports_its_own_tmux_sessions_not_the_users() {
     let (own_1, own_2) = (host.sibling("azlin-t-1"), host.sibling("azlin-t-2"));
     let mut env = Env::new();
     env.set_var("TMUX_TMPDIR", host.tmpdir().to_string_lossy());
-    write_rules(
-        &env,
+    env.write_alert_rules(
         "[builtin.idle]\nenabled = false\n[builtin.disk_full]\nenabled = false\n",
     );
     env.ok(&["new", "--name", "t", "--pool", "2"]);
