@@ -222,7 +222,9 @@ fn check(data: &UserData) -> Result<(), RenderError> {
     Ok(())
 }
 
-fn check_user(user: &str) -> Result<(), RenderError> {
+/// A VM user name cloud-init can create: lower-case, at most 32 characters,
+/// not one the image already uses.
+pub fn check_user(user: &str) -> Result<(), RenderError> {
     let bad = || RenderError::User(user.to_string());
     let mut bytes = user.bytes();
     let first = bytes.next().ok_or_else(bad)?;

@@ -5,12 +5,14 @@
 set -eu
 url="$1"
 want="$2"
+# What logs show: the URL without its query, which may hold a SAS.
+shown="${url%%\?*}"
 tmp="$(mktemp /usr/local/bin/.azlin-agent.XXXXXX)"
 trap 'rm -f "$tmp"' EXIT
 attempt=1
 until curl -fsS --connect-timeout 10 --max-time 300 -o "$tmp" "$url"; do
   if [ "$attempt" -ge 10 ]; then
-    echo "azlin: cannot download the agent from $url; not installed" >&2
+    echo "azlin: cannot download the agent from $shown; not installed" >&2
     exit 1
   fi
   attempt=$((attempt + 1))
@@ -18,7 +20,7 @@ until curl -fsS --connect-timeout 10 --max-time 300 -o "$tmp" "$url"; do
 done
 got="$(sha256sum "$tmp" | cut -d' ' -f1)"
 if [ "$got" != "$want" ]; then
-  echo "azlin: the agent from $url has sha256 $got, expected $want; not installed" >&2
+  echo "azlin: the agent from $shown has sha256 $got, expected $want; not installed" >&2
   exit 1
 fi
 chmod 0755 "$tmp"

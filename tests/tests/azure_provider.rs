@@ -12,6 +12,7 @@ use std::time::Duration;
 use azlin_e2e::{
     Env,
     arm::{
+        blob::FakeBlob,
         boot::{Boot, Halt},
         emulator::Emulator,
         fake::{FakeArm, Fault},
@@ -22,17 +23,17 @@ use azlin_e2e::{
 const SUB: &str = "00000000-0000-0000-0000-0000000000aa";
 
 /// An environment whose `[azure]` config adds `extra` lines.
-fn setup(extra: &str) -> (Env, FakeArm, Boot, Halt) {
+fn setup(extra: &str) -> (Env, FakeArm, Boot, Halt, FakeBlob) {
     let boot = Boot::default();
-    let emulator = Emulator::new(1, Some(Box::new(boot.clone())));
+    let blob = FakeBlob::start();
+    let emulator = Emulator::new(1, Some(Box::new(boot.clone()))).with_blob(blob.clone());
     let fake = FakeArm::emulating(emulator);
     let mut env = Env::new();
     // The VMs' folders live in the home, so its cleanup covers them too.
     boot.set_root(env.home().join("azure-vms"));
     let extra = extra.replace("{ARM}", &fake.base());
     env.configure(&format!(
-        "[azure]\nsubscription = \"{SUB}\"\nresource_group = \"azlin-e2e\"\nlocation = \"westus2\"\n\
-         agent_url = \"https://example.invalid/azlin-agent\"\n{extra}"
+        "[azure]\nsubscription = \"{SUB}\"\nresource_group = \"azlin-e2e\"\nlocation = \"westus2\"\n{extra}"
     ));
     // The daemon starts under other ARM settings (nothing listens there):
     // each request uses the settings of the CLI that sends it.
@@ -41,8 +42,9 @@ fn setup(extra: &str) -> (Env, FakeArm, Boot, Halt) {
     env.ok(&["daemon", "status"]);
     env.set_var("AZLIN_ARM_ENDPOINT", fake.base());
     env.set_var("AZLIN_ARM_TOKEN", "test-token");
+    env.set_var("AZLIN_RETAIL_PRICES_ENDPOINT", fake.base());
     let halt = Halt(boot.clone());
-    (env, fake, boot, halt)
+    (env, fake, boot, halt, blob)
 }
 
 fn group() -> String {
@@ -64,7 +66,7 @@ fn vm_resources(fake: &FakeArm, vm: &str) -> Vec<String> {
 fn azure_vms_are_created_enrolled_stopped_started_and_deleted_without_leftovers() {
     // No allowed_cidr: the NSG admits this machine's public address, as a
     // what-is-my-IP service (here the fake's /myip) reports it.
-    let (env, fake, boot, _halt) = setup("public_ip_url = \"{ARM}/myip\"\n");
+    let (env, fake, boot, _halt, blob) = setup("public_ip_url = \"{ARM}/myip\"\n");
     fake.can("GET", "/myip", vec![(200, vec![], "203.0.113.7\n")]);
     let out = env.run(&[
         "new",
@@ -80,6 +82,15 @@ fn azure_vms_are_created_enrolled_stopped_started_and_deleted_without_leftovers(
     println!("{stages}");
     assert!(out.status.success());
     assert!(stages.contains("admit only 203.0.113.7/32"), "{stages}");
+    // The price before anything is made: the pay-as-you-go Linux meter of
+    // the size, not its Windows, Spot or Low Priority siblings.
+    assert!(
+        stages.contains(
+            "Standard_D2s_v5 in westus2: $0.0960/h ($70.08/month) each, $0.1920/h ($140.16/month) \
+             for 2 (pay-as-you-go Linux, Azure Retail Prices API)"
+        ),
+        "{stages}"
+    );
     // Each stage says how long it took.
     for vm in ["az-1", "az-2"] {
         for stage in [
@@ -93,9 +104,16 @@ fn azure_vms_are_created_enrolled_stopped_started_and_deleted_without_leftovers(
     assert!(
         fake.seen()
             .iter()
-            .filter(|s| s.path != "/myip")
+            .filter(|s| s.path != "/myip" && s.path != "/api/retail/prices")
             .all(|s| s.authorization.as_deref() == Some("Bearer test-token")),
-        "every request carries the CLI's token"
+        "every ARM request carries the CLI's token"
+    );
+    assert!(
+        fake.seen()
+            .iter()
+            .filter(|s| s.path == "/api/retail/prices")
+            .all(|s| s.authorization.is_none()),
+        "the Retail Prices API is asked without the token"
     );
     let list = env.list();
     assert_eq!(list.len(), 2);
@@ -153,14 +171,85 @@ fn azure_vms_are_created_enrolled_stopped_started_and_deleted_without_leftovers(
         vm["properties"]["osProfile"]["linuxConfiguration"]["ssh"]["publicKeys"][0]["keyData"],
         key.trim()
     );
-    // The custom data installs this build's agent from the configured URL.
-    let user_data = boot.user_data.lock().unwrap()["az-1"].clone();
+    // No agent_url: the agent went to a private container in the
+    // subscription's own storage account, made once, named by its hash and
+    // uploaded once for the pool; each VM downloaded it (as its install
+    // script does) through a read-only SAS that ends within two hours.
+    assert!(
+        boot.failures.lock().unwrap().is_empty(),
+        "{:?}",
+        boot.failures
+    );
     let sha = azlin_controller::provider::docker::agent_download::sha256_file(&bin("azlin-agent"))
         .unwrap();
-    assert!(user_data.contains(&format!(
-        "[/usr/local/lib/azlin/install-agent, \"https://example.invalid/azlin-agent\", \"{sha}\"]"
-    )));
-    assert!(!user_data.contains("install-dev-tools"), "--no-dev-tools");
+    let accounts: Vec<String> = fake
+        .emulator(|e| e.paths())
+        .into_iter()
+        .filter(|p| p.contains("/storageaccounts/") && !p.contains("/blobservices/"))
+        .collect();
+    assert_eq!(accounts.len(), 1, "{accounts:?}");
+    let account = fake.emulator(|e| e.resource(&accounts[0])).unwrap();
+    assert_eq!(account["tags"]["managed-by"], "azlin");
+    assert_eq!(account["properties"]["allowBlobPublicAccess"], false);
+    assert_eq!(account["location"], "westus2");
+    let container = fake
+        .emulator(|e| {
+            e.resource(&format!(
+                "{}/blobservices/default/containers/azlin-agents",
+                accounts[0]
+            ))
+        })
+        .expect("the agents' container");
+    assert_eq!(container["properties"]["publicAccess"], "None");
+    let name = account["name"].as_str().unwrap().to_string();
+    assert_eq!(
+        blob.blobs(),
+        [(
+            name.clone(),
+            "azlin-agents".to_string(),
+            format!("azlin-agent-{sha}")
+        )]
+    );
+    assert_eq!(
+        blob.blob(&name, "azlin-agents", &format!("azlin-agent-{sha}"))
+            .unwrap(),
+        std::fs::read(bin("azlin-agent")).unwrap()
+    );
+    let commits = blob
+        .seen()
+        .iter()
+        .filter(|s| s.params.get("comp").is_some_and(|c| c == "blocklist"))
+        .count();
+    assert_eq!(commits, 1, "uploaded once for a pool of two");
+    for vm in ["az-1", "az-2"] {
+        let user_data = boot.user_data.lock().unwrap()[vm].clone();
+        let line = user_data
+            .lines()
+            .find(|l| l.contains("/usr/local/lib/azlin/install-agent,"))
+            .unwrap();
+        assert!(
+            line.contains(&format!("/{name}/azlin-agents/azlin-agent-{sha}?")),
+            "{line}"
+        );
+        assert!(line.contains(&format!("\"{sha}\"]")), "{line}");
+        assert!(line.contains("&sp=r&"), "read only: {line}");
+        let se = line
+            .split("&se=")
+            .nth(1)
+            .unwrap()
+            .split('&')
+            .next()
+            .unwrap();
+        let se = se.replace("%3A", ":");
+        let left = azlin_e2e::arm::blob::parse_time(&se).unwrap()
+            - time::OffsetDateTime::now_utc().unix_timestamp();
+        assert!(left <= 2 * 3600 && left > 3600, "{se}");
+        assert!(!user_data.contains("install-dev-tools"), "--no-dev-tools");
+    }
+    // No secret in the daemon's log or the CLI's output.
+    let sig_free = |text: &str| !text.contains("sig=");
+    assert!(sig_free(&stages), "{stages}");
+    assert!(sig_free(&env.daemon_log()));
     assert_eq!(env.ok(&["exec", "--vm", "az-1", "--", "echo up"]), "up\n");
 
     // list shows what ARM says now beside the agents' data: power, size,
@@ -186,8 +275,31 @@ fn azure_vms_are_created_enrolled_stopped_started_and_deleted_without_leftovers(
         c["private_ip"].as_str().unwrap().starts_with("10.42.0."),
         "{c}"
     );
+    assert_eq!(c["price"]["per_hour"], 0.096, "{c}");
+    assert_eq!(c["price"]["currency"], "USD");
+    let table = env.ok(&["list"]);
+    assert!(
+        table.contains("$/H") && table.contains("$0.0960"),
+        "{table}"
+    );
+    assert!(
+        table.contains("running VMs with a price: $0.1920/h ($140.16/month) together"),
+        "{table}"
+    );
+    assert!(
+        env.ok(&["status", "az-1"])
+            .contains("price:       $0.0960/h ($70.08/month) while running, pay-as-you-go Linux")
+    );
+    // Asked once a day: the answers are kept in state.db.
+    let asked = fake.emulator(|e| e.price_requests);
+    env.ok(&["list"]);
+    assert_eq!(fake.emulator(|e| e.price_requests), asked);
     fake.emulator(|e| e.set_power(&vm_path("az-2"), "deallocated"));
     assert_eq!(cloud("az-2")["power"], "deallocated");
+    assert!(
+        cloud("az-2")["price"].is_null(),
+        "a deallocated VM costs no compute"
+    );
     let table = env.ok(&["list"]);
     assert!(
         table.contains("POWER") && table.contains("deallocated"),
@@ -331,15 +443,16 @@ fn azure_vms_are_created_enrolled_stopped_started_and_deleted_without_leftovers(
     env.ok(&["killall", "--yes"]);
     let left = fake.emulator(|e| e.paths());
     assert!(
-        left.iter()
-            .all(|p| p.ends_with("/azlin-e2e") || p.contains("/virtualnetworks/azlin-vnet")),
-        "only the shared group and network stay: {left:?}"
+        left.iter().all(|p| p.ends_with("/azlin-e2e")
+            || p.contains("/virtualnetworks/azlin-vnet")
+            || p.contains(&format!("/storageaccounts/{name}"))),
+        "only the shared group, network and agent store stay: {left:?}"
     );
 }
 
 #[test]
 fn a_refused_vm_says_why_and_leaves_nothing_behind() {
-    let (env, fake, _boot, _halt) = setup("allowed_cidr = \"203.0.113.7/32\"\n");
+    let (env, fake, _boot, _halt, _blob) = setup("allowed_cidr = \"203.0.113.7/32\"\n");
     // ARM makes the NSG, IP and NIC, then refuses the VM: the deployment
     // fails with the quota error nested inside, as on Azure.
     fake.emulator(|e| {
@@ -397,7 +510,7 @@ fn a_refused_vm_says_why_and_leaves_nothing_behind() {
 
     // Without an allowed CIDR, and no public address to be had, nothing is
     // made at all: the service answers a private address here.
-    let (env, fake, _boot, _halt) = setup("public_ip_url = \"{ARM}/myip\"\n");
+    let (env, fake, _boot, _halt, _blob) = setup("public_ip_url = \"{ARM}/myip\"\n");
     fake.can("GET", "/myip", vec![(200, vec![], "192.168.1.20")]);
     let out = env.run(&["new", "--provider", "azure", "--name", "open"]);
     assert_eq!(out.status.code(), Some(2), "a missing prerequisite exits 2");
@@ -416,4 +529,265 @@ fn a_refused_vm_says_why_and_leaves_nothing_behind() {
     env.configure("[azure]\nallowed_cidr = \"0.0.0.0/0\"\n");
     let err = env.fails(&["list"]);
     assert!(err.contains("too much of the"), "{err}");
+}
+
+#[test]
+fn agent_url_overrides_the_subscriptions_store() {
+    // The agent served from this machine, as a release download would be.
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let served = rt
+        .block_on(
+            azlin_controller::provider::docker::agent_download::AgentDownload::start(
+                "127.0.0.1".parse().unwrap(),
+                bin("azlin-agent"),
+            ),
+        )
+        .unwrap();
+    let (env, fake, boot, _halt, blob) = setup(&format!(
+        "allowed_cidr = \"203.0.113.7/32\"\nagent_url = \"{}\"\n",
+        served.url
+    ));
+    env.ok(&[
+        "new",
+        "--provider",
+        "azure",
+        "--name",
+        "own",
+        "--no-dev-tools",
+    ]);
+    assert!(env.connected("own"));
+    let user_data = boot.user_data.lock().unwrap()["own"].clone();
+    assert!(
+        user_data.contains(&format!(
+            "[/usr/local/lib/azlin/install-agent, \"{}\", \"{}\"]",
+            served.url, served.sha256
+        )),
+        "{user_data}"
+    );
+    assert!(
+        !fake
+            .emulator(|e| e.paths())
+            .iter()
+            .any(|p| p.contains("microsoft.storage")),
+        "no storage account when agent_url is set"
+    );
+    assert!(blob.seen().is_empty());
+}
+
+#[test]
+fn an_agent_store_that_cannot_be_made_stops_new_before_the_vm() {
+    let (env, fake, _boot, _halt, _blob) = setup("allowed_cidr = \"203.0.113.7/32\"\n");
+    // The subscription's agent store cannot be made (its name is taken
+    // elsewhere in Azure): the error names it and the way out, and the
+    // VM's resources are not made.
+    let account = azlin_controller::provider::azure::account_name(SUB, "westus2");
+    fake.emulator(|e| {
+        e.refuse(
+            &account,
+            serde_json::json!({"code": "StorageAccountAlreadyTaken", "message": format!("The storage account named {account} is already taken.")}),
+        )
+    });
+    let err = env.fails(&[
+        "new",
+        "--provider",
+        "azure",
+        "--name",
+        "store",
+        "--no-dev-tools",
+    ]);
+    assert!(err.contains(&account) && err.contains("agent_url"), "{err}");
+    assert!(err.contains("already taken"), "{err}");
+    assert!(vm_resources(&fake, "store").is_empty());
+    assert!(env.list().is_empty());
+}
+
+#[test]
+fn new_checks_the_size_region_and_quotas_before_anything_is_made() {
+    let (env, fake, _boot, _halt, _blob) = setup("allowed_cidr = \"203.0.113.7/32\"\n");
+    let nothing_made = |what: &str| {
+        assert!(
+            fake.emulator(|e| e.paths()).is_empty(),
+            "{what}: {:?}",
+            fake.emulator(|e| e.paths())
+        );
+        assert!(env.list().is_empty(), "{what}");
+    };
+    let refused = |args: &[&str], code: i32, says: &[&str]| {
+        let mut full = vec![
+            "new",
+            "--provider",
+            "azure",
+            "--name",
+            "q",
+            "--no-dev-tools",
+        ];
+        full.extend_from_slice(args);
+        let out = env.run(&full);
+        let err = String::from_utf8_lossy(&out.stderr).to_string();
+        assert_eq!(out.status.code(), Some(code), "{args:?}: {err}");
+        for s in says {
+            assert!(err.contains(s), "{args:?}: {err}");
+        }
+        nothing_made(&format!("{args:?}"));
+    };
+    // A size the region does not offer, with the one probably meant.
+    refused(
+        &["--size", "Standard_D2s_v6"],
+        4,
+        &[
+            "Standard_D2s_v6 is not offered in westus2",
+            "did you mean Standard_D2s_v5",
+        ],
+    );
+    // A family quota without room: both figures, and what to do.
+    fake.emulator(|e| {
+        e.quota_used
+            .insert(("westus2".into(), "standardDSv5Family".into()), 10);
+        e.quota_limits
+            .insert(("westus2".into(), "standardDSv5Family".into()), 10);
+    });
+    refused(
+        &[],
+        4,
+        &[
+            "standardDSv5Family in westus2: 10 of 10 vCPUs used, this VM needs 2",
+            "Usage + quotas",
+        ],
+    );
+    fake.emulator(|e| {
+        e.quota_used.clear();
+        e.quota_limits.clear();
+        e.quota_limits.insert(("westus2".into(), "cores".into()), 3);
+    });
+    // The regional total counts the whole pool.
+    refused(
+        &["--pool", "2"],
+        4,
+        &["Total Regional vCPUs in westus2: 0 of 3 vCPUs used, these 2 VMs need 4"],
+    );
+    fake.emulator(|e| e.quota_limits.clear());
+    // A size restricted for this subscription.
+    fake.emulator(|e| {
+        for s in e.skus.iter_mut() {
+            if s["name"] == "Standard_D4s_v5" {
+                s["restrictions"] = serde_json::json!([{"type": "Location", "values": ["westus2"], "reasonCode": "NotAvailableForSubscription"}]);
+            }
+        }
+    });
+    refused(
+        &["--size", "Standard_D4s_v5"],
+        4,
+        &["restricted in westus2", "NotAvailableForSubscription"],
+    );
+    // Bad flags are usage errors, caught before Azure is asked.
+    refused(&["--disk-size", "10"], 2, &["--disk-size 10", "30 to 4095"]);
+    refused(
+        &["--image", "fedora"],
+        2,
+        &["--image", "ubuntu-24.04", "debian-12"],
+    );
+    refused(&["--admin-user", "root"], 2, &["--admin-user"]);
+    refused(&["--region", "west us"], 2, &["--region"]);
+    // Flags that choose an Azure machine are refused by name elsewhere.
+    let err = env.fails(&[
+        "new",
+        "--provider",
+        "local",
+        "--name",
+        "l",
+        "--size",
+        "x",
+        "--disk-size",
+        "40",
+    ]);
+    assert!(
+        err.contains("--size and --disk-size apply to Azure VMs"),
+        "{err}"
+    );
+
+    // Every choice on the command line reaches the VM; a size the Retail
+    // Prices API has no price for says so (never $0.00), and a throttled
+    // API is asked again after its Retry-After.
+    fake.emulator(|e| e.prices_throttled = 1);
+    let out = env.run(&[
+        "new",
+        "--provider",
+        "azure",
+        "--name",
+        "chosen",
+        "--no-dev-tools",
+        "--size",
+        "Standard_B2s",
+        "--location",
+        "eastus",
+        "--image",
+        "debian-12",
+        "--admin-user",
+        "dev",
+        "--disk-size",
+        "64",
+    ]);
+    let err = String::from_utf8_lossy(&out.stderr).to_string();
+    assert!(out.status.success(), "{err}");
+    assert!(
+        err.contains("Standard_B2s in eastus: no price: the Retail Prices API has no pay-as-you-go Linux price for Standard_B2s in eastus"),
+        "{err}"
+    );
+    assert!(!err.contains("$0.00"), "{err}");
+    let vm = fake
+        .emulator(|e| {
+            e.resource(&format!(
+                "{}/providers/microsoft.compute/virtualmachines/chosen",
+                group()
+            ))
+        })
+        .unwrap();
+    let p = &vm["properties"];
+    assert_eq!(vm["location"], "eastus");
+    assert_eq!(p["hardwareProfile"]["vmSize"], "Standard_B2s");
+    assert_eq!(p["storageProfile"]["imageReference"]["publisher"], "Debian");
+    assert_eq!(p["storageProfile"]["imageReference"]["offer"], "debian-12");
+    assert_eq!(p["storageProfile"]["osDisk"]["diskSizeGB"], 64);
+    assert_eq!(p["osProfile"]["adminUsername"], "dev");
+    let cloud = env.vm("chosen")["cloud"].clone();
+    assert!(cloud["price"].is_null(), "{cloud}");
+    assert!(
+        cloud["no_price"]
+            .as_str()
+            .unwrap()
+            .contains("no pay-as-you-go Linux price")
+    );
+    assert!(env.ok(&["list"]).contains("no price"));
+    // The agent store is per region: eastus has its own account.
+    let accounts = fake
+        .emulator(|e| e.paths())
+        .into_iter()
+        .filter(|p| p.contains("/storageaccounts/") && !p.contains("/blobservices/"))
+        .count();
+    assert_eq!(accounts, 1);
+
+    // On a terminal, more than one VM is asked about, with the price; no
+    // is nothing made.
+    let mut cmd = env.command(&[
+        "new",
+        "--provider",
+        "azure",
+        "--name",
+        "two",
+        "--pool",
+        "2",
+        "--no-dev-tools",
+    ]);
+    cmd.env("TERM", "xterm");
+    let mut pty = azlin_e2e::pty::Pty::spawn(cmd, 200, 24);
+    pty.wait_for(
+        0,
+        "Create 2 VMs for $140.16/month? Type yes to go on:",
+        Duration::from_secs(60),
+    );
+    pty.send("no\r");
+    assert!(!pty.wait_exit(Duration::from_secs(30)).success());
+    assert!(pty.screen().contains("nothing created"), "{}", pty.screen());
+    assert!(vm_resources(&fake, "two-1").is_empty());
+    assert_eq!(env.list().len(), 1);
 }

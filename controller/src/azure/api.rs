@@ -10,3 +10,6 @@ pub const COMPUTE: &str = "2024-03-01";
 pub const DISKS: &str = "2023-10-02";
 /// Microsoft.Storage (accounts, file shares).
 pub const STORAGE: &str = "2023-05-01";
+/// Microsoft.Compute resource SKUs (sizes, their families and
+/// restrictions by region).
+pub const SKUS: &str = "2021-07-01";

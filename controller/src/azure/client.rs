@@ -196,6 +196,20 @@ impl ArmClient {
             .map(|_| ())
     }
 
+    /// POST an action that answers with a body (`listKeys`, `runCommand`)
+    /// and wait for it: the body at its end.
+    pub async fn post<B: Serialize, T: DeserializeOwned>(
+        &self,
+        path: &str,
+        api: &str,
+        body: Option<&B>,
+    ) -> Result<T, ArmError> {
+        let url = self.url(path, api);
+        let body = body.map(|b| serde_json::to_vec(b).expect("models always serialize"));
+        let out = self.operation(lro::Method::Post, &url, body).await?;
+        decode(&out, &url)
+    }
+
     /// DELETE a resource and wait until it is gone; one already gone is
     /// fine.
     pub async fn delete(&self, path: &str, api: &str) -> Result<(), ArmError> {
@@ -302,7 +316,7 @@ impl ArmClient {
                 ),
                 Err(_) => (Outcome::NoResponse, None),
             };
-            let Some(wait) = retry::delay(attempt, outcome, retry_after, jitter()) else {
+            let Some(wait) = retry::delay(attempt, outcome, retry_after, retry::jitter()) else {
                 return result.map_err(|e| transport_error(url, &e));
             };
             if let Ok(r) = &result
@@ -363,12 +377,6 @@ fn transport_error(url: &str, e: &reqwest::Error) -> ArmError {
         kind: ErrorKind::Other,
         request: request("", url).trim().to_string(),
     }
-}
-
-fn jitter() -> f64 {
-    let mut b = [0u8; 8];
-    let _ = ring::rand::SecureRandom::fill(&ring::rand::SystemRandom::new(), &mut b);
-    (u64::from_le_bytes(b) >> 11) as f64 / (1u64 << 53) as f64
 }
 
 /// ARM's own write throttling is a token bucket per subscription and

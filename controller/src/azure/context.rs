@@ -13,15 +13,18 @@
 use serde::{Deserialize, Serialize};
 
 /// An ARM endpoint override and a static token; `None`: Azure itself, and
-/// the sign-in chain of [`super::credentials`].
+/// the sign-in chain of [`super::credentials`]. The Retail Prices API's
+/// endpoint travels with them (it is Azure too, unauthenticated).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct ArmAccess {
     pub endpoint: Option<String>,
     pub token: Option<String>,
+    pub prices: Option<String>,
 }
 
 impl ArmAccess {
-    /// This process's `AZLIN_ARM_ENDPOINT` and `AZLIN_ARM_TOKEN`.
+    /// This process's `AZLIN_ARM_ENDPOINT`, `AZLIN_ARM_TOKEN` and
+    /// `AZLIN_RETAIL_PRICES_ENDPOINT`.
     pub fn from_env() -> Self {
         let var = |name: &str| {
             std::env::var(name)
@@ -32,6 +35,7 @@ impl ArmAccess {
         Self {
             endpoint: var("AZLIN_ARM_ENDPOINT"),
             token: var("AZLIN_ARM_TOKEN"),
+            prices: var("AZLIN_RETAIL_PRICES_ENDPOINT"),
         }
     }
 }

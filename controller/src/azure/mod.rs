@@ -4,15 +4,20 @@
 //! retries ([`retry`]) as pure logic, and the HTTP client that applies
 //! them ([`client`]) with a bearer token ([`credentials`]) in a
 //! subscription ([`subscription`]), against the server and token the
-//! request names ([`context`]).
+//! request names ([`context`]). Blob storage's data plane ([`blob`]) with
+//! shared access signatures ([`sas`]) delivers the agent to new VMs; the
+//! Retail Prices API ([`retail_prices`]) prices their sizes.
 
 pub mod api;
+pub mod blob;
 pub mod client;
 pub mod context;
 pub mod credentials;
 pub mod error;
 pub mod lro;
 pub mod models;
+pub mod retail_prices;
 pub mod retry;
+pub mod sas;
 pub mod settings;
 pub mod subscription;

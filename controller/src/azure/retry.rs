@@ -38,6 +38,13 @@ pub fn delay(
     Some(Duration::from_secs_f64(secs))
 }
 
+/// A uniform random number in [0, 1) for [`delay`]'s jitter.
+pub fn jitter() -> f64 {
+    let mut b = [0u8; 8];
+    let _ = ring::rand::SecureRandom::fill(&ring::rand::SystemRandom::new(), &mut b);
+    (u64::from_le_bytes(b) >> 11) as f64 / (1u64 << 53) as f64
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

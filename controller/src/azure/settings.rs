@@ -49,6 +49,10 @@ pub struct AzureConfig {
     pub writes_per_second: Option<f64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub dev_tools: Option<bool>,
+    /// `new` asks on a terminal before making VMs whose pay-as-you-go
+    /// price together is over this, in USD a month.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub confirm_above_per_month: Option<f64>,
 }
 
 /// The image when none is configured: Ubuntu LTS.
@@ -69,7 +73,36 @@ pub struct ImageUrn {
     pub version: String,
 }
 
+/// Short names for the images most people want, as `--image` takes them.
+pub const IMAGE_ALIASES: &[(&str, &str)] = &[
+    ("ubuntu-24.04", "Canonical:ubuntu-24_04-lts:server:latest"),
+    (
+        "ubuntu-22.04",
+        "Canonical:0001-com-ubuntu-server-jammy:22_04-lts-gen2:latest",
+    ),
+    ("debian-12", "Debian:debian-12:12-gen2:latest"),
+    ("debian-13", "Debian:debian-13:13-gen2:latest"),
+];
+
 impl ImageUrn {
+    /// An alias from [`IMAGE_ALIASES`] or a URN.
+    pub fn resolve(s: &str) -> Result<Self, String> {
+        if let Some((_, urn)) = IMAGE_ALIASES
+            .iter()
+            .find(|(a, _)| a.eq_ignore_ascii_case(s))
+        {
+            return Self::parse(urn);
+        }
+        if !s.contains(':') {
+            let names: Vec<&str> = IMAGE_ALIASES.iter().map(|(a, _)| *a).collect();
+            return Err(format!(
+                "image {s:?} is neither PUBLISHER:OFFER:SKU:VERSION nor one of {}",
+                names.join(", ")
+            ));
+        }
+        Self::parse(s)
+    }
+
     pub fn parse(s: &str) -> Result<Self, String> {
         let parts: Vec<&str> = s.split(':').collect();
         let ok = parts.len() == 4
@@ -80,7 +113,7 @@ impl ImageUrn {
             });
         if !ok {
             return Err(format!(
-                "azure.image = {s:?} is not PUBLISHER:OFFER:SKU:VERSION (for example {DEFAULT_IMAGE})"
+                "image {s:?} is not PUBLISHER:OFFER:SKU:VERSION (for example {DEFAULT_IMAGE})"
             ));
         }
         Ok(Self {
@@ -124,7 +157,7 @@ impl AzureConfig {
             ));
         }
         if let Some(image) = &self.image {
-            ImageUrn::parse(image)?;
+            ImageUrn::resolve(image).map_err(|e| format!("azure.image: {e}"))?;
         }
         if let Some(cidr) = &self.allowed_cidr {
             check_cidr(cidr)?;
@@ -145,6 +178,11 @@ impl AzureConfig {
             && !(w.is_finite() && w > 0.0)
         {
             return Err("azure.writes_per_second must be above 0".into());
+        }
+        if let Some(m) = self.confirm_above_per_month
+            && !(m.is_finite() && m >= 0.0)
+        {
+            return Err("azure.confirm_above_per_month must be a price of 0 or more".into());
         }
         Ok(())
     }

@@ -30,44 +30,12 @@ pub struct Cli {
 #[derive(Subcommand)]
 pub enum Command {
     /// Create VMs and wait until their agents have enrolled.
-    New {
-        /// Where the VMs run: `local` (agent processes on this machine),
-        /// `docker` (containers booted by systemd and cloud-init) or
-        /// `azure` (Azure VMs through ARM) or `external` (machines you run;
-        /// prints a join token for each). Default: `default_provider` in
-        /// config.toml, else `azure` when [azure] subscription is set,
-        /// else `local`.
-        #[arg(long)]
-        provider: Option<String>,
-        /// VM name; with --pool N the VMs are NAME-1 … NAME-N.
-        #[arg(long)]
-        name: Option<String>,
-        /// How many VMs to create.
-        #[arg(long, default_value_t = 1)]
-        pool: u32,
-        /// Agents dial the daemon (needs [daemon] listen in config.toml)
-        /// instead of waiting to be dialled.
-        #[arg(long)]
-        dial: bool,
-        /// Label the VMs (repeatable), for `--tag` selection.
-        #[arg(long = "tag", value_name = "KEY=VALUE")]
-        tags: Vec<String>,
-        /// Skip the development tools cloud-init would install after the
-        /// agent (git, docker, Python, Node, Rust, gh, az).
-        #[arg(long)]
-        no_dev_tools: bool,
-        /// Azure: the subscription (else [azure] subscription, else
-        /// AZURE_SUBSCRIPTION_ID, else the Azure CLI's default).
-        #[arg(long)]
-        subscription: Option<String>,
-        /// Azure: the resource group (else [azure] resource_group).
-        #[arg(long)]
-        resource_group: Option<String>,
-        /// Print the new VMs (for `--provider external`: the controller
-        /// address, the CA and each machine's join token) as JSON.
-        #[arg(long)]
-        json: bool,
-    },
+    ///
+    /// For Azure, the size is checked in the region and against the
+    /// quotas first, and its pay-as-you-go price is shown; on a terminal
+    /// `new` asks before making more than one VM or anything over
+    /// [azure] confirm_above_per_month.
+    New(NewArgs),
     /// Run a command on the chosen VMs, through each VM user's shell.
     ///
     /// Output streams live, each line prefixed with its VM's name; with one
@@ -368,4 +336,65 @@ impl AzureScope {
             resource_group: self.resource_group,
         }
     }
+}
+
+/// `azlin new`'s flags.
+#[derive(clap::Args, Debug)]
+pub struct NewArgs {
+    /// Where the VMs run: `local` (agent processes on this machine),
+    /// `docker` (containers booted by systemd and cloud-init) or
+    /// `azure` (Azure VMs through ARM) or `external` (machines you run;
+    /// prints a join token for each). Default: `default_provider` in
+    /// config.toml, else `azure` when [azure] subscription is set,
+    /// else `local`.
+    #[arg(long)]
+    pub provider: Option<String>,
+    /// VM name; with --pool N the VMs are NAME-1 … NAME-N.
+    #[arg(long)]
+    pub name: Option<String>,
+    /// How many VMs to create.
+    #[arg(long, default_value_t = 1)]
+    pub pool: u32,
+    /// Agents dial the daemon (needs [daemon] listen in config.toml)
+    /// instead of waiting to be dialled.
+    #[arg(long)]
+    pub dial: bool,
+    /// Label the VMs (repeatable), for `--tag` selection.
+    #[arg(long = "tag", value_name = "KEY=VALUE")]
+    pub tags: Vec<String>,
+    /// Skip the development tools cloud-init would install after the
+    /// agent (git, docker, Python, Node, Rust, gh, az).
+    #[arg(long)]
+    pub no_dev_tools: bool,
+    /// Azure: the subscription (else [azure] subscription, else
+    /// AZURE_SUBSCRIPTION_ID, else the Azure CLI's default).
+    #[arg(long)]
+    pub subscription: Option<String>,
+    /// Azure: the resource group (else [azure] resource_group).
+    #[arg(long)]
+    pub resource_group: Option<String>,
+    /// Print the new VMs (for `--provider external`: the controller
+    /// address, the CA and each machine's join token) as JSON.
+    #[arg(long)]
+    pub json: bool,
+    /// Azure: the VM size (else [azure] vm_size, else Standard_D2s_v5).
+    #[arg(long)]
+    pub size: Option<String>,
+    /// Azure: the region (else [azure] location, else westus2).
+    #[arg(long, visible_alias = "location")]
+    pub region: Option<String>,
+    /// Azure: the image, as PUBLISHER:OFFER:SKU:VERSION or one of
+    /// ubuntu-24.04 (the default), ubuntu-22.04, debian-12, debian-13.
+    #[arg(long)]
+    pub image: Option<String>,
+    /// Azure: the VM's login user (else [azure] admin_user, else
+    /// azureuser).
+    #[arg(long)]
+    pub admin_user: Option<String>,
+    /// Azure: the OS disk's size in GB (30 to 4095; else the image's).
+    #[arg(long, value_name = "GB")]
+    pub disk_size: Option<u32>,
+    /// Create without asking, whatever the count or price.
+    #[arg(long, short = 'y')]
+    pub yes: bool,
 }

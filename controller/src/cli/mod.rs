@@ -8,6 +8,7 @@ mod cp;
 mod daemon_cmd;
 pub mod exec;
 pub mod figures;
+mod new;
 mod new_progress;
 mod ps;
 mod render;
@@ -28,14 +29,11 @@ use crate::{
         client::Client,
         labels::{Session, Tag},
         lifecycle::{DestroyPlan, Kill, KillAll, Resize, Restart, Start, Stop},
-        new::{New, NewReply},
         processes::ProcessTables,
         token::Token,
         vms::{List, VmStatus},
     },
-    provider::Kind,
     selector::Selector,
-    state::ConnectMode,
 };
 
 pub fn main() -> std::process::ExitCode {
@@ -261,64 +259,7 @@ fn run_command(home: &Home, config: &Config, command: Command) -> Result<()> {
     let home = home.clone();
     match command {
         Command::Daemon { action } => daemon_cmd::run(&home, action),
-        Command::New {
-            provider,
-            name,
-            pool,
-            dial,
-            tags,
-            no_dev_tools,
-            subscription,
-            resource_group,
-            json,
-        } => {
-            let provider = match provider {
-                Some(p) => p,
-                None => {
-                    // Azure is the default once a subscription is set.
-                    config.default_provider.clone().unwrap_or_else(|| {
-                        if config.azure.subscription.is_some() {
-                            Kind::Azure.as_str().into()
-                        } else {
-                            Kind::Local.as_str().into()
-                        }
-                    })
-                }
-            };
-            let tags = tags
-                .iter()
-                .map(|t| crate::state::tags::parse_tag(t))
-                .collect::<Result<Vec<_>>>()?;
-            let request = New {
-                tags,
-                no_dev_tools,
-                provider,
-                name,
-                pool,
-                connect: if dial {
-                    ConnectMode::Dial
-                } else {
-                    ConnectMode::Listen
-                },
-            };
-            let target = crate::azure::context::Target {
-                subscription,
-                resource_group,
-            };
-            let mut progress = new_progress::NewProgress::new();
-            let answer = Client::connect_or_start(&home)?
-                .targeting(target)
-                .call(request, |vm, message| progress.stage(vm, message));
-            progress.end();
-            match answer? {
-                NewReply::Created(vms) => render::vms(&vms, json),
-                NewReply::Joined {
-                    controller,
-                    ca_pem,
-                    vms,
-                } => render::joined(&controller, &ca_pem, &vms, json),
-            }
-        }
+        Command::New(args) => new::run(&home, config, args),
         Command::List { json, scope } => {
             let vms = ask_in(&home, List { cloud: true }, scope.clone())?;
             if vms.is_empty() && !json && !scope.is_empty() {

@@ -123,14 +123,14 @@ pub fn vms(vms: &[VmView], json: bool) -> Result<()> {
         return Ok(());
     }
     // Cloud VMs among them: what their cloud says too.
-    let cloud_header = ["POWER", "SIZE", "REGION"].map(String::from);
-    let header: [String; 14] = std::array::from_fn(|i| {
+    let cloud_header = ["POWER", "SIZE", "REGION", "$/H"].map(String::from);
+    let header: [String; 15] = std::array::from_fn(|i| {
         header
             .get(i)
             .unwrap_or_else(|| &cloud_header[i - 11])
             .clone()
     });
-    let rows: Vec<[String; 14]> = vms
+    let rows: Vec<[String; 15]> = vms
         .iter()
         .map(|v| {
             let (own, cloud) = (row(v), cloud_cells(v));
@@ -138,6 +138,9 @@ pub fn vms(vms: &[VmView], json: bool) -> Result<()> {
         })
         .collect();
     print!("{}", aligned(&header, &rows));
+    if let Some(line) = fleet_price(vms) {
+        println!("{line}");
+    }
     for v in vms {
         if let Some(e) = v.cloud.as_ref().and_then(|c| c.error.as_ref()) {
             eprintln!("{}: {e}", v.name);
@@ -146,14 +149,45 @@ pub fn vms(vms: &[VmView], json: bool) -> Result<()> {
     Ok(())
 }
 
-fn cloud_cells(v: &VmView) -> [String; 3] {
+/// What the running VMs with a price cost together, and how many running
+/// VMs have none (which are left out of the sum, not counted as zero).
+pub fn fleet_price(vms: &[VmView]) -> Option<String> {
+    let clouds = vms.iter().filter_map(|v| v.cloud.as_ref());
+    let priced: Vec<&crate::ipc::vms::Price> =
+        clouds.clone().filter_map(|c| c.price.as_ref()).collect();
+    let unpriced = clouds.filter(|c| c.no_price.is_some()).count();
+    let first = priced.first()?;
+    let total = crate::ipc::vms::Price {
+        per_hour: priced.iter().map(|p| p.per_hour).sum(),
+        currency: first.currency.clone(),
+        source: first.source.clone(),
+    };
+    let without = if unpriced > 0 {
+        format!("; {unpriced} running VM(s) without a price are not in it")
+    } else {
+        String::new()
+    };
+    Some(format!(
+        "running VMs with a price: {} together ({}){without}",
+        super::new::money(&total, 1),
+        total.source
+    ))
+}
+
+fn cloud_cells(v: &VmView) -> [String; 4] {
     let dash = || "-".to_string();
     match &v.cloud {
-        None => [dash(), dash(), dash()],
+        None => [dash(), dash(), dash(), dash()],
         Some(c) => [
             c.power.clone(),
             c.size.clone().unwrap_or_else(dash),
             c.location.clone().unwrap_or_else(dash),
+            match (&c.price, &c.no_price) {
+                (Some(p), _) if p.currency == "USD" => format!("${:.4}", p.per_hour),
+                (Some(p), _) => format!("{:.4} {}", p.per_hour, p.currency),
+                (None, Some(_)) => "no price".into(),
+                (None, None) => dash(),
+            },
         ],
     }
 }
@@ -220,6 +254,15 @@ fn cloud(c: &crate::ipc::CloudView) {
     if !c.tags.is_empty() {
         let tags: Vec<String> = c.tags.iter().map(|(k, v)| format!("{k}={v}")).collect();
         println!("cloud tags:  {}", tags.join(" "));
+    }
+    match (&c.price, &c.no_price) {
+        (Some(p), _) => println!(
+            "price:       {} while running, {}",
+            super::new::money(p, 1),
+            p.source
+        ),
+        (None, Some(why)) => println!("price:       none: {why}"),
+        (None, None) => {}
     }
     if let Some(e) = &c.error {
         println!("cloud error: {e}");

@@ -62,7 +62,7 @@ pub fn encode_reply(reply: &Reply) -> anyhow::Result<Vec<u8>> {
 }
 
 /// Bumped whenever a type of this module changes shape.
-pub const IPC_VERSION: u32 = 9;
+pub const IPC_VERSION: u32 = 10;
 /// Largest IPC frame (fleet listings grow with the fleet).
 pub const MAX_IPC_FRAME: usize = 16 * 1024 * 1024;
 
@@ -121,6 +121,7 @@ requests! {
     List(vms::List),
     VmStatus(vms::VmStatus),
     New(new::New),
+    PlanNew(new::PlanNew),
     Start(lifecycle::Start),
     Stop(lifecycle::Stop),
     Restart(lifecycle::Restart),

@@ -75,7 +75,7 @@ pub struct VmView {
 
 /// What the cloud says of a VM now: it can differ from what azlin last
 /// did (a VM stopped in the portal, resized with `az`).
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct CloudView {
     /// `running`, `deallocated`, `stopped`, `starting`…; `missing` when
     /// the cloud has no such VM, `unknown` when it could not be asked.
@@ -87,6 +87,29 @@ pub struct CloudView {
     pub tags: BTreeMap<String, String>,
     /// Why the cloud's view is missing or partial.
     pub error: Option<String>,
+    /// What the VM costs while it runs (running VMs with a known size).
+    pub price: Option<Price>,
+    /// Why a running VM has no price ("the Retail Prices API has none for
+    /// this size", or that the API did not answer).
+    pub no_price: Option<String>,
+}
+
+/// A pay-as-you-go price, and where it came from.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Price {
+    pub per_hour: f64,
+    pub currency: String,
+    /// "Retail Prices API, pay-as-you-go Linux" (never a guess).
+    pub source: String,
+}
+
+/// Hours in an average month, as Azure's pricing calculator counts them.
+pub const HOURS_PER_MONTH: f64 = 730.0;
+
+impl Price {
+    pub fn per_month(&self) -> f64 {
+        self.per_hour * HOURS_PER_MONTH
+    }
 }
 
 impl VmView {

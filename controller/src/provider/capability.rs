@@ -10,7 +10,7 @@
 
 use std::fmt;
 
-use crate::azure::context::Target;
+use crate::{azure::context::Target, ipc::new::Machine};
 
 /// The providers this build has, as stored in `state.db` (`vms.provider`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -95,6 +95,9 @@ pub struct Capabilities {
     /// VMs live in an Azure subscription and resource group
     /// (`--subscription` / `--resource-group` on `new`).
     pub azure_target: bool,
+    /// `new --size/--region/--image/--admin-user/--disk-size` choose the
+    /// machine.
+    pub machine: bool,
 }
 
 /// What a request asks of a provider, with its provider-specific flags.
@@ -105,6 +108,7 @@ pub enum Operation<'a> {
         dial: bool,
         no_dev_tools: bool,
         target: &'a Target,
+        machine: &'a Machine,
     },
     Start,
     Stop {
@@ -153,6 +157,7 @@ pub fn refusal(
             dial,
             no_dev_tools,
             target,
+            machine,
         } => {
             if pool == 0 || pool > caps.max_pool {
                 return Some(format!(
@@ -182,6 +187,19 @@ pub fn refusal(
                         applies(|c| c.dial && c.new == NewStyle::Provision)
                     ),
                 });
+            }
+            let chosen = machine.flags();
+            if !chosen.is_empty() && !caps.machine {
+                let (flags, verb) = match chosen.as_slice() {
+                    [one] => (one.to_string(), "applies"),
+                    [rest @ .., last] => (format!("{} and {last}", rest.join(", ")), "apply"),
+                    [] => unreachable!("not empty"),
+                };
+                return Some(format!(
+                    "{noun} have no size, region or image to choose: {flags} {verb} to {}; \
+                     nothing done",
+                    applies(|c| c.machine)
+                ));
             }
             if no_dev_tools && !caps.dev_tools {
                 return Some(format!(

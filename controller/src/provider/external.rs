@@ -25,6 +25,7 @@ pub const CAPABILITIES: Capabilities = Capabilities {
     dial: false,
     dev_tools: false,
     azure_target: false,
+    machine: false,
 };
 
 pub struct ExternalProvider;

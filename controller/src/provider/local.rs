@@ -35,6 +35,7 @@ pub const CAPABILITIES: Capabilities = Capabilities {
     dial: true,
     dev_tools: false,
     azure_target: false,
+    machine: false,
 };
 
 pub struct LocalProvider {

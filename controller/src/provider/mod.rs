@@ -31,7 +31,7 @@ pub use capability::{Capabilities, Kind, NewStyle, Operation};
 
 use crate::{
     azure::context::{AzureContext, Target},
-    ipc::CloudView,
+    ipc::{CloudView, new::Machine},
     state::VmRow,
 };
 
@@ -60,6 +60,16 @@ pub struct VmSpec {
     pub dev_tools: bool,
     /// The name the user gave the VM, for the cloud's tags.
     pub session_name: Option<String>,
+    /// Size, region, image, admin user, disk (providers whose
+    /// capabilities have `machine`; empty for the others).
+    pub machine: Machine,
+}
+
+/// The size and region a provider would make, once it has checked it can.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MachineChoice {
+    pub size: String,
+    pub region: String,
 }
 
 /// What a provider reports about a VM it created.
@@ -89,6 +99,13 @@ pub struct Prerequisite(pub String);
 #[error("{0}")]
 pub struct Unsupported(pub String);
 
+/// The cloud will not make what was asked (a size not offered or
+/// restricted, a quota without room); found before anything is made.
+/// Exits 4, as Azure's own refusals do.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct Refused(pub String);
+
 /// VMs were made but their agents did not connect in time; exit 5.
 #[derive(Debug, thiserror::Error)]
 #[error("{0}")]
@@ -111,6 +128,8 @@ pub fn exit_code(e: &anyhow::Error) -> Option<u8> {
             } else {
                 4
             })
+        } else if cause.downcast_ref::<Refused>().is_some() {
+            Some(4)
         } else if cause.downcast_ref::<NotReady>().is_some() {
             Some(5)
         } else {
@@ -130,6 +149,19 @@ pub trait Provider: Send + Sync {
 
     /// How long `azlin new` waits for a new VM's agent to connect.
     fn ready_timeout(&self, pool: u32) -> Duration;
+
+    /// Check, before anything is made, that `pool` VMs of `machine` can be
+    /// made (for a cloud: the size in the region and the quotas), and say
+    /// which size and region they would be. Providers without sizes have
+    /// nothing to check.
+    fn plan<'a>(
+        &'a self,
+        _machine: &'a Machine,
+        _pool: u32,
+        _azure: &'a AzureContext,
+    ) -> Work<'a, Result<Option<MachineChoice>>> {
+        Box::pin(async { Ok(None) })
+    }
 
     /// Make the VM (providers whose [`NewStyle`] is `Provision`); `stage`
     /// hears of each step that ends.

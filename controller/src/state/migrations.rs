@@ -41,13 +41,30 @@ pub(super) struct Migration {
 
 /// Every migration, oldest first: entry `i` takes a file from version `i`
 /// to `i + 1`.
-pub(super) const MIGRATIONS: &[Migration] = &[Migration {
-    what: "VMs, tokens, certificates, metrics, tags, alerts (the schema before versions)",
-    sql: V1,
-}];
+pub(super) const MIGRATIONS: &[Migration] = &[
+    Migration {
+        what: "VMs, tokens, certificates, metrics, tags, alerts (the schema before versions)",
+        sql: V1,
+    },
+    Migration {
+        what: "retail prices of VM sizes, kept a day",
+        sql: V2,
+    },
+];
 
 /// The schema version this build writes.
 pub const LATEST: u32 = MIGRATIONS.len() as u32;
+
+const V2: &str = "
+CREATE TABLE retail_prices (
+    region TEXT NOT NULL,
+    size TEXT NOT NULL,
+    currency TEXT NOT NULL,
+    per_hour REAL,
+    fetched_at INTEGER NOT NULL,
+    PRIMARY KEY (region, size, currency)
+);
+";
 
 const V1: &str = "
 CREATE TABLE IF NOT EXISTS vms (

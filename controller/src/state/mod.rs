@@ -21,6 +21,7 @@ mod certs;
 pub mod metrics;
 pub mod migrations;
 mod new_vms;
+pub mod retail_prices;
 pub mod tags;
 mod tokens;
 mod vms;

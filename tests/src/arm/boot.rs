@@ -1,8 +1,12 @@
 //! Booting the fake ARM's VMs here: when the emulator "creates" a VM,
-//! [`Boot`] reads its custom data (the rendered cloud-config), writes the
-//! agent's config, CA and join token as cloud-init would, and starts the
-//! real agent at the VM's loopback public address; deallocating stops it,
-//! starting runs it again. [`Halt`] stops them all when a test ends.
+//! [`Boot`] reads its custom data (the rendered cloud-config), downloads
+//! the agent from the URL in it with curl and checks its sha256 as the
+//! VM's install script would, writes the agent's config, CA and join
+//! token as cloud-init would, and starts that downloaded agent at the VM's
+//! loopback public address; deallocating stops it, starting runs it
+//! again. A download that fails or does not match is recorded
+//! ([`Boot::failures`]) and the VM's agent never starts. [`Halt`] stops
+//! them all when a test ends.
 
 use std::{
     collections::BTreeMap,
@@ -15,7 +19,6 @@ use base64::Engine as _;
 use serde::Deserialize;
 
 use super::emulator::VmHooks;
-use crate::bin;
 
 #[derive(Deserialize)]
 struct CloudConfig {
@@ -36,6 +39,8 @@ pub struct Boot {
     agents: Arc<Mutex<BTreeMap<String, Child>>>,
     /// Each VM's user-data as the emulator received it.
     pub user_data: Arc<Mutex<BTreeMap<String, String>>>,
+    /// VMs whose agent could not be installed, and why.
+    pub failures: Arc<Mutex<BTreeMap<String, String>>>,
 }
 
 impl Boot {
@@ -52,7 +57,7 @@ impl Boot {
     fn run(&self, vm: &str) {
         let dir = self.dir(vm);
         let log = std::fs::File::create(dir.join("agent.log")).unwrap();
-        let child = Command::new(bin("azlin-agent"))
+        let child = Command::new(dir.join("azlin-agent"))
             .args(["run", "--config"])
             .arg(dir.join("agent.toml"))
             .stdin(Stdio::null())
@@ -69,6 +74,37 @@ impl Boot {
             let _ = c.wait();
         }
     }
+}
+
+/// What the VM's install-agent does: download `url` with curl, check its
+/// sha256, make it executable.
+fn install(dir: &std::path::Path, url: &str, sha256: &str) -> Result<(), String> {
+    let target = dir.join("azlin-agent");
+    let out = Command::new("curl")
+        .args(["-fsS", "--max-time", "120", "-o"])
+        .arg(&target)
+        .arg(url)
+        .output()
+        .map_err(|e| format!("cannot run curl: {e}"))?;
+    if !out.status.success() {
+        return Err(format!(
+            "curl failed: {}",
+            String::from_utf8_lossy(&out.stderr).trim()
+        ));
+    }
+    let bytes = std::fs::read(&target).map_err(|e| e.to_string())?;
+    let got: String = ring::digest::digest(&ring::digest::SHA256, &bytes)
+        .as_ref()
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    if got != sha256 {
+        let _ = std::fs::remove_file(&target);
+        return Err(format!("sha256 {got}, expected {sha256}"));
+    }
+    use std::os::unix::fs::PermissionsExt as _;
+    std::fs::set_permissions(&target, std::fs::Permissions::from_mode(0o755))
+        .map_err(|e| e.to_string())
 }
 
 impl VmHooks for Boot {
@@ -97,6 +133,10 @@ impl VmHooks for Boot {
         assert!(config.runcmd[0][0].ends_with("install-agent"));
         let dir = self.dir(vm);
         std::fs::create_dir_all(dir.join("state")).unwrap();
+        if let Err(why) = install(&dir, &config.runcmd[0][1], &config.runcmd[0][2]) {
+            self.failures.lock().unwrap().insert(vm.into(), why);
+            return;
+        }
         std::fs::create_dir_all(dir.join("home")).unwrap();
         std::fs::write(dir.join("ca.crt"), file("/etc/azlin/ca.crt")).unwrap();
         std::fs::write(dir.join("join-token"), file("/etc/azlin/join-token")).unwrap();

@@ -7,7 +7,12 @@
 //! is `404 ResourceNotFound`. It also lists a group's resources of a type,
 //! answers a VM's `instanceView`, keeps tags through the Tags API
 //! (`…/providers/Microsoft.Resources/tags/default`) and runs template
-//! deployments ([`deployment`]). Public IPs get loopback addresses
+//! deployments ([`deployment`]). Storage accounts answer as Storage does
+//! (`202` with only `Location`, polled to the account), get keys that
+//! `listKeys` returns and, with a [`FakeBlob`], a blob endpoint there;
+//! their containers are made in it. Lists at subscription scope
+//! (`/subscriptions/{s}/providers/{ns}/{type}`) span every group. Public
+//! IPs get loopback addresses
 //! (127.B.0.N, B random per emulator), so a test can "boot" a VM's agent
 //! there ([`VmHooks`]).
 
@@ -16,6 +21,8 @@ use std::collections::BTreeMap;
 mod deployment;
 
 use serde_json::{Value, json};
+
+use super::blob::FakeBlob;
 
 /// What a test does when a VM is created, powered or deleted.
 pub trait VmHooks: Send {
@@ -42,6 +49,105 @@ pub struct Emulator {
     /// How many `InProgress` answers an operation gives first.
     pub polls_per_operation: u32,
     pub hooks: Option<Box<dyn VmHooks>>,
+    /// Where storage accounts keep their blobs.
+    blob: Option<FakeBlob>,
+    /// Storage account path → its key (base64).
+    storage_keys: BTreeMap<String, String>,
+    /// The Resource SKUs list (see [`default_skus`]).
+    pub skus: Vec<Value>,
+    /// (lower-case region, quota name) → limit; a quota not here is 100.
+    pub quota_limits: BTreeMap<(String, String), i64>,
+    /// (lower-case region, quota name) → vCPUs used by VMs the emulator
+    /// does not hold (added to what its VMs use).
+    pub quota_used: BTreeMap<(String, String), i64>,
+    /// The Retail Prices API's items (see [`default_prices`]).
+    pub prices: Vec<Value>,
+    /// How many price requests answer `429` before one is served.
+    pub prices_throttled: u32,
+    /// Price requests served (pages, throttled ones included).
+    pub price_requests: u32,
+}
+
+/// The sizes the emulator offers: D2s v5 and D4s v5 (family
+/// `standardDSv5Family`) and B2s (`standardBSFamily`) in westus2 and
+/// eastus, in the Resource SKUs API's shape.
+pub fn default_skus() -> Vec<Value> {
+    let sku = |name: &str, family: &str, vcpus: u32| {
+        json!({
+            "resourceType": "virtualMachines", "name": name, "tier": "Standard",
+            "size": name.trim_start_matches("Standard_"), "family": family,
+            "locations": ["westus2"], "locationInfo": [{"location": "westus2", "zones": ["1", "2", "3"]}],
+            "capabilities": [{"name": "vCPUs", "value": vcpus.to_string()}, {"name": "MemoryGB", "value": (vcpus * 4).to_string()}],
+            "restrictions": []
+        })
+    };
+    let mut out = Vec::new();
+    for region in ["westus2", "eastus"] {
+        for (name, family, vcpus) in [
+            ("Standard_D2s_v5", "standardDSv5Family", 2),
+            ("Standard_D4s_v5", "standardDSv5Family", 4),
+            ("Standard_B2s", "standardBSFamily", 2),
+        ] {
+            let mut s = sku(name, family, vcpus);
+            s["locations"] = json!([region]);
+            s["locationInfo"][0]["location"] = json!(region);
+            out.push(s);
+        }
+    }
+    out
+}
+
+/// The Retail Prices API's items: the documented ones in the fixtures
+/// (Spot, Windows, reservations, DevTest; no pay-as-you-go Linux meter),
+/// and, built from that documented shape, pay-as-you-go meters of D2s v5
+/// and D4s v5 in westus2 (Linux 0.096 and 0.192 USD an hour) with their
+/// Windows, Spot and Low Priority siblings. B2s has none.
+pub fn default_prices() -> Vec<Value> {
+    let dir = super::fixtures_dir().join("specs-examples/retail-prices");
+    let mut items = Vec::new();
+    for f in [
+        "retail_prices_page1_usd.json",
+        "retail_prices_last_page_eur.json",
+    ] {
+        let page: Value = serde_json::from_slice(&std::fs::read(dir.join(f)).unwrap()).unwrap();
+        items.extend(page["Items"].as_array().unwrap().iter().cloned());
+    }
+    let meter = |size: &str, product: &str, sku: &str, price: f64| {
+        json!({
+            "currencyCode": "USD", "tierMinimumUnits": 0.0, "retailPrice": price, "unitPrice": price,
+            "armRegionName": "westus2", "location": "US West 2",
+            "effectiveStartDate": "2021-11-01T00:00:00Z", "meterId": format!("meter-{sku}"),
+            "meterName": sku, "productId": "DZH318Z0CSHR", "skuId": "DZH318Z0CSHR/0017",
+            "productName": product, "skuName": sku, "serviceName": "Virtual Machines",
+            "serviceId": "DZH313Z7MMC8", "serviceFamily": "Compute", "unitOfMeasure": "1 Hour",
+            "type": "Consumption", "isPrimaryMeterRegion": true, "armSkuName": size
+        })
+    };
+    for (size, short, linux) in [
+        ("Standard_D2s_v5", "D2s v5", 0.096),
+        ("Standard_D4s_v5", "D4s v5", 0.192),
+    ] {
+        items.push(meter(
+            size,
+            "Virtual Machines Dsv5 Series Windows",
+            short,
+            linux * 1.9,
+        ));
+        items.push(meter(
+            size,
+            "Virtual Machines Dsv5 Series",
+            &format!("{short} Spot"),
+            linux / 5.0,
+        ));
+        items.push(meter(
+            size,
+            "Virtual Machines Dsv5 Series",
+            &format!("{short} Low Priority"),
+            linux / 5.0,
+        ));
+        items.push(meter(size, "Virtual Machines Dsv5 Series", short, linux));
+    }
+    items
 }
 
 /// An operation in flight: `InProgress` polls left, then its end.
@@ -49,6 +155,14 @@ struct Operation {
     left: u32,
     /// `None`: it succeeds.
     error: Option<Value>,
+    /// What the last poll of a `Location` operation returns.
+    result: Option<Value>,
+}
+
+/// Whether `key` is a storage account itself (not one of its children).
+fn is_storage_account(key: &str) -> bool {
+    key.rsplit_once("/providers/microsoft.storage/storageaccounts/")
+        .is_some_and(|(_, name)| !name.contains('/'))
 }
 
 /// The resource provider whose operations a resource's answers name.
@@ -93,8 +207,16 @@ impl Emulator {
             polls_per_operation: polls,
             hooks,
             ip_block: ip_block as u8,
+            skus: default_skus(),
+            prices: default_prices(),
             ..Self::default()
         }
+    }
+
+    /// Storage accounts get their blob endpoint in `blob`.
+    pub fn with_blob(mut self, blob: FakeBlob) -> Self {
+        self.blob = Some(blob);
+        self
     }
 
     /// Every resource path held now.
@@ -131,8 +253,32 @@ impl Emulator {
         base: &str,
     ) -> Answer {
         let key = path.to_ascii_lowercase();
+        if key == "/api/retail/prices" {
+            return self.retail_prices(query, base);
+        }
+        if method == "GET" && key.ends_with("/providers/microsoft.compute/skus") {
+            return (
+                200,
+                vec![],
+                json!({ "value": self.skus_in(query) }).to_string(),
+            );
+        }
+        if method == "GET"
+            && let Some(region) = key
+                .strip_suffix("/usages")
+                .and_then(|k| k.split("/providers/microsoft.compute/locations/").nth(1))
+        {
+            return (
+                200,
+                vec![],
+                json!({ "value": self.usages(region) }).to_string(),
+            );
+        }
         if key.contains("/operations/") || key.contains("/operationstatuses/") {
             return self.poll(&key);
+        }
+        if key.contains("/asyncoperations/") {
+            return self.poll_location(&key, path, base);
         }
         if let Some(owner) = key.strip_suffix("/providers/microsoft.resources/tags/default") {
             return self.tags(method, owner, path, body);
@@ -146,21 +292,181 @@ impl Emulator {
         }
     }
 
+    /// The SKUs in the region a `$filter=location eq '…'` names (all
+    /// without one).
+    fn skus_in(&self, query: &str) -> Vec<Value> {
+        let filter = decode_query(query).remove("$filter").unwrap_or_default();
+        let region = filter_value(&filter, "location");
+        self.skus
+            .iter()
+            .filter(|s| {
+                region.as_ref().is_none_or(|r| {
+                    s["locations"].as_array().is_some_and(|l| {
+                        l.iter()
+                            .any(|x| x.as_str().is_some_and(|x| x.eq_ignore_ascii_case(r)))
+                    })
+                })
+            })
+            .cloned()
+            .collect()
+    }
+
+    /// A region's quotas: `cores` and each SKU family, used by the
+    /// allocated VMs held (and what a test adds) out of the limits set.
+    fn usages(&self, region: &str) -> Vec<Value> {
+        let sku = |size: &str| {
+            self.skus.iter().find(|s| {
+                s["name"]
+                    .as_str()
+                    .is_some_and(|n| n.eq_ignore_ascii_case(size))
+            })
+        };
+        let mut used: BTreeMap<String, i64> = BTreeMap::new();
+        used.insert("cores".into(), 0);
+        for s in &self.skus {
+            if let Some(f) = s["family"].as_str() {
+                used.entry(f.to_string()).or_insert(0);
+            }
+        }
+        for (k, vm) in &self.resources {
+            if !k.contains("/microsoft.compute/virtualmachines/") || k.matches('/').count() != 8 {
+                continue;
+            }
+            let here = vm["location"]
+                .as_str()
+                .is_some_and(|l| l.eq_ignore_ascii_case(region));
+            let allocated = vm["powerState"].as_str() != Some("deallocated");
+            let size = vm["properties"]["hardwareProfile"]["vmSize"]
+                .as_str()
+                .unwrap_or("");
+            if let (true, true, Some(s)) = (here, allocated, sku(size)) {
+                let vcpus: i64 = s["capabilities"]
+                    .as_array()
+                    .and_then(|c| c.iter().find(|c| c["name"] == "vCPUs"))
+                    .and_then(|c| c["value"].as_str())
+                    .and_then(|v| v.parse().ok())
+                    .unwrap_or(0);
+                *used.entry("cores".into()).or_default() += vcpus;
+                if let Some(f) = s["family"].as_str() {
+                    *used.entry(f.to_string()).or_default() += vcpus;
+                }
+            }
+        }
+        used.into_iter()
+            .map(|(name, n)| {
+                let key = (region.to_string(), name.clone());
+                let extra = self.quota_used.get(&key).copied().unwrap_or(0);
+                let limit = self.quota_limits.get(&key).copied().unwrap_or(100);
+                let shown = if name == "cores" {
+                    "Total Regional vCPUs".to_string()
+                } else {
+                    name.clone()
+                };
+                json!({"limit": limit, "unit": "Count", "currentValue": n + extra,
+                       "name": {"value": name, "localizedValue": shown}})
+            })
+            .collect()
+    }
+
+    /// The Retail Prices API: filtered, paged two items at a time.
+    fn retail_prices(&mut self, query: &str, base: &str) -> Answer {
+        self.price_requests += 1;
+        if self.prices_throttled > 0 {
+            self.prices_throttled -= 1;
+            return (
+                429,
+                vec![("retry-after".into(), "1".into())],
+                json!({"Error": {"Code": "TooManyRequests"}}).to_string(),
+            );
+        }
+        let q = decode_query(query);
+        let filter = q.get("$filter").cloned().unwrap_or_default();
+        let skip: usize = q.get("$skip").and_then(|s| s.parse().ok()).unwrap_or(0);
+        let matching: Vec<&Value> = self
+            .prices
+            .iter()
+            .filter(|item| {
+                ["serviceName", "armRegionName", "armSkuName", "priceType"]
+                    .iter()
+                    .all(|field| match filter_value(&filter, field) {
+                        None => true,
+                        Some(want) => {
+                            let have = if *field == "priceType" {
+                                &item["type"]
+                            } else {
+                                &item[*field]
+                            };
+                            have.as_str().is_some_and(|h| h.eq_ignore_ascii_case(&want))
+                        }
+                    })
+            })
+            .collect();
+        let page: Vec<Value> = matching
+            .iter()
+            .skip(skip)
+            .take(2)
+            .map(|v| (*v).clone())
+            .collect();
+        let next = (skip + 2 < matching.len()).then(|| {
+            format!(
+                "{base}/api/retail/prices?$filter={}&$skip={}",
+                encode_query(&filter),
+                skip + 2
+            )
+        });
+        (
+            200,
+            vec![],
+            json!({"BillingCurrency": "USD", "CustomerEntityId": "Default", "CustomerEntityType": "Retail",
+                   "Items": page, "NextPageLink": next, "Count": page.len()})
+            .to_string(),
+        )
+    }
+
     fn operation(&mut self, base: &str, provider: &str) -> (String, String) {
-        let id = self.begin(None);
+        let id = self.begin(None, None);
         let url = format!(
             "{base}/subscriptions/00000000-0000-0000-0000-000000000000/providers/{provider}/locations/westus2/operations/{id}?api-version=1"
         );
         (id, url)
     }
 
-    fn begin(&mut self, error: Option<Value>) -> String {
+    fn begin(&mut self, error: Option<Value>, result: Option<Value>) -> String {
         self.next_op += 1;
         let id = format!("op{:08}", self.next_op);
         let left = self.polls_per_operation;
-        self.operations
-            .insert(id.clone(), Operation { left, error });
+        self.operations.insert(
+            id.clone(),
+            Operation {
+                left,
+                error,
+                result,
+            },
+        );
         id
+    }
+
+    /// A Storage `Location` poll: `202` while it runs, then `200` with
+    /// the resource.
+    fn poll_location(&mut self, key: &str, path: &str, base: &str) -> Answer {
+        let id = key.rsplit('/').next().unwrap_or_default().to_string();
+        match self.operations.get_mut(&id) {
+            Some(Operation {
+                left: 0, result, ..
+            }) => (200, vec![], result.clone().unwrap_or(json!({})).to_string()),
+            Some(op) => {
+                op.left -= 1;
+                (
+                    202,
+                    vec![
+                        ("location".into(), format!("{base}{path}?monitor=true")),
+                        ("retry-after".into(), "0".into()),
+                    ],
+                    String::new(),
+                )
+            }
+            None => not_found(key),
+        }
     }
 
     fn poll(&mut self, key: &str) -> Answer {
@@ -169,6 +475,7 @@ impl Emulator {
             Some(Operation {
                 left: 0,
                 error: Some(e),
+                ..
             }) => (
                 200,
                 vec![],
@@ -206,8 +513,23 @@ impl Emulator {
         }
         let group_only = key.split('/').filter(|s| !s.is_empty()).count() == 4;
         let value = self.store(key, path, value);
-        if group_only {
+        if group_only || key.contains("/blobservices/default/containers/") {
             return (201, vec![], value.to_string());
+        }
+        if is_storage_account(key) {
+            let id = self.begin(None, Some(value));
+            let sub = key.split('/').nth(2).unwrap_or_default();
+            let location = format!(
+                "{base}/subscriptions/{sub}/providers/Microsoft.Storage/locations/westus2/asyncoperations/{id}?monitor=true"
+            );
+            return (
+                202,
+                vec![
+                    ("location".into(), location),
+                    ("retry-after".into(), "0".into()),
+                ],
+                String::new(),
+            );
         }
         let (_, ao) = self.operation(base, provider_of(key));
         let mut pending = value;
@@ -243,6 +565,29 @@ impl Emulator {
                 s["properties"]["provisioningState"] = json!("Succeeded");
                 self.resources.insert(sub.to_ascii_lowercase(), s.clone());
             }
+        }
+        if is_storage_account(key) {
+            let existing = self.storage_keys.get(key).cloned();
+            let account_key = existing.unwrap_or_else(|| match &self.blob {
+                Some(b) => b.add_account(name),
+                None => {
+                    use base64::Engine as _;
+                    base64::engine::general_purpose::STANDARD.encode(name.repeat(3))
+                }
+            });
+            self.storage_keys.insert(key.to_string(), account_key);
+            let endpoint = match &self.blob {
+                Some(b) => format!("{}/{name}/", b.base()),
+                None => format!("https://{name}.blob.core.windows.net/"),
+            };
+            value["properties"]["primaryEndpoints"] = json!({ "blob": endpoint });
+        }
+        if let Some((account, container)) = key
+            .split_once("/providers/microsoft.storage/storageaccounts/")
+            .and_then(|(_, rest)| rest.split_once("/blobservices/default/containers/"))
+            && let Some(blob) = &self.blob
+        {
+            blob.add_container(account, container);
         }
         if key.contains("/publicipaddresses/") {
             self.next_ip += 1;
@@ -331,11 +676,26 @@ impl Emulator {
         )
     }
 
-    /// `…/{type}`: the resources of that type in the group, as a page.
+    /// `…/{type}`: the resources of that type in the group (or, at
+    /// subscription scope, in every group), as a page.
     fn list(&self, key: &str) -> Option<Answer> {
-        let after = key.split("/providers/").nth(1)?;
+        let (scope, after) = key.split_once("/providers/")?;
         if after.split('/').count() != 2 {
             return None;
+        }
+        if !scope.contains("/resourcegroups/") {
+            let value: Vec<Value> = self
+                .resources
+                .iter()
+                .filter(|(k, _)| {
+                    k.starts_with(&format!("{scope}/resourcegroups/"))
+                        && k.rsplit_once('/').is_some_and(|(parent, _)| {
+                            parent.ends_with(&format!("/providers/{after}"))
+                        })
+                })
+                .map(|(k, v)| self.shown(k, v, ""))
+                .collect();
+            return Some((200, vec![], json!({ "value": value }).to_string()));
         }
         let prefix = format!("{key}/");
         let value: Vec<Value> = self
@@ -379,6 +739,19 @@ impl Emulator {
         let Some((vm_key, verb)) = key.rsplit_once('/') else {
             return not_found(key);
         };
+        if verb == "listkeys" && is_storage_account(vm_key) {
+            let Some(k) = self.storage_keys.get(vm_key) else {
+                return not_found(vm_key);
+            };
+            return (
+                200,
+                vec![],
+                json!({"keys": [
+                    {"keyName": "key1", "value": k, "permissions": "FULL"},
+                ]})
+                .to_string(),
+            );
+        }
         let Some(vm) = self.resources.get_mut(vm_key) else {
             return not_found(vm_key);
         };
@@ -441,4 +814,56 @@ impl Emulator {
             String::new(),
         )
     }
+}
+
+/// A query string's parameters, percent-decoded.
+fn decode_query(query: &str) -> BTreeMap<String, String> {
+    let decode = |s: &str| {
+        let b = s.as_bytes();
+        let mut out = Vec::new();
+        let mut i = 0;
+        while i < b.len() {
+            if b[i] == b'%'
+                && i + 2 < b.len()
+                && let Ok(v) = u8::from_str_radix(&s[i + 1..i + 3], 16)
+            {
+                out.push(v);
+                i += 3;
+                continue;
+            }
+            out.push(if b[i] == b'+' { b' ' } else { b[i] });
+            i += 1;
+        }
+        String::from_utf8_lossy(&out).into_owned()
+    };
+    query
+        .split('&')
+        .filter(|p| !p.is_empty())
+        .map(|p| {
+            let (k, v) = p.split_once('=').unwrap_or((p, ""));
+            (decode(k), decode(v))
+        })
+        .collect()
+}
+
+fn encode_query(v: &str) -> String {
+    v.bytes()
+        .map(|b| {
+            if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {
+                (b as char).to_string()
+            } else {
+                format!("%{b:02X}")
+            }
+        })
+        .collect()
+}
+
+/// The value of `field eq 'value'` in an OData `$filter` of `and`s.
+fn filter_value(filter: &str, field: &str) -> Option<String> {
+    filter.split(" and ").find_map(|clause| {
+        let (f, rest) = clause.trim().split_once(" eq ")?;
+        f.trim()
+            .eq_ignore_ascii_case(field)
+            .then(|| rest.trim().trim_matches('\'').to_string())
+    })
 }

@@ -1,8 +1,10 @@
 //! Azure Resource Manager in tests: the recorded traffic in
 //! `tests/fixtures/azure` ([`cassette`]; another folder with
 //! `AZLIN_ARM_FIXTURES`, see [`fixtures_dir`]), replayed by a fake ARM
-//! server ([`fake`]).
+//! server ([`fake`]), which can also emulate ARM ([`emulator`]) beside a
+//! strict fake Blob endpoint ([`blob`]).
 
+pub mod blob;
 pub mod boot;
 pub mod cassette;
 pub mod emulator;

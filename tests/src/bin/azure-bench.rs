@@ -16,6 +16,7 @@ use std::{
 use azlin_e2e::{
     Env,
     arm::{
+        blob::FakeBlob,
         boot::{Boot, Halt},
         cassette,
         emulator::Emulator,
@@ -34,11 +35,12 @@ struct Run {
 
 fn one(pool: usize) -> Run {
     let boot = Boot::default();
-    let fake = FakeArm::emulating(Emulator::new(1, Some(Box::new(boot.clone()))));
+    let blob = FakeBlob::start();
+    let fake = FakeArm::emulating(Emulator::new(1, Some(Box::new(boot.clone()))).with_blob(blob));
     let mut env = Env::new();
     env.configure(
         "[azure]\nsubscription = \"00000000-0000-0000-0000-0000000000bb\"\nresource_group = \"bench\"\n\
-         allowed_cidr = \"203.0.113.7/32\"\nagent_url = \"https://example.invalid/azlin-agent\"\n",
+         allowed_cidr = \"203.0.113.7/32\"\n",
     );
     env.set_var("AZLIN_ARM_ENDPOINT", fake.base());
     env.set_var("AZLIN_ARM_TOKEN", "bench");

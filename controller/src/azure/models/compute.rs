@@ -279,3 +279,71 @@ impl From<&SubResource> for NetworkInterfaceReference {
         nic_reference(&r.id)
     }
 }
+
+/// One entry of the Resource SKUs list (`GET /subscriptions/{s}/providers/
+/// Microsoft.Compute/skus?$filter=location eq '{region}'`).
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ResourceSku {
+    #[serde(default)]
+    pub resource_type: String,
+    #[serde(default)]
+    pub name: String,
+    /// The quota family its vCPUs count against (`standardDSv5Family`).
+    #[serde(default)]
+    pub family: Option<String>,
+    #[serde(default)]
+    pub locations: Vec<String>,
+    #[serde(default)]
+    pub capabilities: Vec<SkuCapability>,
+    #[serde(default)]
+    pub restrictions: Vec<SkuRestriction>,
+}
+
+impl ResourceSku {
+    pub fn capability(&self, name: &str) -> Option<&str> {
+        self.capabilities
+            .iter()
+            .find(|c| c.name.eq_ignore_ascii_case(name))
+            .map(|c| c.value.as_str())
+    }
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct SkuCapability {
+    pub name: String,
+    pub value: String,
+}
+
+/// Why a SKU cannot be had: `type` `Location` (not in that region for
+/// this subscription) or `Zone` (not in some zones).
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SkuRestriction {
+    #[serde(default, rename = "type")]
+    pub kind: String,
+    #[serde(default)]
+    pub values: Vec<String>,
+    #[serde(default)]
+    pub reason_code: Option<String>,
+}
+
+/// One line of a region's compute quota (`…/locations/{region}/usages`).
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Usage {
+    #[serde(default)]
+    pub current_value: i64,
+    #[serde(default)]
+    pub limit: i64,
+    pub name: UsageName,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct UsageName {
+    #[serde(default)]
+    pub value: String,
+    #[serde(default)]
+    pub localized_value: Option<String>,
+}

@@ -1,4 +1,5 @@
-//! Microsoft.Storage: storage accounts and their file shares (NFS homes).
+//! Microsoft.Storage: storage accounts, their keys, blob containers (where
+//! the agent binary is kept) and file shares (NFS homes).
 
 use serde::{Deserialize, Serialize};
 
@@ -31,8 +32,56 @@ pub struct StorageAccountProperties {
     pub is_nfs_v3_enabled: Option<bool>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub is_hns_enabled: Option<bool>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub allow_blob_public_access: Option<bool>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub supports_https_traffic_only: Option<bool>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub minimum_tls_version: Option<String>,
     #[serde(default, skip_serializing)]
     pub primary_endpoints: Option<Endpoints>,
+}
+
+/// The answer of `POST …/storageAccounts/{name}/listKeys`.
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct AccountKeys {
+    #[serde(default)]
+    pub keys: Vec<AccountKey>,
+}
+
+#[derive(Clone, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct AccountKey {
+    #[serde(default)]
+    pub key_name: String,
+    pub value: String,
+}
+
+/// Never printed: the key signs SAS tokens.
+impl std::fmt::Debug for AccountKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "AccountKey({}, <hidden>)", self.key_name)
+    }
+}
+
+/// A blob container (`…/blobServices/default/containers/{name}`).
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct BlobContainer {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub id: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    #[serde(default)]
+    pub properties: BlobContainerProperties,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct BlobContainerProperties {
+    /// `None` (private), `Blob` or `Container`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub public_access: Option<String>,
 }
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]

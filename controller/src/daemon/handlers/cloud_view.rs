@@ -3,11 +3,12 @@
 //! addresses, tags), which can differ from what azlin last did. Only VMs of
 //! a cloud provider cost a request; a fleet without any answers at once.
 //! A cloud that does not answer in time leaves each VM's view `unknown`
-//! with the reason, never a failed list.
+//! with the reason, never a failed list. A running VM with a size gets its
+//! pay-as-you-go price ([`super::prices`]), or the reason it has none.
 
 use std::{collections::BTreeMap, time::Duration};
 
-use super::Ctx;
+use super::{Ctx, prices};
 use crate::{
     ipc::{CloudView, VmView},
     provider::Kind,
@@ -16,6 +17,8 @@ use crate::{
 
 /// How long `list` waits for ARM.
 const LIMIT: Duration = Duration::from_secs(20);
+/// How long `list` waits for one size's price.
+const PRICE_LIMIT: Duration = Duration::from_secs(10);
 
 /// Fill in `cloud` for the VMs among `views` whose provider has a cloud
 /// to ask (the others' providers answer with nothing, at once).
@@ -52,9 +55,39 @@ pub async fn merge(cx: &Ctx, views: &mut [VmView]) {
             })),
         }
     }
+    price(cx, &mut found).await;
     for v in views.iter_mut() {
         if let Some(c) = found.get(&v.name) {
             v.cloud = Some(c.clone());
+        }
+    }
+}
+
+/// The price of each running VM's size, asked once per size and region.
+async fn price(cx: &Ctx, found: &mut BTreeMap<String, CloudView>) {
+    let mut asked: BTreeMap<(String, String), prices::Lookup> = BTreeMap::new();
+    for view in found.values_mut() {
+        let (Some(size), Some(region)) = (&view.size, &view.location) else {
+            continue;
+        };
+        if view.power != "running" {
+            continue;
+        }
+        let key = (region.to_ascii_lowercase(), size.clone());
+        if !asked.contains_key(&key) {
+            let lookup = prices::per_hour(&cx.d, &cx.azure.access, region, size);
+            let answer = tokio::time::timeout(PRICE_LIMIT, lookup)
+                .await
+                .unwrap_or_else(|_| {
+                    Err(format!(
+                        "the Retail Prices API did not answer within {PRICE_LIMIT:?}"
+                    ))
+                });
+            asked.insert(key.clone(), answer);
+        }
+        match &asked[&key] {
+            Ok(p) => view.price = Some(p.clone()),
+            Err(why) => view.no_price = Some(why.clone()),
         }
     }
 }

@@ -18,6 +18,7 @@ pub mod labels;
 pub mod lifecycle;
 pub mod list;
 pub mod new;
+pub mod prices;
 pub mod processes;
 pub mod register;
 pub mod resolve;
@@ -110,6 +111,7 @@ pub async fn dispatch(
         Request::List(r) => answer(r, &cx).await,
         Request::VmStatus(r) => answer_vm(r, &cx).await,
         Request::New(r) => answer(r, &cx).await,
+        Request::PlanNew(r) => answer(r, &cx).await,
         Request::Start(r) => answer_vm(r, &cx).await,
         Request::Stop(r) => answer_vm(r, &cx).await,
         Request::Restart(r) => answer_vm(r, &cx).await,

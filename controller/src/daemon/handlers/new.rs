@@ -12,11 +12,11 @@ use anyhow::{Result, anyhow, bail};
 use azlin_protocol::{enroll::JoinToken, pki};
 use tokio::task::JoinSet;
 
-use super::{Ctx, Handle, labels::check_tags, list::list_in};
+use super::{Ctx, Handle, labels::check_tags, list::list_in, prices};
 use crate::{
     azure::context::Target,
     daemon::{Daemon, agents::link},
-    ipc::new::{New, NewReply},
+    ipc::new::{New, NewPlan, NewReply, PlanNew},
     provider::{AgentConnect, NewStyle, NotReady, Operation, Provider, VmSpec},
     state::{ConnectMode, NewVm, VmRow, VmState, now_unix},
 };
@@ -29,13 +29,42 @@ impl Handle for New {
             dial: self.connect == ConnectMode::Dial,
             no_dev_tools: self.no_dev_tools,
             target: &cx.azure.target,
+            machine: &self.machine,
         };
         cx.d.providers.require(provider, &op)?;
         check_tags(&self.tags)?;
         match provider.capabilities().new {
             NewStyle::Register => super::register::register(&cx.d, &self),
-            NewStyle::Provision => create(cx, provider, self).await.map(NewReply::Created),
+            NewStyle::Provision => {
+                // The size, region and quotas again: the plan the CLI showed
+                // may be minutes old, and nothing is made if they fail now.
+                provider.plan(&self.machine, self.pool, &cx.azure).await?;
+                create(cx, provider, self).await.map(NewReply::Created)
+            }
         }
+    }
+}
+
+impl Handle for PlanNew {
+    async fn handle(self, cx: &Ctx) -> Result<NewPlan> {
+        let provider = cx.d.providers.of(&self.provider)?;
+        let op = Operation::New {
+            pool: self.pool,
+            dial: false,
+            no_dev_tools: false,
+            target: &cx.azure.target,
+            machine: &self.machine,
+        };
+        cx.d.providers.require(provider, &op)?;
+        let Some(choice) = provider.plan(&self.machine, self.pool, &cx.azure).await? else {
+            return Ok(NewPlan::default());
+        };
+        let price = prices::per_hour(&cx.d, &cx.azure.access, &choice.region, &choice.size).await;
+        Ok(NewPlan {
+            machine: format!("{} in {}", choice.size, choice.region),
+            no_price: price.as_ref().err().cloned(),
+            price: price.ok(),
+        })
     }
 }
 
@@ -168,6 +197,7 @@ async fn create_one(
         connect,
         dev_tools: !req.no_dev_tools,
         session_name: d.session_name(name),
+        machine: req.machine.clone(),
     };
     progress(format!("creating ({} provider)", req.provider));
     let stage = |what: String| cx.progress(name, what);

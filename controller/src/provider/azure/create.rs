@@ -11,12 +11,15 @@ use azlin_protocol::DEFAULT_AGENT_PORT;
 use base64::Engine as _;
 
 use super::{
-    AzureData, AzureProvider, public_ip, resource_names,
+    AzureData, AzureProvider,
+    machine::Chosen,
+    public_ip, resource_names,
     template::{PRIVATE_IP_OUTPUT, PUBLIC_IP_OUTPUT, VmTemplate},
 };
 use crate::{
     azure::{
         api,
+        client::ArmClient,
         context::{ArmAccess, AzureContext},
         models::{
             Tags,
@@ -25,7 +28,7 @@ use crate::{
             },
             resources::{Deployment, ResourceGroup},
         },
-        settings::{DEFAULT_IMAGE, DEFAULT_PUBLIC_IP_URL, ImageUrn, check_cidr},
+        settings::{DEFAULT_PUBLIC_IP_URL, check_cidr},
     },
     provider::{
         AgentConnect, Prerequisite, Provisioned, VmSpec, docker::agent_download::sha256_file,
@@ -39,10 +42,9 @@ const SUBNET: &str = "azlin-subnet";
 
 /// What a VM needs that is checked before anything is made.
 struct Plan {
-    image: ImageUrn,
+    chosen: Chosen,
     allowed: String,
     ssh_public_key: String,
-    user_data: String,
 }
 
 impl AzureProvider {
@@ -63,13 +65,15 @@ impl AzureProvider {
             .into());
         }
         let target = &azure.target;
+        // Prerequisites first: nothing is made unless all of them hold.
+        let chosen = self.choose(&spec.machine)?;
         let subscription = self.subscription(target).await?;
         let (nic, public_ip, nsg, os_disk) = resource_names(&spec.name);
         let data = AzureData {
             subscription,
             resource_group: self.resource_group(target),
-            location: self.location(),
-            vm_size: self.vm_size(),
+            location: chosen.region.clone(),
+            vm_size: chosen.size.clone(),
             vm: spec.name.clone(),
             nic,
             public_ip,
@@ -78,17 +82,12 @@ impl AzureProvider {
             public_address: None,
             private_address: None,
         };
-        // Prerequisites first: nothing is made unless all of them hold.
-        let image = ImageUrn::parse(self.config.image.as_deref().unwrap_or(DEFAULT_IMAGE))
-            .map_err(Prerequisite)?;
         let allowed = self.allowed_cidr(stage).await?;
         let ssh_public_key = crate::ssh_key::ensure(&self.home)?;
-        let user_data = self.user_data(spec, &ssh_public_key).await?;
         let plan = Plan {
-            image,
+            chosen,
             allowed,
             ssh_public_key,
-            user_data,
         };
         match self
             .make(spec, data.clone(), plan, &azure.access, stage)
@@ -134,14 +133,18 @@ impl AzureProvider {
         };
         timed("resource group and network ready", t);
 
+        let admin = plan.chosen.admin.clone();
+        let user_data = self
+            .user_data(&arm, &data, spec, &admin, &plan.ssh_public_key, stage)
+            .await?;
         let t = Instant::now();
-        let admin = self.admin_user();
-        let custom_data = base64::engine::general_purpose::STANDARD.encode(plan.user_data);
+        let custom_data = base64::engine::general_purpose::STANDARD.encode(user_data);
         let body = VmTemplate {
             data: &data,
             tags: &tags,
             subnet_id: &subnet_id,
-            image: &plan.image,
+            image: &plan.chosen.image,
+            disk_gb: plan.chosen.disk_gb,
             allowed: &plan.allowed,
             admin: &admin,
             ssh_public_key: &plan.ssh_public_key,
@@ -181,12 +184,7 @@ impl AzureProvider {
         })
     }
 
-    async fn ensure_group(
-        &self,
-        arm: &crate::azure::client::ArmClient,
-        data: &AzureData,
-        tags: &Tags,
-    ) -> Result<()> {
+    async fn ensure_group(&self, arm: &ArmClient, data: &AzureData, tags: &Tags) -> Result<()> {
         let path = data.group_path();
         if arm
             .get_opt::<ResourceGroup>(&path, api::RESOURCES)
@@ -212,7 +210,7 @@ impl AzureProvider {
     /// The shared VNet and subnet, made when missing; the subnet's id.
     async fn ensure_network(
         &self,
-        arm: &crate::azure::client::ArmClient,
+        arm: &ArmClient,
         data: &AzureData,
         tags: &Tags,
     ) -> Result<String> {
@@ -257,7 +255,7 @@ impl AzureProvider {
             .unwrap_or(subnet_path))
     }
 
-    fn admin_user(&self) -> String {
+    pub(super) fn admin_user(&self) -> String {
         self.config
             .admin_user
             .clone()
@@ -287,21 +285,39 @@ impl AzureProvider {
         })
     }
 
-    async fn user_data(&self, spec: &VmSpec, ssh_public_key: &str) -> Result<String> {
-        let url = self.config.agent_url.clone().ok_or_else(|| {
-            Prerequisite(
-                "set [azure] agent_url in config.toml: where new VMs download azlin-agent (a \
-                 release download or your own HTTPS server)"
-                    .into(),
-            )
-        })?;
-        let sha256 = match &self.config.agent_sha256 {
-            Some(s) => s.clone(),
-            None => self.local_agent_sha256().await?,
+    /// The VM's cloud-init user-data. The agent comes from `[azure]
+    /// agent_url` when set, else from the subscription's agent store
+    /// ([`super::agent_store`]), which needs the resource group to exist.
+    async fn user_data(
+        &self,
+        arm: &ArmClient,
+        data: &AzureData,
+        spec: &VmSpec,
+        admin: &str,
+        ssh_public_key: &str,
+        stage: &(dyn Fn(String) + Send + Sync),
+    ) -> Result<String> {
+        let (url, sha256) = match &self.config.agent_url {
+            Some(url) => {
+                let sha256 = match &self.config.agent_sha256 {
+                    Some(s) => s.clone(),
+                    None => self.local_agent_sha256().await?,
+                };
+                (url.clone(), sha256)
+            }
+            None => {
+                let t = Instant::now();
+                let d = self.deliver_agent(arm, data, stage).await?;
+                stage(format!(
+                    "agent binary ready in the subscription's store ({:.1} s)",
+                    t.elapsed().as_secs_f64()
+                ));
+                (d.url, d.sha256)
+            }
         };
         render(&UserData {
             name: spec.name.clone(),
-            user: self.admin_user(),
+            user: admin.to_string(),
             ssh_public_key: ssh_public_key.to_string(),
             agent_url: url,
             agent_sha256: sha256,
@@ -317,7 +333,7 @@ impl AzureProvider {
 
     /// The sha256 of this machine's azlin-agent, hashed once per daemon
     /// (a pool's VMs all need it) and off the async threads.
-    async fn local_agent_sha256(&self) -> Result<String> {
+    pub(super) async fn local_agent_sha256(&self) -> Result<String> {
         self.agent_sha256
             .get_or_try_init(|| async {
                 let binary = find_agent_binary()?;

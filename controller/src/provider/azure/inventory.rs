@@ -141,6 +141,7 @@ async fn group_inventory(arm: Arc<ArmClient>, vms: Vec<AzureData>) -> Vec<(Strin
                 private_ip: d.private_address.clone(),
                 tags: vm.tags.clone(),
                 error,
+                ..CloudView::default()
             };
             (d.vm.clone(), view)
         })

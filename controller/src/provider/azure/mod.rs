@@ -7,9 +7,12 @@
 //! What azlin made for a VM is recorded in `state.db` ([`AzureData`]), so
 //! `kill` removes exactly that: the VM, its NIC, public IP, OS disk and NSG.
 
+mod agent_store;
+mod capacity;
 mod create;
 mod inventory;
 mod lifecycle;
+mod machine;
 mod public_ip;
 mod template;
 
@@ -29,10 +32,18 @@ use crate::{
     home::Home,
 };
 
+pub use agent_store::account_name;
 pub use lifecycle::PowerAction;
 
-use super::{Capabilities, Kind, NewStyle, Provider, Provisioned, Stage, Started, VmSpec, Work};
-use crate::{azure::context::AzureContext, ipc::CloudView, state::VmRow};
+use super::{
+    Capabilities, Kind, MachineChoice, NewStyle, Provider, Provisioned, Stage, Started, VmSpec,
+    Work,
+};
+use crate::{
+    azure::context::AzureContext,
+    ipc::{CloudView, new::Machine},
+    state::VmRow,
+};
 
 /// An Azure VM can be powered off and keep its hardware, be resized, and
 /// lives in a subscription and resource group. The daemon dials it.
@@ -45,6 +56,7 @@ pub const CAPABILITIES: Capabilities = Capabilities {
     dial: false,
     dev_tools: true,
     azure_target: true,
+    machine: true,
 };
 
 impl Provider for AzureProvider {
@@ -59,6 +71,15 @@ impl Provider for AzureProvider {
     fn ready_timeout(&self, _pool: u32) -> std::time::Duration {
         // Boot, cloud-init and the agent download on a cloud VM.
         std::time::Duration::from_secs(600)
+    }
+
+    fn plan<'a>(
+        &'a self,
+        machine: &'a Machine,
+        pool: u32,
+        azure: &'a AzureContext,
+    ) -> Work<'a, Result<Option<MachineChoice>>> {
+        Box::pin(self.plan_new(machine, pool, azure))
     }
 
     fn create<'a>(
@@ -213,6 +234,12 @@ pub struct AzureProvider {
     shared_setup: tokio::sync::Mutex<()>,
     /// The local azlin-agent's sha256, when `agent_sha256` is not set.
     agent_sha256: tokio::sync::OnceCell<String>,
+    /// The agent stores found or made, by subscription and region.
+    agent_stores: tokio::sync::Mutex<HashMap<(String, String), agent_store::Store>>,
+    /// Held from checking for the agent's blob to committing it: a pool's
+    /// VMs would otherwise upload it together, and Azure discards one
+    /// upload's blocks when the other commits.
+    agent_upload: tokio::sync::Mutex<()>,
 }
 
 impl AzureProvider {
@@ -224,6 +251,8 @@ impl AzureProvider {
             clients: Default::default(),
             shared_setup: tokio::sync::Mutex::new(()),
             agent_sha256: tokio::sync::OnceCell::new(),
+            agent_stores: Default::default(),
+            agent_upload: Default::default(),
         }
     }
 

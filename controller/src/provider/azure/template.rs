@@ -49,6 +49,8 @@ pub struct VmTemplate<'a> {
     /// The only source the NSG admits (`ADDRESS/NN`).
     pub allowed: &'a str,
     pub admin: &'a str,
+    /// The OS disk's size, GB; `None`: the image's.
+    pub disk_gb: Option<u32>,
     pub ssh_public_key: &'a str,
     /// Base64 of the cloud-init user-data.
     pub custom_data: &'a str,
@@ -203,6 +205,7 @@ impl VmTemplate<'_> {
                             id: None,
                             storage_account_type: Some("StandardSSD_LRS".into()),
                         }),
+                        disk_size_gb: self.disk_gb,
                         ..Default::default()
                     }),
                 }),

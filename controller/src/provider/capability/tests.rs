@@ -20,12 +20,65 @@ fn ask(kind: Kind, op: Operation<'_>) -> Option<String> {
     refusal(kind, &caps, &op, &all)
 }
 
+const NO_MACHINE: Machine = Machine {
+    size: None,
+    region: None,
+    image: None,
+    admin_user: None,
+    disk_gb: None,
+};
+
 fn new(dial: bool, no_dev_tools: bool, target: &Target) -> Operation<'_> {
     Operation::New {
         pool: 1,
         dial,
         no_dev_tools,
         target,
+        machine: &NO_MACHINE,
+    }
+}
+
+#[test]
+fn machine_flags_are_done_where_the_machine_is_chosen_and_refused_by_name_elsewhere() {
+    let one = Machine {
+        size: Some("Standard_D4s_v5".into()),
+        ..Machine::default()
+    };
+    let all = Machine {
+        size: Some("Standard_D4s_v5".into()),
+        region: Some("eastus".into()),
+        image: Some("ubuntu-24.04".into()),
+        admin_user: Some("dev".into()),
+        disk_gb: Some(64),
+    };
+    let none = Target::default();
+    for (kind, caps) in table() {
+        for (machine, flags) in [
+            (&one, vec!["--size applies"]),
+            (
+                &all,
+                vec!["--size, --region, --image, --admin-user and --disk-size apply"],
+            ),
+        ] {
+            let op = Operation::New {
+                pool: 1,
+                dial: false,
+                no_dev_tools: false,
+                target: &none,
+                machine,
+            };
+            match ask(kind, op) {
+                None => assert!(caps.machine, "{kind} took {machine:?}"),
+                Some(why) => {
+                    assert!(!caps.machine, "{kind}: {why}");
+                    assert!(why.contains(kind.noun()), "{why}");
+                    for f in &flags {
+                        assert!(why.contains(f), "{why}");
+                    }
+                    assert!(why.contains("Azure VMs"), "says where it applies: {why}");
+                }
+            }
+        }
     }
 }
 
@@ -190,6 +243,7 @@ fn pool_limits_are_per_provider() {
                 dial: false,
                 no_dev_tools: false,
                 target: &none,
+                machine: &NO_MACHINE,
             },
         )
     };

@@ -43,6 +43,7 @@ pub const CAPABILITIES: Capabilities = Capabilities {
     dial: true,
     dev_tools: true,
     azure_target: false,
+    machine: false,
 };
 
 impl Provider for DockerProvider {

@@ -69,7 +69,7 @@ impl Emulator {
             deployment["properties"]["error"] = e.clone();
         }
         self.resources.insert(key.to_string(), deployment.clone());
-        let id = self.begin(error);
+        let id = self.begin(error, None);
         let status = format!("{base}{path}/operationStatuses/{id}?api-version=2022-09-01");
         deployment["properties"]["provisioningState"] = json!("Accepted");
         deployment["properties"]

@@ -25,6 +25,7 @@ fn template(tags: &Tags) -> Value {
         image: &image,
         allowed: "203.0.113.7/32",
         admin: "azureuser",
+        disk_gb: None,
         ssh_public_key: "ssh-ed25519 AAAA azlin",
         custom_data: "I2Nsb3VkLWNvbmZpZw==",
     };

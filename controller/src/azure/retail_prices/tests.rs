@@ -1,0 +1,120 @@
+use serde_json::json;
+
+use super::*;
+
+fn fixture(name: &str) -> PricePage {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../tests/fixtures/azure/specs-examples/retail-prices")
+        .join(name);
+    serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap()
+}
+
+/// A pay-as-you-go Linux meter in the documented shape (the fixtures hold
+/// none), with its Windows, Spot and Low Priority siblings.
+fn d2s_v5_meters() -> Vec<PriceItem> {
+    let item = |product: &str, sku: &str, kind: &str, price: f64| {
+        json!({
+            "currencyCode": "USD", "tierMinimumUnits": 0.0, "retailPrice": price, "unitPrice": price,
+            "armRegionName": "westus2", "location": "US West 2",
+            "effectiveStartDate": "2021-11-01T00:00:00Z", "meterId": "x", "meterName": sku,
+            "productId": "DZH318Z0CSHR", "skuId": "DZH318Z0CSHR/0017", "productName": product,
+            "skuName": sku, "serviceName": "Virtual Machines", "serviceId": "DZH313Z7MMC8",
+            "serviceFamily": "Compute", "unitOfMeasure": "1 Hour", "type": kind,
+            "isPrimaryMeterRegion": true, "armSkuName": "Standard_D2s_v5"
+        })
+    };
+    serde_json::from_value(json!([
+        item(
+            "Virtual Machines Dsv5 Series Windows",
+            "D2s v5",
+            "Consumption",
+            0.188
+        ),
+        item(
+            "Virtual Machines Dsv5 Series",
+            "D2s v5 Spot",
+            "Consumption",
+            0.0193
+        ),
+        item(
+            "Virtual Machines Dsv5 Series",
+            "D2s v5 Low Priority",
+            "Consumption",
+            0.0192
+        ),
+        item(
+            "Virtual Machines Dsv5 Series",
+            "D2s v5",
+            "DevTestConsumption",
+            0.05
+        ),
+        item(
+            "Virtual Machines Dsv5 Series",
+            "D2s v5",
+            "Consumption",
+            0.096
+        ),
+    ]))
+    .unwrap()
+}
+
+#[test]
+fn the_linux_pay_as_you_go_meter_is_chosen_over_windows_spot_low_priority_and_devtest() {
+    assert_eq!(
+        pay_as_you_go_linux(&d2s_v5_meters(), "WestUS2", "standard_d2s_v5"),
+        Some(0.096)
+    );
+    assert_eq!(
+        pay_as_you_go_linux(&d2s_v5_meters(), "eastus", "Standard_D2s_v5"),
+        None
+    );
+    let without_linux: Vec<PriceItem> = d2s_v5_meters().into_iter().take(4).collect();
+    assert_eq!(
+        pay_as_you_go_linux(&without_linux, "westus2", "Standard_D2s_v5"),
+        None,
+        "no data is no price, never a guess"
+    );
+}
+
+#[test]
+fn the_documented_pages_parse_and_hold_no_linux_pay_as_you_go_price() {
+    let page = fixture("retail_prices_page1_usd.json");
+    assert!(!page.items.is_empty());
+    assert!(
+        page.next_page_link
+            .as_deref()
+            .unwrap()
+            .contains("$skip=100")
+    );
+    for item in &page.items {
+        assert_eq!(
+            pay_as_you_go_linux(&page.items, &item.arm_region_name, &item.arm_sku_name),
+            None,
+            "{item:?}"
+        );
+    }
+    let last = fixture("retail_prices_last_page_eur.json");
+    assert!(last.next_page_link.is_none_or(|l| l.is_empty()));
+}
+
+#[test]
+fn the_query_filters_on_the_server_and_encodes_everything() {
+    let url = query_url(
+        "https://prices.azure.com/",
+        "WestUS2",
+        "Standard_D2s_v5",
+        "USD",
+    );
+    assert!(
+        url.starts_with(
+            "https://prices.azure.com/api/retail/prices?currencyCode=%27USD%27&$filter="
+        )
+    );
+    assert!(url.contains("armRegionName%20eq%20%27westus2%27"), "{url}");
+    assert!(
+        url.contains("armSkuName%20eq%20%27Standard_D2s_v5%27"),
+        "{url}"
+    );
+    assert!(url.contains("priceType%20eq%20%27Consumption%27"), "{url}");
+    assert!(!url.contains(' ') && !url.contains('\''));
+}

@@ -1,0 +1,72 @@
+//! What a VM size costs per hour in a region, as `new`, `list` and
+//! `status` show it: `state.db`'s answers of the last day, else the Azure
+//! Retail Prices API (whose endpoint the request's Azure context names),
+//! whose answer is kept. A size the API has no pay-as-you-go Linux price
+//! for is "no price", never zero; an API that does not answer is said so.
+
+use std::sync::OnceLock;
+
+use crate::{
+    azure::{
+        context::ArmAccess,
+        retail_prices::{self, RETAIL_PRICES_ENDPOINT},
+    },
+    daemon::Daemon,
+    ipc::vms::Price,
+};
+
+/// The currency prices are asked in.
+pub const CURRENCY: &str = "USD";
+
+/// Where a price came from, as shown beside it.
+pub const SOURCE: &str = "pay-as-you-go Linux, Azure Retail Prices API";
+
+/// The answer for one size: a price, or why there is none.
+pub type Lookup = Result<Price, String>;
+
+fn http() -> &'static reqwest::Client {
+    static HTTP: OnceLock<reqwest::Client> = OnceLock::new();
+    HTTP.get_or_init(|| {
+        azlin_protocol::install_crypto_provider();
+        reqwest::Client::builder()
+            .connect_timeout(std::time::Duration::from_secs(10))
+            .timeout(std::time::Duration::from_secs(30))
+            .build()
+            .expect("a default HTTP client builds")
+    })
+}
+
+/// The price of `size` in `region`.
+pub async fn per_hour(d: &Daemon, access: &ArmAccess, region: &str, size: &str) -> Lookup {
+    let kept =
+        d.db.lock()
+            .expect("db lock")
+            .retail_price(region, size, CURRENCY);
+    let price = match kept {
+        Ok(Some(p)) => p,
+        _ => {
+            let endpoint = access.prices.as_deref().unwrap_or(RETAIL_PRICES_ENDPOINT);
+            let items = retail_prices::fetch(http(), endpoint, region, size, CURRENCY)
+                .await
+                .map_err(|e| e.to_string())?;
+            let p = retail_prices::pay_as_you_go_linux(&items, region, size);
+            if let Err(e) =
+                d.db.lock()
+                    .expect("db lock")
+                    .set_retail_price(region, size, CURRENCY, p)
+            {
+                tracing::warn!("cannot keep the price of {size} in {region}: {e:#}");
+            }
+            p
+        }
+    };
+    price
+        .map(|per_hour| Price {
+            per_hour,
+            currency: CURRENCY.into(),
+            source: SOURCE.into(),
+        })
+        .ok_or_else(|| {
+            format!("the Retail Prices API has no pay-as-you-go Linux price for {size} in {region}")
+        })
+}
