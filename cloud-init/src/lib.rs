@@ -127,6 +127,54 @@ pub fn render(data: &UserData) -> Result<String, RenderError> {
     Ok(out)
 }
 
+/// What an existing VM runs to join the fleet (`azlin adopt`, through
+/// Azure's Run Command): the files cloud-init would write for a new VM
+/// (agent config, fleet CA, one-time join token, systemd unit, install
+/// script), then the install script itself, which downloads the agent,
+/// checks its sha256 and starts it. One line a command, as Run Command
+/// takes them; file contents travel base64-encoded, so nothing in them is
+/// ever read by the shell. The user must exist already (the VM's admin).
+/// The last line of its output on success is [`ADOPTED`].
+pub fn adopt_script(data: &UserData) -> Result<Vec<String>, RenderError> {
+    check(data)?;
+    use base64::Engine as _;
+    let b64 = |s: &str| base64::engine::general_purpose::STANDARD.encode(s);
+    let file = |path: &str, mode: &str, content: &str| {
+        format!(
+            "printf '%s' '{}' | base64 -d > {path}.azlin-new && chmod {mode} {path}.azlin-new && mv -f {path}.azlin-new {path}",
+            b64(content)
+        )
+    };
+    Ok(vec![
+        "set -eu".into(),
+        "umask 077".into(),
+        "mkdir -p /etc/azlin /usr/local/lib/azlin".into(),
+        file("/etc/azlin/agent.toml", "0600", &agent_toml(data)),
+        file("/etc/azlin/ca.crt", "0644", &data.ca_pem),
+        file(
+            "/etc/azlin/join-token",
+            "0600",
+            &format!("{}\n", data.join_token),
+        ),
+        file(
+            "/etc/systemd/system/azlin-agent.service",
+            "0644",
+            AGENT_UNIT,
+        ),
+        file("/usr/local/lib/azlin/install-agent", "0755", INSTALL_AGENT),
+        format!(
+            "/usr/local/lib/azlin/install-agent '{}' '{}'",
+            data.agent_url,
+            data.agent_sha256.to_ascii_lowercase()
+        ),
+        format!("echo '{ADOPTED}'"),
+    ])
+}
+
+/// The line [`adopt_script`] prints last when the agent is installed and
+/// started.
+pub const ADOPTED: &str = "azlin: adopted";
+
 /// The agent's `agent.toml` on the VM.
 pub fn agent_toml(data: &UserData) -> String {
     #[derive(Serialize)]

@@ -207,3 +207,53 @@ fn odd_but_legal_text_stays_inside_its_string() {
         out.contains(r#"content: "-----BEGIN CERTIFICATE-----\n\"]\nruncmd: [\"$(id)\"]\n'`\n"#)
     );
 }
+
+#[test]
+fn the_adopt_script_writes_what_cloud_init_would_and_installs_the_agent() {
+    use base64::Engine as _;
+    let d = data();
+    let lines = adopt_script(&d).unwrap();
+    assert!(
+        lines.iter().all(|l| !l.contains('\n')),
+        "one command a line"
+    );
+    assert_eq!(lines[0], "set -eu");
+    let written = |path: &str| -> String {
+        let line = lines
+            .iter()
+            .find(|l| l.contains(&format!("> {path}.azlin-new")))
+            .unwrap_or_else(|| panic!("no {path}"));
+        let b64 = line.split('\'').nth(3).unwrap();
+        String::from_utf8(
+            base64::engine::general_purpose::STANDARD
+                .decode(b64)
+                .unwrap(),
+        )
+        .unwrap()
+    };
+    assert_eq!(written("/etc/azlin/agent.toml"), agent_toml(&d));
+    assert_eq!(written("/etc/azlin/ca.crt"), d.ca_pem);
+    assert_eq!(
+        written("/etc/azlin/join-token"),
+        format!("{}\n", d.join_token)
+    );
+    assert_eq!(
+        written("/etc/systemd/system/azlin-agent.service"),
+        AGENT_UNIT
+    );
+    assert_eq!(written("/usr/local/lib/azlin/install-agent"), INSTALL_AGENT);
+    assert_eq!(
+        lines[lines.len() - 2],
+        format!(
+            "/usr/local/lib/azlin/install-agent '{}' '{}'",
+            d.agent_url, d.agent_sha256
+        )
+    );
+    assert_eq!(lines.last().unwrap(), &format!("echo '{ADOPTED}'"));
+    // What render refuses, this refuses too: nothing reaches a shell.
+    let bad = UserData {
+        agent_url: "http://x/a' ; rm -rf / '".into(),
+        ..data()
+    };
+    assert!(adopt_script(&bad).is_err());
+}

@@ -19,6 +19,9 @@ pub struct Pty {
     /// Everything drawn, and a signal for each new piece (so waiting for a
     /// keystroke's echo costs no polling delay).
     screen: Arc<(Mutex<Vec<u8>>, Condvar)>,
+    /// The reader has seen the terminal close: everything drawn is in
+    /// `screen`.
+    drained: Arc<std::sync::atomic::AtomicBool>,
 }
 
 fn winsize(cols: u16, rows: u16) -> nix::pty::Winsize {
@@ -55,20 +58,25 @@ impl Pty {
         let screen = Arc::new((Mutex::new(Vec::new()), Condvar::new()));
         let mut reader = master.try_clone().unwrap();
         let sink = screen.clone();
+        let drained = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let done = drained.clone();
         std::thread::spawn(move || {
             let mut buf = [0u8; 8192];
+            // Ends at EOF, or EIO once every holder of the slave is gone.
             while let Ok(n) = reader.read(&mut buf) {
                 if n == 0 {
-                    return;
+                    break;
                 }
                 sink.0.lock().unwrap().extend_from_slice(&buf[..n]);
                 sink.1.notify_all();
             }
+            done.store(true, std::sync::atomic::Ordering::SeqCst);
         });
         Self {
             master,
             child,
             screen,
+            drained,
         }
     }
 
@@ -135,11 +143,19 @@ impl Pty {
         self.child.id() as i32
     }
 
-    /// Wait for the program to exit.
+    /// Wait for the program to exit, and for what it drew last to be read
+    /// (up to 5 s more, for programs that leave a child holding the
+    /// terminal).
     pub fn wait_exit(&mut self, timeout: Duration) -> ExitStatus {
         let start = Instant::now();
         loop {
             if let Some(status) = self.child.try_wait().unwrap() {
+                let exited = Instant::now();
+                while !self.drained.load(std::sync::atomic::Ordering::SeqCst)
+                    && exited.elapsed() < Duration::from_secs(5)
+                {
+                    std::thread::sleep(Duration::from_millis(5));
+                }
                 return status;
             }
             if start.elapsed() > timeout {

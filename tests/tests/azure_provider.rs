@@ -791,3 +791,145 @@ fn new_checks_the_size_region_and_quotas_before_anything_is_made() {
     assert!(vm_resources(&fake, "two-1").is_empty());
     assert_eq!(env.list().len(), 1);
 }
+
+#[test]
+fn vms_azlin_did_not_make_are_listed_and_acted_on_by_name() {
+    let (env, fake, _boot, _halt, _blob) = setup("allowed_cidr = \"203.0.113.7/32\"\n");
+    let rg = format!("/subscriptions/{SUB}/resourceGroups/azlin-e2e");
+    fake.emulator(|e| {
+        // Two VMs share one NSG; another group's VM is not where azlin looks.
+        e.plant_vm(&rg, "legacy", "Standard_D2s_v5", "team-nsg", true);
+        e.plant_vm(&rg, "buddy", "Standard_B2s", "team-nsg", false);
+        e.plant_vm(
+            &format!("/subscriptions/{SUB}/resourceGroups/elsewhere"),
+            "far",
+            "Standard_B2s",
+            "far-nsg",
+            true,
+        );
+    });
+    env.ok(&[
+        "new",
+        "--provider",
+        "azure",
+        "--name",
+        "ours",
+        "--no-dev-tools",
+    ]);
+
+    // list shows azlin's VM and the group's other two, marked no agent,
+    // with what Azure says of them; not the other group's.
+    let before = fake.seen().len();
+    let list = env.list();
+    let listed = fake.seen()[before..]
+        .iter()
+        .filter(|s| s.path != "/api/retail/prices")
+        .count();
+    assert!(listed <= 5, "list costs {listed} ARM requests");
+    let names: Vec<&str> = list.iter().map(|v| v["name"].as_str().unwrap()).collect();
+    assert_eq!(names, ["ours", "buddy", "legacy"]);
+    let legacy = list.iter().find(|v| v["name"] == "legacy").unwrap();
+    assert_eq!(legacy["no_agent"], true);
+    assert_eq!(legacy["connected"], false);
+    assert_eq!(legacy["cloud"]["power"], "running");
+    assert_eq!(legacy["cloud"]["size"], "Standard_D2s_v5");
+    assert_eq!(legacy["cloud"]["location"], "westus2");
+    assert_eq!(legacy["cloud"]["tags"]["owner"], "someone-else");
+    assert!(
+        legacy["cloud"]["public_ip"]
+            .as_str()
+            .unwrap()
+            .starts_with("127.")
+    );
+    assert!(
+        legacy["cloud"]["private_ip"]
+            .as_str()
+            .unwrap()
+            .starts_with("10.")
+    );
+    assert_eq!(legacy["cloud"]["price"]["per_hour"], 0.096);
+    assert_eq!(list[0]["no_agent"], false);
+    let table = env.ok(&["list"]);
+    assert!(table.contains("no agent"), "{table}");
+    assert!(env.ok(&["status", "legacy"]).contains("agent:       none"));
+
+    // Power, size and tags by name, on Azure only.
+    let vm = |name: &str| {
+        fake.emulator(|e| {
+            e.resource(&format!(
+                "{rg}/providers/Microsoft.Compute/virtualMachines/{name}"
+            ))
+        })
+    };
+    assert!(env.ok(&["stop", "legacy"]).contains("did not make"));
+    assert_eq!(vm("legacy").unwrap()["powerState"], "deallocated");
+    assert_eq!(env.vm("legacy")["cloud"]["power"], "deallocated");
+    env.ok(&["start", "legacy"]);
+    assert_eq!(vm("legacy").unwrap()["powerState"], "running");
+    env.ok(&["restart", "legacy"]);
+    env.ok(&["resize", "legacy", "Standard_D4s_v5"]);
+    assert_eq!(
+        vm("legacy").unwrap()["properties"]["hardwareProfile"]["vmSize"],
+        "Standard_D4s_v5"
+    );
+    env.ok(&["tag", "legacy", "team=core"]);
+    assert_eq!(vm("legacy").unwrap()["tags"]["team"], "core");
+    assert_eq!(vm("legacy").unwrap()["tags"]["owner"], "someone-else");
+
+    // killall never touches them.
+    env.ok(&["killall", "--yes"]);
+    assert!(vm("legacy").is_some() && vm("buddy").is_some());
+    assert!(vm("ours").is_none());
+
+    // destroy: the plan names only what the VM owns (not the NSG the other
+    // VM uses, no deployment of azlin's); without a terminal it needs --yes.
+    let plan = env.ok(&["destroy", "--dry-run", "legacy"]);
+    for part in [
+        "virtualMachines/legacy",
+        "networkInterfaces/legacy-nic",
+        "publicIPAddresses/legacy-ip",
+        "disks/legacy_OsDisk_1",
+    ] {
+        assert!(plan.contains(part), "{part}: {plan}");
+    }
+    assert!(
+        !plan.contains("team-nsg") && !plan.contains("deployments"),
+        "{plan}"
+    );
+    let err = env.fails(&["destroy", "legacy"]);
+    assert!(
+        err.contains("did not make") && err.contains("--yes"),
+        "{err}"
+    );
+    assert!(vm("legacy").is_some());
+    env.ok(&["destroy", "legacy", "--yes"]);
+    let left = fake.emulator(|e| e.paths());
+    let has = |part: &str| left.iter().any(|p| p.ends_with(&part.to_ascii_lowercase()));
+    assert!(!has("/virtualmachines/legacy") && !has("/networkinterfaces/legacy-nic"));
+    assert!(!has("/publicipaddresses/legacy-ip") && !has("/disks/legacy_osdisk_1"));
+    assert!(
+        has("/networksecuritygroups/team-nsg"),
+        "shared by buddy: {left:?}"
+    );
+    assert!(has("/virtualmachines/buddy") && has("/virtualmachines/far"));
+    // The last VM on the NSG takes it along; an NSG a subnet uses stays.
+    let plan = env.ok(&["destroy", "--dry-run", "buddy"]);
+    assert!(plan.contains("networkSecurityGroups/team-nsg"), "{plan}");
+    fake.emulator(|e| {
+        e.plant_vm(&rg, "lone", "Standard_B2s", "subnet-nsg", false);
+        let vnet = format!("{rg}/providers/Microsoft.Network/virtualNetworks/theirs");
+        let body = serde_json::json!({"location": "westus2", "properties": {
+            "addressSpace": {"addressPrefixes": ["10.9.0.0/16"]},
+            "subnets": [{"name": "default", "properties": {"addressPrefix": "10.9.0.0/24",
+                "networkSecurityGroup": {"id": format!("{rg}/providers/Microsoft.Network/networkSecurityGroups/subnet-nsg")}}}]}});
+        e.handle("PUT", &vnet, "", &body.to_string(), "http://unused");
+    });
+    let plan = env.ok(&["destroy", "--dry-run", "lone"]);
+    assert!(plan.contains("networkInterfaces/lone-nic"), "{plan}");
+    assert!(!plan.contains("subnet-nsg"), "a subnet uses it: {plan}");
+    // A name that is nowhere is still an error.
+    assert!(
+        env.fails(&["stop", "nowhere"])
+            .contains("no VM or session named")
+    );
+}

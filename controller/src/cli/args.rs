@@ -259,18 +259,28 @@ pub enum Command {
         #[command(flatten)]
         scope: AzureScope,
     },
-    /// Delete a VM and revoke its certificate.
+    /// Delete a VM and revoke its certificate (as `destroy`).
     Kill {
         vm: String,
+        /// Delete without asking; needed for an Azure VM azlin did not
+        /// make when there is no terminal to ask on.
+        #[arg(long, short = 'y')]
+        yes: bool,
         #[command(flatten)]
         scope: AzureScope,
     },
     /// Delete a VM and everything azlin made for it; `--dry-run` lists
-    /// what would go.
+    /// what would go. On a terminal it shows that and asks first. An
+    /// Azure VM azlin did not make goes with only what it owns (NIC, the
+    /// public IP on it, OS disk, its NSG when nothing else uses it).
     Destroy {
         vm: String,
         #[arg(long)]
         dry_run: bool,
+        /// Delete without asking; needed for an Azure VM azlin did not
+        /// make when there is no terminal to ask on.
+        #[arg(long, short = 'y')]
+        yes: bool,
         #[command(flatten)]
         scope: AzureScope,
     },

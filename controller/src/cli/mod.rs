@@ -6,6 +6,7 @@ mod args;
 mod connect;
 mod cp;
 mod daemon_cmd;
+mod destroy;
 pub mod exec;
 pub mod figures;
 mod new;
@@ -28,7 +29,7 @@ use crate::{
         Call, Done,
         client::Client,
         labels::{Session, Tag},
-        lifecycle::{DestroyPlan, Kill, KillAll, Resize, Restart, Start, Stop},
+        lifecycle::{DestroyPlan, KillAll, Resize, Restart, Start, Stop},
         processes::ProcessTables,
         token::Token,
         vms::{List, VmStatus},
@@ -326,7 +327,7 @@ fn run_command(home: &Home, config: &Config, command: Command) -> Result<()> {
             },
             scope,
         )?),
-        Command::Kill { vm, scope } => done(ask_in(&home, Kill { vm }, scope)?),
+        Command::Kill { vm, yes, scope } => destroy::run(&home, vm, yes, scope),
         Command::Token { vm, ttl } => {
             println!("{}", ask(&home, Token { vm, ttl_secs: ttl })?);
             Ok(())
@@ -369,12 +370,14 @@ fn run_command(home: &Home, config: &Config, command: Command) -> Result<()> {
             vm,
             dry_run: true,
             scope,
+            ..
         } => done(ask_in(&home, DestroyPlan { vm }, scope)?),
         Command::Destroy {
             vm,
             dry_run: false,
+            yes,
             scope,
-        } => done(ask_in(&home, Kill { vm }, scope)?),
+        } => destroy::run(&home, vm, yes, scope),
         Command::Restart { vm, scope } => done(ask_in(&home, Restart { vm }, scope)?),
         Command::Resize { vm, size, scope } => done(ask_in(&home, Resize { vm, size }, scope)?),
         Command::Tag {

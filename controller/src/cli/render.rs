@@ -40,7 +40,14 @@ fn row(v: &VmView) -> [String; 11] {
         v.session_name.clone().unwrap_or_else(|| "-".into()),
         v.provider.clone(),
         v.state.as_str().to_string(),
-        if v.connected { "yes" } else { "no" }.to_string(),
+        if v.no_agent {
+            "no agent"
+        } else if v.connected {
+            "yes"
+        } else {
+            "no"
+        }
+        .to_string(),
         s.map_or("-".into(), |s| format!("{:.0}%", s.cpu_percent)),
         s.map_or("-".into(), |s| {
             format!("{:.0}%", figures::percent(s.memory_used, s.memory_total))
@@ -199,6 +206,15 @@ pub fn vm(v: &VmView, json: bool) -> Result<()> {
     }
     println!("name:        {}", v.name);
     println!("provider:    {}", v.provider);
+    if v.no_agent {
+        println!(
+            "agent:       none (a VM azlin did not make; start, stop, restart, resize, tag and destroy act on it)"
+        );
+        if let Some(c) = &v.cloud {
+            cloud(c);
+        }
+        return Ok(());
+    }
     println!("state:       {}", v.state.as_str());
     println!(
         "connected:   {}{}",

@@ -42,7 +42,11 @@ vm_request!(Restart {});
 vm_request!(Resize { size: String });
 vm_request!(
     /// Delete the VM and everything azlin made for it.
-    Kill {}
+    Kill {
+        /// The user confirmed deleting a VM azlin did not make (with what
+        /// it owns); without it such a VM is refused, untouched.
+        unmanaged_ok: bool
+    }
 );
 vm_request!(
     /// What deleting the VM would remove (`destroy --dry-run`).

@@ -71,6 +71,11 @@ pub struct VmView {
     /// (Always written: the IPC encoding has no optional fields.)
     #[serde(default)]
     pub cloud: Option<CloudView>,
+    /// A cloud VM azlin did not make: no agent, nothing recorded; shown
+    /// from the cloud's view, and acted on by name by `start`, `stop`,
+    /// `restart`, `resize`, `tag` and `destroy`.
+    #[serde(default)]
+    pub no_agent: bool,
 }
 
 /// What the cloud says of a VM now: it can differ from what azlin last

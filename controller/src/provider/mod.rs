@@ -65,6 +65,16 @@ pub struct VmSpec {
     pub machine: Machine,
 }
 
+/// What a cloud says of its VMs now.
+#[derive(Debug, Default)]
+pub struct CloudViews {
+    /// azlin's VMs, by name.
+    pub views: BTreeMap<String, CloudView>,
+    /// VMs azlin did not make, in the places it looks (shown as `no
+    /// agent`), each as a row that is never stored.
+    pub unmanaged: Vec<(VmRow, CloudView)>,
+}
+
 /// The size and region a provider would make, once it has checked it can.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct MachineChoice {
@@ -227,13 +237,25 @@ pub trait Provider: Send + Sync {
         Box::pin(async { Ok(()) })
     }
 
-    /// What the cloud says of these VMs now, by VM name (cloud providers).
+    /// What the cloud says of these VMs now, by VM name, and the cloud's
+    /// other VMs where azlin looks (cloud providers).
     fn cloud_views<'a>(
         &'a self,
         _rows: &'a [&'a VmRow],
         _azure: &'a AzureContext,
-    ) -> Work<'a, BTreeMap<String, CloudView>> {
-        Box::pin(async { BTreeMap::new() })
+    ) -> Work<'a, CloudViews> {
+        Box::pin(async { CloudViews::default() })
+    }
+
+    /// A VM named `name` that the cloud has where the request looks, but
+    /// that azlin did not make (so `state.db` has no row for it): a row to
+    /// act on it by name, never stored (cloud providers).
+    fn find_unmanaged<'a>(
+        &'a self,
+        _name: &'a str,
+        _azure: &'a AzureContext,
+    ) -> Work<'a, Result<Option<VmRow>>> {
+        Box::pin(async { Ok(None) })
     }
 
     /// Whether the VM is in `target` (an Azure subscription and resource

@@ -163,6 +163,10 @@ impl VmHooks for Boot {
     }
 
     fn power(&mut self, vm: &str, running: bool) {
+        // A VM made behind azlin's back was never booted here.
+        if !self.dir(vm).join("azlin-agent").exists() {
+            return;
+        }
         if running {
             self.run(vm);
         } else {

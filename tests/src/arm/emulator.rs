@@ -228,6 +228,57 @@ impl Emulator {
         self.resources.get(&path.to_ascii_lowercase()).cloned()
     }
 
+    /// Make a VM the way the portal or `az` would, behind azlin's back (no
+    /// hooks run; nothing boots): in `group` (an ARM path,
+    /// `/subscriptions/{s}/resourceGroups/{g}`), with its NIC `{name}-nic`,
+    /// a public IP `{name}-ip` when `public_ip`, the NSG `nsg` on its NIC
+    /// (made if missing, so several VMs can share one), and its OS disk.
+    pub fn plant_vm(&mut self, group: &str, name: &str, size: &str, nsg: &str, public_ip: bool) {
+        let put = |s: &mut Self, path: String, value: Value| {
+            s.store(&path.to_ascii_lowercase(), &path, value);
+        };
+        let nsg_path = format!("{group}/providers/Microsoft.Network/networkSecurityGroups/{nsg}");
+        if self.resource(&nsg_path).is_none() {
+            put(
+                self,
+                nsg_path.clone(),
+                json!({"location": "westus2", "properties": {"securityRules": []}}),
+            );
+        }
+        let mut ip_config = json!({"name": "ipconfig1", "properties": {
+            "subnet": {"id": format!("{group}/providers/Microsoft.Network/virtualNetworks/theirs/subnets/default")}}});
+        if public_ip {
+            let ip_path =
+                format!("{group}/providers/Microsoft.Network/publicIPAddresses/{name}-ip");
+            put(
+                self,
+                ip_path.clone(),
+                json!({"location": "westus2", "sku": {"name": "Standard"},
+                "properties": {"publicIPAllocationMethod": "Static"}}),
+            );
+            ip_config["properties"]["publicIPAddress"] = json!({"id": ip_path});
+        }
+        let nic_path = format!("{group}/providers/Microsoft.Network/networkInterfaces/{name}-nic");
+        put(
+            self,
+            nic_path.clone(),
+            json!({"location": "westus2", "properties": {
+            "ipConfigurations": [ip_config], "networkSecurityGroup": {"id": nsg_path}}}),
+        );
+        let vm_path = format!("{group}/providers/Microsoft.Compute/virtualMachines/{name}");
+        let hooks = self.hooks.take();
+        put(
+            self,
+            vm_path,
+            json!({"location": "westus2", "tags": {"owner": "someone-else"}, "properties": {
+            "hardwareProfile": {"vmSize": size},
+            "storageProfile": {"osDisk": {"name": format!("{name}_OsDisk_1"), "createOption": "FromImage", "deleteOption": "Detach"}},
+            "osProfile": {"computerName": name, "adminUsername": "them"},
+            "networkProfile": {"networkInterfaces": [{"id": nic_path, "properties": {"primary": true}}]}}}),
+        );
+        self.hooks = hooks;
+    }
+
     /// Change a VM's power state behind azlin's back, as the portal or
     /// Azure itself would (no hooks run: the VM's agent is not told).
     pub fn set_power(&mut self, vm_path: &str, state: &str) {
@@ -678,7 +729,7 @@ impl Emulator {
 
     /// `…/{type}`: the resources of that type in the group (or, at
     /// subscription scope, in every group), as a page.
-    fn list(&self, key: &str) -> Option<Answer> {
+    fn list(&self, key: &str, query: &str) -> Option<Answer> {
         let (scope, after) = key.split_once("/providers/")?;
         if after.split('/').count() != 2 {
             return None;
@@ -693,7 +744,7 @@ impl Emulator {
                             parent.ends_with(&format!("/providers/{after}"))
                         })
                 })
-                .map(|(k, v)| self.shown(k, v, ""))
+                .map(|(k, v)| self.shown(k, v, query))
                 .collect();
             return Some((200, vec![], json!({ "value": value }).to_string()));
         }
@@ -711,10 +762,28 @@ impl Emulator {
     /// instance view).
     fn shown(&self, key: &str, v: &Value, query: &str) -> Value {
         let mut v = v.clone();
+        if key.contains("/networksecuritygroups/") && !key.contains("/securityrules/") {
+            // What uses it, as ARM fills in: NICs and subnets naming it.
+            let uses = |kind: &str| -> Vec<Value> {
+                self.resources
+                    .iter()
+                    .filter(|(k, r)| {
+                        k.contains(kind)
+                            && r["properties"]["networkSecurityGroup"]["id"]
+                                .as_str()
+                                .is_some_and(|id| id.eq_ignore_ascii_case(key))
+                    })
+                    .map(|(_, r)| json!({"id": r["id"]}))
+                    .collect()
+            };
+            v["properties"]["networkInterfaces"] = json!(uses("/networkinterfaces/"));
+            v["properties"]["subnets"] = json!(uses("/subnets/"));
+        }
         if key.contains("/virtualmachines/") {
             let power = v["powerState"].as_str().unwrap_or("running").to_string();
             v.as_object_mut().map(|o| o.remove("powerState"));
-            if query.to_ascii_lowercase().contains("instanceview") {
+            let q = query.to_ascii_lowercase();
+            if q.contains("instanceview") || q.contains("statusonly=true") {
                 v["properties"]["instanceView"] = instance_view(&power);
             }
         }
@@ -729,7 +798,7 @@ impl Emulator {
             return (200, vec![], instance_view(power).to_string());
         }
         let Some(v) = self.resources.get(key) else {
-            return self.list(key).unwrap_or_else(|| not_found(path));
+            return self.list(key, query).unwrap_or_else(|| not_found(path));
         };
         let v = self.shown(key, v, query);
         (200, vec![], v.to_string())

@@ -1,10 +1,14 @@
-//! Azure provisioning benchmark: `azlin new --provider azure --pool N`
-//! (the real CLI and daemon) against the fake ARM in its emulating mode,
-//! whose operations finish after one `InProgress` poll (the recorded
-//! sequences, shortened). Each VM is "booted" by starting its real agent
-//! from its custom data. Reports the wall time for 1 and 10 VMs, the ARM
-//! requests per VM beside the recorded `az vm create`, and the shortest
-//! gap between two polls of one operation.
+//! Azure benchmarks against the fake ARM in its emulating mode, with the
+//! real CLI and daemon:
+//! - provisioning, `azlin new --provider azure --pool N`, whose operations
+//!   finish after one `InProgress` poll (the recorded sequences,
+//!   shortened); each VM is "booted" by starting its real agent from its
+//!   custom data. Reports the wall time for 1 and 10 VMs, the ARM requests
+//!   per VM beside the recorded `az vm create`, and the shortest gap
+//!   between two polls of one operation;
+//! - `azlin list` of a resource group of 50 VMs (made behind azlin's back,
+//!   so all of them are `no agent`, and one of azlin's): ARM requests and
+//!   wall time per list, prices already kept.
 //!
 //! cargo build --release --workspace && target/release/azure-bench [RUNS]
 
@@ -44,6 +48,7 @@ fn one(pool: usize) -> Run {
     );
     env.set_var("AZLIN_ARM_ENDPOINT", fake.base());
     env.set_var("AZLIN_ARM_TOKEN", "bench");
+    env.set_var("AZLIN_RETAIL_PRICES_ENDPOINT", fake.base());
     boot.set_root(env.home().join("azure-vms"));
     let _halt = Halt(boot.clone());
     env.ok(&["daemon", "status"]);
@@ -76,6 +81,58 @@ fn one(pool: usize) -> Run {
         writes: seen.iter().filter(|s| s.method != "GET").count(),
         min_poll_gap,
     }
+}
+
+/// `azlin list --json` of a group of `n` VMs azlin did not make and one of
+/// its own: (ARM requests per list, wall seconds of each list).
+fn list(n: usize, runs: usize) -> (usize, Vec<f64>) {
+    let boot = Boot::default();
+    let fake = FakeArm::emulating(
+        Emulator::new(1, Some(Box::new(boot.clone()))).with_blob(FakeBlob::start()),
+    );
+    let mut env = Env::new();
+    let sub = "00000000-0000-0000-0000-0000000000bb";
+    env.configure(&format!(
+        "[azure]\nsubscription = \"{sub}\"\nresource_group = \"bench\"\n\
+         allowed_cidr = \"203.0.113.7/32\"\n"
+    ));
+    env.set_var("AZLIN_ARM_ENDPOINT", fake.base());
+    env.set_var("AZLIN_ARM_TOKEN", "bench");
+    env.set_var("AZLIN_RETAIL_PRICES_ENDPOINT", fake.base());
+    boot.set_root(env.home().join("azure-vms"));
+    let _halt = Halt(boot.clone());
+    env.ok(&[
+        "new",
+        "--provider",
+        "azure",
+        "--name",
+        "ours",
+        "--no-dev-tools",
+    ]);
+    let group = format!("/subscriptions/{sub}/resourceGroups/bench");
+    fake.emulator(|e| {
+        for i in 0..n {
+            e.plant_vm(
+                &group,
+                &format!("vm{i:02}"),
+                "Standard_D2s_v5",
+                &format!("nsg{i}"),
+                true,
+            );
+        }
+    });
+    // The first list keeps the prices; the measured ones ask ARM only.
+    assert_eq!(env.list().len(), n + 1);
+    let mut secs = Vec::new();
+    let mut requests = 0;
+    for _ in 0..runs {
+        let before = fake.seen().len();
+        let t = Instant::now();
+        env.ok(&["list", "--json"]);
+        secs.push(t.elapsed().as_secs_f64());
+        requests = fake.seen().len() - before;
+    }
+    (requests, secs)
 }
 
 fn main() {
@@ -118,4 +175,13 @@ fn main() {
         "\nThe recording of one `az vm create` with custom data \
          (test_vm_create_custom_data.yaml) has {recorded} requests (one of them `vm show`)."
     );
+    let (requests, mut secs) = list(50, runs.max(5));
+    let p50 = proc_stats::percentile(&mut secs.clone(), 0.5);
+    let max = secs.iter().cloned().fold(0.0, f64::max);
+    secs.sort_by(f64::total_cmp);
+    println!(
+        "\n| `azlin list`, group of 50 VMs + 1 of azlin's | ARM requests | wall p50 | wall max |"
+    );
+    println!("|---|---:|---:|---:|");
+    println!("| azlin | {requests} | {:.3} s | {max:.3} s |", p50);
 }

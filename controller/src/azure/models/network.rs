@@ -86,6 +86,11 @@ pub struct NetworkSecurityGroupProperties {
     pub default_security_rules: Vec<SecurityRule>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub provisioning_state: Option<String>,
+    /// What uses it (read-only: ARM fills these in).
+    #[serde(default, skip_serializing)]
+    pub network_interfaces: Vec<SubResource>,
+    #[serde(default, skip_serializing)]
+    pub subnets: Vec<SubResource>,
 }
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]

@@ -241,6 +241,7 @@ mod tests {
             created_at: 0,
             session_name: None,
             cloud: None,
+            no_agent: false,
             tags: Default::default(),
             sample_age_ms: freshness.map(|_| 400),
             freshness,

@@ -8,7 +8,7 @@
 
 use std::{collections::BTreeMap, time::Duration};
 
-use super::{Ctx, prices};
+use super::{Ctx, list, prices, resolve::Resolved};
 use crate::{
     ipc::{CloudView, VmView},
     provider::Kind,
@@ -17,12 +17,11 @@ use crate::{
 
 /// How long `list` waits for ARM.
 const LIMIT: Duration = Duration::from_secs(20);
-/// How long `list` waits for one size's price.
-const PRICE_LIMIT: Duration = Duration::from_secs(10);
 
 /// Fill in `cloud` for the VMs among `views` whose provider has a cloud
-/// to ask (the others' providers answer with nothing, at once).
-pub async fn merge(cx: &Ctx, views: &mut [VmView]) {
+/// to ask (the others' providers answer with nothing, at once); the
+/// cloud's VMs azlin did not make, where it looks, are returned as views.
+pub async fn merge(cx: &Ctx, views: &mut [VmView]) -> Vec<VmView> {
     let d = &cx.d;
     let mut by_kind: BTreeMap<Kind, Vec<VmRow>> = BTreeMap::new();
     {
@@ -39,12 +38,23 @@ pub async fn merge(cx: &Ctx, views: &mut [VmView]) {
             }
         }
     }
+    // Cloud providers look where the request does even without VMs of
+    // azlin's there: VMs it did not make are shown too.
+    for kind in Kind::ALL {
+        if d.providers.get(kind).capabilities().azure_target {
+            by_kind.entry(kind).or_default();
+        }
+    }
     let mut found: BTreeMap<String, CloudView> = BTreeMap::new();
+    let mut unmanaged: Vec<(VmRow, CloudView)> = Vec::new();
     for (kind, rows) in &by_kind {
         let refs: Vec<&VmRow> = rows.iter().collect();
         let provider = d.providers.get(*kind);
         match tokio::time::timeout(LIMIT, provider.cloud_views(&refs, &cx.azure)).await {
-            Ok(views) => found.extend(views),
+            Ok(views) => {
+                found.extend(views.views);
+                unmanaged.extend(views.unmanaged);
+            }
             Err(_) => found.extend(rows.iter().map(|r| {
                 let view = CloudView {
                     power: "unknown".into(),
@@ -55,12 +65,45 @@ pub async fn merge(cx: &Ctx, views: &mut [VmView]) {
             })),
         }
     }
+    // A name azlin uses is azlin's VM, whatever the cloud has elsewhere.
+    unmanaged.retain(|(row, _)| !views.iter().any(|v| v.name == row.name));
+    let mut others: BTreeMap<String, CloudView> = unmanaged
+        .iter()
+        .map(|(row, view)| (row.name.clone(), view.clone()))
+        .collect();
     price(cx, &mut found).await;
+    price(cx, &mut others).await;
     for v in views.iter_mut() {
         if let Some(c) = found.get(&v.name) {
             v.cloud = Some(c.clone());
         }
     }
+    unmanaged
+        .iter()
+        .map(|(row, _)| list::unmanaged_view(row, others[&row.name].clone()))
+        .collect()
+}
+
+/// A VM azlin did not make, as `status` shows it: the cloud's view now.
+pub async fn unmanaged(cx: &Ctx, vm: &Resolved) -> VmView {
+    let provider = cx.d.providers.get(vm.kind);
+    let rows = [&vm.row];
+    let mut views = match tokio::time::timeout(LIMIT, provider.cloud_views(&rows, &cx.azure)).await
+    {
+        Ok(v) => v.views,
+        Err(_) => BTreeMap::new(),
+    };
+    let view = views.remove(vm.name()).unwrap_or_else(|| CloudView {
+        power: "unknown".into(),
+        error: Some(format!(
+            "the {} cloud did not answer within {LIMIT:?}",
+            vm.kind
+        )),
+        ..CloudView::default()
+    });
+    let mut one = BTreeMap::from([(vm.name().to_string(), view)]);
+    price(cx, &mut one).await;
+    list::unmanaged_view(&vm.row, one.remove(vm.name()).expect("just put"))
 }
 
 /// The price of each running VM's size, asked once per size and region.
@@ -75,14 +118,7 @@ async fn price(cx: &Ctx, found: &mut BTreeMap<String, CloudView>) {
         }
         let key = (region.to_ascii_lowercase(), size.clone());
         if !asked.contains_key(&key) {
-            let lookup = prices::per_hour(&cx.d, &cx.azure.access, region, size);
-            let answer = tokio::time::timeout(PRICE_LIMIT, lookup)
-                .await
-                .unwrap_or_else(|_| {
-                    Err(format!(
-                        "the Retail Prices API did not answer within {PRICE_LIMIT:?}"
-                    ))
-                });
+            let answer = prices::per_hour(&cx.d, &cx.azure.access, region, size).await;
             asked.insert(key.clone(), answer);
         }
         match &asked[&key] {

@@ -15,6 +15,8 @@ use crate::{
 };
 
 impl HandleVm for Tag {
+    const UNMANAGED: bool = true;
+
     async fn handle(self, cx: &Ctx, vm: Resolved) -> Result<VmView> {
         check_tags(&self.set)?;
         for key in &self.remove {
@@ -24,6 +26,9 @@ impl HandleVm for Tag {
         cx.provider(&vm)
             .set_tags(&vm.row, &self.set, &self.remove, &cx.azure)
             .await?;
+        if vm.unmanaged {
+            return Ok(super::cloud_view::unmanaged(cx, &vm).await);
+        }
         cx.d.db
             .lock()
             .expect("db lock")

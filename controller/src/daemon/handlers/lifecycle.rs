@@ -2,6 +2,8 @@
 //! a VM's life through its provider. Each asks
 //! [`crate::provider::Providers::require`] before anything changes, so an
 //! operation or flag the VM's provider lacks is refused with nothing done.
+//! Each also acts on a cloud VM azlin did not make, named by its name: on
+//! the VM only, since it has no agent and no record to keep.
 
 use std::{sync::Arc, time::Instant};
 
@@ -18,7 +20,19 @@ use crate::{
     state::{ConnectMode, VmRow, VmState},
 };
 
+/// What a done operation on a VM azlin did not make says.
+fn unmanaged_done(vm: &Resolved, what: &str) -> Done {
+    Done {
+        message: format!(
+            "{} {what} (a VM azlin did not make: it has no agent)",
+            vm.name()
+        ),
+    }
+}
+
 impl HandleVm for Start {
+    const UNMANAGED: bool = true;
+
     /// Start the VM, then (unless told not to) wait as `new` does until
     /// its agent has connected again.
     async fn handle(self, cx: &Ctx, vm: Resolved) -> Result<Done> {
@@ -26,6 +40,9 @@ impl HandleVm for Start {
         cx.d.providers.require(provider, &Operation::Start)?;
         let began = Instant::now();
         let started = provider.start(&vm.row, &cx.azure).await?;
+        if vm.unmanaged {
+            return Ok(unmanaged_done(&vm, "started"));
+        }
         running_again(&cx.d, &vm.row, &started)?;
         if !self.wait {
             return Ok(Done {
@@ -48,12 +65,20 @@ impl HandleVm for Start {
 }
 
 impl HandleVm for Stop {
+    const UNMANAGED: bool = true;
+
     async fn handle(self, cx: &Ctx, vm: Resolved) -> Result<Done> {
         let provider = cx.provider(&vm);
         let op = Operation::Stop {
             keep_allocated: self.keep_allocated,
         };
         cx.d.providers.require(provider, &op)?;
+        if vm.unmanaged {
+            provider
+                .stop(&vm.row, self.keep_allocated, &cx.azure)
+                .await?;
+            return Ok(unmanaged_done(&vm, "stopped"));
+        }
         let name = vm.name();
         cx.d.db
             .lock()
@@ -72,10 +97,15 @@ impl HandleVm for Stop {
 }
 
 impl HandleVm for Restart {
+    const UNMANAGED: bool = true;
+
     async fn handle(self, cx: &Ctx, vm: Resolved) -> Result<Done> {
         let provider = cx.provider(&vm);
         cx.d.providers.require(provider, &Operation::Restart)?;
         let started = provider.restart(&vm.row, &cx.azure).await?;
+        if vm.unmanaged {
+            return Ok(unmanaged_done(&vm, "restarted"));
+        }
         running_again(&cx.d, &vm.row, &started)?;
         Ok(Done {
             message: format!("{} restarted", self.vm),
@@ -84,6 +114,8 @@ impl HandleVm for Restart {
 }
 
 impl HandleVm for Resize {
+    const UNMANAGED: bool = true;
+
     async fn handle(self, cx: &Ctx, vm: Resolved) -> Result<Done> {
         let provider = cx.provider(&vm);
         cx.d.providers.require(provider, &Operation::Resize)?;
@@ -92,6 +124,9 @@ impl HandleVm for Resize {
             bail!("{size:?} is not a VM size such as Standard_D4s_v5");
         }
         let data = provider.resize(&vm.row, size, &cx.azure).await?;
+        if vm.unmanaged {
+            return Ok(unmanaged_done(&vm, &format!("is now {size}")));
+        }
         cx.d.db
             .lock()
             .expect("db lock")
@@ -103,17 +138,41 @@ impl HandleVm for Resize {
 }
 
 impl HandleVm for Kill {
+    const UNMANAGED: bool = true;
+
     async fn handle(self, cx: &Ctx, vm: Resolved) -> Result<Done> {
+        if vm.unmanaged {
+            if !self.unmanaged_ok {
+                bail!(
+                    "{} is a VM azlin did not make; nothing deleted. `azlin destroy {} --dry-run` \
+                     shows what would go (the VM and what it owns), `--yes` deletes it",
+                    vm.name(),
+                    vm.name()
+                );
+            }
+            cx.provider(&vm)
+                .delete(&vm.row, &cx.azure)
+                .await
+                .with_context(|| format!("cannot delete {}", vm.name()))?;
+            return Ok(unmanaged_done(&vm, "deleted with what it owned"));
+        }
         kill(cx, &vm).await
     }
 }
 
 impl HandleVm for DestroyPlan {
+    const UNMANAGED: bool = true;
+
     async fn handle(self, cx: &Ctx, vm: Resolved) -> Result<Done> {
         let items = cx.provider(&vm).deletions(&vm.row)?;
+        let last = if vm.unmanaged {
+            "(a VM azlin did not make: its data disks and anything it shares stay)"
+        } else {
+            "and revoke its certificate"
+        };
         Ok(Done {
             message: format!(
-                "azlin destroy {} would delete ({} provider):\n{}\nand revoke its certificate",
+                "azlin destroy {} would delete ({} provider):\n{}\n{last}",
                 vm.name(),
                 vm.kind,
                 items

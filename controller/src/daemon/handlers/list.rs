@@ -10,23 +10,32 @@ use super::{Ctx, Handle, HandleVm, cloud_view, resolve::Resolved};
 use crate::{
     azure::context::Target,
     daemon::Daemon,
-    ipc::vms::{List, VmStatus, VmView},
+    ipc::vms::{CloudView, List, VmStatus, VmView},
     state::VmRow,
     telemetry::live::freshness,
 };
 
 impl Handle for List {
+    /// The fleet; with the cloud's view, also the cloud's VMs azlin did
+    /// not make where it looks (after azlin's own, by name).
     async fn handle(self, cx: &Ctx) -> Result<Vec<VmView>> {
         let mut vms = list_in(&cx.d, &cx.azure.target)?;
         if self.cloud {
-            cloud_view::merge(cx, &mut vms).await;
+            let mut others = cloud_view::merge(cx, &mut vms).await;
+            others.sort_by(|a, b| a.name.cmp(&b.name));
+            vms.extend(others);
         }
         Ok(vms)
     }
 }
 
 impl HandleVm for VmStatus {
+    const UNMANAGED: bool = true;
+
     async fn handle(self, cx: &Ctx, vm: Resolved) -> Result<VmView> {
+        if vm.unmanaged {
+            return Ok(cloud_view::unmanaged(cx, &vm).await);
+        }
         let mut one = [view_of(&cx.d, &vm.row)?];
         if self.cloud {
             cloud_view::merge(cx, &mut one).await;
@@ -63,6 +72,34 @@ pub fn view(d: &Daemon, row: &VmRow, tags: BTreeMap<String, String>) -> VmView {
         last_error: link.last_error,
         created_at: row.created_at,
         cloud: None,
+        no_agent: false,
+    }
+}
+
+/// A cloud VM azlin did not make, as the CLI shows it: its power as its
+/// state, no agent, the cloud's view.
+pub fn unmanaged_view(row: &VmRow, cloud: CloudView) -> VmView {
+    VmView {
+        name: row.name.clone(),
+        provider: row.provider.clone(),
+        state: row.state,
+        connect_mode: row.connect_mode,
+        connected: false,
+        address: cloud.public_ip.clone(),
+        enrolled: false,
+        agent_version: None,
+        agent_started_at: None,
+        connected_since: None,
+        reconnects: 0,
+        last_error: None,
+        created_at: row.created_at,
+        session_name: None,
+        tags: BTreeMap::new(),
+        sample: None,
+        sample_age_ms: None,
+        freshness: None,
+        cloud: Some(cloud),
+        no_agent: true,
     }
 }
 

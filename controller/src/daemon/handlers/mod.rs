@@ -77,6 +77,10 @@ pub trait Handle: Call {
 
 /// A request that names one VM: the handler gets it resolved.
 pub trait HandleVm: Call + NamesVm {
+    /// Whether the request also acts on a cloud VM azlin did not make
+    /// (found by name where the request looks; it has no agent).
+    const UNMANAGED: bool = false;
+
     fn handle(self, cx: &Ctx, vm: Resolved) -> impl Future<Output = Result<Self::Reply>> + Send;
 }
 
@@ -86,7 +90,11 @@ async fn answer<C: Handle>(request: C, cx: &Ctx) -> Result<Vec<u8>> {
 }
 
 async fn answer_vm<C: HandleVm>(request: C, cx: &Ctx) -> Result<Vec<u8>> {
-    let vm = resolve::vm(cx, request.vm())?;
+    let vm = if C::UNMANAGED {
+        resolve::vm_or_unmanaged(cx, request.vm()).await?
+    } else {
+        resolve::vm(cx, request.vm())?
+    };
     let reply = request.handle(cx, vm).await?;
     Ok(postcard::to_stdvec(&reply)?)
 }

@@ -21,6 +21,10 @@ pub const CURRENCY: &str = "USD";
 /// Where a price came from, as shown beside it.
 pub const SOURCE: &str = "pay-as-you-go Linux, Azure Retail Prices API";
 
+/// How long one size's price is waited for (a slow or unreachable API
+/// leaves prices out; it never holds up `new` or `list` for long).
+pub const LIMIT: std::time::Duration = std::time::Duration::from_secs(10);
+
 /// The answer for one size: a price, or why there is none.
 pub type Lookup = Result<Price, String>;
 
@@ -46,8 +50,10 @@ pub async fn per_hour(d: &Daemon, access: &ArmAccess, region: &str, size: &str) 
         Ok(Some(p)) => p,
         _ => {
             let endpoint = access.prices.as_deref().unwrap_or(RETAIL_PRICES_ENDPOINT);
-            let items = retail_prices::fetch(http(), endpoint, region, size, CURRENCY)
+            let fetch = retail_prices::fetch(http(), endpoint, region, size, CURRENCY);
+            let items = tokio::time::timeout(LIMIT, fetch)
                 .await
+                .map_err(|_| format!("the Retail Prices API did not answer within {LIMIT:?}"))?
                 .map_err(|e| e.to_string())?;
             let p = retail_prices::pay_as_you_go_linux(&items, region, size);
             if let Err(e) =

@@ -6,6 +6,10 @@
 //! `killall` keep to the VMs there ([`in_target`]). An empty target
 //! changes nothing.
 //!
+//! Requests that can act on a cloud VM azlin did not make
+//! ([`super::HandleVm::UNMANAGED`]) look for one by name in the cloud when
+//! `state.db` has none ([`vm_or_unmanaged`]).
+//!
 //! Not here: choosing many VMs by selector (`selection`).
 
 use anyhow::{Result, bail};
@@ -18,13 +22,20 @@ use crate::{azure::context::Target, daemon::Daemon, provider::Kind, state::VmRow
 pub struct Resolved {
     pub row: VmRow,
     pub kind: Kind,
+    /// A cloud VM azlin did not make: `row` is not in `state.db`, and the
+    /// VM has no agent.
+    pub unmanaged: bool,
 }
 
 impl Resolved {
     /// A VM found by other means (a listing), with its provider.
     pub fn of(row: VmRow) -> Result<Self> {
         let kind = Kind::parse(&row.provider)?;
-        Ok(Self { row, kind })
+        Ok(Self {
+            row,
+            kind,
+            unmanaged: false,
+        })
     }
 
     /// The VM's own name (not the session name it may have been named by).
@@ -39,6 +50,29 @@ pub fn vm(cx: &Ctx, name: &str) -> Result<Resolved> {
     let row = row(&cx.d, name)?;
     check_target(&cx.d, &cx.azure.target, &row)?;
     Resolved::of(row)
+}
+
+/// [`vm`], or else a cloud VM of that name that azlin did not make, where
+/// the request looks (its `--resource-group`, else the configured one).
+pub async fn vm_or_unmanaged(cx: &Ctx, name: &str) -> Result<Resolved> {
+    let not_in_fleet = match vm(cx, name) {
+        Ok(found) => return Ok(found),
+        Err(e) => e,
+    };
+    for kind in Kind::ALL {
+        let provider = cx.d.providers.get(kind);
+        if !provider.capabilities().azure_target {
+            continue;
+        }
+        if let Some(row) = provider.find_unmanaged(name, &cx.azure).await? {
+            return Ok(Resolved {
+                row,
+                kind,
+                unmanaged: true,
+            });
+        }
+    }
+    Err(not_in_fleet)
 }
 
 /// The row of the VM that `name` means: a VM name, or a session name the

@@ -81,6 +81,7 @@ impl AzureProvider {
             os_disk,
             public_address: None,
             private_address: None,
+            made_by_azlin: true,
         };
         let allowed = self.allowed_cidr(stage).await?;
         let ssh_public_key = crate::ssh_key::ensure(&self.home)?;

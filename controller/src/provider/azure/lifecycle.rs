@@ -65,15 +65,27 @@ impl AzureProvider {
         Ok(Self::deletions(&data_of(vm)?))
     }
 
+    /// What deleting the VM deletes, in order: the VM, its NIC, then the
+    /// rest. A VM azlin did not make has no deployment of azlin's, and may
+    /// have no public IP or an NSG others use (left out of `d`).
     fn deletions(d: &AzureData) -> Vec<String> {
-        vec![
+        let mut out = vec![
             d.vm_path(),
             d.path("Microsoft.Network/networkInterfaces", &d.nic),
-            d.path("Microsoft.Network/publicIPAddresses", &d.public_ip),
-            d.path("Microsoft.Network/networkSecurityGroups", &d.nsg),
-            d.path("Microsoft.Compute/disks", &d.os_disk),
-            d.deployment_path(),
-        ]
+        ];
+        for (kind, name) in [
+            ("Microsoft.Network/publicIPAddresses", &d.public_ip),
+            ("Microsoft.Network/networkSecurityGroups", &d.nsg),
+            ("Microsoft.Compute/disks", &d.os_disk),
+        ] {
+            if !name.is_empty() {
+                out.push(d.path(kind, name));
+            }
+        }
+        if d.made_by_azlin {
+            out.push(d.deployment_path());
+        }
+        out
     }
 
     /// Delete the VM, then its NIC, and then its public IP, NSG, OS disk
@@ -103,19 +115,23 @@ impl AzureProvider {
                 api::NETWORK
             }
         };
+        // The VM before its NIC, the NIC before what it holds.
         for id in &ids[..2] {
             arm.delete(id, api_of(id))
                 .await
                 .with_context(|| format!("cannot delete {id}"))?;
         }
-        let (a, b, c, d) = tokio::join!(
-            arm.delete(&ids[2], api_of(&ids[2])),
-            arm.delete(&ids[3], api_of(&ids[3])),
-            arm.delete(&ids[4], api_of(&ids[4])),
-            arm.delete(&ids[5], api_of(&ids[5])),
-        );
-        for (id, r) in ids[2..].iter().zip([a, b, c, d]) {
-            r.with_context(|| format!("cannot delete {id}"))?;
+        let mut rest = tokio::task::JoinSet::new();
+        for id in ids.into_iter().skip(2) {
+            let (arm, api) = (arm.clone(), api_of(&id));
+            rest.spawn(async move {
+                arm.delete(&id, api)
+                    .await
+                    .with_context(|| format!("cannot delete {id}"))
+            });
+        }
+        for r in rest.join_all().await {
+            r?;
         }
         Ok(())
     }

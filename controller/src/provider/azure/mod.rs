@@ -15,6 +15,7 @@ mod lifecycle;
 mod machine;
 mod public_ip;
 mod template;
+mod unmanaged;
 
 use std::{collections::HashMap, sync::Arc};
 
@@ -36,14 +37,10 @@ pub use agent_store::account_name;
 pub use lifecycle::PowerAction;
 
 use super::{
-    Capabilities, Kind, MachineChoice, NewStyle, Provider, Provisioned, Stage, Started, VmSpec,
-    Work,
+    Capabilities, CloudViews, Kind, MachineChoice, NewStyle, Provider, Provisioned, Stage, Started,
+    VmSpec, Work,
 };
-use crate::{
-    azure::context::AzureContext,
-    ipc::{CloudView, new::Machine},
-    state::VmRow,
-};
+use crate::{azure::context::AzureContext, ipc::new::Machine, state::VmRow};
 
 /// An Azure VM can be powered off and keep its hardware, be resized, and
 /// lives in a subscription and resource group. The daemon dials it.
@@ -153,8 +150,16 @@ impl Provider for AzureProvider {
         &'a self,
         rows: &'a [&'a VmRow],
         azure: &'a AzureContext,
-    ) -> Work<'a, std::collections::BTreeMap<String, CloudView>> {
-        Box::pin(self.inventory(rows, &azure.access))
+    ) -> Work<'a, CloudViews> {
+        Box::pin(self.inventory(rows, azure))
+    }
+
+    fn find_unmanaged<'a>(
+        &'a self,
+        name: &'a str,
+        azure: &'a AzureContext,
+    ) -> Work<'a, Result<Option<VmRow>>> {
+        Box::pin(self.find_unmanaged(name, azure))
     }
 
     fn place(&self, vm: &VmRow) -> String {
@@ -195,6 +200,14 @@ pub struct AzureData {
     pub public_address: Option<String>,
     #[serde(default)]
     pub private_address: Option<String>,
+    /// `false` for a VM azlin found in a resource group but did not make:
+    /// only what it owns is deleted, and no template deployment is.
+    #[serde(default = "made_by_azlin")]
+    pub made_by_azlin: bool,
+}
+
+fn made_by_azlin() -> bool {
+    true
 }
 
 impl AzureData {
