@@ -147,6 +147,12 @@ impl Deref for DockerEnv {
     }
 }
 
+impl std::ops::DerefMut for DockerEnv {
+    fn deref_mut(&mut self) -> &mut Env {
+        &mut self.env
+    }
+}
+
 impl Drop for DockerEnv {
     fn drop(&mut self) {
         let home = format!("label=azlin.home={}", self.home().display());

@@ -259,6 +259,19 @@ pub enum Command {
         #[command(flatten)]
         scope: AzureScope,
     },
+    /// Bring Azure VMs azlin did not make into the fleet, without SSH:
+    /// Run Command installs the agent (from the subscription's store,
+    /// sha256 checked) and the NSGs on the VM admit its port from
+    /// allowed_cidr only. The VM must be running Linux. `--dry-run` says
+    /// what would change.
+    Adopt {
+        #[arg(required = true)]
+        vms: Vec<String>,
+        #[arg(long)]
+        dry_run: bool,
+        #[command(flatten)]
+        scope: AzureScope,
+    },
     /// Delete a VM and revoke its certificate (as `destroy`).
     Kill {
         vm: String,

@@ -1,6 +1,7 @@
 //! The `azlin` command line. Each command asks the daemon (starting it if
 //! needed) and prints the answer; only `azlin daemon run` is long-lived.
 
+mod adopt;
 mod alerts;
 mod args;
 mod connect;
@@ -328,6 +329,11 @@ fn run_command(home: &Home, config: &Config, command: Command) -> Result<()> {
             scope,
         )?),
         Command::Kill { vm, yes, scope } => destroy::run(&home, vm, yes, scope),
+        Command::Adopt {
+            vms,
+            dry_run,
+            scope,
+        } => adopt::run(&home, vms, dry_run, scope),
         Command::Token { vm, ttl } => {
             println!("{}", ask(&home, Token { vm, ttl_secs: ttl })?);
             Ok(())

@@ -28,6 +28,7 @@
 //! The envelope starts with [`IPC_VERSION`] so a CLI and a daemon from
 //! different builds tell each other so instead of misreading each other.
 
+pub mod adopt;
 pub mod alerts;
 pub mod client;
 pub mod daemon;
@@ -62,7 +63,7 @@ pub fn encode_reply(reply: &Reply) -> anyhow::Result<Vec<u8>> {
 }
 
 /// Bumped whenever a type of this module changes shape.
-pub const IPC_VERSION: u32 = 11;
+pub const IPC_VERSION: u32 = 12;
 /// Largest IPC frame (fleet listings grow with the fleet).
 pub const MAX_IPC_FRAME: usize = 16 * 1024 * 1024;
 
@@ -122,6 +123,7 @@ requests! {
     VmStatus(vms::VmStatus),
     New(new::New),
     PlanNew(new::PlanNew),
+    Adopt(adopt::Adopt),
     Start(lifecycle::Start),
     Stop(lifecycle::Stop),
     Restart(lifecycle::Restart),

@@ -98,6 +98,9 @@ pub struct Capabilities {
     /// `new --size/--region/--image/--admin-user/--disk-size` choose the
     /// machine.
     pub machine: bool,
+    /// `adopt VM`: a VM of the cloud's that azlin did not make gets the
+    /// agent without SSH.
+    pub adopt: bool,
 }
 
 /// What a request asks of a provider, with its provider-specific flags.

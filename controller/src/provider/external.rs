@@ -26,6 +26,7 @@ pub const CAPABILITIES: Capabilities = Capabilities {
     dev_tools: false,
     azure_target: false,
     machine: false,
+    adopt: false,
 };
 
 pub struct ExternalProvider;

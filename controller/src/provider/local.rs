@@ -36,6 +36,7 @@ pub const CAPABILITIES: Capabilities = Capabilities {
     dev_tools: false,
     azure_target: false,
     machine: false,
+    adopt: false,
 };
 
 pub struct LocalProvider {

@@ -65,6 +65,19 @@ pub struct VmSpec {
     pub machine: Machine,
 }
 
+/// A cloud VM azlin did not make, checked for `azlin adopt`.
+#[derive(Debug, Clone)]
+pub struct Adoption {
+    /// The VM as a row (not stored until it is adopted).
+    pub row: VmRow,
+    /// Where the daemon can dial its agent; `None`: the agent must dial in.
+    pub public_address: Option<String>,
+    /// The VM's login user, which the agent runs commands as.
+    pub user: Option<String>,
+    /// What adopting it changes, in words (`adopt --dry-run`).
+    pub changes: Vec<String>,
+}
+
 /// What a cloud says of its VMs now.
 #[derive(Debug, Default)]
 pub struct CloudViews {
@@ -245,6 +258,28 @@ pub trait Provider: Send + Sync {
         _azure: &'a AzureContext,
     ) -> Work<'a, CloudViews> {
         Box::pin(async { CloudViews::default() })
+    }
+
+    /// Whether the cloud VM `name` (where the request looks, not azlin's)
+    /// can be adopted, and what that changes (providers with `adopt`).
+    fn adoption<'a>(
+        &'a self,
+        _name: &'a str,
+        _azure: &'a AzureContext,
+    ) -> Work<'a, Result<Adoption>> {
+        Box::pin(async { anyhow::bail!("this provider cannot adopt VMs") })
+    }
+
+    /// Install the agent on the VM `adoption` describes, to enroll with
+    /// `spec`'s token (providers with `adopt`).
+    fn adopt<'a>(
+        &'a self,
+        _adoption: &'a Adoption,
+        _spec: &'a VmSpec,
+        _azure: &'a AzureContext,
+        _stage: Stage<'a>,
+    ) -> Work<'a, Result<Provisioned>> {
+        Box::pin(async { anyhow::bail!("this provider cannot adopt VMs") })
     }
 
     /// A VM named `name` that the cloud has where the request looks, but

@@ -61,7 +61,12 @@ fn refuse(status: u16, code: &str, message: &str) -> Answer {
 
 impl FakeBlob {
     pub fn start() -> Self {
-        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        Self::start_on("127.0.0.1")
+    }
+
+    /// Listen on `ip` (a docker network's gateway, for containers).
+    pub fn start_on(ip: &str) -> Self {
+        let listener = TcpListener::bind((ip, 0)).unwrap();
         let addr = listener.local_addr().unwrap();
         let state = Arc::new(Mutex::new(State::default()));
         let shared = state.clone();

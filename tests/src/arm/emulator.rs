@@ -32,6 +32,11 @@ pub trait VmHooks: Send {
     /// The VM stops running (`deallocate`, `powerOff`) or runs again.
     fn power(&mut self, vm: &str, running: bool);
     fn deleted(&mut self, vm: &str);
+    /// Run Command on `vm`: run `script` (one command a line) there, and
+    /// give its stdout and stderr; `None`: nothing stands in for that VM.
+    fn run_command(&mut self, _vm: &str, _script: &[String]) -> Option<(String, String)> {
+        None
+    }
 }
 
 #[derive(Default)]
@@ -279,6 +284,21 @@ impl Emulator {
         self.hooks = hooks;
     }
 
+    /// Change a resource in place, behind azlin's back.
+    pub fn edit(&mut self, path: &str, f: impl FnOnce(&mut Value)) {
+        if let Some(r) = self.resources.get_mut(&path.to_ascii_lowercase()) {
+            f(r);
+        }
+    }
+
+    /// Give a public IP (an ARM path) this address, as if Azure had
+    /// assigned it (so a test can point it at a stand-in VM).
+    pub fn set_public_ip(&mut self, ip_path: &str, address: &str) {
+        if let Some(ip) = self.resources.get_mut(&ip_path.to_ascii_lowercase()) {
+            ip["properties"]["ipAddress"] = json!(address);
+        }
+    }
+
     /// Change a VM's power state behind azlin's back, as the portal or
     /// Azure itself would (no hooks run: the VM's agent is not told).
     pub fn set_power(&mut self, vm_path: &str, state: &str) {
@@ -337,7 +357,7 @@ impl Emulator {
         match method {
             "PUT" => self.put(&key, path, body, base),
             "GET" => self.get(&key, path, query),
-            "POST" => self.action(&key, base),
+            "POST" => self.action(&key, body, base),
             "DELETE" => self.delete(&key, base),
             _ => (405, vec![], String::new()),
         }
@@ -804,10 +824,84 @@ impl Emulator {
         (200, vec![], v.to_string())
     }
 
-    fn action(&mut self, key: &str, base: &str) -> Answer {
+    /// Run Command: the script goes to the test's stand-in for the VM
+    /// (hooks); the answer is `202` with a `Location` that ends in the
+    /// REST specs' result shape (a StdOut and a StdErr status).
+    fn run_command(&mut self, vm_key: &str, body: &str, base: &str) -> Answer {
+        let Some(vm) = self.resources.get(vm_key) else {
+            return not_found(vm_key);
+        };
+        let name = vm["name"].as_str().unwrap_or_default().to_string();
+        let power = vm["powerState"].as_str().unwrap_or("running").to_string();
+        if power != "running" {
+            return (
+                409,
+                vec![],
+                json!({"error": {"code": "OperationNotAllowed", "message": format!("Cannot run command on VM {name}: it is {power}.")}})
+                    .to_string(),
+            );
+        }
+        let input: Value = match serde_json::from_str(body) {
+            Ok(v) => v,
+            Err(e) => {
+                return (
+                    400,
+                    vec![],
+                    json!({"error": {"code": "InvalidRequestContent", "message": e.to_string()}})
+                        .to_string(),
+                );
+            }
+        };
+        if input["commandId"] != "RunShellScript" {
+            return (
+                400,
+                vec![],
+                json!({"error": {"code": "InvalidParameter", "message": "commandId"}}).to_string(),
+            );
+        }
+        let script: Vec<String> = input["script"]
+            .as_array()
+            .map(|a| {
+                a.iter()
+                    .filter_map(|l| l.as_str().map(String::from))
+                    .collect()
+            })
+            .unwrap_or_default();
+        let (out, err) = self
+            .hooks
+            .as_mut()
+            .and_then(|h| h.run_command(&name, &script))
+            .unwrap_or_else(|| {
+                (
+                    String::new(),
+                    format!("no stand-in runs commands on {name}"),
+                )
+            });
+        let result = json!({"value": [
+            {"code": "ComponentStatus/StdOut/succeeded", "level": "Info", "displayStatus": "Provisioning succeeded", "message": out},
+            {"code": "ComponentStatus/StdErr/succeeded", "level": "Info", "displayStatus": "Provisioning succeeded", "message": err}
+        ]});
+        let id = self.begin(None, Some(result));
+        let sub = vm_key.split('/').nth(2).unwrap_or_default();
+        (
+            202,
+            vec![(
+                "location".into(),
+                format!(
+                    "{base}/subscriptions/{sub}/providers/Microsoft.Compute/locations/westus2/asyncoperations/{id}?monitor=true"
+                ),
+            )],
+            String::new(),
+        )
+    }
+
+    fn action(&mut self, key: &str, body: &str, base: &str) -> Answer {
         let Some((vm_key, verb)) = key.rsplit_once('/') else {
             return not_found(key);
         };
+        if verb == "runcommand" {
+            return self.run_command(vm_key, body, base);
+        }
         if verb == "listkeys" && is_storage_account(vm_key) {
             let Some(k) = self.storage_keys.get(vm_key) else {
                 return not_found(vm_key);

@@ -347,3 +347,53 @@ pub struct UsageName {
     #[serde(default)]
     pub localized_value: Option<String>,
 }
+
+/// The body of `POST …/virtualMachines/{vm}/runCommand`.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RunCommandInput {
+    /// `RunShellScript` on Linux.
+    pub command_id: String,
+    /// One command a line.
+    pub script: Vec<String>,
+}
+
+/// What a Run Command reports: on Linux one `ProvisioningState/…` status
+/// whose message holds `[stdout]` and `[stderr]`; in the REST specs'
+/// example, one `ComponentStatus/StdOut/…` and one `…/StdErr/…` status.
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct RunCommandResult {
+    #[serde(default)]
+    pub value: Vec<RunCommandStatus>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RunCommandStatus {
+    #[serde(default)]
+    pub code: String,
+    #[serde(default)]
+    pub message: String,
+}
+
+impl RunCommandResult {
+    /// (stdout, stderr) in either shape.
+    pub fn output(&self) -> (String, String) {
+        let part = |kind: &str| {
+            self.value
+                .iter()
+                .find(|s| s.code.contains(&format!("/{kind}/")))
+                .map(|s| s.message.clone())
+        };
+        if let (Some(out), Some(err)) = (part("StdOut"), part("StdErr")) {
+            return (out, err);
+        }
+        let all: String = self.value.iter().map(|s| s.message.as_str()).collect();
+        let after = |tag: &str| all.split_once(tag).map(|(_, rest)| rest);
+        let out = after("[stdout]")
+            .map(|r| r.split("[stderr]").next().unwrap_or(r))
+            .unwrap_or(&all);
+        let err = after("[stderr]").unwrap_or("");
+        (out.trim().to_string(), err.trim().to_string())
+    }
+}

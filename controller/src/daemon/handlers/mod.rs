@@ -8,6 +8,7 @@
 //! Not here: the agents' connections (`daemon::agents`) and the work the
 //! daemon does on its own (`daemon::jobs`).
 
+pub mod adopt;
 pub mod alerts;
 pub mod cloud_view;
 pub mod daemon_status;
@@ -120,6 +121,7 @@ pub async fn dispatch(
         Request::VmStatus(r) => answer_vm(r, &cx).await,
         Request::New(r) => answer(r, &cx).await,
         Request::PlanNew(r) => answer(r, &cx).await,
+        Request::Adopt(r) => answer(r, &cx).await,
         Request::Start(r) => answer_vm(r, &cx).await,
         Request::Stop(r) => answer_vm(r, &cx).await,
         Request::Restart(r) => answer_vm(r, &cx).await,

@@ -265,7 +265,10 @@ impl AzureProvider {
 
     /// The NSG's only source: the configured CIDR, else this machine's
     /// public address as a what-is-my-IP service sees it.
-    async fn allowed_cidr(&self, stage: &(dyn Fn(String) + Send + Sync)) -> Result<String> {
+    pub(super) async fn allowed_cidr(
+        &self,
+        stage: &(dyn Fn(String) + Send + Sync),
+    ) -> Result<String> {
         let Some(cidr) = self.config.allowed_cidr.clone() else {
             let url = self
                 .config

@@ -7,6 +7,7 @@
 //! What azlin made for a VM is recorded in `state.db` ([`AzureData`]), so
 //! `kill` removes exactly that: the VM, its NIC, public IP, OS disk and NSG.
 
+mod adopt;
 mod agent_store;
 mod capacity;
 mod create;
@@ -37,8 +38,8 @@ pub use agent_store::account_name;
 pub use lifecycle::PowerAction;
 
 use super::{
-    Capabilities, CloudViews, Kind, MachineChoice, NewStyle, Provider, Provisioned, Stage, Started,
-    VmSpec, Work,
+    Adoption, Capabilities, CloudViews, Kind, MachineChoice, NewStyle, Provider, Provisioned,
+    Stage, Started, VmSpec, Work,
 };
 use crate::{azure::context::AzureContext, ipc::new::Machine, state::VmRow};
 
@@ -54,6 +55,7 @@ pub const CAPABILITIES: Capabilities = Capabilities {
     dev_tools: true,
     azure_target: true,
     machine: true,
+    adopt: true,
 };
 
 impl Provider for AzureProvider {
@@ -152,6 +154,24 @@ impl Provider for AzureProvider {
         azure: &'a AzureContext,
     ) -> Work<'a, CloudViews> {
         Box::pin(self.inventory(rows, azure))
+    }
+
+    fn adoption<'a>(
+        &'a self,
+        name: &'a str,
+        azure: &'a AzureContext,
+    ) -> Work<'a, Result<Adoption>> {
+        Box::pin(self.adoption(name, azure))
+    }
+
+    fn adopt<'a>(
+        &'a self,
+        adoption: &'a Adoption,
+        spec: &'a VmSpec,
+        azure: &'a AzureContext,
+        stage: Stage<'a>,
+    ) -> Work<'a, Result<Provisioned>> {
+        Box::pin(self.adopt(adoption, spec, azure, stage))
     }
 
     fn find_unmanaged<'a>(

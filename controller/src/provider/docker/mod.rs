@@ -44,6 +44,7 @@ pub const CAPABILITIES: Capabilities = Capabilities {
     dev_tools: true,
     azure_target: false,
     machine: false,
+    adopt: false,
 };
 
 impl Provider for DockerProvider {

@@ -1,0 +1,236 @@
+//! `azlin adopt`: a VM azlin did not make (a systemd container from the VM
+//! image stands in for it, on the docker test network, with its own user)
+//! is listed as `no agent`, then adopted through the emulated ARM's Run
+//! Command, which really runs azlin's script in the container: the agent
+//! comes from the subscription's blob store through a read-only SAS (the
+//! fake Blob endpoint listens on the network's gateway), is checked,
+//! installed and started by systemd, enrolls, and runs `exec`. Windows,
+//! deallocated and unreachable VMs are refused with the reason and
+//! nothing changed.
+
+use std::{
+    collections::BTreeMap,
+    sync::{Arc, Mutex},
+};
+
+use azlin_e2e::{
+    arm::{
+        blob::FakeBlob,
+        emulator::{Emulator, VmHooks},
+        fake::FakeArm,
+    },
+    docker::{self, DockerEnv, TEST_NETWORK, TEST_SUBNET, docker_ok},
+};
+
+const SUB: &str = "00000000-0000-0000-0000-0000000000ad";
+
+/// Run Command runs in the VM's container.
+#[derive(Clone, Default)]
+struct Containers(Arc<Mutex<BTreeMap<String, String>>>);
+
+impl VmHooks for Containers {
+    fn created(&mut self, _: &str, _: &str, _: &str) {}
+    fn power(&mut self, _: &str, _: bool) {}
+    fn deleted(&mut self, _: &str) {}
+    fn run_command(&mut self, vm: &str, script: &[String]) -> Option<(String, String)> {
+        let container = self.0.lock().unwrap().get(vm)?.clone();
+        let out = docker::docker(&["exec", &container, "sh", "-c", &script.join("\n")]);
+        Some((
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        ))
+    }
+}
+
+#[test]
+fn a_vm_azlin_did_not_make_is_adopted_through_run_command_and_runs_exec() {
+    let Some(image) = docker::image() else {
+        return;
+    };
+    let mut env = DockerEnv::new(&image);
+    // The network the docker provider would make, made here (no VM of the
+    // docker provider is in this test).
+    let _ = docker::docker(&["network", "create", "--subnet", TEST_SUBNET, TEST_NETWORK]);
+    // The host as the containers see it: the network's gateway, which
+    // Docker leaves out of the inspection when it chose it itself (the
+    // first address of the subnet).
+    let gateway = docker_ok(&[
+        "network",
+        "inspect",
+        "--format",
+        "{{range .IPAM.Config}}{{.Gateway}}{{end}}",
+        TEST_NETWORK,
+    ])
+    .trim()
+    .to_string();
+    let gateway = if gateway.is_empty() {
+        let base = TEST_SUBNET.split('/').next().unwrap();
+        let mut octets: Vec<u8> = base.split('.').map(|o| o.parse().unwrap()).collect();
+        octets[3] = 1;
+        format!("{}.{}.{}.{}", octets[0], octets[1], octets[2], octets[3])
+    } else {
+        gateway
+    };
+    // The VM: the image booted by systemd, with the admin user its owner
+    // made; no agent.
+    let container = format!("azlin-adopt-{}", std::process::id());
+    docker_ok(&[
+        "run",
+        "--detach",
+        "--name",
+        &container,
+        "--hostname",
+        "legacy",
+        "--network",
+        TEST_NETWORK,
+        "--label",
+        &format!("azlin.home={}", env.home().display()),
+        "--label",
+        "azlin.vm=legacy",
+        "--stop-signal",
+        "SIGRTMIN+3",
+        "--tmpfs",
+        "/run",
+        "--tmpfs",
+        "/run/lock",
+        "--volume",
+        "/sys/fs/cgroup:/sys/fs/cgroup:ro",
+        &image,
+    ]);
+    docker_ok(&[
+        "exec",
+        &container,
+        "sh",
+        "-c",
+        "timeout 120 sh -c 'until systemctl is-system-running 2>/dev/null | grep -qE \"running|degraded\"; do sleep 0.2; done'; useradd -m -s /bin/bash them",
+    ]);
+    let vm_ip = docker_ok(&[
+        "inspect",
+        "--format",
+        "{{range .NetworkSettings.Networks}}{{.IPAddress}}{{end}}",
+        &container,
+    ])
+    .trim()
+    .to_string();
+
+    let hooks = Containers::default();
+    hooks
+        .0
+        .lock()
+        .unwrap()
+        .insert("legacy".into(), container.clone());
+    let blob = FakeBlob::start_on(&gateway);
+    let fake = FakeArm::emulating(Emulator::new(1, Some(Box::new(hooks))).with_blob(blob.clone()));
+    env.configure(&format!(
+        "[azure]\nsubscription = \"{SUB}\"\nresource_group = \"theirs\"\nlocation = \"westus2\"\n\
+         allowed_cidr = \"203.0.113.7/32\"\n"
+    ));
+    env.set_var("AZLIN_ARM_ENDPOINT", fake.base());
+    env.set_var("AZLIN_ARM_TOKEN", "test-token");
+    env.set_var("AZLIN_RETAIL_PRICES_ENDPOINT", fake.base());
+    let rg = format!("/subscriptions/{SUB}/resourceGroups/theirs");
+    fake.emulator(|e| {
+        e.plant_vm(&rg, "legacy", "Standard_D2s_v5", "legacy-nsg", true);
+        e.set_public_ip(
+            &format!("{rg}/providers/Microsoft.Network/publicIPAddresses/legacy-ip"),
+            &vm_ip,
+        );
+        e.plant_vm(&rg, "win", "Standard_D2s_v5", "win-nsg", true);
+        e.edit(
+            &format!("{rg}/providers/Microsoft.Compute/virtualMachines/win"),
+            |vm| vm["properties"]["storageProfile"]["osDisk"]["osType"] = "Windows".into(),
+        );
+        e.plant_vm(&rg, "sleepy", "Standard_D2s_v5", "sleepy-nsg", true);
+        e.set_power(
+            &format!("{rg}/providers/Microsoft.Compute/virtualMachines/sleepy"),
+            "deallocated",
+        );
+        e.plant_vm(&rg, "private", "Standard_D2s_v5", "private-nsg", false);
+    });
+    let nsg_rules = |nsg: &str| {
+        fake.emulator(|e| {
+            e.paths()
+                .into_iter()
+                .filter(|p| p.contains(&format!("/networksecuritygroups/{nsg}/securityrules/")))
+                .count()
+        })
+    };
+    let legacy = || {
+        env.list()
+            .into_iter()
+            .find(|v| v["name"] == "legacy")
+            .unwrap()
+    };
+    assert_eq!(legacy()["no_agent"], true);
+
+    // --dry-run says what would change, and changes nothing.
+    let plan = env.ok(&["adopt", "--dry-run", "legacy"]);
+    assert!(
+        plan.contains("admit UDP 47800 from the allowed address in NSG legacy-nsg"),
+        "{plan}"
+    );
+    assert!(plan.contains("Run Command on legacy"), "{plan}");
+    assert_eq!(nsg_rules("legacy-nsg"), 0);
+    assert!(blob.seen().is_empty());
+
+    // What cannot be adopted says why and changes nothing.
+    let err = env.fails(&["adopt", "win"]);
+    assert!(err.contains("runs Windows"), "{err}");
+    let err = env.fails(&["adopt", "sleepy"]);
+    assert!(
+        err.contains("deallocated") && err.contains("azlin start sleepy"),
+        "{err}"
+    );
+    let err = env.fails(&["adopt", "private"]);
+    assert!(
+        err.contains("no public IP") && err.contains("[daemon] listen"),
+        "{err}"
+    );
+    assert_eq!(nsg_rules("private-nsg"), 0);
+    assert!(
+        env.fails(&["adopt", "nowhere"])
+            .contains("no VM named \"nowhere\"")
+    );
+
+    // Adopted: the NSG admits the agent from the allowed address only, the
+    // agent came through the SAS, enrolled, and runs commands as the VM's
+    // own user.
+    let out = env.ok(&["adopt", "legacy"]);
+    assert!(out.contains("legacy"), "{out}");
+    assert_eq!(nsg_rules("legacy-nsg"), 1);
+    let rule = fake
+        .emulator(|e| {
+            e.resource(&format!(
+                "{rg}/providers/Microsoft.Network/networkSecurityGroups/legacy-nsg/securityRules/azlin-agent"
+            ))
+        })
+        .unwrap();
+    assert_eq!(rule["properties"]["sourceAddressPrefix"], "203.0.113.7/32");
+    assert_eq!(rule["properties"]["protocol"], "Udp");
+    assert_eq!(rule["properties"]["destinationPortRange"], "47800");
+    assert!(
+        blob.seen().iter().any(|s| s.method == "GET"
+            && s.status == 200
+            && s.params.get("sp").is_some_and(|p| p == "r")),
+        "the VM downloaded the agent through a read-only SAS"
+    );
+    let v = legacy();
+    assert_eq!(v["no_agent"], false);
+    assert_eq!(v["connected"], true, "{v}");
+    assert_eq!(
+        env.ok(&["exec", "--vm", "legacy", "--", "whoami"]),
+        "them\n"
+    );
+    assert!(
+        env.fails(&["adopt", "legacy"])
+            .contains("in the fleet already")
+    );
+    // The unit is systemd's: it runs again after a restart of the service.
+    docker_ok(&[
+        "exec",
+        &container,
+        "systemctl",
+        "is-enabled",
+        "azlin-agent.service",
+    ]);
+}
