@@ -146,6 +146,15 @@ fn a_vm_azlin_did_not_make_is_adopted_through_run_command_and_runs_exec() {
             "deallocated",
         );
         e.plant_vm(&rg, "private", "Standard_D2s_v5", "private-nsg", false);
+        // legacy's subnet has an NSG of its own: both must admit the agent.
+        let vnet = format!("{rg}/providers/Microsoft.Network/virtualNetworks/theirs");
+        let body = serde_json::json!({"location": "westus2", "properties": {
+            "addressSpace": {"addressPrefixes": ["10.9.0.0/16"]},
+            "subnets": [{"name": "default", "properties": {"addressPrefix": "10.9.0.0/24",
+                "networkSecurityGroup": {"id": format!("{rg}/providers/Microsoft.Network/networkSecurityGroups/subnet-nsg")}}}]}});
+        e.handle("PUT", &vnet, "", &body.to_string(), "http://unused");
+        let nsg = format!("{rg}/providers/Microsoft.Network/networkSecurityGroups/subnet-nsg");
+        e.handle("PUT", &nsg, "", r#"{"location": "westus2", "properties": {}}"#, "http://unused");
     });
     let nsg_rules = |nsg: &str| {
         fake.emulator(|e| {
@@ -197,17 +206,20 @@ fn a_vm_azlin_did_not_make_is_adopted_through_run_command_and_runs_exec() {
     // own user.
     let out = env.ok(&["adopt", "legacy"]);
     assert!(out.contains("legacy"), "{out}");
-    assert_eq!(nsg_rules("legacy-nsg"), 1);
-    let rule = fake
-        .emulator(|e| {
-            e.resource(&format!(
-                "{rg}/providers/Microsoft.Network/networkSecurityGroups/legacy-nsg/securityRules/azlin-agent"
-            ))
-        })
-        .unwrap();
-    assert_eq!(rule["properties"]["sourceAddressPrefix"], "203.0.113.7/32");
-    assert_eq!(rule["properties"]["protocol"], "Udp");
-    assert_eq!(rule["properties"]["destinationPortRange"], "47800");
+    for nsg in ["legacy-nsg", "subnet-nsg"] {
+        assert_eq!(nsg_rules(nsg), 1, "{nsg}");
+        let rule = fake
+            .emulator(|e| {
+                e.resource(&format!(
+                    "{rg}/providers/Microsoft.Network/networkSecurityGroups/{nsg}/securityRules/azlin-agent"
+                ))
+            })
+            .unwrap();
+        assert_eq!(rule["properties"]["sourceAddressPrefix"], "203.0.113.7/32");
+        assert_eq!(rule["properties"]["protocol"], "Udp");
+        assert_eq!(rule["properties"]["destinationPortRange"], "47800");
+        assert_eq!(rule["properties"]["access"], "Allow");
+    }
     assert!(
         blob.seen().iter().any(|s| s.method == "GET"
             && s.status == 200

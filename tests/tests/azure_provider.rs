@@ -290,6 +290,15 @@ fn azure_vms_are_created_enrolled_stopped_started_and_deleted_without_leftovers(
         env.ok(&["status", "az-1"])
             .contains("price:       $0.0960/h ($70.08/month) while running, pay-as-you-go Linux")
     );
+    // top too: each running VM's $/h and the total.
+    let top = env.ok(&["top", "--once"]);
+    assert!(top.contains("$/H") && top.contains("$0.0960"), "{top}");
+    assert!(top.contains("$0.1920/h ($140.16/month) together"), "{top}");
+    let top: Vec<serde_json::Value> = serde_json::from_str(&env.ok(&["top", "--json"])).unwrap();
+    assert!(
+        top.iter().all(|v| v["price"]["per_hour"] == 0.096),
+        "{top:?}"
+    );
     // Asked once a day: the answers are kept in state.db.
     let asked = fake.emulator(|e| e.price_requests);
     env.ok(&["list"]);

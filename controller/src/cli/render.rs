@@ -33,7 +33,31 @@ fn live_sample(v: &VmView) -> Option<&Sample> {
         .filter(|_| v.freshness.is_some_and(|f| f != Freshness::Lost))
 }
 
-fn row(v: &VmView) -> [String; 11] {
+/// Whether `agent` (an agent's version) is older than this controller's.
+pub fn agent_is_older(agent: &str) -> bool {
+    let parse = |v: &str| -> Option<Vec<u64>> {
+        v.split(['-', '+'])
+            .next()?
+            .split('.')
+            .map(|p| p.parse().ok())
+            .collect()
+    };
+    match (parse(agent), parse(env!("CARGO_PKG_VERSION"))) {
+        (Some(a), Some(c)) => a < c,
+        _ => false,
+    }
+}
+
+/// The agent's version, marked when it is older than this azlin.
+fn agent_cell(v: &VmView) -> String {
+    match &v.agent_version {
+        None => "-".into(),
+        Some(a) if agent_is_older(a) => format!("{a} (old)"),
+        Some(a) => a.clone(),
+    }
+}
+
+fn row(v: &VmView) -> [String; 12] {
     let s = live_sample(v);
     [
         v.name.clone(),
@@ -64,6 +88,7 @@ fn row(v: &VmView) -> [String; 11] {
         v.address.clone().unwrap_or_else(|| "-".into()),
         age(v.agent_started_at.filter(|_| v.connected)),
         tags(v),
+        agent_cell(v),
     ]
 }
 
@@ -122,26 +147,27 @@ pub fn vms(vms: &[VmView], json: bool) -> Result<()> {
         "ADDRESS",
         "UPTIME",
         "TAGS",
+        "AGENT",
     ]
     .map(String::from);
     if vms.iter().all(|v| v.cloud.is_none()) {
-        let rows: Vec<[String; 11]> = vms.iter().map(row).collect();
+        let rows: Vec<[String; 12]> = vms.iter().map(row).collect();
         print!("{}", aligned(&header, &rows));
         return Ok(());
     }
     // Cloud VMs among them: what their cloud says too.
     let cloud_header = ["POWER", "SIZE", "REGION", "$/H"].map(String::from);
-    let header: [String; 15] = std::array::from_fn(|i| {
+    let header: [String; 16] = std::array::from_fn(|i| {
         header
             .get(i)
-            .unwrap_or_else(|| &cloud_header[i - 11])
+            .unwrap_or_else(|| &cloud_header[i - 12])
             .clone()
     });
-    let rows: Vec<[String; 15]> = vms
+    let rows: Vec<[String; 16]> = vms
         .iter()
         .map(|v| {
             let (own, cloud) = (row(v), cloud_cells(v));
-            std::array::from_fn(|i| own.get(i).unwrap_or_else(|| &cloud[i - 11]).clone())
+            std::array::from_fn(|i| own.get(i).unwrap_or_else(|| &cloud[i - 12]).clone())
         })
         .collect();
     print!("{}", aligned(&header, &rows));
@@ -189,13 +215,19 @@ fn cloud_cells(v: &VmView) -> [String; 4] {
             c.power.clone(),
             c.size.clone().unwrap_or_else(dash),
             c.location.clone().unwrap_or_else(dash),
-            match (&c.price, &c.no_price) {
-                (Some(p), _) if p.currency == "USD" => format!("${:.4}", p.per_hour),
-                (Some(p), _) => format!("{:.4} {}", p.per_hour, p.currency),
-                (None, Some(_)) => "no price".into(),
-                (None, None) => dash(),
-            },
+            price_cell(v),
         ],
+    }
+}
+
+/// A VM's price per hour as a table cell: `$0.0960`, `no price` (a
+/// running VM the Retail Prices API has none for), or `-`.
+pub fn price_cell(v: &VmView) -> String {
+    match v.cloud.as_ref().map(|c| (&c.price, &c.no_price)) {
+        Some((Some(p), _)) if p.currency == "USD" => format!("${:.4}", p.per_hour),
+        Some((Some(p), _)) => format!("{:.4} {}", p.per_hour, p.currency),
+        Some((None, Some(_))) => "no price".into(),
+        _ => "-".into(),
     }
 }
 
@@ -234,7 +266,15 @@ pub fn vm(v: &VmView, json: bool) -> Result<()> {
         }
     );
     println!("enrolled:    {}", if v.enrolled { "yes" } else { "no" });
-    println!("agent:       {}", v.agent_version.as_deref().unwrap_or("-"));
+    println!(
+        "agent:       {}",
+        match v.agent_version.as_deref() {
+            None => "-".to_string(),
+            Some(a) if agent_is_older(a) =>
+                format!("{a} (older than this azlin, {})", env!("CARGO_PKG_VERSION")),
+            Some(a) => a.to_string(),
+        }
+    );
     println!(
         "uptime:      {}",
         age(v.agent_started_at.filter(|_| v.connected))
@@ -378,4 +418,35 @@ pub fn joined(controller: &str, ca_pem: &str, vms: &[JoinInfo], json: bool) -> R
          the machine can reach). Tokens expire; `azlin token NAME` issues a new one."
     );
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::agent_is_older;
+
+    #[test]
+    fn agents_older_than_this_azlin_are_told_apart() {
+        let (major, minor, patch) = (
+            env!("CARGO_PKG_VERSION_MAJOR").parse::<u64>().unwrap(),
+            env!("CARGO_PKG_VERSION_MINOR").parse::<u64>().unwrap(),
+            env!("CARGO_PKG_VERSION_PATCH").parse::<u64>().unwrap(),
+        );
+        assert!(!agent_is_older(env!("CARGO_PKG_VERSION")));
+        assert!(!agent_is_older(&format!("{major}.{minor}.{}", patch + 1)));
+        assert!(!agent_is_older(&format!("{}.0.0", major + 1)));
+        if minor > 0 || patch > 0 || major > 0 {
+            let older = if patch > 0 {
+                format!("{major}.{minor}.{}", patch - 1)
+            } else if minor > 0 {
+                format!("{major}.{}.99", minor - 1)
+            } else {
+                format!("{}.99.99", major - 1)
+            };
+            assert!(agent_is_older(&older), "{older}");
+            assert!(agent_is_older(&format!("{older}-rc1")), "{older}");
+        }
+        // What is not a version is not flagged.
+        assert!(!agent_is_older("nightly"));
+        assert!(!agent_is_older(""));
+    }
 }

@@ -94,11 +94,34 @@ pub fn run(home: &Home, vms: Vec<VmView>, sort: Sort, filter: String) -> Result<
     result
 }
 
+/// How often the dashboard asks the cloud too (power, prices); the other
+/// refreshes keep the last cloud view.
+const CLOUD_REFRESH: Duration = Duration::from_secs(60);
+
 fn spawn_fleet_poller(home: Home, tx: mpsc::Sender<Update>) {
     std::thread::spawn(move || {
+        let mut clouds: std::collections::BTreeMap<String, crate::ipc::CloudView> =
+            Default::default();
+        let mut asked: Option<Instant> = None;
         loop {
             std::thread::sleep(REFRESH);
-            let fleet = super::fetch(&home).map_err(|e| format!("{e:#}"));
+            let cloud = asked.is_none_or(|at| at.elapsed() >= CLOUD_REFRESH);
+            let fleet = super::fetch(&home, cloud)
+                .map(|mut vms| {
+                    if cloud {
+                        asked = Some(Instant::now());
+                        clouds = vms
+                            .iter()
+                            .filter_map(|v| Some((v.name.clone(), v.cloud.clone()?)))
+                            .collect();
+                    } else {
+                        for v in &mut vms {
+                            v.cloud = clouds.get(&v.name).cloned();
+                        }
+                    }
+                    vms
+                })
+                .map_err(|e| format!("{e:#}"));
             if tx.send(Update::Fleet(fleet)).is_err() {
                 return;
             }

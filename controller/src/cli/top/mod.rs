@@ -26,13 +26,19 @@ pub struct TopArgs {
     pub filter: String,
 }
 
-/// The fleet as the daemon holds it now.
-pub fn fetch(home: &Home) -> Result<Vec<VmView>> {
-    Client::connect_or_start(home)?.call(List { cloud: false }, |_, _| {})
+/// The fleet as the daemon holds it now; with `cloud`, also what the cloud
+/// says (power, and the price of running cloud VMs: three ARM lists per
+/// subscription and the day-old price cache, so the dashboard asks it once
+/// a minute, not every refresh).
+pub fn fetch(home: &Home, cloud: bool) -> Result<Vec<VmView>> {
+    let mut vms = Client::connect_or_start(home)?.call(List { cloud }, |_, _| {})?;
+    // top is the fleet's live view: cloud VMs without an agent have none.
+    vms.retain(|v| !v.no_agent);
+    Ok(vms)
 }
 
 pub fn run(home: &Home, args: TopArgs) -> Result<()> {
-    let vms = fetch(home)?;
+    let vms = fetch(home, true)?;
     if args.json {
         let list: Vec<serde_json::Value> = table::select(&vms, args.sort, &args.filter)
             .into_iter()
@@ -50,6 +56,9 @@ pub fn run(home: &Home, args: TopArgs) -> Result<()> {
             println!("no VMs; create some with `azlin new --pool 3`");
         } else {
             print!("{}", table::text(&rows));
+            if let Some(line) = crate::cli::render::fleet_price(&vms) {
+                println!("{line}");
+            }
         }
         return Ok(());
     }

@@ -23,7 +23,7 @@ impl Sort {
     }
 }
 
-pub const HEADER: [&str; 9] = [
+pub const HEADER: [&str; 10] = [
     "NAME",
     "STATE",
     "CPU",
@@ -33,6 +33,7 @@ pub const HEADER: [&str; 9] = [
     "NET RX/TX",
     "TMUX",
     "AGE",
+    "$/H",
 ];
 
 /// How a row should look: a lost VM is not to be mistaken for a live one.
@@ -46,7 +47,7 @@ pub enum Look {
 #[derive(Debug, Clone, PartialEq)]
 pub struct Row {
     pub vm: String,
-    pub cells: [String; 9],
+    pub cells: [String; 10],
     pub look: Look,
 }
 
@@ -121,6 +122,7 @@ pub fn row(v: &VmView) -> Row {
         (Some(ms), Some(Freshness::Stale)) => format!("stale {}", figures::sample_age(ms)),
         (Some(ms), _) => format!("LOST {}", figures::sample_age(ms)),
     };
+    let price = crate::cli::render::price_cell(v);
     let cells = match &v.sample {
         None => [
             name,
@@ -132,6 +134,7 @@ pub fn row(v: &VmView) -> Row {
             "-".into(),
             "-".into(),
             age,
+            price,
         ],
         Some(s) => {
             let disk = s
@@ -166,6 +169,7 @@ pub fn row(v: &VmView) -> Row {
                 ),
                 tmux,
                 age,
+                price,
             ]
         }
     };
@@ -178,7 +182,7 @@ pub fn row(v: &VmView) -> Row {
 
 /// The whole table as aligned text (for `--once` and no TTY).
 pub fn text(rows: &[Row]) -> String {
-    let cells: Vec<[String; 9]> = rows.iter().map(|r| r.cells.clone()).collect();
+    let cells: Vec<[String; 10]> = rows.iter().map(|r| r.cells.clone()).collect();
     crate::cli::render::aligned(&HEADER.map(String::from), &cells)
 }
 
@@ -211,6 +215,7 @@ pub fn json(v: &VmView) -> serde_json::Value {
         "users": s.map(|s| s.users),
         "processes": s.map(|s| s.processes),
         "tmux_sessions": s.map(|s| s.tmux_sessions()),
+        "price": v.cloud.as_ref().and_then(|c| c.price.as_ref()),
         "tmux_unavailable": s.and_then(|s| match &s.tmux {
             azlin_protocol::telemetry::Tmux::Unavailable { reason } => Some(reason.as_str()),
             _ => None,
