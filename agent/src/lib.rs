@@ -30,3 +30,4 @@ pub mod session;
 pub mod telemetry;
 pub mod terminal;
 pub mod tmux_server;
+pub mod upgrade;

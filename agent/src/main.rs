@@ -53,6 +53,7 @@ fn main() -> std::process::ExitCode {
 
 fn run(config_path: PathBuf) -> Result<()> {
     let config = AgentConfig::load(&config_path)?;
+    azlin_agent::upgrade::watch_trial();
     let creds = AgentCredentials::load_or_create(&config.state_dir, &config.ca_cert, &config.name)?;
     // One thread: the agent's work is a few small reads a second, and its
     // footprint on the developer's VM is a goal (see BENCHMARKS.md).

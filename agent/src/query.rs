@@ -63,6 +63,16 @@ pub async fn answer(
         Query::Alerts(rules) => {
             return crate::alerts::stream::serve(alerts, rules, send, recv).await;
         }
+        Query::Upgrade(req) => return crate::upgrade::serve(controller, req, send, recv).await,
+        Query::AgentBinary => {
+            match tokio::task::spawn_blocking(crate::upgrade::running_sha256).await {
+                Ok(Ok(sha256)) => QueryReply::AgentBinary { sha256 },
+                Ok(Err(reason)) => QueryReply::Error { reason },
+                Err(e) => QueryReply::Error {
+                    reason: format!("cannot hash the agent binary: {e}"),
+                },
+            }
+        }
     };
     if let Err(e) = transport::send(&mut send, &reply, MAX_QUERY_FRAME).await {
         tracing::debug!("could not answer query: {e}");

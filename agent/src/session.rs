@@ -172,6 +172,8 @@ async fn run(agent: &Arc<Agent>, conn: &quinn::Connection) -> Result<Outcome> {
         Some(other) => bail!("expected Ready, got {other:?}"),
         None => bail!("controller closed the control stream before Ready"),
     }
+    // The controller took this binary: an upgrade on trial is committed.
+    crate::upgrade::commit();
     if let Some(old) = agent.current.lock().await.replace(conn.clone()) {
         old.close(
             close::REPLACED,

@@ -30,6 +30,8 @@ pub const INSTALL_AGENT: &str = include_str!("../templates/install-agent.sh");
 pub const INSTALL_DEV_TOOLS: &str = include_str!("../templates/install-dev-tools.sh");
 /// The unit cloud-init installs is the one shipped in `deploy/`.
 pub const AGENT_UNIT: &str = include_str!("../../deploy/azlin-agent.service");
+/// Run before each start of the agent: rolls a failed upgrade back.
+pub const AGENT_GUARD: &str = include_str!("../templates/agent-guard.sh");
 
 /// How the VM's agent meets the controller.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -96,6 +98,7 @@ pub fn render(data: &UserData) -> Result<String, RenderError> {
         ("join_token", quote(&format!("{}\n", data.join_token))),
         ("agent_unit", quote(AGENT_UNIT)),
         ("install_agent", quote(INSTALL_AGENT)),
+        ("agent_guard", quote(AGENT_GUARD)),
         ("install_dev_tools", quote(INSTALL_DEV_TOOLS)),
         ("agent_url", quote(&data.agent_url)),
         (
@@ -162,6 +165,7 @@ pub fn adopt_script(data: &UserData) -> Result<Vec<String>, RenderError> {
             AGENT_UNIT,
         ),
         file("/usr/local/lib/azlin/install-agent", "0755", INSTALL_AGENT),
+        file("/usr/local/lib/azlin/agent-guard", "0755", AGENT_GUARD),
         format!(
             "/usr/local/lib/azlin/install-agent '{}' '{}'",
             data.agent_url,

@@ -53,6 +53,7 @@ pub mod stream;
 pub mod telemetry;
 pub mod terminal;
 pub mod transport;
+pub mod upgrade;
 pub mod version;
 
 /// ALPN protocol id spoken on every azlin QUIC connection.

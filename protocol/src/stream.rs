@@ -51,10 +51,15 @@ pub enum Query {
     Alerts(Vec<crate::alert::Rule>),
     /// Take files; the stream then carries [`crate::files::wire`] frames.
     Files(crate::files::wire::FilesRequest),
+    /// Replace the agent's binary; the stream then carries
+    /// [`crate::upgrade::UpgradeChunk`] frames.
+    Upgrade(crate::upgrade::UpgradeRequest),
+    /// The sha256 of the binary the agent runs.
+    AgentBinary,
 }
 
 impl Tagged for Query {
-    const KNOWN_TYPES: u32 = 6;
+    const KNOWN_TYPES: u32 = 8;
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -67,12 +72,22 @@ pub enum ProcessSort {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub enum QueryReply {
     Processes(Vec<ProcessInfo>),
-    Error { reason: String },
+    Error {
+        reason: String,
+    },
     SshHostKeys(SshHostKeys),
+    /// The new binary is in place (the previous one's sha256 is kept
+    /// beside it); the agent restarts into it now.
+    Upgraded {
+        previous_sha256: String,
+    },
+    AgentBinary {
+        sha256: String,
+    },
 }
 
 impl Tagged for QueryReply {
-    const KNOWN_TYPES: u32 = 3;
+    const KNOWN_TYPES: u32 = 5;
 }
 
 /// Where the VM's sshd listens and the public host keys it presents, as

@@ -58,6 +58,30 @@ pub struct ExecContext {
 
 impl ExecContext {}
 
+/// Commands running now (an upgrade waits for them before it restarts
+/// the agent, so none is cut off).
+static RUNNING: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+
+/// How many commands are running now.
+pub fn running() -> usize {
+    RUNNING.load(std::sync::atomic::Ordering::SeqCst)
+}
+
+struct Counted;
+
+impl Counted {
+    fn new() -> Self {
+        RUNNING.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        Counted
+    }
+}
+
+impl Drop for Counted {
+    fn drop(&mut self) {
+        RUNNING.fetch_sub(1, std::sync::atomic::Ordering::SeqCst);
+    }
+}
+
 /// Serve one exec stream to its end. `controller` names the peer, for the
 /// audit log.
 pub async fn run(
@@ -67,6 +91,7 @@ pub async fn run(
     mut send: quinn::SendStream,
     recv: FramedRecv,
 ) {
+    let _counted = Counted::new();
     let by = format!("{} via {controller}", req.requested_by);
     let account = check_request(&req)
         .map_err(|e| e.to_string())

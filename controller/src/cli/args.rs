@@ -272,6 +272,11 @@ pub enum Command {
         #[command(flatten)]
         scope: AzureScope,
     },
+    /// The agents on the VMs.
+    Agent {
+        #[command(subcommand)]
+        action: AgentAction,
+    },
     /// Delete a VM and revoke its certificate (as `destroy`).
     Kill {
         vm: String,
@@ -420,4 +425,27 @@ pub struct NewArgs {
     /// Create without asking, whatever the count or price.
     #[arg(long, short = 'y')]
     pub yes: bool,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum AgentAction {
+    /// Send a new agent binary to the chosen VMs over their connections, a
+    /// few at a time: each checks its sha256, keeps the old one and
+    /// restarts into the new one under systemd. A VM whose new agent does
+    /// not reach the controller in time puts the old one back by itself,
+    /// and the upgrade stops there. Running commands finish first.
+    Upgrade {
+        #[command(flatten)]
+        select: super::exec::SelectArgs,
+        /// The binary to send (default: the azlin-agent beside this azlin).
+        #[arg(long)]
+        binary: Option<std::path::PathBuf>,
+        /// Most VMs upgrading at once.
+        #[arg(long, default_value_t = 1)]
+        parallel: u32,
+        /// Seconds a new agent has to reach the controller before its VM
+        /// puts the previous one back.
+        #[arg(long, default_value_t = 60)]
+        timeout: u32,
+    },
 }

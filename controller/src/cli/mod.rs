@@ -329,6 +329,33 @@ fn run_command(home: &Home, config: &Config, command: Command) -> Result<()> {
             scope,
         )?),
         Command::Kill { vm, yes, scope } => destroy::run(&home, vm, yes, scope),
+        Command::Agent {
+            action:
+                args::AgentAction::Upgrade {
+                    select,
+                    binary,
+                    parallel,
+                    timeout,
+                },
+        } => {
+            let binary = match binary {
+                Some(b) => Some(anyhow::Context::with_context(
+                    std::path::absolute(&b),
+                    || format!("cannot tell where {} is", b.display()),
+                )?),
+                None => None,
+            };
+            let request = crate::ipc::agent_upgrade::AgentUpgrade {
+                selector: select.selector(true)?,
+                binary,
+                parallel,
+                timeout_secs: timeout,
+            };
+            let answer = Client::connect_or_start(&home)?.call(request, |vm, message| {
+                eprintln!("{vm}: {message}");
+            });
+            done(answer?)
+        }
         Command::Adopt {
             vms,
             dry_run,

@@ -29,6 +29,7 @@
 //! different builds tell each other so instead of misreading each other.
 
 pub mod adopt;
+pub mod agent_upgrade;
 pub mod alerts;
 pub mod client;
 pub mod daemon;
@@ -63,7 +64,7 @@ pub fn encode_reply(reply: &Reply) -> anyhow::Result<Vec<u8>> {
 }
 
 /// Bumped whenever a type of this module changes shape.
-pub const IPC_VERSION: u32 = 12;
+pub const IPC_VERSION: u32 = 13;
 /// Largest IPC frame (fleet listings grow with the fleet).
 pub const MAX_IPC_FRAME: usize = 16 * 1024 * 1024;
 
@@ -124,6 +125,7 @@ requests! {
     New(new::New),
     PlanNew(new::PlanNew),
     Adopt(adopt::Adopt),
+    AgentUpgrade(agent_upgrade::AgentUpgrade),
     Start(lifecycle::Start),
     Stop(lifecycle::Stop),
     Restart(lifecycle::Restart),

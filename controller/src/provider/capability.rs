@@ -101,6 +101,10 @@ pub struct Capabilities {
     /// `adopt VM`: a VM of the cloud's that azlin did not make gets the
     /// agent without SSH.
     pub adopt: bool,
+    /// `agent upgrade`: the agent runs under systemd, which starts a new
+    /// binary sent over its connection and rolls it back (local VMs run
+    /// this azlin's own binary).
+    pub agent_upgrade: bool,
 }
 
 /// What a request asks of a provider, with its provider-specific flags.
@@ -119,6 +123,7 @@ pub enum Operation<'a> {
     },
     Restart,
     Resize,
+    AgentUpgrade,
 }
 
 impl Operation<'_> {
@@ -129,6 +134,7 @@ impl Operation<'_> {
             Operation::Stop { .. } => "stop",
             Operation::Restart => "restart",
             Operation::Resize => "resize",
+            Operation::AgentUpgrade => "agent upgrade",
         }
     }
 }
@@ -231,7 +237,21 @@ pub fn refusal(
             "{noun} have no size: `azlin resize` applies to {}; nothing done",
             applies(|c| c.resize)
         )),
-        Operation::Start | Operation::Stop { .. } | Operation::Restart | Operation::Resize => None,
+        Operation::AgentUpgrade if !caps.agent_upgrade => Some(format!(
+            "{noun} do not take an agent over the connection: `azlin {}` applies to {} ({}); \
+             nothing done",
+            op.command(),
+            applies(|c| c.agent_upgrade),
+            match kind {
+                Kind::Local => "local VMs run this azlin's own azlin-agent",
+                _ => "upgrade the agent the way it was installed",
+            }
+        )),
+        Operation::Start
+        | Operation::Stop { .. }
+        | Operation::Restart
+        | Operation::Resize
+        | Operation::AgentUpgrade => None,
     }
 }
 

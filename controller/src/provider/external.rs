@@ -27,6 +27,7 @@ pub const CAPABILITIES: Capabilities = Capabilities {
     azure_target: false,
     machine: false,
     adopt: false,
+    agent_upgrade: false,
 };
 
 pub struct ExternalProvider;

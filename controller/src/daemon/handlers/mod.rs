@@ -9,6 +9,7 @@
 //! daemon does on its own (`daemon::jobs`).
 
 pub mod adopt;
+pub mod agent_upgrade;
 pub mod alerts;
 pub mod cloud_view;
 pub mod daemon_status;
@@ -122,6 +123,7 @@ pub async fn dispatch(
         Request::New(r) => answer(r, &cx).await,
         Request::PlanNew(r) => answer(r, &cx).await,
         Request::Adopt(r) => answer(r, &cx).await,
+        Request::AgentUpgrade(r) => answer(r, &cx).await,
         Request::Start(r) => answer_vm(r, &cx).await,
         Request::Stop(r) => answer_vm(r, &cx).await,
         Request::Restart(r) => answer_vm(r, &cx).await,

@@ -56,6 +56,7 @@ pub const CAPABILITIES: Capabilities = Capabilities {
     azure_target: true,
     machine: true,
     adopt: true,
+    agent_upgrade: true,
 };
 
 impl Provider for AzureProvider {

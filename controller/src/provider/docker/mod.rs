@@ -45,6 +45,7 @@ pub const CAPABILITIES: Capabilities = Capabilities {
     azure_target: false,
     machine: false,
     adopt: false,
+    agent_upgrade: true,
 };
 
 impl Provider for DockerProvider {
