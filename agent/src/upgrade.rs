@@ -149,9 +149,8 @@ async fn take(req: &UpgradeRequest, recv: &mut FramedRecv) -> Result<String, Str
         let _ = std::fs::remove_file(&paths.incoming);
         return Err(e);
     }
-    install(&exe, req.commit_within_secs).map_err(|e| {
+    install(&exe, req.commit_within_secs).inspect_err(|_| {
         let _ = std::fs::remove_file(&paths.incoming);
-        e
     })
 }
 

@@ -45,7 +45,9 @@ fn a_fleet_moves_to_a_new_agent_and_a_broken_one_is_rolled_back() {
         std::thread::spawn(move || cmd.output().unwrap())
     };
     env.wait("the long command to start", Duration::from_secs(30), || {
-        env.exec("up-1", "pgrep -f 'sleep 4' || true").trim().len() > 0
+        !env.exec("up-1", "pgrep -f '[s]leep 4' || true")
+            .trim()
+            .is_empty()
     });
     let out = env.run(&[
         "agent",
