@@ -147,14 +147,7 @@ fn a_vm_azlin_did_not_make_is_adopted_through_run_command_and_runs_exec() {
         );
         e.plant_vm(&rg, "private", "Standard_D2s_v5", "private-nsg", false);
         // legacy's subnet has an NSG of its own: both must admit the agent.
-        let vnet = format!("{rg}/providers/Microsoft.Network/virtualNetworks/theirs");
-        let body = serde_json::json!({"location": "westus2", "properties": {
-            "addressSpace": {"addressPrefixes": ["10.9.0.0/16"]},
-            "subnets": [{"name": "default", "properties": {"addressPrefix": "10.9.0.0/24",
-                "networkSecurityGroup": {"id": format!("{rg}/providers/Microsoft.Network/networkSecurityGroups/subnet-nsg")}}}]}});
-        e.handle("PUT", &vnet, "", &body.to_string(), "http://unused");
-        let nsg = format!("{rg}/providers/Microsoft.Network/networkSecurityGroups/subnet-nsg");
-        e.handle("PUT", &nsg, "", r#"{"location": "westus2", "properties": {}}"#, "http://unused");
+        e.plant_subnet_nsg(&rg, "subnet-nsg");
     });
     let nsg_rules = |nsg: &str| {
         fake.emulator(|e| {

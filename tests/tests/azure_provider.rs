@@ -926,12 +926,7 @@ fn vms_azlin_did_not_make_are_listed_and_acted_on_by_name() {
     assert!(plan.contains("networkSecurityGroups/team-nsg"), "{plan}");
     fake.emulator(|e| {
         e.plant_vm(&rg, "lone", "Standard_B2s", "subnet-nsg", false);
-        let vnet = format!("{rg}/providers/Microsoft.Network/virtualNetworks/theirs");
-        let body = serde_json::json!({"location": "westus2", "properties": {
-            "addressSpace": {"addressPrefixes": ["10.9.0.0/16"]},
-            "subnets": [{"name": "default", "properties": {"addressPrefix": "10.9.0.0/24",
-                "networkSecurityGroup": {"id": format!("{rg}/providers/Microsoft.Network/networkSecurityGroups/subnet-nsg")}}}]}});
-        e.handle("PUT", &vnet, "", &body.to_string(), "http://unused");
+        e.plant_subnet_nsg(&rg, "subnet-nsg");
     });
     let plan = env.ok(&["destroy", "--dry-run", "lone"]);
     assert!(plan.contains("networkInterfaces/lone-nic"), "{plan}");

@@ -38,25 +38,9 @@ fn params(query: &str) -> BTreeMap<String, String> {
         .split('&')
         .map(|p| {
             let (k, v) = p.split_once('=').unwrap();
-            (k.to_string(), decode(v))
+            (k.to_string(), azlin_e2e::arm::percent_decode(v))
         })
         .collect()
-}
-
-fn decode(v: &str) -> String {
-    let mut out = Vec::new();
-    let b = v.as_bytes();
-    let mut i = 0;
-    while i < b.len() {
-        if b[i] == b'%' && i + 2 < b.len() {
-            out.push(u8::from_str_radix(&v[i + 1..i + 3], 16).unwrap());
-            i += 3;
-        } else {
-            out.push(b[i]);
-            i += 1;
-        }
-    }
-    String::from_utf8(out).unwrap()
 }
 
 /// The SAS Microsoft's SDK makes (its query string).

@@ -170,6 +170,29 @@ impl Db {
 }
 
 impl Db {
+    /// A VM its provider made, adopted or started: its provider data, its
+    /// address when it has a (new) one, and running, in one transaction.
+    pub fn set_vm_running(
+        &mut self,
+        name: &str,
+        provider_data: &str,
+        address: Option<&str>,
+    ) -> Result<()> {
+        let tx = self.conn.transaction()?;
+        tx.execute(
+            "UPDATE vms SET provider_data = ?2, state = ?3 WHERE name = ?1",
+            params![name, provider_data, VmState::Running.as_str()],
+        )?;
+        if let Some(address) = address {
+            tx.execute(
+                "UPDATE vms SET address = ?2 WHERE name = ?1",
+                params![name, address],
+            )?;
+        }
+        tx.commit()?;
+        Ok(())
+    }
+
     pub fn set_vm_address(&mut self, name: &str, address: &str) -> Result<()> {
         self.conn.execute(
             "UPDATE vms SET address = ?2 WHERE name = ?1",

@@ -10,7 +10,6 @@
 
 use std::{
     collections::{BTreeMap, BTreeSet},
-    io::{BufRead, BufReader, Read, Write},
     net::{SocketAddr, TcpListener, TcpStream},
     sync::{Arc, Mutex},
 };
@@ -132,29 +131,12 @@ impl FakeBlob {
 }
 
 fn serve(stream: TcpStream, state: &Mutex<State>) -> std::io::Result<()> {
-    let mut reader = BufReader::new(stream.try_clone()?);
-    let mut line = String::new();
-    reader.read_line(&mut line)?;
-    let mut parts = line.split_whitespace();
-    let method = parts.next().unwrap_or("").to_string();
-    let target = parts.next().unwrap_or("/").to_string();
-    let mut length = 0usize;
-    loop {
-        let mut h = String::new();
-        if reader.read_line(&mut h)? == 0 || h == "\r\n" {
-            break;
-        }
-        if let Some((k, v)) = h.split_once(':')
-            && k.eq_ignore_ascii_case("content-length")
-        {
-            length = v.trim().parse().unwrap_or(0);
-        }
-    }
-    let mut body = vec![0u8; length];
-    reader.read_exact(&mut body)?;
+    let request = super::http::read(&stream)?;
+    let method = request.method;
+    let target = request.target;
     let (path, query) = target.split_once('?').unwrap_or((&target, ""));
-    let params = parse_query(query);
-    let (status, headers, out) = answer(state, &method, path, &params, body);
+    let params = super::parse_query(query);
+    let (status, headers, out) = answer(state, &method, path, &params, request.body);
     let code = headers
         .iter()
         .find(|(k, _)| k == "x-ms-error-code")
@@ -168,56 +150,7 @@ fn serve(stream: TcpStream, state: &Mutex<State>) -> std::io::Result<()> {
         status,
         code,
     });
-    let mut head = format!(
-        "HTTP/1.1 {status} X\r\ncontent-length: {}\r\nconnection: close\r\n",
-        out.len()
-    );
-    for (k, v) in headers {
-        head.push_str(&format!("{k}: {v}\r\n"));
-    }
-    head.push_str("\r\n");
-    let mut stream = stream;
-    stream.write_all(head.as_bytes())?;
-    if method != "HEAD" {
-        stream.write_all(&out)?;
-    }
-    stream.flush()
-}
-
-fn parse_query(query: &str) -> BTreeMap<String, String> {
-    query
-        .split('&')
-        .filter(|p| !p.is_empty())
-        .map(|p| {
-            let (k, v) = p.split_once('=').unwrap_or((p, ""));
-            (decode(k), decode(v))
-        })
-        .collect()
-}
-
-fn decode(s: &str) -> String {
-    let b = s.as_bytes();
-    let mut out = Vec::with_capacity(b.len());
-    let mut i = 0;
-    while i < b.len() {
-        match b[i] {
-            b'%' if i + 2 < b.len() => {
-                let hex = std::str::from_utf8(&b[i + 1..i + 3]).unwrap_or("");
-                match u8::from_str_radix(hex, 16) {
-                    Ok(v) => {
-                        out.push(v);
-                        i += 3;
-                        continue;
-                    }
-                    Err(_) => out.push(b'%'),
-                }
-            }
-            b'+' => out.push(b' '),
-            c => out.push(c),
-        }
-        i += 1;
-    }
-    String::from_utf8_lossy(&out).into_owned()
+    super::http::answer(stream, status, &headers, &out, method != "HEAD")
 }
 
 /// `YYYY-MM-DDThh:mm:ssZ` as seconds since the epoch.
@@ -343,7 +276,7 @@ fn answer(
     let segs: Vec<String> = path
         .trim_start_matches('/')
         .splitn(3, '/')
-        .map(decode)
+        .map(super::percent_decode)
         .collect();
     let [account, container, blob] = segs.as_slice() else {
         return refuse(400, "InvalidUri", "expected /{account}/{container}/{blob}");

@@ -92,12 +92,8 @@ fn install(dir: &std::path::Path, url: &str, sha256: &str) -> Result<(), String>
             String::from_utf8_lossy(&out.stderr).trim()
         ));
     }
-    let bytes = std::fs::read(&target).map_err(|e| e.to_string())?;
-    let got: String = ring::digest::digest(&ring::digest::SHA256, &bytes)
-        .as_ref()
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect();
+    let got = azlin_controller::provider::docker::agent_download::sha256_file(&target)
+        .map_err(|e| format!("{e:#}"))?;
     if got != sha256 {
         let _ = std::fs::remove_file(&target);
         return Err(format!("sha256 {got}, expected {sha256}"));

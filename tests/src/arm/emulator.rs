@@ -189,12 +189,20 @@ fn instance_view(power: &str) -> Value {
 /// An answer: status, headers, body.
 pub type Answer = (u16, Vec<(String, String)>, String);
 
-fn not_found(path: &str) -> Answer {
+/// An ARM error answer: `status` with `{"error": {"code", "message"}}`.
+fn arm_error(status: u16, code: &str, message: &str) -> Answer {
     (
-        404,
+        status,
         vec![],
-        json!({"error": {"code": "ResourceNotFound", "message": format!("The Resource '{path}' was not found.")}})
-            .to_string(),
+        json!({"error": {"code": code, "message": message}}).to_string(),
+    )
+}
+
+fn not_found(path: &str) -> Answer {
+    arm_error(
+        404,
+        "ResourceNotFound",
+        &format!("The Resource '{path}' was not found."),
     )
 }
 
@@ -284,6 +292,25 @@ impl Emulator {
         self.hooks = hooks;
     }
 
+    /// Give `group`'s VNet `theirs` (the one [`Emulator::plant_vm`]'s NICs
+    /// name) a subnet `default` that uses the NSG `nsg` (made if missing).
+    pub fn plant_subnet_nsg(&mut self, group: &str, nsg: &str) {
+        let nsg_path = format!("{group}/providers/Microsoft.Network/networkSecurityGroups/{nsg}");
+        if self.resource(&nsg_path).is_none() {
+            self.store(
+                &nsg_path.to_ascii_lowercase(),
+                &nsg_path,
+                json!({"location": "westus2", "properties": {}}),
+            );
+        }
+        let vnet = format!("{group}/providers/Microsoft.Network/virtualNetworks/theirs");
+        let body = json!({"location": "westus2", "properties": {
+            "addressSpace": {"addressPrefixes": ["10.9.0.0/16"]},
+            "subnets": [{"name": "default", "properties": {"addressPrefix": "10.9.0.0/24",
+                "networkSecurityGroup": {"id": nsg_path}}}]}});
+        self.store(&vnet.to_ascii_lowercase(), &vnet, body);
+    }
+
     /// Change a resource in place, behind azlin's back.
     pub fn edit(&mut self, path: &str, f: impl FnOnce(&mut Value)) {
         if let Some(r) = self.resources.get_mut(&path.to_ascii_lowercase()) {
@@ -366,7 +393,9 @@ impl Emulator {
     /// The SKUs in the region a `$filter=location eq '…'` names (all
     /// without one).
     fn skus_in(&self, query: &str) -> Vec<Value> {
-        let filter = decode_query(query).remove("$filter").unwrap_or_default();
+        let filter = super::parse_query(query)
+            .remove("$filter")
+            .unwrap_or_default();
         let region = filter_value(&filter, "location");
         self.skus
             .iter()
@@ -450,7 +479,7 @@ impl Emulator {
                 json!({"Error": {"Code": "TooManyRequests"}}).to_string(),
             );
         }
-        let q = decode_query(query);
+        let q = super::parse_query(query);
         let filter = q.get("$filter").cloned().unwrap_or_default();
         let skip: usize = q.get("$skip").and_then(|s| s.parse().ok()).unwrap_or(0);
         let matching: Vec<&Value> = self
@@ -481,7 +510,7 @@ impl Emulator {
         let next = (skip + 2 < matching.len()).then(|| {
             format!(
                 "{base}/api/retail/prices?$filter={}&$skip={}",
-                encode_query(&filter),
+                azlin_controller::azure::sas::encode(&filter),
                 skip + 2
             )
         });
@@ -566,14 +595,7 @@ impl Emulator {
     fn put(&mut self, key: &str, path: &str, body: &str, base: &str) -> Answer {
         let value: Value = match serde_json::from_str(body) {
             Ok(v) => v,
-            Err(e) => {
-                return (
-                    400,
-                    vec![],
-                    json!({"error": {"code": "InvalidRequestContent", "message": e.to_string()}})
-                        .to_string(),
-                );
-            }
+            Err(e) => return arm_error(400, "InvalidRequestContent", &e.to_string()),
         };
         let name = path.rsplit('/').next().unwrap_or_default();
         if let Some(error) = self.refusals.get(&name.to_ascii_lowercase()) {
@@ -728,12 +750,7 @@ impl Emulator {
             "GET" => {}
             "PUT" => {
                 let Ok(v) = serde_json::from_str::<Value>(body) else {
-                    return (
-                        400,
-                        vec![],
-                        json!({"error": {"code": "InvalidRequestContent", "message": "not JSON"}})
-                            .to_string(),
-                    );
+                    return arm_error(400, "InvalidRequestContent", "not JSON");
                 };
                 resource["tags"] = v["properties"]["tags"].clone();
             }
@@ -834,30 +851,18 @@ impl Emulator {
         let name = vm["name"].as_str().unwrap_or_default().to_string();
         let power = vm["powerState"].as_str().unwrap_or("running").to_string();
         if power != "running" {
-            return (
+            return arm_error(
                 409,
-                vec![],
-                json!({"error": {"code": "OperationNotAllowed", "message": format!("Cannot run command on VM {name}: it is {power}.")}})
-                    .to_string(),
+                "OperationNotAllowed",
+                &format!("Cannot run command on VM {name}: it is {power}."),
             );
         }
         let input: Value = match serde_json::from_str(body) {
             Ok(v) => v,
-            Err(e) => {
-                return (
-                    400,
-                    vec![],
-                    json!({"error": {"code": "InvalidRequestContent", "message": e.to_string()}})
-                        .to_string(),
-                );
-            }
+            Err(e) => return arm_error(400, "InvalidRequestContent", &e.to_string()),
         };
         if input["commandId"] != "RunShellScript" {
-            return (
-                400,
-                vec![],
-                json!({"error": {"code": "InvalidParameter", "message": "commandId"}}).to_string(),
-            );
+            return arm_error(400, "InvalidParameter", "commandId");
         }
         let script: Vec<String> = input["script"]
             .as_array()
@@ -923,11 +928,7 @@ impl Emulator {
             "deallocate" => "deallocated",
             "poweroff" => "stopped",
             _ => {
-                return (
-                    400,
-                    vec![],
-                    json!({"error": {"code": "InvalidAction", "message": verb}}).to_string(),
-                );
+                return arm_error(400, "InvalidAction", verb);
             }
         };
         vm["powerState"] = json!(state);
@@ -977,48 +978,6 @@ impl Emulator {
             String::new(),
         )
     }
-}
-
-/// A query string's parameters, percent-decoded.
-fn decode_query(query: &str) -> BTreeMap<String, String> {
-    let decode = |s: &str| {
-        let b = s.as_bytes();
-        let mut out = Vec::new();
-        let mut i = 0;
-        while i < b.len() {
-            if b[i] == b'%'
-                && i + 2 < b.len()
-                && let Ok(v) = u8::from_str_radix(&s[i + 1..i + 3], 16)
-            {
-                out.push(v);
-                i += 3;
-                continue;
-            }
-            out.push(if b[i] == b'+' { b' ' } else { b[i] });
-            i += 1;
-        }
-        String::from_utf8_lossy(&out).into_owned()
-    };
-    query
-        .split('&')
-        .filter(|p| !p.is_empty())
-        .map(|p| {
-            let (k, v) = p.split_once('=').unwrap_or((p, ""));
-            (decode(k), decode(v))
-        })
-        .collect()
-}
-
-fn encode_query(v: &str) -> String {
-    v.bytes()
-        .map(|b| {
-            if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {
-                (b as char).to_string()
-            } else {
-                format!("%{b:02X}")
-            }
-        })
-        .collect()
 }
 
 /// The value of `field eq 'value'` in an OData `$filter` of `and`s.

@@ -10,7 +10,6 @@
 
 use std::{
     collections::{BTreeMap, VecDeque},
-    io::{BufRead, BufReader, Read, Write},
     net::{SocketAddr, TcpListener, TcpStream},
     sync::{Arc, Mutex},
     time::{Duration, Instant},
@@ -199,29 +198,12 @@ fn normalise(path: &str) -> String {
 }
 
 fn serve(stream: TcpStream, state: &Mutex<State>, addr: SocketAddr) -> std::io::Result<()> {
-    let mut reader = BufReader::new(stream.try_clone()?);
-    let mut line = String::new();
-    reader.read_line(&mut line)?;
-    let mut parts = line.split_whitespace();
-    let method = parts.next().unwrap_or("").to_string();
-    let target = parts.next().unwrap_or("/").to_string();
-    let mut length = 0usize;
-    let mut authorization = None;
-    loop {
-        let mut h = String::new();
-        if reader.read_line(&mut h)? == 0 || h == "\r\n" {
-            break;
-        }
-        if let Some((k, v)) = h.split_once(':') {
-            if k.eq_ignore_ascii_case("content-length") {
-                length = v.trim().parse().unwrap_or(0);
-            } else if k.eq_ignore_ascii_case("authorization") {
-                authorization = Some(v.trim().to_string());
-            }
-        }
-    }
-    let mut body = vec![0u8; length];
-    reader.read_exact(&mut body)?;
+    let super::http::Request {
+        method,
+        target,
+        authorization,
+        body,
+    } = super::http::read(&stream)?;
     let k = key(&method, &target);
     let (path, query) = target.split_once('?').unwrap_or((&target, ""));
     let base = format!("http://{addr}");
@@ -245,18 +227,7 @@ fn serve(stream: TcpStream, state: &Mutex<State>, addr: SocketAddr) -> std::io::
         status,
         authorization,
     });
-    let mut out = format!(
-        "HTTP/1.1 {status} X\r\ncontent-length: {}\r\nconnection: close\r\n",
-        text.len()
-    );
-    for (k, v) in headers {
-        out.push_str(&format!("{k}: {v}\r\n"));
-    }
-    out.push_str("\r\n");
-    let mut stream = stream;
-    stream.write_all(out.as_bytes())?;
-    stream.write_all(text.as_bytes())?;
-    stream.flush()
+    super::http::answer(stream, status, &headers, text.as_bytes(), true)
 }
 
 type Answer = (u16, Vec<(String, String)>, String, Option<Duration>);

@@ -13,10 +13,13 @@ use std::time::Instant;
 use anyhow::{Result, anyhow, bail};
 use azlin_protocol::enroll::JoinToken;
 
-use super::{Ctx, Handle, list::list_in, new::wait_until_connected};
+use super::{
+    Ctx, Handle,
+    list::list_in,
+    new::{record_made, wait_until_connected},
+};
 use crate::{
     azure::context::Target,
-    daemon::agents::link,
     ipc::adopt::{Adopt, AdoptReply},
     provider::{Adoption, AgentConnect, Kind, Provider, VmSpec},
     state::{ConnectMode, NewVm, VmRow, VmState, now_unix},
@@ -138,23 +141,7 @@ async fn adopt_one(cx: &Ctx, provider: &dyn Provider, a: &Adoption) -> Result<()
     };
     let stage = |what: String| cx.progress(name, what);
     match provider.adopt(a, &spec, &cx.azure, &stage).await {
-        Ok(p) => {
-            {
-                let mut db = d.db.lock().expect("db lock");
-                db.set_vm_provider_data(name, &p.provider_data)?;
-                if let Some(addr) = &p.address {
-                    db.set_vm_address(name, addr)?;
-                }
-                db.set_vm_state(name, VmState::Running)?;
-            }
-            match mode {
-                ConnectMode::Listen => link::spawn(d.clone(), name.to_string()),
-                ConnectMode::Dial => {
-                    d.fleet.track(name);
-                }
-            }
-            Ok(())
-        }
+        Ok(p) => record_made(d, name, &p, mode),
         Err(e) => {
             d.db.lock().expect("db lock").remove_vm(name)?;
             Err(e.context(format!("{name} was not adopted")))

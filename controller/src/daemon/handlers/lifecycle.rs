@@ -258,14 +258,11 @@ async fn kill(cx: &Ctx, vm: &Resolved) -> Result<Done> {
 /// Record a VM its provider started (again) and have the daemon reach it.
 fn running_again(d: &Arc<Daemon>, row: &VmRow, started: &Started) -> Result<()> {
     let name = row.name.as_str();
-    {
-        let mut db = d.db.lock().expect("db lock");
-        db.set_vm_provider_data(name, &started.provider_data)?;
-        if let Some(address) = &started.address {
-            db.set_vm_address(name, address)?;
-        }
-        db.set_vm_state(name, VmState::Running)?;
-    }
+    d.db.lock().expect("db lock").set_vm_running(
+        name,
+        &started.provider_data,
+        started.address.as_deref(),
+    )?;
     if row.connect_mode == ConnectMode::Listen && row.state != VmState::Running {
         link::spawn(d.clone(), name.to_string());
     } else {

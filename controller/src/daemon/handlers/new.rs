@@ -17,7 +17,7 @@ use crate::{
     azure::context::Target,
     daemon::{Daemon, agents::link},
     ipc::new::{New, NewPlan, NewReply, PlanNew},
-    provider::{AgentConnect, NewStyle, NotReady, Operation, Provider, VmSpec},
+    provider::{AgentConnect, NewStyle, NotReady, Operation, Provider, Provisioned, VmSpec},
     state::{ConnectMode, NewVm, VmRow, VmState, now_unix},
 };
 
@@ -203,26 +203,13 @@ async fn create_one(
     let stage = |what: String| cx.progress(name, what);
     match provider.create(&spec, &cx.azure, &stage).await {
         Ok(p) => {
-            {
-                let mut db = d.db.lock().expect("db lock");
-                db.set_vm_provider_data(name, &p.provider_data)?;
-                if let Some(addr) = &p.address {
-                    db.set_vm_address(name, addr)?;
-                }
-                db.set_vm_state(name, VmState::Running)?;
-            }
+            record_made(d, name, &p, req.connect)?;
             progress(format!(
                 "{}{} ({:.1} s)",
                 provider.created_word(),
                 p.address.map(|a| format!(" at {a}")).unwrap_or_default(),
                 started.elapsed().as_secs_f64()
             ));
-            match req.connect {
-                ConnectMode::Listen => link::spawn(d.clone(), name.to_string()),
-                ConnectMode::Dial => {
-                    d.fleet.track(name);
-                }
-            }
             Ok(())
         }
         Err(e) => {
@@ -239,6 +226,28 @@ async fn create_one(
             Err(e)
         }
     }
+}
+
+/// Record a VM its provider made (or adopted) as running, and have the
+/// daemon reach it: dial it (listen mode), or expect its agent (dial mode).
+pub(super) fn record_made(
+    d: &Arc<Daemon>,
+    name: &str,
+    made: &Provisioned,
+    mode: ConnectMode,
+) -> Result<()> {
+    d.db.lock().expect("db lock").set_vm_running(
+        name,
+        &made.provider_data,
+        made.address.as_deref(),
+    )?;
+    match mode {
+        ConnectMode::Listen => link::spawn(d.clone(), name.to_string()),
+        ConnectMode::Dial => {
+            d.fleet.track(name);
+        }
+    }
+    Ok(())
 }
 
 /// Wait (as long as `provider` says a pool of `pool` takes) until every

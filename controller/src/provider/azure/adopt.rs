@@ -25,10 +25,7 @@ use crate::{
         context::AzureContext,
         models::{
             compute::{RunCommandInput, RunCommandResult, VirtualMachine},
-            network::{
-                NetworkInterface, NetworkSecurityGroup, SecurityRule, SecurityRuleProperties,
-                Subnet,
-            },
+            network::{NetworkSecurityGroup, SecurityRule, SecurityRuleProperties, Subnet},
         },
     },
     provider::{Adoption, AgentConnect, Provisioned, VmSpec},
@@ -107,19 +104,7 @@ impl AzureProvider {
         vm: &VirtualMachine,
         snap: &super::inventory::Snapshot,
     ) -> Result<Vec<String>> {
-        let Some(nic_ref) = vm
-            .properties
-            .network_profile
-            .as_ref()
-            .and_then(|p| p.network_interfaces.first())
-        else {
-            return Ok(Vec::new());
-        };
-        let nic: Option<&NetworkInterface> = snap.nics.iter().find(|n| {
-            n.id.as_deref()
-                .is_some_and(|i| i.eq_ignore_ascii_case(&nic_ref.id))
-        });
-        let Some(nic) = nic else {
+        let Some(nic) = snap.primary_nic(vm) else {
             return Ok(Vec::new());
         };
         let mut out = Vec::new();

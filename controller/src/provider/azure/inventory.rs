@@ -85,7 +85,7 @@ impl Snapshot {
     }
 
     /// The VM's primary NIC.
-    fn primary_nic(&self, vm: &VirtualMachine) -> Option<&NetworkInterface> {
+    pub fn primary_nic(&self, vm: &VirtualMachine) -> Option<&NetworkInterface> {
         let refs = &vm.properties.network_profile.as_ref()?.network_interfaces;
         let primary = refs
             .iter()
@@ -248,10 +248,9 @@ impl AzureProvider {
         }
         // The group the user works in, when Azure is set up at all: named
         // on the command line, or a subscription configured.
-        let configured = azure.target.subscription.is_some()
-            || azure.target.resource_group.is_some()
-            || self.config.subscription.is_some();
-        if configured && let Ok(sub) = self.subscription(&azure.target).await {
+        if self.looks_in_azure(&azure.target)
+            && let Ok(sub) = self.subscription(&azure.target).await
+        {
             subs.entry(sub.to_ascii_lowercase())
                 .or_default()
                 .0

@@ -341,6 +341,13 @@ impl AzureProvider {
             .unwrap_or_else(|| DEFAULT_VM_SIZE.into())
     }
 
+    /// Whether azlin looks in Azure for this request at all: a subscription
+    /// or resource group named on the command line, or a subscription
+    /// configured (without one, no `az` is asked for a default).
+    pub fn looks_in_azure(&self, target: &Target) -> bool {
+        !target.is_empty() || self.config.subscription.is_some()
+    }
+
     pub async fn subscription(&self, target: &Target) -> Result<String> {
         let s = subscription::resolve(
             target.subscription.as_deref(),

@@ -26,10 +26,7 @@ impl AzureProvider {
         name: &str,
         azure: &AzureContext,
     ) -> Result<Option<VmRow>> {
-        let configured = azure.target.subscription.is_some()
-            || azure.target.resource_group.is_some()
-            || self.config.subscription.is_some();
-        if !configured {
+        if !self.looks_in_azure(&azure.target) {
             return Ok(None);
         }
         let subscription = self.subscription(&azure.target).await?;
