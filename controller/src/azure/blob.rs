@@ -153,7 +153,13 @@ impl BlobClient {
                         .to_string();
                     let text = resp.text().await.unwrap_or_default();
                     let message = between(&text, "<Message>", "</Message>").unwrap_or_default();
-                    let detail = format!("{status} {code} {message}").trim().to_string();
+                    // Azure's words reach the terminal: no control characters.
+                    let detail: String = format!("{status} {code} {message}")
+                        .trim()
+                        .chars()
+                        .map(|c| if c.is_control() { '?' } else { c })
+                        .take(500)
+                        .collect();
                     (Outcome::Status(status), error(Some(status), detail))
                 }
                 // Without the URL: reqwest's error text would carry the SAS.
