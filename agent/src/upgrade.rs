@@ -18,11 +18,9 @@ use std::{
 use azlin_protocol::{
     stream::{MAX_QUERY_FRAME, QueryReply},
     transport::{self, FramedRecv},
-    upgrade::{UpgradeChunk, UpgradeRequest, binary_paths},
+    upgrade::{DRAIN_LIMIT, UpgradeChunk, UpgradeRequest, binary_paths},
 };
 
-/// Longest an upgrade waits for running commands before it restarts.
-const DRAIN_LIMIT: Duration = Duration::from_secs(600);
 
 fn now_unix() -> u64 {
     SystemTime::now()
@@ -56,6 +54,10 @@ pub async fn serve(
     mut send: quinn::SendStream,
     mut recv: FramedRecv,
 ) {
+    // Named before the rename: once the new binary is in place, this
+    // process's own executable reads as "… (deleted)" and cannot be
+    // resolved again.
+    let pending = exe().map(|exe| binary_paths(&exe).pending);
     let result = take(&req, &mut recv).await;
     let reply = match &result {
         Ok(previous) => QueryReply::Upgraded {
@@ -76,10 +78,13 @@ pub async fn serve(
                 tokio::time::sleep(Duration::from_millis(100)).await;
             }
             // The trial starts now, not while commands were finishing.
-            if let Ok(exe) = exe()
-                && let Err(e) = set_deadline(&binary_paths(&exe).pending, req.commit_within_secs)
-            {
-                tracing::warn!("{e}");
+            match &pending {
+                Ok(pending) => {
+                    if let Err(e) = set_deadline(pending, req.commit_within_secs) {
+                        tracing::warn!("{e}");
+                    }
+                }
+                Err(e) => tracing::warn!("{e}"),
             }
             tracing::info!(%controller, sha256 = %req.sha256, "agent upgraded; restarting into the new binary");
             // Let the answer leave before the connection goes.

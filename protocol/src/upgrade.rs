@@ -27,6 +27,11 @@ pub const CHUNK: usize = 1024 * 1024;
 /// Longest time a new agent may take to reach the controller.
 pub const MAX_COMMIT_WITHIN_SECS: u32 = 3600;
 
+/// Longest an agent waits for its running commands after it has the new
+/// binary and before it restarts into it (the controller waits as long
+/// for it to go).
+pub const DRAIN_LIMIT: std::time::Duration = std::time::Duration::from_secs(600);
+
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct UpgradeRequest {
     /// The new binary's sha256, hex.

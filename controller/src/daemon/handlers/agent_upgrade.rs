@@ -14,7 +14,7 @@ use anyhow::{Context, Result, anyhow, bail};
 use azlin_protocol::{
     stream::{MAX_QUERY_FRAME, Query, QueryReply},
     transport::{self, FramedRecv},
-    upgrade::{CHUNK, MAX_AGENT_BINARY, UpgradeChunk, UpgradeRequest},
+    upgrade::{CHUNK, DRAIN_LIMIT, MAX_AGENT_BINARY, UpgradeChunk, UpgradeRequest},
 };
 
 use super::{Ctx, Handle, selection};
@@ -219,9 +219,23 @@ async fn upgrade_one(
         vm,
         "new agent in place; restarting (after its running commands end)",
     );
-    // Back: connected again, with a new connection. A rolled-back VM comes
-    // back too, after its deadline, so the binary is asked, not assumed.
-    let wait = Duration::from_secs(u64::from(timeout_secs) + 30) + Duration::from_secs(600);
+    // Gone: the old agent leaves once its running commands end.
+    let gone = d
+        .fleet
+        .wait_until(DRAIN_LIMIT + Duration::from_secs(30), |f| {
+            let s = f.status(vm);
+            !s.connected || s.reconnects > reconnects
+        })
+        .await;
+    if !gone {
+        bail!(
+            "its agent has the new binary but has not restarted after {DRAIN_LIMIT:?} (commands              still running?); it restarts into it on its own"
+        );
+    }
+    // Back: connected again, with a new connection, within the trial. A
+    // rolled-back VM comes back too, after its deadline, so the binary is
+    // asked, not assumed.
+    let wait = Duration::from_secs(u64::from(timeout_secs) + 30);
     let back = d
         .fleet
         .wait_until(wait, |f| {
@@ -231,8 +245,8 @@ async fn upgrade_one(
         .await;
     if !back {
         bail!(
-            "not back within {wait:?}; its VM puts the previous agent back on its own once the \
-             new one misses its {timeout_secs} s deadline"
+            "not back within {wait:?} of restarting; its VM puts the previous agent back on its \
+             own once the new one misses its {timeout_secs} s deadline"
         );
     }
     let now = running(cx, vm).await?;
