@@ -21,7 +21,6 @@ use azlin_protocol::{
     upgrade::{DRAIN_LIMIT, UpgradeChunk, UpgradeRequest, binary_paths},
 };
 
-
 fn now_unix() -> u64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)

@@ -4,9 +4,12 @@
 //! Command, which really runs azlin's script in the container: the agent
 //! comes from the subscription's blob store through a read-only SAS (the
 //! fake Blob endpoint listens on the network's gateway), is checked,
-//! installed and started by systemd, enrolls, and runs `exec`. Windows,
-//! deallocated and unreachable VMs are refused with the reason and
-//! nothing changed.
+//! installed and started by systemd, enrolls, and runs `exec`; its agent
+//! is then upgraded over the connection. A VM with no public IP is
+//! adopted in dial mode (the daemon listens on the network's gateway),
+//! and one that reaches nothing fails with the VM's words and a hint.
+//! Windows, deallocated and unreachable VMs are refused with the reason
+//! and nothing changed.
 
 use std::{
     collections::BTreeMap,
@@ -42,6 +45,52 @@ impl VmHooks for Containers {
     }
 }
 
+/// A VM azlin did not make: the image booted by systemd in a container on
+/// `network`, with the user `them` its owner made and no agent; its
+/// container and address.
+fn boot(env: &DockerEnv, image: &str, vm: &str, network: &str) -> (String, String) {
+    let container = format!("azlin-adopt-{vm}-{}", std::process::id());
+    docker_ok(&[
+        "run",
+        "--detach",
+        "--name",
+        &container,
+        "--hostname",
+        vm,
+        "--network",
+        network,
+        "--label",
+        &format!("azlin.home={}", env.home().display()),
+        "--label",
+        &format!("azlin.vm={vm}"),
+        "--stop-signal",
+        "SIGRTMIN+3",
+        "--tmpfs",
+        "/run",
+        "--tmpfs",
+        "/run/lock",
+        "--volume",
+        "/sys/fs/cgroup:/sys/fs/cgroup:ro",
+        image,
+    ]);
+    docker_ok(&[
+        "exec",
+        &container,
+        "sh",
+        "-c",
+        "timeout 120 sh -c 'until systemctl is-system-running 2>/dev/null | grep -qE \"running|degraded\"; do sleep 0.2; done'; useradd -m -s /bin/bash them",
+    ]);
+    let ip = docker_ok(&[
+        "inspect",
+        "--format",
+        "{{range .NetworkSettings.Networks}}{{.IPAddress}}{{end}}",
+        &container,
+    ])
+    .trim()
+    .to_string();
+    (container, ip)
+}
+
 #[test]
 fn a_vm_azlin_did_not_make_is_adopted_through_run_command_and_runs_exec() {
     let Some(image) = docker::image() else {
@@ -73,52 +122,17 @@ fn a_vm_azlin_did_not_make_is_adopted_through_run_command_and_runs_exec() {
     };
     // The VM: the image booted by systemd, with the admin user its owner
     // made; no agent.
-    let container = format!("azlin-adopt-{}", std::process::id());
-    docker_ok(&[
-        "run",
-        "--detach",
-        "--name",
-        &container,
-        "--hostname",
-        "legacy",
-        "--network",
-        TEST_NETWORK,
-        "--label",
-        &format!("azlin.home={}", env.home().display()),
-        "--label",
-        "azlin.vm=legacy",
-        "--stop-signal",
-        "SIGRTMIN+3",
-        "--tmpfs",
-        "/run",
-        "--tmpfs",
-        "/run/lock",
-        "--volume",
-        "/sys/fs/cgroup:/sys/fs/cgroup:ro",
-        &image,
-    ]);
-    docker_ok(&[
-        "exec",
-        &container,
-        "sh",
-        "-c",
-        "timeout 120 sh -c 'until systemctl is-system-running 2>/dev/null | grep -qE \"running|degraded\"; do sleep 0.2; done'; useradd -m -s /bin/bash them",
-    ]);
-    let vm_ip = docker_ok(&[
-        "inspect",
-        "--format",
-        "{{range .NetworkSettings.Networks}}{{.IPAddress}}{{end}}",
-        &container,
-    ])
-    .trim()
-    .to_string();
-
+    let (container, vm_ip) = boot(&env, &image, "legacy", TEST_NETWORK);
+    // One with no public IP, which can only dial in; one that reaches
+    // nothing at all (so not Azure Storage either).
+    let (quiet, _) = boot(&env, &image, "quiet", TEST_NETWORK);
+    let (offline, _) = boot(&env, &image, "offline", "none");
     let hooks = Containers::default();
-    hooks
-        .0
-        .lock()
-        .unwrap()
-        .insert("legacy".into(), container.clone());
+    hooks.0.lock().unwrap().extend([
+        ("legacy".to_string(), container.clone()),
+        ("quiet".to_string(), quiet),
+        ("offline".to_string(), offline),
+    ]);
     let blob = FakeBlob::start_on(&gateway);
     let fake = FakeArm::emulating(Emulator::new(1, Some(Box::new(hooks))).with_blob(blob.clone()));
     env.configure(&format!(
@@ -146,6 +160,12 @@ fn a_vm_azlin_did_not_make_is_adopted_through_run_command_and_runs_exec() {
             "deallocated",
         );
         e.plant_vm(&rg, "private", "Standard_D2s_v5", "private-nsg", false);
+        e.plant_vm(&rg, "quiet", "Standard_D2s_v5", "quiet-nsg", false);
+        e.plant_vm(&rg, "offline", "Standard_D2s_v5", "offline-nsg", true);
+        e.set_public_ip(
+            &format!("{rg}/providers/Microsoft.Network/publicIPAddresses/offline-ip"),
+            "192.0.2.9",
+        );
         // legacy's subnet has an NSG of its own: both must admit the agent.
         e.plant_subnet_nsg(&rg, "subnet-nsg");
     });
@@ -157,12 +177,8 @@ fn a_vm_azlin_did_not_make_is_adopted_through_run_command_and_runs_exec() {
                 .count()
         })
     };
-    let legacy = || {
-        env.list()
-            .into_iter()
-            .find(|v| v["name"] == "legacy")
-            .unwrap()
-    };
+    let listed = |vm: &str| env.list().into_iter().find(|v| v["name"] == vm).unwrap();
+    let legacy = || listed("legacy");
     assert_eq!(legacy()["no_agent"], true);
 
     // --dry-run says what would change, and changes nothing.
@@ -238,4 +254,64 @@ fn a_vm_azlin_did_not_make_is_adopted_through_run_command_and_runs_exec() {
         "is-enabled",
         "azlin-agent.service",
     ]);
+
+    // An Azure VM's agent is upgraded over its connection like any other.
+    let dir = tempfile::tempdir().unwrap();
+    let new = dir.path().join("azlin-agent-new");
+    let mut bytes = std::fs::read(azlin_e2e::bin("azlin-agent")).unwrap();
+    bytes.extend_from_slice(b"\nazlin test build 2\n");
+    std::fs::write(&new, &bytes).unwrap();
+    let out = env.ok(&[
+        "agent",
+        "upgrade",
+        "--vm",
+        "legacy",
+        "--binary",
+        new.to_str().unwrap(),
+    ]);
+    assert!(out.contains("upgraded legacy"), "{out}");
+    let running = docker_ok(&[
+        "exec",
+        &container,
+        "sh",
+        "-c",
+        "sha256sum /usr/local/bin/azlin-agent | cut -d' ' -f1",
+    ]);
+    assert_eq!(
+        running.trim(),
+        azlin_controller::provider::docker::agent_download::sha256_file(&new).unwrap(),
+        "legacy runs the new build"
+    );
+    assert_eq!(
+        env.ok(&["exec", "--vm", "legacy", "--", "whoami"]),
+        "them\n"
+    );
+
+    // A VM that cannot reach Azure Storage: its own words, a hint at the
+    // cause, and it stays a VM without an agent.
+    let err = env.fails(&["adopt", "offline"]);
+    assert!(
+        err.contains("cannot download the agent")
+            && err.contains("no outbound access to Azure Storage"),
+        "{err}"
+    );
+    assert!(!err.contains("sig="), "no SAS in the error: {err}");
+    assert_eq!(listed("offline")["no_agent"], true);
+
+    // No public IP, but the daemon listens where the VM reaches it: the
+    // agent dials in, and no NSG is opened for it.
+    env.configure(&format!(
+        "[daemon]\nlisten = \"{gateway}:{}\"\n",
+        azlin_e2e::free_udp().port()
+    ));
+    env.ok(&["daemon", "stop"]);
+    env.ok(&["adopt", "quiet"]);
+    assert_eq!(nsg_rules("quiet-nsg"), 0);
+    env.wait(
+        "quiet to dial in",
+        std::time::Duration::from_secs(60),
+        || env.connected("quiet"),
+    );
+    assert_eq!(listed("quiet")["no_agent"], false);
+    assert_eq!(env.ok(&["exec", "--vm", "quiet", "--", "whoami"]), "them\n");
 }
