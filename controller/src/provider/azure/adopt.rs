@@ -41,10 +41,12 @@ impl AzureProvider {
     /// Whether `name` (in the request's resource group, not azlin's) can be
     /// adopted, and what adopting it changes.
     pub(super) async fn adoption(&self, name: &str, azure: &AzureContext) -> Result<Adoption> {
-        let subscription = self.subscription(&azure.target).await?;
-        let group = self.resource_group(&azure.target);
-        let arm = self.client(&azure.access).await?;
-        let snap = snapshot(&arm, &subscription).await?;
+        let super::inventory::GroupRead {
+            arm,
+            subscription,
+            group,
+            snapshot: snap,
+        } = self.read_group(azure).await?;
         let Some(vm) = snap.vm(&group, name) else {
             bail!(
                 "no VM named {name:?} in resource group {group}; `azlin list` shows the VMs there"

@@ -16,7 +16,10 @@
 //! instead of failing the list: the agents' live data is still worth
 //! showing.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::{
+    collections::{BTreeMap, BTreeSet},
+    sync::Arc,
+};
 
 use super::{AzureData, AzureProvider, data_of};
 use crate::{
@@ -225,7 +228,30 @@ pub async fn snapshot(arm: &ArmClient, subscription: &str) -> anyhow::Result<Sna
     })
 }
 
+/// The resource group a request works in, read: where adoption and
+/// `kill` of a VM azlin did not make look for it.
+pub struct GroupRead {
+    pub arm: Arc<ArmClient>,
+    pub subscription: String,
+    pub group: String,
+    pub snapshot: Snapshot,
+}
+
 impl AzureProvider {
+    /// Read the request's (or the configured) subscription, for its group.
+    pub async fn read_group(&self, azure: &AzureContext) -> anyhow::Result<GroupRead> {
+        let subscription = self.subscription(&azure.target).await?;
+        let group = self.resource_group(&azure.target);
+        let arm = self.client(&azure.access).await?;
+        let snapshot = snapshot(&arm, &subscription).await?;
+        Ok(GroupRead {
+            arm,
+            subscription,
+            group,
+            snapshot,
+        })
+    }
+
     /// ARM's view of each of `rows` (azlin's Azure VMs) by name, and every
     /// other VM in their resource groups and in the request's (or the
     /// configured) resource group.

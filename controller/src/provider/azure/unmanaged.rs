@@ -11,7 +11,7 @@ use anyhow::Result;
 
 use super::{
     AzureProvider,
-    inventory::{name_of, snapshot, unmanaged_row},
+    inventory::{name_of, unmanaged_row},
 };
 use crate::{
     azure::{api, context::AzureContext, models::network::NetworkSecurityGroup},
@@ -29,10 +29,12 @@ impl AzureProvider {
         if !self.looks_in_azure(&azure.target) {
             return Ok(None);
         }
-        let subscription = self.subscription(&azure.target).await?;
-        let group = self.resource_group(&azure.target);
-        let arm = self.client(&azure.access).await?;
-        let snap = snapshot(&arm, &subscription).await?;
+        let super::inventory::GroupRead {
+            arm,
+            subscription,
+            group,
+            snapshot: snap,
+        } = self.read_group(azure).await?;
         let Some(vm) = snap.vm(&group, name) else {
             return Ok(None);
         };
