@@ -21,6 +21,7 @@ pub mod alerts;
 pub mod azure;
 pub mod cli;
 pub mod config;
+pub mod cost;
 pub mod daemon;
 pub mod files;
 pub mod fleet_pki;

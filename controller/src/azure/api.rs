@@ -13,3 +13,5 @@ pub const STORAGE: &str = "2023-05-01";
 /// Microsoft.Compute resource SKUs (sizes, their families and
 /// restrictions by region).
 pub const SKUS: &str = "2021-07-01";
+/// Microsoft.CostManagement (the Query API).
+pub const COST_MANAGEMENT: &str = "2023-11-01";

@@ -210,6 +210,46 @@ impl ArmClient {
         decode(&out, &url)
     }
 
+    /// POST a query and every page of its answer: a page's `nextLink`
+    /// (which `next` reads) is POSTed the same body, as the Cost
+    /// Management Query API pages.
+    pub async fn query_pages<B: Serialize, T: DeserializeOwned>(
+        &self,
+        path: &str,
+        api: &str,
+        body: &B,
+        next: impl Fn(&T) -> Option<String>,
+    ) -> Result<Vec<T>, ArmError> {
+        let body = serde_json::to_vec(body).expect("models always serialize");
+        let mut url = self.url(path, api);
+        let mut pages = Vec::new();
+        for _ in 0..1000 {
+            let reply = self
+                .send(reqwest::Method::POST, &url, Some(body.clone()))
+                .await?;
+            if !(200..300).contains(&reply.status) {
+                return Err(ArmError::from_response(
+                    reply.status,
+                    &reply.body,
+                    request("POST", &url),
+                ));
+            }
+            // 204: nothing in the range.
+            let body: &[u8] = if reply.body.is_empty() { b"{}" } else { &reply.body };
+            let page: T = decode(body, &url)?;
+            let link = next(&page);
+            pages.push(page);
+            match link {
+                Some(link) if !link.is_empty() => url = link,
+                _ => return Ok(pages),
+            }
+        }
+        Err(protocol_error(
+            &url,
+            "more than 1000 pages; the server keeps sending nextLink",
+        ))
+    }
+
     /// DELETE a resource and wait until it is gone; one already gone is
     /// fine.
     pub async fn delete(&self, path: &str, api: &str) -> Result<(), ArmError> {
@@ -310,9 +350,11 @@ impl ArmClient {
             let (outcome, retry_after) = match &result {
                 Ok(r) => (
                     Outcome::Status(r.status),
-                    r.header("retry-after")
-                        .and_then(|v| v.trim().parse::<u64>().ok())
-                        .map(Duration::from_secs),
+                    retry::retry_after(
+                        r.headers
+                            .iter()
+                            .filter_map(|(k, v)| Some((k.as_str(), v.to_str().ok()?))),
+                    ),
                 ),
                 Err(_) => (Outcome::NoResponse, None),
             };

@@ -6,12 +6,14 @@
 //! subscription ([`subscription`]), against the server and token the
 //! request names ([`context`]). Blob storage's data plane ([`blob`]) with
 //! shared access signatures ([`sas`]) delivers the agent to new VMs; the
-//! Retail Prices API ([`retail_prices`]) prices their sizes.
+//! Retail Prices API ([`retail_prices`]) prices their sizes; the Cost
+//! Management Query API ([`cost_query`]) says what was billed.
 
 pub mod api;
 pub mod blob;
 pub mod client;
 pub mod context;
+pub mod cost_query;
 pub mod credentials;
 pub mod error;
 pub mod lro;

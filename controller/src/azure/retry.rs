@@ -1,5 +1,6 @@
 //! When a request is tried again: connection errors, timeouts, 408, 429
-//! and 5xx, up to [`MAX_ATTEMPTS`] in all, waiting what `Retry-After` asks
+//! and 5xx, up to [`MAX_ATTEMPTS`] in all, waiting what `Retry-After` (or
+//! a service's own `x-ms-ratelimit-*-retry-after`) asks
 //! or else an exponential backoff with jitter (0.5 s doubling to 30 s). A
 //! pure decision; [`super::client`] sleeps.
 
@@ -38,6 +39,23 @@ pub fn delay(
     Some(Duration::from_secs_f64(secs))
 }
 
+/// How long a response asks to wait: `Retry-After` in seconds, or the
+/// longest of the `x-ms-ratelimit-*-retry-after` headers some services
+/// send instead (Cost Management's `…costmanagement-qpu-retry-after`,
+/// `-entity-`, `-tenant-`, `-clienttype-`).
+pub fn retry_after<'a>(headers: impl IntoIterator<Item = (&'a str, &'a str)>) -> Option<Duration> {
+    headers
+        .into_iter()
+        .filter(|(name, _)| {
+            let name = name.to_ascii_lowercase();
+            name == "retry-after"
+                || (name.starts_with("x-ms-ratelimit-") && name.ends_with("-retry-after"))
+        })
+        .filter_map(|(_, value)| value.trim().parse::<u64>().ok())
+        .max()
+        .map(Duration::from_secs)
+}
+
 /// A uniform random number in [0, 1) for [`delay`]'s jitter.
 pub fn jitter() -> f64 {
     let mut b = [0u8; 8];
@@ -59,6 +77,24 @@ mod tests {
         }
         assert!(delay(1, Outcome::NoResponse, None, 0.5).is_some());
         assert!(delay(MAX_ATTEMPTS, Outcome::Status(503), None, 0.5).is_none());
+    }
+
+    #[test]
+    fn the_longest_wait_any_throttling_header_asks_is_taken() {
+        assert_eq!(
+            retry_after([("Retry-After", "3"), ("content-type", "x")]),
+            Some(Duration::from_secs(3))
+        );
+        assert_eq!(
+            retry_after([
+                ("x-ms-ratelimit-microsoft.costmanagement-qpu-retry-after", "20"),
+                ("x-ms-ratelimit-microsoft.costmanagement-entity-retry-after", "45"),
+                ("x-ms-ratelimit-remaining-subscription-reads", "11999"),
+            ]),
+            Some(Duration::from_secs(45))
+        );
+        assert_eq!(retry_after([("retry-after", "soon")]), None);
+        assert_eq!(retry_after([("x-ms-ratelimit-remaining-subscription-reads", "5")]), None);
     }
 
     #[test]

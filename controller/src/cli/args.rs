@@ -259,6 +259,10 @@ pub enum Command {
         #[command(flatten)]
         scope: AzureScope,
     },
+    /// What Azure billed (Cost Management's actual cost), by day, and
+    /// with --by-vm by VM with everything it owns; this month so far by
+    /// default. `cost history` shows the kept days and their trend.
+    Cost(CostArgs),
     /// Bring Azure VMs azlin did not make into the fleet, without SSH:
     /// Run Command installs the agent (from the subscription's store,
     /// sha256 checked) and the NSGs on the VM admit its port from
@@ -364,6 +368,53 @@ impl AzureScope {
             resource_group: self.resource_group,
         }
     }
+}
+
+/// `azlin cost`'s flags.
+#[derive(clap::Args, Debug)]
+#[command(args_conflicts_with_subcommands = true)]
+pub struct CostArgs {
+    #[command(subcommand)]
+    pub action: Option<CostAction>,
+    /// Each VM with its disks, NICs, public IPs, NSG and snapshots; the
+    /// rest as "shared".
+    #[arg(long)]
+    pub by_vm: bool,
+    /// First day (UTC), YYYY-MM-DD; default: the first of --to's month.
+    #[arg(long, value_name = "YYYY-MM-DD")]
+    pub from: Option<String>,
+    /// Last day (UTC), YYYY-MM-DD; default: today.
+    #[arg(long, value_name = "YYYY-MM-DD")]
+    pub to: Option<String>,
+    /// Add this month's projection: Azure's figure so far plus the rest of
+    /// the month at the running VMs' pay-as-you-go prices.
+    #[arg(long)]
+    pub estimate: bool,
+    #[arg(long)]
+    pub json: bool,
+    /// The whole subscription, not only the resource group.
+    #[arg(long)]
+    pub whole_subscription: bool,
+    #[command(flatten)]
+    pub scope: AzureScope,
+}
+
+#[derive(clap::Subcommand, Debug)]
+pub enum CostAction {
+    /// The daily cost kept in state.db (brought up to date from Azure
+    /// first), its trend and the days far from the mean.
+    History {
+        /// The last N days, today included.
+        #[arg(long, default_value_t = 30)]
+        days: u32,
+        #[arg(long)]
+        json: bool,
+        /// The whole subscription, not only the resource group.
+        #[arg(long)]
+        whole_subscription: bool,
+        #[command(flatten)]
+        scope: AzureScope,
+    },
 }
 
 /// `azlin new`'s flags.

@@ -2,6 +2,7 @@
 //! needed) and prints the answer; only `azlin daemon run` is long-lived.
 
 mod adopt;
+mod cost;
 mod alerts;
 mod args;
 mod connect;
@@ -356,6 +357,7 @@ fn run_command(home: &Home, config: &Config, command: Command) -> Result<()> {
             });
             done(answer?)
         }
+        Command::Cost(args) => cost::run(&home, args),
         Command::Adopt {
             vms,
             dry_run,

@@ -75,6 +75,9 @@ pub struct Daemon {
     /// changes them while the daemon runs.
     pub session_names: RwLock<BTreeMap<String, String>>,
     pub alerts: alerts::AlertsHub,
+    /// Bills asked of the cloud in the last minutes (see
+    /// [`handlers::cost`]).
+    pub cost_cache: handlers::cost::CostCache,
 }
 
 impl Daemon {
@@ -204,6 +207,7 @@ async fn serve(home: Home) -> Result<()> {
         shutdown,
         session_names: RwLock::new(config.session_names.clone()),
         alerts: alerts_hub,
+        cost_cache: Default::default(),
         config,
     });
     alerts::spawn(d.clone(), alert_events);

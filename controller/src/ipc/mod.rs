@@ -30,6 +30,7 @@
 
 pub mod adopt;
 pub mod agent_upgrade;
+pub mod cost;
 pub mod alerts;
 pub mod client;
 pub mod daemon;
@@ -126,6 +127,8 @@ requests! {
     PlanNew(new::PlanNew),
     Adopt(adopt::Adopt),
     AgentUpgrade(agent_upgrade::AgentUpgrade),
+    Cost(cost::Cost),
+    CostHistory(cost::CostHistory),
     Start(lifecycle::Start),
     Stop(lifecycle::Stop),
     Restart(lifecycle::Restart),

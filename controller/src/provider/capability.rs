@@ -105,6 +105,8 @@ pub struct Capabilities {
     /// binary sent over its connection and rolls it back (local VMs run
     /// this azlin's own binary).
     pub agent_upgrade: bool,
+    /// `cost`: the cloud bills the VMs and says what it billed.
+    pub cost: bool,
 }
 
 /// What a request asks of a provider, with its provider-specific flags.
@@ -124,6 +126,7 @@ pub enum Operation<'a> {
     Restart,
     Resize,
     AgentUpgrade,
+    Cost,
 }
 
 impl Operation<'_> {
@@ -135,6 +138,7 @@ impl Operation<'_> {
             Operation::Restart => "restart",
             Operation::Resize => "resize",
             Operation::AgentUpgrade => "agent upgrade",
+            Operation::Cost => "cost",
         }
     }
 }
@@ -247,11 +251,17 @@ pub fn refusal(
                 _ => "upgrade the agent the way it was installed",
             }
         )),
+        Operation::Cost if !caps.cost => Some(format!(
+            "{noun} have no bill to read: `azlin {}` applies to {}; nothing done",
+            op.command(),
+            applies(|c| c.cost)
+        )),
         Operation::Start
         | Operation::Stop { .. }
         | Operation::Restart
         | Operation::Resize
-        | Operation::AgentUpgrade => None,
+        | Operation::AgentUpgrade
+        | Operation::Cost => None,
     }
 }
 

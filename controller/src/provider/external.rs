@@ -28,6 +28,7 @@ pub const CAPABILITIES: Capabilities = Capabilities {
     machine: false,
     adopt: false,
     agent_upgrade: false,
+    cost: false,
 };
 
 pub struct ExternalProvider;

@@ -38,6 +38,7 @@ pub const CAPABILITIES: Capabilities = Capabilities {
     machine: false,
     adopt: false,
     agent_upgrade: false,
+    cost: false,
 };
 
 pub struct LocalProvider {

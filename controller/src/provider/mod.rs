@@ -31,6 +31,7 @@ pub use capability::{Capabilities, Kind, NewStyle, Operation};
 
 use crate::{
     azure::context::{AzureContext, Target},
+    cost::dates::Day,
     ipc::{CloudView, new::Machine},
     state::VmRow,
 };
@@ -63,6 +64,26 @@ pub struct VmSpec {
     /// Size, region, image, admin user, disk (providers whose
     /// capabilities have `machine`; empty for the others).
     pub machine: Machine,
+}
+
+/// Where a bill is read: an Azure resource group or subscription.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct BillingScope {
+    /// In words: "resource group rg of subscription s".
+    pub words: String,
+    /// As the cloud names it (an ARM path): the key days are kept under.
+    pub path: String,
+}
+
+/// What a cloud billed in a range (see [`Provider::billed`]).
+#[derive(Debug, Clone, Default)]
+pub struct Billed {
+    /// One resource's cost on one day, as the cloud reported it.
+    pub rows: Vec<crate::azure::cost_query::CostRow>,
+    /// Lower-case resource id → the VM that owns it.
+    pub owners: BTreeMap<String, String>,
+    /// Queries the cloud answered (pages included, retries not).
+    pub queries: u32,
 }
 
 /// A cloud VM azlin did not make, checked for `azlin adopt`.
@@ -280,6 +301,28 @@ pub trait Provider: Send + Sync {
         _stage: Stage<'a>,
     ) -> Work<'a, Result<Provisioned>> {
         Box::pin(async { anyhow::bail!("this provider cannot adopt VMs") })
+    }
+
+    /// Where the request's bill is: its resource group, or its whole
+    /// subscription (providers with `cost`).
+    fn billing_scope<'a>(
+        &'a self,
+        _whole_subscription: bool,
+        _azure: &'a AzureContext,
+    ) -> Work<'a, Result<BillingScope>> {
+        Box::pin(async { anyhow::bail!("this provider has no bill to read") })
+    }
+
+    /// What the cloud billed in `scope` from `from` to `to` (UTC days,
+    /// both included), by day and resource, with the VM each resource
+    /// belongs to (providers with `cost`).
+    fn billed<'a>(
+        &'a self,
+        _scope: &'a BillingScope,
+        _range: (Day, Day),
+        _azure: &'a AzureContext,
+    ) -> Work<'a, Result<Billed>> {
+        Box::pin(async { anyhow::bail!("this provider has no bill to read") })
     }
 
     /// A VM named `name` that the cloud has where the request looks, but

@@ -50,10 +50,25 @@ pub(super) const MIGRATIONS: &[Migration] = &[
         what: "retail prices of VM sizes, kept a day",
         sql: V2,
     },
+    Migration {
+        what: "daily cost as Azure reported it, kept 400 days",
+        sql: V3,
+    },
 ];
 
 /// The schema version this build writes.
 pub const LATEST: u32 = MIGRATIONS.len() as u32;
+
+const V3: &str = "
+CREATE TABLE cost_days (
+    scope TEXT NOT NULL,
+    day TEXT NOT NULL,
+    cost REAL NOT NULL,
+    currency TEXT NOT NULL,
+    fetched_at INTEGER NOT NULL,
+    PRIMARY KEY (scope, day)
+);
+";
 
 const V2: &str = "
 CREATE TABLE retail_prices (

@@ -18,6 +18,7 @@
 
 pub mod alerts;
 mod certs;
+pub mod cost_days;
 pub mod metrics;
 pub mod migrations;
 mod new_vms;

@@ -54,6 +54,18 @@ pub struct StorageProfile {
     pub image_reference: Option<ImageReference>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub os_disk: Option<OsDisk>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub data_disks: Vec<DataDisk>,
+}
+
+/// A data disk attached to a VM (read only: azlin attaches none yet).
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct DataDisk {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub managed_disk: Option<ManagedDisk>,
 }
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]

@@ -12,6 +12,7 @@ pub mod adopt;
 pub mod agent_upgrade;
 pub mod alerts;
 pub mod cloud_view;
+pub mod cost;
 pub mod daemon_status;
 pub mod exec;
 pub mod fetch;
@@ -124,6 +125,8 @@ pub async fn dispatch(
         Request::PlanNew(r) => answer(r, &cx).await,
         Request::Adopt(r) => answer(r, &cx).await,
         Request::AgentUpgrade(r) => answer(r, &cx).await,
+        Request::Cost(r) => answer(r, &cx).await,
+        Request::CostHistory(r) => answer(r, &cx).await,
         Request::Start(r) => answer_vm(r, &cx).await,
         Request::Stop(r) => answer_vm(r, &cx).await,
         Request::Restart(r) => answer_vm(r, &cx).await,

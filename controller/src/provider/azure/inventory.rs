@@ -138,6 +138,72 @@ impl Snapshot {
         }
     }
 
+    /// Every resource the VM owns, as lower-case ARM ids, for its bill:
+    /// the VM, its OS and data disks, its NICs, the public IPs on them,
+    /// and each NIC's NSG when no NIC of another VM uses it.
+    pub fn resources_of(&self, vm: &VirtualMachine) -> Vec<String> {
+        let mut out: Vec<String> = vm.id.iter().cloned().collect();
+        if let Some(storage) = &vm.properties.storage_profile {
+            let disks = storage
+                .os_disk
+                .iter()
+                .filter_map(|d| d.managed_disk.as_ref())
+                .chain(
+                    storage
+                        .data_disks
+                        .iter()
+                        .filter_map(|d| d.managed_disk.as_ref()),
+                );
+            out.extend(disks.filter_map(|m| m.id.clone()));
+        }
+        let refs = vm
+            .properties
+            .network_profile
+            .iter()
+            .flat_map(|p| &p.network_interfaces);
+        let vm_id = vm.id.as_deref().unwrap_or_default();
+        for nic in refs.filter_map(|r| self.nic(&r.id)) {
+            out.extend(nic.id.clone());
+            out.extend(
+                nic.properties
+                    .ip_configurations
+                    .iter()
+                    .filter_map(|c| c.properties.public_ip_address.as_ref())
+                    .map(|r| r.id.clone()),
+            );
+            if let Some(nsg) = &nic.properties.network_security_group {
+                let other_vm_uses_it = self.nics.iter().any(|other| {
+                    other
+                        .properties
+                        .network_security_group
+                        .as_ref()
+                        .is_some_and(|r| r.id.eq_ignore_ascii_case(&nsg.id))
+                        && !other
+                            .properties
+                            .virtual_machine
+                            .as_ref()
+                            .is_some_and(|v| v.id.eq_ignore_ascii_case(vm_id))
+                });
+                if !other_vm_uses_it {
+                    out.push(nsg.id.clone());
+                }
+            }
+        }
+        out.iter().map(|id| id.to_ascii_lowercase()).collect()
+    }
+
+    /// The VMs of the snapshot in `group` (every group: `None`).
+    pub fn vms_in<'a>(&'a self, group: Option<&'a str>) -> impl Iterator<Item = &'a VirtualMachine> {
+        self.vms.iter().filter(move |v| match group {
+            None => true,
+            Some(g) => v
+                .id
+                .as_deref()
+                .and_then(group_of)
+                .is_some_and(|have| have.eq_ignore_ascii_case(g)),
+        })
+    }
+
     /// What a VM azlin did not make owns, as azlin would delete it: the
     /// VM, its primary NIC, the public IP on that NIC, its OS disk, and the
     /// NIC's NSG only when no other NIC or subnet uses it.

@@ -10,6 +10,7 @@
 mod adopt;
 mod agent_store;
 mod capacity;
+mod cost;
 mod create;
 mod inventory;
 mod lifecycle;
@@ -38,10 +39,10 @@ pub use agent_store::account_name;
 pub use lifecycle::PowerAction;
 
 use super::{
-    Adoption, Capabilities, CloudViews, Kind, MachineChoice, NewStyle, Provider, Provisioned,
+    Adoption, Billed, BillingScope, Capabilities, CloudViews, Kind, MachineChoice, NewStyle, Provider, Provisioned,
     Stage, Started, VmSpec, Work,
 };
-use crate::{azure::context::AzureContext, ipc::new::Machine, state::VmRow};
+use crate::{azure::context::AzureContext, cost::dates::Day, ipc::new::Machine, state::VmRow};
 
 /// An Azure VM can be powered off and keep its hardware, be resized, and
 /// lives in a subscription and resource group. The daemon dials it.
@@ -57,6 +58,7 @@ pub const CAPABILITIES: Capabilities = Capabilities {
     machine: true,
     adopt: true,
     agent_upgrade: true,
+    cost: true,
 };
 
 impl Provider for AzureProvider {
@@ -181,6 +183,23 @@ impl Provider for AzureProvider {
         azure: &'a AzureContext,
     ) -> Work<'a, Result<Option<VmRow>>> {
         Box::pin(self.find_unmanaged(name, azure))
+    }
+
+    fn billing_scope<'a>(
+        &'a self,
+        whole_subscription: bool,
+        azure: &'a AzureContext,
+    ) -> Work<'a, Result<BillingScope>> {
+        Box::pin(self.billing_scope(whole_subscription, azure))
+    }
+
+    fn billed<'a>(
+        &'a self,
+        scope: &'a BillingScope,
+        range: (Day, Day),
+        azure: &'a AzureContext,
+    ) -> Work<'a, Result<Billed>> {
+        Box::pin(self.billed(scope, range, azure))
     }
 
     fn place(&self, vm: &VmRow) -> String {

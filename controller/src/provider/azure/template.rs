@@ -208,6 +208,7 @@ impl VmTemplate<'_> {
                         disk_size_gb: self.disk_gb,
                         ..Default::default()
                     }),
+                    data_disks: Vec::new(),
                 }),
                 os_profile: Some(OsProfile {
                     computer_name: Some(d.vm.clone()),

@@ -46,6 +46,7 @@ pub const CAPABILITIES: Capabilities = Capabilities {
     machine: false,
     adopt: false,
     agent_upgrade: true,
+    cost: false,
 };
 
 impl Provider for DockerProvider {

@@ -1,0 +1,12 @@
+//! Cost, apart from any cloud: the calendar days a cost report covers
+//! ([`dates`]), a bill's rows summed by day and by VM ([`attribution`]),
+//! and what a run of daily figures says, its trend and the
+//! days that stand out ([`trend`]). Pure: no I/O, no clock but the one
+//! passed in.
+//!
+//! Not here: asking Azure (`azure::cost_query`, `provider::azure::cost`),
+//! keeping days (`state::cost_days`), or showing them (`cli::cost`).
+
+pub mod attribution;
+pub mod dates;
+pub mod trend;
