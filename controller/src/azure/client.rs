@@ -235,7 +235,11 @@ impl ArmClient {
                 ));
             }
             // 204: nothing in the range.
-            let body: &[u8] = if reply.body.is_empty() { b"{}" } else { &reply.body };
+            let body: &[u8] = if reply.body.is_empty() {
+                b"{}"
+            } else {
+                &reply.body
+            };
             let page: T = decode(body, &url)?;
             let link = next(&page);
             pages.push(page);

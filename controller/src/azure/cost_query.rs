@@ -113,7 +113,13 @@ pub struct CostRow {
 
 /// The names the amount's column goes by (`PreTaxCost` in older and
 /// `Usage` answers; the aggregation's alias in some).
-const COST_COLUMNS: [&str; 5] = ["Cost", "PreTaxCost", "CostUSD", "totalCost", "PreTaxCostUSD"];
+const COST_COLUMNS: [&str; 5] = [
+    "Cost",
+    "PreTaxCost",
+    "CostUSD",
+    "totalCost",
+    "PreTaxCostUSD",
+];
 
 /// The rows of one page, read by column name.
 pub fn rows(page: &QueryResult) -> Result<Vec<CostRow>, String> {

@@ -87,14 +87,23 @@ mod tests {
         );
         assert_eq!(
             retry_after([
-                ("x-ms-ratelimit-microsoft.costmanagement-qpu-retry-after", "20"),
-                ("x-ms-ratelimit-microsoft.costmanagement-entity-retry-after", "45"),
+                (
+                    "x-ms-ratelimit-microsoft.costmanagement-qpu-retry-after",
+                    "20"
+                ),
+                (
+                    "x-ms-ratelimit-microsoft.costmanagement-entity-retry-after",
+                    "45"
+                ),
                 ("x-ms-ratelimit-remaining-subscription-reads", "11999"),
             ]),
             Some(Duration::from_secs(45))
         );
         assert_eq!(retry_after([("retry-after", "soon")]), None);
-        assert_eq!(retry_after([("x-ms-ratelimit-remaining-subscription-reads", "5")]), None);
+        assert_eq!(
+            retry_after([("x-ms-ratelimit-remaining-subscription-reads", "5")]),
+            None
+        );
     }
 
     #[test]

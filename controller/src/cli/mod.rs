@@ -2,10 +2,10 @@
 //! needed) and prints the answer; only `azlin daemon run` is long-lived.
 
 mod adopt;
-mod cost;
 mod alerts;
 mod args;
 mod connect;
+mod cost;
 mod cp;
 mod daemon_cmd;
 mod destroy;

@@ -77,14 +77,10 @@ mod tests {
 
     #[test]
     fn each_resource_goes_to_its_vm_and_the_rest_is_shared() {
-        let owners: BTreeMap<String, String> = [
-            ("/vm/a", "a"),
-            ("/disk/a", "a"),
-            ("/vm/b", "b"),
-        ]
-        .into_iter()
-        .map(|(k, v)| (k.to_string(), v.to_string()))
-        .collect();
+        let owners: BTreeMap<String, String> = [("/vm/a", "a"), ("/disk/a", "a"), ("/vm/b", "b")]
+            .into_iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
         let rows = [
             ("/vm/a", 2.0),
             ("/disk/a", 0.5),

@@ -30,9 +30,9 @@
 
 pub mod adopt;
 pub mod agent_upgrade;
-pub mod cost;
 pub mod alerts;
 pub mod client;
+pub mod cost;
 pub mod daemon;
 pub mod files;
 pub mod labels;

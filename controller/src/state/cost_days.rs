@@ -53,16 +53,13 @@ impl Db {
             "SELECT day, cost, currency FROM cost_days
              WHERE scope = ?1 AND day >= ?2 ORDER BY day",
         )?;
-        let rows = stmt.query_map(
-            params![scope.to_ascii_lowercase(), from.to_string()],
-            |r| {
-                Ok((
-                    r.get::<_, String>(0)?,
-                    r.get::<_, f64>(1)?,
-                    r.get::<_, String>(2)?,
-                ))
-            },
-        )?;
+        let rows = stmt.query_map(params![scope.to_ascii_lowercase(), from.to_string()], |r| {
+            Ok((
+                r.get::<_, String>(0)?,
+                r.get::<_, f64>(1)?,
+                r.get::<_, String>(2)?,
+            ))
+        })?;
         let mut out = Vec::new();
         for row in rows {
             let (day, cost, currency) = row?;
@@ -86,13 +83,20 @@ mod tests {
         let d = |s: &str| Day::parse(s).unwrap();
         let today = d("2026-12-04");
         let scope = "/subscriptions/S/resourceGroups/RG";
-        db.keep_cost_days(scope, "USD", &[(d("2026-12-01"), 1.0), (d("2026-12-02"), 2.0)], today)
-            .unwrap();
+        db.keep_cost_days(
+            scope,
+            "USD",
+            &[(d("2026-12-01"), 1.0), (d("2026-12-02"), 2.0)],
+            today,
+        )
+        .unwrap();
         db.keep_cost_days(scope, "USD", &[(d("2026-12-02"), 2.5)], today)
             .unwrap();
         db.keep_cost_days(scope, "USD", &[(d("2025-10-01"), 9.0)], today)
             .unwrap();
-        let kept = db.cost_days(&scope.to_ascii_lowercase(), d("2020-01-01")).unwrap();
+        let kept = db
+            .cost_days(&scope.to_ascii_lowercase(), d("2020-01-01"))
+            .unwrap();
         assert_eq!(
             kept,
             vec![

@@ -18,6 +18,7 @@
 
 use std::collections::BTreeMap;
 
+pub mod cost;
 mod deployment;
 
 use serde_json::{Value, json};
@@ -71,6 +72,8 @@ pub struct Emulator {
     pub prices_throttled: u32,
     /// Price requests served (pages, throttled ones included).
     pub price_requests: u32,
+    /// The Cost Management Query API's rows and what it was asked.
+    pub cost: cost::CostData,
 }
 
 /// The sizes the emulator offers: D2s v5 and D4s v5 (family
@@ -292,6 +295,11 @@ impl Emulator {
         self.hooks = hooks;
     }
 
+    /// Hold `value` at `path` as if it had been made there.
+    pub fn plant(&mut self, path: &str, value: Value) {
+        self.store(&path.to_ascii_lowercase(), path, value);
+    }
+
     /// Give `group`'s VNet `theirs` (the one [`Emulator::plant_vm`]'s NICs
     /// name) a subnet `default` that uses the NSG `nsg` (made if missing).
     pub fn plant_subnet_nsg(&mut self, group: &str, nsg: &str) {
@@ -353,6 +361,12 @@ impl Emulator {
         let key = path.to_ascii_lowercase();
         if key == "/api/retail/prices" {
             return self.retail_prices(query, base);
+        }
+        if method == "POST"
+            && let Some(scope) = key.strip_suffix("/providers/microsoft.costmanagement/query")
+        {
+            let scope = &path[..scope.len()];
+            return self.cost.query(scope, query, body, base);
         }
         if method == "GET" && key.ends_with("/providers/microsoft.compute/skus") {
             return (
@@ -709,6 +723,8 @@ impl Emulator {
                 .to_string();
             let group = &path[..path.to_ascii_lowercase().find("/providers/").unwrap_or(0)];
             let disk_path = format!("{group}/providers/Microsoft.Compute/disks/{disk}");
+            // ARM names the managed disk it made in the VM.
+            value["properties"]["storageProfile"]["osDisk"]["managedDisk"]["id"] = json!(disk_path);
             self.resources.insert(
                 disk_path.to_ascii_lowercase(),
                 json!({"id": disk_path, "name": disk, "location": value["location"], "properties": {"provisioningState": "Succeeded"}}),

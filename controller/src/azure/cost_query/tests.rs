@@ -48,16 +48,24 @@ fn columns_are_found_by_name_in_any_order() {
 fn an_answer_azlin_cannot_read_is_said_so() {
     let bad = |v: serde_json::Value| rows(&serde_json::from_value(v).unwrap()).unwrap_err();
     let cols = serde_json::json!([{"name": "Cost"}, {"name": "UsageDate"}]);
-    assert!(bad(serde_json::json!({"properties": {"columns": cols, "rows": [["x", 20260101]]}}))
-        .contains("not a number"));
-    assert!(bad(serde_json::json!({"properties": {"columns": cols, "rows": [[1.0, 20261399]]}}))
-        .contains("not a date"));
-    assert!(bad(serde_json::json!({"properties": {"columns": [{"name": "Cost"}], "rows": [[1.0]]}}))
-        .contains("UsageDate"));
+    assert!(
+        bad(serde_json::json!({"properties": {"columns": cols, "rows": [["x", 20260101]]}}))
+            .contains("not a number")
+    );
+    assert!(
+        bad(serde_json::json!({"properties": {"columns": cols, "rows": [[1.0, 20261399]]}}))
+            .contains("not a date")
+    );
+    assert!(
+        bad(serde_json::json!({"properties": {"columns": [{"name": "Cost"}], "rows": [[1.0]]}}))
+            .contains("UsageDate")
+    );
     // No rows is no data, not an error.
-    assert!(rows(&serde_json::from_value(serde_json::json!({"properties": {}})).unwrap())
-        .unwrap()
-        .is_empty());
+    assert!(
+        rows(&serde_json::from_value(serde_json::json!({"properties": {}})).unwrap())
+            .unwrap()
+            .is_empty()
+    );
 }
 
 #[test]

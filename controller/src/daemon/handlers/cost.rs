@@ -196,10 +196,7 @@ async fn estimate(cx: &Ctx, scope: &BillingScope, today: Day) -> Result<Estimate
             }
             None => unpriced.push((
                 v.name.clone(),
-                cloud
-                    .no_price
-                    .clone()
-                    .unwrap_or_else(|| "no price".into()),
+                cloud.no_price.clone().unwrap_or_else(|| "no price".into()),
             )),
         }
     }
@@ -242,7 +239,11 @@ impl Handle for CostHistory {
                 .map(|e| format!("{e:#}")),
             Err(e) => Some(format!("{e:#}")),
         };
-        let kept = cx.d.db.lock().expect("db lock").cost_days(&scope.path, from)?;
+        let kept =
+            cx.d.db
+                .lock()
+                .expect("db lock")
+                .cost_days(&scope.path, from)?;
         let mut currencies: Vec<&str> = kept.iter().map(|(_, _, c)| c.as_str()).collect();
         currencies.dedup();
         let days: Vec<(Day, f64)> = kept.iter().map(|(d, c, _)| (*d, *c)).collect();

@@ -140,7 +140,7 @@ impl Snapshot {
 
     /// Every resource the VM owns, as lower-case ARM ids, for its bill:
     /// the VM, its OS and data disks, its NICs, the public IPs on them,
-    /// and each NIC's NSG when no NIC of another VM uses it.
+    /// and each NIC's NSG when no other NIC uses it.
     pub fn resources_of(&self, vm: &VirtualMachine) -> Vec<String> {
         let mut out: Vec<String> = vm.id.iter().cloned().collect();
         if let Some(storage) = &vm.properties.storage_profile {
@@ -156,13 +156,19 @@ impl Snapshot {
                 );
             out.extend(disks.filter_map(|m| m.id.clone()));
         }
-        let refs = vm
+        let refs: Vec<&str> = vm
             .properties
             .network_profile
             .iter()
-            .flat_map(|p| &p.network_interfaces);
-        let vm_id = vm.id.as_deref().unwrap_or_default();
-        for nic in refs.filter_map(|r| self.nic(&r.id)) {
+            .flat_map(|p| &p.network_interfaces)
+            .map(|r| r.id.as_str())
+            .collect();
+        let own = |nic: &NetworkInterface| {
+            nic.id
+                .as_deref()
+                .is_some_and(|id| refs.iter().any(|r| r.eq_ignore_ascii_case(id)))
+        };
+        for nic in refs.iter().filter_map(|r| self.nic(r)) {
             out.extend(nic.id.clone());
             out.extend(
                 nic.properties
@@ -172,19 +178,15 @@ impl Snapshot {
                     .map(|r| r.id.clone()),
             );
             if let Some(nsg) = &nic.properties.network_security_group {
-                let other_vm_uses_it = self.nics.iter().any(|other| {
-                    other
-                        .properties
-                        .network_security_group
-                        .as_ref()
-                        .is_some_and(|r| r.id.eq_ignore_ascii_case(&nsg.id))
-                        && !other
+                let another_nic_uses_it = self.nics.iter().any(|other| {
+                    !own(other)
+                        && other
                             .properties
-                            .virtual_machine
+                            .network_security_group
                             .as_ref()
-                            .is_some_and(|v| v.id.eq_ignore_ascii_case(vm_id))
+                            .is_some_and(|r| r.id.eq_ignore_ascii_case(&nsg.id))
                 });
-                if !other_vm_uses_it {
+                if !another_nic_uses_it {
                     out.push(nsg.id.clone());
                 }
             }
@@ -193,14 +195,17 @@ impl Snapshot {
     }
 
     /// The VMs of the snapshot in `group` (every group: `None`).
-    pub fn vms_in<'a>(&'a self, group: Option<&'a str>) -> impl Iterator<Item = &'a VirtualMachine> {
+    pub fn vms_in<'a>(
+        &'a self,
+        group: Option<&'a str>,
+    ) -> impl Iterator<Item = &'a VirtualMachine> {
         self.vms.iter().filter(move |v| match group {
             None => true,
-            Some(g) => v
-                .id
-                .as_deref()
-                .and_then(group_of)
-                .is_some_and(|have| have.eq_ignore_ascii_case(g)),
+            Some(g) => {
+                v.id.as_deref()
+                    .and_then(group_of)
+                    .is_some_and(|have| have.eq_ignore_ascii_case(g))
+            }
         })
     }
 

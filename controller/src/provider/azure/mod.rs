@@ -39,8 +39,8 @@ pub use agent_store::account_name;
 pub use lifecycle::PowerAction;
 
 use super::{
-    Adoption, Billed, BillingScope, Capabilities, CloudViews, Kind, MachineChoice, NewStyle, Provider, Provisioned,
-    Stage, Started, VmSpec, Work,
+    Adoption, Billed, BillingScope, Capabilities, CloudViews, Kind, MachineChoice, NewStyle,
+    Provider, Provisioned, Stage, Started, VmSpec, Work,
 };
 use crate::{azure::context::AzureContext, cost::dates::Day, ipc::new::Machine, state::VmRow};
 

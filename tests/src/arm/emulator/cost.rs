@@ -1,0 +1,195 @@
+//! The Cost Management Query API in the emulator, strict where Azure is:
+//! `POST {scope}/providers/Microsoft.CostManagement/query` with the
+//! pinned api-version, a `Custom` timeframe whose `timePeriod` has both
+//! ends, `Daily` granularity, a sum aggregation, and grouping by
+//! `ResourceId`. It answers from rows the test sets ([`CostData::rows`]),
+//! those of resources inside the scope and days inside the period, a few
+//! per page with a `nextLink` (`$skiptoken`) that is POSTed the same
+//! body. It throttles as Azure documents: a `429` carrying only
+//! `x-ms-ratelimit-microsoft.costmanagement-qpu-retry-after`, and a
+//! request that comes back before that wait is throttled again and
+//! counted ([`CostData::early`]). A period longer than 31 days is refused
+//! here (Azure allows longer; azlin promises to split), so a test sees
+//! azlin's splitting.
+
+use std::time::{Duration, Instant};
+
+use serde_json::{Value, json};
+
+use super::{Answer, arm_error};
+
+/// What the emulated Cost Management holds and has seen.
+#[derive(Debug, Default)]
+pub struct CostData {
+    /// (UsageDate `YYYYMMDD`, resource id, cost, currency).
+    pub rows: Vec<(u32, String, f64, String)>,
+    /// Rows per page (0: 3).
+    pub page_size: usize,
+    /// How many queries answer `429` before one is served.
+    pub throttled: u32,
+    /// Queries asked (pages and throttled ones included).
+    pub requests: u32,
+    /// Queries that came back before the wait a `429` asked.
+    pub early: u32,
+    /// The bodies asked, in order.
+    pub bodies: Vec<Value>,
+    not_before: Option<Instant>,
+}
+
+const API: &str = "2023-11-01";
+const WAIT_SECS: u64 = 1;
+
+fn day_of(iso: &str) -> Option<u32> {
+    let d = iso.get(..10)?;
+    let digits: String = d.chars().filter(|c| *c != '-').collect();
+    (digits.len() == 8).then(|| digits.parse().ok()).flatten()
+}
+
+fn days_between(a: u32, b: u32) -> i64 {
+    let to_days = |n: u32| {
+        let (y, m, d) = ((n / 10000) as i64, (n / 100 % 100) as i64, (n % 100) as i64);
+        // Days from a fixed epoch (civil calendar).
+        let y = if m <= 2 { y - 1 } else { y };
+        let era = y.div_euclid(400);
+        let yoe = y - era * 400;
+        let mp = (m + 9) % 12;
+        let doy = (153 * mp + 2) / 5 + d - 1;
+        let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+        era * 146097 + doe
+    };
+    to_days(b) - to_days(a)
+}
+
+impl CostData {
+    pub(super) fn query(&mut self, scope: &str, query: &str, body: &str, base: &str) -> Answer {
+        self.requests += 1;
+        let now = Instant::now();
+        if let Some(at) = self.not_before
+            && now < at
+        {
+            self.early += 1;
+            return self.throttle(now);
+        }
+        if self.throttled > 0 {
+            self.throttled -= 1;
+            return self.throttle(now);
+        }
+        let q = crate::arm::parse_query(query);
+        if q.get("api-version").map(String::as_str) != Some(API) {
+            return arm_error(
+                400,
+                "InvalidApiVersion",
+                "api-version 2023-11-01 is served here",
+            );
+        }
+        let Ok(body) = serde_json::from_str::<Value>(body) else {
+            return arm_error(400, "BadRequest", "the body is not JSON");
+        };
+        self.bodies.push(body.clone());
+        if !matches!(
+            body["type"].as_str(),
+            Some("ActualCost" | "AmortizedCost" | "Usage")
+        ) {
+            return arm_error(
+                400,
+                "BadRequest",
+                "type must be ActualCost, AmortizedCost or Usage",
+            );
+        }
+        if body["timeframe"] != "Custom" {
+            return arm_error(400, "BadRequest", "only a Custom timeframe is served here");
+        }
+        let (Some(from), Some(to)) = (
+            body["timePeriod"]["from"].as_str().and_then(day_of),
+            body["timePeriod"]["to"].as_str().and_then(day_of),
+        ) else {
+            return arm_error(400, "BadRequest", "timePeriod needs from and to");
+        };
+        if from > to {
+            return arm_error(400, "BadRequest", "timePeriod.from is after timePeriod.to");
+        }
+        if days_between(from, to) > 30 {
+            return arm_error(
+                400,
+                "BadRequest",
+                "the emulator serves at most 31 days a query",
+            );
+        }
+        if body["dataset"]["granularity"] != "Daily" {
+            return arm_error(400, "BadRequest", "granularity must be Daily here");
+        }
+        let aggregations = body["dataset"]["aggregation"].as_object();
+        if !aggregations.is_some_and(|a| {
+            !a.is_empty()
+                && a.values()
+                    .all(|v| v["function"] == "Sum" && v["name"].is_string())
+        }) {
+            return arm_error(400, "BadRequest", "aggregation must sum a column");
+        }
+        if body["dataset"]["grouping"] != json!([{"type": "Dimension", "name": "ResourceId"}]) {
+            return arm_error(400, "BadRequest", "grouping must be by ResourceId here");
+        }
+        let prefix = format!("{}/", scope.to_ascii_lowercase());
+        let matching: Vec<&(u32, String, f64, String)> = self
+            .rows
+            .iter()
+            .filter(|(day, id, _, _)| {
+                (from..=to).contains(day) && id.to_ascii_lowercase().starts_with(&prefix)
+            })
+            .collect();
+        let size = if self.page_size == 0 {
+            3
+        } else {
+            self.page_size
+        };
+        let skip: usize = q
+            .get("$skiptoken")
+            .and_then(|s| s.parse().ok())
+            .unwrap_or(0);
+        let rows: Vec<Value> = matching
+            .iter()
+            .skip(skip)
+            .take(size)
+            .map(|(day, id, cost, currency)| json!([cost, day, id.to_ascii_lowercase(), currency]))
+            .collect();
+        let next = (skip + size < matching.len()).then(|| {
+            format!(
+                "{base}{scope}/providers/Microsoft.CostManagement/query?api-version={API}&$skiptoken={}",
+                skip + size
+            )
+        });
+        (
+            200,
+            vec![],
+            json!({
+                "id": format!("{scope}/providers/Microsoft.CostManagement/query/emulated"),
+                "name": "emulated",
+                "type": "Microsoft.CostManagement/query",
+                "properties": {
+                    "nextLink": next,
+                    "columns": [
+                        {"name": "Cost", "type": "Number"},
+                        {"name": "UsageDate", "type": "Number"},
+                        {"name": "ResourceId", "type": "String"},
+                        {"name": "Currency", "type": "String"}
+                    ],
+                    "rows": rows
+                }
+            })
+            .to_string(),
+        )
+    }
+
+    fn throttle(&mut self, now: Instant) -> Answer {
+        self.not_before = Some(now + Duration::from_secs(WAIT_SECS));
+        (
+            429,
+            vec![(
+                "x-ms-ratelimit-microsoft.costmanagement-qpu-retry-after".into(),
+                WAIT_SECS.to_string(),
+            )],
+            json!({"error": {"code": "429", "message": "Too many requests. Please retry."}})
+                .to_string(),
+        )
+    }
+}
