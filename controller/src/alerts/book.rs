@@ -86,9 +86,25 @@ impl RuleBook {
             .collect()
     }
 
+    /// Every channel configured (the log always).
+    pub fn all_channels(&self) -> Vec<Channel> {
+        let mut out = vec![Channel::Log];
+        if self.desktop.is_some() {
+            out.push(Channel::Desktop);
+        }
+        if self.webhook.is_some() {
+            out.push(Channel::Webhook);
+        }
+        out
+    }
+
     /// Where an event of `rule` goes; a rule no longer in the book (its
-    /// event arrived late) goes to the log only.
+    /// event arrived late) goes to the log only. Budget events (the
+    /// daemon's, set with `azlin cost budget`) go to every channel.
     pub fn channels_of(&self, rule: &str) -> Vec<Channel> {
+        if rule == super::rules_file::BUDGET {
+            return self.all_channels();
+        }
         if rule == super::rules_file::AGENT_LOST {
             return self
                 .agent_lost

@@ -15,3 +15,5 @@ pub const STORAGE: &str = "2023-05-01";
 pub const SKUS: &str = "2021-07-01";
 /// Microsoft.CostManagement (the Query API).
 pub const COST_MANAGEMENT: &str = "2023-11-01";
+/// Microsoft.Consumption (budgets).
+pub const CONSUMPTION: &str = "2023-05-01";

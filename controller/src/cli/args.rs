@@ -401,6 +401,12 @@ pub struct CostArgs {
 
 #[derive(clap::Subcommand, Debug)]
 pub enum CostAction {
+    /// A monthly budget for the resource group (or the whole
+    /// subscription), checked by the daemon whenever cost data refreshes.
+    Budget {
+        #[command(subcommand)]
+        action: BudgetAction,
+    },
     /// The daily cost kept in state.db (brought up to date from Azure
     /// first), its trend and the days far from the mean.
     History {
@@ -410,6 +416,50 @@ pub enum CostAction {
         #[arg(long)]
         json: bool,
         /// The whole subscription, not only the resource group.
+        #[arg(long)]
+        whole_subscription: bool,
+        #[command(flatten)]
+        scope: AzureScope,
+    },
+}
+
+#[derive(clap::Subcommand, Debug)]
+pub enum BudgetAction {
+    /// Set the budget: AMOUNT in the bill's currency a month. Each
+    /// threshold crossed is an alert event (`azlin alerts` and the
+    /// channels of alerts.toml), once a month; `stop` also deallocates the
+    /// running VMs azlin made there.
+    Set {
+        #[arg(allow_hyphen_values = true)]
+        amount: String,
+        /// PERCENT:ACTION, action notify, alert or stop (repeatable;
+        /// default 50:notify 80:alert 100:alert).
+        #[arg(long = "threshold", value_name = "PERCENT:ACTION")]
+        thresholds: Vec<String>,
+        /// Write it to Azure too (Microsoft.Consumption/budgets), so its
+        /// e-mails go out while this machine is off; Azure's budget only
+        /// e-mails.
+        #[arg(long)]
+        azure: bool,
+        /// Where Azure's budget e-mails go (with --azure; repeatable).
+        #[arg(long = "email", value_name = "ADDRESS")]
+        emails: Vec<String>,
+        #[arg(long)]
+        whole_subscription: bool,
+        #[command(flatten)]
+        scope: AzureScope,
+    },
+    /// The budget and where this month stands against it.
+    Show {
+        #[arg(long)]
+        json: bool,
+        #[arg(long)]
+        whole_subscription: bool,
+        #[command(flatten)]
+        scope: AzureScope,
+    },
+    /// Remove the budget (from Azure too, if it was written there).
+    Clear {
         #[arg(long)]
         whole_subscription: bool,
         #[command(flatten)]

@@ -7,6 +7,7 @@ use anyhow::Result;
 
 use super::args::{CostAction, CostArgs};
 use crate::{
+    cost::money::{NO_DATA, amount},
     home::Home,
     ipc::{
         client::Client,
@@ -14,11 +15,9 @@ use crate::{
     },
 };
 
-/// What is shown where Azure has no figure.
-pub const NO_DATA: &str = "no data yet (Azure reports cost with up to 24 h delay)";
-
 pub fn run(home: &Home, args: CostArgs) -> Result<()> {
     match args.action {
+        Some(CostAction::Budget { action }) => super::cost_budget::run(home, action),
         Some(CostAction::History {
             days,
             json,
@@ -60,15 +59,6 @@ pub fn run(home: &Home, args: CostArgs) -> Result<()> {
             }
             Ok(())
         }
-    }
-}
-
-/// `amount` in `currency`: `$12.34` for dollars, `12.34 EUR` otherwise.
-pub fn amount(amount: f64, currency: &str) -> String {
-    match currency {
-        "USD" => format!("${amount:.2}"),
-        "" => format!("{amount:.2}"),
-        c => format!("{amount:.2} {c}"),
     }
 }
 

@@ -6,6 +6,7 @@ mod alerts;
 mod args;
 mod connect;
 mod cost;
+mod cost_budget;
 mod cp;
 mod daemon_cmd;
 mod destroy;

@@ -1,6 +1,7 @@
 //! Cost, apart from any cloud: the calendar days a cost report covers
 //! ([`dates`]), a bill's rows summed by day and by VM ([`attribution`]),
-//! and what a run of daily figures says, its trend and the
+//! a monthly budget's thresholds and forecast ([`budget`]), amounts with
+//! their currency ([`money`]), and what a run of daily figures says, its trend and the
 //! days that stand out ([`trend`]). Pure: no I/O, no clock but the one
 //! passed in.
 //!
@@ -8,5 +9,7 @@
 //! keeping days (`state::cost_days`), or showing them (`cli::cost`).
 
 pub mod attribution;
+pub mod budget;
 pub mod dates;
+pub mod money;
 pub mod trend;

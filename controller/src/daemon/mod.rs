@@ -36,7 +36,7 @@ use tokio::sync::watch;
 
 use self::{
     agents::{fleet, link, listener},
-    jobs::{alerts, history, metrics_http},
+    jobs::{alerts, budget_check, history, metrics_http},
 };
 use crate::{
     config::Config,
@@ -220,6 +220,7 @@ async fn serve(home: Home) -> Result<()> {
         tokio::spawn(metrics_http::serve(d.clone(), http));
     }
     history::spawn(d.clone());
+    budget_check::spawn(d.clone());
     let vms = d.db.lock().expect("db lock").vms()?;
     for vm in vms {
         match (vm.connect_mode, vm.state) {

@@ -31,6 +31,7 @@
 pub mod adopt;
 pub mod agent_upgrade;
 pub mod alerts;
+pub mod budget;
 pub mod client;
 pub mod cost;
 pub mod daemon;
@@ -129,6 +130,9 @@ requests! {
     AgentUpgrade(agent_upgrade::AgentUpgrade),
     Cost(cost::Cost),
     CostHistory(cost::CostHistory),
+    BudgetSet(budget::BudgetSet),
+    BudgetShow(budget::BudgetShow),
+    BudgetClear(budget::BudgetClear),
     Start(lifecycle::Start),
     Stop(lifecycle::Stop),
     Restart(lifecycle::Restart),

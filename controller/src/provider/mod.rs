@@ -75,6 +75,18 @@ pub struct BillingScope {
     pub path: String,
 }
 
+/// A monthly budget as the cloud keeps it (see [`Provider::put_budget`]):
+/// it notifies `emails` when actual cost passes each percentage.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CloudBudget {
+    pub amount: f64,
+    pub percents: Vec<u32>,
+    pub emails: Vec<String>,
+    /// The first of a month.
+    pub start: Day,
+    pub end: Day,
+}
+
 /// What a cloud billed in a range (see [`Provider::billed`]).
 #[derive(Debug, Clone, Default)]
 pub struct Billed {
@@ -325,6 +337,22 @@ pub trait Provider: Send + Sync {
         Box::pin(async { anyhow::bail!("this provider has no bill to read") })
     }
 
+    /// Write `budget` to the cloud at `scope`, replacing azlin's budget
+    /// there; its id (providers with `cost`).
+    fn put_budget<'a>(
+        &'a self,
+        _scope: &'a BillingScope,
+        _budget: &'a CloudBudget,
+        _azure: &'a AzureContext,
+    ) -> Work<'a, Result<String>> {
+        Box::pin(async { anyhow::bail!("this provider keeps no budgets") })
+    }
+
+    /// Remove the budget `id` that [`Provider::put_budget`] wrote.
+    fn delete_budget<'a>(&'a self, _id: &'a str, _azure: &'a AzureContext) -> Work<'a, Result<()>> {
+        Box::pin(async { anyhow::bail!("this provider keeps no budgets") })
+    }
+
     /// A VM named `name` that the cloud has where the request looks, but
     /// that azlin did not make (so `state.db` has no row for it): a row to
     /// act on it by name, never stored (cloud providers).
@@ -340,6 +368,12 @@ pub trait Provider: Send + Sync {
     /// group); VMs outside Azure are in none.
     fn in_target(&self, _vm: &VmRow, _target: &Target) -> bool {
         false
+    }
+
+    /// Whether azlin made the VM (an adopted one it did not): what azlin
+    /// did not make is never stopped or deleted on its own initiative.
+    fn made_by_azlin(&self, _vm: &VmRow) -> bool {
+        true
     }
 
     /// Where the VM lives, for a message that says it is not where the

@@ -54,10 +54,27 @@ pub(super) const MIGRATIONS: &[Migration] = &[
         what: "daily cost as Azure reported it, kept 400 days",
         sql: V3,
     },
+    Migration {
+        what: "monthly cost budgets and their thresholds",
+        sql: V4,
+    },
 ];
 
 /// The schema version this build writes.
 pub const LATEST: u32 = MIGRATIONS.len() as u32;
+
+const V4: &str = "
+CREATE TABLE budgets (
+    scope TEXT PRIMARY KEY,
+    words TEXT NOT NULL,
+    subscription TEXT NOT NULL,
+    resource_group TEXT,
+    amount REAL NOT NULL,
+    thresholds TEXT NOT NULL,
+    azure_budget TEXT,
+    created_at INTEGER NOT NULL
+);
+";
 
 const V3: &str = "
 CREATE TABLE cost_days (

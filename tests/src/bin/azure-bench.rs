@@ -8,7 +8,10 @@
 //!   between two polls of one operation;
 //! - `azlin list` of a resource group of 50 VMs (made behind azlin's back,
 //!   so all of them are `no agent`, and one of azlin's): ARM requests and
-//!   wall time per list, prices already kept.
+//!   wall time per list, prices already kept;
+//! - `azlin cost --by-vm` over 30 days of 10 and 50 VMs: requests per
+//!   report (they do not grow with the VMs), wall time cold and from the
+//!   daemon's cache.
 //!
 //! cargo build --release --workspace && target/release/azure-bench [RUNS]
 
@@ -135,6 +138,78 @@ fn list(n: usize, runs: usize) -> (usize, Vec<f64>) {
     (requests, secs)
 }
 
+/// `azlin cost --by-vm` over `days` days of a group of `n` VMs (each
+/// billed for its VM, disk, NIC, public IP and NSG every day), each run a
+/// different range so the daemon's five-minute cache is not used; then
+/// the same range again (the cache): (Cost Management and ARM requests
+/// per run, wall seconds of each cold run, wall seconds warm).
+fn cost_by_vm(n: usize, days: i64, runs: usize) -> (usize, Vec<f64>, f64) {
+    use azlin_controller::cost::dates::Day;
+    let fake = FakeArm::emulating(Emulator::new(1, None));
+    let mut env = Env::new();
+    let sub = "00000000-0000-0000-0000-0000000000bc";
+    env.configure(&format!(
+        "[azure]\nsubscription = \"{sub}\"\nresource_group = \"bench\"\n"
+    ));
+    env.set_var("AZLIN_ARM_ENDPOINT", fake.base());
+    env.set_var("AZLIN_ARM_TOKEN", "bench");
+    env.set_var("AZLIN_RETAIL_PRICES_ENDPOINT", fake.base());
+    let group = format!("/subscriptions/{sub}/resourceGroups/bench");
+    let today = Day::of_unix(
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_secs() as i64,
+    );
+    fake.emulator(|e| {
+        // Cost Management pages its answers by 1000 rows.
+        e.cost.page_size = 1000;
+        for i in 0..n {
+            let vm = format!("vm{i:02}");
+            e.plant_vm(&group, &vm, "Standard_D2s_v5", &format!("nsg{i}"), true);
+            let ids = [
+                format!("{group}/providers/Microsoft.Compute/virtualMachines/{vm}"),
+                format!("{group}/providers/Microsoft.Compute/disks/{vm}_OsDisk_1"),
+                format!("{group}/providers/Microsoft.Network/networkInterfaces/{vm}-nic"),
+                format!("{group}/providers/Microsoft.Network/publicIPAddresses/{vm}-ip"),
+                format!("{group}/providers/Microsoft.Network/networkSecurityGroups/nsg{i}"),
+            ];
+            for back in 1..=(days + runs as i64 + 1) {
+                let day: u32 = today
+                    .plus(-back)
+                    .to_string()
+                    .replace('-', "")
+                    .parse()
+                    .unwrap();
+                for id in &ids {
+                    e.cost.rows.push((day, id.clone(), 0.1, "USD".into()));
+                }
+            }
+        }
+    });
+    env.ok(&["daemon", "status"]);
+    let range = |i: i64| {
+        let to = today.plus(-1 - i);
+        (to.plus(1 - days).to_string(), to.to_string())
+    };
+    let mut secs = Vec::new();
+    let mut requests = 0;
+    for i in 0..runs {
+        let (from, to) = range(i as i64);
+        let before = fake.seen().len();
+        let t = Instant::now();
+        let out = env.ok(&["cost", "--by-vm", "--json", "--from", &from, "--to", &to]);
+        secs.push(t.elapsed().as_secs_f64());
+        requests = fake.seen().len() - before;
+        let report: serde_json::Value = serde_json::from_str(&out).unwrap();
+        assert_eq!(report["by_vm"].as_array().unwrap().len(), n);
+    }
+    let (from, to) = range(0);
+    let t = Instant::now();
+    env.ok(&["cost", "--by-vm", "--json", "--from", &from, "--to", &to]);
+    (requests, secs, t.elapsed().as_secs_f64())
+}
+
 fn main() {
     azlin_protocol::install_crypto_provider();
     let runs: usize = std::env::args()
@@ -184,4 +259,13 @@ fn main() {
     );
     println!("|---|---:|---:|---:|");
     println!("| azlin | {requests} | {:.3} s | {max:.3} s |", p50);
+    println!(
+        "\n| `azlin cost --by-vm`, 30 days | requests (ARM + Cost Management) | wall p50 cold | wall warm |"
+    );
+    println!("|---|---:|---:|---:|");
+    for n in [10usize, 50] {
+        let (requests, mut secs, warm) = cost_by_vm(n, 30, runs.max(3));
+        let p50 = proc_stats::percentile(&mut secs, 0.5);
+        println!("| {n} VMs | {requests} | {p50:.3} s | {warm:.3} s |");
+    }
 }

@@ -8,6 +8,7 @@
 //! Not here: how they are fetched ([`super::client`]).
 
 pub mod compute;
+pub mod consumption;
 pub mod network;
 pub mod resources;
 pub mod storage;

@@ -77,7 +77,7 @@ async fn billed(
 }
 
 /// Where the request's bill is, once the provider is known to have one.
-async fn scope_of(cx: &Ctx, whole_subscription: bool) -> Result<BillingScope> {
+pub async fn scope_of(cx: &Ctx, whole_subscription: bool) -> Result<BillingScope> {
     let provider = cx.d.providers.get(Kind::Azure);
     cx.d.providers.require(provider, &Operation::Cost)?;
     provider.billing_scope(whole_subscription, &cx.azure).await
@@ -144,6 +144,13 @@ impl Handle for Cost {
         let (bill, age) = billed(cx, &scope, (from, to)).await?;
         let currency = currency(&bill)?;
         keep_days(cx, &scope, &bill, today)?;
+        // Fresh figures: the scope's budget is checked against them.
+        let budget = cx.d.db.lock().expect("db lock").budget(&scope.path)?;
+        if let Some(row) = budget
+            && age.is_zero()
+        {
+            super::budget::check(cx, &scope, &row).await;
+        }
         let days = attribution::by_day(bill.rows.iter().map(|r| (r.day, r.cost)));
         let by_vm = attribution::by_vm(
             bill.rows.iter().map(|r| (r.resource_id.as_str(), r.cost)),
@@ -169,6 +176,17 @@ impl Handle for Cost {
             age_secs: age.as_secs(),
         })
     }
+}
+
+/// This month's actual cost so far in `scope`, and its currency; `None`:
+/// no data yet.
+pub async fn month_to_date(
+    cx: &Ctx,
+    scope: &BillingScope,
+    today: Day,
+) -> Result<Option<(f64, String)>> {
+    let (bill, _) = billed(cx, scope, (today.first_of_month(), today)).await?;
+    Ok(currency(&bill)?.map(|c| (bill.rows.iter().map(|r| r.cost).sum(), c)))
 }
 
 /// The month of `today`: Azure's figure so far, and the rest at the

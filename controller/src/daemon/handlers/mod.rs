@@ -11,6 +11,7 @@
 pub mod adopt;
 pub mod agent_upgrade;
 pub mod alerts;
+pub mod budget;
 pub mod cloud_view;
 pub mod cost;
 pub mod daemon_status;
@@ -54,6 +55,13 @@ pub struct Ctx {
 }
 
 impl Ctx {
+    /// For the daemon's own work, which no CLI asked for: progress goes
+    /// nowhere.
+    pub fn background(d: Arc<Daemon>, azure: AzureContext) -> Ctx {
+        let (tx, _) = tokio::sync::mpsc::unbounded_channel();
+        Ctx { d, azure, tx }
+    }
+
     /// A line of progress for the CLI.
     pub fn progress(&self, vm: &str, message: impl Into<String>) {
         let _ = self.tx.send(Reply::Progress {
@@ -127,6 +135,9 @@ pub async fn dispatch(
         Request::AgentUpgrade(r) => answer(r, &cx).await,
         Request::Cost(r) => answer(r, &cx).await,
         Request::CostHistory(r) => answer(r, &cx).await,
+        Request::BudgetSet(r) => answer(r, &cx).await,
+        Request::BudgetShow(r) => answer(r, &cx).await,
+        Request::BudgetClear(r) => answer(r, &cx).await,
         Request::Start(r) => answer_vm(r, &cx).await,
         Request::Stop(r) => answer_vm(r, &cx).await,
         Request::Restart(r) => answer_vm(r, &cx).await,

@@ -4,10 +4,12 @@
 //! - [`alerts`]: the alert rules in force, agents' events, agent loss,
 //!   and the channels that notify the developer.
 //! - [`metrics_http`]: Prometheus `/metrics` on a loopback port.
+//! - [`budget_check`]: the cost budgets, checked every hour.
 //!
 //! Not here: the connections these read from (`agents`), requests
 //! (`handlers`).
 
 pub mod alerts;
+pub mod budget_check;
 pub mod history;
 pub mod metrics_http;

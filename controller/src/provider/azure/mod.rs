@@ -9,6 +9,7 @@
 
 mod adopt;
 mod agent_store;
+mod budget;
 mod capacity;
 mod cost;
 mod create;
@@ -39,8 +40,8 @@ pub use agent_store::account_name;
 pub use lifecycle::PowerAction;
 
 use super::{
-    Adoption, Billed, BillingScope, Capabilities, CloudViews, Kind, MachineChoice, NewStyle,
-    Provider, Provisioned, Stage, Started, VmSpec, Work,
+    Adoption, Billed, BillingScope, Capabilities, CloudBudget, CloudViews, Kind, MachineChoice,
+    NewStyle, Provider, Provisioned, Stage, Started, VmSpec, Work,
 };
 use crate::{azure::context::AzureContext, cost::dates::Day, ipc::new::Machine, state::VmRow};
 
@@ -193,6 +194,19 @@ impl Provider for AzureProvider {
         Box::pin(self.billing_scope(whole_subscription, azure))
     }
 
+    fn put_budget<'a>(
+        &'a self,
+        scope: &'a BillingScope,
+        budget: &'a CloudBudget,
+        azure: &'a AzureContext,
+    ) -> Work<'a, Result<String>> {
+        Box::pin(self.put_budget(scope, budget, azure))
+    }
+
+    fn delete_budget<'a>(&'a self, id: &'a str, azure: &'a AzureContext) -> Work<'a, Result<()>> {
+        Box::pin(self.delete_budget(id, azure))
+    }
+
     fn billed<'a>(
         &'a self,
         scope: &'a BillingScope,
@@ -200,6 +214,10 @@ impl Provider for AzureProvider {
         azure: &'a AzureContext,
     ) -> Work<'a, Result<Billed>> {
         Box::pin(self.billed(scope, range, azure))
+    }
+
+    fn made_by_azlin(&self, vm: &VmRow) -> bool {
+        data_of(vm).is_ok_and(|d| d.made_by_azlin)
     }
 
     fn place(&self, vm: &VmRow) -> String {

@@ -10,7 +10,8 @@
 //! request that comes back before that wait is throttled again and
 //! counted ([`CostData::early`]). A period longer than 31 days is refused
 //! here (Azure allows longer; azlin promises to split), so a test sees
-//! azlin's splitting.
+//! azlin's splitting. Budgets (`Microsoft.Consumption/budgets`) are
+//! checked as the Budgets API documents them ([`check_budget`]).
 
 use std::time::{Duration, Instant};
 
@@ -192,4 +193,48 @@ impl CostData {
                 .to_string(),
         )
     }
+}
+
+/// A budget body as Azure takes it: category `Cost`, an amount above
+/// zero, a time grain, a start on the first of a month (and an end date,
+/// which azlin always gives), at most five notifications, each enabled
+/// with an operator, a threshold and a contact e-mail.
+pub fn check_budget(b: &Value) -> Result<(), String> {
+    let p = &b["properties"];
+    if p["category"] != "Cost" {
+        return Err("category must be Cost".into());
+    }
+    if !p["amount"].as_f64().is_some_and(|a| a > 0.0) {
+        return Err("amount must be above zero".into());
+    }
+    if !matches!(
+        p["timeGrain"].as_str(),
+        Some("Monthly" | "Quarterly" | "Annually")
+    ) {
+        return Err("timeGrain must be Monthly, Quarterly or Annually".into());
+    }
+    let start = p["timePeriod"]["startDate"].as_str().unwrap_or_default();
+    if start.get(8..10) != Some("01") {
+        return Err("the start date must be the first of a month".into());
+    }
+    let end = p["timePeriod"]["endDate"].as_str().unwrap_or_default();
+    if end.len() < 10 || end <= start {
+        return Err("azlin's budgets end: endDate after startDate".into());
+    }
+    let notifications = p["notifications"].as_object().cloned().unwrap_or_default();
+    if notifications.len() > 5 {
+        return Err("a budget has at most 5 notifications".into());
+    }
+    for (name, n) in &notifications {
+        let threshold = n["threshold"].as_f64().unwrap_or(-1.0);
+        if !(0.0..=1000.0).contains(&threshold)
+            || n["operator"].as_str().is_none()
+            || n["contactEmails"].as_array().is_none_or(|e| e.is_empty())
+        {
+            return Err(format!(
+                "notification {name}: threshold 0-1000, an operator and a contact e-mail"
+            ));
+        }
+    }
+    Ok(())
 }

@@ -1,0 +1,289 @@
+//! `azlin cost budget set|show|clear`, and the check the daemon makes
+//! whenever cost data refreshes ([`check`]): this month's actual cost
+//! against the scope's budget. Each threshold crossed becomes one alert
+//! event (rule `budget`, to every configured channel) whose identity is
+//! (`budget:SCOPE`, month, percent): stored and sent once a month, never
+//! again after a restart. A `stop` threshold sends its notice first, then
+//! deallocates the running VMs azlin made in the scope (never one it
+//! adopted or did not make).
+
+use anyhow::{Context, Result, bail};
+use azlin_protocol::alert::{Severity, Transition};
+
+use super::{Ctx, Handle, cost};
+use crate::{
+    alerts::rules_file::BUDGET,
+    azure::context::Target,
+    cost::{
+        budget::{self, Action},
+        dates::Day,
+    },
+    daemon::jobs::alerts,
+    ipc::{
+        Done,
+        budget::{BudgetClear, BudgetSet, BudgetShow, BudgetView},
+    },
+    provider::{BillingScope, CloudBudget, Kind, Operation},
+    state::{VmState, alerts::NewAlert, budgets::BudgetRow, now_unix},
+    telemetry::live::now_ms,
+};
+
+impl Handle for BudgetSet {
+    async fn handle(self, cx: &Ctx) -> Result<BudgetView> {
+        let amount = budget::parse_amount(&self.amount)?;
+        let thresholds = budget::thresholds(&self.thresholds)?;
+        if !self.azure && !self.emails.is_empty() {
+            bail!("--email is where Azure's budget e-mails go: it needs --azure (nothing set)");
+        }
+        let scope = cost::scope_of(cx, self.whole_subscription).await?;
+        let provider = cx.d.providers.get(Kind::Azure);
+        let subscription = provider_subscription(&scope);
+        let mut row = BudgetRow {
+            scope: scope.path.clone(),
+            words: scope.words.clone(),
+            subscription,
+            resource_group: resource_group_of(&scope),
+            amount,
+            thresholds: thresholds.clone(),
+            azure_budget: cx
+                .d
+                .db
+                .lock()
+                .expect("db lock")
+                .budget(&scope.path)?
+                .and_then(|b| b.azure_budget),
+        };
+        if self.azure {
+            let today = Day::of_unix(now_unix());
+            let start = today.first_of_month();
+            let end = Day::new(start.year() + 1, start.month(), 1)
+                .expect("the first of a month a year on exists")
+                .plus(-1);
+            let cloud = CloudBudget {
+                amount,
+                percents: thresholds.iter().map(|t| t.percent).collect(),
+                emails: self.emails.clone(),
+                start,
+                end,
+            };
+            row.azure_budget = Some(provider.put_budget(&scope, &cloud, &cx.azure).await?);
+        }
+        cx.d.db.lock().expect("db lock").set_budget(&row)?;
+        let mut view = check(cx, &scope, &row).await;
+        if self.azure && thresholds.iter().any(|t| t.action == Action::Stop) {
+            view.notes.push(
+                "Azure's budget only e-mails: a stop threshold deallocates VMs through this \
+                 machine's daemon alone, so only while it runs"
+                    .into(),
+            );
+        }
+        Ok(view)
+    }
+}
+
+impl Handle for BudgetShow {
+    async fn handle(self, cx: &Ctx) -> Result<Option<BudgetView>> {
+        let scope = cost::scope_of(cx, self.whole_subscription).await?;
+        let row = cx.d.db.lock().expect("db lock").budget(&scope.path)?;
+        Ok(match row {
+            Some(row) => Some(check(cx, &scope, &row).await),
+            None => None,
+        })
+    }
+}
+
+impl Handle for BudgetClear {
+    async fn handle(self, cx: &Ctx) -> Result<Done> {
+        let scope = cost::scope_of(cx, self.whole_subscription).await?;
+        let row = cx.d.db.lock().expect("db lock").budget(&scope.path)?;
+        let Some(row) = row else {
+            bail!("{} has no budget; nothing cleared", scope.words);
+        };
+        if let Some(id) = &row.azure_budget {
+            cx.d.providers
+                .get(Kind::Azure)
+                .delete_budget(id, &cx.azure)
+                .await
+                .context("the budget stays, in azlin and in Azure")?;
+        }
+        cx.d.db.lock().expect("db lock").clear_budget(&scope.path)?;
+        Ok(Done {
+            message: format!(
+                "the budget of {} is cleared{}",
+                scope.words,
+                if row.azure_budget.is_some() {
+                    ", in Azure too"
+                } else {
+                    ""
+                }
+            ),
+        })
+    }
+}
+
+fn provider_subscription(scope: &BillingScope) -> String {
+    scope
+        .path
+        .trim_start_matches("/subscriptions/")
+        .split('/')
+        .next()
+        .unwrap_or_default()
+        .to_string()
+}
+
+fn resource_group_of(scope: &BillingScope) -> Option<String> {
+    scope
+        .path
+        .split_once("/resourceGroups/")
+        .map(|(_, g)| g.to_string())
+}
+
+/// The Azure target a kept budget's scope is.
+pub fn target_of(row: &BudgetRow) -> Target {
+    Target {
+        subscription: Some(row.subscription.clone()),
+        resource_group: row.resource_group.clone(),
+    }
+}
+
+/// This month against `row`: crossings become alert events (once each),
+/// a new `stop` crossing deallocates azlin's VMs in the scope. Never
+/// fails: what went wrong is in the view's notes and the log.
+pub async fn check(cx: &Ctx, scope: &BillingScope, row: &BudgetRow) -> BudgetView {
+    let today = Day::of_unix(now_unix());
+    let mut view = BudgetView {
+        scope: row.words.clone(),
+        amount: row.amount,
+        thresholds: row.thresholds.iter().map(|t| t.to_string()).collect(),
+        azure_budget: row.azure_budget.clone(),
+        spent: None,
+        currency: None,
+        crossed: Vec::new(),
+        exceeds_on: None,
+        notes: Vec::new(),
+    };
+    let (spent, currency) = match cost::month_to_date(cx, scope, today).await {
+        Ok(Some(s)) => s,
+        Ok(None) => {
+            view.notes.push(crate::cost::money::NO_DATA.into());
+            return view;
+        }
+        Err(e) => {
+            let why = format!("cannot check the budget now: {e:#}");
+            tracing::warn!("{}: {why}", row.words);
+            view.notes.push(why);
+            return view;
+        }
+    };
+    view.spent = Some(spent);
+    view.currency = Some(currency.clone());
+    view.exceeds_on = budget::exceeds_on(spent, today, row.amount).map(|d| d.to_string());
+    let crossed = budget::crossed(spent, row.amount, &row.thresholds);
+    view.crossed = crossed.iter().map(|t| t.to_string()).collect();
+    let month = u64::from(today.year() as u32) * 100 + u64::from(today.month());
+    let who = format!(
+        "budget:{}",
+        row.resource_group.as_deref().unwrap_or(&row.subscription)
+    );
+    for t in crossed {
+        let severity = match t.action {
+            Action::Notify => Severity::Info,
+            Action::Alert => Severity::Warning,
+            Action::Stop => Severity::Critical,
+        };
+        let amount = |v: f64| crate::cost::money::amount(v, &currency);
+        let mut message = format!(
+            "{} this month is {} of the {} budget: {}% reached",
+            row.words,
+            amount(spent),
+            amount(row.amount),
+            t.percent
+        );
+        let stopping = if t.action == Action::Stop {
+            let vms = stoppable(cx, row);
+            message.push_str(&if vms.is_empty() {
+                "; no running VM azlin made is there to stop".to_string()
+            } else {
+                format!("; deallocating {}", vms.join(", "))
+            });
+            vms
+        } else {
+            Vec::new()
+        };
+        let new = NewAlert {
+            vm: &who,
+            epoch: month,
+            seq: Some(u64::from(t.percent)),
+            rule: BUDGET,
+            subject: &row.words,
+            transition: Transition::Notice,
+            severity,
+            value: spent,
+            threshold: row.amount * f64::from(t.percent) / 100.0,
+            message: &message,
+            at_ms: now_ms(),
+            received_ms: now_ms(),
+        };
+        match alerts::record(&cx.d, &new) {
+            // Sent before: this month's crossing is done.
+            Ok(None) => {}
+            Ok(Some(_)) => {
+                for vm in stopping {
+                    if let Err(e) = stop(cx, &vm).await {
+                        let why = format!("budget stop of {vm} failed: {e:#}");
+                        tracing::error!("{why}");
+                        view.notes.push(why);
+                    }
+                }
+            }
+            Err(e) => {
+                tracing::error!("cannot record the budget event: {e:#}");
+                view.notes
+                    .push(format!("cannot record the budget event: {e:#}"));
+            }
+        }
+    }
+    view
+}
+
+/// The running VMs azlin made in the budget's scope.
+fn stoppable(cx: &Ctx, row: &BudgetRow) -> Vec<String> {
+    let target = target_of(row);
+    let rows = match cx.d.db.lock().expect("db lock").vms() {
+        Ok(rows) => rows,
+        Err(_) => return Vec::new(),
+    };
+    rows.into_iter()
+        .filter(|r| cx.d.state_of(r) == VmState::Running)
+        .filter(|r| {
+            cx.d.providers.of(&r.provider).is_ok_and(|p| {
+                p.kind() == Kind::Azure && p.made_by_azlin(r) && p.in_target(r, &target)
+            })
+        })
+        .map(|r| r.name)
+        .collect()
+}
+
+/// Deallocate `vm` as `azlin stop` does.
+async fn stop(cx: &Ctx, vm: &str) -> Result<()> {
+    let row =
+        cx.d.db
+            .lock()
+            .expect("db lock")
+            .vm(vm)?
+            .with_context(|| format!("{vm} left the fleet"))?;
+    let provider = cx.d.providers.of(&row.provider)?;
+    cx.d.providers.require(
+        provider,
+        &Operation::Stop {
+            keep_allocated: false,
+        },
+    )?;
+    cx.d.db
+        .lock()
+        .expect("db lock")
+        .set_vm_state(vm, VmState::Stopped)?;
+    cx.d.fleet.untrack(vm, "VM stopped by its budget");
+    cx.d.fleet.track(vm);
+    provider.stop(&row, false, &cx.azure).await
+}
