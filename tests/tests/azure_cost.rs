@@ -267,6 +267,35 @@ fn cost_sums_by_day_and_vm_pages_splits_throttles_caches_and_keeps_history() {
         "{text}"
     );
 
+    // The dashboard: one screen of figures, from one query.
+    let dash: Value = serde_json::from_str(&env.ok(&["cost", "dashboard", "--json"])).unwrap();
+    let in_window = |a: i64, b: i64| -> f64 {
+        (a..=b)
+            .map(|back| {
+                let day = today.plus(-back);
+                per_day + if day == spike { spike_extra } else { 0.0 }
+            })
+            .sum()
+    };
+    assert!(close(dash["today"].as_f64().unwrap(), per_day));
+    assert!(close(dash["yesterday"].as_f64().unwrap(), per_day));
+    assert!(close(dash["week"].as_f64().unwrap(), in_window(0, 6)));
+    assert!(close(
+        dash["previous_week"].as_f64().unwrap(),
+        in_window(7, 13)
+    ));
+    assert!(close(
+        dash["month_to_date"].as_f64().unwrap(),
+        e["month_to_date"].as_f64().unwrap()
+    ));
+    assert_eq!(dash["top"][0]["vm"], "db");
+    assert_eq!(dash["top"][0]["kind"], "microsoft.compute/virtualmachines");
+    let screen = env.ok(&["cost", "dashboard", "--once"]);
+    assert!(
+        screen.contains("this month so far") && screen.contains("TOP THIS MONTH"),
+        "{screen}"
+    );
+
     // History: complete days kept once, the trend, and the spike.
     let history = |days: &str| -> Value {
         serde_json::from_str(&env.ok(&["cost", "history", "--days", days, "--json"])).unwrap()

@@ -407,6 +407,20 @@ pub enum CostAction {
         #[command(subcommand)]
         action: BudgetAction,
     },
+    /// One screen of cost: this month and its projection, today and
+    /// yesterday, this week against the last, the resources that cost
+    /// most. Full screen, refreshed each minute (q quits); --once prints
+    /// it once.
+    Dashboard {
+        #[arg(long)]
+        once: bool,
+        #[arg(long, conflicts_with = "once")]
+        json: bool,
+        #[arg(long)]
+        whole_subscription: bool,
+        #[command(flatten)]
+        scope: AzureScope,
+    },
     /// The daily cost kept in state.db (brought up to date from Azure
     /// first), its trend and the days far from the mean.
     History {

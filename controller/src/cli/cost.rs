@@ -18,6 +18,12 @@ use crate::{
 pub fn run(home: &Home, args: CostArgs) -> Result<()> {
     match args.action {
         Some(CostAction::Budget { action }) => super::cost_budget::run(home, action),
+        Some(CostAction::Dashboard {
+            once,
+            json,
+            whole_subscription,
+            scope,
+        }) => super::cost_dashboard::run(home, once, json, whole_subscription, scope),
         Some(CostAction::History {
             days,
             json,
@@ -94,7 +100,10 @@ fn bill(r: &CostReport, by_vm: bool) {
         }
     }
     if let Some(e) = &r.estimate {
-        estimate(e, currency);
+        println!();
+        for line in estimate_lines(e, currency) {
+            println!("{line}");
+        }
     }
     if r.age_secs > 0 {
         println!(
@@ -104,35 +113,36 @@ fn bill(r: &CostReport, by_vm: bool) {
     }
 }
 
-fn estimate(e: &Estimate, currency: &str) {
-    println!();
-    println!("{}:", e.month);
+/// The month's projection, as lines.
+pub fn estimate_lines(e: &Estimate, currency: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    out.push(format!("{}:", e.month));
     match e.month_to_date {
-        Some(m) => println!(
+        Some(m) => out.push(format!(
             "  so far:           {} (actual cost, Azure Cost Management)",
             amount(m, currency)
-        ),
-        None => println!("  so far:           {NO_DATA}"),
+        )),
+        None => out.push(format!("  so far:           {NO_DATA}")),
     }
     let burn = match e.price_currency.as_str() {
         "USD" => format!("${:.4}/h", e.burn_per_hour),
         c => format!("{:.4} {c}/h", e.burn_per_hour),
     };
-    println!(
+    out.push(format!(
         "  burn now:         {burn} from {} running VM(s) ({})",
         e.running.len(),
         e.price_source
-    );
+    ));
     for (vm, why) in &e.unpriced {
-        println!("  not in the burn:  {vm} ({why})");
+        out.push(format!("  not in the burn:  {vm} ({why})"));
     }
-    println!(
+    out.push(format!(
         "  rest of month:    {} ({:.0} h at the burn now)",
         amount(e.rest_of_month, &e.price_currency),
         e.hours_left
-    );
+    ));
     match e.projected {
-        Some(p) => println!(
+        Some(p) => out.push(format!(
             "  projected:        {}{}",
             amount(p, &e.price_currency),
             if e.month_to_date.is_none() {
@@ -140,12 +150,13 @@ fn estimate(e: &Estimate, currency: &str) {
             } else {
                 ""
             }
-        ),
-        None => println!(
+        )),
+        None => out.push(format!(
             "  projected:        not added up: Azure bills in {currency}, prices are in {}",
             e.price_currency
-        ),
+        )),
     }
+    out
 }
 
 fn history(r: &HistoryReport) {

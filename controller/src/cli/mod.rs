@@ -7,6 +7,7 @@ mod args;
 mod connect;
 mod cost;
 mod cost_budget;
+mod cost_dashboard;
 mod cp;
 mod daemon_cmd;
 mod destroy;

@@ -34,6 +34,7 @@ pub mod alerts;
 pub mod budget;
 pub mod client;
 pub mod cost;
+pub mod cost_dashboard;
 pub mod daemon;
 pub mod files;
 pub mod labels;
@@ -130,6 +131,7 @@ requests! {
     AgentUpgrade(agent_upgrade::AgentUpgrade),
     Cost(cost::Cost),
     CostHistory(cost::CostHistory),
+    CostDashboard(cost_dashboard::CostDashboard),
     BudgetSet(budget::BudgetSet),
     BudgetShow(budget::BudgetShow),
     BudgetClear(budget::BudgetClear),

@@ -43,7 +43,7 @@ pub struct CostCache {
 
 /// The bill of `scope` for `range`, from the cache when it is fresh; its
 /// age.
-async fn billed(
+pub async fn billed(
     cx: &Ctx,
     scope: &BillingScope,
     range: (Day, Day),
@@ -84,7 +84,7 @@ pub async fn scope_of(cx: &Ctx, whole_subscription: bool) -> Result<BillingScope
 }
 
 /// The one currency of `bill`'s rows (`None`: no rows).
-fn currency(bill: &Billed) -> Result<Option<String>> {
+pub fn currency(bill: &Billed) -> Result<Option<String>> {
     let mut seen: Vec<&str> = bill
         .rows
         .iter()
@@ -105,7 +105,7 @@ fn currency(bill: &Billed) -> Result<Option<String>> {
 }
 
 /// Keep `bill`'s complete days (before `today`) for the history.
-fn keep_days(cx: &Ctx, scope: &BillingScope, bill: &Billed, today: Day) -> Result<()> {
+pub fn keep_days(cx: &Ctx, scope: &BillingScope, bill: &Billed, today: Day) -> Result<()> {
     let Some(currency) = currency(bill)? else {
         return Ok(());
     };
@@ -191,7 +191,7 @@ pub async fn month_to_date(
 
 /// The month of `today`: Azure's figure so far, and the rest at the
 /// burn of the VMs running now.
-async fn estimate(cx: &Ctx, scope: &BillingScope, today: Day) -> Result<Estimate> {
+pub async fn estimate(cx: &Ctx, scope: &BillingScope, today: Day) -> Result<Estimate> {
     let first = today.first_of_month();
     let (bill, _) = billed(cx, scope, (first, today)).await?;
     let month_currency = currency(&bill)?;

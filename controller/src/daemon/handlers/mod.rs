@@ -14,6 +14,7 @@ pub mod alerts;
 pub mod budget;
 pub mod cloud_view;
 pub mod cost;
+pub mod cost_dashboard;
 pub mod daemon_status;
 pub mod exec;
 pub mod fetch;
@@ -135,6 +136,7 @@ pub async fn dispatch(
         Request::AgentUpgrade(r) => answer(r, &cx).await,
         Request::Cost(r) => answer(r, &cx).await,
         Request::CostHistory(r) => answer(r, &cx).await,
+        Request::CostDashboard(r) => answer(r, &cx).await,
         Request::BudgetSet(r) => answer(r, &cx).await,
         Request::BudgetShow(r) => answer(r, &cx).await,
         Request::BudgetClear(r) => answer(r, &cx).await,
