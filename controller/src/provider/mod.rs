@@ -87,6 +87,26 @@ pub struct CloudBudget {
     pub end: Day,
 }
 
+/// A resource paid for and used by nothing.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Idle {
+    pub id: String,
+    pub name: String,
+    /// When it was made (unix seconds), if the cloud says.
+    pub created: Option<i64>,
+}
+
+/// What a scope pays for and does not use (see [`Provider::waste`]).
+#[derive(Debug, Clone, Default)]
+pub struct Waste {
+    /// VMs stopped but still allocated (billed as running), as rows to
+    /// act on.
+    pub stopped_allocated: Vec<VmRow>,
+    pub disks: Vec<Idle>,
+    pub ips: Vec<Idle>,
+    pub snapshots: Vec<Idle>,
+}
+
 /// What a cloud billed in a range (see [`Provider::billed`]).
 #[derive(Debug, Clone, Default)]
 pub struct Billed {
@@ -335,6 +355,33 @@ pub trait Provider: Send + Sync {
         _azure: &'a AzureContext,
     ) -> Work<'a, Result<Billed>> {
         Box::pin(async { anyhow::bail!("this provider has no bill to read") })
+    }
+
+    /// What `scope` pays for and does not use (providers with `cost`).
+    fn waste<'a>(
+        &'a self,
+        _scope: &'a BillingScope,
+        _azure: &'a AzureContext,
+    ) -> Work<'a, Result<Waste>> {
+        Box::pin(async { anyhow::bail!("this provider has no bill to read") })
+    }
+
+    /// The VM sizes `region` offers (providers with `resize`).
+    fn sizes<'a>(
+        &'a self,
+        _region: &'a str,
+        _azure: &'a AzureContext,
+    ) -> Work<'a, Result<Vec<crate::cost::recommend::SizeInfo>>> {
+        Box::pin(async { anyhow::bail!("this provider has no sizes") })
+    }
+
+    /// Delete one resource [`Provider::waste`] named.
+    fn delete_resource<'a>(
+        &'a self,
+        _id: &'a str,
+        _azure: &'a AzureContext,
+    ) -> Work<'a, Result<()>> {
+        Box::pin(async { anyhow::bail!("this provider has no such resources") })
     }
 
     /// Write `budget` to the cloud at `scope`, replacing azlin's budget

@@ -98,6 +98,27 @@ impl Db {
         Ok(rows)
     }
 
+    /// A VM's stored points since `since`: (t, CPU percent, memory used
+    /// percent).
+    pub fn utilisation(&self, vm: &str, since: i64) -> Result<Vec<(i64, f64, f64)>> {
+        let mut stmt = self.conn.prepare(
+            "SELECT t, cpu, memory_used, memory_total FROM metrics
+             WHERE vm = ?1 AND t >= ?2 ORDER BY t",
+        )?;
+        let rows = stmt
+            .query_map(params![vm, since], |r| {
+                let (used, total): (i64, i64) = (r.get(2)?, r.get(3)?);
+                let memory = if total > 0 {
+                    100.0 * used as f64 / total as f64
+                } else {
+                    0.0
+                };
+                Ok((r.get(0)?, r.get(1)?, memory))
+            })?
+            .collect::<rusqlite::Result<Vec<_>>>()?;
+        Ok(rows)
+    }
+
     pub fn metrics_rows(&self) -> Result<i64> {
         Ok(self
             .conn

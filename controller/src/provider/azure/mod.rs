@@ -19,6 +19,7 @@ mod machine;
 mod public_ip;
 mod template;
 mod unmanaged;
+mod waste;
 
 use std::{collections::HashMap, sync::Arc};
 
@@ -192,6 +193,26 @@ impl Provider for AzureProvider {
         azure: &'a AzureContext,
     ) -> Work<'a, Result<BillingScope>> {
         Box::pin(self.billing_scope(whole_subscription, azure))
+    }
+
+    fn waste<'a>(
+        &'a self,
+        scope: &'a BillingScope,
+        azure: &'a AzureContext,
+    ) -> Work<'a, Result<super::Waste>> {
+        Box::pin(self.waste(scope, azure))
+    }
+
+    fn sizes<'a>(
+        &'a self,
+        region: &'a str,
+        azure: &'a AzureContext,
+    ) -> Work<'a, Result<Vec<crate::cost::recommend::SizeInfo>>> {
+        Box::pin(self.sizes(region, azure))
+    }
+
+    fn delete_resource<'a>(&'a self, id: &'a str, azure: &'a AzureContext) -> Work<'a, Result<()>> {
+        Box::pin(self.delete_resource(id, azure))
     }
 
     fn put_budget<'a>(
