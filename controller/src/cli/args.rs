@@ -421,6 +421,38 @@ pub enum CostAction {
         #[command(flatten)]
         scope: AzureScope,
     },
+    /// What to cut, each with its saving a month and where that figure
+    /// comes from: oversized VMs (their agents' week), VMs stopped but
+    /// still billed, unattached disks and public IPs, old snapshots.
+    Recommend {
+        #[arg(long)]
+        json: bool,
+        /// Snapshots older than this are recommended for deletion.
+        #[arg(long, default_value_t = 30)]
+        snapshot_days: u32,
+        #[arg(long)]
+        whole_subscription: bool,
+        #[command(flatten)]
+        scope: AzureScope,
+    },
+    /// Carry out recommendations by ID (resize, deallocate, delete). On a
+    /// terminal it shows what it will do and asks; --dry-run changes
+    /// nothing.
+    Apply {
+        #[arg(required = true)]
+        ids: Vec<String>,
+        #[arg(long)]
+        dry_run: bool,
+        /// Do not ask; needed without a terminal.
+        #[arg(long, short = 'y')]
+        yes: bool,
+        #[arg(long, default_value_t = 30)]
+        snapshot_days: u32,
+        #[arg(long)]
+        whole_subscription: bool,
+        #[command(flatten)]
+        scope: AzureScope,
+    },
     /// The daily cost kept in state.db (brought up to date from Azure
     /// first), its trend and the days far from the mean.
     History {

@@ -18,6 +18,9 @@ use crate::{
 pub fn run(home: &Home, args: CostArgs) -> Result<()> {
     match args.action {
         Some(CostAction::Budget { action }) => super::cost_budget::run(home, action),
+        Some(action @ (CostAction::Recommend { .. } | CostAction::Apply { .. })) => {
+            super::cost_recommend::run(home, action)
+        }
         Some(CostAction::Dashboard {
             once,
             json,

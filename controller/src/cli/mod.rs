@@ -8,6 +8,7 @@ mod connect;
 mod cost;
 mod cost_budget;
 mod cost_dashboard;
+mod cost_recommend;
 mod cp;
 mod daemon_cmd;
 mod destroy;

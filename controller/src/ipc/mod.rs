@@ -35,6 +35,7 @@ pub mod budget;
 pub mod client;
 pub mod cost;
 pub mod cost_dashboard;
+pub mod cost_recommend;
 pub mod daemon;
 pub mod files;
 pub mod labels;
@@ -132,6 +133,8 @@ requests! {
     Cost(cost::Cost),
     CostHistory(cost::CostHistory),
     CostDashboard(cost_dashboard::CostDashboard),
+    CostRecommend(cost_recommend::CostRecommend),
+    CostApply(cost_recommend::CostApply),
     BudgetSet(budget::BudgetSet),
     BudgetShow(budget::BudgetShow),
     BudgetClear(budget::BudgetClear),

@@ -99,9 +99,9 @@ pub struct Idle {
 /// What a scope pays for and does not use (see [`Provider::waste`]).
 #[derive(Debug, Clone, Default)]
 pub struct Waste {
-    /// VMs stopped but still allocated (billed as running), as rows to
-    /// act on.
-    pub stopped_allocated: Vec<VmRow>,
+    /// VMs stopped but still allocated (billed as running): each as a
+    /// row to act on, with its size and region.
+    pub stopped_allocated: Vec<(VmRow, String, String)>,
     pub disks: Vec<Idle>,
     pub ips: Vec<Idle>,
     pub snapshots: Vec<Idle>,

@@ -114,7 +114,7 @@ impl Window {
 }
 
 /// One stored history point (averages over its step).
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, Default, PartialEq)]
 pub struct Point {
     pub cpu: f64,
     pub load1: f64,

@@ -714,6 +714,16 @@ impl Emulator {
             for c in configs {
                 c["properties"]["privateIPAddress"] =
                     json!(format!("10.42.0.{}", self.next_ip + 3));
+                // ARM links a public IP back to the configuration using it.
+                let config_id = format!(
+                    "{path}/ipConfigurations/{}",
+                    c["name"].as_str().unwrap_or("ipconfig1")
+                );
+                if let Some(ip) = c["properties"]["publicIPAddress"]["id"].as_str()
+                    && let Some(ip) = self.resources.get_mut(&ip.to_ascii_lowercase())
+                {
+                    ip["properties"]["ipConfiguration"] = json!({ "id": config_id });
+                }
             }
         }
         let mut created_vm = None;
@@ -734,7 +744,9 @@ impl Emulator {
             value["properties"]["storageProfile"]["osDisk"]["managedDisk"]["id"] = json!(disk_path);
             self.resources.insert(
                 disk_path.to_ascii_lowercase(),
-                json!({"id": disk_path, "name": disk, "location": value["location"], "properties": {"provisioningState": "Succeeded"}}),
+                json!({"id": disk_path, "name": disk, "location": value["location"],
+                       "managedBy": path,
+                       "properties": {"provisioningState": "Succeeded", "diskState": "Attached"}}),
             );
             let custom = value["properties"]["osProfile"]["customData"]
                 .as_str()

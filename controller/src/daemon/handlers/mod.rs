@@ -15,6 +15,7 @@ pub mod budget;
 pub mod cloud_view;
 pub mod cost;
 pub mod cost_dashboard;
+pub mod cost_recommend;
 pub mod daemon_status;
 pub mod exec;
 pub mod fetch;
@@ -137,6 +138,8 @@ pub async fn dispatch(
         Request::Cost(r) => answer(r, &cx).await,
         Request::CostHistory(r) => answer(r, &cx).await,
         Request::CostDashboard(r) => answer(r, &cx).await,
+        Request::CostRecommend(r) => answer(r, &cx).await,
+        Request::CostApply(r) => answer(r, &cx).await,
         Request::BudgetSet(r) => answer(r, &cx).await,
         Request::BudgetShow(r) => answer(r, &cx).await,
         Request::BudgetClear(r) => answer(r, &cx).await,

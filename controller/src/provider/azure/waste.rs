@@ -62,7 +62,11 @@ impl AzureProvider {
             let view = snapshot.view(vm);
             if view.power == "stopped" {
                 let data = snapshot.owned(vm, &subscription);
-                waste.stopped_allocated.push(unmanaged_row(&data, &view.power));
+                waste.stopped_allocated.push((
+                    unmanaged_row(&data, &view.power),
+                    data.vm_size.clone(),
+                    data.location.clone(),
+                ));
             }
         }
         for d in &disks {

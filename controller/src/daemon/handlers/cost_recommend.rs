@@ -1,0 +1,276 @@
+//! `azlin cost recommend` and `azlin cost apply`: what the scope could
+//! stop paying for, each recommendation with its saving a month and the
+//! figure's source, and carrying chosen ones out:
+//!
+//! - **resize**: an Azure VM of the fleet whose own agent's week of
+//!   history has p95 CPU and memory below the thresholds of
+//!   `cost::recommend`, to the next size down in its family (both sizes'
+//!   pay-as-you-go prices);
+//! - **deallocate**: a VM stopped but still allocated (billed as running;
+//!   its size's price);
+//! - **delete** an unattached disk, a public IP on nothing, a snapshot
+//!   older than the given days (each its actual cost over the last 30
+//!   days, when Azure has reported it).
+//!
+//! Apply works the list out again, so a recommendation that no longer
+//! holds is refused, and every ID is checked before anything is done.
+
+use std::collections::BTreeMap;
+
+use anyhow::{Result, bail};
+
+use super::{Ctx, Handle, HandleVm, cost, prices, resolve};
+use crate::{
+    cost::{
+        dates::Day,
+        recommend::{self, MIN_COVERAGE_SECS, SizeInfo},
+    },
+    ipc::{
+        cost_recommend::{Change, CostApply, CostRecommend, Recommendation},
+        lifecycle::{Resize, Stop},
+        vms::HOURS_PER_MONTH,
+    },
+    provider::Kind,
+    state::{VmRow, VmState, now_unix},
+};
+
+const PRICES: &str = "pay-as-you-go prices";
+const ACTUAL: &str = "actual cost, last 30 days";
+
+impl Handle for CostRecommend {
+    async fn handle(self, cx: &Ctx) -> Result<Vec<Recommendation>> {
+        recommendations(cx, self.whole_subscription, self.snapshot_days).await
+    }
+}
+
+async fn recommendations(
+    cx: &Ctx,
+    whole_subscription: bool,
+    snapshot_days: u32,
+) -> Result<Vec<Recommendation>> {
+    let d = &cx.d;
+    let scope = cost::scope_of(cx, whole_subscription).await?;
+    let provider = d.providers.get(Kind::Azure);
+    let waste = provider.waste(&scope, &cx.azure).await?;
+    let today = Day::of_unix(now_unix());
+    // What each resource cost over the last 30 complete days; Cost
+    // Management not answering leaves savings unknown, not zero.
+    let bill = cost::billed(cx, &scope, (today.plus(-30), today.plus(-1)))
+        .await
+        .ok();
+    let mut actual: BTreeMap<String, f64> = BTreeMap::new();
+    let mut currency = None;
+    if let Some((bill, _)) = &bill {
+        currency = cost::currency(bill).ok().flatten();
+        for r in &bill.rows {
+            *actual.entry(r.resource_id.clone()).or_default() += r.cost;
+        }
+    }
+    let last_30 = |id: &str| actual.get(&id.to_ascii_lowercase()).copied();
+    let mut out = Vec::new();
+    let price = |region: String, size: String| async move {
+        prices::per_hour(d, &cx.azure.access, &region, &size)
+            .await
+            .ok()
+    };
+
+    // Oversized VMs of the fleet, from their agents' week.
+    let rows: Vec<VmRow> = d.db.lock().expect("db lock").vms()?;
+    let mut sizes: BTreeMap<String, Vec<SizeInfo>> = BTreeMap::new();
+    for row in rows.iter().filter(|r| {
+        r.provider == Kind::Azure.as_str()
+            && d.state_of(r) == VmState::Running
+            && resolve::in_target(d, &cx.azure.target, r)
+    }) {
+        let since = now_unix() - 7 * 86400;
+        let history =
+            d.db.lock()
+                .expect("db lock")
+                .utilisation(&row.name, since)?;
+        let (Some(first), Some(last)) = (history.first(), history.last()) else {
+            continue;
+        };
+        if last.0 - first.0 < MIN_COVERAGE_SECS {
+            continue;
+        }
+        let cpu: Vec<f64> = history.iter().map(|h| h.1).collect();
+        let mem: Vec<f64> = history.iter().map(|h| h.2).collect();
+        let (Some(cpu), Some(mem)) = (recommend::p95(&cpu), recommend::p95(&mem)) else {
+            continue;
+        };
+        if !recommend::oversized(cpu, mem) {
+            continue;
+        }
+        let views = provider.cloud_views(&[row], &cx.azure).await;
+        let Some(view) = views.views.get(&row.name) else {
+            continue;
+        };
+        let (Some(size), Some(region)) = (view.size.clone(), view.location.clone()) else {
+            continue;
+        };
+        if !sizes.contains_key(&region) {
+            sizes.insert(region.clone(), provider.sizes(&region, &cx.azure).await?);
+        }
+        let Some(smaller) = recommend::next_size_down(&sizes[&region], &size) else {
+            continue;
+        };
+        let (now_price, new_price) = (
+            price(region.clone(), size.clone()).await,
+            price(region.clone(), smaller.name.clone()).await,
+        );
+        let saving = match (&now_price, &new_price) {
+            (Some(a), Some(b)) => Some((a.per_hour - b.per_hour) * HOURS_PER_MONTH),
+            _ => None,
+        };
+        let shown = |p: &Option<crate::ipc::vms::Price>| {
+            p.as_ref()
+                .map_or("no price".into(), |p| format!("${:.4}/h", p.per_hour))
+        };
+        out.push(Recommendation {
+            id: format!("resize:{}", row.name),
+            change: Change::Resize {
+                vm: row.name.clone(),
+                to: smaller.name.clone(),
+            },
+            reason: format!(
+                "{} used at most {cpu:.0}% CPU and {mem:.0}% memory 95% of the time this week \
+                 (its agent's figures): {size} ({}) to {} ({})",
+                row.name,
+                shown(&now_price),
+                smaller.name,
+                shown(&new_price)
+            ),
+            saving_per_month: saving,
+            currency: saving.map(|_| prices::CURRENCY.to_string()),
+            saving_source: PRICES.into(),
+            priority: recommend::priority(saving),
+        });
+    }
+
+    // Stopped but still allocated: billed as running.
+    for (row, size, region) in &waste.stopped_allocated {
+        let p = price(region.clone(), size.clone()).await;
+        let saving = p.as_ref().map(|p| p.per_hour * HOURS_PER_MONTH);
+        out.push(Recommendation {
+            id: format!("deallocate:{}", row.name),
+            change: Change::Deallocate {
+                vm: row.name.clone(),
+            },
+            reason: format!(
+                "{} is stopped but not deallocated, so its {size} is still billed as if it ran",
+                row.name
+            ),
+            saving_per_month: saving,
+            currency: saving.map(|_| prices::CURRENCY.to_string()),
+            saving_source: PRICES.into(),
+            priority: recommend::priority(saving),
+        });
+    }
+
+    // Paid for, used by nothing.
+    let old_before = now_unix() - i64::from(snapshot_days) * 86400;
+    let idle = waste
+        .disks
+        .iter()
+        .map(|i| ("disk", i, "is attached to no VM".to_string()))
+        .chain(
+            waste
+                .ips
+                .iter()
+                .map(|i| ("ip", i, "is a public IP on nothing".to_string())),
+        )
+        .chain(
+            waste
+                .snapshots
+                .iter()
+                .filter(|i| i.created.is_some_and(|c| c < old_before))
+                .map(|i| {
+                    (
+                        "snapshot",
+                        i,
+                        format!("is a snapshot older than {snapshot_days} days"),
+                    )
+                }),
+        );
+    for (kind, item, why) in idle {
+        let saving = last_30(&item.id);
+        out.push(Recommendation {
+            id: format!("delete-{kind}:{}", item.name),
+            change: Change::Delete {
+                id: item.id.clone(),
+            },
+            reason: format!("{} {why}", item.name),
+            saving_per_month: saving,
+            currency: saving.and(currency.clone()),
+            saving_source: ACTUAL.into(),
+            priority: recommend::priority(saving),
+        });
+    }
+    out.sort_by(|a, b| {
+        a.priority.cmp(&b.priority).then_with(|| {
+            b.saving_per_month
+                .unwrap_or(0.0)
+                .total_cmp(&a.saving_per_month.unwrap_or(0.0))
+        })
+    });
+    Ok(out)
+}
+
+impl Handle for CostApply {
+    async fn handle(self, cx: &Ctx) -> Result<Vec<String>> {
+        if self.ids.is_empty() {
+            bail!("name the recommendations to apply (`azlin cost recommend` lists their IDs)");
+        }
+        let recs = recommendations(cx, self.whole_subscription, self.snapshot_days).await?;
+        let mut chosen = Vec::new();
+        for id in &self.ids {
+            match recs.iter().find(|r| &r.id == id) {
+                Some(r) => chosen.push(r.clone()),
+                None => bail!(
+                    "no recommendation {id:?} now (it may no longer apply); `azlin cost \
+                     recommend` lists them. Nothing done"
+                ),
+            }
+        }
+        let mut lines = Vec::new();
+        for r in chosen {
+            let what = match &r.change {
+                Change::Resize { vm, to } => format!("resize {vm} to {to}"),
+                Change::Deallocate { vm } => format!("deallocate {vm}"),
+                Change::Delete { id } => format!("delete {id}"),
+            };
+            if self.dry_run {
+                lines.push(format!("would {what} ({})", r.id));
+                continue;
+            }
+            match &r.change {
+                Change::Resize { vm, to } => {
+                    let resolved = resolve::vm_or_unmanaged(cx, vm).await?;
+                    Resize {
+                        vm: vm.clone(),
+                        size: to.clone(),
+                    }
+                    .handle(cx, resolved)
+                    .await?;
+                }
+                Change::Deallocate { vm } => {
+                    let resolved = resolve::vm_or_unmanaged(cx, vm).await?;
+                    Stop {
+                        vm: vm.clone(),
+                        keep_allocated: false,
+                    }
+                    .handle(cx, resolved)
+                    .await?;
+                }
+                Change::Delete { id } => {
+                    cx.d.providers
+                        .get(Kind::Azure)
+                        .delete_resource(id, &cx.azure)
+                        .await?;
+                }
+            }
+            lines.push(format!("done: {what} ({})", r.id));
+        }
+        Ok(lines)
+    }
+}
