@@ -68,7 +68,7 @@ pub fn encode_reply(reply: &Reply) -> anyhow::Result<Vec<u8>> {
 }
 
 /// Bumped whenever a type of this module changes shape.
-pub const IPC_VERSION: u32 = 13;
+pub const IPC_VERSION: u32 = 14;
 /// Largest IPC frame (fleet listings grow with the fleet).
 pub const MAX_IPC_FRAME: usize = 16 * 1024 * 1024;
 
