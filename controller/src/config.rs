@@ -20,6 +20,9 @@
 //! subnet = "10.213.0.0/16"      # used when azlin creates that network
 //! user = "azureuser"            # the VM user cloud-init creates
 //! dev_tools = true              # install git, docker, Python, Node, Rust…
+//! [cost]
+//! notional_per_hour = 0.05      # local, docker and external VMs have no bill: this
+//!                               # figure is shown for them, marked notional; unset: -
 //! ```
 
 use std::{collections::BTreeMap, net::SocketAddr, path::Path};
@@ -41,6 +44,8 @@ pub struct Config {
     pub docker: DockerConfig,
     #[serde(default)]
     pub azure: crate::azure::settings::AzureConfig,
+    #[serde(default)]
+    pub cost: CostConfig,
     /// VM name → the name the user gave it (`azlin session`), as the
     /// original azlin keeps them.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
@@ -48,6 +53,16 @@ pub struct Config {
     /// Everything else, kept verbatim.
     #[serde(flatten)]
     pub other: toml::Table,
+}
+
+/// `[cost]`.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CostConfig {
+    /// What a VM with no bill (local, docker, external) is taken to cost
+    /// an hour: shown marked "notional", never as a bill.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub notional_per_hour: Option<f64>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -242,6 +257,11 @@ impl Config {
             .context("connect.tmux_session")?;
         for (vm, name) in &self.session_names {
             check_session_label(name).with_context(|| format!("session_names.{vm}"))?;
+        }
+        if let Some(n) = self.cost.notional_per_hour
+            && !(n.is_finite() && (0.0..1000.0).contains(&n))
+        {
+            anyhow::bail!("cost.notional_per_hour = {n} must be a number from 0 to 1000");
         }
         self.docker.check()?;
         self.azure.check().map_err(anyhow::Error::msg)

@@ -325,3 +325,28 @@ fn cost_without_a_subscription_says_what_to_set() {
     let err = env.fails(&["cost"]);
     assert!(err.contains("no subscription is set"), "{err}");
 }
+
+#[test]
+fn vms_with_no_bill_show_a_notional_figure_only_when_one_is_set() {
+    let env = Env::new();
+    env.ok(&["new", "--name", "lv"]);
+    let list = env.ok(&["list"]);
+    assert!(!list.contains("notional"), "{list}");
+    assert!(env.list()[0]["notional_per_hour"].is_null());
+    env.configure("[cost]\nnotional_per_hour = 0.05\n");
+    env.ok(&["daemon", "stop"]);
+    let list = env.ok(&["list"]);
+    assert!(list.contains("0.0500*"), "{list}");
+    assert!(list.contains("* notional"), "{list}");
+    assert_eq!(env.list()[0]["notional_per_hour"], 0.05);
+    let status = env.ok(&["status", "lv"]);
+    assert!(status.contains("0.0500/h notional"), "{status}");
+    // Still no bill to read, and a figure that cannot be is refused.
+    assert!(env.fails(&["cost"]).contains("no subscription is set"));
+    std::fs::write(
+        env.home().join("config.toml"),
+        "[cost]\nnotional_per_hour = -1\n",
+    )
+    .unwrap();
+    assert!(env.fails(&["list"]).contains("cost.notional_per_hour"));
+}

@@ -150,9 +150,27 @@ pub fn vms(vms: &[VmView], json: bool) -> Result<()> {
         "AGENT",
     ]
     .map(String::from);
+    let notional = vms
+        .iter()
+        .any(|v| v.cloud.is_none() && v.notional_per_hour.is_some());
     if vms.iter().all(|v| v.cloud.is_none()) {
-        let rows: Vec<[String; 12]> = vms.iter().map(row).collect();
-        print!("{}", aligned(&header, &rows));
+        if notional {
+            // No cloud, but a notional figure: its column only.
+            let header: [String; 13] =
+                std::array::from_fn(|i| header.get(i).cloned().unwrap_or_else(|| "$/H".into()));
+            let rows: Vec<[String; 13]> = vms
+                .iter()
+                .map(|v| {
+                    let own = row(v);
+                    std::array::from_fn(|i| own.get(i).cloned().unwrap_or_else(|| price_cell(v)))
+                })
+                .collect();
+            print!("{}", aligned(&header, &rows));
+            println!("{NOTIONAL}");
+        } else {
+            let rows: Vec<[String; 12]> = vms.iter().map(row).collect();
+            print!("{}", aligned(&header, &rows));
+        }
         return Ok(());
     }
     // Cloud VMs among them: what their cloud says too.
@@ -173,6 +191,9 @@ pub fn vms(vms: &[VmView], json: bool) -> Result<()> {
     print!("{}", aligned(&header, &rows));
     if let Some(line) = fleet_price(vms) {
         println!("{line}");
+    }
+    if notional {
+        println!("{NOTIONAL}");
     }
     for v in vms {
         if let Some(e) = v.cloud.as_ref().and_then(|c| c.error.as_ref()) {
@@ -210,7 +231,7 @@ pub fn fleet_price(vms: &[VmView]) -> Option<String> {
 fn cloud_cells(v: &VmView) -> [String; 4] {
     let dash = || "-".to_string();
     match &v.cloud {
-        None => [dash(), dash(), dash(), dash()],
+        None => [dash(), dash(), dash(), price_cell(v)],
         Some(c) => [
             c.power.clone(),
             c.size.clone().unwrap_or_else(dash),
@@ -221,15 +242,23 @@ fn cloud_cells(v: &VmView) -> [String; 4] {
 }
 
 /// A VM's price per hour as a table cell: `$0.0960`, `no price` (a
-/// running VM the Retail Prices API has none for), or `-`.
+/// running VM the Retail Prices API has none for), `0.0500*` (a VM with
+/// no bill and `[cost] notional_per_hour` set: see [`NOTIONAL`]), or `-`.
 pub fn price_cell(v: &VmView) -> String {
     match v.cloud.as_ref().map(|c| (&c.price, &c.no_price)) {
         Some((Some(p), _)) if p.currency == "USD" => format!("${:.4}", p.per_hour),
         Some((Some(p), _)) => format!("{:.4} {}", p.per_hour, p.currency),
         Some((None, Some(_))) => "no price".into(),
-        _ => "-".into(),
+        _ => match v.notional_per_hour {
+            Some(n) => format!("{n:.4}*"),
+            None => "-".into(),
+        },
     }
 }
+
+/// What a `*` in the price column means.
+pub const NOTIONAL: &str =
+    "* notional: [cost] notional_per_hour of config.toml for VMs with no bill, not a price";
 
 pub fn vm(v: &VmView, json: bool) -> Result<()> {
     if json {
@@ -289,6 +318,8 @@ pub fn vm(v: &VmView, json: bool) -> Result<()> {
     println!("tags:        {}", tags(v));
     if let Some(c) = &v.cloud {
         cloud(c);
+    } else if let Some(n) = v.notional_per_hour {
+        println!("price:       {n:.4}/h notional ([cost] notional_per_hour; this VM has no bill)");
     }
     if let Some(s) = &v.sample {
         live(v, s, std::io::stdout().is_terminal());

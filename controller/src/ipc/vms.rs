@@ -76,6 +76,10 @@ pub struct VmView {
     /// `restart`, `resize`, `tag` and `destroy`.
     #[serde(default)]
     pub no_agent: bool,
+    /// `[cost] notional_per_hour`, for a VM with no bill (local, docker,
+    /// external): a figure the user set, never a price. (No
+    /// `skip_serializing_if`: postcard needs every field.)
+    pub notional_per_hour: Option<f64>,
 }
 
 /// What the cloud says of a VM now: it can differ from what azlin last

@@ -59,6 +59,9 @@ pub fn run(home: &Home, args: TopArgs) -> Result<()> {
             if let Some(line) = crate::cli::render::fleet_price(&vms) {
                 println!("{line}");
             }
+            if vms.iter().any(|v| v.notional_per_hour.is_some()) {
+                println!("{}", crate::cli::render::NOTIONAL);
+            }
         }
         return Ok(());
     }

@@ -73,6 +73,12 @@ pub fn view(d: &Daemon, row: &VmRow, tags: BTreeMap<String, String>) -> VmView {
         created_at: row.created_at,
         cloud: None,
         no_agent: false,
+        notional_per_hour: d
+            .providers
+            .of(&row.provider)
+            .is_ok_and(|p| !p.capabilities().cost)
+            .then_some(d.config.cost.notional_per_hour)
+            .flatten(),
     }
 }
 
@@ -100,6 +106,7 @@ pub fn unmanaged_view(row: &VmRow, cloud: CloudView) -> VmView {
         freshness: None,
         cloud: Some(cloud),
         no_agent: true,
+        notional_per_hour: None,
     }
 }
 
