@@ -247,6 +247,7 @@ mod tests {
             session_name: None,
             cloud: None,
             no_agent: false,
+            notional_per_hour: None,
             tags: Default::default(),
             sample_age_ms: freshness.map(|_| 400),
             freshness,
