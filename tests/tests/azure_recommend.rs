@@ -230,4 +230,54 @@ fn waste_is_found_priced_and_cut_only_when_asked() {
             .is_none()
     );
     assert_eq!(vm("busy")["powerState"], "running");
+
+    // A daily stop of an Azure VM goes to Azure's own auto-shutdown, in
+    // its Windows zone; on weekdays only it cannot, and says so.
+    let shutdown = format!("{rg}/providers/Microsoft.DevTestLab/schedules/shutdown-computevm-ours");
+    let out = env.ok(&[
+        "schedule",
+        "ours",
+        "--stop",
+        "19:00",
+        "--tz",
+        "Europe/Berlin",
+    ]);
+    assert!(out.contains("Azure auto-shutdown"), "{out}");
+    let written = fake
+        .emulator(|e| e.resource(&shutdown))
+        .expect("auto-shutdown");
+    assert_eq!(written["properties"]["dailyRecurrence"]["time"], "1900");
+    assert_eq!(
+        written["properties"]["timeZoneId"],
+        "W. Europe Standard Time"
+    );
+    let out = env.ok(&[
+        "schedule",
+        "ours",
+        "--stop",
+        "19:00",
+        "--days",
+        "Mon-Fri",
+        "--tz",
+        "Europe/Berlin",
+    ]);
+    assert!(out.contains("daily only"), "{out}");
+    assert!(fake.emulator(|e| e.resource(&shutdown)).is_none());
+    env.ok(&[
+        "schedule",
+        "ours",
+        "--stop",
+        "18:30",
+        "--tz",
+        "America/New_York",
+    ]);
+    assert_eq!(
+        fake.emulator(|e| e.resource(&shutdown)).unwrap()["properties"]["timeZoneId"],
+        "Eastern Standard Time"
+    );
+    assert!(
+        env.ok(&["schedule", "clear", "ours"])
+            .contains("auto-shutdown in Azure")
+    );
+    assert!(fake.emulator(|e| e.resource(&shutdown)).is_none());
 }

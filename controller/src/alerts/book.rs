@@ -99,10 +99,10 @@ impl RuleBook {
     }
 
     /// Where an event of `rule` goes; a rule no longer in the book (its
-    /// event arrived late) goes to the log only. Budget events (the
-    /// daemon's, set with `azlin cost budget`) go to every channel.
+    /// event arrived late) goes to the log only. Budget and schedule
+    /// events (the daemon's own) go to every channel.
     pub fn channels_of(&self, rule: &str) -> Vec<Channel> {
-        if rule == super::rules_file::BUDGET {
+        if rule == super::rules_file::BUDGET || rule == super::rules_file::SCHEDULE {
             return self.all_channels();
         }
         if rule == super::rules_file::AGENT_LOST {

@@ -65,6 +65,9 @@ pub const AGENT_LOST: &str = "agent-lost";
 /// The daemon's budget events (`azlin cost budget`): not a rule of this
 /// file, so no rule may take the name.
 pub const BUDGET: &str = "budget";
+/// The daemon's schedule events (a stop or start missed while it was not
+/// running); reserved likewise.
+pub const SCHEDULE: &str = "schedule";
 pub const DISK_FULL: &str = "disk-full";
 pub const TMUX_SESSION_ENDED: &str = "tmux-session-ended";
 pub const PROCESS_EXITED: &str = "process-exited";
@@ -381,7 +384,7 @@ fn build(file: File, notification_command: Option<&str>) -> Result<RuleBook, Loc
         let name = entry.name.get_ref();
         alert::check_rule_name(name).map_err(|e| at(&entry.name, e.to_string()))?;
         if builtin_names.iter().any(|b| b == name)
-            || [AGENT_LOST, PROCESS_EXITED, BUDGET].contains(&name.as_str())
+            || [AGENT_LOST, PROCESS_EXITED, BUDGET, SCHEDULE].contains(&name.as_str())
             || name.starts_with("process-exited-")
         {
             return Err(at(

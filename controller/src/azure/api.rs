@@ -17,3 +17,5 @@ pub const SKUS: &str = "2021-07-01";
 pub const COST_MANAGEMENT: &str = "2023-11-01";
 /// Microsoft.Consumption (budgets).
 pub const CONSUMPTION: &str = "2023-05-01";
+/// Microsoft.DevTestLab (a VM's auto-shutdown schedule).
+pub const DEVTESTLAB: &str = "2018-09-15";

@@ -263,6 +263,11 @@ pub enum Command {
     /// with --by-vm by VM with everything it owns; this month so far by
     /// default. `cost history` shows the kept days and their trend.
     Cost(CostArgs),
+    /// A VM's power schedule, run by the daemon: stop (and start) at a
+    /// time of day on some days in a time zone. A daily stop of an Azure
+    /// VM is also written to Azure's own auto-shutdown, so it happens
+    /// while this machine sleeps. `schedule list`, `schedule clear VM`.
+    Schedule(ScheduleArgs),
     /// Bring Azure VMs azlin did not make into the fleet, without SSH:
     /// Run Command installs the agent (from the subscription's store,
     /// sha256 checked) and the NSGs on the VM admit its port from
@@ -368,6 +373,38 @@ impl AzureScope {
             resource_group: self.resource_group,
         }
     }
+}
+
+/// `azlin schedule`'s flags.
+#[derive(clap::Args, Debug)]
+#[command(args_conflicts_with_subcommands = true)]
+pub struct ScheduleArgs {
+    #[command(subcommand)]
+    pub action: Option<ScheduleAction>,
+    pub vm: Option<String>,
+    /// Stop (an Azure VM is deallocated) at HH:MM.
+    #[arg(long, value_name = "HH:MM")]
+    pub stop: Option<String>,
+    /// Start again at HH:MM.
+    #[arg(long, value_name = "HH:MM")]
+    pub start: Option<String>,
+    /// Mon-Fri, Sat,Sun, Mon,Wed,Fri or daily.
+    #[arg(long, default_value = "daily")]
+    pub days: String,
+    /// An IANA zone such as Europe/London (default: this machine's).
+    #[arg(long)]
+    pub tz: Option<String>,
+}
+
+#[derive(clap::Subcommand, Debug)]
+pub enum ScheduleAction {
+    /// Every VM's schedule.
+    List {
+        #[arg(long)]
+        json: bool,
+    },
+    /// Remove a VM's schedule (and its auto-shutdown in Azure).
+    Clear { vm: String },
 }
 
 /// `azlin cost`'s flags.

@@ -18,6 +18,7 @@ mod new;
 mod new_progress;
 mod ps;
 mod render;
+mod schedule;
 mod ssh;
 pub mod top;
 pub mod updates;
@@ -361,6 +362,7 @@ fn run_command(home: &Home, config: &Config, command: Command) -> Result<()> {
             done(answer?)
         }
         Command::Cost(args) => cost::run(&home, args),
+        Command::Schedule(args) => schedule::run(&home, args),
         Command::Adopt {
             vms,
             dry_run,

@@ -1,7 +1,8 @@
 //! Cost, apart from any cloud: the calendar days a cost report covers
 //! ([`dates`]), a bill's rows summed by day and by VM ([`attribution`]),
 //! a monthly budget's thresholds and forecast ([`budget`]), amounts with
-//! their currency ([`money`]), what to cut ([`recommend`]), and what a run of daily figures says, its trend and the
+//! their currency ([`money`]), what to cut ([`recommend`]), power
+//! schedules in a time zone ([`schedule`]), and what a run of daily figures says, its trend and the
 //! days that stand out ([`trend`]). Pure: no I/O, no clock but the one
 //! passed in.
 //!
@@ -13,4 +14,5 @@ pub mod budget;
 pub mod dates;
 pub mod money;
 pub mod recommend;
+pub mod schedule;
 pub mod trend;

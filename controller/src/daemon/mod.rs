@@ -36,7 +36,7 @@ use tokio::sync::watch;
 
 use self::{
     agents::{fleet, link, listener},
-    jobs::{alerts, budget_check, history, metrics_http},
+    jobs::{alerts, budget_check, history, metrics_http, schedule_runner},
 };
 use crate::{
     config::Config,
@@ -221,6 +221,7 @@ async fn serve(home: Home) -> Result<()> {
     }
     history::spawn(d.clone());
     budget_check::spawn(d.clone());
+    schedule_runner::spawn(d.clone());
     let vms = d.db.lock().expect("db lock").vms()?;
     for vm in vms {
         match (vm.connect_mode, vm.state) {

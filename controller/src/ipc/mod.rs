@@ -42,6 +42,7 @@ pub mod labels;
 pub mod lifecycle;
 pub mod new;
 pub mod processes;
+pub mod schedule;
 pub mod ssh;
 pub mod streams;
 pub mod token;
@@ -135,6 +136,9 @@ requests! {
     CostDashboard(cost_dashboard::CostDashboard),
     CostRecommend(cost_recommend::CostRecommend),
     CostApply(cost_recommend::CostApply),
+    ScheduleSet(schedule::ScheduleSet),
+    ScheduleList(schedule::ScheduleList),
+    ScheduleClear(schedule::ScheduleClear),
     BudgetSet(budget::BudgetSet),
     BudgetShow(budget::BudgetShow),
     BudgetClear(budget::BudgetClear),

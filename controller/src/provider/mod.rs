@@ -384,6 +384,28 @@ pub trait Provider: Send + Sync {
         Box::pin(async { anyhow::bail!("this provider has no such resources") })
     }
 
+    /// Have the cloud itself stop `vm` daily at `clock` in the Windows time
+    /// zone `windows_zone` (so it happens while this machine sleeps): the
+    /// resource's id, or `None` when this provider has no such thing.
+    fn put_auto_shutdown<'a>(
+        &'a self,
+        _vm: &'a VmRow,
+        _clock: crate::cost::schedule::Clock,
+        _windows_zone: &'a str,
+        _azure: &'a AzureContext,
+    ) -> Work<'a, Result<Option<String>>> {
+        Box::pin(async { Ok(None) })
+    }
+
+    /// Remove what [`Provider::put_auto_shutdown`] wrote.
+    fn delete_auto_shutdown<'a>(
+        &'a self,
+        _id: &'a str,
+        _azure: &'a AzureContext,
+    ) -> Work<'a, Result<()>> {
+        Box::pin(async { Ok(()) })
+    }
+
     /// Write `budget` to the cloud at `scope`, replacing azlin's budget
     /// there; its id (providers with `cost`).
     fn put_budget<'a>(

@@ -58,10 +58,27 @@ pub(super) const MIGRATIONS: &[Migration] = &[
         what: "monthly cost budgets and their thresholds",
         sql: V4,
     },
+    Migration {
+        what: "VM power schedules",
+        sql: V5,
+    },
 ];
 
 /// The schema version this build writes.
 pub const LATEST: u32 = MIGRATIONS.len() as u32;
+
+const V5: &str = "
+CREATE TABLE schedules (
+    vm TEXT PRIMARY KEY,
+    stop TEXT NOT NULL,
+    start TEXT,
+    days INTEGER NOT NULL,
+    tz TEXT NOT NULL,
+    done_stop INTEGER NOT NULL,
+    done_start INTEGER NOT NULL,
+    auto_shutdown TEXT
+);
+";
 
 const V4: &str = "
 CREATE TABLE budgets (

@@ -24,6 +24,7 @@ pub mod metrics;
 pub mod migrations;
 mod new_vms;
 pub mod retail_prices;
+pub mod schedules;
 pub mod tags;
 mod tokens;
 mod vms;

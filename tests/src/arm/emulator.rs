@@ -618,6 +618,13 @@ impl Emulator {
         if key.contains("/microsoft.resources/deployments/") {
             return self.deploy(key, path, value, base);
         }
+        if key.contains("/providers/microsoft.devtestlab/schedules/") {
+            if let Err(why) = cost::check_auto_shutdown(&self.resources, name, &value) {
+                return arm_error(400, "BadRequest", &why);
+            }
+            let value = self.store(key, path, value);
+            return (201, vec![], value.to_string());
+        }
         if key.contains("/providers/microsoft.consumption/budgets/") {
             if let Err(why) = cost::check_budget(&value) {
                 return arm_error(400, "BadRequest", &why);

@@ -28,6 +28,7 @@ pub mod prices;
 pub mod processes;
 pub mod register;
 pub mod resolve;
+pub mod schedule;
 pub mod selection;
 pub mod socket;
 pub mod ssh;
@@ -140,6 +141,9 @@ pub async fn dispatch(
         Request::CostDashboard(r) => answer(r, &cx).await,
         Request::CostRecommend(r) => answer(r, &cx).await,
         Request::CostApply(r) => answer(r, &cx).await,
+        Request::ScheduleSet(r) => answer_vm(r, &cx).await,
+        Request::ScheduleList(r) => answer(r, &cx).await,
+        Request::ScheduleClear(r) => answer_vm(r, &cx).await,
         Request::BudgetSet(r) => answer(r, &cx).await,
         Request::BudgetShow(r) => answer(r, &cx).await,
         Request::BudgetClear(r) => answer(r, &cx).await,

@@ -5,6 +5,7 @@
 //!   and the channels that notify the developer.
 //! - [`metrics_http`]: Prometheus `/metrics` on a loopback port.
 //! - [`budget_check`]: the cost budgets, checked every hour.
+//! - [`schedule_runner`]: the VMs' power schedules.
 //!
 //! Not here: the connections these read from (`agents`), requests
 //! (`handlers`).
@@ -13,3 +14,4 @@ pub mod alerts;
 pub mod budget_check;
 pub mod history;
 pub mod metrics_http;
+pub mod schedule_runner;

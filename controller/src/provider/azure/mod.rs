@@ -9,6 +9,7 @@
 
 mod adopt;
 mod agent_store;
+mod auto_shutdown;
 mod budget;
 mod capacity;
 mod cost;
@@ -213,6 +214,28 @@ impl Provider for AzureProvider {
 
     fn delete_resource<'a>(&'a self, id: &'a str, azure: &'a AzureContext) -> Work<'a, Result<()>> {
         Box::pin(self.delete_resource(id, azure))
+    }
+
+    fn put_auto_shutdown<'a>(
+        &'a self,
+        vm: &'a VmRow,
+        clock: crate::cost::schedule::Clock,
+        windows_zone: &'a str,
+        azure: &'a AzureContext,
+    ) -> Work<'a, Result<Option<String>>> {
+        Box::pin(async move {
+            self.put_auto_shutdown(vm, clock, windows_zone, azure)
+                .await
+                .map(Some)
+        })
+    }
+
+    fn delete_auto_shutdown<'a>(
+        &'a self,
+        id: &'a str,
+        azure: &'a AzureContext,
+    ) -> Work<'a, Result<()>> {
+        Box::pin(self.delete_auto_shutdown(id, azure))
     }
 
     fn put_budget<'a>(

@@ -238,3 +238,32 @@ pub fn check_budget(b: &Value) -> Result<(), String> {
     }
     Ok(())
 }
+
+/// A VM's auto-shutdown (`Microsoft.DevTestLab/schedules`) as Azure takes
+/// it: named `shutdown-computevm-{vm}` for a VM that exists, a daily time
+/// `HHMM`, a time-zone ID, the `ComputeVmShutdownTask` task type.
+pub fn check_auto_shutdown(
+    resources: &std::collections::BTreeMap<String, Value>,
+    name: &str,
+    body: &Value,
+) -> Result<(), String> {
+    let p = &body["properties"];
+    let target = p["targetResourceId"].as_str().unwrap_or_default();
+    let vm = target.rsplit('/').next().unwrap_or_default();
+    if name != format!("shutdown-computevm-{vm}")
+        || !resources.contains_key(&target.to_ascii_lowercase())
+    {
+        return Err("the schedule must be shutdown-computevm-{vm} of an existing VM".into());
+    }
+    if p["taskType"] != "ComputeVmShutdownTask" {
+        return Err("taskType must be ComputeVmShutdownTask".into());
+    }
+    let time = p["dailyRecurrence"]["time"].as_str().unwrap_or_default();
+    if time.len() != 4 || !time.bytes().all(|b| b.is_ascii_digit()) {
+        return Err("dailyRecurrence.time must be HHMM".into());
+    }
+    if p["timeZoneId"].as_str().is_none_or(str::is_empty) {
+        return Err("timeZoneId is required".into());
+    }
+    Ok(())
+}
