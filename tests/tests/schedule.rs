@@ -3,12 +3,15 @@
 //! hours before the schedule was set is not; a start brings a stopped VM
 //! back; a stop that fell due while the daemon was not running is not
 //! run late but reported (as an alert event); bad times, days and zones
-//! are refused with nothing set.
+//! are refused with nothing set. Idle autostop: of four VMs, the idle
+//! one is warned about and then deallocated, while the one with a
+//! terminal attached, the one running a command from azlin and the one
+//! kept alive stay up.
 
 use std::time::Duration;
 
 use azlin_controller::state::Db;
-use azlin_e2e::Env;
+use azlin_e2e::{Env, pty::Pty};
 
 const WAIT: Duration = Duration::from_secs(60);
 
@@ -107,5 +110,77 @@ fn schedules_stop_and_start_on_time_and_never_run_late() {
     assert!(
         env.fails(&["schedule", "clear", "sv"])
             .contains("no schedule")
+    );
+}
+
+#[test]
+fn an_idle_vm_is_warned_about_then_deallocated_and_a_used_one_is_not() {
+    let tmux = azlin_e2e::tmux::TmuxServer::named("azlin-as");
+    let mut env = Env::new();
+    env.set_var("TMUX_TMPDIR", tmux.tmpdir().to_string_lossy());
+    env.ok(&["new", "--name", "idle", "--pool", "4"]);
+    for vm in ["idle-1", "idle-2", "idle-3", "idle-4"] {
+        env.wait("connected", WAIT, || env.connected(vm));
+    }
+    assert!(
+        env.fails(&["autostop", "idle-1", "--idle", "soon"])
+            .contains("not a duration")
+    );
+    assert!(
+        env.fails(&["autostop", "idle-1", "--idle", "2s"])
+            .contains("at least 10 s")
+    );
+    assert!(
+        env.fails(&["keepalive", "idle-1", "1h"])
+            .contains("no autostop")
+    );
+
+    // idle-2 has a terminal attached, idle-3 runs a command from azlin,
+    // idle-4 is kept alive; CPU never counts as use here (--cpu 100).
+    let mut cmd = env.command(&["connect", "idle-2", "--tmux", "work"]);
+    cmd.env("TERM", "xterm-256color");
+    let mut pty = Pty::spawn(cmd, 120, 30);
+    let mark = pty.mark();
+    pty.send("echo attached-$((6*7))\r");
+    pty.wait_for(mark, "attached-42", WAIT);
+    let long = {
+        // Longer than the test: it ends with the VM's agent.
+        let mut cmd = env.command(&["exec", "--vm", "idle-3", "--", "sleep 300"]);
+        std::thread::spawn(move || cmd.output())
+    };
+    for vm in ["idle-1", "idle-2", "idle-3", "idle-4"] {
+        env.ok(&["autostop", vm, "--idle", "20s", "--cpu", "100"]);
+    }
+    env.ok(&["keepalive", "idle-4", "10m"]);
+    env.wait("the warning", WAIT, || {
+        env.ok(&["alerts", "--json"])
+            .contains("idle-1 has been idle")
+    });
+    env.wait("idle-1 deallocated", WAIT, || {
+        state(&env, "idle-1") == "stopped"
+    });
+    std::thread::sleep(Duration::from_secs(10));
+    for vm in ["idle-2", "idle-3", "idle-4"] {
+        assert_eq!(state(&env, vm), "running", "{vm}");
+    }
+    let alerts = env.ok(&["alerts", "--json"]);
+    for vm in ["idle-2", "idle-3", "idle-4"] {
+        assert!(
+            !alerts.contains(&format!("{vm} has been idle")),
+            "{vm}: {alerts}"
+        );
+    }
+    let list: serde_json::Value =
+        serde_json::from_str(&env.ok(&["autostop", "list", "--json"])).unwrap();
+    assert_eq!(list.as_array().unwrap().len(), 4);
+    pty.send("\x02d");
+    let _ = pty.wait_exit(WAIT);
+    assert!(
+        !long.is_finished(),
+        "the command on idle-3 is still running"
+    );
+    assert!(
+        env.ok(&["autostop", "idle-1", "--off"])
+            .contains("no longer")
     );
 }

@@ -99,10 +99,11 @@ impl RuleBook {
     }
 
     /// Where an event of `rule` goes; a rule no longer in the book (its
-    /// event arrived late) goes to the log only. Budget and schedule
-    /// events (the daemon's own) go to every channel.
+    /// event arrived late) goes to the log only. Budget, schedule and
+    /// autostop events (the daemon's own) go to every channel.
     pub fn channels_of(&self, rule: &str) -> Vec<Channel> {
-        if rule == super::rules_file::BUDGET || rule == super::rules_file::SCHEDULE {
+        use super::rules_file::{AUTOSTOP, BUDGET, SCHEDULE};
+        if [BUDGET, SCHEDULE, AUTOSTOP].contains(&rule) {
             return self.all_channels();
         }
         if rule == super::rules_file::AGENT_LOST {

@@ -68,6 +68,8 @@ pub const BUDGET: &str = "budget";
 /// The daemon's schedule events (a stop or start missed while it was not
 /// running); reserved likewise.
 pub const SCHEDULE: &str = "schedule";
+/// The daemon's idle autostop warnings and stops; reserved likewise.
+pub const AUTOSTOP: &str = "autostop";
 pub const DISK_FULL: &str = "disk-full";
 pub const TMUX_SESSION_ENDED: &str = "tmux-session-ended";
 pub const PROCESS_EXITED: &str = "process-exited";
@@ -384,7 +386,7 @@ fn build(file: File, notification_command: Option<&str>) -> Result<RuleBook, Loc
         let name = entry.name.get_ref();
         alert::check_rule_name(name).map_err(|e| at(&entry.name, e.to_string()))?;
         if builtin_names.iter().any(|b| b == name)
-            || [AGENT_LOST, PROCESS_EXITED, BUDGET, SCHEDULE].contains(&name.as_str())
+            || [AGENT_LOST, PROCESS_EXITED, BUDGET, SCHEDULE, AUTOSTOP].contains(&name.as_str())
             || name.starts_with("process-exited-")
         {
             return Err(at(

@@ -268,6 +268,12 @@ pub enum Command {
     /// VM is also written to Azure's own auto-shutdown, so it happens
     /// while this machine sleeps. `schedule list`, `schedule clear VM`.
     Schedule(ScheduleArgs),
+    /// Deallocate a VM once it has been idle this long (no terminal
+    /// attached, no command from azlin running, CPU below --cpu), with a
+    /// warning alert first. `autostop list`; `--off` turns it off.
+    Autostop(AutostopArgs),
+    /// Keep a VM with autostop up for a while (`azlin keepalive VM 4h`).
+    Keepalive { vm: String, duration: String },
     /// Bring Azure VMs azlin did not make into the fleet, without SSH:
     /// Run Command installs the agent (from the subscription's store,
     /// sha256 checked) and the NSGs on the VM admit its port from
@@ -373,6 +379,32 @@ impl AzureScope {
             resource_group: self.resource_group,
         }
     }
+}
+
+/// `azlin autostop`'s flags.
+#[derive(clap::Args, Debug)]
+#[command(args_conflicts_with_subcommands = true)]
+pub struct AutostopArgs {
+    #[command(subcommand)]
+    pub action: Option<AutostopAction>,
+    pub vm: Option<String>,
+    /// How long idle before it is deallocated: 30m, 2h, 1h30m.
+    #[arg(long, conflicts_with = "off")]
+    pub idle: Option<String>,
+    /// CPU percent below which the VM counts as idle.
+    #[arg(long, default_value_t = 5.0)]
+    pub cpu: f64,
+    #[arg(long)]
+    pub off: bool,
+}
+
+#[derive(clap::Subcommand, Debug)]
+pub enum AutostopAction {
+    /// Every VM with autostop, and how long each has been idle.
+    List {
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 /// `azlin schedule`'s flags.

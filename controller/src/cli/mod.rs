@@ -4,6 +4,7 @@
 mod adopt;
 mod alerts;
 mod args;
+mod autostop;
 mod connect;
 mod cost;
 mod cost_budget;
@@ -363,6 +364,11 @@ fn run_command(home: &Home, config: &Config, command: Command) -> Result<()> {
         }
         Command::Cost(args) => cost::run(&home, args),
         Command::Schedule(args) => schedule::run(&home, args),
+        Command::Autostop(args) => autostop::run(&home, args),
+        Command::Keepalive { vm, duration } => done(Client::connect_or_start(&home)?.call(
+            crate::ipc::autostop::Keepalive { vm, for_: duration },
+            |_, _| {},
+        )?),
         Command::Adopt {
             vms,
             dry_run,

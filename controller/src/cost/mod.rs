@@ -2,7 +2,7 @@
 //! ([`dates`]), a bill's rows summed by day and by VM ([`attribution`]),
 //! a monthly budget's thresholds and forecast ([`budget`]), amounts with
 //! their currency ([`money`]), what to cut ([`recommend`]), power
-//! schedules in a time zone ([`schedule`]), and what a run of daily figures says, its trend and the
+//! schedules in a time zone ([`schedule`]), idle autostop ([`idle`]), and what a run of daily figures says, its trend and the
 //! days that stand out ([`trend`]). Pure: no I/O, no clock but the one
 //! passed in.
 //!
@@ -12,6 +12,7 @@
 pub mod attribution;
 pub mod budget;
 pub mod dates;
+pub mod idle;
 pub mod money;
 pub mod recommend;
 pub mod schedule;

@@ -18,6 +18,7 @@ pub mod agents;
 pub mod counters;
 pub mod handlers;
 pub mod jobs;
+pub mod running_commands;
 
 use std::{
     collections::BTreeMap,
@@ -36,7 +37,7 @@ use tokio::sync::watch;
 
 use self::{
     agents::{fleet, link, listener},
-    jobs::{alerts, budget_check, history, metrics_http, schedule_runner},
+    jobs::{alerts, autostop_watch, budget_check, history, metrics_http, schedule_runner},
 };
 use crate::{
     config::Config,
@@ -78,6 +79,8 @@ pub struct Daemon {
     /// Bills asked of the cloud in the last minutes (see
     /// [`handlers::cost`]).
     pub cost_cache: handlers::cost::CostCache,
+    /// Commands from azlin running on each VM now.
+    pub running_commands: running_commands::RunningCommands,
 }
 
 impl Daemon {
@@ -208,6 +211,7 @@ async fn serve(home: Home) -> Result<()> {
         session_names: RwLock::new(config.session_names.clone()),
         alerts: alerts_hub,
         cost_cache: Default::default(),
+        running_commands: Default::default(),
         config,
     });
     alerts::spawn(d.clone(), alert_events);
@@ -222,6 +226,7 @@ async fn serve(home: Home) -> Result<()> {
     history::spawn(d.clone());
     budget_check::spawn(d.clone());
     schedule_runner::spawn(d.clone());
+    autostop_watch::spawn(d.clone());
     let vms = d.db.lock().expect("db lock").vms()?;
     for vm in vms {
         match (vm.connect_mode, vm.state) {

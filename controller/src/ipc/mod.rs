@@ -31,6 +31,7 @@
 pub mod adopt;
 pub mod agent_upgrade;
 pub mod alerts;
+pub mod autostop;
 pub mod budget;
 pub mod client;
 pub mod cost;
@@ -139,6 +140,9 @@ requests! {
     ScheduleSet(schedule::ScheduleSet),
     ScheduleList(schedule::ScheduleList),
     ScheduleClear(schedule::ScheduleClear),
+    AutostopSet(autostop::AutostopSet),
+    Keepalive(autostop::Keepalive),
+    AutostopList(autostop::AutostopList),
     BudgetSet(budget::BudgetSet),
     BudgetShow(budget::BudgetShow),
     BudgetClear(budget::BudgetClear),

@@ -62,10 +62,25 @@ pub(super) const MIGRATIONS: &[Migration] = &[
         what: "VM power schedules",
         sql: V5,
     },
+    Migration {
+        what: "idle autostop",
+        sql: V6,
+    },
 ];
 
 /// The schema version this build writes.
 pub const LATEST: u32 = MIGRATIONS.len() as u32;
+
+const V6: &str = "
+CREATE TABLE autostop (
+    vm TEXT PRIMARY KEY,
+    idle_secs INTEGER NOT NULL,
+    cpu_below REAL NOT NULL,
+    keepalive_until INTEGER NOT NULL,
+    last_busy INTEGER NOT NULL,
+    warned INTEGER NOT NULL
+);
+";
 
 const V5: &str = "
 CREATE TABLE schedules (

@@ -17,6 +17,7 @@
 //! Only the daemon opens this database for writing.
 
 pub mod alerts;
+pub mod autostop;
 pub mod budgets;
 mod certs;
 pub mod cost_days;

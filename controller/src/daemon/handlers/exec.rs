@@ -166,6 +166,7 @@ struct Job {
 impl Job {
     async fn run(self, stdin: Option<mpsc::Receiver<ExecInput>>) {
         let started = Instant::now();
+        let _counted = self.d.running_commands.enter(&self.vm);
         let last = match self.exchange(stdin).await {
             Ok(Some(event)) => event,
             // The CLI is gone; the agent's output was refused, so it kills

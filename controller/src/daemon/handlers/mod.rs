@@ -11,6 +11,7 @@
 pub mod adopt;
 pub mod agent_upgrade;
 pub mod alerts;
+pub mod autostop;
 pub mod budget;
 pub mod cloud_view;
 pub mod cost;
@@ -144,6 +145,9 @@ pub async fn dispatch(
         Request::ScheduleSet(r) => answer_vm(r, &cx).await,
         Request::ScheduleList(r) => answer(r, &cx).await,
         Request::ScheduleClear(r) => answer_vm(r, &cx).await,
+        Request::AutostopSet(r) => answer_vm(r, &cx).await,
+        Request::Keepalive(r) => answer_vm(r, &cx).await,
+        Request::AutostopList(r) => answer(r, &cx).await,
         Request::BudgetSet(r) => answer(r, &cx).await,
         Request::BudgetShow(r) => answer(r, &cx).await,
         Request::BudgetClear(r) => answer(r, &cx).await,

@@ -6,11 +6,13 @@
 //! - [`metrics_http`]: Prometheus `/metrics` on a loopback port.
 //! - [`budget_check`]: the cost budgets, checked every hour.
 //! - [`schedule_runner`]: the VMs' power schedules.
+//! - [`autostop_watch`]: idle VMs deallocated, after a warning.
 //!
 //! Not here: the connections these read from (`agents`), requests
 //! (`handlers`).
 
 pub mod alerts;
+pub mod autostop_watch;
 pub mod budget_check;
 pub mod history;
 pub mod metrics_http;
