@@ -10,16 +10,7 @@
 use std::time::Duration;
 
 use azlin_controller::cost::dates::Day;
-use azlin_e2e::{
-    Env,
-    arm::{
-        blob::FakeBlob,
-        boot::{Boot, Halt},
-        emulator::Emulator,
-        fake::FakeArm,
-    },
-    webhook::WebhookServer,
-};
+use azlin_e2e::{arm::azure_env::AzureEnv, webhook::WebhookServer};
 use serde_json::Value;
 
 const SUB: &str = "00000000-0000-0000-0000-0000000000b0";
@@ -37,25 +28,13 @@ fn today() -> Day {
 #[test]
 fn crossings_are_delivered_once_stop_deallocates_only_azlins_vms_and_azure_gets_the_budget() {
     let hook = WebhookServer::start(0);
-    let boot = Boot::default();
-    let fake = FakeArm::emulating(
-        Emulator::new(1, Some(Box::new(boot.clone()))).with_blob(FakeBlob::start()),
-    );
-    let mut env = Env::new();
-    boot.set_root(env.home().join("azure-vms"));
-    let _halt = Halt(boot.clone());
-    env.configure(&format!(
-        "[azure]\nsubscription = \"{SUB}\"\nresource_group = \"spend\"\nlocation = \"westus2\"\n\
-         allowed_cidr = \"203.0.113.7/32\"\n"
-    ));
+    let az = AzureEnv::new(SUB, "spend", "");
+    let (env, fake) = (&az.env, &az.fake);
     env.write_alert_rules(&format!(
         "{QUIET}[channels.webhook]\nurl = \"{}\"\n",
         hook.url()
     ));
-    env.set_var("AZLIN_ARM_ENDPOINT", fake.base());
-    env.set_var("AZLIN_ARM_TOKEN", "test-token");
-    env.set_var("AZLIN_RETAIL_PRICES_ENDPOINT", fake.base());
-    let rg = format!("/subscriptions/{SUB}/resourceGroups/spend");
+    let rg = az.rg();
     env.ok(&[
         "new",
         "--provider",

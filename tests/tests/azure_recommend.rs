@@ -9,36 +9,16 @@
 //! anything is done.
 
 use azlin_controller::{cost::dates::Day, state::Db, telemetry::live::Point};
-use azlin_e2e::{
-    Env,
-    arm::{
-        blob::FakeBlob,
-        boot::{Boot, Halt},
-        emulator::Emulator,
-        fake::FakeArm,
-    },
-};
+use azlin_e2e::arm::azure_env::AzureEnv;
 use serde_json::{Value, json};
 
 const SUB: &str = "00000000-0000-0000-0000-0000000000d0";
 
 #[test]
 fn waste_is_found_priced_and_cut_only_when_asked() {
-    let boot = Boot::default();
-    let fake = FakeArm::emulating(
-        Emulator::new(1, Some(Box::new(boot.clone()))).with_blob(FakeBlob::start()),
-    );
-    let mut env = Env::new();
-    boot.set_root(env.home().join("azure-vms"));
-    let _halt = Halt(boot.clone());
-    env.configure(&format!(
-        "[azure]\nsubscription = \"{SUB}\"\nresource_group = \"lean\"\nlocation = \"westus2\"\n\
-         allowed_cidr = \"203.0.113.7/32\"\n"
-    ));
-    env.set_var("AZLIN_ARM_ENDPOINT", fake.base());
-    env.set_var("AZLIN_ARM_TOKEN", "test-token");
-    env.set_var("AZLIN_RETAIL_PRICES_ENDPOINT", fake.base());
-    let rg = format!("/subscriptions/{SUB}/resourceGroups/lean");
+    let az = AzureEnv::new(SUB, "lean", "");
+    let (env, fake) = (&az.env, &az.fake);
+    let rg = az.rg();
     env.ok(&[
         "new",
         "--provider",

@@ -4,6 +4,7 @@
 //! server ([`fake`]), which can also emulate ARM ([`emulator`]) beside a
 //! strict fake Blob endpoint ([`blob`]).
 
+pub mod azure_env;
 pub mod blob;
 pub mod boot;
 pub mod cassette;

@@ -23,6 +23,7 @@ use std::{
 use azlin_e2e::{
     Env,
     arm::{
+        azure_env::AzureEnv,
         blob::FakeBlob,
         boot::{Boot, Halt},
         cassette,
@@ -89,21 +90,8 @@ fn one(pool: usize) -> Run {
 /// `azlin list --json` of a group of `n` VMs azlin did not make and one of
 /// its own: (ARM requests per list, wall seconds of each list).
 fn list(n: usize, runs: usize) -> (usize, Vec<f64>) {
-    let boot = Boot::default();
-    let fake = FakeArm::emulating(
-        Emulator::new(1, Some(Box::new(boot.clone()))).with_blob(FakeBlob::start()),
-    );
-    let mut env = Env::new();
-    let sub = "00000000-0000-0000-0000-0000000000bb";
-    env.configure(&format!(
-        "[azure]\nsubscription = \"{sub}\"\nresource_group = \"bench\"\n\
-         allowed_cidr = \"203.0.113.7/32\"\n"
-    ));
-    env.set_var("AZLIN_ARM_ENDPOINT", fake.base());
-    env.set_var("AZLIN_ARM_TOKEN", "bench");
-    env.set_var("AZLIN_RETAIL_PRICES_ENDPOINT", fake.base());
-    boot.set_root(env.home().join("azure-vms"));
-    let _halt = Halt(boot.clone());
+    let az = AzureEnv::new("00000000-0000-0000-0000-0000000000bb", "bench", "");
+    let (env, fake) = (&az.env, &az.fake);
     env.ok(&[
         "new",
         "--provider",
@@ -112,7 +100,7 @@ fn list(n: usize, runs: usize) -> (usize, Vec<f64>) {
         "ours",
         "--no-dev-tools",
     ]);
-    let group = format!("/subscriptions/{sub}/resourceGroups/bench");
+    let group = az.rg();
     fake.emulator(|e| {
         for i in 0..n {
             e.plant_vm(
@@ -145,16 +133,9 @@ fn list(n: usize, runs: usize) -> (usize, Vec<f64>) {
 /// per run, wall seconds of each cold run, wall seconds warm).
 fn cost_by_vm(n: usize, days: i64, runs: usize) -> (usize, Vec<f64>, f64) {
     use azlin_controller::cost::dates::Day;
-    let fake = FakeArm::emulating(Emulator::new(1, None));
-    let mut env = Env::new();
-    let sub = "00000000-0000-0000-0000-0000000000bc";
-    env.configure(&format!(
-        "[azure]\nsubscription = \"{sub}\"\nresource_group = \"bench\"\n"
-    ));
-    env.set_var("AZLIN_ARM_ENDPOINT", fake.base());
-    env.set_var("AZLIN_ARM_TOKEN", "bench");
-    env.set_var("AZLIN_RETAIL_PRICES_ENDPOINT", fake.base());
-    let group = format!("/subscriptions/{sub}/resourceGroups/bench");
+    let az = AzureEnv::new("00000000-0000-0000-0000-0000000000bc", "bench", "");
+    let (env, fake) = (&az.env, &az.fake);
+    let group = az.rg();
     let today = Day::of_unix(
         std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)

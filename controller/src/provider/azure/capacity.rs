@@ -102,6 +102,21 @@ pub fn check(
     Ok(Footprint { family, vcpus })
 }
 
+/// The Resource SKUs list of `region` for the subscription.
+pub async fn list_skus(
+    arm: &ArmClient,
+    subscription: &str,
+    region: &str,
+) -> Result<Vec<ResourceSku>> {
+    let filter = crate::azure::sas::encode(&format!("location eq '{region}'"));
+    arm.list(
+        &format!("/subscriptions/{subscription}/providers/Microsoft.Compute/skus?$filter={filter}"),
+        api::SKUS,
+    )
+    .await
+    .with_context(|| format!("cannot list the VM sizes of {region}"))
+}
+
 impl AzureProvider {
     /// [`check`] against what Azure lists now for the subscription; a
     /// refusal is [`Refused`] (exit 4).
@@ -113,16 +128,7 @@ impl AzureProvider {
         region: &str,
         pool: u32,
     ) -> Result<Footprint> {
-        let filter = crate::azure::sas::encode(&format!("location eq '{region}'"));
-        let skus: Vec<ResourceSku> = arm
-            .list(
-                &format!(
-                    "/subscriptions/{subscription}/providers/Microsoft.Compute/skus?$filter={filter}"
-                ),
-                api::SKUS,
-            )
-            .await
-            .with_context(|| format!("cannot list the VM sizes of {region}"))?;
+        let skus = list_skus(arm, subscription, region).await?;
         let usages: Vec<Usage> = arm
             .list(
                 &format!(

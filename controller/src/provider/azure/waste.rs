@@ -18,7 +18,7 @@ use crate::{
     azure::{
         api,
         context::AzureContext,
-        models::compute::{Disk, ResourceSku, Snapshot as DiskSnapshot},
+        models::compute::{Disk, Snapshot as DiskSnapshot},
     },
     cost::{dates::Day, recommend::SizeInfo},
     provider::{BillingScope, Idle, Waste},
@@ -116,16 +116,7 @@ impl AzureProvider {
     pub(super) async fn sizes(&self, region: &str, azure: &AzureContext) -> Result<Vec<SizeInfo>> {
         let subscription = self.subscription(&azure.target).await?;
         let arm = self.client(&azure.access).await?;
-        let filter = crate::azure::sas::encode(&format!("location eq '{region}'"));
-        let skus: Vec<ResourceSku> = arm
-            .list(
-                &format!(
-                    "/subscriptions/{subscription}/providers/Microsoft.Compute/skus?$filter={filter}"
-                ),
-                api::SKUS,
-            )
-            .await
-            .with_context(|| format!("cannot list the VM sizes of {region}"))?;
+        let skus = super::capacity::list_skus(&arm, &subscription, region).await?;
         Ok(skus
             .iter()
             .filter(|s| s.resource_type.eq_ignore_ascii_case("virtualMachines"))
