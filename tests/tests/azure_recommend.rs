@@ -35,7 +35,20 @@ fn waste_is_found_priced_and_cut_only_when_asked() {
         .unwrap()
         .as_secs() as i64;
     let today = Day::of_unix(now);
-    // A week of its agent's figures: never above 12% CPU or 30% memory.
+    // A week of its agent's figures: never above 14% CPU or 30% memory,
+    // and idle (1%) for twelve hours a day in this machine's zone: from
+    // ten hours after this one to two hours before it (so the agent's own
+    // live figures, written now, fall in busy hours).
+    let zone = jiff::tz::TimeZone::system();
+    let hour_now = jiff::Timestamp::from_second(now)
+        .unwrap()
+        .to_zoned_datetime(zone.clone())
+        .hour();
+    let busy_hour = |hour: i8| {
+        let offset = (hour + 24 - hour_now) % 24;
+        !(10..22).contains(&offset)
+    };
+    let (idle_from, idle_to) = ((hour_now + 10) % 24, (hour_now + 22) % 24);
     {
         let mut db = Db::open(&env.home().join("state.db")).unwrap();
         for i in 0..2000i64 {
@@ -43,8 +56,16 @@ fn waste_is_found_priced_and_cut_only_when_asked() {
             if t > now {
                 break;
             }
+            let hour = jiff::Timestamp::from_second(t)
+                .unwrap()
+                .to_zoned_datetime(zone.clone())
+                .hour();
             let point = Point {
-                cpu: (i % 12) as f64,
+                cpu: if busy_hour(hour) {
+                    (i % 12) as f64 + 3.0
+                } else {
+                    1.0
+                },
                 memory_used: 3 << 30,
                 memory_total: 16 << 30,
                 ..Point::default()
@@ -111,7 +132,8 @@ fn waste_is_found_priced_and_cut_only_when_asked() {
             "delete-disk:orphan",
             "delete-ip:loose-ip",
             "delete-snapshot:ancient",
-            "resize:ours"
+            "resize:ours",
+            "schedule:ours"
         ],
         "{recs:#}"
     );
@@ -128,6 +150,18 @@ fn waste_is_found_priced_and_cut_only_when_asked() {
     assert!((resize["saving_per_month"].as_f64().unwrap() - 0.096 * 730.0).abs() < 1e-6);
     assert_eq!(resize["priority"], "High");
     assert!(resize["reason"].as_str().unwrap().contains("$0.1920/h"));
+    let schedule = rec("schedule:ours");
+    assert_eq!(
+        schedule["change"]["Schedule"]["stop"],
+        format!("{idle_from:02}:00")
+    );
+    assert_eq!(
+        schedule["change"]["Schedule"]["start"],
+        format!("{idle_to:02}:00")
+    );
+    assert!(
+        (schedule["saving_per_month"].as_f64().unwrap() - 0.192 * 12.0 * 730.0 / 24.0).abs() < 1e-6
+    );
     let disk = rec("delete-disk:orphan");
     assert!((disk["saving_per_month"].as_f64().unwrap() - 15.0).abs() < 1e-6);
     assert_eq!(disk["saving_source"], "actual cost, last 30 days");

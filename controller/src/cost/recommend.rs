@@ -66,6 +66,60 @@ pub fn priority(per_month: Option<f64>) -> Priority {
     }
 }
 
+/// Below this CPU percent an hour counts as idle for a schedule.
+pub const IDLE_CPU_BELOW: f64 = 3.0;
+/// The shortest idle stretch worth a schedule, in hours.
+pub const MIN_IDLE_HOURS: u32 = 6;
+
+/// The longest stretch of hours of the day (wrapping past midnight) that
+/// were idle on every day the history covers: `(first idle hour, first
+/// busy hour after it)`, when it is at least [`MIN_IDLE_HOURS`] long and
+/// the history covers at least three days. `points` are (local day
+/// number, local hour 0-23, CPU percent, any terminal attached).
+pub fn idle_hours(points: &[(i64, u8, f64, bool)]) -> Option<(u8, u8)> {
+    let days: std::collections::BTreeSet<i64> = points.iter().map(|p| p.0).collect();
+    if days.len() < 3 {
+        return None;
+    }
+    // An hour is idle when no point in it was busy, and it has points on
+    // every day (but the first and last, which the history may cover in
+    // part).
+    let mut busy = [false; 24];
+    let mut seen: [std::collections::BTreeSet<i64>; 24] = Default::default();
+    for &(day, hour, cpu, attached) in points {
+        let h = usize::from(hour % 24);
+        seen[h].insert(day);
+        if cpu >= IDLE_CPU_BELOW || attached {
+            busy[h] = true;
+        }
+    }
+    let idle: Vec<bool> = (0..24)
+        .map(|h| !busy[h] && seen[h].len() >= 3 && seen[h].len() + 2 >= days.len())
+        .collect();
+    if idle.iter().all(|i| *i) {
+        return None;
+    }
+    // The longest run of idle hours, going round the clock from a busy one.
+    let start = idle.iter().position(|i| !i)?;
+    let (mut best, mut run_start, mut run) = (None::<(usize, usize)>, 0usize, 0usize);
+    for k in 1..=24 {
+        let h = (start + k) % 24;
+        if idle[h] {
+            if run == 0 {
+                run_start = h;
+            }
+            run += 1;
+            if best.is_none_or(|(_, len)| run > len) {
+                best = Some((run_start, run));
+            }
+        } else {
+            run = 0;
+        }
+    }
+    let (first, len) = best?;
+    (len as u32 >= MIN_IDLE_HOURS).then_some((first as u8, ((first + len) % 24) as u8))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -78,6 +132,28 @@ mod tests {
         assert_eq!(p95(&[]), None);
         assert!(oversized(10.0, 20.0));
         assert!(!oversized(10.0, 60.0) && !oversized(30.0, 10.0));
+    }
+
+    #[test]
+    fn the_hours_idle_every_day_make_a_schedule() {
+        // Four days: busy 08:00-19:59, idle the rest (through midnight).
+        let mut points = Vec::new();
+        for day in 0..4 {
+            for hour in 0..24u8 {
+                let cpu = if (8..20).contains(&hour) { 40.0 } else { 1.0 };
+                points.push((day, hour, cpu, false));
+            }
+        }
+        assert_eq!(idle_hours(&points), Some((20, 8)));
+        // One night with a terminal attached at 02:00 breaks that stretch.
+        points.push((2, 2, 0.5, true));
+        assert_eq!(idle_hours(&points), Some((20, 2)));
+        // Too little history, or never busy: nothing to suggest.
+        assert_eq!(idle_hours(&points[..48]), None);
+        let quiet: Vec<_> = (0..4)
+            .flat_map(|d| (0..24u8).map(move |h| (d, h, 0.5, false)))
+            .collect();
+        assert_eq!(idle_hours(&quiet), None);
     }
 
     #[test]

@@ -28,12 +28,20 @@ pub enum Change {
     Deallocate { vm: String },
     /// Delete the resource (an ARM id).
     Delete { id: String },
+    /// Give the VM a daily power schedule.
+    Schedule {
+        vm: String,
+        stop: String,
+        start: String,
+        tz: String,
+    },
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Recommendation {
     /// What `cost apply` takes: `resize:VM`, `deallocate:VM`,
-    /// `delete-disk:NAME`, `delete-ip:NAME`, `delete-snapshot:NAME`.
+    /// `schedule:VM`, `delete-disk:NAME`, `delete-ip:NAME`,
+    /// `delete-snapshot:NAME`.
     pub id: String,
     pub change: Change,
     /// Why, in words, with the evidence.

@@ -8,6 +8,10 @@
 //!   pay-as-you-go prices);
 //! - **deallocate**: a VM stopped but still allocated (billed as running;
 //!   its size's price);
+//! - **schedule**: a VM of the fleet idle at the same hours every day of
+//!   its agent's history (CPU only: the history keeps no terminal
+//!   attachments), stopped then and started after, in this machine's
+//!   zone (its price for those hours, when it has one);
 //! - **delete** an unattached disk, a public IP on nothing, a snapshot
 //!   older than the given days (each its actual cost over the last 30
 //!   days, when Azure has reported it).
@@ -28,6 +32,7 @@ use crate::{
     ipc::{
         cost_recommend::{Change, CostApply, CostRecommend, Recommendation},
         lifecycle::{Resize, Stop},
+        schedule::ScheduleSet,
         vms::HOURS_PER_MONTH,
     },
     provider::Kind,
@@ -147,6 +152,73 @@ async fn recommendations(
         });
     }
 
+    // Idle at the same hours every day: a schedule, in this machine's zone.
+    let zone = jiff::tz::TimeZone::system();
+    let zone_name = zone.iana_name().unwrap_or("UTC").to_string();
+    for row in rows.iter().filter(|r| {
+        d.state_of(r) == VmState::Running
+            && resolve::in_target(d, &cx.azure.target, r)
+            && d.db
+                .lock()
+                .expect("db lock")
+                .schedule(&r.name)
+                .is_ok_and(|s| s.is_none())
+    }) {
+        let since = now_unix() - 7 * 86400;
+        let history =
+            d.db.lock()
+                .expect("db lock")
+                .utilisation(&row.name, since)?;
+        let points: Vec<(i64, u8, f64, bool)> = history
+            .iter()
+            .filter_map(|(t, cpu, _)| {
+                let local = jiff::Timestamp::from_second(*t)
+                    .ok()?
+                    .to_zoned_datetime(zone.clone());
+                let date = local.date();
+                let day = i64::from(date.year()) * 10000
+                    + i64::from(date.month()) * 100
+                    + i64::from(date.day());
+                Some((day, local.hour() as u8, *cpu, false))
+            })
+            .collect();
+        let Some((stop, start)) = recommend::idle_hours(&points) else {
+            continue;
+        };
+        let hours = (i64::from(start) - i64::from(stop)).rem_euclid(24);
+        let per_hour = if row.provider == Kind::Azure.as_str() {
+            let views = provider.cloud_views(&[row], &cx.azure).await;
+            match views.views.get(&row.name) {
+                Some(v) => match (v.size.clone(), v.location.clone()) {
+                    (Some(size), Some(region)) => price(region, size).await.map(|p| p.per_hour),
+                    _ => None,
+                },
+                None => None,
+            }
+        } else {
+            None
+        };
+        let saving = per_hour.map(|p| p * hours as f64 * HOURS_PER_MONTH / 24.0);
+        out.push(Recommendation {
+            id: format!("schedule:{}", row.name),
+            change: Change::Schedule {
+                vm: row.name.clone(),
+                stop: format!("{stop:02}:00"),
+                start: format!("{start:02}:00"),
+                tz: zone_name.clone(),
+            },
+            reason: format!(
+                "{} was idle (CPU below {}%) from {stop:02}:00 to {start:02}:00 ({zone_name}) on                  every day of its agent's history: stop it then, start it after",
+                row.name,
+                recommend::IDLE_CPU_BELOW
+            ),
+            saving_per_month: saving,
+            currency: saving.map(|_| prices::CURRENCY.to_string()),
+            saving_source: PRICES.into(),
+            priority: recommend::priority(saving),
+        });
+    }
+
     // Stopped but still allocated: billed as running.
     for (row, size, region) in &waste.stopped_allocated {
         let p = price(region.clone(), size.clone()).await;
@@ -238,6 +310,12 @@ impl Handle for CostApply {
                 Change::Resize { vm, to } => format!("resize {vm} to {to}"),
                 Change::Deallocate { vm } => format!("deallocate {vm}"),
                 Change::Delete { id } => format!("delete {id}"),
+                Change::Schedule {
+                    vm,
+                    stop,
+                    start,
+                    tz,
+                } => format!("schedule {vm}: stop {stop}, start {start} daily ({tz})"),
             };
             if self.dry_run {
                 lines.push(format!("would {what} ({})", r.id));
@@ -258,6 +336,23 @@ impl Handle for CostApply {
                     Stop {
                         vm: vm.clone(),
                         keep_allocated: false,
+                    }
+                    .handle(cx, resolved)
+                    .await?;
+                }
+                Change::Schedule {
+                    vm,
+                    stop,
+                    start,
+                    tz,
+                } => {
+                    let resolved = resolve::vm(cx, vm)?;
+                    ScheduleSet {
+                        vm: vm.clone(),
+                        stop: stop.clone(),
+                        start: Some(start.clone()),
+                        days: "daily".into(),
+                        tz: tz.clone(),
                     }
                     .handle(cx, resolved)
                     .await?;
