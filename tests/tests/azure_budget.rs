@@ -194,4 +194,59 @@ fn crossings_are_delivered_once_stop_deallocates_only_azlins_vms_and_azure_gets_
         env.fails(&["cost", "budget", "clear"])
             .contains("nothing cleared")
     );
+
+    // Four weeks of history kept: Azure's forecast of the days left says
+    // when the month exceeds (100 a day), not a straight line (10 a day).
+    fake.emulator(|e| {
+        for back in days..days + 40 {
+            let day: u32 = today
+                .plus(-back)
+                .to_string()
+                .replace('-', "")
+                .parse()
+                .unwrap();
+            e.cost.rows.push((
+                day,
+                format!("{rg}/providers/Microsoft.Compute/virtualMachines/ours"),
+                10.0,
+                "USD".into(),
+            ));
+        }
+        let mut day = today.plus(1);
+        while day <= today.last_of_month() {
+            let n: u32 = day.to_string().replace('-', "").parse().unwrap();
+            e.cost.forecast.push((n, 100.0, "USD".into()));
+            day = day.plus(1);
+        }
+    });
+    env.ok(&["cost", "history", "--days", "60"]);
+    let amount = spent + 250.0;
+    env.ok(&["cost", "budget", "set", &format!("{amount}")]);
+    let shown: Value =
+        serde_json::from_str(&env.ok(&["cost", "budget", "show", "--json"])).unwrap();
+    let expected = {
+        let mut at = None;
+        let (mut total, mut day) = (spent, today.plus(1));
+        while day <= today.last_of_month() {
+            total += 100.0;
+            if total >= amount {
+                at = Some(day.to_string());
+                break;
+            }
+            day = day.plus(1);
+        }
+        at
+    };
+    if today < today.last_of_month() {
+        assert_eq!(
+            shown["forecast_source"], "Cost Management forecast",
+            "{shown}"
+        );
+        assert_eq!(
+            shown["exceeds_on"].as_str().map(String::from),
+            expected,
+            "{shown}"
+        );
+        assert!(fake.emulator(|e| e.cost.forecasts) > 0);
+    }
 }

@@ -75,7 +75,24 @@ impl QueryDefinition {
     }
 }
 
-/// One page of an answer.
+/// The forecast's body (`POST {scope}/providers/Microsoft.CostManagement/
+/// forecast`): actual cost, by day, `from` to `to`, Azure's forecast only
+/// (no actual cost mixed in).
+pub fn daily_forecast(from: Day, to: Day) -> serde_json::Value {
+    serde_json::json!({
+        "type": "ActualCost",
+        "timeframe": "Custom",
+        "timePeriod": {"from": format!("{from}T00:00:00Z"), "to": format!("{to}T23:59:59Z")},
+        "dataset": {
+            "granularity": "Daily",
+            "aggregation": {"totalCost": {"name": "Cost", "function": "Sum"}}
+        },
+        "includeActualCost": false,
+        "includeFreshPartialCost": false
+    })
+}
+
+/// One page of an answer (of a query or a forecast: the same shape).
 #[derive(Debug, Clone, Deserialize)]
 pub struct QueryResult {
     #[serde(default)]

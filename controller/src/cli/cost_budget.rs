@@ -94,8 +94,10 @@ fn show(v: &BudgetView) {
         println!("reached: {}", v.crossed.join(" "));
     }
     match &v.exceeds_on {
-        Some(day) => println!("at this month's pace it will exceed on {day}"),
-        None if v.spent.is_some() => println!("at this month's pace it will not exceed"),
+        Some(day) => println!("it will exceed on {day} ({})", v.forecast_source),
+        None if v.spent.is_some() => {
+            println!("it will not exceed this month ({})", v.forecast_source)
+        }
         None => {}
     }
     for note in &v.notes {

@@ -1,7 +1,8 @@
 //! A monthly budget: its thresholds (a percentage of the amount and what
 //! crossing it does: `notify`, `alert`, or `stop` azlin's VMs), which of
-//! them this month's spend has crossed, and when a straight line through
-//! the month so far reaches the amount. Pure.
+//! them this month's spend has crossed, and when the month reaches the
+//! amount: on a straight line through the month so far, or on Azure's
+//! forecast of the days left. Pure.
 //!
 //! Not here: keeping budgets (`state::budgets`), raising the alerts or
 //! stopping VMs (the daemon's `budget` handler).
@@ -153,6 +154,30 @@ pub fn exceeds_on(spent_so_far: f64, today: Day, amount: f64) -> Option<Day> {
     (day <= today.last_of_month()).then_some(day)
 }
 
+/// The first day on which `spent_so_far` (through `today`) plus the
+/// forecast days after it reaches `amount`; `None` when the forecast does
+/// not reach it.
+pub fn exceeds_on_forecast(
+    spent_so_far: f64,
+    today: Day,
+    amount: f64,
+    forecast: &[(Day, f64)],
+) -> Option<Day> {
+    if spent_so_far >= amount {
+        return Some(today);
+    }
+    let mut days: Vec<&(Day, f64)> = forecast.iter().filter(|(d, _)| *d > today).collect();
+    days.sort_by_key(|(d, _)| *d);
+    let mut total = spent_so_far;
+    for (day, cost) in days {
+        total += cost;
+        if total >= amount {
+            return Some(*day);
+        }
+    }
+    None
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -194,5 +219,14 @@ mod tests {
         assert_eq!(exceeds_on(100.0, today, 400.0), None);
         assert_eq!(exceeds_on(0.0, today, 400.0), None);
         assert_eq!(exceeds_on(500.0, today, 400.0), Some(today));
+        let f = |n: i64, c: f64| (today.plus(n), c);
+        assert_eq!(
+            exceeds_on_forecast(100.0, today, 300.0, &[f(2, 150.0), f(1, 40.0), f(3, 20.0)]),
+            Some(today.plus(3))
+        );
+        assert_eq!(
+            exceeds_on_forecast(100.0, today, 900.0, &[f(1, 40.0)]),
+            None
+        );
     }
 }

@@ -57,9 +57,11 @@ pub struct BudgetView {
     pub currency: Option<String>,
     /// The thresholds this month has reached.
     pub crossed: Vec<String>,
-    /// The day a straight line through the month so far reaches the
-    /// amount, if it does this month.
+    /// The day this month reaches the amount, if it does.
     pub exceeds_on: Option<String>,
+    /// What `exceeds_on` comes from: "Cost Management forecast" (with 28
+    /// days of history kept) or "linear projection of this month so far".
+    pub forecast_source: String,
     /// What the user should know (a `stop` that acts only through the
     /// daemon; why figures are missing).
     pub notes: Vec<String>,

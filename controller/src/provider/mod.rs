@@ -357,6 +357,17 @@ pub trait Provider: Send + Sync {
         Box::pin(async { anyhow::bail!("this provider has no bill to read") })
     }
 
+    /// The cloud's own forecast of `scope`'s cost per day, `from` to `to`
+    /// (providers with `cost`).
+    fn forecast<'a>(
+        &'a self,
+        _scope: &'a BillingScope,
+        _range: (Day, Day),
+        _azure: &'a AzureContext,
+    ) -> Work<'a, Result<Vec<(Day, f64)>>> {
+        Box::pin(async { anyhow::bail!("this provider has no bill to forecast") })
+    }
+
     /// What `scope` pays for and does not use (providers with `cost`).
     fn waste<'a>(
         &'a self,

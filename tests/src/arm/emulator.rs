@@ -362,6 +362,9 @@ impl Emulator {
         if key == "/api/retail/prices" {
             return self.retail_prices(query, base);
         }
+        if method == "POST" && key.ends_with("/providers/microsoft.costmanagement/forecast") {
+            return self.cost.forecast(query, body);
+        }
         if method == "POST"
             && let Some(scope) = key.strip_suffix("/providers/microsoft.costmanagement/query")
         {

@@ -28,6 +28,11 @@ use crate::{
     telemetry::live::now_ms,
 };
 
+/// Days of history kept before Azure's forecast is asked.
+const FORECAST_AFTER_DAYS: usize = 28;
+const LINEAR: &str = "linear projection of this month so far";
+const FORECAST: &str = "Cost Management forecast";
+
 impl Handle for BudgetSet {
     async fn handle(self, cx: &Ctx) -> Result<BudgetView> {
         let amount = budget::parse_amount(&self.amount)?;
@@ -160,6 +165,7 @@ pub async fn check(cx: &Ctx, scope: &BillingScope, row: &BudgetRow) -> BudgetVie
         currency: None,
         crossed: Vec::new(),
         exceeds_on: None,
+        forecast_source: LINEAR.into(),
         notes: Vec::new(),
     };
     let (spent, currency) = match cost::month_to_date(cx, scope, today).await {
@@ -178,6 +184,31 @@ pub async fn check(cx: &Ctx, scope: &BillingScope, row: &BudgetRow) -> BudgetVie
     view.spent = Some(spent);
     view.currency = Some(currency.clone());
     view.exceeds_on = budget::exceeds_on(spent, today, row.amount).map(|d| d.to_string());
+    // With four weeks of history kept, Azure's own forecast of the days
+    // left says when instead.
+    let kept =
+        cx.d.db
+            .lock()
+            .expect("db lock")
+            .cost_days(&row.scope, today.plus(-60))
+            .map(|d| d.len())
+            .unwrap_or(0);
+    if kept >= FORECAST_AFTER_DAYS && today < today.last_of_month() {
+        let provider = cx.d.providers.get(Kind::Azure);
+        match provider
+            .forecast(scope, (today.plus(1), today.last_of_month()), &cx.azure)
+            .await
+        {
+            Ok(days) => {
+                view.exceeds_on = budget::exceeds_on_forecast(spent, today, row.amount, &days)
+                    .map(|d| d.to_string());
+                view.forecast_source = FORECAST.into();
+            }
+            Err(e) => view.notes.push(format!(
+                "no forecast from Azure ({e:#}); a straight line instead"
+            )),
+        }
+    }
     let crossed = budget::crossed(spent, row.amount, &row.thresholds);
     view.crossed = crossed.iter().map(|t| t.to_string()).collect();
     let month = u64::from(today.year() as u32) * 100 + u64::from(today.month());

@@ -48,6 +48,35 @@ impl AzureProvider {
         })
     }
 
+    pub(super) async fn forecast(
+        &self,
+        scope: &BillingScope,
+        (from, to): (Day, Day),
+        azure: &AzureContext,
+    ) -> Result<Vec<(Day, f64)>> {
+        let arm = self.client(&azure.access).await?;
+        let path = format!("{}/providers/Microsoft.CostManagement/forecast", scope.path);
+        let pages: Vec<QueryResult> = arm
+            .query_pages(
+                &path,
+                api::COST_MANAGEMENT,
+                &cost_query::daily_forecast(from, to),
+                |p: &QueryResult| p.properties.next_link.clone(),
+            )
+            .await
+            .context("Cost Management did not forecast")?;
+        let mut days = Vec::new();
+        for page in &pages {
+            days.extend(
+                cost_query::rows(page)
+                    .map_err(|e| anyhow::anyhow!("Cost Management sent {e}"))?
+                    .into_iter()
+                    .map(|r| (r.day, r.cost)),
+            );
+        }
+        Ok(days)
+    }
+
     pub(super) async fn billed(
         &self,
         scope: &BillingScope,

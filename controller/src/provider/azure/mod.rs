@@ -196,6 +196,15 @@ impl Provider for AzureProvider {
         Box::pin(self.billing_scope(whole_subscription, azure))
     }
 
+    fn forecast<'a>(
+        &'a self,
+        scope: &'a BillingScope,
+        range: (Day, Day),
+        azure: &'a AzureContext,
+    ) -> Work<'a, Result<Vec<(Day, f64)>>> {
+        Box::pin(self.forecast(scope, range, azure))
+    }
+
     fn waste<'a>(
         &'a self,
         scope: &'a BillingScope,

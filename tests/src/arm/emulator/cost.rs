@@ -34,6 +34,10 @@ pub struct CostData {
     pub early: u32,
     /// The bodies asked, in order.
     pub bodies: Vec<Value>,
+    /// The forecast's days: (UsageDate `YYYYMMDD`, cost, currency).
+    pub forecast: Vec<(u32, f64, String)>,
+    /// Forecasts asked.
+    pub forecasts: u32,
     not_before: Option<Instant>,
 }
 
@@ -177,6 +181,51 @@ impl CostData {
                     "rows": rows
                 }
             })
+            .to_string(),
+        )
+    }
+
+    /// `POST {scope}/providers/Microsoft.CostManagement/forecast`: the
+    /// forecast days inside the period, Azure's forecast only.
+    pub(super) fn forecast(&mut self, query: &str, body: &str) -> Answer {
+        self.forecasts += 1;
+        let q = crate::arm::parse_query(query);
+        if q.get("api-version").map(String::as_str) != Some(API) {
+            return arm_error(
+                400,
+                "InvalidApiVersion",
+                "api-version 2023-11-01 is served here",
+            );
+        }
+        let Ok(body) = serde_json::from_str::<Value>(body) else {
+            return arm_error(400, "BadRequest", "the body is not JSON");
+        };
+        let (Some(from), Some(to)) = (
+            body["timePeriod"]["from"].as_str().and_then(day_of),
+            body["timePeriod"]["to"].as_str().and_then(day_of),
+        ) else {
+            return arm_error(400, "BadRequest", "timePeriod needs from and to");
+        };
+        if body["timeframe"] != "Custom" || from > to || body["dataset"]["granularity"] != "Daily" {
+            return arm_error(
+                400,
+                "BadRequest",
+                "a Custom, Daily forecast with from <= to",
+            );
+        }
+        let rows: Vec<Value> = self
+            .forecast
+            .iter()
+            .filter(|(d, _, _)| (from..=to).contains(d))
+            .map(|(d, c, cur)| json!([c, d, "Forecast", cur]))
+            .collect();
+        (
+            200,
+            vec![],
+            json!({"properties": {"nextLink": null, "columns": [
+                {"name": "Cost", "type": "Number"}, {"name": "UsageDate", "type": "Number"},
+                {"name": "CostStatus", "type": "String"}, {"name": "Currency", "type": "String"}],
+                "rows": rows}})
             .to_string(),
         )
     }
