@@ -17,7 +17,8 @@
 //!   days, when Azure has reported it).
 //!
 //! Apply works the list out again, so a recommendation that no longer
-//! holds is refused, and every ID is checked before anything is done.
+//! holds is refused, and every ID is checked before anything is done; a
+//! change that fails stops the rest, and the error lists what was done.
 
 use std::collections::BTreeMap;
 
@@ -321,51 +322,60 @@ impl Handle for CostApply {
                 lines.push(format!("would {what} ({})", r.id));
                 continue;
             }
-            match &r.change {
-                Change::Resize { vm, to } => {
-                    let resolved = resolve::vm_or_unmanaged(cx, vm).await?;
-                    Resize {
-                        vm: vm.clone(),
-                        size: to.clone(),
-                    }
-                    .handle(cx, resolved)
-                    .await?;
-                }
-                Change::Deallocate { vm } => {
-                    let resolved = resolve::vm_or_unmanaged(cx, vm).await?;
-                    Stop {
-                        vm: vm.clone(),
-                        keep_allocated: false,
-                    }
-                    .handle(cx, resolved)
-                    .await?;
-                }
-                Change::Schedule {
-                    vm,
-                    stop,
-                    start,
-                    tz,
-                } => {
-                    let resolved = resolve::vm(cx, vm)?;
-                    ScheduleSet {
-                        vm: vm.clone(),
-                        stop: stop.clone(),
-                        start: Some(start.clone()),
-                        days: "daily".into(),
-                        tz: tz.clone(),
-                    }
-                    .handle(cx, resolved)
-                    .await?;
-                }
-                Change::Delete { id } => {
-                    cx.d.providers
-                        .get(Kind::Azure)
-                        .delete_resource(id, &cx.azure)
-                        .await?;
-                }
+            if let Err(e) = carry_out(cx, &r.change).await {
+                lines.push(format!("FAILED: {what} ({}): {e:#}", r.id));
+                bail!("{}\nthe rest not tried", lines.join("\n"));
             }
             lines.push(format!("done: {what} ({})", r.id));
         }
         Ok(lines)
     }
+}
+
+/// Carry out one recommendation's change.
+async fn carry_out(cx: &Ctx, change: &Change) -> Result<()> {
+    match change {
+        Change::Resize { vm, to } => {
+            let resolved = resolve::vm_or_unmanaged(cx, vm).await?;
+            Resize {
+                vm: vm.clone(),
+                size: to.clone(),
+            }
+            .handle(cx, resolved)
+            .await?;
+        }
+        Change::Deallocate { vm } => {
+            let resolved = resolve::vm_or_unmanaged(cx, vm).await?;
+            Stop {
+                vm: vm.clone(),
+                keep_allocated: false,
+            }
+            .handle(cx, resolved)
+            .await?;
+        }
+        Change::Schedule {
+            vm,
+            stop,
+            start,
+            tz,
+        } => {
+            let resolved = resolve::vm(cx, vm)?;
+            ScheduleSet {
+                vm: vm.clone(),
+                stop: stop.clone(),
+                start: Some(start.clone()),
+                days: "daily".into(),
+                tz: tz.clone(),
+            }
+            .handle(cx, resolved)
+            .await?;
+        }
+        Change::Delete { id } => {
+            cx.d.providers
+                .get(Kind::Azure)
+                .delete_resource(id, &cx.azure)
+                .await?;
+        }
+    }
+    Ok(())
 }
