@@ -194,11 +194,7 @@ pub async fn check(cx: &Ctx, scope: &BillingScope, row: &BudgetRow) -> BudgetVie
             .map(|d| d.len())
             .unwrap_or(0);
     if kept >= FORECAST_AFTER_DAYS && today < today.last_of_month() {
-        let provider = cx.d.providers.get(Kind::Azure);
-        match provider
-            .forecast(scope, (today.plus(1), today.last_of_month()), &cx.azure)
-            .await
-        {
+        match cost::forecast(cx, scope, (today.plus(1), today.last_of_month())).await {
             Ok(days) => {
                 view.exceeds_on = budget::exceeds_on_forecast(spent, today, row.amount, &days)
                     .map(|d| d.to_string());

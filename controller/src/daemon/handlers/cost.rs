@@ -32,6 +32,9 @@ pub const CACHE_FOR: Duration = Duration::from_secs(5 * 60);
 /// The longest range asked for at once.
 const MAX_RANGE_DAYS: i64 = 366;
 
+/// A forecast: cost per day.
+type Forecast = Vec<(Day, f64)>;
+
 /// Bills asked in the last [`CACHE_FOR`], by scope and range.
 #[derive(Default)]
 pub struct CostCache {
@@ -39,6 +42,50 @@ pub struct CostCache {
     /// One query of the cloud at a time: two requests for the same range
     /// ask once.
     asking: tokio::sync::Mutex<()>,
+    /// Forecasts asked in the last [`CACHE_FOR`], likewise.
+    forecasts: Mutex<BTreeMap<String, (Instant, Forecast)>>,
+}
+
+/// The cloud's forecast of `scope` per day for `range`, from the cache
+/// when it is fresh.
+pub async fn forecast(
+    cx: &Ctx,
+    scope: &BillingScope,
+    range: (Day, Day),
+) -> Result<Vec<(Day, f64)>> {
+    let cache = &cx.d.cost_cache;
+    let key = format!(
+        "{}|{:?}|{}|{}",
+        scope.path.to_ascii_lowercase(),
+        cx.azure.access.endpoint,
+        range.0,
+        range.1
+    );
+    let fresh = || {
+        cache
+            .forecasts
+            .lock()
+            .expect("forecast cache lock")
+            .get(&key)
+            .filter(|(at, _)| at.elapsed() < CACHE_FOR)
+            .map(|(_, days)| days.clone())
+    };
+    if let Some(days) = fresh() {
+        return Ok(days);
+    }
+    let _one = cache.asking.lock().await;
+    if let Some(days) = fresh() {
+        return Ok(days);
+    }
+    let days =
+        cx.d.providers
+            .get(Kind::Azure)
+            .forecast(scope, range, &cx.azure)
+            .await?;
+    let mut kept = cache.forecasts.lock().expect("forecast cache lock");
+    kept.retain(|_, (at, _)| at.elapsed() < CACHE_FOR);
+    kept.insert(key, (Instant::now(), days.clone()));
+    Ok(days)
 }
 
 /// The bill of `scope` for `range`, from the cache when it is fresh; its
