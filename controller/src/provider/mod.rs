@@ -73,6 +73,9 @@ pub struct BillingScope {
     pub words: String,
     /// As the cloud names it (an ARM path): the key days are kept under.
     pub path: String,
+    pub subscription: String,
+    /// `None`: the whole subscription.
+    pub resource_group: Option<String>,
 }
 
 /// A monthly budget as the cloud keeps it (see [`Provider::put_budget`]):

@@ -42,12 +42,11 @@ impl Handle for BudgetSet {
         }
         let scope = cost::scope_of(cx, self.whole_subscription).await?;
         let provider = cx.d.providers.get(Kind::Azure);
-        let subscription = provider_subscription(&scope);
         let mut row = BudgetRow {
             scope: scope.path.clone(),
             words: scope.words.clone(),
-            subscription,
-            resource_group: resource_group_of(&scope),
+            subscription: scope.subscription.clone(),
+            resource_group: scope.resource_group.clone(),
             amount,
             thresholds: thresholds.clone(),
             azure_budget: cx
@@ -124,23 +123,6 @@ impl Handle for BudgetClear {
             ),
         })
     }
-}
-
-fn provider_subscription(scope: &BillingScope) -> String {
-    scope
-        .path
-        .trim_start_matches("/subscriptions/")
-        .split('/')
-        .next()
-        .unwrap_or_default()
-        .to_string()
-}
-
-fn resource_group_of(scope: &BillingScope) -> Option<String> {
-    scope
-        .path
-        .split_once("/resourceGroups/")
-        .map(|(_, g)| g.to_string())
 }
 
 /// The Azure target a kept budget's scope is.

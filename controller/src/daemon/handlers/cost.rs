@@ -35,57 +35,82 @@ const MAX_RANGE_DAYS: i64 = 366;
 /// A forecast: cost per day.
 type Forecast = Vec<(Day, f64)>;
 
-/// Bills asked in the last [`CACHE_FOR`], by scope and range.
+/// Answers kept [`CACHE_FOR`], by scope and range, with when they came.
+struct Kept<T>(Mutex<BTreeMap<String, (Instant, T)>>);
+
+impl<T> Default for Kept<T> {
+    fn default() -> Self {
+        Kept(Mutex::default())
+    }
+}
+
+impl<T: Clone> Kept<T> {
+    /// A fresh answer, and its age.
+    fn fresh(&self, key: &str) -> Option<(T, Duration)> {
+        self.0
+            .lock()
+            .expect("cost cache lock")
+            .get(key)
+            .filter(|(at, _)| at.elapsed() < CACHE_FOR)
+            .map(|(at, v)| (v.clone(), at.elapsed()))
+    }
+
+    fn keep(&self, key: String, value: T) {
+        let mut kept = self.0.lock().expect("cost cache lock");
+        kept.retain(|_, (at, _)| at.elapsed() < CACHE_FOR);
+        kept.insert(key, (Instant::now(), value));
+    }
+}
+
+/// Bills and forecasts asked in the last [`CACHE_FOR`], by scope and
+/// range.
 #[derive(Default)]
 pub struct CostCache {
-    kept: Mutex<BTreeMap<String, (Instant, Arc<Billed>)>>,
+    bills: Kept<Arc<Billed>>,
+    forecasts: Kept<Forecast>,
     /// One query of the cloud at a time: two requests for the same range
     /// ask once.
     asking: tokio::sync::Mutex<()>,
-    /// Forecasts asked in the last [`CACHE_FOR`], likewise.
-    forecasts: Mutex<BTreeMap<String, (Instant, Forecast)>>,
 }
 
-/// The cloud's forecast of `scope` per day for `range`, from the cache
-/// when it is fresh.
-pub async fn forecast(
-    cx: &Ctx,
-    scope: &BillingScope,
-    range: (Day, Day),
-) -> Result<Vec<(Day, f64)>> {
-    let cache = &cx.d.cost_cache;
-    let key = format!(
+/// What an answer is kept under: the scope, the ARM endpoint asked (tests
+/// point requests at other servers), the range.
+fn cache_key(cx: &Ctx, scope: &BillingScope, range: (Day, Day)) -> String {
+    format!(
         "{}|{:?}|{}|{}",
         scope.path.to_ascii_lowercase(),
         cx.azure.access.endpoint,
         range.0,
         range.1
-    );
-    let fresh = || {
-        cache
-            .forecasts
-            .lock()
-            .expect("forecast cache lock")
-            .get(&key)
-            .filter(|(at, _)| at.elapsed() < CACHE_FOR)
-            .map(|(_, days)| days.clone())
-    };
-    if let Some(days) = fresh() {
-        return Ok(days);
+    )
+}
+
+/// The answer kept under `key` in `kept`, else `ask`'s, kept; its age.
+async fn cached<T: Clone, F: std::future::Future<Output = Result<T>>>(
+    cx: &Ctx,
+    kept: &Kept<T>,
+    key: String,
+    ask: impl FnOnce() -> F,
+) -> Result<(T, Duration)> {
+    if let Some(hit) = kept.fresh(&key) {
+        return Ok(hit);
     }
-    let _one = cache.asking.lock().await;
-    if let Some(days) = fresh() {
-        return Ok(days);
+    let _one = cx.d.cost_cache.asking.lock().await;
+    if let Some(hit) = kept.fresh(&key) {
+        return Ok(hit);
     }
-    let days =
-        cx.d.providers
-            .get(Kind::Azure)
-            .forecast(scope, range, &cx.azure)
-            .await?;
-    let mut kept = cache.forecasts.lock().expect("forecast cache lock");
-    kept.retain(|_, (at, _)| at.elapsed() < CACHE_FOR);
-    kept.insert(key, (Instant::now(), days.clone()));
-    Ok(days)
+    let value = ask().await?;
+    kept.keep(key, value.clone());
+    Ok((value, Duration::ZERO))
+}
+
+/// The cloud's forecast of `scope` per day for `range`, from the cache
+/// when it is fresh.
+pub async fn forecast(cx: &Ctx, scope: &BillingScope, range: (Day, Day)) -> Result<Forecast> {
+    let provider = cx.d.providers.get(Kind::Azure);
+    let ask = || provider.forecast(scope, range, &cx.azure);
+    let key = cache_key(cx, scope, range);
+    Ok(cached(cx, &cx.d.cost_cache.forecasts, key, ask).await?.0)
 }
 
 /// The bill of `scope` for `range`, from the cache when it is fresh; its
@@ -95,32 +120,10 @@ pub async fn billed(
     scope: &BillingScope,
     range: (Day, Day),
 ) -> Result<(Arc<Billed>, Duration)> {
-    let cache = &cx.d.cost_cache;
-    let key = format!(
-        "{}|{:?}|{}|{}",
-        scope.path.to_ascii_lowercase(),
-        cx.azure.access.endpoint,
-        range.0,
-        range.1
-    );
-    let fresh = |kept: &BTreeMap<String, (Instant, Arc<Billed>)>| {
-        kept.get(&key)
-            .filter(|(at, _)| at.elapsed() < CACHE_FOR)
-            .map(|(at, b)| (b.clone(), at.elapsed()))
-    };
-    if let Some(hit) = fresh(&cache.kept.lock().expect("cost cache lock")) {
-        return Ok(hit);
-    }
-    let _one = cache.asking.lock().await;
-    if let Some(hit) = fresh(&cache.kept.lock().expect("cost cache lock")) {
-        return Ok(hit);
-    }
     let provider = cx.d.providers.get(Kind::Azure);
-    let bill = Arc::new(provider.billed(scope, range, &cx.azure).await?);
-    let mut kept = cache.kept.lock().expect("cost cache lock");
-    kept.retain(|_, (at, _)| at.elapsed() < CACHE_FOR);
-    kept.insert(key, (Instant::now(), bill.clone()));
-    Ok((bill, Duration::ZERO))
+    let ask = || async { Ok(Arc::new(provider.billed(scope, range, &cx.azure).await?)) };
+    let key = cache_key(cx, scope, range);
+    cached(cx, &cx.d.cost_cache.bills, key, ask).await
 }
 
 /// Where the request's bill is, once the provider is known to have one.

@@ -51,6 +51,8 @@ async fn check_all(d: &Arc<Daemon>) {
         let scope = BillingScope {
             words: row.words.clone(),
             path: row.scope.clone(),
+            subscription: row.subscription.clone(),
+            resource_group: row.resource_group.clone(),
         };
         let view = budget::check(&cx, &scope, &row).await;
         for note in &view.notes {

@@ -39,11 +39,15 @@ impl AzureProvider {
             BillingScope {
                 words: format!("subscription {subscription}"),
                 path: format!("/subscriptions/{subscription}"),
+                subscription,
+                resource_group: None,
             }
         } else {
             BillingScope {
                 words: format!("resource group {group} of subscription {subscription}"),
                 path: format!("/subscriptions/{subscription}/resourceGroups/{group}"),
+                subscription,
+                resource_group: Some(group),
             }
         })
     }
@@ -89,7 +93,6 @@ impl AzureProvider {
             group,
             snapshot,
         } = self.read_group(azure).await?;
-        let whole_subscription = !scope.path.contains("/resourceGroups/");
         let mut billed = Billed::default();
         // Which VM owns what: every VM in the scope, and the snapshots of
         // their disks.
@@ -100,7 +103,7 @@ impl AzureProvider {
             )
             .await
             .context("cannot list the subscription's snapshots")?;
-        let in_scope = (!whole_subscription).then_some(group.as_str());
+        let in_scope = scope.resource_group.as_ref().map(|_| group.as_str());
         for vm in snapshot.vms_in(in_scope) {
             let name = vm.name.clone().unwrap_or_default();
             for id in snapshot.resources_of(vm) {
