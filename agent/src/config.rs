@@ -12,6 +12,8 @@
 //!                                     # only if this says so, even "root")
 //! # home = "/srv/vm-home"             # the VM user's `~` (default: their
 //!                                     # home in passwd)
+//! # shared_home = "srv:/home"         # NFS export mounted as the user's
+//!                                     # passwd home (`new --nfs-storage`)
 //!
 //! [connect]
 //! mode = "listen"                     # or "dial"
@@ -46,6 +48,11 @@
 //! writes over the developer's real dotfiles. It is top-level, not under
 //! `[files]`, because it is not only about files; `[files] home`, where it
 //! used to be, is still read as the same setting.
+//!
+//! **`shared_home`** puts the VM user's passwd home on shared NFS storage:
+//! the agent mounts it there at its start, in the background, and reports
+//! how it went ([`crate::mount::home`]). cloud-init writes it for
+//! `azlin new --nfs-storage`.
 //!
 //! **`[telemetry] tmux_server`** gives the VM a tmux server of its own:
 //! every tmux the agent runs (the session list in telemetry, the terminal of
@@ -85,6 +92,10 @@ pub struct AgentConfig {
     /// and `files.home` holds it.
     #[serde(default)]
     pub home: Option<PathBuf>,
+    /// An NFS export (`HOST:/PATH`) to mount as the VM user's home at the
+    /// agent's start (see the module docs).
+    #[serde(default)]
+    pub shared_home: Option<String>,
     #[serde(default)]
     pub connect: Connect,
     #[serde(default)]
@@ -265,6 +276,15 @@ impl AgentConfig {
             );
         }
         config.files.home = config.home.clone();
+        if let Some(export) = &config.shared_home {
+            let req = azlin_protocol::mount::MountRequest {
+                export: export.clone(),
+                dir: "/home".into(),
+                unmount: false,
+            };
+            azlin_protocol::mount::check(&req)
+                .with_context(|| format!("agent config {}: `shared_home`", path.display()))?;
+        }
         if let Some(name) = &config.telemetry.tmux_server {
             crate::tmux_server::check_name(name).map_err(|why| {
                 anyhow::anyhow!(
@@ -331,6 +351,17 @@ mod tests {
         assert!(format!("{e:#}").contains("differ"), "{e:#}");
         let e = parse(&format!("{base}home='rel/home'\n")).unwrap_err();
         assert!(format!("{e:#}").contains("absolute"), "{e:#}");
+    }
+
+    #[test]
+    fn a_shared_home_is_an_nfs_export() {
+        let base = "name='a'\nstate_dir='/s'\nca_cert='/c'\n";
+        let c = parse(&format!("{base}shared_home='srv.example:/team/home'\n")).unwrap();
+        assert_eq!(c.shared_home.as_deref(), Some("srv.example:/team/home"));
+        for bad in ["nohost", "h:/a b", "h:/../etc", "h:/x;reboot"] {
+            let e = parse(&format!("{base}shared_home='{bad}'\n")).unwrap_err();
+            assert!(format!("{e:#}").contains("shared_home"), "{bad}: {e:#}");
+        }
     }
 
     #[test]

@@ -6,6 +6,7 @@ use std::{net::SocketAddr, sync::Arc};
 
 use anyhow::{Context, Result};
 use azlin_protocol::{
+    admission::{Gate, Limits, PRE_AUTH_DEADLINE},
     backoff::{Backoff, random_unit},
     pki::{self, ClientAuth, ServerAuth},
     transport::{self, DIAL_TIMEOUT},
@@ -39,19 +40,32 @@ pub async fn listen(agent: Arc<Agent>, addr: SocketAddr) -> Result<()> {
         enrolled = agent.creds.lock().await.enrolled(),
         "agent listening"
     );
+    // Until a peer has authenticated it holds one of a few places, and
+    // has a deadline (`azlin_protocol::admission`).
+    let gate = Gate::new(Limits::AGENT);
     while let Some(incoming) = endpoint.accept().await {
+        let remote = incoming.remote_address();
+        let Ok((incoming, ticket)) = gate
+            .admit_incoming(incoming)
+            .inspect_err(|why| tracing::debug!(%remote, "refused connection: {why}"))
+        else {
+            continue;
+        };
         let agent = agent.clone();
         let endpoint = endpoint.clone();
         tokio::spawn(async move {
-            let remote = incoming.remote_address();
-            let conn = match incoming.await {
-                Ok(conn) => conn,
-                Err(e) => {
+            let conn = match tokio::time::timeout(PRE_AUTH_DEADLINE, incoming).await {
+                Ok(Ok(conn)) => conn,
+                Ok(Err(e)) => {
                     tracing::warn!(%remote, "refused connection: {e}");
                     return;
                 }
+                Err(_) => {
+                    tracing::warn!(%remote, "no handshake within {PRE_AUTH_DEADLINE:?}");
+                    return;
+                }
             };
-            match session::serve(agent.clone(), conn).await {
+            match session::serve(agent.clone(), conn, Some(ticket)).await {
                 Ok(Outcome::Enrolled) => match server_config(&agent).await {
                     Ok(cfg) => endpoint.set_server_config(Some(cfg)),
                     Err(e) => tracing::error!("cannot switch to the fleet certificate: {e:#}"),
@@ -101,5 +115,5 @@ async fn dial_once(
     let conn = tokio::time::timeout(DIAL_TIMEOUT, connecting)
         .await
         .map_err(|_| anyhow::anyhow!("no answer within {DIAL_TIMEOUT:?}"))??;
-    session::serve(agent.clone(), conn).await
+    session::serve(agent.clone(), conn, None).await
 }

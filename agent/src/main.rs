@@ -29,13 +29,22 @@ enum Command {
 }
 
 fn main() -> std::process::ExitCode {
+    // Cleaned and rotated (`azlin_protocol::log_file`): the controller's
+    // strings reach this log.
+    let log = match azlin_protocol::log_file::LogWriter::from_env() {
+        Ok(log) => log,
+        Err(e) => {
+            eprintln!("azlin-agent: error: cannot open its log file: {e}");
+            return std::process::ExitCode::from(2);
+        }
+    };
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_env("AZLIN_LOG")
                 .unwrap_or_else(|_| "info".into()),
         )
-        .with_writer(std::io::stderr)
-        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+        .with_writer(move || log.clone())
+        .with_ansi(false)
         .init();
     azlin_protocol::install_crypto_provider();
     let cli = Cli::parse();
@@ -54,6 +63,8 @@ fn main() -> std::process::ExitCode {
 fn run(config_path: PathBuf) -> Result<()> {
     let config = AgentConfig::load(&config_path)?;
     azlin_agent::upgrade::watch_trial();
+    // A hold for a snapshot outlives no agent.
+    azlin_agent::quiesce::recover();
     let creds = AgentCredentials::load_or_create(&config.state_dir, &config.ca_cert, &config.name)?;
     // One thread: the agent's work is a few small reads a second, and its
     // footprint on the developer's VM is a goal (see BENCHMARKS.md).
@@ -69,6 +80,12 @@ fn run(config_path: PathBuf) -> Result<()> {
             config.user.clone(),
             samples_tx,
         ));
+        if let Some(export) = config.shared_home.clone() {
+            tokio::spawn(azlin_agent::mount::home::settle(
+                export,
+                config.user.clone(),
+            ));
+        }
         let agent = Arc::new(Agent::new(config, creds, samples));
         let serve = {
             let agent = agent.clone();

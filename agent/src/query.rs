@@ -64,6 +64,15 @@ pub async fn answer(
             return crate::alerts::stream::serve(alerts, rules, send, recv).await;
         }
         Query::Upgrade(req) => return crate::upgrade::serve(controller, req, send, recv).await,
+        Query::Mount(req) => crate::mount::serve(req).await,
+        Query::Mounts => match crate::mount::nfs_mounts() {
+            Ok(mounts) => QueryReply::Mounts(mounts),
+            Err(reason) => QueryReply::Error { reason },
+        },
+        Query::Home => QueryReply::Home(crate::mount::home::state()),
+        Query::Quiesce { hold_ms } => crate::quiesce::quiesce(exec, hold_ms).await,
+        Query::Thaw => crate::quiesce::thaw().await,
+        Query::Secrets => crate::secrets::serve(exec).await,
         Query::AgentBinary => {
             match tokio::task::spawn_blocking(crate::upgrade::running_sha256).await {
                 Ok(Ok(sha256)) => QueryReply::AgentBinary { sha256 },

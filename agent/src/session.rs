@@ -113,8 +113,14 @@ impl Agent {
 
 /// Serve one connection to completion. Errors are the peer's fault or a lost
 /// link; the caller logs them and carries on.
-pub async fn serve(agent: Arc<Agent>, conn: quinn::Connection) -> Result<Outcome> {
-    match run(&agent, &conn).await {
+/// `ticket` is the place this agent's listener gave the peer before it
+/// authenticated (`azlin_protocol::admission`), given back once it has.
+pub async fn serve(
+    agent: Arc<Agent>,
+    conn: quinn::Connection,
+    ticket: Option<azlin_protocol::admission::Ticket>,
+) -> Result<Outcome> {
+    match run(&agent, &conn, ticket).await {
         Ok(outcome) => Ok(outcome),
         Err(e) => {
             let reason = format!("{e:#}");
@@ -126,7 +132,11 @@ pub async fn serve(agent: Arc<Agent>, conn: quinn::Connection) -> Result<Outcome
     }
 }
 
-async fn run(agent: &Arc<Agent>, conn: &quinn::Connection) -> Result<Outcome> {
+async fn run(
+    agent: &Arc<Agent>,
+    conn: &quinn::Connection,
+    ticket: Option<azlin_protocol::admission::Ticket>,
+) -> Result<Outcome> {
     // In listen mode rustls already required a fleet certificate; here we
     // make sure it is the controller's and not another agent's.
     match transport::peer_certificate(conn).map(|der| pki::peer_identity(&der)) {
@@ -157,9 +167,14 @@ async fn run(agent: &Arc<Agent>, conn: &quinn::Connection) -> Result<Outcome> {
         agent.started_at_unix,
         enrolled,
     );
-    let mut control = handshake::greet_as_agent(send, recv, ours)
+    let deadline = azlin_protocol::admission::PRE_AUTH_DEADLINE;
+    let mut control = tokio::time::timeout(deadline, handshake::greet_as_agent(send, recv, ours))
         .await
+        .map_err(|_| anyhow!("no greeting within {deadline:?}"))?
         .context("greeting")?;
+    // The controller's certificate was checked above and it has greeted.
+    transport::authenticated(conn);
+    drop(ticket);
     tracing::debug!(version = control.version, peer = %control.peer.name, "greeted controller");
     if !enrolled {
         enroll(agent, conn, &mut control).await?;

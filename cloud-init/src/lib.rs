@@ -13,6 +13,8 @@
 //! double-quoted scalar (JSON string syntax, which YAML reads the same), so
 //! nothing a caller passes can add keys or commands to the document.
 
+pub mod extra;
+
 use azlin_protocol::{enroll::JoinToken, pki::check_vm_name};
 use serde::Serialize;
 
@@ -61,7 +63,20 @@ pub struct UserData {
     pub connect: AgentConnect,
     /// Install git, docker, Python, Node, Rust, gh and az after the agent.
     pub dev_tools: bool,
+    /// An NFS export (`HOST:/PATH`) the agent mounts as the user's home
+    /// (`new --nfs-storage`). The user is then made with uid
+    /// [`SHARED_HOME_UID`], so every VM sharing the home agrees on who
+    /// owns it.
+    pub shared_home: Option<String>,
+    /// The user's own `#cloud-config`, merged after azlin's parts
+    /// ([`extra`]).
+    pub extra: Option<String>,
 }
+
+/// The VM user's uid on VMs whose home is on shared storage: the files
+/// there carry uids, so every VM sharing them must give the user the same
+/// one (and 1000 is the one the first user gets anyway).
+pub const SHARED_HOME_UID: u32 = 1000;
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum RenderError {
@@ -81,8 +96,12 @@ pub enum RenderError {
     CaPem,
     #[error("bad controller address {0:?} for dial mode: use HOST:PORT")]
     Controller(String),
+    #[error("bad shared home {0:?}: write an NFS export HOST:/PATH")]
+    SharedHome(String),
     #[error("the user-data is {size} bytes, over Azure's {MAX_CUSTOM_DATA}-byte custom data limit")]
     TooLarge { size: usize },
+    #[error("the cloud-init extra cannot be merged: {0}")]
+    Extra(extra::ExtraError),
 }
 
 /// Render the `#cloud-config` document for one VM.
@@ -101,6 +120,7 @@ pub fn render(data: &UserData) -> Result<String, RenderError> {
         ("agent_guard", quote(AGENT_GUARD)),
         ("install_dev_tools", quote(INSTALL_DEV_TOOLS)),
         ("agent_url", quote(&data.agent_url)),
+        ("home_uid", SHARED_HOME_UID.to_string()),
         (
             "agent_sha256",
             quote(&data.agent_sha256.to_ascii_lowercase()),
@@ -114,6 +134,10 @@ pub fn render(data: &UserData) -> Result<String, RenderError> {
                 keep = data.dev_tools;
                 continue;
             }
+            "#if shared_home" => {
+                keep = data.shared_home.is_some();
+                continue;
+            }
             "#end" => {
                 keep = true;
                 continue;
@@ -123,6 +147,9 @@ pub fn render(data: &UserData) -> Result<String, RenderError> {
         }
         out.push_str(&substitute(line, &values));
         out.push('\n');
+    }
+    if let Some(more) = &data.extra {
+        out = extra::merge(&out, more).map_err(RenderError::Extra)?;
     }
     if out.len() > MAX_CUSTOM_DATA {
         return Err(RenderError::TooLarge { size: out.len() });
@@ -188,6 +215,8 @@ pub fn agent_toml(data: &UserData) -> String {
         state_dir: &'a str,
         ca_cert: &'a str,
         join_token_file: &'a str,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        shared_home: Option<&'a str>,
         connect: Connect<'a>,
     }
     #[derive(Serialize)]
@@ -208,6 +237,7 @@ pub fn agent_toml(data: &UserData) -> String {
         state_dir: AGENT_STATE_DIR,
         ca_cert: "/etc/azlin/ca.crt",
         join_token_file: "/etc/azlin/join-token",
+        shared_home: data.shared_home.as_deref(),
         connect,
     };
     toml::to_string(&config).expect("the agent config always serializes")
@@ -261,6 +291,16 @@ fn check(data: &UserData) -> Result<(), RenderError> {
         || !pem.ends_with("-----END CERTIFICATE-----")
     {
         return Err(RenderError::CaPem);
+    }
+    if let Some(export) = &data.shared_home {
+        let req = azlin_protocol::mount::MountRequest {
+            export: export.clone(),
+            dir: "/home".into(),
+            unmount: false,
+        };
+        if azlin_protocol::mount::check(&req).is_err() {
+            return Err(RenderError::SharedHome(export.clone()));
+        }
     }
     if let AgentConnect::Dial { controller } = &data.connect {
         let ok = controller

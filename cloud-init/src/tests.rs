@@ -15,6 +15,8 @@ fn data() -> UserData {
         join_token: JoinToken::generate().unwrap(),
         connect: AgentConnect::Listen { port: 47800 },
         dev_tools: true,
+        shared_home: None,
+        extra: None,
     }
 }
 
@@ -55,6 +57,36 @@ fn dev_tools_are_skippable() {
     .unwrap();
     assert!(!without.contains("install-dev-tools"));
     assert!(without.contains("install-agent"));
+}
+
+#[test]
+fn a_shared_home_fixes_the_uid_and_reaches_the_agent_config() {
+    let without = render(&data()).unwrap();
+    assert!(!without.contains("uid:"), "{without}");
+    assert!(!without.contains("shared_home"), "{without}");
+    let d = UserData {
+        shared_home: Some("team.file.core.windows.net:/team/home".into()),
+        ..data()
+    };
+    let with = render(&d).unwrap();
+    let users = &with[with.find("users:").unwrap()..with.find("write_files:").unwrap()];
+    assert!(users.contains("    uid: 1000\n"), "{users}");
+    let toml: toml::Value = toml::from_str(&agent_toml(&d)).unwrap();
+    assert_eq!(
+        toml["shared_home"].as_str(),
+        Some("team.file.core.windows.net:/team/home")
+    );
+    for bad in ["nohost", "h:/x\nuid: 0", "h:/a b", "h:/../etc"] {
+        let d = UserData {
+            shared_home: Some(bad.into()),
+            ..data()
+        };
+        assert_eq!(
+            render(&d),
+            Err(RenderError::SharedHome(bad.into())),
+            "{bad:?}"
+        );
+    }
 }
 
 #[test]
@@ -256,4 +288,17 @@ fn the_adopt_script_writes_what_cloud_init_would_and_installs_the_agent() {
         ..data()
     };
     assert!(adopt_script(&bad).is_err());
+}
+
+#[test]
+fn every_key_azlin_sets_is_either_its_own_or_extended_by_the_users_part() {
+    let out = render(&data()).unwrap();
+    let doc: serde_json::Value = serde_saphyr::from_str(&out).unwrap();
+    for key in doc.as_object().unwrap().keys() {
+        assert!(
+            crate::extra::OWN.contains(&key.as_str())
+                || crate::extra::APPENDED.contains(&key.as_str()),
+            "{key} is neither azlin's own nor extended: the user's part could replace it"
+        );
+    }
 }

@@ -152,6 +152,10 @@ pub struct DockerConfig {
     /// Install the development tools after the agent (needs the internet).
     #[serde(default = "default_true")]
     pub dev_tools: bool,
+    /// The shared storage's NFS server image; unset: the newest local
+    /// `azlin-nfs` image (built by `deploy/nfs-image/build.sh`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub nfs_image: Option<String>,
 }
 
 fn default_docker_network() -> String {
@@ -178,6 +182,7 @@ impl Default for DockerConfig {
             subnet: default_docker_subnet(),
             user: default_vm_user(),
             dev_tools: true,
+            nfs_image: None,
         }
     }
 }
@@ -248,6 +253,13 @@ impl Config {
             anyhow::bail!(
                 "metrics.listen = {addr} is not a loopback address; /metrics has no authentication, \
                  so serve it on 127.0.0.1 and let Prometheus scrape it locally (or through a proxy)"
+            );
+        }
+        let ttl = self.daemon.token_ttl_secs;
+        if !(1..=crate::state::tokens::MAX_TOKEN_TTL_SECS as u64).contains(&ttl) {
+            anyhow::bail!(
+                "daemon.token_ttl_secs = {ttl} must be 1 to {} (30 days)",
+                crate::state::tokens::MAX_TOKEN_TTL_SECS
             );
         }
         if self.metrics.retention_days == 0 {
@@ -338,6 +350,14 @@ mod tests {
         let e = Config::load(&p).unwrap_err();
         assert!(e.downcast_ref::<Invalid>().is_some());
         assert!(format!("{e:#}").contains("config.toml:2:18"), "{e:#}");
+        // Lifetimes that would wrap a token's expiry, or never end, are refused.
+        for ttl in ["0", "9223372036854775807", "2592001"] {
+            std::fs::write(&p, format!("[daemon]\ntoken_ttl_secs = {ttl}\n")).unwrap();
+            let e = format!("{:#}", Config::load(&p).unwrap_err());
+            assert!(e.contains("must be 1 to 2592000"), "{ttl}: {e}");
+        }
+        std::fs::write(&p, "[daemon]\ntoken_ttl_secs = 2592000\n").unwrap();
+        assert!(Config::load(&p).is_ok());
     }
 
     #[test]

@@ -35,29 +35,8 @@ if docker image inspect "$tag" >/dev/null 2>&1; then
   exit 0
 fi
 
-# The Debian mirror: the first deb source (deb822 or one-line format) that
-# serves $suite, read from the apt configuration now, never written here.
-mirror_from_apt() {
-  local f
-  for f in /etc/apt/sources.list.d/*.sources; do
-    [ -f "$f" ] || continue
-    awk -v suite="$suite" '
-      /^[[:space:]]*$/ { if (uri != "" && has) { print uri; exit } uri=""; has=0; next }
-      /^URIs:/ { uri=$2 }
-      /^Suites:/ { for (i = 2; i <= NF; i++) if ($i == suite) has=1 }
-      END { if (uri != "" && has) print uri }
-    ' "$f" | head -n1
-  done
-  for f in /etc/apt/sources.list /etc/apt/sources.list.d/*.list; do
-    [ -f "$f" ] || continue
-    awk -v suite="$suite" '$1 == "deb" && $0 ~ (" " suite " ") { for (i = 2; i <= NF; i++) if ($i ~ /^[a-z]+:\/\//) { print $i; exit } }' "$f"
-  done
-}
-mirror="$(mirror_from_apt | grep -v security | head -n1)"
-if [ -z "$mirror" ]; then
-  echo "no Debian mirror for $suite in /etc/apt sources; add one or run on Debian" >&2
-  exit 1
-fi
+# The Debian mirror apt's sources name (deploy/debian-mirror.sh).
+mirror="$(bash "$here/../debian-mirror.sh" "$suite")"
 command -v debootstrap >/dev/null || { echo "debootstrap is missing: apt-get install debootstrap" >&2; exit 1; }
 
 work="$(mktemp -d /var/tmp/azlin-vm-image.XXXXXX)"

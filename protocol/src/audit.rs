@@ -5,9 +5,9 @@
 //!
 //! Each record is one `write` on a file opened for appending, so records
 //! from concurrent commands never interleave and a crash loses at most the
-//! record being written.
+//! record being written; the file is rotated by size (`crate::log_file`).
 
-use std::{io::Write, os::unix::fs::OpenOptionsExt, path::Path};
+use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 
@@ -66,16 +66,17 @@ impl Record {
         }
     }
 
-    /// Append this record to the log at `path` (created mode 0600).
+    /// Append this record to the log at `path` (created 0600, rotated by
+    /// size: see [`crate::log_file`]).
     pub fn append(&self, path: &Path) -> std::io::Result<()> {
         let mut line = serde_json::to_vec(self).map_err(std::io::Error::other)?;
         line.push(b'\n');
-        std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .mode(0o600)
-            .open(path)?
-            .write_all(&line)
+        crate::log_file::append(
+            path,
+            &line,
+            crate::log_file::MAX_BYTES,
+            crate::log_file::KEEP,
+        )
     }
 }
 

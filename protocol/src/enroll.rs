@@ -1,16 +1,27 @@
 //! Enrollment: one-time join tokens and the channel-bound proof of holding one.
 //!
 //! A join token is `azj1.<id>.<secret>`: an 8-byte public id the controller
-//! looks the token up by, and a 256-bit secret. The controller stores only a
-//! verifier, a SHA-256 of the secret, never the token. The agent proves it
-//! holds the token with an HMAC keyed by that verifier over the TLS exporter
-//! value of *this* connection (RFC 5705 / RFC 9266 style channel binding) and
-//! over the CSR it sends, so a proof cannot be replayed on another connection
-//! or attached to another key. The secret itself never crosses the wire.
+//! looks the token up by, and a 256-bit secret, the seed of an Ed25519 key.
+//! The controller stores only a [`Verifier`]: that key's public half, which
+//! is not enough to enrol (whoever reads `state.db` learns nothing that
+//! signs). The agent proves it holds the token by signing, with that key,
+//! the TLS exporter value of *this* connection (RFC 5705 / RFC 9266 style
+//! channel binding) and the hash of the CSR it sends, so a proof cannot be
+//! replayed on another connection or attached to another key. The secret
+//! itself never crosses the wire.
+//!
+//! Tokens issued before this scheme were stored as a SHA-256 of the secret
+//! that was also the proof's HMAC key, so the stored value was as good as
+//! the token; such a stored verifier is refused ([`ProofError::Legacy`]),
+//! saying to issue a new token.
 //!
 //! Not here: token storage, expiry bookkeeping or signing; see the controller.
 
-use ring::{digest, hmac, rand::SecureRandom};
+use ring::{
+    digest,
+    rand::SecureRandom,
+    signature::{self, KeyPair},
+};
 use std::fmt;
 use thiserror::Error;
 
@@ -20,8 +31,55 @@ pub const EXPORTER_LABEL: &[u8] = b"EXPORTER-azlin-enroll-v1";
 pub const EXPORTER_LEN: usize = 32;
 
 const TOKEN_PREFIX: &str = "azj1";
-const VERIFIER_DOMAIN: &[u8] = b"azlin join token verifier v1\0";
-const PROOF_DOMAIN: &[u8] = b"azlin enroll proof v1\0";
+const SEED_DOMAIN: &[u8] = b"azlin join token ed25519 seed v2\0";
+const PROOF_DOMAIN: &[u8] = b"azlin enroll proof v2\0";
+/// The first byte of a stored Ed25519 verifier (a legacy one has none:
+/// it is 32 bytes).
+const ED25519_TAG: u8 = 2;
+
+/// What the controller stores for a token: enough to check a proof, not
+/// to make one.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Verifier {
+    /// The token key's Ed25519 public half.
+    Ed25519([u8; 32]),
+    /// A token of the old scheme, whose stored verifier was its HMAC key:
+    /// refused.
+    Legacy,
+}
+
+impl Verifier {
+    /// As `state.db` keeps it: a tag byte and the public key.
+    pub fn to_stored(&self) -> Vec<u8> {
+        match self {
+            Verifier::Ed25519(key) => [&[ED25519_TAG][..], key].concat(),
+            Verifier::Legacy => Vec::new(),
+        }
+    }
+
+    /// From `state.db`: 33 bytes with the Ed25519 tag; anything else
+    /// (the old 32-byte verifiers) is [`Verifier::Legacy`].
+    pub fn from_stored(bytes: &[u8]) -> Self {
+        match bytes {
+            [ED25519_TAG, key @ ..] if key.len() == 32 => {
+                Verifier::Ed25519(key.try_into().expect("32 bytes"))
+            }
+            _ => Verifier::Legacy,
+        }
+    }
+}
+
+/// Why a proof is refused.
+#[derive(Debug, Error, Clone, PartialEq, Eq)]
+pub enum ProofError {
+    #[error(
+        "this join token was issued by an older azlin, whose stored verifier could enrol an agent \
+         by itself; it is no longer accepted: issue a new one with `azlin token VM`"
+    )]
+    Legacy,
+    #[error("token proof does not match: wrong token secret, or the connection is relayed")]
+    Mismatch,
+}
 
 #[derive(Debug, Error, Clone, PartialEq, Eq)]
 pub enum TokenError {
@@ -79,20 +137,32 @@ impl JoinToken {
         hex(&self.id)
     }
 
-    /// What the controller stores instead of the token.
-    pub fn verifier(&self) -> [u8; 32] {
+    /// The token's Ed25519 key, from its secret.
+    fn key(&self) -> signature::Ed25519KeyPair {
         let mut ctx = digest::Context::new(&digest::SHA256);
-        ctx.update(VERIFIER_DOMAIN);
+        ctx.update(SEED_DOMAIN);
         ctx.update(&self.secret);
-        ctx.finish()
-            .as_ref()
-            .try_into()
-            .expect("sha256 is 32 bytes")
+        signature::Ed25519KeyPair::from_seed_unchecked(ctx.finish().as_ref())
+            .expect("a 32-byte seed always makes a key")
     }
 
-    /// The agent's proof for this connection and CSR.
+    /// What the controller stores instead of the token.
+    pub fn verifier(&self) -> Verifier {
+        Verifier::Ed25519(
+            self.key()
+                .public_key()
+                .as_ref()
+                .try_into()
+                .expect("an Ed25519 public key is 32 bytes"),
+        )
+    }
+
+    /// The agent's proof for this connection and CSR: a signature.
     pub fn proof(&self, exporter: &[u8; EXPORTER_LEN], csr_der: &[u8]) -> Vec<u8> {
-        proof_with_verifier(&self.verifier(), exporter, csr_der)
+        self.key()
+            .sign(&proof_message(exporter, csr_der))
+            .as_ref()
+            .to_vec()
     }
 }
 
@@ -101,22 +171,19 @@ fn proof_message(exporter: &[u8; EXPORTER_LEN], csr_der: &[u8]) -> Vec<u8> {
     [PROOF_DOMAIN, exporter.as_slice(), csr_hash.as_ref()].concat()
 }
 
-fn proof_with_verifier(verifier: &[u8; 32], exporter: &[u8; EXPORTER_LEN], csr: &[u8]) -> Vec<u8> {
-    let key = hmac::Key::new(hmac::HMAC_SHA256, verifier);
-    hmac::sign(&key, &proof_message(exporter, csr))
-        .as_ref()
-        .to_vec()
-}
-
-/// Check an agent's proof in constant time against a stored verifier.
+/// Check an agent's proof against a stored verifier.
 pub fn verify_proof(
-    verifier: &[u8; 32],
+    verifier: &Verifier,
     exporter: &[u8; EXPORTER_LEN],
     csr_der: &[u8],
     proof: &[u8],
-) -> bool {
-    let key = hmac::Key::new(hmac::HMAC_SHA256, verifier);
-    hmac::verify(&key, &proof_message(exporter, csr_der), proof).is_ok()
+) -> Result<(), ProofError> {
+    let Verifier::Ed25519(key) = verifier else {
+        return Err(ProofError::Legacy);
+    };
+    signature::UnparsedPublicKey::new(&signature::ED25519, key)
+        .verify(&proof_message(exporter, csr_der), proof)
+        .map_err(|_| ProofError::Mismatch)
 }
 
 /// Lower-case hex of bytes.
@@ -169,19 +236,58 @@ mod tests {
         let other = JoinToken::generate().unwrap();
         let ekm = [7u8; 32];
         let p = t.proof(&ekm, b"csr");
-        assert!(verify_proof(&t.verifier(), &ekm, b"csr", &p));
-        assert!(
-            !verify_proof(&other.verifier(), &ekm, b"csr", &p),
+        let v = t.verifier();
+        assert_eq!(verify_proof(&v, &ekm, b"csr", &p), Ok(()));
+        let mismatch = Err(ProofError::Mismatch);
+        assert_eq!(
+            verify_proof(&other.verifier(), &ekm, b"csr", &p),
+            mismatch,
             "wrong token"
         );
-        assert!(
-            !verify_proof(&t.verifier(), &[8u8; 32], b"csr", &p),
+        assert_eq!(
+            verify_proof(&v, &[8u8; 32], b"csr", &p),
+            mismatch,
             "other channel"
         );
-        assert!(!verify_proof(&t.verifier(), &ekm, b"csr2", &p), "other CSR");
-        assert!(
-            !verify_proof(&t.verifier(), &ekm, b"csr", &p[..31]),
-            "truncated"
+        assert_eq!(verify_proof(&v, &ekm, b"csr2", &p), mismatch, "other CSR");
+        assert_eq!(verify_proof(&v, &ekm, b"csr", &p[..63]), mismatch, "cut");
+    }
+
+    #[test]
+    fn what_is_stored_cannot_make_a_proof() {
+        let t = JoinToken::generate().unwrap();
+        let ekm = [7u8; 32];
+        let stored = t.verifier().to_stored();
+        assert_eq!(stored.len(), 33);
+        assert_eq!(Verifier::from_stored(&stored), t.verifier());
+        // The stored bytes, tried as the old scheme did (as an HMAC key),
+        // and as a key seed: neither proves anything.
+        let as_hmac = ring::hmac::sign(
+            &ring::hmac::Key::new(ring::hmac::HMAC_SHA256, &stored[1..]),
+            &proof_message(&ekm, b"csr"),
         );
+        let v = t.verifier();
+        assert!(verify_proof(&v, &ekm, b"csr", as_hmac.as_ref()).is_err());
+        let as_seed = signature::Ed25519KeyPair::from_seed_unchecked(&stored[1..]).unwrap();
+        let forged = as_seed.sign(&proof_message(&ekm, b"csr"));
+        assert!(verify_proof(&v, &ekm, b"csr", forged.as_ref()).is_err());
+        // The secret is not in what is stored.
+        assert!(!hex(&stored).contains(&hex(&t.secret)));
+    }
+
+    #[test]
+    fn a_token_of_the_old_scheme_is_refused_saying_what_to_do() {
+        let legacy = Verifier::from_stored(&[9u8; 32]);
+        assert_eq!(legacy, Verifier::Legacy);
+        let t = JoinToken::generate().unwrap();
+        let err = verify_proof(&legacy, &[7; 32], b"csr", &t.proof(&[7; 32], b"csr"));
+        assert_eq!(err, Err(ProofError::Legacy));
+        assert!(
+            ProofError::Legacy
+                .to_string()
+                .contains("issue a new one with `azlin token VM`")
+        );
+        assert_eq!(Verifier::from_stored(&[]), Verifier::Legacy);
+        assert_eq!(Verifier::from_stored(&[2u8; 10]), Verifier::Legacy);
     }
 }

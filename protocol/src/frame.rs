@@ -64,6 +64,12 @@ impl FrameDecoder {
         self.max
     }
 
+    /// Enforce `max` from the next frame on (a peer that has
+    /// authenticated may send larger frames than one that has not).
+    pub fn set_max(&mut self, max: usize) {
+        self.max = max;
+    }
+
     /// Append received bytes. Returns an error as soon as a header announces
     /// a frame over the limit, without buffering its payload.
     pub fn push(&mut self, bytes: &[u8]) -> Result<(), FrameError> {

@@ -2,6 +2,7 @@
 //! whichever side dialled: the controller opens the stream and says hello
 //! first, the agent answers with its own hello or a refusal.
 
+use crate::admission::MAX_PRE_AUTH_FRAME;
 use quinn::{RecvStream, SendStream};
 use thiserror::Error;
 
@@ -76,7 +77,9 @@ pub async fn greet_as_controller(
         .await
         .map_err(|e| StreamError::Write(quinn::WriteError::ConnectionLost(e)))?;
     transport::send(&mut send, &Greeting::Hello(ours), MAX_CONTROL_FRAME).await?;
-    let mut recv = FramedRecv::new(recv, MAX_CONTROL_FRAME);
+    // A greeting is small, whoever sends it; a peer that has not
+    // authenticated gets no larger frame (`crate::admission`).
+    let mut recv = FramedRecv::new(recv, MAX_PRE_AUTH_FRAME);
     let peer = match recv.greeting().await? {
         Greeting::Hello(h) => h,
         Greeting::Refuse { reason } => return Err(HandshakeError::Refused(reason)),
@@ -99,7 +102,7 @@ pub async fn greet_as_agent(
     ours: Hello,
 ) -> Result<ControlStream, HandshakeError> {
     let mut send = send;
-    let mut recv = FramedRecv::new(recv, MAX_CONTROL_FRAME);
+    let mut recv = FramedRecv::new(recv, MAX_PRE_AUTH_FRAME);
     let greeting = match recv.greeting().await {
         Ok(g) => g,
         Err(e) => {
@@ -126,6 +129,8 @@ pub async fn greet_as_agent(
         }
     };
     transport::send(&mut send, &Greeting::Hello(ours), MAX_CONTROL_FRAME).await?;
+    // The controller was authenticated by TLS before it could greet.
+    recv.set_max(MAX_CONTROL_FRAME);
     Ok(ControlStream {
         send,
         recv,

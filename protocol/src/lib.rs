@@ -38,6 +38,7 @@
 //! Not here: anything about what a VM is, state storage, or providers; those
 //! belong to the binaries.
 
+pub mod admission;
 pub mod alert;
 pub mod audit;
 pub mod backoff;
@@ -46,7 +47,9 @@ pub mod exec;
 pub mod files;
 pub mod frame;
 pub mod handshake;
+pub mod log_file;
 pub mod message;
+pub mod mount;
 pub mod pki;
 pub mod secret_file;
 pub mod stream;

@@ -56,10 +56,31 @@ pub enum Query {
     Upgrade(crate::upgrade::UpgradeRequest),
     /// The sha256 of the binary the agent runs.
     AgentBinary,
+    /// Mount (or unmount) shared NFS storage.
+    Mount(crate::mount::MountRequest),
+    /// The NFS mounts the VM has now.
+    Mounts,
+    /// How the VM user's home on shared storage is doing.
+    Home,
+    /// Flush the file systems and freeze every process of the VM but the
+    /// agent's own (and init and the journal) for at most `hold_ms`, so a
+    /// snapshot taken meanwhile is of one moment, while the agent keeps
+    /// its connection (see [`QueryReply::Quiesced`]).
+    Quiesce { hold_ms: u32 },
+    /// Thaw what [`Query::Quiesce`] froze, before its hold runs out.
+    Thaw,
+    /// The files in the VM user's home that the files security filter
+    /// blocks (by name, or by content), so a clone of the VM leaves them
+    /// behind.
+    Secrets,
 }
 
+/// Longest a [`Query::Quiesce`] may hold a VM: a controller that never
+/// thaws it leaves it frozen no longer than this.
+pub const MAX_QUIESCE_MS: u32 = 120_000;
+
 impl Tagged for Query {
-    const KNOWN_TYPES: u32 = 8;
+    const KNOWN_TYPES: u32 = 14;
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -84,10 +105,38 @@ pub enum QueryReply {
     AgentBinary {
         sha256: String,
     },
+    /// The mount or unmount is done: what was done, in words.
+    Mounted {
+        message: String,
+    },
+    /// The VM's NFS mounts now.
+    Mounts(Vec<crate::mount::Mounted>),
+    /// The VM user's home on shared storage.
+    Home(crate::mount::HomeState),
+    /// The VM's processes are frozen (`processes` of them) and its file
+    /// systems flushed; `how` names the mechanism, for the log.
+    Quiesced {
+        processes: u32,
+        how: String,
+    },
+    /// The processes frozen are running again.
+    Thawed {
+        processes: u32,
+    },
+    /// The VM user's home (absolute) and the files in it the security
+    /// filter blocks, relative to it (at most [`MAX_SECRETS`]).
+    Secrets {
+        home: String,
+        paths: Vec<String>,
+    },
 }
 
+/// Most paths a [`QueryReply::Secrets`] carries: a home with more
+/// secrets than this is refused for cloning rather than half cleaned.
+pub const MAX_SECRETS: usize = 10_000;
+
 impl Tagged for QueryReply {
-    const KNOWN_TYPES: u32 = 5;
+    const KNOWN_TYPES: u32 = 11;
 }
 
 /// Where the VM's sshd listens and the public host keys it presents, as

@@ -64,8 +64,24 @@ pub fn quic_server_config(tls: rustls::ServerConfig) -> Result<quinn::ServerConf
     let crypto = quinn::crypto::rustls::QuicServerConfig::try_from(Arc::new(tls))
         .map_err(|e| ConfigError::Quic(e.to_string()))?;
     let mut config = quinn::ServerConfig::with_crypto(Arc::new(crypto));
-    config.transport_config(transport_config());
+    // A listener's peers have not authenticated yet: a small window each
+    // (`crate::admission`), raised by [`authenticated`].
+    let mut t = quinn::TransportConfig::default();
+    t.keep_alive_interval(Some(KEEP_ALIVE));
+    t.max_idle_timeout(Some(
+        IDLE_TIMEOUT.try_into().expect("idle timeout fits a VarInt"),
+    ));
+    t.initial_rtt(Duration::from_millis(100));
+    t.receive_window(crate::admission::PRE_AUTH_WINDOW.into());
+    config.transport_config(Arc::new(t));
     Ok(config)
+}
+
+/// The peer of `conn` has authenticated: the receive window a listener
+/// gave it before (`crate::admission::PRE_AUTH_WINDOW`) goes back to
+/// QUIC's unbounded default (each stream keeps its own window).
+pub fn authenticated(conn: &quinn::Connection) {
+    conn.set_receive_window(VarInt::MAX);
 }
 
 pub fn quic_client_config(tls: rustls::ClientConfig) -> Result<quinn::ClientConfig, ConfigError> {
@@ -128,6 +144,11 @@ impl FramedRecv {
             stream,
             decoder: FrameDecoder::new(max),
         }
+    }
+
+    /// Enforce `max` from the next frame on.
+    pub fn set_max(&mut self, max: usize) {
+        self.decoder.set_max(max);
     }
 
     /// The next frame's payload, or `None` at a clean end of stream.

@@ -18,36 +18,48 @@ use crate::Env;
 pub const TEST_NETWORK: &str = "azlin-e2e";
 pub const TEST_SUBNET: &str = "10.214.0.0/16";
 
-fn recipe() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../deploy/vm-image/build.sh")
-}
-
-/// The image tag of the current recipe. Without it the docker tests fail
-/// (`tests/run-all` builds it), unless AZLIN_SKIP_DOCKER_TESTS=1 says to
-/// skip them on a machine without Docker: then `None`.
-pub fn image() -> Option<String> {
-    if std::env::var("AZLIN_SKIP_DOCKER_TESTS").as_deref() == Ok("1") {
-        println!("skipped: AZLIN_SKIP_DOCKER_TESTS=1");
-        return None;
-    }
+/// The image tag `deploy/{dir}/build.sh` builds now, which must be there
+/// (`tests/run-all` builds it).
+fn built(dir: &str) -> String {
+    let recipe =
+        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(format!("../deploy/{dir}/build.sh"));
     let out = Command::new("bash")
-        .arg(recipe())
+        .arg(&recipe)
         .arg("--print-tag")
         .output()
-        .expect("run deploy/vm-image/build.sh --print-tag");
+        .expect("run build.sh --print-tag");
     let tag = String::from_utf8_lossy(&out.stdout).trim().to_string();
-    assert!(out.status.success() && !tag.is_empty(), "no image tag");
+    assert!(
+        out.status.success() && !tag.is_empty(),
+        "no image tag from {dir}"
+    );
     let present = Command::new("docker")
         .args(["image", "inspect", &tag])
         .output()
         .is_ok_and(|o| o.status.success());
     assert!(
         present,
-        "the VM image {tag} is missing: build it with `sudo deploy/vm-image/build.sh` \
-         (needs debootstrap and Docker; `bash tests/run-all` does), or set \
+        "the image {tag} is missing: build it with `sudo deploy/{dir}/build.sh` (needs \
+         debootstrap and Docker; `bash tests/run-all` does), or set \
          AZLIN_SKIP_DOCKER_TESTS=1 to skip these tests"
     );
-    Some(tag)
+    tag
+}
+
+/// The VM image of the current recipe. Without it the docker tests fail,
+/// unless AZLIN_SKIP_DOCKER_TESTS=1 says to skip them on a machine
+/// without Docker: then `None`.
+pub fn image() -> Option<String> {
+    if std::env::var("AZLIN_SKIP_DOCKER_TESTS").as_deref() == Ok("1") {
+        println!("skipped: AZLIN_SKIP_DOCKER_TESTS=1");
+        return None;
+    }
+    Some(built("vm-image"))
+}
+
+/// The NFS server image of the current recipe (`deploy/nfs-image`).
+pub fn nfs_image() -> String {
+    built("nfs-image")
 }
 
 /// `docker ARGS`.
@@ -162,6 +174,25 @@ impl Drop for DockerEnv {
         if !names.is_empty() {
             let mut args = vec!["rm", "--force", "--volumes"];
             args.extend(names);
+            let _ = docker(&args);
+        }
+        // Snapshot images carry the home's label.
+        let images = docker(&["images", "--quiet", "--filter", &home]);
+        let images = String::from_utf8_lossy(&images.stdout);
+        let mut images: Vec<&str> = images.lines().collect();
+        images.dedup();
+        if !images.is_empty() {
+            let mut args = vec!["rmi", "--force"];
+            args.extend(images);
+            let _ = docker(&args);
+        }
+        // Named volumes (a storage's files) carry the home's label too.
+        let volumes = docker(&["volume", "ls", "--quiet", "--filter", &home]);
+        let volumes = String::from_utf8_lossy(&volumes.stdout);
+        let volumes: Vec<&str> = volumes.lines().collect();
+        if !volumes.is_empty() {
+            let mut args = vec!["volume", "rm", "--force"];
+            args.extend(volumes);
             let _ = docker(&args);
         }
         // The last one out removes the network. Docker refuses while any

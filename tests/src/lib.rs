@@ -6,6 +6,8 @@
 pub mod arm;
 pub mod docker;
 pub mod entra;
+pub mod flood;
+pub mod nfs_probe;
 pub mod peer;
 pub mod proc_stats;
 pub mod pty;
@@ -193,6 +195,17 @@ impl Env {
 
     pub fn connected(&self, name: &str) -> bool {
         self.vm(name)["connected"] == Value::Bool(true)
+    }
+
+    /// The serial of the certificate `state.db` holds as `vm`'s current
+    /// one (`None`: not enrolled).
+    pub fn cert_serial(&self, vm: &str) -> Option<String> {
+        azlin_controller::state::Db::open(&self.home().join("state.db"))
+            .expect("state.db opens")
+            .vm(vm)
+            .expect("state.db reads")
+            .unwrap_or_else(|| panic!("no VM {vm} in state.db"))
+            .cert_serial
     }
 
     /// `azlin top --json`: every VM with its newest figures.

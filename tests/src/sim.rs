@@ -80,6 +80,7 @@ pub fn start(
         join_token_file: Some(token_file),
         user: None,
         home: None,
+        shared_home: None,
         exec: Default::default(),
         ssh: Default::default(),
         files: Default::default(),

@@ -121,7 +121,7 @@ fn a_rule_fires_and_resolves_once_through_every_channel_without_flapping() {
     });
     let lines = std::fs::read_to_string(&notified).unwrap();
     assert!(
-        lines.starts_with("cpu-high firing critical | CRITICAL firing main: cpu-high"),
+        lines.starts_with("cpu-high firing critical | CRITICAL firing main (box): cpu-high"),
         "{lines}"
     );
     assert!(

@@ -102,12 +102,7 @@ fn waste_is_found_priced_and_cut_only_when_asked() {
         );
         // The orphan disk cost 0.5 a day for the last 30 days.
         for back in 1..=30 {
-            let day: u32 = today
-                .plus(-back)
-                .to_string()
-                .replace('-', "")
-                .parse()
-                .unwrap();
+            let day: u32 = today.plus(-back).number();
             e.cost.rows.push((
                 day,
                 format!("{rg}/providers/Microsoft.Compute/disks/orphan"),
@@ -117,7 +112,7 @@ fn waste_is_found_priced_and_cut_only_when_asked() {
         }
     });
     let recs: Value = serde_json::from_str(&env.ok(&["cost", "recommend", "--json"])).unwrap();
-    let ids: Vec<&str> = recs
+    let ids: Vec<&str> = recs["recommendations"]
         .as_array()
         .unwrap()
         .iter()
@@ -138,7 +133,8 @@ fn waste_is_found_priced_and_cut_only_when_asked() {
         "{recs:#}"
     );
     let rec = |id: &str| {
-        recs.as_array()
+        recs["recommendations"]
+            .as_array()
             .unwrap()
             .iter()
             .find(|r| r["id"] == id)
@@ -159,6 +155,9 @@ fn waste_is_found_priced_and_cut_only_when_asked() {
         schedule["change"]["Schedule"]["start"],
         format!("{idle_to:02}:00")
     );
+    // Busy every day, the weekend too: a daily schedule.
+    assert_eq!(schedule["change"]["Schedule"]["days"], "daily");
+    assert_eq!(schedule["change"]["Schedule"]["start_days"], "daily");
     assert!(
         (schedule["saving_per_month"].as_f64().unwrap() - 0.192 * 12.0 * 730.0 / 24.0).abs() < 1e-6
     );

@@ -10,7 +10,7 @@ use azlin_cloud_init::{AgentConnect, INSTALL_AGENT, INSTALL_DEV_TOOLS, UserData,
 use azlin_e2e::docker::{DockerEnv, docker, docker_ok, image};
 use azlin_protocol::enroll::JoinToken;
 
-fn user_data(connect: AgentConnect, dev_tools: bool) -> String {
+fn user_data(connect: AgentConnect, dev_tools: bool, shared_home: Option<&str>) -> String {
     render(&UserData {
         name: "schema-check".into(),
         user: "azureuser".into(),
@@ -21,6 +21,8 @@ fn user_data(connect: AgentConnect, dev_tools: bool) -> String {
         join_token: JoinToken::generate().unwrap(),
         connect,
         dev_tools,
+        shared_home: shared_home.map(str::to_string),
+        extra: None,
     })
     .unwrap()
 }
@@ -56,17 +58,24 @@ fn schema(image: &str, text: &str) -> (bool, String) {
 #[test]
 fn cloud_init_schema_accepts_the_rendered_user_data() {
     let Some(image) = image() else { return };
-    for (connect, tools) in [
-        (AgentConnect::Listen { port: 47800 }, true),
-        (AgentConnect::Listen { port: 47800 }, false),
+    for (connect, tools, home) in [
+        (AgentConnect::Listen { port: 47800 }, true, None),
+        (AgentConnect::Listen { port: 47800 }, false, None),
         (
             AgentConnect::Dial {
                 controller: "203.0.113.5:47801".into(),
             },
             true,
+            None,
+        ),
+        // A home on shared storage: the user gets a fixed uid.
+        (
+            AgentConnect::Listen { port: 47800 },
+            false,
+            Some("team.file.core.windows.net:/team/home"),
         ),
     ] {
-        let text = user_data(connect, tools);
+        let text = user_data(connect, tools, home);
         let (ok, out) = schema(&image, &text);
         assert!(ok, "cloud-init schema refused it: {out}\n{text}");
         assert!(out.contains("Valid cloud-config"), "{out}");
@@ -77,10 +86,59 @@ fn cloud_init_schema_accepts_the_rendered_user_data() {
         );
     }
     // The check can fail: a wrong type for a key it knows is refused.
-    let broken = user_data(AgentConnect::Listen { port: 47800 }, false)
+    let broken = user_data(AgentConnect::Listen { port: 47800 }, false, None)
         .replace("ssh_pwauth: false", "ssh_pwauth: [1, 2]");
     let (ok, out) = schema(&image, &broken);
     assert!(!ok, "a broken document passed: {out}");
+
+    // The user's cloud-config merged after azlin's parts (as JSON after
+    // the #cloud-config line) is a valid document too.
+    let with_extra = render(&UserData {
+        extra: Some(EXTRA.into()),
+        ..plain_data()
+    })
+    .unwrap();
+    let (ok, out) = schema(&image, &with_extra);
+    assert!(
+        ok,
+        "cloud-init schema refused the merged user-data: {out}\n{with_extra}"
+    );
+    assert!(out.contains("Valid cloud-config"), "{out}");
+    // And a user part with a wrong type is caught by the same check.
+    let wrong = render(&UserData {
+        extra: Some("#cloud-config\nssh_deletekeys: [1]\n".into()),
+        ..plain_data()
+    })
+    .unwrap();
+    let (ok, out) = schema(&image, &wrong);
+    assert!(!ok, "a wrong extra passed: {out}");
+}
+
+/// A user's cloud-config: a package, a file and a command after azlin's.
+const EXTRA: &str = "#cloud-config
+packages: [tree]
+write_files:
+  - path: /etc/motd.d/team
+    content: welcome to the team VM
+runcmd:
+  - [sh, -c, 'echo extra > /var/tmp/extra-ran']
+timezone: Etc/UTC
+";
+
+fn plain_data() -> UserData {
+    UserData {
+        name: "schema-check".into(),
+        user: "azureuser".into(),
+        ssh_public_key: "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIBkDCp9fFoZy/4mfYvYNmJRrgMZ2wP5XzJzX6qzbM0Yz azlin@test".into(),
+        agent_url: "https://example.invalid/azlin-agent".into(),
+        agent_sha256: "0".repeat(64),
+        ca_pem: "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n".into(),
+        join_token: JoinToken::generate().unwrap(),
+        connect: AgentConnect::Listen { port: 47800 },
+        dev_tools: false,
+        shared_home: None,
+        extra: None,
+    }
 }
 
 #[test]

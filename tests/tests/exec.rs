@@ -41,7 +41,8 @@ fn commands_run_everywhere_or_on_the_chosen_vms() {
     let out = env.run(&["--", "echo", "hello;", "echo", "oops", ">&2"]);
     assert_eq!(status(&out), 0, "{}", stderr(&out));
     let lines: BTreeSet<String> = stdout(&out).lines().map(String::from).collect();
-    let expected: BTreeSet<String> = ["alpha", "db   ", "web-2"]
+    // A session name is shown with the VM's name beside it.
+    let expected: BTreeSet<String> = ["alpha (web-1)", "db           ", "web-2        "]
         .iter()
         .map(|n| format!("{n}: hello"))
         .collect();
@@ -64,18 +65,22 @@ fn commands_run_everywhere_or_on_the_chosen_vms() {
             .collect()
     };
     let set = |names: &[&str]| names.iter().map(|s| s.to_string()).collect::<BTreeSet<_>>();
-    assert_eq!(chosen(&["web-*"]), set(&["alpha", "web-2"]));
+    // Machine output names each VM by its name, with its session name.
+    let one = json_lines(&env.ok(&["exec", "--json", "--vm", "alpha", "--", "true"]));
+    assert_eq!(one[0]["vm"], "web-1");
+    assert_eq!(one[0]["session_name"], "alpha");
+    assert_eq!(chosen(&["web-*"]), set(&["web-1", "web-2"]));
     assert_eq!(chosen(&["--prefix", "d"]), set(&["db"]));
-    assert_eq!(chosen(&["--tag", "role=web"]), set(&["alpha", "web-2"]));
+    assert_eq!(chosen(&["--tag", "role=web"]), set(&["web-1", "web-2"]));
     assert_eq!(
         chosen(&["--tag", "role=db", "--tag", "tier=1"]),
         set(&["db"])
     );
     assert_eq!(
         chosen(&["--vm", "alpha", "--vm", "db"]),
-        set(&["alpha", "db"])
+        set(&["web-1", "db"])
     );
-    assert_eq!(chosen(&["--all"]), set(&["alpha", "db", "web-2"]));
+    assert_eq!(chosen(&["--all"]), set(&["web-1", "db", "web-2"]));
 
     // Tags can change after creation.
     env.ok(&["tag", "web-2", "role=db", "--remove", "nothing"]);

@@ -542,3 +542,83 @@ fn sync_watch_mirrors_every_change_to_every_target_until_stopped() {
     let _ = child.kill();
     let _ = child.wait();
 }
+
+#[test]
+fn names_from_a_vm_or_a_file_system_cannot_drive_the_terminal() {
+    let env = Env::new();
+    env.ok(&["new", "--name", "tt"]);
+    env.wait("connected", Duration::from_secs(20), || env.connected("tt"));
+    let clear = "e\u{1b}[2J";
+    let title = "t\u{1b}]0;owned\u{7}";
+    let fake = "x\nsent 9 file(s)";
+    let src = tempfile::tempdir().unwrap();
+    let proj = src.path().join("proj");
+    std::fs::create_dir_all(proj.join(clear)).unwrap();
+    std::fs::write(proj.join(clear).join(".env"), "TOKEN=1\n").unwrap();
+    std::fs::write(proj.join(title), "a\n").unwrap();
+    std::fs::write(proj.join(fake), "b\n").unwrap();
+    let raw = |out: &std::process::Output| {
+        format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        )
+    };
+    let clean = |text: &str| {
+        assert!(
+            !text.contains('\u{1b}'),
+            "an ESC reached the terminal: {text:?}"
+        );
+        assert!(
+            !text.contains('\u{7}'),
+            "a BEL reached the terminal: {text:?}"
+        );
+        assert!(
+            !text.lines().any(|l| l.starts_with("sent 9 file(s)")),
+            "a faked line: {text:?}"
+        );
+    };
+    // Names from this machine's file system: the dry run, then the copy.
+    let dest = tempfile::Builder::new().tempdir_in("/tmp").unwrap();
+    let target = format!("tt:{}/", dest.path().display());
+    let out = env.run(&["cp", "-r", "--dry-run", proj.to_str().unwrap(), &target]);
+    assert!(out.status.success(), "{out:?}");
+    let text = raw(&out);
+    clean(&text);
+    assert!(text.contains("proj/t\\u{1b}]0;owned\\u{7}"), "{text}");
+    assert!(text.contains("proj/x\\nsent 9 file(s)"), "{text}");
+    assert!(
+        text.contains("blocked proj/e\\u{1b}[2J/.env: looks like a secret"),
+        "{text}"
+    );
+    let out = env.run(&["cp", "-r", proj.to_str().unwrap(), &target]);
+    assert!(out.status.success(), "{out:?}");
+    clean(&raw(&out));
+    // --json keeps the exact names.
+    let dry = cp_json(&env, &["-r", "--dry-run", proj.to_str().unwrap(), &target]);
+    let rels: Vec<&str> = dry["files"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["rel"].as_str().unwrap())
+        .collect();
+    assert!(rels.contains(&format!("proj/{title}").as_str()), "{rels:?}");
+    assert!(rels.contains(&format!("proj/{fake}").as_str()), "{rels:?}");
+
+    // Names from the VM: fetched back into a folder where one of them is
+    // a folder already, so its failure names it.
+    let back = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(back.path().join("proj").join(title)).unwrap();
+    let out = env.run(&[
+        "cp",
+        "-r",
+        &format!("tt:{}/proj", dest.path().display()),
+        &format!("{}/", back.path().display()),
+    ]);
+    let text = raw(&out);
+    clean(&text);
+    assert!(
+        text.contains("failed  proj/t\\u{1b}]0;owned\\u{7}: "),
+        "{text}"
+    );
+}

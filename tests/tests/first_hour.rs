@@ -64,6 +64,41 @@ fn killall_names_what_it_would_delete_and_tags_show_in_text() {
     );
     assert!(env.ok(&["status", "k-2"]).contains("tags:        -"));
 
+    // One identity in machine output: the VM's name as `vm`, its session
+    // name beside it, in list, status, ps and exec alike.
+    let listed = env.list();
+    let k2 = listed.iter().find(|v| v["name"] == "k-2").unwrap();
+    assert_eq!(
+        (&k2["vm"], &k2["session_name"]),
+        (&"k-2".into(), &"main".into())
+    );
+    let status: serde_json::Value =
+        serde_json::from_str(&env.ok(&["status", "main", "--json"])).unwrap();
+    assert_eq!(
+        (&status["vm"], &status["session_name"]),
+        (&"k-2".into(), &"main".into())
+    );
+    let ps: serde_json::Value =
+        serde_json::from_str(&env.ok(&["ps", "--json", "--vm", "main"])).unwrap();
+    assert_eq!(
+        (&ps[0]["vm"], &ps[0]["session_name"]),
+        (&"k-2".into(), &"main".into())
+    );
+    let exec: serde_json::Value = serde_json::from_str(
+        env.ok(&["exec", "--json", "--vm", "main", "--", "true"])
+            .trim(),
+    )
+    .unwrap();
+    assert_eq!(
+        (&exec["vm"], &exec["session_name"]),
+        (&"k-2".into(), &"main".into())
+    );
+    // People see the session name with the VM's name beside it.
+    let both = env.ok(&["exec", "--all", "--", "echo", "hi"]);
+    assert!(both.lines().any(|l| l == "main (k-2): hi"), "{both}");
+    let ps = env.ok(&["ps", "--vm", "main"]);
+    assert!(ps.contains("main (k-2)"), "{ps}");
+
     // On a terminal, killall names how many VMs and which before asking;
     // anything but yes deletes nothing.
     let mut cmd = env.command(&["killall"]);
@@ -208,4 +243,47 @@ fn a_broken_config_is_never_accepted_in_silence() {
     assert!(located, "LINE:COLUMN: {err}");
     std::fs::write(&path, &good).unwrap();
     assert_eq!(env.list().len(), 1);
+}
+
+#[test]
+fn the_daemon_rereads_config_toml_and_keeps_the_last_good_settings() {
+    use std::time::Duration;
+    let env = Env::new();
+    env.ok(&["new", "--name", "c"]);
+    assert!(env.vm("c")["notional_per_hour"].is_null());
+    let path = env.home().join("config.toml");
+    let base = std::fs::read_to_string(&path).unwrap_or_default();
+    // A good change is in force without a restart.
+    std::fs::write(&path, format!("{base}[cost]\nnotional_per_hour = 0.25\n")).unwrap();
+    env.wait("the new setting in force", Duration::from_secs(20), || {
+        env.vm("c")["notional_per_hour"] == 0.25
+    });
+    // A broken file: every command but `daemon status` says where; the
+    // daemon reports it and keeps the last good settings.
+    std::fs::write(&path, format!("{base}[cost\nnotional_per_hour = 0.5\n")).unwrap();
+    let line = base.lines().count() + 1;
+    let err = env.fails(&["list"]);
+    assert!(err.contains(&format!("config.toml:{line}:")), "{err}");
+    env.wait("the daemon to report it", Duration::from_secs(20), || {
+        env.daemon_status()["config_error"]
+            .as_str()
+            .is_some_and(|e| e.contains(&format!("config.toml:{line}:")))
+    });
+    let status = env.ok(&["daemon", "status"]);
+    assert!(
+        status.contains("config: NOT in force: ") && status.contains("the last good settings are"),
+        "{status}"
+    );
+    // A wrong type, the same way.
+    std::fs::write(
+        &path,
+        format!("{base}[cost]\nnotional_per_hour = \"cheap\"\n"),
+    )
+    .unwrap();
+    assert!(env.fails(&["list"]).contains("config.toml:"));
+    // Fixed: in force again, and no error left.
+    std::fs::write(&path, format!("{base}[cost]\nnotional_per_hour = 0.75\n")).unwrap();
+    env.wait("the fixed file in force", Duration::from_secs(20), || {
+        env.daemon_status()["config_error"].is_null() && env.vm("c")["notional_per_hour"] == 0.75
+    });
 }

@@ -212,6 +212,19 @@ async fn try_enroll(
     proof_token: &JoinToken,
     vm: &str,
 ) -> Result<Vec<u8>, String> {
+    try_enroll_proving(env, token_id, vm, |exporter, csr| {
+        proof_token.proof(exporter, csr)
+    })
+    .await
+}
+
+/// [`try_enroll`] with a proof `prove` makes from the exporter and CSR.
+async fn try_enroll_proving(
+    env: &Env,
+    token_id: &str,
+    vm: &str,
+    prove: impl Fn(&[u8; 32], &[u8]) -> Vec<u8>,
+) -> Result<Vec<u8>, String> {
     let conn = dial_daemon(env, None).await?;
     let (send, recv) = conn.accept_bi().await.map_err(|e| e.to_string())?;
     let hello = handshake::hello(Role::Agent, vm, vec![], 0, false);
@@ -223,7 +236,7 @@ async fn try_enroll(
     let exporter = transport::enrollment_exporter(&conn).unwrap();
     let request = Control::EnrollRequest {
         token_id: token_id.to_string(),
-        proof: proof_token.proof(&exporter, &csr),
+        proof: prove(&exporter, &csr),
         csr_der: csr,
     };
     transport::send(&mut control.send, &request, MAX_CONTROL_FRAME)
@@ -320,4 +333,162 @@ async fn daemon_refuses_garbage_and_revoked_certificates() {
     assert!(env.daemon_log().contains("revoked"));
     assert!(env.connected("g-2"));
     assert_eq!(env.fleet_fingerprint(), before);
+}
+
+/// Like ssh's StrictModes: a home whose `pki/` others may write is
+/// refused by the real CLI, which names the path and the fix.
+#[test]
+fn a_home_others_may_write_is_refused() {
+    use std::os::unix::fs::PermissionsExt;
+    let env = Env::new();
+    env.ok(&["list"]);
+    let pki = env.home().join("pki");
+    std::fs::set_permissions(&pki, std::fs::Permissions::from_mode(0o777)).unwrap();
+    let err = env.fails(&["list"]);
+    assert!(
+        err.contains(&format!("{} may be written by others", pki.display())),
+        "{err}"
+    );
+    assert!(err.contains("chmod go-w"), "{err}");
+    std::fs::set_permissions(&pki, std::fs::Permissions::from_mode(0o700)).unwrap();
+    env.ok(&["list"]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_peer_cannot_write_lines_into_the_daemon_log_or_grow_it_without_bound() {
+    use std::os::unix::fs::PermissionsExt;
+    let env = Env::with_listener();
+    env.ok(&["new", "--name", "t"]);
+    let stranger = JoinToken::generate().unwrap();
+    // A newline in a token id would forge a whole log line.
+    let forged = "ab\n2026-01-01T00:00:00Z  INFO enrolled agent vm=FORGED";
+    let err = try_enroll(&env, forged, &stranger, "t").await.unwrap_err();
+    assert!(!err.is_empty());
+    // Huge ids, again and again.
+    let huge = "x".repeat(900_000);
+    for _ in 0..21 {
+        let _ = try_enroll(&env, &huge, &stranger, "t").await;
+    }
+    let log = env.daemon_log();
+    assert!(
+        !log.lines()
+            .any(|l| l.contains("INFO enrolled agent vm=FORGED") && !l.contains("\\n2026")),
+        "a forged line: {log}"
+    );
+    assert!(log.contains("vm=FORGED"), "the attempt is still logged");
+    let longest = log.lines().map(str::len).max().unwrap_or(0);
+    assert!(
+        longest <= azlin_protocol::log_file::MAX_RECORD + 64,
+        "a line of {longest} bytes"
+    );
+    let path = env.home().join("logs/daemon.log");
+    let meta = std::fs::metadata(&path).unwrap();
+    assert!(meta.len() < 2_000_000, "daemon.log is {} bytes", meta.len());
+    assert_eq!(meta.permissions().mode() & 0o777, 0o600);
+}
+
+/// What an enrollment proof signs, as the protocol builds it.
+fn proof_message(exporter: &[u8; 32], csr: &[u8]) -> Vec<u8> {
+    let csr_hash = ring::digest::digest(&ring::digest::SHA256, csr);
+    [
+        &b"azlin enroll proof v2\0"[..],
+        exporter.as_slice(),
+        csr_hash.as_ref(),
+    ]
+    .concat()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn what_state_db_stores_for_a_token_cannot_enrol_and_old_tokens_are_refused() {
+    let env = Env::with_listener();
+    env.ok(&["new", "--name", "t"]);
+    let before = env.fleet_fingerprint();
+    let token = JoinToken::parse(env.ok(&["token", "t"]).trim()).unwrap();
+    // Whoever reads state.db gets the stored verifier: as the old scheme's
+    // HMAC key, or as a signing key's seed, it proves nothing.
+    let db = azlin_controller::state::Db::open(&env.home().join("state.db")).unwrap();
+    let stored = db.token(&token.id_hex()).unwrap().unwrap().verifier;
+    assert_eq!(stored.len(), 33);
+    let key = stored[1..].to_vec();
+    let err = try_enroll_proving(&env, &token.id_hex(), "t", |exporter, csr| {
+        let msg = proof_message(exporter, csr);
+        ring::hmac::sign(&ring::hmac::Key::new(ring::hmac::HMAC_SHA256, &key), &msg)
+            .as_ref()
+            .to_vec()
+    })
+    .await
+    .unwrap_err();
+    assert!(err.contains("proof does not match"), "{err}");
+    let err = try_enroll_proving(&env, &token.id_hex(), "t", |exporter, csr| {
+        let msg = proof_message(exporter, csr);
+        ring::signature::Ed25519KeyPair::from_seed_unchecked(&key)
+            .unwrap()
+            .sign(&msg)
+            .as_ref()
+            .to_vec()
+    })
+    .await
+    .unwrap_err();
+    assert!(err.contains("proof does not match"), "{err}");
+    assert_eq!(env.fleet_fingerprint(), before, "nothing enrolled");
+    // The token itself still works.
+    try_enroll(&env, &token.id_hex(), &token, "t")
+        .await
+        .expect("the real token enrolls");
+
+    // A token stored by an older azlin (its verifier was the HMAC key):
+    // refused, saying what to do.
+    let mut db = db;
+    let old = JoinToken::generate().unwrap();
+    db.insert_token(&old.id_hex(), "t", &[5u8; 32], 3600)
+        .unwrap();
+    let err = try_enroll(&env, &old.id_hex(), &old, "t")
+        .await
+        .unwrap_err();
+    assert!(
+        err.contains("issue a new one with `azlin token VM`"),
+        "{err}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn connections_that_never_authenticate_are_capped_bounded_and_dropped() {
+    use azlin_e2e::flood::{flood, sources};
+    let env = Env::with_listener();
+    env.ok(&["new", "--name", "t"]);
+    let ca = peer::fleet_ca(env.home());
+    let addr = env.listen.unwrap();
+    let limits = azlin_protocol::admission::Limits::DAEMON;
+    // From one address: no more than its share; the rest refused before
+    // their handshake.
+    let one = flood(addr, &ca, &["127.0.0.2".parse().unwrap()], 40, false).await;
+    assert_eq!(one.held.len(), limits.per_source, "{} refused", one.refused);
+    assert_eq!(one.refused, 40 - limits.per_source);
+    // From many: no more than the total, all at once.
+    let many: Vec<std::net::IpAddr> = sources(12).into_iter().skip(2).collect();
+    let many = flood(addr, &ca, &many, 30, false).await;
+    assert!(many.refused > 0, "none refused");
+    assert!(
+        one.open() + many.open() <= limits.total,
+        "{} open",
+        one.open() + many.open()
+    );
+    // The fleet goes on meanwhile.
+    assert!(env.list().iter().any(|v| v["name"] == "t"));
+    // None greets: each is dropped at the deadline.
+    env.wait("the silent ones dropped", Duration::from_secs(40), || {
+        one.open() + many.open() == 0
+    });
+    let reason = peer::close_reason(&one.held[0]).await;
+    assert!(reason.contains("no greeting within"), "{reason}");
+    // Ones that announce a 1 MiB frame: dropped at its header, long
+    // before the deadline (nothing of it is kept).
+    let big = flood(addr, &ca, &["127.0.0.30".parse().unwrap()], 8, true).await;
+    assert_eq!(big.held.len(), 8);
+    env.wait("the big frames refused", Duration::from_secs(20), || {
+        big.open() == 0
+    });
+    let reason = peer::close_reason(&big.held[0]).await;
+    assert!(reason.contains("over the limit of 16384 bytes"), "{reason}");
+    assert!(env.connected("t"));
 }

@@ -121,3 +121,65 @@ fn dial_mode_agents_enroll_and_redial_a_restarted_daemon() {
     assert!(env.ok(&["kill", "out-1"]).contains("revoked"));
     assert_eq!(env.list().len(), 1);
 }
+
+#[test]
+fn new_whose_daemon_is_killed_says_what_exists() {
+    use std::io::{BufRead, BufReader};
+    let env = Env::new();
+    // Agents that take 2 s to start, so the daemon is killed after the
+    // VMs are made and before they have joined.
+    let dir = tempfile::tempdir().unwrap();
+    let slow = dir.path().join("slow-agent");
+    std::fs::write(
+        &slow,
+        format!(
+            "#!/bin/sh\nsleep 2\nexec {} \"$@\"\n",
+            azlin_e2e::bin("azlin-agent").display()
+        ),
+    )
+    .unwrap();
+    std::fs::set_permissions(
+        &slow,
+        <std::fs::Permissions as std::os::unix::fs::PermissionsExt>::from_mode(0o755),
+    )
+    .unwrap();
+    let mut child = env
+        .command(&["new", "--name", "k", "--pool", "3"])
+        .env("AZLIN_AGENT_BIN", &slow)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stderr = BufReader::new(child.stderr.take().unwrap());
+    let mut said = String::new();
+    let mut started = 0;
+    while started < 3 {
+        let mut line = String::new();
+        assert!(
+            stderr.read_line(&mut line).unwrap() > 0,
+            "new ended: {said}"
+        );
+        started += usize::from(line.contains("agent started"));
+        said.push_str(&line);
+    }
+    kill9(env.daemon_pid().unwrap());
+    let mut rest = String::new();
+    std::io::Read::read_to_string(&mut stderr, &mut rest).unwrap();
+    let out = child.wait_with_output().unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        rest.contains(
+            "the daemon stopped while `new` was running; starting it again to see what was made"
+        ),
+        "{said}{rest}"
+    );
+    assert!(
+        rest.contains("all 3 VM(s) were made and are connected"),
+        "{rest}"
+    );
+    assert!(out.status.success(), "{rest}");
+    for vm in ["k-1", "k-2", "k-3"] {
+        assert!(stdout.contains(vm), "{stdout}");
+    }
+    assert!(env.list().iter().all(|v| v["connected"] == true));
+}

@@ -51,6 +51,10 @@ fn schedules_stop_and_start_on_time_and_never_run_late() {
             "no VM or session named",
         ),
         (vec!["sv"], "name the VM and its stop time"),
+        (
+            vec!["sv", "--stop", "19:00", "--start-days", "Mon"],
+            "--start",
+        ),
     ] {
         let mut all = vec!["schedule"];
         all.extend(args);
@@ -71,25 +75,43 @@ fn schedules_stop_and_start_on_time_and_never_run_late() {
         state(&env, "sv") == "stopped"
     });
 
-    // A start due this minute brings it back (the stop, two hours ago,
-    // stays handled).
-    env.ok(&[
+    // A start due this minute on a day of its own brings it back (the
+    // stop, on tomorrow's weekday only, is days old).
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
+    // 1970-01-01 was a Thursday (Monday-first index 3).
+    let weekday = |days_on: u64| {
+        ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"]
+            [((now / 86400 + days_on + 3) % 7) as usize]
+    };
+    let out = env.ok(&[
         "schedule",
         "sv",
         "--stop",
-        &clock(-120),
+        &clock(0),
+        "--days",
+        weekday(1),
         "--start",
         &clock(0),
+        "--start-days",
+        weekday(0),
         "--tz",
         "UTC",
     ]);
+    assert!(
+        out.contains(&format!(" {}, start ", weekday(1))),
+        "the stop's and the start's days: {out}"
+    );
     env.wait("the scheduled start", WAIT, || {
         state(&env, "sv") == "running"
     });
     let list: serde_json::Value =
         serde_json::from_str(&env.ok(&["schedule", "list", "--json"])).unwrap();
     assert_eq!(list[0]["vm"], "sv");
-    assert_eq!(list[0]["days"], "daily");
+    assert_eq!(list[0]["days"], weekday(1));
+    assert_eq!(list[0]["start_days"], weekday(0));
 
     // The daemon was not running when a stop fell due (its last handled
     // stop is older than that): not run late, reported.
@@ -183,4 +205,99 @@ fn an_idle_vm_is_warned_about_then_deallocated_and_a_used_one_is_not() {
         env.ok(&["autostop", "idle-1", "--off"])
             .contains("no longer")
     );
+}
+
+/// A local VM whose agent's week was idle every night and all weekend:
+/// `cost recommend` (no Azure to ask, and it says so) suggests a weekday
+/// schedule priced at the notional figure of config.toml, and `cost
+/// apply` sets it.
+#[test]
+fn a_local_vm_idle_at_night_gets_a_schedule_suggested_and_applied() {
+    let env = Env::new();
+    env.configure("[cost]\nnotional_per_hour = 0.05\n");
+    env.ok(&["new", "--name", "office"]);
+    env.wait("connected", WAIT, || env.connected("office"));
+    // A week of its figures in this machine's zone: busy 08:00-19:59 on
+    // weekdays, idle otherwise, and busy at this very hour (so its live
+    // figures, written now, agree).
+    let zone = jiff::tz::TimeZone::system();
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64;
+    let local = |t: i64| {
+        jiff::Timestamp::from_second(t)
+            .unwrap()
+            .to_zoned_datetime(zone.clone())
+    };
+    let now_local = local(now);
+    let hour_now = now_local.hour();
+    let weekday_now = now_local.weekday().to_monday_zero_offset();
+    let busy = |t: i64| {
+        let at = local(t);
+        let weekday = at.weekday().to_monday_zero_offset();
+        let in_hours = (8..20).contains(&at.hour());
+        // Now counts as office hours, whatever the clock says.
+        (weekday < 5 && in_hours) || (weekday == weekday_now && at.hour() == hour_now)
+    };
+    {
+        let mut db = Db::open(&env.home().join("state.db")).unwrap();
+        let mut t = now - 7 * 86400 + 300;
+        while t <= now - 3600 {
+            let point = azlin_controller::telemetry::live::Point {
+                cpu: if busy(t) { 30.0 } else { 1.0 },
+                memory_used: 1 << 30,
+                memory_total: 4 << 30,
+                ..Default::default()
+            };
+            db.insert_points(t, &[("office".to_string(), point)])
+                .unwrap();
+            t += 300;
+        }
+    }
+    let out = env.ok(&["cost", "recommend", "--json"]);
+    let recs: serde_json::Value = serde_json::from_str(&out).unwrap();
+    let notes = recs["notes"].to_string();
+    assert!(notes.contains("Azure was not asked"), "{notes}");
+    let list = recs["recommendations"].as_array().unwrap();
+    let rec = list
+        .iter()
+        .find(|r| r["id"] == "schedule:office")
+        .unwrap_or_else(|| panic!("no schedule suggested: {recs:#}"));
+    let change = &rec["change"]["Schedule"];
+    // The hour now was made busy: the night may be cut short by it, but
+    // the weekend rule makes it a weekday schedule whatever the hour.
+    let (stop, start) = (
+        change["stop"].as_str().unwrap(),
+        change["start"].as_str().unwrap(),
+    );
+    assert!(
+        ["days", "start_days"]
+            .iter()
+            .all(|k| change[k] == "Mon,Tue,Wed,Thu,Fri")
+            || change["days"] == "daily",
+        "{rec:#}"
+    );
+    assert!(
+        rec["saving_source"]
+            .as_str()
+            .unwrap()
+            .starts_with("notional"),
+        "{rec:#}"
+    );
+    assert!(rec["currency"].is_null(), "{rec:#}");
+    assert!(rec["saving_per_month"].as_f64().unwrap() > 0.0, "{rec:#}");
+
+    // Applied: the schedule is set, as suggested.
+    let out = env.ok(&["cost", "apply", "schedule:office", "--yes"]);
+    assert!(out.contains("done: schedule office"), "{out}");
+    let set: serde_json::Value =
+        serde_json::from_str(&env.ok(&["schedule", "list", "--json"])).unwrap();
+    assert_eq!(set[0]["vm"], "office");
+    assert_eq!(set[0]["stop"], stop);
+    assert_eq!(set[0]["start"], start);
+    // Applied once: it is no longer suggested.
+    let again: serde_json::Value =
+        serde_json::from_str(&env.ok(&["cost", "recommend", "--json"])).unwrap();
+    assert!(!again.to_string().contains("schedule:office"), "{again:#}");
 }

@@ -213,39 +213,74 @@ pub fn open_regular(dir: &OwnedFd, name: &str) -> Result<File, String> {
     Ok(file)
 }
 
-/// Open (or create) a partial file for writing at its end.
-pub fn open_partial(dir: &OwnedFd, name: &str, owner: Owner) -> Result<File, String> {
+/// Create the partial `name` below `dir`, new (`O_EXCL`: never one that
+/// someone else made first), 0600, for `owner`.
+pub fn create_partial(dir: &OwnedFd, name: &str, owner: Owner) -> Result<File, String> {
     let fd = openat(
         dir,
         name,
-        OFlag::O_WRONLY | OFlag::O_CREAT | OFlag::O_APPEND | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC,
+        OFlag::O_WRONLY | OFlag::O_CREAT | OFlag::O_EXCL | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC,
         Mode::from_bits_truncate(0o600),
     )
     .map_err(|e| format!("cannot write {name:?}: {e}"))?;
     owner.apply(&fd)?;
-    let file = File::from(fd);
-    if !file
-        .metadata()
-        .map_err(|e| e.to_string())?
-        .file_type()
-        .is_file()
-    {
-        return Err(format!("{name:?} is not a regular file"));
+    Ok(File::from(fd))
+}
+
+/// The uid a partial written for `owner` has: `owner`'s when the agent
+/// is root (it chowns), else the agent's own.
+fn writer_uid(owner: Owner) -> Uid {
+    if Uid::effective().is_root() {
+        owner.uid
+    } else {
+        Uid::effective()
     }
-    Ok(file)
+}
+
+/// Whether `st` is a partial this writer may resume: a regular file with
+/// one link, owned by the writing user, writable by no one else. Anything
+/// else may be someone else's (a shared folder like `/tmp`) or have a
+/// handle kept open elsewhere, and is never trusted.
+pub fn is_resumable(st: &FileStat, owner: Owner) -> bool {
+    is_regular(st)
+        && st.st_nlink == 1
+        && st.st_uid == writer_uid(owner).as_raw()
+        && st.st_mode & 0o022 == 0
+}
+
+/// The partial `name` below `dir` opened to read what it holds and then
+/// write at its end, if it [`is_resumable`] (judged on the file opened,
+/// not the name); `None` when it must be discarded.
+pub fn resume_partial(dir: &OwnedFd, name: &str, owner: Owner) -> Result<Option<File>, String> {
+    let fd = match openat(
+        dir,
+        name,
+        OFlag::O_RDWR | OFlag::O_APPEND | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC | OFlag::O_NONBLOCK,
+        Mode::empty(),
+    ) {
+        Ok(fd) => fd,
+        Err(Errno::ENOENT | Errno::ELOOP | Errno::ENXIO | Errno::EISDIR) => return Ok(None),
+        Err(e) => return Err(format!("cannot open {name:?}: {e}")),
+    };
+    let st = nix::sys::stat::fstat(&fd).map_err(|e| format!("cannot look at {name:?}: {e}"))?;
+    Ok(is_resumable(&st, owner).then(|| File::from(fd)))
 }
 
 /// The partial `name` below `dir` opened again for direct (unbuffered)
-/// writes; `None` where the file system does not take them (tmpfs).
-pub fn open_direct(dir: &OwnedFd, name: &str) -> Option<File> {
-    openat(
+/// writes, if it is still `same` file; `None` where the file system does
+/// not take them (tmpfs) or the name now leads elsewhere.
+pub fn open_direct(dir: &OwnedFd, name: &str, same: &File) -> Option<File> {
+    use std::os::unix::fs::MetadataExt;
+    let file = openat(
         dir,
         name,
         OFlag::O_WRONLY | OFlag::O_DIRECT | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC,
         Mode::empty(),
     )
     .ok()
-    .map(File::from)
+    .map(File::from)?;
+    let (a, b) = (file.metadata().ok()?, same.metadata().ok()?);
+    (a.dev() == b.dev() && a.ino() == b.ino()).then_some(file)
 }
 
 #[cfg(test)]
@@ -270,7 +305,7 @@ mod tests {
         std::os::unix::fs::symlink(outside.path(), tmp.path().join("a/b")).unwrap();
         let again = folders.open("a/b", Some(me)).unwrap();
         assert!(Arc::ptr_eq(&a, &again));
-        let f = open_partial(&again, "x", me).unwrap();
+        let f = create_partial(&again, "x", me).unwrap();
         drop(f);
         assert!(tmp.path().join("a/b-moved/x").exists());
         assert!(!outside.path().join("x").exists());

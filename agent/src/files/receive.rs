@@ -183,7 +183,9 @@ async fn take_file(
         scan,
         error: None,
     };
-    let mut sink = Sink::new(written, offset, left, || place::open_direct(&dir, &partial));
+    let mut sink = Sink::new(written, offset, left, |same| {
+        place::open_direct(&dir, &partial, same)
+    });
     // Why the file stopped short, and whether its partial goes too.
     let mut failure = None;
     while left > 0 {
@@ -313,7 +315,7 @@ fn fresh_partial(
     match (place::existing(dir, name), place::existing(dir, &partial)) {
         (Ok(None), Ok(None)) => {
             Some(
-                place::open_partial(dir, &partial, owner).map(|file| Prepared::Write {
+                place::create_partial(dir, &partial, owner).map(|file| Prepared::Write {
                     file,
                     offset: 0,
                     hasher: Box::new(blake3::Hasher::new()),
@@ -355,26 +357,147 @@ fn prepare(dir: &OwnedFd, name: &str, h: &FileHeader, owner: Owner) -> Result<Pr
         }
     }
     let partial = partial_name(name, &h.hash);
-    if let Some(st) = place::existing(dir, &partial)?
-        && (!place::is_regular(&st) || st.st_size as u64 > h.size)
-    {
-        unlinkat(dir, partial.as_str(), UnlinkatFlags::NoRemoveDir)
-            .map_err(|e| format!("cannot remove a stale partial file: {e}"))?;
-    }
     let mut hasher = Box::new(blake3::Hasher::new());
     let mut scan = ContentScan::default();
-    let offset = match place::existing(dir, &partial)? {
-        Some(_) => {
-            let mut f = place::open_regular(dir, &partial)?;
-            content::read_into(&mut f, &mut hasher, Some(&mut scan)).map_err(|e| e.to_string())?
+    // A partial is resumed only when it is one this writer made and no
+    // one else can have a hand in (see `place::is_resumable`); any other
+    // is removed and a new one made, never trusted.
+    let resumed = match place::existing(dir, &partial)? {
+        Some(st) if st.st_size as u64 <= h.size && place::is_resumable(&st, owner) => {
+            place::resume_partial(dir, &partial, owner)?
         }
-        None => 0,
+        _ => None,
     };
-    let file = place::open_partial(dir, &partial, owner)?;
+    let (file, offset) = match resumed {
+        Some(mut f) => {
+            let offset = content::read_into(&mut f, &mut hasher, Some(&mut scan))
+                .map_err(|e| e.to_string())?;
+            (f, offset)
+        }
+        None => {
+            match unlinkat(dir, partial.as_str(), UnlinkatFlags::NoRemoveDir) {
+                Ok(()) | Err(nix::errno::Errno::ENOENT) => {}
+                Err(e) => {
+                    return Err(format!(
+                        "cannot remove a partial file not to be trusted: {e}"
+                    ));
+                }
+            }
+            (place::create_partial(dir, &partial, owner)?, 0)
+        }
+    };
     Ok(Prepared::Write {
         file,
         offset,
         hasher,
         scan,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use std::{
+        io::{Seek, Write},
+        os::unix::fs::{MetadataExt, PermissionsExt},
+    };
+
+    use nix::unistd::{Gid, Uid};
+
+    use super::*;
+
+    fn me() -> Owner {
+        Owner {
+            uid: Uid::effective(),
+            gid: Gid::effective(),
+        }
+    }
+
+    fn header(content: &[u8]) -> FileHeader {
+        FileHeader {
+            rel: "f".into(),
+            size: content.len() as u64,
+            mode: 0o755,
+            mtime_ms: 0,
+            hash: *blake3::hash(content).as_bytes(),
+        }
+    }
+
+    #[test]
+    fn a_partial_someone_else_could_write_is_never_resumed() {
+        let tmp = tempfile::tempdir().unwrap();
+        let dir: OwnedFd = std::fs::File::open(tmp.path()).unwrap().into();
+        let h = header(b"the real content");
+        let partial = tmp.path().join(partial_name("f", &h.hash));
+        // Made first by another hand, world-writable, its handle kept.
+        std::fs::write(&partial, b"the real").unwrap();
+        std::fs::set_permissions(&partial, std::fs::Permissions::from_mode(0o666)).unwrap();
+        let mut kept = std::fs::OpenOptions::new()
+            .write(true)
+            .open(&partial)
+            .unwrap();
+        let planted = std::fs::metadata(&partial).unwrap().ino();
+        let Prepared::Write { file, offset, .. } = prepare(&dir, "f", &h, me()).unwrap() else {
+            panic!("nothing to write");
+        };
+        assert_eq!(offset, 0, "an untrusted partial is not resumed");
+        let made = file.metadata().unwrap();
+        assert_ne!(made.ino(), planted, "a new file, not the planted one");
+        assert_eq!(made.mode() & 0o777, 0o600);
+        // Writes through the kept handle no longer reach it.
+        kept.rewind().unwrap();
+        kept.write_all(b"evil").unwrap();
+        assert_eq!(made.len(), 0);
+        assert_eq!(std::fs::read(&partial).unwrap(), b"");
+
+        // A second name for it (a hard link) makes it untrusted too.
+        drop(file);
+        std::fs::write(&partial, b"the real").unwrap();
+        std::fs::set_permissions(&partial, std::fs::Permissions::from_mode(0o600)).unwrap();
+        std::fs::hard_link(&partial, tmp.path().join("other-name")).unwrap();
+        let Prepared::Write { offset, .. } = prepare(&dir, "f", &h, me()).unwrap() else {
+            panic!("nothing to write");
+        };
+        assert_eq!(offset, 0);
+        assert_eq!(
+            std::fs::read(tmp.path().join("other-name")).unwrap(),
+            b"the real"
+        );
+
+        // One of its own, private, with one link: resumed where it ended.
+        std::fs::remove_file(&partial).unwrap();
+        std::fs::write(&partial, b"the real").unwrap();
+        std::fs::set_permissions(&partial, std::fs::Permissions::from_mode(0o600)).unwrap();
+        let Prepared::Write { offset, .. } = prepare(&dir, "f", &h, me()).unwrap() else {
+            panic!("nothing to write");
+        };
+        assert_eq!(offset, 8);
+    }
+
+    #[test]
+    fn a_partial_owned_by_another_user_is_never_resumed() {
+        if !Uid::effective().is_root() {
+            return; // only root can give a file away
+        }
+        let tmp = tempfile::tempdir().unwrap();
+        let dir: OwnedFd = std::fs::File::open(tmp.path()).unwrap().into();
+        let h = header(b"the real content");
+        let partial = tmp.path().join(partial_name("f", &h.hash));
+        std::fs::write(&partial, b"the real").unwrap();
+        std::fs::set_permissions(&partial, std::fs::Permissions::from_mode(0o600)).unwrap();
+        std::os::unix::fs::chown(&partial, Some(65534), Some(65534)).unwrap();
+        let Prepared::Write { file, offset, .. } = prepare(&dir, "f", &h, me()).unwrap() else {
+            panic!("nothing to write");
+        };
+        assert_eq!(offset, 0);
+        assert_eq!(file.metadata().unwrap().uid(), 0);
+    }
+
+    #[test]
+    fn a_fresh_partial_is_never_one_made_by_another_hand_meanwhile() {
+        let tmp = tempfile::tempdir().unwrap();
+        let dir: OwnedFd = std::fs::File::open(tmp.path()).unwrap().into();
+        std::fs::write(tmp.path().join("p"), b"").unwrap();
+        let err = place::create_partial(&dir, "p", me()).unwrap_err();
+        assert!(err.contains("exists"), "{err}");
+    }
 }

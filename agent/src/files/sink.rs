@@ -112,7 +112,12 @@ impl Sink {
     /// holds `offset` bytes). `direct` opens the same partial with
     /// O_DIRECT, when the file system allows it; it is called only for a
     /// file that gets a thread and starts on a block boundary.
-    pub fn new(w: Written, offset: u64, left: u64, direct: impl FnOnce() -> Option<File>) -> Self {
+    pub fn new(
+        w: Written,
+        offset: u64,
+        left: u64,
+        direct: impl FnOnce(&File) -> Option<File>,
+    ) -> Self {
         let slot = if left >= THREADED_MIN {
             Slot::take()
         } else {
@@ -121,7 +126,10 @@ impl Sink {
         let Some(slot) = slot else {
             return Sink::Inline(w);
         };
-        let direct = offset.is_multiple_of(ALIGN as u64).then(direct).flatten();
+        let direct = offset
+            .is_multiple_of(ALIGN as u64)
+            .then(|| direct(&w.file))
+            .flatten();
         let (blocks, rx) = mpsc::channel(IN_FLIGHT);
         let (spare_tx, spare) = std::sync::mpsc::channel();
         let done =
@@ -294,7 +302,7 @@ mod tests {
             error: None,
         };
         let left = (len - prefix) as u64;
-        let mut sink = Sink::new(w, prefix as u64, left, || direct.flatten());
+        let mut sink = Sink::new(w, prefix as u64, left, |_| direct.flatten());
         if left < THREADED_MIN {
             assert!(matches!(sink, Sink::Inline(_)));
         }
@@ -342,7 +350,7 @@ mod tests {
                 scan: ContentScan::default(),
                 error: None,
             };
-            Sink::new(w, 0, THREADED_MIN, || None)
+            Sink::new(w, 0, THREADED_MIN, |_| None)
         };
         let mut sinks: Vec<Sink> = (0..THREADS + 3).map(sink).collect();
         let threaded = sinks
@@ -376,7 +384,7 @@ mod tests {
         let key = b"-----BEGIN OPENSSH PRIVATE KEY-----";
         // Across the seam of the first two blocks.
         body[BLOCK - 10..BLOCK - 10 + key.len()].copy_from_slice(key);
-        let mut sink = Sink::new(w, 0, body.len() as u64, || None);
+        let mut sink = Sink::new(w, 0, body.len() as u64, |_| None);
         for piece in body.chunks(CHUNK) {
             sink.take(piece);
             sink.ready().await;

@@ -55,6 +55,50 @@ pub struct Webhook {
     pub timeout_ms: u64,
 }
 
+impl Webhook {
+    /// The URL as shown and logged: a password in it (`user:pass@`) and
+    /// its query's values masked, which are where webhook services put
+    /// their secrets; scheme, host and path as they are.
+    pub fn shown_url(&self) -> String {
+        masked_url(&self.url)
+    }
+}
+
+/// `url` with the password of its user part and the values of its query
+/// replaced by `***`.
+pub fn masked_url(url: &str) -> String {
+    let (scheme, rest) = url.split_once("://").unwrap_or(("", url));
+    let (authority, tail) = match rest.find(['/', '?', '#']) {
+        Some(i) => rest.split_at(i),
+        None => (rest, ""),
+    };
+    let authority = match authority.rsplit_once('@') {
+        Some((user, host)) => match user.split_once(':') {
+            Some((name, _)) => format!("{name}:***@{host}"),
+            None => format!("***@{host}"),
+        },
+        None => authority.to_string(),
+    };
+    let tail = match tail.split_once('?') {
+        Some((path, query)) => {
+            let query: Vec<String> = query
+                .split('&')
+                .map(|kv| match kv.split_once('=') {
+                    Some((k, _)) => format!("{k}=***"),
+                    None => kv.to_string(),
+                })
+                .collect();
+            format!("{path}?{}", query.join("&"))
+        }
+        None => tail.to_string(),
+    };
+    if scheme.is_empty() {
+        format!("{authority}{tail}")
+    } else {
+        format!("{scheme}://{authority}{tail}")
+    }
+}
+
 impl BookRule {
     pub fn applies_to(
         &self,
@@ -99,12 +143,17 @@ impl RuleBook {
     }
 
     /// Where an event of `rule` goes; a rule no longer in the book (its
-    /// event arrived late) goes to the log only. Budget, schedule and
-    /// autostop events (the daemon's own) go to every channel.
+    /// event arrived late) goes to the log only. Budget, schedule,
+    /// autostop and failed snapshot events (the daemon's own) go to every
+    /// channel; a scheduled snapshot taken, to the log.
     pub fn channels_of(&self, rule: &str) -> Vec<Channel> {
-        use super::rules_file::{AUTOSTOP, BUDGET, SCHEDULE};
-        if [BUDGET, SCHEDULE, AUTOSTOP].contains(&rule) {
+        use super::rules_file::{AUTOSTOP, BUDGET, SCHEDULE, SNAPSHOT, SNAPSHOT_FAILED};
+        if [BUDGET, SCHEDULE, AUTOSTOP, SNAPSHOT_FAILED].contains(&rule) {
             return self.all_channels();
+        }
+        // A snapshot taken as scheduled is history, not news.
+        if rule == SNAPSHOT {
+            return vec![Channel::Log];
         }
         if rule == super::rules_file::AGENT_LOST {
             return self
@@ -116,5 +165,28 @@ impl RuleBook {
             .iter()
             .find(|r| r.rule.name == rule)
             .map_or_else(|| vec![Channel::Log], |r| r.channels.clone())
+    }
+}
+
+#[cfg(test)]
+mod masking_tests {
+    use super::masked_url;
+
+    #[test]
+    fn passwords_and_query_values_are_masked() {
+        assert_eq!(
+            masked_url("https://bot:s3cret@hooks.example.com/alerts?token=abc&x=1"),
+            "https://bot:***@hooks.example.com/alerts?token=***&x=***"
+        );
+        assert_eq!(
+            masked_url("https://tok@hooks.example.com/a"),
+            "https://***@hooks.example.com/a"
+        );
+        assert_eq!(
+            masked_url("http://127.0.0.1:8080/hook"),
+            "http://127.0.0.1:8080/hook"
+        );
+        // An @ in the path is not a user part.
+        assert_eq!(masked_url("https://h.example/a@b"), "https://h.example/a@b");
     }
 }

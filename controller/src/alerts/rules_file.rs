@@ -70,6 +70,10 @@ pub const BUDGET: &str = "budget";
 pub const SCHEDULE: &str = "schedule";
 /// The daemon's idle autostop warnings and stops; reserved likewise.
 pub const AUTOSTOP: &str = "autostop";
+/// A scheduled snapshot taken (and what was pruned); reserved likewise.
+pub const SNAPSHOT: &str = "snapshot";
+/// A scheduled snapshot that failed; reserved likewise.
+pub const SNAPSHOT_FAILED: &str = "snapshot-failed";
 pub const DISK_FULL: &str = "disk-full";
 pub const TMUX_SESSION_ENDED: &str = "tmux-session-ended";
 pub const PROCESS_EXITED: &str = "process-exited";
@@ -386,7 +390,16 @@ fn build(file: File, notification_command: Option<&str>) -> Result<RuleBook, Loc
         let name = entry.name.get_ref();
         alert::check_rule_name(name).map_err(|e| at(&entry.name, e.to_string()))?;
         if builtin_names.iter().any(|b| b == name)
-            || [AGENT_LOST, PROCESS_EXITED, BUDGET, SCHEDULE, AUTOSTOP].contains(&name.as_str())
+            || [
+                AGENT_LOST,
+                PROCESS_EXITED,
+                BUDGET,
+                SCHEDULE,
+                AUTOSTOP,
+                SNAPSHOT,
+                SNAPSHOT_FAILED,
+            ]
+            .contains(&name.as_str())
             || name.starts_with("process-exited-")
         {
             return Err(at(

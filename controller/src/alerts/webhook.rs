@@ -59,8 +59,9 @@ impl Sender {
         Ok(Self { client, hook })
     }
 
-    pub fn url(&self) -> &str {
-        &self.hook.url
+    /// The URL as logs may show it ([`Webhook::shown_url`]).
+    pub fn shown_url(&self) -> String {
+        self.hook.shown_url()
     }
 
     /// Deliver one body, retrying as the module docs say.
@@ -91,9 +92,26 @@ impl Sender {
     }
 }
 
+/// `text` with anything that looks like a URL masked.
+fn masked_url_in(text: &str) -> String {
+    text.split(' ')
+        .map(|w| {
+            if w.contains("://") {
+                // Punctuation after the URL is not part of it.
+                let core = w.trim_end_matches([')', ']', ',', '.', ';', ':']);
+                format!("{}{}", super::book::masked_url(core), &w[core.len()..])
+            } else {
+                w.to_string()
+            }
+        })
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
 impl Verdict {
     fn noting(self, e: &reqwest::Error) -> Self {
-        tracing::debug!("webhook attempt failed: {e}");
+        // Not the URL: it may hold a secret (see `Webhook::shown_url`).
+        tracing::debug!("webhook attempt failed: {}", masked_url_in(&e.to_string()));
         self
     }
 }
@@ -101,6 +119,14 @@ impl Verdict {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn urls_in_an_error_are_masked() {
+        assert_eq!(
+            masked_url_in("error sending request for url (https://u:pw@h.example/x?k=v)"),
+            "error sending request for url (https://u:***@h.example/x?k=***)"
+        );
+    }
 
     #[test]
     fn statuses_are_judged_as_a_webhook_sender_should() {

@@ -88,6 +88,41 @@ pub fn query_url(endpoint: &str, region: &str, size: &str, currency: &str) -> St
     )
 }
 
+/// The query for Premium Files' provisioned LRS meter in one region.
+pub fn files_query_url(endpoint: &str, region: &str, currency: &str) -> String {
+    let filter = format!(
+        "serviceName eq 'Storage' and armRegionName eq '{}' and productName eq 'Premium Files' \
+         and skuName eq 'Premium LRS' and priceType eq 'Consumption'",
+        region.to_ascii_lowercase()
+    );
+    format!(
+        "{}/api/retail/prices?currencyCode={}&$filter={}",
+        endpoint.trim_end_matches('/'),
+        encode(&format!("'{currency}'")),
+        encode(&filter)
+    )
+}
+
+/// The price of a provisioned GB a month of a Premium (LRS) file share in
+/// `region` among `items`: the `Premium LRS Provisioned` meter (not
+/// snapshots, not burst), by the GB (or GiB) a month.
+pub fn premium_files_per_gb_month(items: &[PriceItem], region: &str) -> Option<f64> {
+    items
+        .iter()
+        .filter(|i| {
+            i.kind.eq_ignore_ascii_case("Consumption")
+                && i.arm_region_name.eq_ignore_ascii_case(region)
+                && i.product_name.eq_ignore_ascii_case("Premium Files")
+                && i.meter_name.eq_ignore_ascii_case("Premium LRS Provisioned")
+                && matches!(
+                    i.unit_of_measure.to_ascii_lowercase().as_str(),
+                    "1 gb/month" | "1 gib/month"
+                )
+        })
+        .min_by_key(|i| i.is_primary_meter_region != Some(true))
+        .map(|i| i.retail_price)
+}
+
 /// The pay-as-you-go Linux price per hour of `size` in `region` among
 /// `items`: a `Consumption` meter by the hour, not Windows, not Spot, not
 /// Low Priority. When several remain, the primary meter region's.
@@ -111,17 +146,13 @@ pub fn pay_as_you_go_linux(items: &[PriceItem], region: &str, size: &str) -> Opt
     fitting.first().map(|i| i.retail_price)
 }
 
-/// Every item of the query for `size` in `region`, following
-/// `NextPageLink`; throttling and server errors are retried as
+/// Every item of the query at `url` (one of this module's `*query_url`),
+/// following `NextPageLink`; throttling and server errors are retried as
 /// [`retry`] says.
-pub async fn fetch(
+pub async fn fetch_url(
     http: &reqwest::Client,
-    endpoint: &str,
-    region: &str,
-    size: &str,
-    currency: &str,
+    mut url: String,
 ) -> Result<Vec<PriceItem>, PriceError> {
-    let mut url = query_url(endpoint, region, size, currency);
     let mut items = Vec::new();
     for _ in 0..MAX_PAGES {
         let page = get(http, &url).await?;

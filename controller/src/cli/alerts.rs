@@ -35,11 +35,13 @@ pub fn show(home: &Home, history: u32, json: bool) -> Result<()> {
         view.channels.join(", ")
     );
     println!("in force: {}", view.rules.join(", "));
+    // As every command shows a VM: `main (dev-1)`.
     let display = |vm: &str| {
-        view.session_names
-            .get(vm)
-            .cloned()
-            .unwrap_or_else(|| vm.to_string())
+        crate::ipc::VmName {
+            vm: vm.to_string(),
+            session_name: view.session_names.get(vm).cloned(),
+        }
+        .labelled()
     };
     println!();
     if view.active.is_empty() {

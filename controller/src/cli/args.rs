@@ -263,6 +263,40 @@ pub enum Command {
     /// with --by-vm by VM with everything it owns; this month so far by
     /// default. `cost history` shows the kept days and their trend.
     Cost(CostArgs),
+    /// Shared NFS 4.1 storage for the VMs (Azure Files Premium, reachable
+    /// only from azlin's subnet): create, list, status, delete.
+    Storage {
+        #[command(subcommand)]
+        action: StorageAction,
+    },
+    /// New VMs made from one as it is now, in parallel: each a new
+    /// identity (agent key and certificate, join token, SSH host keys,
+    /// name) with the source's home less its secrets (the files `cp`
+    /// blocks). The source keeps running.
+    Clone {
+        src: String,
+        /// Default: SRC-clone (SRC-clone-1 … with several).
+        #[arg(long)]
+        name: Option<String>,
+        #[arg(long, default_value_t = 1, value_name = "K")]
+        num_replicas: u32,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Named sets of `new` choices (~/.azlin/templates/NAME.toml) for
+    /// `azlin new --template NAME`: create, list, show, delete.
+    Template {
+        #[command(subcommand)]
+        action: TemplateAction,
+    },
+    /// Point-in-time copies of a VM (docker: an image taken while the
+    /// agent holds the VM still; local: a copy of its home), restored in
+    /// place with the VM's agent identity kept: create, list, delete,
+    /// restore.
+    Snapshot {
+        #[command(subcommand)]
+        action: SnapshotAction,
+    },
     /// A VM's power schedule, run by the daemon: stop (and start) at a
     /// time of day on some days in a time zone. A daily stop of an Azure
     /// VM is also written to Azure's own auto-shutdown, so it happens
@@ -407,6 +441,217 @@ pub enum AutostopAction {
     },
 }
 
+#[derive(Debug, Subcommand)]
+pub enum StorageAction {
+    /// Make a storage and its NFS share `home`, locked down: root
+    /// squashed, no public access, reachable only from azlin's subnet.
+    /// Again for one that exists brings it to that (idempotent).
+    Create {
+        /// 3-24 lower-case letters and digits, unique across Azure.
+        name: String,
+        /// Provisioned size, GiB (Premium: 100 to 102400; billed by it).
+        #[arg(long, default_value_t = 100, value_name = "GIB")]
+        size: u32,
+        /// Premium (NFS 4.1 needs it; Standard is refused, saying why).
+        #[arg(long, default_value = "Premium")]
+        tier: String,
+        /// Where (default: default_provider in config.toml, else azure).
+        #[arg(long)]
+        provider: Option<String>,
+        #[arg(long)]
+        json: bool,
+        #[command(flatten)]
+        scope: AzureScope,
+    },
+    /// Every storage azlin made: size, use, who may reach it, price.
+    List {
+        #[arg(long)]
+        provider: Option<String>,
+        #[arg(long)]
+        json: bool,
+        #[command(flatten)]
+        scope: AzureScope,
+    },
+    /// One storage.
+    Status {
+        name: String,
+        #[arg(long)]
+        provider: Option<String>,
+        #[arg(long)]
+        json: bool,
+        #[command(flatten)]
+        scope: AzureScope,
+    },
+    /// Mount a storage on a VM through its agent (no SSH): at --path
+    /// (default /mnt/NAME), NFS 4.1, with an /etc/fstab line so it comes
+    /// back after a reboot. The VM's provider's storage.
+    Mount {
+        name: String,
+        #[arg(long)]
+        vm: String,
+        #[arg(long, value_name = "DIR")]
+        path: Option<String>,
+    },
+    /// Unmount exactly that storage from the VM and remove its /etc/fstab
+    /// line; a busy mount is named with the processes holding it.
+    Unmount {
+        name: String,
+        #[arg(long)]
+        vm: String,
+        #[arg(long, value_name = "DIR")]
+        path: Option<String>,
+    },
+    /// Delete a storage and every file on it (asks on a terminal).
+    Delete {
+        name: String,
+        #[arg(long)]
+        provider: Option<String>,
+        /// Say what would be deleted; delete nothing.
+        #[arg(long)]
+        dry_run: bool,
+        /// Delete without asking (needed without a terminal).
+        #[arg(long, short = 'y')]
+        yes: bool,
+        /// Delete even while VMs have it mounted, or cannot be asked.
+        #[arg(long)]
+        force: bool,
+        #[command(flatten)]
+        scope: AzureScope,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum TemplateAction {
+    /// Make a template from these choices (checked as `new` would).
+    Create {
+        name: String,
+        #[arg(long)]
+        provider: Option<String>,
+        #[arg(long)]
+        size: Option<String>,
+        #[arg(long, visible_alias = "location")]
+        region: Option<String>,
+        #[arg(long)]
+        image: Option<String>,
+        #[arg(long)]
+        admin_user: Option<String>,
+        #[arg(long, value_name = "GB")]
+        disk_size: Option<u32>,
+        #[arg(long = "tag", value_name = "KEY=VALUE")]
+        tags: Vec<String>,
+        #[arg(long)]
+        no_dev_tools: bool,
+        #[arg(long, value_name = "STORAGE")]
+        nfs_storage: Option<String>,
+        /// A #cloud-config file, kept in the template and merged after
+        /// azlin's parts when a VM is made from it.
+        #[arg(long, value_name = "FILE")]
+        cloud_init_extra: Option<std::path::PathBuf>,
+        /// Replace a template of that name.
+        #[arg(long)]
+        force: bool,
+    },
+    /// The templates there are.
+    List {
+        #[arg(long)]
+        json: bool,
+    },
+    /// One template, as its file holds it.
+    Show {
+        name: String,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Delete a template (asks on a terminal).
+    Delete {
+        name: String,
+        #[arg(long)]
+        dry_run: bool,
+        #[arg(long, short = 'y')]
+        yes: bool,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum SnapshotAction {
+    /// Take a snapshot of a VM now (running or stopped).
+    Create {
+        vm: String,
+        /// Default: VM-YYYYMMDD-HHMMSS (UTC).
+        #[arg(long)]
+        name: Option<String>,
+        #[arg(long)]
+        json: bool,
+        #[command(flatten)]
+        scope: AzureScope,
+    },
+    /// The snapshots azlin keeps (of one VM, when named), oldest first.
+    List {
+        vm: Option<String>,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Delete a snapshot (asks on a terminal).
+    Delete {
+        name: String,
+        /// Say what would be deleted; delete nothing.
+        #[arg(long)]
+        dry_run: bool,
+        /// Delete without asking (needed without a terminal).
+        #[arg(long, short = 'y')]
+        yes: bool,
+    },
+    /// Put a VM back to one of its snapshots: what it ran on is set aside
+    /// (kept unless --delete-old) and it starts again with its agent
+    /// identity as it is now, no new enrollment (asks on a terminal).
+    Restore {
+        vm: String,
+        name: String,
+        /// Say what would happen; change nothing.
+        #[arg(long)]
+        dry_run: bool,
+        /// Delete what the VM ran on before instead of keeping it.
+        #[arg(long)]
+        delete_old: bool,
+        /// Restore without asking (needed without a terminal).
+        #[arg(long, short = 'y')]
+        yes: bool,
+        #[command(flatten)]
+        scope: AzureScope,
+    },
+    /// Snapshots taken by the daemon, with no command from you: every
+    /// --every, keeping the newest --keep it took (one missed while the
+    /// daemon was down is taken when it starts). `snapshot schedule
+    /// list`, `snapshot schedule clear VM`.
+    Schedule(SnapshotScheduleArgs),
+}
+
+/// `azlin snapshot schedule`'s flags.
+#[derive(clap::Args, Debug)]
+#[command(args_conflicts_with_subcommands = true)]
+pub struct SnapshotScheduleArgs {
+    #[command(subcommand)]
+    pub action: Option<SnapshotScheduleAction>,
+    pub vm: Option<String>,
+    /// How often: 1d, 6h, 30m (at least 10s).
+    #[arg(long)]
+    pub every: Option<String>,
+    /// How many of the snapshots it took to keep (1 to 100).
+    #[arg(long, default_value_t = 7)]
+    pub keep: u32,
+}
+
+#[derive(clap::Subcommand, Debug)]
+pub enum SnapshotScheduleAction {
+    /// Every VM's snapshot schedule.
+    List {
+        #[arg(long)]
+        json: bool,
+    },
+    /// Remove a VM's snapshot schedule (the snapshots it took are kept).
+    Clear { vm: String },
+}
+
 /// `azlin schedule`'s flags.
 #[derive(clap::Args, Debug)]
 #[command(args_conflicts_with_subcommands = true)]
@@ -423,6 +668,10 @@ pub struct ScheduleArgs {
     /// Mon-Fri, Sat,Sun, Mon,Wed,Fri or daily.
     #[arg(long, default_value = "daily")]
     pub days: String,
+    /// The start's days, when not --days (a weekend off: --days Fri
+    /// --start-days Mon).
+    #[arg(long, value_name = "DAYS", requires = "start")]
+    pub start_days: Option<String>,
     /// An IANA zone such as Europe/London (default: this machine's).
     #[arg(long)]
     pub tz: Option<String>,
@@ -559,6 +808,12 @@ pub enum BudgetAction {
         /// Where Azure's budget e-mails go (with --azure; repeatable).
         #[arg(long = "email", value_name = "ADDRESS")]
         emails: Vec<String>,
+        /// How long a stop threshold's notice comes before the VMs are
+        /// deallocated (default 10m, or the budget's own; 0: at once).
+        /// Raising the budget above the spend, or clearing it, in between
+        /// calls the stop off.
+        #[arg(long, value_name = "WAIT")]
+        stop_grace: Option<String>,
         #[arg(long)]
         whole_subscription: bool,
         #[command(flatten)]
@@ -610,6 +865,20 @@ pub struct NewArgs {
     /// agent (git, docker, Python, Node, Rust, gh, az).
     #[arg(long)]
     pub no_dev_tools: bool,
+    /// Put the VM user's home on this shared storage (`azlin storage
+    /// create`): checked before the VM is made, mounted by its agent at
+    /// first boot, the skeleton copied in only when the share is empty.
+    #[arg(long, value_name = "STORAGE")]
+    pub nfs_storage: Option<String>,
+    /// Start from template NAME (`azlin template create`); flags given
+    /// here win over it.
+    #[arg(long, value_name = "NAME")]
+    pub template: Option<String>,
+    /// Your own #cloud-config, merged after azlin's parts (its runcmd,
+    /// write_files, packages, bootcmd and users after azlin's; a key
+    /// azlin sets is refused). docker and Azure VMs.
+    #[arg(long, value_name = "FILE")]
+    pub cloud_init_extra: Option<std::path::PathBuf>,
     /// Azure: the subscription (else [azure] subscription, else
     /// AZURE_SUBSCRIPTION_ID, else the Azure CLI's default).
     #[arg(long)]

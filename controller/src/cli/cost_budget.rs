@@ -23,6 +23,7 @@ pub fn run(home: &Home, action: BudgetAction) -> Result<()> {
             azure,
             emails,
             whole_subscription,
+            stop_grace,
             scope,
         } => {
             let view = Client::connect_or_start(home)?
@@ -34,6 +35,7 @@ pub fn run(home: &Home, action: BudgetAction) -> Result<()> {
                         azure,
                         emails,
                         whole_subscription,
+                        stop_grace,
                     },
                     |_, _| {},
                 )?;
@@ -92,6 +94,12 @@ fn show(v: &BudgetView) {
     }
     if !v.crossed.is_empty() {
         println!("reached: {}", v.crossed.join(" "));
+    }
+    if let Some(at) = &v.stop_due {
+        println!(
+            "stop pending: azlin's VMs here are deallocated at {at}, unless the budget is raised \
+             or cleared before"
+        );
     }
     match &v.exceeds_on {
         Some(day) => println!("it will exceed on {day} ({})", v.forecast_source),

@@ -36,7 +36,10 @@ pub fn run(home: &Home, action: CostAction) -> Result<()> {
             if json {
                 println!("{}", serde_json::to_string_pretty(&recs)?);
             } else {
-                show(&recs);
+                show(&recs.recommendations);
+                for note in &recs.notes {
+                    println!("note: {note}");
+                }
             }
             Ok(())
         }

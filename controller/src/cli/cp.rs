@@ -2,6 +2,7 @@
 //! VMs over their agents' connections. Every file left out is listed with the reason
 //! (secret, noise, excluded, failed), never silently.
 
+use super::terminal_text::shown;
 use std::{io::IsTerminal, path::PathBuf};
 
 use anyhow::{Result, bail};
@@ -92,13 +93,13 @@ pub fn run(home: &Home, args: CpArgs) -> Result<u8> {
                 bar.set_position(done);
             }
             Reply::CopyProgress { .. } => {}
-            Reply::Progress { message, .. } => eprintln!("{message}"),
+            Reply::Progress { message, .. } => eprintln!("{}", shown(&message)),
             Reply::Ok(bytes) => break Conversation::decode::<CopyReport>(&bytes)?,
             Reply::Err { message, .. } => {
                 if let Some(bar) = &bar {
                     bar.abandon();
                 }
-                bail!("{message}");
+                bail!("{}", shown(&message));
             }
             _ => bail!("the daemon answered something else; run `azlin daemon stop` and retry"),
         }
@@ -176,7 +177,8 @@ fn fetch(home: &Home, args: &CpArgs, sources: Vec<(String, String)>, dest: Endpo
             rename,
             requested_by: requested_by(),
         };
-        let report = Client::connect_or_start(home)?.call(Fetch(spec), |_, m| eprintln!("{m}"))?;
+        let report =
+            Client::connect_or_start(home)?.call(Fetch(spec), |_, m| eprintln!("{}", shown(m)))?;
         let shown = match &dest {
             Endpoint::Local(_) => "local".to_string(),
             Endpoint::Vm { vm, .. } => vm.clone(),
@@ -204,7 +206,12 @@ fn print_dry_run(vm: &str, plan: &plan::Plan, json: bool) -> Result<u8> {
         return Ok(0);
     }
     for f in &plan.files {
-        println!("{} → {vm}:{}/{}", f.local.display(), plan.root, f.rel);
+        println!(
+            "{} → {vm}:{}/{}",
+            shown(&f.local.to_string_lossy()),
+            shown(&plan.root),
+            shown(&f.rel)
+        );
     }
     print_left_out(&plan.blocked, &plan.skipped, &[]);
     println!("(dry run: {} file(s) would be sent)", plan.files.len());
@@ -237,7 +244,7 @@ fn print_report(vm: &str, r: &CopyReport, json: bool) -> Result<()> {
     };
     println!(
         "{vm}:{}: {} file(s) sent ({}){resumed}, {} unchanged",
-        r.root,
+        shown(&r.root),
         r.sent,
         super::figures::bytes(r.bytes),
         r.unchanged
@@ -251,13 +258,13 @@ fn print_left_out(
     failed: &[(String, String)],
 ) {
     for (path, why) in blocked {
-        eprintln!("blocked {path}: {why}");
+        eprintln!("blocked {}: {}", shown(path), shown(why));
     }
     for (path, why) in skipped {
-        eprintln!("skipped {path}: {why}");
+        eprintln!("skipped {}: {}", shown(path), shown(why));
     }
     for (path, why) in failed {
-        eprintln!("failed  {path}: {why}");
+        eprintln!("failed  {}: {}", shown(path), shown(why));
     }
 }
 
@@ -289,7 +296,7 @@ pub fn sync(
             plan,
             requested_by: requested_by(),
         },
-        |_, m| eprintln!("{m}"),
+        |_, m| eprintln!("{}", shown(m)),
     )?;
     let mut failed = false;
     if json {
@@ -327,7 +334,7 @@ pub fn sync(
             Err(e) => {
                 failed = true;
                 if !json {
-                    eprintln!("{}: failed: {e}", r.vm);
+                    eprintln!("{}: failed: {}", r.vm, shown(e));
                 }
             }
         }

@@ -32,13 +32,17 @@ pub enum DaemonAction {
 pub fn run(home: &Home, action: DaemonAction) -> Result<()> {
     match action {
         DaemonAction::Run => {
+            // Cleaned and rotated (`azlin_protocol::log_file`): peers'
+            // strings reach this log.
+            let log = azlin_protocol::log_file::LogWriter::from_env()
+                .map_err(|e| anyhow::anyhow!("cannot open the daemon's log file: {e}"))?;
             tracing_subscriber::fmt()
                 .with_env_filter(
                     tracing_subscriber::EnvFilter::try_from_env("AZLIN_LOG")
                         .unwrap_or_else(|_| "info".into()),
                 )
-                .with_writer(std::io::stderr)
-                .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+                .with_writer(move || log.clone())
+                .with_ansi(false)
                 .init();
             crate::daemon::run(home.clone())
         }
@@ -69,6 +73,9 @@ pub fn run(home: &Home, action: DaemonAction) -> Result<()> {
                             info.certificates_issued,
                             info.listen.as_deref().unwrap_or("no (agents are dialled)")
                         );
+                        if let Some(e) = &info.config_error {
+                            println!("config: NOT in force: {e}; the last good settings are");
+                        }
                     }
                     Ok(())
                 }

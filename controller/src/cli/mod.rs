@@ -5,6 +5,7 @@ mod adopt;
 mod alerts;
 mod args;
 mod autostop;
+mod clone;
 mod connect;
 mod cost;
 mod cost_budget;
@@ -20,7 +21,11 @@ mod new_progress;
 mod ps;
 mod render;
 mod schedule;
+mod snapshot;
 mod ssh;
+mod storage;
+mod template;
+mod terminal_text;
 pub mod top;
 pub mod updates;
 mod usage;
@@ -245,6 +250,8 @@ fn ask_in<C: Call>(home: &Home, request: C, scope: args::AzureScope) -> Result<C
 
 fn run(cli: Cli) -> Result<u8> {
     let home = Home::from_env()?;
+    // A home others may write is refused before any command uses it.
+    home.check_owned()?;
     // Every command depends on config.toml (the daemon runs by it), so a
     // broken one is said at once, FILE:LINE:COLUMN, even while a daemon
     // started from the last good one is running. Only stopping the daemon
@@ -364,6 +371,15 @@ fn run_command(home: &Home, config: &Config, command: Command) -> Result<()> {
         }
         Command::Cost(args) => cost::run(&home, args),
         Command::Schedule(args) => schedule::run(&home, args),
+        Command::Storage { action } => storage::run(&home, action),
+        Command::Snapshot { action } => snapshot::run(&home, action),
+        Command::Template { action } => template::run(&home, action),
+        Command::Clone {
+            src,
+            name,
+            num_replicas,
+            json,
+        } => clone::run(&home, src, name, num_replicas, json),
         Command::Autostop(args) => autostop::run(&home, args),
         Command::Keepalive { vm, duration } => done(Client::connect_or_start(&home)?.call(
             crate::ipc::autostop::Keepalive { vm, for_: duration },

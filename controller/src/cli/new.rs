@@ -5,22 +5,53 @@
 //! price is shown and nothing asked), then make them (`New`), showing each
 //! VM's stages as they end.
 
-use anyhow::{Result, bail};
+use anyhow::{Context, Result, bail};
 
 use super::{args::NewArgs, new_progress, render};
 use crate::{
     config::Config,
     home::Home,
     ipc::{
-        client::Client,
+        client::{Client, DaemonGone},
         new::{Machine, New, NewPlan, NewReply, PlanNew},
-        vms::Price,
+        vms::{List, Price, VmView},
     },
     provider::Kind,
     state::ConnectMode,
 };
 
+/// `args` with what template `--template` names filled in where no flag
+/// was given, and `--cloud-init-extra` read (a flag's file wins).
+fn with_template(home: &Home, mut args: NewArgs) -> Result<(NewArgs, Option<String>)> {
+    let mut extra = None;
+    if let Some(name) = &args.template {
+        let t = crate::template::Template::load(home, name)?;
+        args.provider = args.provider.or(t.provider);
+        args.size = args.size.or(t.size);
+        args.region = args.region.or(t.region);
+        args.image = args.image.or(t.image);
+        args.admin_user = args.admin_user.or(t.admin_user);
+        args.disk_size = args.disk_size.or(t.disk_size);
+        args.no_dev_tools |= t.no_dev_tools;
+        args.nfs_storage = args.nfs_storage.or(t.nfs_storage);
+        // The template's tags first: a --tag of the same key wins.
+        let mut tags: Vec<String> = t.tags.iter().map(|(k, v)| format!("{k}={v}")).collect();
+        tags.append(&mut args.tags);
+        args.tags = tags;
+        extra = t.cloud_init_extra;
+    }
+    if let Some(file) = &args.cloud_init_extra {
+        let text = std::fs::read_to_string(file)
+            .with_context(|| format!("cannot read {}", file.display()))?;
+        azlin_cloud_init::extra::parse(&text)
+            .map_err(|e| anyhow::anyhow!("{} is refused: {e}", file.display()))?;
+        extra = Some(text);
+    }
+    Ok((args, extra))
+}
+
 pub fn run(home: &Home, config: &Config, args: NewArgs) -> Result<()> {
+    let (args, cloud_init_extra) = with_template(home, args)?;
     let provider = match args.provider {
         Some(p) => p,
         None => {
@@ -34,11 +65,12 @@ pub fn run(home: &Home, config: &Config, args: NewArgs) -> Result<()> {
             })
         }
     };
-    let tags = args
-        .tags
-        .iter()
-        .map(|t| crate::state::tags::parse_tag(t))
-        .collect::<Result<Vec<_>>>()?;
+    let mut tags: Vec<(String, String)> = Vec::new();
+    for t in &args.tags {
+        let (key, value) = crate::state::tags::parse_tag(t)?;
+        tags.retain(|(k, _)| *k != key);
+        tags.push((key, value));
+    }
     let machine = Machine {
         size: args.size,
         region: args.region,
@@ -75,6 +107,8 @@ pub fn run(home: &Home, config: &Config, args: NewArgs) -> Result<()> {
     let request = New {
         tags,
         no_dev_tools: args.no_dev_tools,
+        nfs_storage: args.nfs_storage,
+        cloud_init_extra,
         provider,
         name: args.name,
         pool: args.pool,
@@ -86,10 +120,18 @@ pub fn run(home: &Home, config: &Config, args: NewArgs) -> Result<()> {
         machine,
     };
     let mut progress = new_progress::NewProgress::new();
+    let since = crate::state::now_unix() - 1;
+    let (pool, provider) = (request.pool, request.provider.clone());
     let answer = Client::connect_or_start(home)?
         .targeting(target)
         .call(request, |vm, message| progress.stage(vm, message));
     progress.end();
+    let answer = match answer {
+        Err(e) if e.downcast_ref::<DaemonGone>().is_some() => {
+            return after_daemon_lost(home, &provider, since, pool, args.json, e);
+        }
+        other => other,
+    };
     match answer? {
         NewReply::Created(vms) => render::vms(&vms, args.json),
         NewReply::Joined {
@@ -98,6 +140,69 @@ pub fn run(home: &Home, config: &Config, args: NewArgs) -> Result<()> {
             vms,
         } => render::joined(&controller, &ca_pem, &vms, args.json),
     }
+}
+
+/// The daemon went away while making VMs (stopped, or killed): start it
+/// again and say what exists of what this `new` made (the VMs of the
+/// provider made since it began), waiting a little for their agents,
+/// rather than only that the connection was lost. Success only when all
+/// `pool` VMs exist and are connected.
+fn after_daemon_lost(
+    home: &Home,
+    provider: &str,
+    since: i64,
+    pool: u32,
+    json: bool,
+    lost: anyhow::Error,
+) -> Result<()> {
+    tracing::debug!("new: {lost}");
+    eprintln!(
+        "azlin: the daemon stopped while `new` was running; starting it again to see what was made"
+    );
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    let made = loop {
+        // The daemon starting again may itself be in the way of one that
+        // another command started meanwhile: asked again until the end.
+        let asked =
+            Client::connect_or_start(home).and_then(|c| c.call(List { cloud: false }, |_, _| {}));
+        let made: Vec<VmView> = match asked {
+            Ok(list) => list
+                .into_iter()
+                .filter(|v| v.provider == provider && v.created_at >= since)
+                .collect(),
+            Err(e) if std::time::Instant::now() > deadline => return Err(e),
+            Err(_) => {
+                std::thread::sleep(std::time::Duration::from_millis(500));
+                continue;
+            }
+        };
+        let settled = made.len() >= pool as usize && made.iter().all(|v| v.connected);
+        if settled || std::time::Instant::now() > deadline {
+            break made;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(500));
+    };
+    render::vms(&made, json)?;
+    let late: Vec<&str> = made
+        .iter()
+        .filter(|v| !v.connected)
+        .map(|v| v.name.as_str())
+        .collect();
+    if made.len() >= pool as usize && late.is_empty() {
+        eprintln!("azlin: all {pool} VM(s) were made and are connected");
+        return Ok(());
+    }
+    let mut why = format!(
+        "the daemon stopped while `new` was running: {} of {pool} VM(s) exist",
+        made.len()
+    );
+    if !late.is_empty() {
+        why.push_str(&format!(
+            "; not connected: {} (`azlin kill VM` removes a half-made one)",
+            late.join(", ")
+        ));
+    }
+    bail!("{why}")
 }
 
 /// `$0.0960/h ($70.08/month)`.

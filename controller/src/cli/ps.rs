@@ -33,8 +33,12 @@ pub fn print(tables: &[ProcessTable], json: bool) -> Result<bool> {
         let out: Vec<serde_json::Value> = tables
             .iter()
             .map(|t| match &t.result {
-                Ok(list) => serde_json::json!({"vm": t.vm, "processes": list, "error": null}),
-                Err(e) => serde_json::json!({"vm": t.vm, "processes": null, "error": e}),
+                Ok(list) => serde_json::json!({
+                    "vm": t.vm, "session_name": t.session_name, "processes": list, "error": null,
+                }),
+                Err(e) => serde_json::json!({
+                    "vm": t.vm, "session_name": t.session_name, "processes": null, "error": e,
+                }),
             })
             .collect();
         println!("{}", serde_json::to_string_pretty(&out)?);
@@ -43,10 +47,15 @@ pub fn print(tables: &[ProcessTable], json: bool) -> Result<bool> {
     let header = ["VM", "PID", "USER", "%CPU", "MEM", "COMMAND"].map(String::from);
     let mut rows = Vec::new();
     for t in tables {
+        let name = crate::ipc::VmName {
+            vm: t.vm.clone(),
+            session_name: t.session_name.clone(),
+        }
+        .labelled();
         match &t.result {
             Ok(list) => rows.extend(list.iter().map(|p| {
                 [
-                    t.vm.clone(),
+                    name.clone(),
                     p.pid.to_string(),
                     p.user.clone(),
                     format!("{:.1}", p.cpu_percent),
@@ -54,7 +63,7 @@ pub fn print(tables: &[ProcessTable], json: bool) -> Result<bool> {
                     p.command.clone(),
                 ]
             })),
-            Err(e) => eprintln!("azlin: {}: {e}", t.vm),
+            Err(e) => eprintln!("azlin: {name}: {e}"),
         }
     }
     if !rows.is_empty() {

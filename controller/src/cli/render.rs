@@ -1,5 +1,6 @@
 //! Printing VMs for people (tables) and scripts (`--json`).
 
+use super::terminal_text::shown;
 use std::io::IsTerminal;
 
 use anyhow::Result;
@@ -126,9 +127,18 @@ pub fn aligned<const N: usize>(header: &[String; N], rows: &[[String; N]]) -> St
     out
 }
 
+/// A VM as machine output shows it: every field, and `vm` (its name)
+/// beside `session_name`, as every command's JSON names a VM.
+fn vm_json(v: &VmView) -> Result<serde_json::Value> {
+    let mut value = serde_json::to_value(v)?;
+    value["vm"] = serde_json::Value::String(v.name.clone());
+    Ok(value)
+}
+
 pub fn vms(vms: &[VmView], json: bool) -> Result<()> {
     if json {
-        println!("{}", serde_json::to_string_pretty(vms)?);
+        let all = vms.iter().map(vm_json).collect::<Result<Vec<_>>>()?;
+        println!("{}", serde_json::to_string_pretty(&all)?);
         return Ok(());
     }
     if vms.is_empty() {
@@ -262,7 +272,7 @@ pub const NOTIONAL: &str =
 
 pub fn vm(v: &VmView, json: bool) -> Result<()> {
     if json {
-        println!("{}", serde_json::to_string_pretty(v)?);
+        println!("{}", serde_json::to_string_pretty(&vm_json(v)?)?);
         return Ok(());
     }
     println!("name:        {}", v.name);
@@ -299,9 +309,12 @@ pub fn vm(v: &VmView, json: bool) -> Result<()> {
         "agent:       {}",
         match v.agent_version.as_deref() {
             None => "-".to_string(),
-            Some(a) if agent_is_older(a) =>
-                format!("{a} (older than this azlin, {})", env!("CARGO_PKG_VERSION")),
-            Some(a) => a.to_string(),
+            Some(a) if agent_is_older(a) => format!(
+                "{} (older than this azlin, {})",
+                shown(a),
+                env!("CARGO_PKG_VERSION")
+            ),
+            Some(a) => shown(a).into_owned(),
         }
     );
     println!(
@@ -310,12 +323,15 @@ pub fn vm(v: &VmView, json: bool) -> Result<()> {
     );
     println!("reconnects:  {}", v.reconnects);
     if let Some(e) = &v.last_error {
-        println!("last error:  {e}");
+        println!("last error:  {}", shown(e));
     }
     if let Some(s) = &v.session_name {
         println!("session:     {s}");
     }
     println!("tags:        {}", tags(v));
+    if let Some(h) = &v.home {
+        println!("home:        {}", shown(&h.describe()));
+    }
     if let Some(c) = &v.cloud {
         cloud(c);
     } else if let Some(n) = v.notional_per_hour {

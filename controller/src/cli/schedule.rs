@@ -1,4 +1,5 @@
-//! `azlin schedule VM --stop HH:MM [--start HH:MM] [--days D] [--tz Z]`,
+//! `azlin schedule VM --stop HH:MM [--start HH:MM] [--days D]
+//! [--start-days D] [--tz Z]`,
 //! `azlin schedule list` and `azlin schedule clear VM`: ask the daemon,
 //! print the schedule and what it depends on.
 
@@ -52,6 +53,7 @@ pub fn run(home: &Home, args: ScheduleArgs) -> Result<()> {
                     stop,
                     start: args.start,
                     days: args.days,
+                    start_days: args.start_days,
                     tz,
                 },
                 |_, _| {},
@@ -66,12 +68,13 @@ pub fn run(home: &Home, args: ScheduleArgs) -> Result<()> {
 }
 
 fn show(v: &ScheduleView) {
-    let start = v
-        .start
-        .as_deref()
-        .map(|s| format!(", start {s}"))
-        .unwrap_or_default();
-    println!("{}: stop {}{start}, {} ({})", v.vm, v.stop, v.days, v.tz);
+    // With days of its own, each event says its days.
+    let (stop_days, start) = match (&v.start, &v.start_days) {
+        (Some(s), Some(days)) => (format!(" {}", v.days), format!(", start {s} {days}")),
+        (Some(s), None) => (String::new(), format!(", start {s}, {}", v.days)),
+        (None, _) => (String::new(), format!(", {}", v.days)),
+    };
+    println!("{}: stop {}{stop_days}{start} ({})", v.vm, v.stop, v.tz);
     if let Some(id) = &v.auto_shutdown {
         println!("  Azure auto-shutdown: {id}");
     }

@@ -137,18 +137,16 @@ fn authorize(home: &Home, targets: &[SshTarget], public: &str) -> Result<Vec<(St
         stdin: false,
     };
     let mut talk = Client::connect_or_start(home)?.converse(Request::Exec(spec))?;
-    let mut plan: Vec<String> = Vec::new();
+    let mut plan: Vec<crate::ipc::VmName> = Vec::new();
     let mut refused = Vec::new();
     loop {
         match talk.next_reply()? {
             Reply::ExecPlan { vms } => plan = vms,
             Reply::Exec { vm, event } => {
-                // The plan names VMs as the user sees them (session names).
-                let shown = plan.get(vm as usize).cloned().unwrap_or_default();
-                let name = targets
-                    .iter()
-                    .find(|t| t.session_name.as_deref().unwrap_or(&t.vm) == shown)
-                    .map_or(shown, |t| t.vm.clone());
+                let name = plan
+                    .get(vm as usize)
+                    .map(|p| p.vm.clone())
+                    .unwrap_or_default();
                 match event {
                     ExecEvent::Finished(s) if s.outcome.exit_code() == 0 => {}
                     ExecEvent::Finished(s) => refused.push((name, s.outcome.describe())),

@@ -48,6 +48,43 @@ impl fmt::Display for Threshold {
     }
 }
 
+/// How long a `stop` threshold's notice comes before the deallocation,
+/// unless the budget says otherwise.
+pub const DEFAULT_STOP_GRACE_SECS: i64 = 600;
+/// The longest wait a stop may be given.
+pub const MAX_STOP_GRACE_SECS: i64 = 86_400;
+
+/// Where a budget's stop stands, given whether this month's spend is at
+/// or past a `stop` threshold and when a notice of it went.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StopStep {
+    /// Nothing pending.
+    Idle,
+    /// Noticed; the VMs are deallocated at this time (unix seconds).
+    Waiting(i64),
+    /// Noticed, and the wait is over: deallocate now.
+    Due,
+    /// Noticed, but the spend is under every stop threshold now (the
+    /// budget was raised): the stop is called off.
+    CalledOff,
+}
+
+/// `stop_crossed`: `None` when the spend is not known now (then a notice
+/// stands as it is).
+pub fn stop_step(
+    stop_crossed: Option<bool>,
+    noticed: Option<i64>,
+    grace: i64,
+    now: i64,
+) -> StopStep {
+    match (noticed, stop_crossed) {
+        (None, _) => StopStep::Idle,
+        (Some(_), Some(false)) => StopStep::CalledOff,
+        (Some(at), _) if now >= at + grace => StopStep::Due,
+        (Some(at), _) => StopStep::Waiting(at + grace),
+    }
+}
+
 /// The thresholds a budget gets when none is given.
 pub const DEFAULT_THRESHOLDS: [Threshold; 3] = [
     Threshold {
@@ -203,6 +240,26 @@ mod tests {
         assert_eq!(thresholds(&[]).unwrap(), DEFAULT_THRESHOLDS.to_vec());
         assert!(parse_amount("-5").is_err() && parse_amount("NaN").is_err());
         assert_eq!(parse_amount("$250").unwrap(), 250.0);
+    }
+
+    #[test]
+    fn a_stop_waits_out_its_notice_and_is_called_off_under_the_threshold() {
+        assert_eq!(stop_step(Some(true), None, 600, 1000), StopStep::Idle);
+        assert_eq!(
+            stop_step(Some(true), Some(1000), 600, 1200),
+            StopStep::Waiting(1600)
+        );
+        // Spend unknown now: the notice stands.
+        assert_eq!(
+            stop_step(None, Some(1000), 600, 1200),
+            StopStep::Waiting(1600)
+        );
+        assert_eq!(stop_step(None, Some(1000), 600, 1600), StopStep::Due);
+        assert_eq!(stop_step(Some(true), Some(1000), 0, 1000), StopStep::Due);
+        assert_eq!(
+            stop_step(Some(false), Some(1000), 600, 1200),
+            StopStep::CalledOff
+        );
     }
 
     #[test]

@@ -61,6 +61,13 @@ impl Day {
         Day::new(y as i32, m as u8, d as u8)
     }
 
+    /// The number `YYYYMMDD`, as Cost Management's `UsageDate` writes it.
+    pub fn number(self) -> u32 {
+        self.0.year() as u32 * 10000
+            + u32::from(self.0.month() as u8) * 100
+            + u32::from(self.0.day())
+    }
+
     /// Today, in UTC, from seconds since the epoch.
     pub fn of_unix(secs: i64) -> Day {
         let date = time::OffsetDateTime::from_unix_timestamp(secs)
@@ -161,6 +168,7 @@ mod tests {
         }
         assert_eq!(Day::from_number(20180417), Some(d("2018-04-17")));
         assert_eq!(Day::from_number(20181340), None);
+        assert_eq!(d("2018-04-07").number(), 20180407);
         assert!(matches!(
             range(d("2026-03-02"), d("2026-03-01")),
             Err(DateError::Reversed { .. })

@@ -70,14 +70,58 @@ pub fn priority(per_month: Option<f64>) -> Priority {
 pub const IDLE_CPU_BELOW: f64 = 3.0;
 /// The shortest idle stretch worth a schedule, in hours.
 pub const MIN_IDLE_HOURS: u32 = 6;
+/// A weekend day counts as seen when its history covers this many hours.
+const WEEKEND_HOURS_SEEN: usize = 18;
+/// Monday is bit 0 of a day mask, as in `cost::schedule`.
+const MONDAY: u8 = 0;
+const FRIDAY: u8 = 4;
+const SATURDAY: u8 = 5;
+const SUNDAY: u8 = 6;
+/// Monday to Friday, as a `cost::schedule` day mask.
+pub const WEEKDAYS: u8 = 0x1f;
+/// Every day, as a `cost::schedule` day mask.
+const EVERY_DAY: u8 = 0x7f;
+
+/// One sample of a VM's history, in the schedule's zone.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct HourPoint {
+    /// The local date, any number that differs from day to day.
+    pub day: i64,
+    /// 0 Monday … 6 Sunday.
+    pub weekday: u8,
+    /// 0-23.
+    pub hour: u8,
+    pub cpu: f64,
+    /// A terminal was attached.
+    pub attached: bool,
+}
+
+impl HourPoint {
+    fn busy(&self) -> bool {
+        self.cpu >= IDLE_CPU_BELOW || self.attached
+    }
+}
+
+/// A power schedule suggested from history: stop at `stop` on
+/// `stop_days`, start at `start` on `start_days` (whole hours, day masks
+/// Monday bit 0), which keeps the VM off `hours_per_week` hours a week.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PowerPlan {
+    pub stop: u8,
+    pub start: u8,
+    pub stop_days: u8,
+    pub start_days: u8,
+    pub hours_per_week: u32,
+    /// The evidence, in words ("every night from 20:00 to 08:00").
+    pub evidence: String,
+}
 
 /// The longest stretch of hours of the day (wrapping past midnight) that
 /// were idle on every day the history covers: `(first idle hour, first
 /// busy hour after it)`, when it is at least [`MIN_IDLE_HOURS`] long and
-/// the history covers at least three days. `points` are (local day
-/// number, local hour 0-23, CPU percent, any terminal attached).
-pub fn idle_hours(points: &[(i64, u8, f64, bool)]) -> Option<(u8, u8)> {
-    let days: std::collections::BTreeSet<i64> = points.iter().map(|p| p.0).collect();
+/// the history covers at least three days.
+pub fn idle_hours(points: &[HourPoint]) -> Option<(u8, u8)> {
+    let days: std::collections::BTreeSet<i64> = points.iter().map(|p| p.day).collect();
     if days.len() < 3 {
         return None;
     }
@@ -86,12 +130,10 @@ pub fn idle_hours(points: &[(i64, u8, f64, bool)]) -> Option<(u8, u8)> {
     // part).
     let mut busy = [false; 24];
     let mut seen: [std::collections::BTreeSet<i64>; 24] = Default::default();
-    for &(day, hour, cpu, attached) in points {
-        let h = usize::from(hour % 24);
-        seen[h].insert(day);
-        if cpu >= IDLE_CPU_BELOW || attached {
-            busy[h] = true;
-        }
+    for p in points {
+        let h = usize::from(p.hour % 24);
+        seen[h].insert(p.day);
+        busy[h] |= p.busy();
     }
     let idle: Vec<bool> = (0..24)
         .map(|h| !busy[h] && seen[h].len() >= 3 && seen[h].len() + 2 >= days.len())
@@ -120,6 +162,82 @@ pub fn idle_hours(points: &[(i64, u8, f64, bool)]) -> Option<(u8, u8)> {
     (len as u32 >= MIN_IDLE_HOURS).then_some((first as u8, ((first + len) % 24) as u8))
 }
 
+/// Whether the weekend was idle: `(hour Friday's work ended, hour
+/// Monday's began)`, when Saturday and Sunday were seen (most of their
+/// hours) and idle throughout, and some Friday and some Monday were busy.
+/// Friday's end is 24 when it was busy until midnight.
+pub fn idle_weekend(points: &[HourPoint]) -> Option<(u8, u8)> {
+    for weekend_day in [SATURDAY, SUNDAY] {
+        let of_day = || points.iter().filter(move |p| p.weekday == weekend_day);
+        let hours: std::collections::BTreeSet<u8> = of_day().map(|p| p.hour).collect();
+        if hours.len() < WEEKEND_HOURS_SEEN || of_day().any(HourPoint::busy) {
+            return None;
+        }
+    }
+    let busy_on = |weekday: u8| {
+        points
+            .iter()
+            .filter(move |p| p.weekday == weekday && p.busy())
+            .map(|p| p.hour)
+    };
+    let friday_end = busy_on(FRIDAY).max()? + 1;
+    let monday_start = busy_on(MONDAY).min()?;
+    Some((friday_end, monday_start))
+}
+
+/// The schedule the history suggests, if any:
+/// - idle every night and all weekend: stop each weekday evening, start
+///   each weekday morning (Friday's stop holds until Monday);
+/// - idle every night only: the same, daily;
+/// - idle all weekend only: stop when Friday's work ended, start when
+///   Monday's began.
+pub fn suggest_schedule(points: &[HourPoint]) -> Option<PowerPlan> {
+    let nightly = idle_hours(points);
+    let weekend = idle_weekend(points);
+    let span = |from: u8, to: u8| (i64::from(to) - i64::from(from)).rem_euclid(24) as u32;
+    match (nightly, weekend) {
+        // An evening stop and a morning start: weekdays only covers the
+        // weekend too.
+        (Some((stop, start)), Some(_)) if stop > start => Some(PowerPlan {
+            stop,
+            start,
+            stop_days: WEEKDAYS,
+            start_days: WEEKDAYS,
+            hours_per_week: 4 * span(stop, start) + (24 - u32::from(stop)) + 48 + u32::from(start),
+            evidence: format!("every night from {stop:02}:00 to {start:02}:00 and all weekend"),
+        }),
+        (Some((stop, start)), _) => Some(PowerPlan {
+            stop,
+            start,
+            stop_days: EVERY_DAY,
+            start_days: EVERY_DAY,
+            hours_per_week: 7 * span(stop, start),
+            evidence: format!("every night from {stop:02}:00 to {start:02}:00"),
+        }),
+        (None, Some((friday_end, monday_start))) => {
+            // Busy until midnight on Friday: stop as Saturday begins.
+            let (stop, stop_days) = if friday_end >= 24 {
+                (0, 1 << SATURDAY)
+            } else {
+                (friday_end, 1 << FRIDAY)
+            };
+            let hours = (24 - u32::from(friday_end)) + 48 + u32::from(monday_start);
+            (hours >= MIN_IDLE_HOURS).then(|| PowerPlan {
+                stop,
+                start: monday_start,
+                stop_days,
+                start_days: 1 << MONDAY,
+                hours_per_week: hours,
+                evidence: format!(
+                    "all weekend, from {friday_end:02}:00 on Friday to {monday_start:02}:00 on \
+                     Monday"
+                ),
+            })
+        }
+        (None, None) => None,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -134,26 +252,75 @@ mod tests {
         assert!(!oversized(10.0, 60.0) && !oversized(30.0, 10.0));
     }
 
+    /// Hourly points over `days` days from a Monday, busy when `busy`
+    /// says so for (weekday, hour).
+    fn history(days: i64, busy: impl Fn(u8, u8) -> bool) -> Vec<HourPoint> {
+        (0..days)
+            .flat_map(|day| {
+                let weekday = (day % 7) as u8;
+                let busy = &busy;
+                (0..24u8).map(move |hour| HourPoint {
+                    day,
+                    weekday,
+                    hour,
+                    cpu: if busy(weekday, hour) { 40.0 } else { 1.0 },
+                    attached: false,
+                })
+            })
+            .collect()
+    }
+
     #[test]
     fn the_hours_idle_every_day_make_a_schedule() {
         // Four days: busy 08:00-19:59, idle the rest (through midnight).
-        let mut points = Vec::new();
-        for day in 0..4 {
-            for hour in 0..24u8 {
-                let cpu = if (8..20).contains(&hour) { 40.0 } else { 1.0 };
-                points.push((day, hour, cpu, false));
-            }
-        }
+        let mut points = history(4, |_, h| (8..20).contains(&h));
         assert_eq!(idle_hours(&points), Some((20, 8)));
         // One night with a terminal attached at 02:00 breaks that stretch.
-        points.push((2, 2, 0.5, true));
+        points.push(HourPoint {
+            day: 2,
+            weekday: 2,
+            hour: 2,
+            cpu: 0.5,
+            attached: true,
+        });
         assert_eq!(idle_hours(&points), Some((20, 2)));
         // Too little history, or never busy: nothing to suggest.
         assert_eq!(idle_hours(&points[..48]), None);
-        let quiet: Vec<_> = (0..4)
-            .flat_map(|d| (0..24u8).map(move |h| (d, h, 0.5, false)))
-            .collect();
-        assert_eq!(idle_hours(&quiet), None);
+        assert_eq!(idle_hours(&history(4, |_, _| false)), None);
+    }
+
+    #[test]
+    fn an_idle_weekend_makes_a_weekday_or_a_weekend_schedule() {
+        // Office hours on weekdays, nothing at the weekend: weekday
+        // evenings off, and Friday's stop lasts until Monday.
+        let office = history(7, |d, h| d < 5 && (8..20).contains(&h));
+        let plan = suggest_schedule(&office).unwrap();
+        assert_eq!((plan.stop, plan.start), (20, 8));
+        assert_eq!((plan.stop_days, plan.start_days), (WEEKDAYS, WEEKDAYS));
+        assert_eq!(plan.hours_per_week, 4 * 12 + 4 + 48 + 8);
+        // Busy around the clock on weekdays (a build farm), idle at the
+        // weekend: stop when Friday's work ended, start Monday morning.
+        let farm = history(7, |d, h| {
+            (1..4).contains(&d) || (d == 4 && h < 18) || (d == 0 && h >= 6)
+        });
+        let plan = suggest_schedule(&farm).unwrap();
+        assert_eq!((plan.stop, plan.start), (18, 6));
+        assert_eq!((plan.stop_days, plan.start_days), (1 << 4, 1));
+        assert_eq!(plan.hours_per_week, 6 + 48 + 6);
+        assert!(plan.evidence.contains("all weekend"), "{}", plan.evidence);
+        // Busy until midnight on Friday: the stop is Saturday 00:00.
+        let late = history(7, |d, h| (1..=4).contains(&d) || (d == 0 && h >= 6));
+        let plan = suggest_schedule(&late).unwrap();
+        assert_eq!((plan.stop, plan.stop_days), (0, 1 << 5));
+        // Every night but a busy weekend: daily.
+        let nights = history(7, |_, h| (8..20).contains(&h));
+        let plan = suggest_schedule(&nights).unwrap();
+        assert_eq!((plan.stop_days, plan.hours_per_week), (EVERY_DAY, 7 * 12));
+        // A weekend with a busy hour, or one not seen: no weekend plan.
+        let saturday_job = history(7, |d, h| d <= 4 || (d == 5 && h == 3));
+        assert_eq!(idle_weekend(&saturday_job), None);
+        let short: Vec<_> = late.iter().copied().filter(|p| p.day < 6).collect();
+        assert_eq!(idle_weekend(&short), None);
     }
 
     #[test]

@@ -37,7 +37,10 @@ use tokio::sync::watch;
 
 use self::{
     agents::{fleet, link, listener},
-    jobs::{alerts, autostop_watch, budget_check, history, metrics_http, schedule_runner},
+    jobs::{
+        alerts, autostop_watch, budget_check, config_watch, history, metrics_http, schedule_runner,
+        snapshot_runner,
+    },
 };
 use crate::{
     config::Config,
@@ -60,7 +63,13 @@ pub struct ClientTls {
 
 pub struct Daemon {
     pub home: Home,
-    pub config: Config,
+    /// `config.toml` as last read without error (see [`jobs::config_watch`]).
+    config: std::sync::RwLock<Arc<Config>>,
+    /// Why the file as it is now was not taken, if it was not.
+    pub config_error: Mutex<Option<String>>,
+    /// Where dial-mode agents reach the daemon: `[daemon] listen` as it
+    /// was when the daemon started (a change applies at restart).
+    pub listening: Option<std::net::SocketAddr>,
     pub db: Mutex<Db>,
     pub pki: FleetPki,
     pub tls: ClientTls,
@@ -81,9 +90,22 @@ pub struct Daemon {
     pub cost_cache: handlers::cost::CostCache,
     /// Commands from azlin running on each VM now.
     pub running_commands: running_commands::RunningCommands,
+    /// VMs a snapshot is being taken of or restored to now: one at a time
+    /// per VM.
+    pub snapshotting: Mutex<std::collections::HashSet<String>>,
 }
 
 impl Daemon {
+    /// The settings in force: `config.toml` as last read without error.
+    pub fn config(&self) -> Arc<Config> {
+        self.config.read().expect("config lock").clone()
+    }
+
+    /// Put `config` in force (a reread `config.toml`).
+    pub fn set_config(&self, config: Config) {
+        *self.config.write().expect("config lock") = Arc::new(config);
+    }
+
     /// The session name the user gave `vm`, if any.
     pub fn session_name(&self, vm: &str) -> Option<String> {
         self.session_names
@@ -212,13 +234,16 @@ async fn serve(home: Home) -> Result<()> {
         alerts: alerts_hub,
         cost_cache: Default::default(),
         running_commands: Default::default(),
-        config,
+        snapshotting: Default::default(),
+        listening: config.daemon.listen,
+        config: std::sync::RwLock::new(Arc::new(config)),
+        config_error: Mutex::new(None),
     });
     alerts::spawn(d.clone(), alert_events);
-    if d.config.daemon.listen.is_some() {
+    if d.listening.is_some() {
         listener::spawn(d.clone());
     }
-    if let Some(addr) = d.config.metrics.listen {
+    if let Some(addr) = d.config().metrics.listen {
         let http = metrics_http::bind(addr).await?;
         tracing::info!(%addr, "serving Prometheus metrics at /metrics");
         tokio::spawn(metrics_http::serve(d.clone(), http));
@@ -226,7 +251,9 @@ async fn serve(home: Home) -> Result<()> {
     history::spawn(d.clone());
     budget_check::spawn(d.clone());
     schedule_runner::spawn(d.clone());
+    snapshot_runner::spawn(d.clone());
     autostop_watch::spawn(d.clone());
+    config_watch::spawn(d.clone());
     let vms = d.db.lock().expect("db lock").vms()?;
     for vm in vms {
         match (vm.connect_mode, vm.state) {

@@ -2,7 +2,8 @@
 //! way the agent writes one: a partial file beside the destination
 //! (resumed when the same file comes again), BLAKE3 checked, fsynced,
 //! renamed, folder fsynced. The destination name holds the whole file or
-//! the old one, never part of the new one.
+//! the old one, never part of the new one. A partial is made new
+//! (`O_EXCL`, 0600) and resumed only when it is this user's alone.
 
 use std::{
     fs::{File, OpenOptions},
@@ -17,6 +18,18 @@ use azlin_protocol::files::{
     path::{check_relative, partial_name},
     wire::{FileHeader, kept_mode},
 };
+use nix::fcntl::OFlag;
+
+/// A partial this user may resume: a regular file with one link, theirs,
+/// writable by no one else. Anything else may be another user's (a
+/// shared folder like `/tmp`) or have a handle kept open elsewhere.
+pub fn resumable(m: &std::fs::Metadata) -> bool {
+    use std::os::unix::fs::MetadataExt;
+    m.file_type().is_file()
+        && m.nlink() == 1
+        && m.uid() == nix::unistd::Uid::effective().as_raw()
+        && m.mode() & 0o022 == 0
+}
 
 pub enum Prepared {
     /// The destination already holds this content and mode.
@@ -62,23 +75,50 @@ pub fn prepare(root: &Path, h: &FileHeader) -> Result<Prepared> {
     }
     let partial = dir.join(partial_name(&name, &h.hash));
     let mut hasher = Box::new(blake3::Hasher::new());
-    let offset = match std::fs::symlink_metadata(&partial) {
-        Ok(m) if m.file_type().is_file() && m.len() <= h.size => {
-            content::read_into(&mut File::open(&partial)?, &mut hasher, None)?
-        }
-        Ok(_) => {
-            std::fs::remove_file(&partial)?;
-            0
-        }
-        Err(_) => 0,
-    };
-    let file = OpenOptions::new()
-        .create(true)
+    // Resumed only when it is ours alone (see `resumable`); any other
+    // partial is removed and a new one made with O_EXCL, never trusted.
+    let resumed = match OpenOptions::new()
+        .read(true)
         .append(true)
-        .mode(0o600)
-        .custom_flags(nix::fcntl::OFlag::O_NOFOLLOW.bits())
+        .custom_flags((OFlag::O_NOFOLLOW | OFlag::O_NONBLOCK).bits())
         .open(&partial)
-        .with_context(|| format!("cannot write {}", partial.display()))?;
+    {
+        Ok(f)
+            if f.metadata()
+                .is_ok_and(|m| resumable(&m) && m.len() <= h.size) =>
+        {
+            Some(f)
+        }
+        _ => None,
+    };
+    let (file, offset) = match resumed {
+        Some(mut f) => {
+            let offset = content::read_into(&mut f, &mut hasher, None)?;
+            (f, offset)
+        }
+        None => {
+            match std::fs::remove_file(&partial) {
+                Ok(()) => {}
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                Err(e) => {
+                    return Err(e).with_context(|| {
+                        format!(
+                            "cannot remove {}, a partial file not to be trusted",
+                            partial.display()
+                        )
+                    });
+                }
+            }
+            let f = OpenOptions::new()
+                .write(true)
+                .create_new(true)
+                .mode(0o600)
+                .custom_flags(OFlag::O_NOFOLLOW.bits())
+                .open(&partial)
+                .with_context(|| format!("cannot write {}", partial.display()))?;
+            (f, 0)
+        }
+    };
     Ok(Prepared::Write(Writer {
         file,
         partial,
@@ -112,5 +152,68 @@ impl Writer {
             File::open(dir)?.sync_all()?;
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::{
+        io::{Seek, Write},
+        os::unix::fs::MetadataExt,
+    };
+
+    use super::*;
+
+    fn header(content: &[u8]) -> FileHeader {
+        FileHeader {
+            rel: "f".into(),
+            size: content.len() as u64,
+            mode: 0o644,
+            mtime_ms: 0,
+            hash: *blake3::hash(content).as_bytes(),
+        }
+    }
+
+    #[test]
+    fn only_a_private_partial_of_ones_own_is_resumed() {
+        let tmp = tempfile::tempdir().unwrap();
+        let h = header(b"the real content");
+        let partial = tmp.path().join(partial_name("f", &h.hash));
+        let offset = |p: Prepared| match p {
+            Prepared::Write(w) => (w.offset, w.file.metadata().unwrap()),
+            Prepared::Have => panic!("nothing to write"),
+        };
+        // World-writable, a handle kept by whoever made it: not resumed,
+        // and a new private file takes its name.
+        std::fs::write(&partial, b"the real").unwrap();
+        std::fs::set_permissions(&partial, std::fs::Permissions::from_mode(0o666)).unwrap();
+        let mut kept = std::fs::OpenOptions::new()
+            .write(true)
+            .open(&partial)
+            .unwrap();
+        let planted = std::fs::metadata(&partial).unwrap().ino();
+        let (at, made) = offset(prepare(tmp.path(), &h).unwrap());
+        assert_eq!(at, 0);
+        assert_ne!(made.ino(), planted);
+        assert_eq!(made.mode() & 0o777, 0o600);
+        kept.rewind().unwrap();
+        kept.write_all(b"evil").unwrap();
+        assert_eq!(std::fs::read(&partial).unwrap(), b"");
+        // A hard link elsewhere: not resumed either.
+        std::fs::write(&partial, b"the real").unwrap();
+        std::fs::hard_link(&partial, tmp.path().join("second-name")).unwrap();
+        assert_eq!(offset(prepare(tmp.path(), &h).unwrap()).0, 0);
+        // Private and alone: resumed.
+        std::fs::remove_file(&partial).unwrap();
+        std::fs::write(&partial, b"the real").unwrap();
+        std::fs::set_permissions(&partial, std::fs::Permissions::from_mode(0o600)).unwrap();
+        assert_eq!(offset(prepare(tmp.path(), &h).unwrap()).0, 8);
+        // A symlink in its place is not followed.
+        std::fs::remove_file(&partial).unwrap();
+        let target = tmp.path().join("target");
+        std::fs::write(&target, b"keep").unwrap();
+        std::os::unix::fs::symlink(&target, &partial).unwrap();
+        assert_eq!(offset(prepare(tmp.path(), &h).unwrap()).0, 0);
+        assert_eq!(std::fs::read(&target).unwrap(), b"keep");
     }
 }

@@ -18,6 +18,9 @@ pub struct BudgetSet {
     /// Where Azure's budget e-mails go (`azure` only).
     pub emails: Vec<String>,
     pub whole_subscription: bool,
+    /// How long a `stop` threshold's notice comes before the deallocation
+    /// (`10m`, `0`); `None`: the budget's own, or 10 minutes.
+    pub stop_grace: Option<String>,
 }
 
 impl Call for BudgetSet {
@@ -57,6 +60,10 @@ pub struct BudgetView {
     pub currency: Option<String>,
     /// The thresholds this month has reached.
     pub crossed: Vec<String>,
+    /// Seconds between a stop's notice and the deallocation.
+    pub stop_grace_secs: i64,
+    /// When a stop already noticed deallocates (`YYYY-MM-DD HH:MM:SS UTC`).
+    pub stop_due: Option<String>,
     /// The day this month reaches the amount, if it does.
     pub exceeds_on: Option<String>,
     /// What `exceeds_on` comes from: "Cost Management forecast" (with 28

@@ -181,9 +181,13 @@ impl Conversation {
             let n = self
                 .stream
                 .read(&mut self.buf)
-                .context("lost the connection to the daemon")?;
+                .map_err(|e| DaemonGone(format!("lost the connection to the daemon: {e}")))?;
             if n == 0 {
-                bail!("the daemon closed the connection; see `azlin daemon status` and its log");
+                return Err(DaemonGone(
+                    "the daemon closed the connection; see `azlin daemon status` and its log"
+                        .into(),
+                )
+                .into());
             }
             self.decoder.push(&self.buf[..n])?;
         }
@@ -193,17 +197,20 @@ impl Conversation {
 /// Start `azlin daemon run` in the background, detached from this terminal,
 /// logging to `logs/daemon.log`.
 fn start_daemon(home: &Home) -> Result<std::process::Child> {
-    use std::os::unix::process::CommandExt;
+    use std::os::unix::{fs::OpenOptionsExt, process::CommandExt};
     home.ensure()?;
     let exe = std::env::current_exe().context("cannot find the azlin executable")?;
+    // What the daemon prints before its log is set up goes there too.
     let log = std::fs::OpenOptions::new()
         .create(true)
         .append(true)
+        .mode(0o600)
         .open(home.daemon_log())
         .with_context(|| format!("cannot open {}", home.daemon_log().display()))?;
     Command::new(exe)
         .args(["daemon", "run"])
         .env("AZLIN_HOME", home.root())
+        .env(azlin_protocol::log_file::LOG_FILE_ENV, home.daemon_log())
         .stdin(Stdio::null())
         .stdout(log.try_clone()?)
         .stderr(log)
@@ -225,6 +232,12 @@ fn log_tail(path: &Path) -> String {
     }
     out
 }
+
+/// The daemon went away in the middle of a request (it stopped, or was
+/// killed): what the request had done by then is unknown to the caller.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct DaemonGone(pub String);
 
 /// The daemon refused a request; `exit` is the status the CLI ends with.
 #[derive(Debug, thiserror::Error)]

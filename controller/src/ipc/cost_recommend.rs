@@ -17,7 +17,15 @@ pub struct CostRecommend {
 }
 
 impl Call for CostRecommend {
-    type Reply = Vec<Recommendation>;
+    type Reply = Recommendations;
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Recommendations {
+    /// Most urgent first.
+    pub recommendations: Vec<Recommendation>,
+    /// What the user should know (Azure not asked, and why).
+    pub notes: Vec<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -28,11 +36,14 @@ pub enum Change {
     Deallocate { vm: String },
     /// Delete the resource (an ARM id).
     Delete { id: String },
-    /// Give the VM a daily power schedule.
+    /// Give the VM a power schedule: stop at `stop` on `days`, start at
+    /// `start` on `start_days` (as `azlin schedule` takes them).
     Schedule {
         vm: String,
         stop: String,
         start: String,
+        days: String,
+        start_days: String,
         tz: String,
     },
 }
@@ -49,7 +60,8 @@ pub struct Recommendation {
     /// `None`: no figure to say it by (not a zero).
     pub saving_per_month: Option<f64>,
     pub currency: Option<String>,
-    /// "pay-as-you-go prices" or "actual cost, last 30 days".
+    /// "pay-as-you-go prices", "actual cost, last 30 days" or "notional
+    /// price, …" (a VM with no bill, by config.toml).
     pub saving_source: String,
     pub priority: Priority,
 }

@@ -22,6 +22,9 @@ pub struct DaemonInfo {
     pub connected: usize,
     pub listen: Option<String>,
     pub certificates_issued: i64,
+    /// Why `config.toml` as it is now is not in force (the last good
+    /// settings are), if it is not.
+    pub config_error: Option<String>,
 }
 
 /// Stop the daemon once this is answered.

@@ -34,6 +34,7 @@ pub mod alerts;
 pub mod autostop;
 pub mod budget;
 pub mod client;
+pub mod clone;
 pub mod cost;
 pub mod cost_dashboard;
 pub mod cost_recommend;
@@ -44,7 +45,9 @@ pub mod lifecycle;
 pub mod new;
 pub mod processes;
 pub mod schedule;
+pub mod snapshot;
 pub mod ssh;
+pub mod storage;
 pub mod streams;
 pub mod token;
 pub mod vms;
@@ -70,7 +73,7 @@ pub fn encode_reply(reply: &Reply) -> anyhow::Result<Vec<u8>> {
 }
 
 /// Bumped whenever a type of this module changes shape.
-pub const IPC_VERSION: u32 = 14;
+pub const IPC_VERSION: u32 = 17;
 /// Largest IPC frame (fleet listings grow with the fleet).
 pub const MAX_IPC_FRAME: usize = 16 * 1024 * 1024;
 
@@ -146,6 +149,11 @@ requests! {
     BudgetSet(budget::BudgetSet),
     BudgetShow(budget::BudgetShow),
     BudgetClear(budget::BudgetClear),
+    StorageCreate(storage::StorageCreate),
+    StorageList(storage::StorageList),
+    StorageStatus(storage::StorageStatus),
+    StorageDelete(storage::StorageDelete),
+    StorageMount(storage::StorageMount),
     Start(lifecycle::Start),
     Stop(lifecycle::Stop),
     Restart(lifecycle::Restart),
@@ -163,6 +171,14 @@ requests! {
     Push(files::Push),
     Fetch(files::Fetch),
     Sync(files::Sync),
+    SnapshotCreate(snapshot::SnapshotCreate),
+    SnapshotList(snapshot::SnapshotList),
+    SnapshotDelete(snapshot::SnapshotDelete),
+    SnapshotRestore(snapshot::SnapshotRestore),
+    SnapshotScheduleSet(snapshot::SnapshotScheduleSet),
+    SnapshotScheduleList(snapshot::SnapshotScheduleList),
+    SnapshotScheduleClear(snapshot::SnapshotScheduleClear),
+    CloneVm(clone::CloneVm),
 }
 
 #[derive(Debug, Serialize, Deserialize)]
@@ -177,8 +193,8 @@ pub enum Reply {
         /// The exit status the CLI should end with (default 1).
         exit: Option<u8>,
     },
-    /// The VMs an exec runs on, by display name; later frames index it.
-    ExecPlan { vms: Vec<String> },
+    /// The VMs an exec runs on; later frames index it.
+    ExecPlan { vms: Vec<VmName> },
     /// Output from, or the end of, the command on `vms[vm]`.
     Exec { vm: u32, event: ExecEvent },
     /// Every VM of an exec has reported how it ended.
@@ -199,4 +215,24 @@ pub enum Reply {
         record: AlertRecord,
         display: String,
     },
+}
+
+/// A VM as commands name it: its name, and the session name the user gave
+/// it. Machine output carries both (`vm`, `session_name`); people see
+/// [`VmName::labelled`].
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct VmName {
+    pub vm: String,
+    pub session_name: Option<String>,
+}
+
+impl VmName {
+    /// `main (dev-1)`, or `dev-1` without a session name: the same in
+    /// every command's human output.
+    pub fn labelled(&self) -> String {
+        match &self.session_name {
+            Some(s) => format!("{s} ({})", self.vm),
+            None => self.vm.clone(),
+        }
+    }
 }

@@ -19,6 +19,12 @@ pub struct New {
     pub tags: Vec<(String, String)>,
     /// Skip the development tools (cloud-init providers).
     pub no_dev_tools: bool,
+    /// The user's home on this storage of the provider's
+    /// (`--nfs-storage`).
+    pub nfs_storage: Option<String>,
+    /// The user's own `#cloud-config`, merged after azlin's parts
+    /// (providers whose VMs boot with cloud-init).
+    pub cloud_init_extra: Option<String>,
     /// Size, region, image, admin user and disk (providers that choose
     /// the machine; see `Capabilities::machine`).
     pub machine: Machine,

@@ -40,5 +40,6 @@ impl Call for ProcessTables {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct ProcessTable {
     pub vm: String,
+    pub session_name: Option<String>,
     pub result: Result<Vec<ProcessInfo>, String>,
 }

@@ -1,4 +1,5 @@
-//! `azlin schedule VM --stop HH:MM [--start HH:MM] [--days D] [--tz Z]`,
+//! `azlin schedule VM --stop HH:MM [--start HH:MM] [--days D]
+//! [--start-days D] [--tz Z]`,
 //! `schedule list` and `schedule clear VM`: a VM's power schedule, run by
 //! the daemon (and for a daily stop of an Azure VM by Azure too).
 
@@ -11,7 +12,11 @@ pub struct ScheduleSet {
     pub vm: String,
     pub stop: String,
     pub start: Option<String>,
+    /// The days of the stop (and of the start, unless `start_days`).
     pub days: String,
+    /// The days of the start, when not those of the stop (a weekend off:
+    /// stop Fri, start Mon).
+    pub start_days: Option<String>,
     pub tz: String,
 }
 
@@ -54,6 +59,8 @@ pub struct ScheduleView {
     pub start: Option<String>,
     /// `daily`, `Mon,Tue,…`.
     pub days: String,
+    /// The start's days, when not `days`.
+    pub start_days: Option<String>,
     pub tz: String,
     /// The cloud's own auto-shutdown resource, when there is one.
     pub auto_shutdown: Option<String>,

@@ -80,6 +80,10 @@ pub struct VmView {
     /// external): a figure the user set, never a price. (No
     /// `skip_serializing_if`: postcard needs every field.)
     pub notional_per_hour: Option<f64>,
+    /// The VM user's home on shared storage, as its agent says
+    /// (`azlin status VM` only; `None` when the home is local or the
+    /// agent could not be asked).
+    pub home: Option<azlin_protocol::mount::HomeState>,
 }
 
 /// What the cloud says of a VM now: it can differ from what azlin last

@@ -107,6 +107,18 @@ pub struct Capabilities {
     pub agent_upgrade: bool,
     /// `cost`: the cloud bills the VMs and says what it billed.
     pub cost: bool,
+    /// `storage`: shared NFS 4.1 storage for the VMs
+    /// (`super::storage::SharedStorage`).
+    pub storage: bool,
+    /// VMs boot with azlin's cloud-init, so `new --cloud-init-extra`
+    /// means something.
+    pub cloud_init: bool,
+    /// `snapshot`: point-in-time copies of a VM, restored in place
+    /// (`super::snapshots::Snapshots`).
+    pub snapshots: bool,
+    /// `clone`: new VMs made from one as it is now
+    /// (`super::snapshots::Snapshots::clone_source`).
+    pub clone: bool,
 }
 
 /// What a request asks of a provider, with its provider-specific flags.
@@ -116,6 +128,10 @@ pub enum Operation<'a> {
         pool: u32,
         dial: bool,
         no_dev_tools: bool,
+        /// `--nfs-storage`: the VM's home on the provider's storage.
+        nfs_storage: bool,
+        /// `--cloud-init-extra`: the user's cloud-config after azlin's.
+        cloud_init_extra: bool,
         target: &'a Target,
         machine: &'a Machine,
     },
@@ -127,6 +143,14 @@ pub enum Operation<'a> {
     Resize,
     AgentUpgrade,
     Cost,
+    /// `azlin storage`, looking where `target` says (Azure only).
+    Storage {
+        target: &'a Target,
+    },
+    /// `azlin snapshot` on one of the provider's VMs.
+    Snapshot,
+    /// `azlin clone` of one of the provider's VMs.
+    Clone,
 }
 
 impl Operation<'_> {
@@ -139,6 +163,9 @@ impl Operation<'_> {
             Operation::Resize => "resize",
             Operation::AgentUpgrade => "agent upgrade",
             Operation::Cost => "cost",
+            Operation::Storage { .. } => "storage",
+            Operation::Snapshot => "snapshot",
+            Operation::Clone => "clone",
         }
     }
 }
@@ -164,11 +191,28 @@ pub fn refusal(
             [rest @ .., last] => format!("{} and {last}", rest.join(", ")),
         }
     };
+    // --subscription/--resource-group given to a provider not in Azure.
+    let not_in_azure = |target: &Target| -> Option<String> {
+        if target.is_empty() || caps.azure_target {
+            return None;
+        }
+        let flag = match (&target.subscription, &target.resource_group) {
+            (Some(_), Some(_)) => "--subscription and --resource-group apply",
+            (Some(_), None) => "--subscription applies",
+            _ => "--resource-group applies",
+        };
+        Some(format!(
+            "{noun} are not in Azure: {flag} to {}; nothing done",
+            applies(|c| c.azure_target)
+        ))
+    };
     match *op {
         Operation::New {
             pool,
             dial,
             no_dev_tools,
+            nfs_storage,
+            cloud_init_extra,
             target,
             machine,
         } => {
@@ -178,16 +222,8 @@ pub fn refusal(
                     caps.max_pool
                 ));
             }
-            if !target.is_empty() && !caps.azure_target {
-                let flag = match (&target.subscription, &target.resource_group) {
-                    (Some(_), Some(_)) => "--subscription and --resource-group apply",
-                    (Some(_), None) => "--subscription applies",
-                    _ => "--resource-group applies",
-                };
-                return Some(format!(
-                    "{noun} are not in Azure: {flag} to {}; nothing done",
-                    applies(|c| c.azure_target)
-                ));
+            if let Some(why) = not_in_azure(target) {
+                return Some(why);
             }
             if dial && !caps.dial {
                 return Some(match caps.new {
@@ -212,6 +248,20 @@ pub fn refusal(
                     "{noun} have no size, region or image to choose: {flags} {verb} to {}; \
                      nothing done",
                     applies(|c| c.machine)
+                ));
+            }
+            if nfs_storage && !caps.storage {
+                return Some(format!(
+                    "{noun} have no shared storage to make a home on: --nfs-storage applies to \
+                     {}; nothing done",
+                    applies(|c| c.storage)
+                ));
+            }
+            if cloud_init_extra && !caps.cloud_init {
+                return Some(format!(
+                    "{noun} do not boot with cloud-init: --cloud-init-extra applies to {}; \
+                     nothing done",
+                    applies(|c| c.cloud_init)
                 ));
             }
             if no_dev_tools && !caps.dev_tools {
@@ -256,12 +306,30 @@ pub fn refusal(
             op.command(),
             applies(|c| c.cost)
         )),
+        Operation::Storage { .. } if !caps.storage => Some(format!(
+            "{noun} have no shared storage: `azlin {}` applies to {}; nothing done",
+            op.command(),
+            applies(|c| c.storage)
+        )),
+        Operation::Storage { target } => not_in_azure(target),
+        Operation::Snapshot if !caps.snapshots => Some(format!(
+            "azlin does not snapshot {noun}: `azlin {}` applies to {}; nothing done",
+            op.command(),
+            applies(|c| c.snapshots)
+        )),
+        Operation::Clone if !caps.clone => Some(format!(
+            "azlin does not clone {noun}: `azlin {}` applies to {}; nothing done",
+            op.command(),
+            applies(|c| c.clone)
+        )),
         Operation::Start
         | Operation::Stop { .. }
         | Operation::Restart
         | Operation::Resize
         | Operation::AgentUpgrade
-        | Operation::Cost => None,
+        | Operation::Cost
+        | Operation::Snapshot
+        | Operation::Clone => None,
     }
 }
 

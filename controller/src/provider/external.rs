@@ -29,6 +29,10 @@ pub const CAPABILITIES: Capabilities = Capabilities {
     adopt: false,
     agent_upgrade: false,
     cost: false,
+    storage: false,
+    snapshots: false,
+    clone: false,
+    cloud_init: false,
 };
 
 pub struct ExternalProvider;

@@ -21,6 +21,8 @@ pub mod capability;
 pub mod docker;
 pub mod external;
 pub mod local;
+pub mod snapshots;
+pub mod storage;
 
 use std::{collections::BTreeMap, future::Future, pin::Pin, time::Duration};
 
@@ -64,6 +66,16 @@ pub struct VmSpec {
     /// Size, region, image, admin user, disk (providers whose
     /// capabilities have `machine`; empty for the others).
     pub machine: Machine,
+    /// The NFS export the agent mounts as the user's home
+    /// (`new --nfs-storage`; providers with `storage`).
+    pub shared_home: Option<String>,
+    /// What the VM is made from when it is a clone: the provider's own
+    /// description ([`snapshots::Snapshots::clone_source`]); `None`: a
+    /// new VM from the provider's image.
+    pub source: Option<String>,
+    /// The user's own `#cloud-config`, merged after azlin's parts
+    /// (providers with `cloud_init`).
+    pub cloud_init_extra: Option<String>,
 }
 
 /// Where a bill is read: an Azure resource group or subscription.
@@ -436,6 +448,16 @@ pub trait Provider: Send + Sync {
         Box::pin(async { anyhow::bail!("this provider keeps no budgets") })
     }
 
+    /// The provider's shared storage (providers with `storage`).
+    fn storage(&self) -> Option<&dyn storage::SharedStorage> {
+        None
+    }
+
+    /// The provider's snapshots (providers with `snapshots`).
+    fn snapshots(&self) -> Option<&dyn snapshots::Snapshots> {
+        None
+    }
+
     /// A VM named `name` that the cloud has where the request looks, but
     /// that azlin did not make (so `state.db` has no row for it): a row to
     /// act on it by name, never stored (cloud providers).
@@ -518,6 +540,26 @@ impl Providers {
             .into_iter()
             .map(|k| (k, self.get(k).capabilities()))
             .collect()
+    }
+
+    /// The shared storage of `kind`, or the refusal saying where storage
+    /// applies.
+    pub fn storage(&self, kind: Kind, target: &Target) -> Result<&dyn storage::SharedStorage> {
+        let provider = self.get(kind);
+        self.require(provider, &Operation::Storage { target })?;
+        provider.storage().ok_or_else(|| {
+            anyhow::anyhow!("provider {kind} says it has storage but serves none (a bug)")
+        })
+    }
+
+    /// The snapshots of `kind`, or the refusal saying where snapshots
+    /// apply.
+    pub fn snapshots(&self, kind: Kind) -> Result<&dyn snapshots::Snapshots> {
+        let provider = self.get(kind);
+        self.require(provider, &Operation::Snapshot)?;
+        provider.snapshots().ok_or_else(|| {
+            anyhow::anyhow!("provider {kind} says it has snapshots but keeps none (a bug)")
+        })
     }
 
     /// Refuse `op` on a provider that lacks it, saying so ([`Unsupported`]).

@@ -112,8 +112,10 @@ mod tests {
             db.vm("a").unwrap().unwrap().cert_serial.as_deref(),
             Some("s1")
         );
+        db.set_snapshot_schedule("a", 3600, 7).unwrap();
         db.remove_vm("a").unwrap();
         assert!(db.vm("a").unwrap().is_none());
+        assert!(db.snapshot_schedules().unwrap().is_empty());
         assert!(db.cert("s1").unwrap().unwrap().revoked_at.is_some());
         assert_eq!(db.check_token("t1").unwrap().0, TokenCheck::Unknown);
     }

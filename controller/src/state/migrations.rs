@@ -66,10 +66,59 @@ pub(super) const MIGRATIONS: &[Migration] = &[
         what: "idle autostop",
         sql: V6,
     },
+    Migration {
+        what: "schedule start days",
+        sql: V7,
+    },
+    Migration {
+        what: "budget stop notice",
+        sql: V8,
+    },
+    Migration {
+        what: "retail prices by meter",
+        sql: V9,
+    },
+    Migration {
+        what: "VM snapshots and their schedules",
+        sql: V10,
+    },
 ];
 
 /// The schema version this build writes.
 pub const LATEST: u32 = MIGRATIONS.len() as u32;
+
+const V10: &str = "
+CREATE TABLE snapshots (
+    name TEXT PRIMARY KEY,
+    vm TEXT NOT NULL,
+    provider TEXT NOT NULL,
+    created_at INTEGER NOT NULL,
+    origin TEXT NOT NULL,
+    provider_data TEXT NOT NULL,
+    held TEXT
+);
+CREATE INDEX snapshots_by_vm ON snapshots (vm, created_at);
+CREATE TABLE snapshot_schedules (
+    vm TEXT PRIMARY KEY,
+    every_secs INTEGER NOT NULL,
+    keep INTEGER NOT NULL,
+    last_run INTEGER NOT NULL DEFAULT 0
+);
+";
+
+const V9: &str = "
+ALTER TABLE retail_prices RENAME COLUMN size TO meter;
+ALTER TABLE retail_prices RENAME COLUMN per_hour TO price;
+";
+
+const V8: &str = "
+ALTER TABLE budgets ADD COLUMN stop_grace INTEGER NOT NULL DEFAULT 600;
+ALTER TABLE budgets ADD COLUMN stop_noticed INTEGER;
+";
+
+const V7: &str = "
+ALTER TABLE schedules ADD COLUMN start_days INTEGER;
+";
 
 const V6: &str = "
 CREATE TABLE autostop (
@@ -447,11 +496,15 @@ mod tests {
             let (c, row) = db.check_token(id).unwrap();
             assert_eq!(c, check, "{id}");
             let row = row.unwrap();
-            assert_eq!((row.vm.as_str(), row.verifier), (vm, [byte; 32]), "{id}");
+            assert_eq!(
+                (row.vm.as_str(), row.verifier),
+                (vm, vec![byte; 32]),
+                "{id}"
+            );
         }
         let (c, row) = db.check_token("tok-ext-1").unwrap();
         assert!(matches!(c, TokenCheck::Expired { .. }), "{c:?}");
-        assert_eq!(row.unwrap().verifier, [4; 32]);
+        assert_eq!(row.unwrap().verifier, vec![4; 32]);
         assert_eq!(db.check_token("tok-gone").unwrap().0, TokenCheck::Unknown);
 
         // Certificates: two live, the removed VM's revoked.

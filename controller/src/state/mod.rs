@@ -26,8 +26,9 @@ pub mod migrations;
 mod new_vms;
 pub mod retail_prices;
 pub mod schedules;
+pub mod snapshots;
 pub mod tags;
-mod tokens;
+pub mod tokens;
 mod vms;
 
 pub use certs::CertRow;

@@ -12,7 +12,7 @@ pub struct NewVm<'a> {
     pub row: VmRow,
     pub tags: &'a [(String, String)],
     pub token_id: String,
-    pub verifier: [u8; 32],
+    pub verifier: Vec<u8>,
     pub ttl_secs: u64,
 }
 
@@ -48,7 +48,7 @@ mod tests {
             },
             tags,
             token_id: format!("token-of-{name}"),
-            verifier: [7; 32],
+            verifier: vec![7; 32],
             ttl_secs: 600,
         }
     }

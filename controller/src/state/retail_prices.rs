@@ -1,13 +1,18 @@
-//! The `retail_prices` table: what the Retail Prices API said a size costs
-//! per hour in a region, kept for a day so `list` and `new` ask it once.
-//! A row without a price records that the API had none (a size with no
-//! pay-as-you-go Linux meter there), so that is not asked again all day
-//! either; it is shown as "no price", never as zero.
+//! The `retail_prices` table: what the Retail Prices API said a meter
+//! costs in a region, kept for a day so `list` and `new` ask it once. A
+//! meter is a VM size (priced per hour) or one of [`FILES_PREMIUM_LRS`]'s
+//! kind (priced per GB a month): the key says the unit. A row without a
+//! price records that the API had none (a size with no pay-as-you-go Linux
+//! meter there), so that is not asked again all day either; it is shown as
+//! "no price", never as zero.
 
 use anyhow::Result;
 use rusqlite::{OptionalExtension, params};
 
 use super::{Db, now_unix};
+
+/// The meter of Premium Files' provisioned LRS storage, per GB a month.
+pub const FILES_PREMIUM_LRS: &str = "files:premium-lrs-provisioned";
 
 /// How long an answer is kept.
 pub const PRICE_TTL_SECS: i64 = 24 * 3600;
@@ -18,19 +23,19 @@ impl Db {
     pub fn retail_price(
         &self,
         region: &str,
-        size: &str,
+        meter: &str,
         currency: &str,
     ) -> Result<Option<Option<f64>>> {
         let row: Option<(Option<f64>, i64)> = self
             .conn
             .prepare_cached(
-                "SELECT per_hour, fetched_at FROM retail_prices
-                 WHERE region = ?1 AND size = ?2 AND currency = ?3",
+                "SELECT price, fetched_at FROM retail_prices
+                 WHERE region = ?1 AND meter = ?2 AND currency = ?3",
             )?
             .query_row(
                 params![
                     region.to_ascii_lowercase(),
-                    size.to_ascii_lowercase(),
+                    meter.to_ascii_lowercase(),
                     currency
                 ],
                 |r| Ok((r.get(0)?, r.get(1)?)),
@@ -44,22 +49,22 @@ impl Db {
     pub fn set_retail_price(
         &self,
         region: &str,
-        size: &str,
+        meter: &str,
         currency: &str,
-        per_hour: Option<f64>,
+        price: Option<f64>,
     ) -> Result<()> {
         self.conn
             .prepare_cached(
-                "INSERT INTO retail_prices (region, size, currency, per_hour, fetched_at)
+                "INSERT INTO retail_prices (region, meter, currency, price, fetched_at)
                  VALUES (?1, ?2, ?3, ?4, ?5)
-                 ON CONFLICT (region, size, currency)
-                 DO UPDATE SET per_hour = excluded.per_hour, fetched_at = excluded.fetched_at",
+                 ON CONFLICT (region, meter, currency)
+                 DO UPDATE SET price = excluded.price, fetched_at = excluded.fetched_at",
             )?
             .execute(params![
                 region.to_ascii_lowercase(),
-                size.to_ascii_lowercase(),
+                meter.to_ascii_lowercase(),
                 currency,
-                per_hour,
+                price,
                 now_unix()
             ])?;
         Ok(())

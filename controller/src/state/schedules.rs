@@ -1,5 +1,6 @@
 //! The `schedules` table: one power schedule per VM (stop time, optional
-//! start time, days as a Monday-first bit mask, IANA zone), the latest
+//! start time, days as a Monday-first bit mask, the start's own days when
+//! they differ, IANA zone), the latest
 //! stop and start events already handled (unix seconds; an event at or
 //! before them is never acted on again, so a restart neither repeats nor
 //! runs late what was handled), and the ARM id of the VM's Azure
@@ -17,13 +18,15 @@ pub struct ScheduleRow {
     pub stop: String,
     pub start: Option<String>,
     pub days: u8,
+    /// The start's days; `None`: `days`.
+    pub start_days: Option<u8>,
     pub tz: String,
     pub done_stop: i64,
     pub done_start: i64,
     pub auto_shutdown: Option<String>,
 }
 
-const COLUMNS: &str = "vm, stop, start, days, tz, done_stop, done_start, auto_shutdown";
+const COLUMNS: &str = "vm, stop, start, days, tz, done_stop, done_start, auto_shutdown, start_days";
 
 fn row(r: &rusqlite::Row<'_>) -> rusqlite::Result<ScheduleRow> {
     Ok(ScheduleRow {
@@ -35,6 +38,7 @@ fn row(r: &rusqlite::Row<'_>) -> rusqlite::Result<ScheduleRow> {
         done_stop: r.get(5)?,
         done_start: r.get(6)?,
         auto_shutdown: r.get(7)?,
+        start_days: r.get::<_, Option<i64>>(8)?.map(|d| d as u8),
     })
 }
 
@@ -42,7 +46,7 @@ impl Db {
     pub fn set_schedule(&self, s: &ScheduleRow) -> Result<()> {
         self.conn
             .prepare_cached(&format!(
-                "INSERT OR REPLACE INTO schedules ({COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)"
+                "INSERT OR REPLACE INTO schedules ({COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)"
             ))?
             .execute(params![
                 s.vm,
@@ -52,7 +56,8 @@ impl Db {
                 s.tz,
                 s.done_stop,
                 s.done_start,
-                s.auto_shutdown
+                s.auto_shutdown,
+                s.start_days.map(i64::from)
             ])?;
         Ok(())
     }
@@ -106,6 +111,7 @@ mod tests {
             stop: "19:00".into(),
             start: Some("08:00".into()),
             days: 0b11111,
+            start_days: Some(1),
             tz: "Europe/Berlin".into(),
             done_stop: 10,
             done_start: 10,
@@ -116,6 +122,7 @@ mod tests {
         db.schedule_done("web", false, 50).unwrap();
         let got = db.schedule("web").unwrap().unwrap();
         assert_eq!((got.done_stop, got.done_start), (100, 10));
+        assert_eq!(got.start_days, Some(1));
         assert_eq!(db.schedules().unwrap().len(), 1);
         assert!(db.clear_schedule("web").unwrap());
         assert!(db.schedule("web").unwrap().is_none());

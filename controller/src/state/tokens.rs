@@ -9,7 +9,8 @@ use super::{Db, now_unix};
 pub struct TokenRow {
     pub id: String,
     pub vm: String,
-    pub verifier: [u8; 32],
+    /// As `azlin_protocol::enroll::Verifier::to_stored` made it.
+    pub verifier: Vec<u8>,
     pub expires_at: i64,
     pub used_at: Option<i64>,
 }
@@ -23,18 +24,33 @@ pub enum TokenCheck {
     Expired { at: i64 },
 }
 
-/// Add a token's row on `conn` (a connection or a transaction).
+/// The longest a join token may live: 30 days.
+pub const MAX_TOKEN_TTL_SECS: i64 = 30 * 86400;
+
+/// Add a token's row on `conn` (a connection or a transaction); a
+/// lifetime outside 1 s to [`MAX_TOKEN_TTL_SECS`] is refused, never
+/// wrapped.
 pub(super) fn insert_row(
     conn: &rusqlite::Connection,
     id: &str,
     vm: &str,
-    verifier: &[u8; 32],
+    verifier: &[u8],
     ttl_secs: u64,
 ) -> Result<()> {
     let now = now_unix();
+    let expires_at = i64::try_from(ttl_secs)
+        .ok()
+        .filter(|t| (1..=MAX_TOKEN_TTL_SECS).contains(t))
+        .and_then(|t| now.checked_add(t))
+        .ok_or_else(|| {
+            anyhow::anyhow!(
+                "a token's lifetime must be 1 s to {} days ({ttl_secs} s asked)",
+                MAX_TOKEN_TTL_SECS / 86400
+            )
+        })?;
     conn.execute(
         "INSERT INTO tokens (id, vm, verifier, created_at, expires_at) VALUES (?1, ?2, ?3, ?4, ?5)",
-        params![id, vm, verifier.as_slice(), now, now + ttl_secs as i64],
+        params![id, vm, verifier, now, expires_at],
     )?;
     Ok(())
 }
@@ -44,7 +60,7 @@ impl Db {
         &mut self,
         id: &str,
         vm: &str,
-        verifier: &[u8; 32],
+        verifier: &[u8],
         ttl_secs: u64,
     ) -> Result<()> {
         insert_row(&self.conn, id, vm, verifier, ttl_secs)
@@ -57,11 +73,10 @@ impl Db {
                 "SELECT id, vm, verifier, expires_at, used_at FROM tokens WHERE id = ?1",
                 [id],
                 |r| {
-                    let v: Vec<u8> = r.get(2)?;
                     Ok(TokenRow {
                         id: r.get(0)?,
                         vm: r.get(1)?,
-                        verifier: v.try_into().unwrap_or([0u8; 32]),
+                        verifier: r.get(2)?,
                         expires_at: r.get(3)?,
                         used_at: r.get(4)?,
                     })
@@ -91,5 +106,21 @@ impl Db {
             params![id, now_unix() - 1],
         )?;
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_lifetime_that_would_wrap_or_never_end_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut db = Db::open(&dir.path().join("state.db")).unwrap();
+        for ttl in [0, u64::MAX, i64::MAX as u64, MAX_TOKEN_TTL_SECS as u64 + 1] {
+            let e = db.insert_token("t", "vm", &[0; 32], ttl).unwrap_err();
+            assert!(e.to_string().contains("1 s to 30 days"), "{ttl}: {e}");
+        }
+        db.insert_token("t", "vm", &[0; 32], 60).unwrap();
     }
 }

@@ -163,6 +163,8 @@ impl Db {
         tx.execute("DELETE FROM vm_tags WHERE vm = ?1", [name])?;
         // Its alerts end with it; their history stays.
         tx.execute("DELETE FROM alerts_active WHERE vm = ?1", [name])?;
+        // No more snapshots of it; those it has are kept (and listed).
+        tx.execute("DELETE FROM snapshot_schedules WHERE vm = ?1", [name])?;
         tx.execute("DELETE FROM vms WHERE name = ?1", [name])?;
         tx.commit().context("cannot remove VM from state.db")?;
         Ok(())

@@ -35,6 +35,16 @@ pub const BLOCKED: &[&str] = &[
     "*credentials*",
     ".env",
     ".env.*",
+    // Keys and tokens other tools keep in files of their own.
+    "*.ppk",
+    ".kube/config",
+    ".docker/config.json",
+    ".netrc",
+    ".pypirc",
+    ".git-credentials",
+    ".azure/msal_token_cache.*",
+    ".azure/accessTokens.json",
+    ".config/gh/hosts.yml",
 ];
 
 /// Noise: skipped unless `--force` (caches, databases, build output,
@@ -226,21 +236,79 @@ impl ContentScan {
     }
 }
 
-/// What the content scan looks for; the shape after a token prefix is
-/// checked where one is found.
-const NEEDLES: [&[u8]; 11] = [
-    b"PRIVATE KEY-----",
-    b"PRIVATE KEY BLOCK-----",
-    b"AccountKey=",
-    b"AKIA",
-    b"ASIA",
-    b"ghp_",
-    b"gho_",
-    b"ghu_",
-    b"ghs_",
-    b"ghr_",
-    b"github_pat_",
+/// What the content scan looks for, and what each is; the shape after a
+/// token prefix is checked where one is found ([`shape_holds`]).
+const NEEDLES: [(&[u8], Kind); 22] = [
+    (b"PRIVATE KEY-----", Kind::PrivateKey),
+    (b"PRIVATE KEY BLOCK-----", Kind::PrivateKey),
+    (b"PuTTY-User-Key-File-", Kind::PrivateKey),
+    (b"AccountKey=", Kind::AzureKey),
+    (b"AKIA", Kind::Aws),
+    (b"ASIA", Kind::Aws),
+    (b"ghp_", Kind::GitHub),
+    (b"gho_", Kind::GitHub),
+    (b"ghu_", Kind::GitHub),
+    (b"ghs_", Kind::GitHub),
+    (b"ghr_", Kind::GitHub),
+    (b"github_pat_", Kind::GitHub),
+    (b"xoxa-", Kind::Slack),
+    (b"xoxb-", Kind::Slack),
+    (b"xoxp-", Kind::Slack),
+    (b"xoxo-", Kind::Slack),
+    (b"xoxr-", Kind::Slack),
+    (b"xoxs-", Kind::Slack),
+    (b"sk_live_", Kind::Stripe),
+    (b"rk_live_", Kind::Stripe),
+    (b"_authToken=", Kind::Npm),
+    (b"client-key-data:", Kind::Kubernetes),
 ];
+
+/// The kinds of secret the content scan knows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    PrivateKey,
+    AzureKey,
+    Aws,
+    GitHub,
+    Slack,
+    Stripe,
+    Npm,
+    Kubernetes,
+}
+
+impl Kind {
+    fn reason(self) -> &'static str {
+        match self {
+            Kind::PrivateKey => "contains a private key",
+            Kind::AzureKey => "contains an Azure storage account key (AccountKey=)",
+            Kind::Aws => "contains an AWS access key id",
+            Kind::GitHub => "contains a GitHub token",
+            Kind::Slack => "contains a Slack token",
+            Kind::Stripe => "contains a Stripe live key",
+            Kind::Npm => "contains an npm auth token (_authToken=)",
+            Kind::Kubernetes => "contains a Kubernetes client key (client-key-data)",
+        }
+    }
+}
+
+/// Whether what follows a needle (`rest`, the needle at a word start or
+/// not) has the secret's shape.
+fn shape_holds(kind: Kind, rest: &[u8], word_start: bool) -> bool {
+    let run = |max: usize, ok: fn(&u8) -> bool| rest.iter().take(max).take_while(|c| ok(c)).count();
+    match kind {
+        Kind::PrivateKey | Kind::AzureKey => true,
+        Kind::Aws => word_start && run(17, |c| c.is_ascii_uppercase() || c.is_ascii_digit()) == 16,
+        Kind::GitHub => word_start && run(20, |c| c.is_ascii_alphanumeric() || *c == b'_') >= 20,
+        Kind::Slack => word_start && run(10, |c| c.is_ascii_alphanumeric() || *c == b'-') >= 10,
+        Kind::Stripe => word_start && run(20, u8::is_ascii_alphanumeric) >= 20,
+        // A value, not an empty assignment or a variable reference.
+        Kind::Npm => rest.first().is_some_and(|c| c.is_ascii_alphanumeric()),
+        Kind::Kubernetes => {
+            let value = rest.iter().skip_while(|c| **c == b' ');
+            value.take(20).filter(|c| c.is_ascii_alphanumeric()).count() >= 20
+        }
+    }
+}
 
 /// One searcher for every needle. Leftmost-first matching lets
 /// aho-corasick use its SIMD packed searcher (Teddy), which skips over
@@ -252,7 +320,7 @@ fn needles() -> &'static aho_corasick::AhoCorasick {
     AC.get_or_init(|| {
         aho_corasick::AhoCorasick::builder()
             .match_kind(aho_corasick::MatchKind::LeftmostFirst)
-            .build(NEEDLES)
+            .build(NEEDLES.iter().map(|(needle, _)| needle))
             .expect("fixed needles build")
     })
 }
@@ -266,29 +334,9 @@ fn find_secret(b: &[u8]) -> Option<String> {
     while let Some(m) = needles().find(aho_corasick::Input::new(b).span(from..b.len())) {
         let (i, rest) = (m.start(), &b[m.end()..]);
         from = i + 1;
-        match m.pattern().as_usize() {
-            0 | 1 => return Some("contains a private key".into()),
-            2 => return Some("contains an Azure storage account key (AccountKey=)".into()),
-            3 | 4 => {
-                let id = rest
-                    .iter()
-                    .take(17)
-                    .take_while(|c| c.is_ascii_uppercase() || c.is_ascii_digit())
-                    .count();
-                if id == 16 && starts_word(i) {
-                    return Some("contains an AWS access key id".into());
-                }
-            }
-            _ => {
-                let run = rest
-                    .iter()
-                    .take(20)
-                    .take_while(|c| c.is_ascii_alphanumeric() || **c == b'_')
-                    .count();
-                if run >= 20 && starts_word(i) {
-                    return Some("contains a GitHub token".into());
-                }
-            }
+        let kind = NEEDLES[m.pattern().as_usize()].1;
+        if shape_holds(kind, rest, starts_word(i)) {
+            return Some(kind.reason().into());
         }
     }
     None
@@ -364,6 +412,83 @@ mod tests {
             "src/main.rs",
         ] {
             assert_eq!(verdict(rel), "send", "{rel}");
+        }
+    }
+
+    #[test]
+    fn other_tools_credential_files_are_blocked_and_ordinary_dotfiles_pass() {
+        for rel in [
+            "keys/server.ppk",
+            ".kube/config",
+            ".docker/config.json",
+            ".netrc",
+            ".pypirc",
+            ".git-credentials",
+            ".azure/msal_token_cache.json",
+            ".azure/msal_token_cache.bin",
+            ".azure/accessTokens.json",
+            ".config/gh/hosts.yml",
+        ] {
+            assert_eq!(verdict(rel), "blocked", "{rel}");
+        }
+        for rel in [
+            ".bashrc",
+            ".gitconfig",
+            ".tmux.conf",
+            ".vimrc",
+            ".npmrc",
+            ".kube/cache/discovery.json",
+            ".config/gh/config.yml",
+        ] {
+            assert_eq!(verdict(rel), "send", "{rel}");
+        }
+        let scan = |text: &[u8]| {
+            let mut s = ContentScan::default();
+            s.feed(text);
+            s.found().map(String::from)
+        };
+        let cases: [(&[u8], Option<&str>); 12] = [
+            (
+                b"PuTTY-User-Key-File-3: ssh-ed25519\nEncryption: none\n",
+                Some("contains a private key"),
+            ),
+            (
+                b"slack = \"xoxb-1234567890-abcdefghij\"",
+                Some("contains a Slack token"),
+            ),
+            (b"xoxp-short", None),
+            (
+                b"STRIPE=sk_live_51Habcdefghijklmnopqrstuv",
+                Some("contains a Stripe live key"),
+            ),
+            (b"sk_test_51Habcdefghijklmnopqrstuv", None),
+            (
+                b"//registry.npmjs.org/:_authToken=npm_abcdef0123456789",
+                Some("contains an npm auth token (_authToken=)"),
+            ),
+            (b"//registry.npmjs.org/:_authToken=${NPM_TOKEN}", None),
+            (
+                b"    client-key-data: LS0tLS1CRUdJTiBSU0EgUFJJVkFURSBLRVk=",
+                Some("contains a Kubernetes client key (client-key-data)"),
+            ),
+            (b"client-key-data: \n", None),
+            (
+                b"{\"type\": \"service_account\", \"private_key\": \"-----BEGIN PRIVATE KEY-----\\nMIIE",
+                Some("contains a private key"),
+            ),
+            (
+                b"[user]\n\tname = Dev\n\temail = dev@example.com\n",
+                None,
+            ),
+            (b"set -g mouse on\nsyntax on\n", None),
+        ];
+        for (text, want) in cases {
+            assert_eq!(
+                scan(text).as_deref(),
+                want,
+                "{}",
+                String::from_utf8_lossy(text)
+            );
         }
     }
 

@@ -41,6 +41,11 @@ pub struct Boot {
     pub user_data: Arc<Mutex<BTreeMap<String, String>>>,
     /// VMs whose agent could not be installed, and why.
     pub failures: Arc<Mutex<BTreeMap<String, String>>>,
+    /// The `shared_home` each VM's agent config named (`new
+    /// --nfs-storage`). Taken out of the config before the agent starts:
+    /// an agent here is on this machine, whose homes it must not mount
+    /// over, so it runs with its home local.
+    pub shared_homes: Arc<Mutex<BTreeMap<String, String>>>,
 }
 
 impl Boot {
@@ -138,6 +143,9 @@ impl VmHooks for Boot {
         std::fs::write(dir.join("join-token"), file("/etc/azlin/join-token")).unwrap();
         let mut agent: toml::Table = toml::from_str(&file("/etc/azlin/agent.toml")).unwrap();
         assert_eq!(agent["connect"]["listen"].as_str(), Some("0.0.0.0:47800"));
+        if let Some(toml::Value::String(export)) = agent.remove("shared_home") {
+            self.shared_homes.lock().unwrap().insert(vm.into(), export);
+        }
         let at = |p: &str| toml::Value::String(dir.join(p).display().to_string());
         agent.insert("state_dir".into(), at("state"));
         agent.insert("ca_cert".into(), at("ca.crt"));

@@ -20,6 +20,8 @@ use std::collections::BTreeMap;
 
 pub mod cost;
 mod deployment;
+pub mod disks;
+pub mod storage;
 
 use serde_json::{Value, json};
 
@@ -74,6 +76,10 @@ pub struct Emulator {
     pub price_requests: u32,
     /// The Cost Management Query API's rows and what it was asked.
     pub cost: cost::CostData,
+    /// Azure Files: names taken elsewhere, shares' usage.
+    pub files: storage::FilesData,
+    /// Incremental snapshots made of each disk.
+    pub disks: disks::DiskData,
 }
 
 /// The sizes the emulator offers: D2s v5 and D4s v5 (family
@@ -154,6 +160,19 @@ pub fn default_prices() -> Vec<Value> {
             linux / 5.0,
         ));
         items.push(meter(size, "Virtual Machines Dsv5 Series", short, linux));
+    }
+    // Premium Files in westus2: the provisioned meter and its snapshots'.
+    for (meter, price) in [
+        ("Premium LRS Provisioned", 0.16),
+        ("Premium LRS Snapshots", 0.136),
+    ] {
+        items.push(json!({
+            "currencyCode": "USD", "tierMinimumUnits": 0.0, "retailPrice": price,
+            "unitPrice": price, "armRegionName": "westus2", "location": "US West 2",
+            "meterName": meter, "productName": "Premium Files", "skuName": "Premium LRS",
+            "serviceName": "Storage", "serviceFamily": "Storage", "unitOfMeasure": "1 GB/Month",
+            "type": "Consumption", "isPrimaryMeterRegion": true, "armSkuName": ""
+        }));
     }
     items
 }
@@ -371,6 +390,12 @@ impl Emulator {
             let scope = &path[..scope.len()];
             return self.cost.query(scope, query, body, base);
         }
+        if method == "POST" && key.ends_with("/providers/microsoft.storage/checknameavailability") {
+            return match self.files.name_availability(&self.resources, body) {
+                Ok(answer) => (200, vec![], answer.to_string()),
+                Err((status, code, message)) => arm_error(status, code, &message),
+            };
+        }
         if method == "GET" && key.ends_with("/providers/microsoft.compute/skus") {
             return (
                 200,
@@ -503,19 +528,26 @@ impl Emulator {
             .prices
             .iter()
             .filter(|item| {
-                ["serviceName", "armRegionName", "armSkuName", "priceType"]
-                    .iter()
-                    .all(|field| match filter_value(&filter, field) {
-                        None => true,
-                        Some(want) => {
-                            let have = if *field == "priceType" {
-                                &item["type"]
-                            } else {
-                                &item[*field]
-                            };
-                            have.as_str().is_some_and(|h| h.eq_ignore_ascii_case(&want))
-                        }
-                    })
+                [
+                    "serviceName",
+                    "armRegionName",
+                    "armSkuName",
+                    "productName",
+                    "skuName",
+                    "priceType",
+                ]
+                .iter()
+                .all(|field| match filter_value(&filter, field) {
+                    None => true,
+                    Some(want) => {
+                        let have = if *field == "priceType" {
+                            &item["type"]
+                        } else {
+                            &item[*field]
+                        };
+                        have.as_str().is_some_and(|h| h.eq_ignore_ascii_case(&want))
+                    }
+                })
             })
             .collect();
         let page: Vec<Value> = matching
@@ -635,9 +667,61 @@ impl Emulator {
             let value = self.store(key, path, value);
             return (201, vec![], value.to_string());
         }
+        let mut time_created = None;
+        if key.contains("/providers/microsoft.compute/snapshots/") {
+            match self.disks.check_snapshot(&self.resources, &value) {
+                Ok(at) => time_created = Some(at),
+                Err((status, code, message)) => return arm_error(status, code, &message),
+            }
+        }
+        if key.contains("/providers/microsoft.compute/disks/") {
+            if let Err((status, code, message)) =
+                disks::DiskData::check_disk(&self.resources, &value)
+            {
+                return arm_error(status, code, &message);
+            }
+            time_created = Some(disks::rfc3339(
+                std::time::SystemTime::now()
+                    .duration_since(std::time::UNIX_EPOCH)
+                    .unwrap()
+                    .as_secs() as i64,
+            ));
+        }
+        if key.contains("/providers/microsoft.compute/virtualmachines/")
+            && key.split('/').count() == 9
+            && let Some(existing) = self.resources.get(key).cloned()
+            && let Err((status, code, message)) =
+                disks::DiskData::check_swap(&mut self.resources, path, &existing, &value)
+        {
+            return arm_error(status, code, &message);
+        }
+        if is_storage_account(key)
+            && let Err((status, code, message)) =
+                storage::FilesData::check_account(&self.resources, &value)
+        {
+            return arm_error(status, code, &message);
+        }
+        let share_of = storage::account_of_share(key).map(str::to_string);
+        if let Some(account) = &share_of
+            && let Err((status, code, message)) =
+                storage::FilesData::check_share(&self.resources, account, &value)
+        {
+            return arm_error(status, code, &message);
+        }
+        if share_of.is_some() {
+            let squash = value["properties"]["rootSquash"].as_str().unwrap_or("-");
+            self.files.squashes.push(squash.to_string());
+        }
         let group_only = key.split('/').filter(|s| !s.is_empty()).count() == 4;
+        let mut value = value;
+        if let Some(at) = time_created {
+            value["properties"]["timeCreated"] = json!(at);
+            if key.contains("/disks/") {
+                value["properties"]["diskState"] = json!("Unattached");
+            }
+        }
         let value = self.store(key, path, value);
-        if group_only || key.contains("/blobservices/default/containers/") {
+        if group_only || key.contains("/blobservices/default/containers/") || share_of.is_some() {
             return (201, vec![], value.to_string());
         }
         if is_storage_account(key) {
@@ -882,7 +966,10 @@ impl Emulator {
         let Some(v) = self.resources.get(key) else {
             return self.list(key, query).unwrap_or_else(|| not_found(path));
         };
-        let v = self.shown(key, v, query);
+        let mut v = self.shown(key, v, query);
+        if storage::account_of_share(key).is_some() {
+            self.files.shown(key, &mut v, query);
+        }
         (200, vec![], v.to_string())
     }
 
@@ -991,6 +1078,12 @@ impl Emulator {
         let Some(v) = self.resources.remove(key) else {
             return (204, vec![], String::new());
         };
+        if is_storage_account(key) {
+            // Its shares go with it.
+            let inside = format!("{key}/");
+            self.resources.retain(|k, _| !k.starts_with(&inside));
+            self.storage_keys.remove(key);
+        }
         if key.contains("/virtualmachines/") {
             if v["properties"]["storageProfile"]["osDisk"]["deleteOption"] == "Delete" {
                 let disk = v["properties"]["storageProfile"]["osDisk"]["name"]

@@ -156,12 +156,7 @@ fn cost_by_vm(n: usize, days: i64, runs: usize) -> (usize, Vec<f64>, f64, Vec<f6
                 format!("{group}/providers/Microsoft.Network/networkSecurityGroups/nsg{i}"),
             ];
             for back in 1..=(days + runs as i64 + 1) {
-                let day: u32 = today
-                    .plus(-back)
-                    .to_string()
-                    .replace('-', "")
-                    .parse()
-                    .unwrap();
+                let day: u32 = today.plus(-back).number();
                 for id in &ids {
                     e.cost.rows.push((day, id.clone(), 0.1, "USD".into()));
                 }

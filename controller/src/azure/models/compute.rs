@@ -58,10 +58,15 @@ pub struct StorageProfile {
     pub data_disks: Vec<DataDisk>,
 }
 
-/// A data disk attached to a VM (read only: azlin attaches none yet).
+/// A data disk attached to a VM (azlin attaches none; a restore swaps
+/// one for a disk made from its snapshot).
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct DataDisk {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lun: Option<i32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub create_option: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -245,6 +250,9 @@ pub struct DiskProperties {
     pub time_created: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub provisioning_state: Option<String>,
+    /// Snapshots: only the changes since the disk's previous one are kept.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub incremental: Option<bool>,
 }
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]

@@ -40,6 +40,59 @@ pub struct StorageAccountProperties {
     pub minimum_tls_version: Option<String>,
     #[serde(default, skip_serializing)]
     pub primary_endpoints: Option<Endpoints>,
+    /// Who may reach the account (`None`: everyone, Azure's default).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub network_acls: Option<NetworkRuleSet>,
+}
+
+/// `networkAcls`: the account's firewall.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct NetworkRuleSet {
+    /// `Allow` or `Deny`: what happens to a caller no rule names.
+    pub default_action: String,
+    /// `AzureServices`, `None`, …
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bypass: Option<String>,
+    #[serde(default)]
+    pub virtual_network_rules: Vec<VirtualNetworkRule>,
+    #[serde(default)]
+    pub ip_rules: Vec<IpRule>,
+}
+
+/// A subnet admitted through its `Microsoft.Storage` service endpoint.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct VirtualNetworkRule {
+    /// The subnet's ARM id.
+    pub id: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub action: Option<String>,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct IpRule {
+    pub value: String,
+}
+
+/// `POST /subscriptions/{s}/providers/Microsoft.Storage/checkNameAvailability`.
+#[derive(Debug, Clone, Serialize)]
+pub struct NameCheck<'a> {
+    pub name: &'a str,
+    #[serde(rename = "type")]
+    pub kind: &'static str,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct NameAvailability {
+    pub name_available: bool,
+    /// `AccountNameInvalid` or `AlreadyExists`.
+    #[serde(default)]
+    pub reason: Option<String>,
+    #[serde(default)]
+    pub message: Option<String>,
 }
 
 /// The answer of `POST …/storageAccounts/{name}/listKeys`.
@@ -113,4 +166,7 @@ pub struct FileShareProperties {
     pub root_squash: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub share_quota: Option<u32>,
+    /// With `$expand=stats`: about how many bytes the share holds.
+    #[serde(default, skip_serializing)]
+    pub share_usage_bytes: Option<u64>,
 }

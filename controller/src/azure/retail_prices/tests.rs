@@ -118,3 +118,56 @@ fn the_query_filters_on_the_server_and_encodes_everything() {
     assert!(url.contains("priceType%20eq%20%27Consumption%27"), "{url}");
     assert!(!url.contains(' ') && !url.contains('\''));
 }
+
+#[test]
+fn the_premium_files_provisioned_meter_is_chosen_over_snapshots_burst_and_reservations() {
+    let item = |product: &str, meter: &str, unit: &str, kind: &str, price: f64| {
+        json!({
+            "currencyCode": "USD", "retailPrice": price, "unitPrice": price,
+            "armRegionName": "westus2", "location": "US West 2", "meterName": meter,
+            "productName": product, "skuName": "Premium LRS", "serviceName": "Storage",
+            "serviceFamily": "Storage", "unitOfMeasure": unit, "type": kind,
+            "isPrimaryMeterRegion": true, "armSkuName": ""
+        })
+    };
+    let items: Vec<PriceItem> = serde_json::from_value(json!([
+        item(
+            "Premium Files",
+            "Premium LRS Snapshots",
+            "1 GB/Month",
+            "Consumption",
+            0.136
+        ),
+        item(
+            "Premium Files",
+            "Premium LRS Burst Transactions",
+            "10K",
+            "Consumption",
+            0.01
+        ),
+        item(
+            "Premium Files Reserved Capacity",
+            "Provisioned",
+            "1 GB/Month",
+            "Reservation",
+            0.1
+        ),
+        item(
+            "Premium Files",
+            "Premium LRS Provisioned",
+            "1 GB/Month",
+            "Consumption",
+            0.16
+        ),
+    ]))
+    .unwrap();
+    assert_eq!(premium_files_per_gb_month(&items, "westus2"), Some(0.16));
+    assert_eq!(premium_files_per_gb_month(&items, "eastus"), None);
+    assert_eq!(premium_files_per_gb_month(&items[..3], "westus2"), None);
+    let url = files_query_url("https://prices.azure.com/", "WestUS2", "USD");
+    assert!(
+        url.contains("productName%20eq%20%27Premium%20Files%27"),
+        "{url}"
+    );
+    assert!(url.contains("armRegionName%20eq%20%27westus2%27"), "{url}");
+}

@@ -38,7 +38,10 @@ struct VmOutput {
 
 pub struct Printer {
     mode: Mode,
+    /// How people see each VM (`main (dev-1)`).
     names: Vec<String>,
+    /// What machine output says of each.
+    ids: Vec<crate::ipc::VmName>,
     width: usize,
     colour_out: bool,
     colour_err: bool,
@@ -53,7 +56,8 @@ fn colour_wanted(terminal: bool) -> bool {
 }
 
 impl Printer {
-    pub fn new(mode: Mode, names: Vec<String>) -> Self {
+    pub fn new(mode: Mode, ids: Vec<crate::ipc::VmName>) -> Self {
+        let names: Vec<String> = ids.iter().map(crate::ipc::VmName::labelled).collect();
         let width = names.iter().map(|n| n.chars().count()).max().unwrap_or(0);
         Self {
             mode,
@@ -63,6 +67,7 @@ impl Printer {
             vms: names.iter().map(|_| VmOutput::default()).collect(),
             results: vec![None; names.len()],
             names,
+            ids,
         }
     }
 
@@ -177,14 +182,16 @@ impl Printer {
                 outcome,
                 duration_ms,
             } => serde_json::json!({
-                "vm": self.names[vm],
+                "vm": self.ids[vm].vm,
+                "session_name": self.ids[vm].session_name,
                 "exit_code": outcome.exit_code(),
                 "outcome": outcome.describe(),
                 "duration_ms": duration_ms,
                 "error": null,
             }),
             VmResult::Failed { reason } => serde_json::json!({
-                "vm": self.names[vm],
+                "vm": self.ids[vm].vm,
+                "session_name": self.ids[vm].session_name,
                 "exit_code": null,
                 "outcome": "failed",
                 "duration_ms": null,

@@ -248,6 +248,7 @@ mod tests {
             cloud: None,
             no_agent: false,
             notional_per_hour: None,
+            home: None,
             tags: Default::default(),
             sample_age_ms: freshness.map(|_| 400),
             freshness,

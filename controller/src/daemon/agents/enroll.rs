@@ -2,7 +2,7 @@
 //! channel-bound proof, sign its CSR, and burn the token, in that order. A
 //! refusal changes nothing in `state.db`.
 
-use azlin_protocol::enroll::{EXPORTER_LEN, verify_proof};
+use azlin_protocol::enroll::{EXPORTER_LEN, Verifier, verify_proof};
 
 use crate::daemon::Daemon;
 use crate::{fleet_pki::LEAF_VALIDITY, state::TokenCheck};
@@ -40,11 +40,14 @@ pub fn enroll(
     {
         return Err(format!("join token is for VM {}, not {vm}", row.vm));
     }
-    if !verify_proof(&row.verifier, exporter, csr_der, proof) {
-        return Err(
-            "token proof does not match: wrong token secret, or the connection is relayed".into(),
-        );
-    }
+    // What is stored checks a proof; it cannot make one.
+    verify_proof(
+        &Verifier::from_stored(&row.verifier),
+        exporter,
+        csr_der,
+        proof,
+    )
+    .map_err(|e| e.to_string())?;
     let issued = d
         .pki
         .ca

@@ -103,5 +103,5 @@ async fn attempt(d: &Arc<Daemon>, vm: &str, cancel: watch::Receiver<bool>) -> Re
     } else {
         Peer::Dialled { vm }
     };
-    session::run(d, conn, peer, Some(cancel)).await
+    session::run(d, conn, peer, Some(cancel), None).await
 }

@@ -17,6 +17,12 @@ use crate::daemon::{Daemon, counters::Counters};
 const ANSWER_TIMEOUT: Duration = Duration::from_secs(10);
 
 pub async fn ask(d: &Daemon, vm: &str, query: Query) -> Result<QueryReply> {
+    ask_within(d, vm, query, ANSWER_TIMEOUT).await
+}
+
+/// [`ask`], for a question whose answer takes up to `limit` (a mount that
+/// installs the NFS client first).
+pub async fn ask_within(d: &Daemon, vm: &str, query: Query, limit: Duration) -> Result<QueryReply> {
     let conn = d
         .fleet
         .connection(vm)
@@ -32,7 +38,7 @@ pub async fn ask(d: &Daemon, vm: &str, query: Query) -> Result<QueryReply> {
             None => bail!("{vm} closed the stream without answering"),
         }
     };
-    tokio::time::timeout(ANSWER_TIMEOUT, exchange)
+    tokio::time::timeout(limit, exchange)
         .await
-        .map_err(|_| anyhow!("{vm} did not answer within {ANSWER_TIMEOUT:?}"))?
+        .map_err(|_| anyhow!("{vm} did not answer within {limit:?}"))?
 }

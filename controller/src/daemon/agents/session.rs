@@ -6,6 +6,7 @@ use std::sync::Arc;
 
 use anyhow::{Context, Result, anyhow, bail};
 use azlin_protocol::{
+    admission::{PRE_AUTH_DEADLINE, Ticket},
     frame::MAX_CONTROL_FRAME,
     handshake::{self, ControlStream},
     message::{Control, Role},
@@ -36,14 +37,18 @@ pub enum End {
 
 /// Run a connection to its end. A refusal is logged with its reason and
 /// the connection closed with a code; nothing about the fleet changes.
+/// `ticket` is the place a listener gave a peer that had not
+/// authenticated yet (`azlin_protocol::admission`), given back as soon
+/// as it has.
 pub async fn run(
     d: &Arc<Daemon>,
     conn: quinn::Connection,
     peer: Peer<'_>,
     cancel: Option<watch::Receiver<bool>>,
+    ticket: Option<Ticket>,
 ) -> Result<End> {
     let remote = conn.remote_address();
-    let result = serve(d, &conn, peer, cancel).await;
+    let result = serve(d, &conn, peer, cancel, ticket).await;
     if let Err(e) = &result {
         let mut reason = format!("{e:#}");
         tracing::warn!(%remote, "refused agent: {reason}");
@@ -58,6 +63,7 @@ async fn serve(
     conn: &quinn::Connection,
     peer: Peer<'_>,
     cancel: Option<watch::Receiver<bool>>,
+    ticket: Option<Ticket>,
 ) -> Result<End> {
     let identity = match (&peer, transport::peer_certificate(conn)) {
         (Peer::Enrolling { .. }, _) | (Peer::Incoming, None) => None,
@@ -90,17 +96,32 @@ async fn serve(
         d.started_at as u64,
         true,
     );
-    let mut control = handshake::greet_as_controller(conn, ours)
-        .await
-        .context("greeting")?;
+    // Before it has authenticated, a peer has a deadline to greet and
+    // to enroll, and only small frames (`azlin_protocol::admission`).
+    let mut control = tokio::time::timeout(
+        PRE_AUTH_DEADLINE,
+        handshake::greet_as_controller(conn, ours),
+    )
+    .await
+    .map_err(|_| anyhow!("no greeting within {PRE_AUTH_DEADLINE:?}"))?
+    .context("greeting")?;
     let Some(vm) = vm else {
         let dialled = match peer {
             Peer::Enrolling { vm } => Some(vm),
             _ => None,
         };
-        enroll_peer(d, conn, &mut control, dialled).await?;
+        tokio::time::timeout(
+            PRE_AUTH_DEADLINE,
+            enroll_peer(d, conn, &mut control, dialled),
+        )
+        .await
+        .map_err(|_| anyhow!("no enrollment within {PRE_AUTH_DEADLINE:?}"))??;
         return Ok(End::Enrolled);
     };
+    // Authenticated by its certificate and greeted: a peer of the fleet.
+    control.recv.set_max(MAX_CONTROL_FRAME);
+    transport::authenticated(conn);
+    drop(ticket);
     if control.peer.name != vm {
         bail!(
             "agent calls itself {:?} but its certificate says {vm}",

@@ -103,7 +103,7 @@ async fn adoption(cx: &Ctx, name: &str) -> Result<(Kind, Adoption)> {
 async fn adopt_one(cx: &Ctx, provider: &dyn Provider, a: &Adoption) -> Result<()> {
     let d = &cx.d;
     let name = a.row.name.as_str();
-    let (mode, connect) = match (&a.public_address, d.config.daemon.listen) {
+    let (mode, connect) = match (&a.public_address, d.listening) {
         (Some(_), _) => (ConnectMode::Listen, AgentConnect::Listen),
         (None, Some(listen)) => (
             ConnectMode::Dial,
@@ -127,8 +127,8 @@ async fn adopt_one(cx: &Ctx, provider: &dyn Provider, a: &Adoption) -> Result<()
         },
         tags: &[],
         token_id: token.id_hex(),
-        verifier: token.verifier(),
-        ttl_secs: d.config.daemon.token_ttl_secs,
+        verifier: token.verifier().to_stored(),
+        ttl_secs: d.config().daemon.token_ttl_secs,
     }])?;
     let spec = VmSpec {
         name: name.to_string(),
@@ -138,6 +138,9 @@ async fn adopt_one(cx: &Ctx, provider: &dyn Provider, a: &Adoption) -> Result<()
         dev_tools: false,
         session_name: None,
         machine: Default::default(),
+        shared_home: None,
+        source: None,
+        cloud_init_extra: None,
     };
     let stage = |what: String| cx.progress(name, what);
     match provider.adopt(a, &spec, &cx.azure, &stage).await {

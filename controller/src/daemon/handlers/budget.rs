@@ -3,9 +3,12 @@
 //! against the scope's budget. Each threshold crossed becomes one alert
 //! event (rule `budget`, to every configured channel) whose identity is
 //! (`budget:SCOPE`, month, percent): stored and sent once a month, never
-//! again after a restart. A `stop` threshold sends its notice first, then
-//! deallocates the running VMs azlin made in the scope (never one it
-//! adopted or did not make).
+//! again after a restart. A `stop` threshold sends its notice first, and
+//! the budget's grace later ([`stop_when_due`], also run by the daemon's
+//! `budget_check` job) deallocates the running VMs azlin made in the scope
+//! (never one it adopted or did not make), unless the budget was raised
+//! above the spend or cleared in between. The deallocation, or the stop
+//! called off, is an alert event too.
 
 use anyhow::{Context, Result, bail};
 use azlin_protocol::alert::{Severity, Transition};
@@ -13,9 +16,10 @@ use azlin_protocol::alert::{Severity, Transition};
 use super::{Ctx, Handle, cost};
 use crate::{
     alerts::rules_file::BUDGET,
+    alerts::rules_file::parse_duration,
     azure::context::Target,
     cost::{
-        budget::{self, Action},
+        budget::{self, Action, DEFAULT_STOP_GRACE_SECS, MAX_STOP_GRACE_SECS, StopStep},
         dates::Day,
     },
     daemon::jobs::alerts,
@@ -40,8 +44,22 @@ impl Handle for BudgetSet {
         if !self.azure && !self.emails.is_empty() {
             bail!("--email is where Azure's budget e-mails go: it needs --azure (nothing set)");
         }
+        let grace = self
+            .stop_grace
+            .as_deref()
+            .map(
+                |text| match parse_duration(text).map(|ms| (ms / 1000) as i64) {
+                    Some(secs) if secs <= MAX_STOP_GRACE_SECS => Ok(secs),
+                    _ => bail!(
+                        "--stop-grace {text:?}: write a wait of up to a day such as 10m, 1h or 0 \
+                     (nothing set)"
+                    ),
+                },
+            )
+            .transpose()?;
         let scope = cost::scope_of(cx, self.whole_subscription).await?;
         let provider = cx.d.providers.get(Kind::Azure);
+        let old = cx.d.db.lock().expect("db lock").budget(&scope.path)?;
         let mut row = BudgetRow {
             scope: scope.path.clone(),
             words: scope.words.clone(),
@@ -49,13 +67,11 @@ impl Handle for BudgetSet {
             resource_group: scope.resource_group.clone(),
             amount,
             thresholds: thresholds.clone(),
-            azure_budget: cx
-                .d
-                .db
-                .lock()
-                .expect("db lock")
-                .budget(&scope.path)?
-                .and_then(|b| b.azure_budget),
+            azure_budget: old.as_ref().and_then(|b| b.azure_budget.clone()),
+            stop_grace: grace
+                .or(old.as_ref().map(|b| b.stop_grace))
+                .unwrap_or(DEFAULT_STOP_GRACE_SECS),
+            stop_noticed: old.as_ref().and_then(|b| b.stop_noticed),
         };
         if self.azure {
             let today = Day::of_unix(now_unix());
@@ -113,10 +129,15 @@ impl Handle for BudgetClear {
         cx.d.db.lock().expect("db lock").clear_budget(&scope.path)?;
         Ok(Done {
             message: format!(
-                "the budget of {} is cleared{}",
+                "the budget of {} is cleared{}{}",
                 scope.words,
                 if row.azure_budget.is_some() {
                     ", in Azure too"
+                } else {
+                    ""
+                },
+                if row.stop_noticed.is_some() {
+                    "; its pending stop is called off"
                 } else {
                     ""
                 }
@@ -134,10 +155,13 @@ pub fn target_of(row: &BudgetRow) -> Target {
 }
 
 /// This month against `row`: crossings become alert events (once each),
-/// a new `stop` crossing deallocates azlin's VMs in the scope. Never
-/// fails: what went wrong is in the view's notes and the log.
+/// a new `stop` crossing is noticed (and deallocates azlin's VMs in the
+/// scope once its grace is over), a pending stop is called off when the
+/// spend is under every stop threshold now. Never fails: what went wrong
+/// is in the view's notes and the log.
 pub async fn check(cx: &Ctx, scope: &BillingScope, row: &BudgetRow) -> BudgetView {
-    let today = Day::of_unix(now_unix());
+    let now = now_unix();
+    let today = Day::of_unix(now);
     let mut view = BudgetView {
         scope: row.words.clone(),
         amount: row.amount,
@@ -149,6 +173,8 @@ pub async fn check(cx: &Ctx, scope: &BillingScope, row: &BudgetRow) -> BudgetVie
         exceeds_on: None,
         forecast_source: LINEAR.into(),
         notes: Vec::new(),
+        stop_grace_secs: row.stop_grace,
+        stop_due: row.stop_noticed.map(|at| utc(at + row.stop_grace)),
     };
     let (spent, currency) = match cost::month_to_date(cx, scope, today).await {
         Ok(Some(s)) => s,
@@ -189,11 +215,10 @@ pub async fn check(cx: &Ctx, scope: &BillingScope, row: &BudgetRow) -> BudgetVie
     }
     let crossed = budget::crossed(spent, row.amount, &row.thresholds);
     view.crossed = crossed.iter().map(|t| t.to_string()).collect();
+    let stop_crossed = crossed.iter().any(|t| t.action == Action::Stop);
+    let mut noticed = row.stop_noticed;
     let month = u64::from(today.year() as u32) * 100 + u64::from(today.month());
-    let who = format!(
-        "budget:{}",
-        row.resource_group.as_deref().unwrap_or(&row.subscription)
-    );
+    let who = who(row);
     for t in crossed {
         let severity = match t.action {
             Action::Notify => Severity::Info,
@@ -208,17 +233,22 @@ pub async fn check(cx: &Ctx, scope: &BillingScope, row: &BudgetRow) -> BudgetVie
             amount(row.amount),
             t.percent
         );
-        let stopping = if t.action == Action::Stop {
+        if t.action == Action::Stop {
             let vms = stoppable(cx, row);
             message.push_str(&if vms.is_empty() {
                 "; no running VM azlin made is there to stop".to_string()
-            } else {
+            } else if row.stop_grace == 0 {
                 format!("; deallocating {}", vms.join(", "))
+            } else {
+                format!(
+                    "; deallocating {} at {} (in {}) unless the budget is raised or cleared \
+                     before",
+                    vms.join(", "),
+                    utc(now + row.stop_grace),
+                    wait_words(row.stop_grace)
+                )
             });
-            vms
-        } else {
-            Vec::new()
-        };
+        }
         let new = NewAlert {
             vm: &who,
             epoch: month,
@@ -236,15 +266,21 @@ pub async fn check(cx: &Ctx, scope: &BillingScope, row: &BudgetRow) -> BudgetVie
         match alerts::record(&cx.d, &new) {
             // Sent before: this month's crossing is done.
             Ok(None) => {}
-            Ok(Some(_)) => {
-                for vm in stopping {
-                    if let Err(e) = stop(cx, &vm).await {
-                        let why = format!("budget stop of {vm} failed: {e:#}");
-                        tracing::error!("{why}");
-                        view.notes.push(why);
-                    }
+            Ok(Some(_)) if t.action == Action::Stop && noticed.is_none() => {
+                match cx
+                    .d
+                    .db
+                    .lock()
+                    .expect("db lock")
+                    .set_budget_stop_noticed(&row.scope, Some(now))
+                {
+                    Ok(()) => noticed = Some(now),
+                    Err(e) => view
+                        .notes
+                        .push(format!("cannot record the stop's notice: {e:#}")),
                 }
             }
+            Ok(Some(_)) => {}
             Err(e) => {
                 tracing::error!("cannot record the budget event: {e:#}");
                 view.notes
@@ -252,7 +288,142 @@ pub async fn check(cx: &Ctx, scope: &BillingScope, row: &BudgetRow) -> BudgetVie
             }
         }
     }
+    let row = BudgetRow {
+        stop_noticed: noticed,
+        ..row.clone()
+    };
+    match budget::stop_step(Some(stop_crossed), noticed, row.stop_grace, now) {
+        StopStep::Idle => {}
+        StopStep::Waiting(at) => view.stop_due = Some(utc(at)),
+        StopStep::Due => {
+            view.stop_due = None;
+            view.notes.extend(stop_when_due(cx, &row).await);
+        }
+        StopStep::CalledOff => {
+            view.stop_due = None;
+            view.notes.extend(call_off(cx, &row));
+        }
+    }
     view
+}
+
+/// A wait in words: `45 s`, `10 min`, `2 h 30 min`.
+fn wait_words(secs: i64) -> String {
+    match secs {
+        ..120 => format!("{secs} s"),
+        120..3600 => format!("{} min", secs / 60),
+        _ if secs % 3600 < 60 => format!("{} h", secs / 3600),
+        _ => format!("{} h {} min", secs / 3600, secs % 3600 / 60),
+    }
+}
+
+/// Unix seconds as `YYYY-MM-DD HH:MM:SS UTC`.
+fn utc(at: i64) -> String {
+    jiff::Timestamp::from_second(at)
+        .map(|t| t.strftime("%Y-%m-%d %H:%M:%S UTC").to_string())
+        .unwrap_or_else(|_| at.to_string())
+}
+
+/// Carry out `row`'s pending stop if its grace is over (whether the
+/// spend still crosses was judged when it was noticed, and by every
+/// check since): deallocate the running VMs azlin made in the scope, then
+/// mark it done and record the event. What went wrong, in words.
+pub async fn stop_when_due(cx: &Ctx, row: &BudgetRow) -> Vec<String> {
+    let Some(noticed) = row.stop_noticed else {
+        return Vec::new();
+    };
+    if budget::stop_step(None, Some(noticed), row.stop_grace, now_unix()) != StopStep::Due {
+        return Vec::new();
+    }
+    let mut notes = Vec::new();
+    let mut stopped = Vec::new();
+    for vm in stoppable(cx, row) {
+        match stop(cx, &vm).await {
+            Ok(()) => stopped.push(vm),
+            Err(e) => {
+                let why = format!("budget stop of {vm} failed: {e:#}");
+                tracing::error!("{why}");
+                notes.push(why);
+            }
+        }
+    }
+    // Done (a failed VM is reported, not retried every few seconds).
+    let message = if stopped.is_empty() {
+        format!(
+            "{}: the budget stop found no running VM azlin made to deallocate",
+            row.words
+        )
+    } else {
+        format!(
+            "{}: the budget stop deallocated {}",
+            row.words,
+            stopped.join(", ")
+        )
+    };
+    notes.extend(end_stop(cx, row, noticed, 0, Severity::Critical, &message));
+    notes
+}
+
+/// Call off `row`'s pending stop: the spend is under its stop thresholds.
+fn call_off(cx: &Ctx, row: &BudgetRow) -> Vec<String> {
+    let Some(noticed) = row.stop_noticed else {
+        return Vec::new();
+    };
+    let message = format!(
+        "{}: the pending budget stop is called off: this month's spend is under its stop \
+         threshold now",
+        row.words
+    );
+    let mut notes = vec![message.clone()];
+    notes.extend(end_stop(cx, row, noticed, 1, Severity::Info, &message));
+    notes
+}
+
+/// End the stop noticed at `noticed`: no longer pending, and its event,
+/// carried out (`seq` 0) or called off (1), one each whatever restarts.
+/// What went wrong, in words (when the stop could not be marked ended, no
+/// event says it did).
+fn end_stop(
+    cx: &Ctx,
+    row: &BudgetRow,
+    noticed: i64,
+    seq: u64,
+    severity: Severity,
+    message: &str,
+) -> Option<String> {
+    let new = NewAlert {
+        vm: &who(row),
+        epoch: noticed as u64,
+        seq: Some(seq),
+        rule: BUDGET,
+        subject: &row.words,
+        transition: Transition::Notice,
+        severity,
+        value: 0.0,
+        threshold: row.amount,
+        message,
+        at_ms: now_ms(),
+        received_ms: now_ms(),
+    };
+    if let Err(e) =
+        cx.d.db
+            .lock()
+            .expect("db lock")
+            .set_budget_stop_noticed(&row.scope, None)
+    {
+        return Some(format!("cannot mark the budget stop ended: {e:#}"));
+    }
+    alerts::record(&cx.d, &new)
+        .err()
+        .map(|e| format!("cannot record the budget stop's event: {e:#}"))
+}
+
+/// The name budget events go by (`budget:RG` or `budget:SUBSCRIPTION`).
+fn who(row: &BudgetRow) -> String {
+    format!(
+        "budget:{}",
+        row.resource_group.as_deref().unwrap_or(&row.subscription)
+    )
 }
 
 /// The running VMs azlin made in the budget's scope.

@@ -8,10 +8,11 @@
 //!   pay-as-you-go prices);
 //! - **deallocate**: a VM stopped but still allocated (billed as running;
 //!   its size's price);
-//! - **schedule**: a VM of the fleet idle at the same hours every day of
-//!   its agent's history (CPU only: the history keeps no terminal
-//!   attachments), stopped then and started after, in this machine's
-//!   zone (its price for those hours, when it has one);
+//! - **schedule**: a VM of the fleet idle at the same hours every night,
+//!   or all weekend, in its agent's week of history (CPU only: the
+//!   history keeps no terminal attachments), stopped then and started
+//!   after, in this machine's zone (`cost::recommend::suggest_schedule`;
+//!   its price for those hours, when it has one);
 //! - **delete** an unattached disk, a public IP on nothing, a snapshot
 //!   older than the given days (each its actual cost over the last 30
 //!   days, when Azure has reported it).
@@ -28,40 +29,77 @@ use super::{Ctx, Handle, HandleVm, cost, prices, resolve};
 use crate::{
     cost::{
         dates::Day,
-        recommend::{self, MIN_COVERAGE_SECS, SizeInfo},
+        recommend::{self, HourPoint, MIN_COVERAGE_SECS, SizeInfo},
+        schedule,
     },
     ipc::{
-        cost_recommend::{Change, CostApply, CostRecommend, Recommendation},
+        cost_recommend::{Change, CostApply, CostRecommend, Recommendation, Recommendations},
         lifecycle::{Resize, Stop},
         schedule::ScheduleSet,
         vms::HOURS_PER_MONTH,
     },
-    provider::Kind,
+    provider::{BillingScope, Kind},
     state::{VmRow, VmState, now_unix},
 };
 
 const PRICES: &str = "pay-as-you-go prices";
+const HOURS_PER_WEEK: f64 = 168.0;
 const ACTUAL: &str = "actual cost, last 30 days";
+const NOTIONAL: &str = "notional price, [cost] notional_per_hour in config.toml";
 
 impl Handle for CostRecommend {
-    async fn handle(self, cx: &Ctx) -> Result<Vec<Recommendation>> {
+    async fn handle(self, cx: &Ctx) -> Result<Recommendations> {
         recommendations(cx, self.whole_subscription, self.snapshot_days).await
     }
 }
 
+/// Everything to cut: from Azure (in the request's scope) when it can be
+/// asked, and the schedules the agents' history suggests whatever the
+/// provider; without Azure the reply says why only schedules are there.
 async fn recommendations(
     cx: &Ctx,
     whole_subscription: bool,
     snapshot_days: u32,
+) -> Result<Recommendations> {
+    let mut notes = Vec::new();
+    let mut out = match cost::scope_of(cx, whole_subscription).await {
+        Ok(scope) => from_azure(cx, &scope, snapshot_days).await?,
+        Err(e) => {
+            notes.push(format!(
+                "Azure was not asked ({e:#}): only schedules are suggested, from the agents' \
+                 history"
+            ));
+            Vec::new()
+        }
+    };
+    out.extend(schedules(cx).await?);
+    out.sort_by(|a, b| {
+        a.priority.cmp(&b.priority).then_with(|| {
+            b.saving_per_month
+                .unwrap_or(0.0)
+                .total_cmp(&a.saving_per_month.unwrap_or(0.0))
+        })
+    });
+    Ok(Recommendations {
+        recommendations: out,
+        notes,
+    })
+}
+
+/// What Azure's side says to cut in `scope`: oversized and stopped but
+/// allocated VMs, and what is paid for but used by nothing.
+async fn from_azure(
+    cx: &Ctx,
+    scope: &BillingScope,
+    snapshot_days: u32,
 ) -> Result<Vec<Recommendation>> {
     let d = &cx.d;
-    let scope = cost::scope_of(cx, whole_subscription).await?;
     let provider = d.providers.get(Kind::Azure);
-    let waste = provider.waste(&scope, &cx.azure).await?;
+    let waste = provider.waste(scope, &cx.azure).await?;
     let today = Day::of_unix(now_unix());
     // What each resource cost over the last 30 complete days; Cost
     // Management not answering leaves savings unknown, not zero.
-    let bill = cost::billed(cx, &scope, (today.plus(-30), today.plus(-1)))
+    let bill = cost::billed(cx, scope, (today.plus(-30), today.plus(-1)))
         .await
         .ok();
     let mut actual: BTreeMap<String, f64> = BTreeMap::new();
@@ -153,73 +191,6 @@ async fn recommendations(
         });
     }
 
-    // Idle at the same hours every day: a schedule, in this machine's zone.
-    let zone = jiff::tz::TimeZone::system();
-    let zone_name = zone.iana_name().unwrap_or("UTC").to_string();
-    for row in rows.iter().filter(|r| {
-        d.state_of(r) == VmState::Running
-            && resolve::in_target(d, &cx.azure.target, r)
-            && d.db
-                .lock()
-                .expect("db lock")
-                .schedule(&r.name)
-                .is_ok_and(|s| s.is_none())
-    }) {
-        let since = now_unix() - 7 * 86400;
-        let history =
-            d.db.lock()
-                .expect("db lock")
-                .utilisation(&row.name, since)?;
-        let points: Vec<(i64, u8, f64, bool)> = history
-            .iter()
-            .filter_map(|(t, cpu, _)| {
-                let local = jiff::Timestamp::from_second(*t)
-                    .ok()?
-                    .to_zoned_datetime(zone.clone());
-                let date = local.date();
-                let day = i64::from(date.year()) * 10000
-                    + i64::from(date.month()) * 100
-                    + i64::from(date.day());
-                Some((day, local.hour() as u8, *cpu, false))
-            })
-            .collect();
-        let Some((stop, start)) = recommend::idle_hours(&points) else {
-            continue;
-        };
-        let hours = (i64::from(start) - i64::from(stop)).rem_euclid(24);
-        let per_hour = if row.provider == Kind::Azure.as_str() {
-            let views = provider.cloud_views(&[row], &cx.azure).await;
-            match views.views.get(&row.name) {
-                Some(v) => match (v.size.clone(), v.location.clone()) {
-                    (Some(size), Some(region)) => price(region, size).await.map(|p| p.per_hour),
-                    _ => None,
-                },
-                None => None,
-            }
-        } else {
-            None
-        };
-        let saving = per_hour.map(|p| p * hours as f64 * HOURS_PER_MONTH / 24.0);
-        out.push(Recommendation {
-            id: format!("schedule:{}", row.name),
-            change: Change::Schedule {
-                vm: row.name.clone(),
-                stop: format!("{stop:02}:00"),
-                start: format!("{start:02}:00"),
-                tz: zone_name.clone(),
-            },
-            reason: format!(
-                "{} was idle (CPU below {}%) from {stop:02}:00 to {start:02}:00 ({zone_name}) on                  every day of its agent's history: stop it then, start it after",
-                row.name,
-                recommend::IDLE_CPU_BELOW
-            ),
-            saving_per_month: saving,
-            currency: saving.map(|_| prices::CURRENCY.to_string()),
-            saving_source: PRICES.into(),
-            priority: recommend::priority(saving),
-        });
-    }
-
     // Stopped but still allocated: billed as running.
     for (row, size, region) in &waste.stopped_allocated {
         let p = price(region.clone(), size.clone()).await;
@@ -279,13 +250,101 @@ async fn recommendations(
             priority: recommend::priority(saving),
         });
     }
-    out.sort_by(|a, b| {
-        a.priority.cmp(&b.priority).then_with(|| {
-            b.saving_per_month
-                .unwrap_or(0.0)
-                .total_cmp(&a.saving_per_month.unwrap_or(0.0))
-        })
-    });
+    Ok(out)
+}
+
+/// A schedule for each running VM of the fleet (any provider) without one
+/// whose week of history was idle at the same hours every night or all
+/// weekend, in this machine's zone; its saving at its size's price (an
+/// Azure VM) or the notional price of config.toml (any other), when there
+/// is one.
+async fn schedules(cx: &Ctx) -> Result<Vec<Recommendation>> {
+    let d = &cx.d;
+    let provider = d.providers.get(Kind::Azure);
+    let rows: Vec<VmRow> = d.db.lock().expect("db lock").vms()?;
+    let mut out = Vec::new();
+    let zone = jiff::tz::TimeZone::system();
+    let zone_name = zone.iana_name().unwrap_or("UTC").to_string();
+    for row in rows.iter().filter(|r| {
+        d.state_of(r) == VmState::Running
+            && resolve::in_target(d, &cx.azure.target, r)
+            && d.db
+                .lock()
+                .expect("db lock")
+                .schedule(&r.name)
+                .is_ok_and(|s| s.is_none())
+    }) {
+        let since = now_unix() - 7 * 86400;
+        let history =
+            d.db.lock()
+                .expect("db lock")
+                .utilisation(&row.name, since)?;
+        let points: Vec<HourPoint> = history
+            .iter()
+            .filter_map(|(t, cpu, _)| {
+                let local = jiff::Timestamp::from_second(*t)
+                    .ok()?
+                    .to_zoned_datetime(zone.clone());
+                let date = local.date();
+                Some(HourPoint {
+                    day: i64::from(date.year()) * 10000
+                        + i64::from(date.month()) * 100
+                        + i64::from(date.day()),
+                    weekday: date.weekday().to_monday_zero_offset() as u8,
+                    hour: local.hour() as u8,
+                    cpu: *cpu,
+                    attached: false,
+                })
+            })
+            .collect();
+        let Some(plan) = recommend::suggest_schedule(&points) else {
+            continue;
+        };
+        // (price an hour, its currency, where it comes from)
+        let (per_hour, currency, source) = if row.provider == Kind::Azure.as_str() {
+            let views = provider.cloud_views(&[row], &cx.azure).await;
+            let per_hour = match views.views.get(&row.name) {
+                Some(v) => match (v.size.clone(), v.location.clone()) {
+                    (Some(size), Some(region)) => {
+                        prices::per_hour(d, &cx.azure.access, &region, &size)
+                            .await
+                            .ok()
+                            .map(|p| p.per_hour)
+                    }
+                    _ => None,
+                },
+                None => None,
+            };
+            (per_hour, Some(prices::CURRENCY.to_string()), PRICES)
+        } else {
+            (d.config().cost.notional_per_hour, None, NOTIONAL)
+        };
+        let saving =
+            per_hour.map(|p| p * f64::from(plan.hours_per_week) * HOURS_PER_MONTH / HOURS_PER_WEEK);
+        out.push(Recommendation {
+            id: format!("schedule:{}", row.name),
+            change: Change::Schedule {
+                vm: row.name.clone(),
+                stop: format!("{:02}:00", plan.stop),
+                start: format!("{:02}:00", plan.start),
+                days: schedule::days_text(plan.stop_days),
+                start_days: schedule::days_text(plan.start_days),
+                tz: zone_name.clone(),
+            },
+            reason: format!(
+                "{} was idle (CPU below {}%) {} ({zone_name}) in its agent's week of history: \
+                 stop it then, start it after ({} h off a week)",
+                row.name,
+                recommend::IDLE_CPU_BELOW,
+                plan.evidence,
+                plan.hours_per_week
+            ),
+            saving_per_month: saving,
+            currency: saving.and(currency),
+            saving_source: source.into(),
+            priority: recommend::priority(saving),
+        });
+    }
     Ok(out)
 }
 
@@ -294,7 +353,9 @@ impl Handle for CostApply {
         if self.ids.is_empty() {
             bail!("name the recommendations to apply (`azlin cost recommend` lists their IDs)");
         }
-        let recs = recommendations(cx, self.whole_subscription, self.snapshot_days).await?;
+        let recs = recommendations(cx, self.whole_subscription, self.snapshot_days)
+            .await?
+            .recommendations;
         let mut chosen = Vec::new();
         for id in &self.ids {
             match recs.iter().find(|r| &r.id == id) {
@@ -315,8 +376,12 @@ impl Handle for CostApply {
                     vm,
                     stop,
                     start,
+                    days,
+                    start_days,
                     tz,
-                } => format!("schedule {vm}: stop {stop}, start {start} daily ({tz})"),
+                } => {
+                    format!("schedule {vm}: stop {stop} {days}, start {start} {start_days} ({tz})")
+                }
             };
             if self.dry_run {
                 lines.push(format!("would {what} ({})", r.id));
@@ -357,6 +422,8 @@ async fn carry_out(cx: &Ctx, change: &Change) -> Result<()> {
             vm,
             stop,
             start,
+            days,
+            start_days,
             tz,
         } => {
             let resolved = resolve::vm(cx, vm)?;
@@ -364,7 +431,8 @@ async fn carry_out(cx: &Ctx, change: &Change) -> Result<()> {
                 vm: vm.clone(),
                 stop: stop.clone(),
                 start: Some(start.clone()),
-                days: "daily".into(),
+                days: days.clone(),
+                start_days: Some(start_days.clone()),
                 tz: tz.clone(),
             }
             .handle(cx, resolved)

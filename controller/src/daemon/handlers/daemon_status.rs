@@ -25,8 +25,9 @@ impl Handle for DaemonStatus {
             home: d.home.root().display().to_string(),
             vms,
             connected: d.fleet.connected_count(),
-            listen: d.config.daemon.listen.map(|a| a.to_string()),
+            listen: d.listening.map(|a| a.to_string()),
             certificates_issued,
+            config_error: d.config_error.lock().expect("config error lock").clone(),
         })
     }
 }
@@ -46,7 +47,7 @@ impl Handle for Rebind {
     /// so open terminals and commands carry on without a reconnect.
     async fn handle(self, cx: &Ctx) -> Result<Done> {
         let d = &cx.d;
-        if let Some(listen) = d.config.daemon.listen {
+        if let Some(listen) = d.listening {
             bail!(
                 "this daemon listens on {listen} for agents that dial in, and they would lose it; \
                  rebinding is for a daemon that only dials (no [daemon] listen)"

@@ -87,9 +87,12 @@ pub async fn run(
     record.by = Some(req.requested_by.clone());
     record.command = Some(req.command.clone());
     audit(&d, &record);
-    let display: Vec<String> = vms
+    let display: Vec<crate::ipc::VmName> = vms
         .iter()
-        .map(|vm| d.session_name(vm).unwrap_or_else(|| vm.clone()))
+        .map(|vm| crate::ipc::VmName {
+            vm: vm.clone(),
+            session_name: d.session_name(vm),
+        })
         .collect();
     if replies
         .send(Reply::ExecPlan { vms: display })

@@ -256,7 +256,7 @@ async fn kill(cx: &Ctx, vm: &Resolved) -> Result<Done> {
 }
 
 /// Record a VM its provider started (again) and have the daemon reach it.
-fn running_again(d: &Arc<Daemon>, row: &VmRow, started: &Started) -> Result<()> {
+pub(super) fn running_again(d: &Arc<Daemon>, row: &VmRow, started: &Started) -> Result<()> {
     let name = row.name.as_str();
     d.db.lock().expect("db lock").set_vm_running(
         name,

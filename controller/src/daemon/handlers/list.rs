@@ -40,6 +40,16 @@ impl HandleVm for VmStatus {
         if self.cloud {
             cloud_view::merge(cx, &mut one).await;
         }
+        // Only a VM whose provider serves storage can have its home there.
+        let storage =
+            cx.d.providers
+                .of(&vm.row.provider)
+                .is_ok_and(|p| p.capabilities().storage);
+        if one[0].connected && storage {
+            one[0].home = super::home_storage::home_of(&cx.d, &vm.row.name)
+                .await
+                .filter(|h| *h != azlin_protocol::mount::HomeState::Local);
+        }
         let [v] = one;
         Ok(v)
     }
@@ -77,8 +87,9 @@ pub fn view(d: &Daemon, row: &VmRow, tags: BTreeMap<String, String>) -> VmView {
             .providers
             .of(&row.provider)
             .is_ok_and(|p| !p.capabilities().cost)
-            .then_some(d.config.cost.notional_per_hour)
+            .then_some(d.config().cost.notional_per_hour)
             .flatten(),
+        home: None,
     }
 }
 
@@ -107,6 +118,7 @@ pub fn unmanaged_view(row: &VmRow, cloud: CloudView) -> VmView {
         cloud: Some(cloud),
         no_agent: true,
         notional_per_hour: None,
+        home: None,
     }
 }
 

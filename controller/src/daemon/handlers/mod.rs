@@ -13,6 +13,7 @@ pub mod agent_upgrade;
 pub mod alerts;
 pub mod autostop;
 pub mod budget;
+pub mod clone;
 pub mod cloud_view;
 pub mod cost;
 pub mod cost_dashboard;
@@ -21,6 +22,7 @@ pub mod daemon_status;
 pub mod exec;
 pub mod fetch;
 pub mod files;
+pub mod home_storage;
 pub mod labels;
 pub mod lifecycle;
 pub mod list;
@@ -31,8 +33,11 @@ pub mod register;
 pub mod resolve;
 pub mod schedule;
 pub mod selection;
+pub mod snapshot;
+pub mod snapshot_schedule;
 pub mod socket;
 pub mod ssh;
+pub mod storage;
 pub mod terminal;
 pub mod token;
 
@@ -151,6 +156,11 @@ pub async fn dispatch(
         Request::BudgetSet(r) => answer(r, &cx).await,
         Request::BudgetShow(r) => answer(r, &cx).await,
         Request::BudgetClear(r) => answer(r, &cx).await,
+        Request::StorageCreate(r) => answer(r, &cx).await,
+        Request::StorageList(r) => answer(r, &cx).await,
+        Request::StorageStatus(r) => answer(r, &cx).await,
+        Request::StorageDelete(r) => answer(r, &cx).await,
+        Request::StorageMount(r) => answer_vm(r, &cx).await,
         Request::Start(r) => answer_vm(r, &cx).await,
         Request::Stop(r) => answer_vm(r, &cx).await,
         Request::Restart(r) => answer_vm(r, &cx).await,
@@ -168,6 +178,14 @@ pub async fn dispatch(
         Request::Push(r) => answer_vm(r, &cx).await,
         Request::Fetch(r) => answer_vm(r, &cx).await,
         Request::Sync(r) => answer(r, &cx).await,
+        Request::SnapshotCreate(r) => answer_vm(r, &cx).await,
+        Request::SnapshotList(r) => answer(r, &cx).await,
+        Request::SnapshotDelete(r) => answer(r, &cx).await,
+        Request::SnapshotRestore(r) => answer_vm(r, &cx).await,
+        Request::SnapshotScheduleSet(r) => answer_vm(r, &cx).await,
+        Request::SnapshotScheduleList(r) => answer(r, &cx).await,
+        Request::SnapshotScheduleClear(r) => answer(r, &cx).await,
+        Request::CloneVm(r) => answer(r, &cx).await,
         // Served by the socket itself, which keeps it open both ways.
         Request::Exec(_) | Request::Connect(_) | Request::AlertsFollow => Err(anyhow!(
             "exec, connect and alerts --follow must go through a streaming session"

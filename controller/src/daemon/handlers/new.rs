@@ -5,6 +5,8 @@
 //! of one), each with its own one-time join token, then the daemon waits
 //! for every agent to enroll and connect. A VM whose creation fails is
 //! removed again, with whatever its provider had made; the others stay.
+//! A home on shared storage (`--nfs-storage`) is checked before anything
+//! is made and reported after ([`super::home_storage`]).
 
 use std::{sync::Arc, time::Instant};
 
@@ -12,7 +14,7 @@ use anyhow::{Result, anyhow, bail};
 use azlin_protocol::{enroll::JoinToken, pki};
 use tokio::task::JoinSet;
 
-use super::{Ctx, Handle, labels::check_tags, list::list_in, prices};
+use super::{Ctx, Handle, home_storage, labels::check_tags, list::list_in, prices};
 use crate::{
     azure::context::Target,
     daemon::{Daemon, agents::link},
@@ -28,6 +30,8 @@ impl Handle for New {
             pool: self.pool,
             dial: self.connect == ConnectMode::Dial,
             no_dev_tools: self.no_dev_tools,
+            nfs_storage: self.nfs_storage.is_some(),
+            cloud_init_extra: self.cloud_init_extra.is_some(),
             target: &cx.azure.target,
             machine: &self.machine,
         };
@@ -39,7 +43,21 @@ impl Handle for New {
                 // The size, region and quotas again: the plan the CLI showed
                 // may be minutes old, and nothing is made if they fail now.
                 provider.plan(&self.machine, self.pool, &cx.azure).await?;
-                create(cx, provider, self).await.map(NewReply::Created)
+                // The home's storage too, before anything is made.
+                let Some((name, share)) = home_storage::prepare(cx, provider, &self).await? else {
+                    return create(cx, provider, self, None, None)
+                        .await
+                        .map(NewReply::Created);
+                };
+                let made = create(cx, provider, self, Some(&share.export), None).await;
+                match &made {
+                    Ok(vms) => {
+                        let names: Vec<String> = vms.iter().map(|v| v.name.clone()).collect();
+                        home_storage::settle(cx, provider, &name, &share, &names).await?;
+                    }
+                    Err(_) => home_storage::restore(cx, provider, &name, &share, false).await?,
+                }
+                made.map(NewReply::Created)
             }
         }
     }
@@ -52,6 +70,8 @@ impl Handle for PlanNew {
             pool: self.pool,
             dial: false,
             no_dev_tools: false,
+            nfs_storage: false,
+            cloud_init_extra: false,
             target: &cx.azure.target,
             machine: &self.machine,
         };
@@ -96,12 +116,20 @@ pub fn pick_names(d: &Daemon, req: &New) -> Result<Vec<String>> {
     Ok(names)
 }
 
-async fn create(cx: &Ctx, provider: &dyn Provider, req: New) -> Result<Vec<crate::ipc::VmView>> {
+/// Make `req`'s VMs (homes on `shared_home`, made from `source` when
+/// they are clones), wait until every one has joined, and show them.
+pub(super) async fn create(
+    cx: &Ctx,
+    provider: &dyn Provider,
+    req: New,
+    shared_home: Option<&str>,
+    source: Option<&str>,
+) -> Result<Vec<crate::ipc::VmView>> {
     let d = &cx.d;
     let connect = match req.connect {
         ConnectMode::Listen => AgentConnect::Listen,
         ConnectMode::Dial => {
-            let addr = d.config.daemon.listen.ok_or_else(|| {
+            let addr = d.listening.ok_or_else(|| {
                 anyhow!("dial mode needs the daemon to listen: set [daemon] listen in config.toml")
             })?;
             AgentConnect::Dial {
@@ -116,9 +144,16 @@ async fn create(cx: &Ctx, provider: &dyn Provider, req: New) -> Result<Vec<crate
     let kind = provider.kind();
     for name in names {
         let (cx, req, connect) = (cx.clone(), req.clone(), connect.clone());
+        let shared_home = shared_home.map(str::to_string);
+        let source = source.map(str::to_string);
         tasks.spawn(async move {
             let provider = cx.d.providers.get(kind);
-            let result = create_one(&cx, provider, &req, &name, connect, started).await;
+            let made = Made {
+                shared_home,
+                source,
+                started,
+            };
+            let result = create_one(&cx, provider, &req, &name, connect, made).await;
             (name, result)
         });
     }
@@ -163,14 +198,26 @@ async fn create(cx: &Ctx, provider: &dyn Provider, req: New) -> Result<Vec<crate
         .collect())
 }
 
+/// How one VM of a `new` (or a clone) is made, beside the request.
+struct Made {
+    shared_home: Option<String>,
+    source: Option<String>,
+    started: Instant,
+}
+
 async fn create_one(
     cx: &Ctx,
     provider: &dyn Provider,
     req: &New,
     name: &str,
     connect: AgentConnect,
-    started: Instant,
+    made: Made,
 ) -> Result<()> {
+    let Made {
+        shared_home,
+        source,
+        started,
+    } = made;
     let d = &cx.d;
     let progress = |message: String| cx.progress(name, message);
     let token = JoinToken::generate()?;
@@ -187,8 +234,8 @@ async fn create_one(
         },
         tags: &req.tags,
         token_id: token.id_hex(),
-        verifier: token.verifier(),
-        ttl_secs: d.config.daemon.token_ttl_secs,
+        verifier: token.verifier().to_stored(),
+        ttl_secs: d.config().daemon.token_ttl_secs,
     }])?;
     let spec = VmSpec {
         name: name.to_string(),
@@ -198,6 +245,9 @@ async fn create_one(
         dev_tools: !req.no_dev_tools,
         session_name: d.session_name(name),
         machine: req.machine.clone(),
+        shared_home,
+        source,
+        cloud_init_extra: req.cloud_init_extra.clone(),
     };
     progress(format!("creating ({} provider)", req.provider));
     let stage = |what: String| cx.progress(name, what);

@@ -13,6 +13,7 @@ use crate::{
     },
     daemon::Daemon,
     ipc::vms::Price,
+    state::retail_prices::FILES_PREMIUM_LRS,
 };
 
 /// The currency prices are asked in.
@@ -42,30 +43,12 @@ fn http() -> &'static reqwest::Client {
 
 /// The price of `size` in `region`.
 pub async fn per_hour(d: &Daemon, access: &ArmAccess, region: &str, size: &str) -> Lookup {
-    let kept =
-        d.db.lock()
-            .expect("db lock")
-            .retail_price(region, size, CURRENCY);
-    let price = match kept {
-        Ok(Some(p)) => p,
-        _ => {
-            let endpoint = access.prices.as_deref().unwrap_or(RETAIL_PRICES_ENDPOINT);
-            let fetch = retail_prices::fetch(http(), endpoint, region, size, CURRENCY);
-            let items = tokio::time::timeout(LIMIT, fetch)
-                .await
-                .map_err(|_| format!("the Retail Prices API did not answer within {LIMIT:?}"))?
-                .map_err(|e| e.to_string())?;
-            let p = retail_prices::pay_as_you_go_linux(&items, region, size);
-            if let Err(e) =
-                d.db.lock()
-                    .expect("db lock")
-                    .set_retail_price(region, size, CURRENCY, p)
-            {
-                tracing::warn!("cannot keep the price of {size} in {region}: {e:#}");
-            }
-            p
-        }
-    };
+    let endpoint = access.prices.as_deref().unwrap_or(RETAIL_PRICES_ENDPOINT);
+    let url = retail_prices::query_url(endpoint, region, size, CURRENCY);
+    let price = kept_or_asked(d, region, size, url, |items| {
+        retail_prices::pay_as_you_go_linux(items, region, size)
+    })
+    .await?;
     price
         .map(|per_hour| Price {
             per_hour,
@@ -75,4 +58,51 @@ pub async fn per_hour(d: &Daemon, access: &ArmAccess, region: &str, size: &str) 
         .ok_or_else(|| {
             format!("the Retail Prices API has no pay-as-you-go Linux price for {size} in {region}")
         })
+}
+
+/// What a provisioned GB of a Premium (LRS) file share costs a month in
+/// `region`, in [`CURRENCY`].
+pub async fn files_per_gb_month(
+    d: &Daemon,
+    access: &ArmAccess,
+    region: &str,
+) -> Result<f64, String> {
+    let endpoint = access.prices.as_deref().unwrap_or(RETAIL_PRICES_ENDPOINT);
+    let url = retail_prices::files_query_url(endpoint, region, CURRENCY);
+    kept_or_asked(d, region, FILES_PREMIUM_LRS, url, |items| {
+        retail_prices::premium_files_per_gb_month(items, region)
+    })
+    .await?
+    .ok_or_else(|| format!("the Retail Prices API has no Premium Files price in {region}"))
+}
+
+/// The kept answer for `meter` in `region`, else the API's at `url` (the
+/// price `choose` picks from its items), kept: `None` when it has none.
+async fn kept_or_asked(
+    d: &Daemon,
+    region: &str,
+    meter: &str,
+    url: String,
+    choose: impl FnOnce(&[retail_prices::PriceItem]) -> Option<f64>,
+) -> Result<Option<f64>, String> {
+    let kept =
+        d.db.lock()
+            .expect("db lock")
+            .retail_price(region, meter, CURRENCY);
+    if let Ok(Some(p)) = kept {
+        return Ok(p);
+    }
+    let items = tokio::time::timeout(LIMIT, retail_prices::fetch_url(http(), url))
+        .await
+        .map_err(|_| format!("the Retail Prices API did not answer within {LIMIT:?}"))?
+        .map_err(|e| e.to_string())?;
+    let p = choose(&items);
+    if let Err(e) =
+        d.db.lock()
+            .expect("db lock")
+            .set_retail_price(region, meter, CURRENCY, p)
+    {
+        tracing::warn!("cannot keep the price of {meter} in {region}: {e:#}");
+    }
+    Ok(p)
 }

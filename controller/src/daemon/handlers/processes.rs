@@ -22,7 +22,10 @@ impl HandleVm for Processes {
         };
         match ask(&cx.d, name, query).await? {
             QueryReply::Processes(list) => Ok(check_processes(list, self.limit)),
-            QueryReply::Error { reason } => bail!("{name} could not list its processes: {reason}"),
+            QueryReply::Error { reason } => bail!(
+                "{name} could not list its processes: {}",
+                clean_reason(reason)
+            ),
             _ => bail!("{name} answered another question than the one asked"),
         }
     }
@@ -43,7 +46,15 @@ impl Handle for ProcessTables {
                     Ok(_) => Err("the agent answered another question".into()),
                     Err(e) => Err(format!("{e:#}")),
                 };
-                (i, ProcessTable { vm, result })
+                let session_name = d.session_name(&vm);
+                (
+                    i,
+                    ProcessTable {
+                        vm,
+                        session_name,
+                        result,
+                    },
+                )
             });
         }
         let mut tables: Vec<(usize, ProcessTable)> = asks.join_all().await;

@@ -15,14 +15,14 @@ use crate::{
 };
 
 pub fn register(d: &Daemon, req: &New) -> Result<NewReply> {
-    let controller = d.config.daemon.listen.ok_or_else(|| {
+    let controller = d.listening.ok_or_else(|| {
         anyhow!(
             "registered machines dial the daemon: set [daemon] listen in config.toml \
              (e.g. listen = \"0.0.0.0:47801\") and restart the daemon"
         )
     })?;
     let names = pick_names(d, req)?;
-    let ttl = d.config.daemon.token_ttl_secs;
+    let ttl = d.config().daemon.token_ttl_secs;
     let mut joined = Vec::with_capacity(names.len());
     let mut new = Vec::with_capacity(names.len());
     for name in &names {
@@ -40,7 +40,7 @@ pub fn register(d: &Daemon, req: &New) -> Result<NewReply> {
             },
             tags: &req.tags,
             token_id: token.id_hex(),
-            verifier: token.verifier(),
+            verifier: token.verifier().to_stored(),
             ttl_secs: ttl,
         });
         joined.push(JoinInfo {

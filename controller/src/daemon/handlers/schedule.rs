@@ -30,6 +30,7 @@ fn view(row: &ScheduleRow, notes: Vec<String>) -> ScheduleView {
         stop: row.stop.clone(),
         start: row.start.clone(),
         days: schedule::days_text(row.days),
+        start_days: row.start_days.map(schedule::days_text),
         tz: row.tz.clone(),
         auto_shutdown: row.auto_shutdown.clone(),
         notes,
@@ -45,6 +46,15 @@ impl HandleVm for ScheduleSet {
             .map(schedule::parse_clock)
             .transpose()?;
         let days = schedule::parse_days(&self.days)?;
+        let start_days = self
+            .start_days
+            .as_deref()
+            .map(schedule::parse_days)
+            .transpose()?
+            .filter(|d| *d != days);
+        if start_days.is_some() && start.is_none() {
+            bail!("--start-days says when to start: give --start HH:MM too (nothing set)");
+        }
         schedule::zone(&self.tz)?;
         let provider = cx.provider(&vm);
         cx.d.providers.require(
@@ -95,6 +105,7 @@ impl HandleVm for ScheduleSet {
             stop: stop.to_string(),
             start: start.map(|s| s.to_string()),
             days,
+            start_days,
             tz: self.tz.trim().to_string(),
             done_stop: since,
             done_start: since,

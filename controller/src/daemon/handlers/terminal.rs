@@ -67,7 +67,7 @@ pub async fn run(
         session: spec
             .tmux
             .clone()
-            .unwrap_or_else(|| d.config.connect.tmux_session.clone()),
+            .unwrap_or_else(|| d.config().connect.tmux_session.clone()),
         term: spec.term.clone(),
         size: spec.size,
         requested_by: format!("{who}@{}", d.host_name),

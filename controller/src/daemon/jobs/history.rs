@@ -23,7 +23,7 @@ pub fn spawn(d: Arc<Daemon>) {
             flush(&d, now);
             if now - last_downsample >= COARSE_STEP {
                 last_downsample = now;
-                let retention = i64::from(d.config.metrics.retention_days) * 86_400;
+                let retention = i64::from(d.config().metrics.retention_days) * 86_400;
                 let result = d.db.lock().expect("db lock").downsample(now, retention);
                 match result {
                     Ok(done) => tracing::debug!(?done, "metrics downsampled"),

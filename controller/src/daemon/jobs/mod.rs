@@ -7,6 +7,8 @@
 //! - [`budget_check`]: the cost budgets, checked every hour.
 //! - [`schedule_runner`]: the VMs' power schedules.
 //! - [`autostop_watch`]: idle VMs deallocated, after a warning.
+//! - [`snapshot_runner`]: the VMs' snapshot schedules and retention.
+//! - [`config_watch`]: `config.toml` reread when it changes.
 //!
 //! Not here: the connections these read from (`agents`), requests
 //! (`handlers`).
@@ -14,6 +16,8 @@
 pub mod alerts;
 pub mod autostop_watch;
 pub mod budget_check;
+pub mod config_watch;
 pub mod history;
 pub mod metrics_http;
 pub mod schedule_runner;
+pub mod snapshot_runner;

@@ -53,14 +53,19 @@ async fn run_due(d: &Arc<Daemon>, row: &ScheduleRow) {
     };
     let now = now_unix();
     let events = [
-        (false, Some(row.stop.as_str()), row.done_stop),
-        (true, row.start.as_deref(), row.done_start),
+        (false, Some(row.stop.as_str()), row.days, row.done_stop),
+        (
+            true,
+            row.start.as_deref(),
+            row.start_days.unwrap_or(row.days),
+            row.done_start,
+        ),
     ];
-    for (start, clock, done) in events {
+    for (start, clock, days, done) in events {
         let Some(clock) = clock.and_then(|c| schedule::parse_clock(c).ok()) else {
             continue;
         };
-        let Some(at) = schedule::latest(clock, row.days, &tz, now) else {
+        let Some(at) = schedule::latest(clock, days, &tz, now) else {
             continue;
         };
         if at <= done {

@@ -177,6 +177,8 @@ impl AzureProvider {
                 },
             },
             dev_tools: false,
+            shared_home: None,
+            extra: None,
         })
         .context("cannot write the VM's install script")?;
         stage("installing the agent through Run Command".into());

@@ -11,7 +11,7 @@ use azlin_protocol::DEFAULT_AGENT_PORT;
 use base64::Engine as _;
 
 use super::{
-    AzureData, AzureProvider,
+    AzureData, AzureProvider, GroupPlace,
     machine::Chosen,
     public_ip, resource_names,
     template::{PRIVATE_IP_OUTPUT, PUBLIC_IP_OUTPUT, VmTemplate},
@@ -37,8 +37,8 @@ use crate::{
 };
 
 /// The VNet and subnet all of a resource group's VMs share.
-const VNET: &str = "azlin-vnet";
-const SUBNET: &str = "azlin-subnet";
+pub(super) const VNET: &str = "azlin-vnet";
+pub(super) const SUBNET: &str = "azlin-subnet";
 
 /// What a VM needs that is checked before anything is made.
 struct Plan {
@@ -129,8 +129,8 @@ impl AzureProvider {
         let subnet_id = {
             // One VM of a pool makes the shared resources; the others find them.
             let _shared = self.shared_setup.lock().await;
-            self.ensure_group(&arm, &data, &tags).await?;
-            self.ensure_network(&arm, &data, &tags).await?
+            self.ensure_group(&arm, &data.place(), &tags).await?;
+            self.ensure_network(&arm, &data.place(), &tags).await?
         };
         timed("resource group and network ready", t);
 
@@ -185,7 +185,13 @@ impl AzureProvider {
         })
     }
 
-    async fn ensure_group(&self, arm: &ArmClient, data: &AzureData, tags: &Tags) -> Result<()> {
+    /// The resource group, made when missing.
+    pub(super) async fn ensure_group(
+        &self,
+        arm: &ArmClient,
+        data: &GroupPlace,
+        tags: &Tags,
+    ) -> Result<()> {
         let path = data.group_path();
         if arm
             .get_opt::<ResourceGroup>(&path, api::RESOURCES)
@@ -209,10 +215,10 @@ impl AzureProvider {
     }
 
     /// The shared VNet and subnet, made when missing; the subnet's id.
-    async fn ensure_network(
+    pub(super) async fn ensure_network(
         &self,
         arm: &ArmClient,
-        data: &AzureData,
+        data: &GroupPlace,
         tags: &Tags,
     ) -> Result<String> {
         let vnet_path = data.path("Microsoft.Network/virtualNetworks", VNET);
@@ -331,6 +337,8 @@ impl AzureProvider {
                 port: DEFAULT_AGENT_PORT,
             },
             dev_tools: spec.dev_tools && self.config.dev_tools.unwrap_or(true),
+            shared_home: spec.shared_home.clone(),
+            extra: spec.cloud_init_extra.clone(),
         })
         .context("cannot render the VM's cloud-init user-data")
     }

@@ -18,6 +18,8 @@ mod inventory;
 mod lifecycle;
 mod machine;
 mod public_ip;
+mod snapshot;
+pub mod storage;
 mod template;
 mod unmanaged;
 mod waste;
@@ -62,6 +64,10 @@ pub const CAPABILITIES: Capabilities = Capabilities {
     adopt: true,
     agent_upgrade: true,
     cost: true,
+    storage: true,
+    snapshots: true,
+    clone: false,
+    cloud_init: true,
 };
 
 impl Provider for AzureProvider {
@@ -260,6 +266,14 @@ impl Provider for AzureProvider {
         Box::pin(self.delete_budget(id, azure))
     }
 
+    fn snapshots(&self) -> Option<&dyn crate::provider::snapshots::Snapshots> {
+        Some(self)
+    }
+
+    fn storage(&self) -> Option<&dyn crate::provider::storage::SharedStorage> {
+        Some(self)
+    }
+
     fn billed<'a>(
         &'a self,
         scope: &'a BillingScope,
@@ -321,7 +335,16 @@ fn made_by_azlin() -> bool {
     true
 }
 
-impl AzureData {
+/// A resource group of a subscription, and the region azlin makes
+/// things in there: where the shared network and storage live.
+#[derive(Debug, Clone)]
+pub struct GroupPlace {
+    pub subscription: String,
+    pub resource_group: String,
+    pub location: String,
+}
+
+impl GroupPlace {
     fn group_path(&self) -> String {
         format!(
             "/subscriptions/{}/resourceGroups/{}",
@@ -331,6 +354,24 @@ impl AzureData {
 
     fn path(&self, provider_type: &str, name: &str) -> String {
         format!("{}/providers/{provider_type}/{name}", self.group_path())
+    }
+}
+
+impl AzureData {
+    fn place(&self) -> GroupPlace {
+        GroupPlace {
+            subscription: self.subscription.clone(),
+            resource_group: self.resource_group.clone(),
+            location: self.location.clone(),
+        }
+    }
+
+    fn group_path(&self) -> String {
+        self.place().group_path()
+    }
+
+    fn path(&self, provider_type: &str, name: &str) -> String {
+        self.place().path(provider_type, name)
     }
 
     pub fn vm_path(&self) -> String {

@@ -33,6 +33,8 @@ fn new(dial: bool, no_dev_tools: bool, target: &Target) -> Operation<'_> {
         pool: 1,
         dial,
         no_dev_tools,
+        nfs_storage: false,
+        cloud_init_extra: false,
         target,
         machine: &NO_MACHINE,
     }
@@ -64,6 +66,8 @@ fn machine_flags_are_done_where_the_machine_is_chosen_and_refused_by_name_elsewh
                 pool: 1,
                 dial: false,
                 no_dev_tools: false,
+                nfs_storage: false,
+                cloud_init_extra: false,
                 target: &none,
                 machine,
             };
@@ -233,6 +237,36 @@ fn the_providers_today() {
 }
 
 #[test]
+fn a_home_on_shared_storage_is_for_providers_with_storage() {
+    let none = Target::default();
+    for (kind, caps) in table() {
+        let op = Operation::New {
+            pool: 1,
+            dial: false,
+            no_dev_tools: false,
+            nfs_storage: true,
+            cloud_init_extra: false,
+            target: &none,
+            machine: &NO_MACHINE,
+        };
+        match ask(kind, op) {
+            None => assert!(caps.storage, "{kind} took --nfs-storage"),
+            Some(why) => {
+                assert!(!caps.storage, "{kind}: {why}");
+                assert!(
+                    why.contains(&format!(
+                        "{} have no shared storage to make a home on: --nfs-storage applies \
+                         to docker VMs and Azure VMs",
+                        kind.noun()
+                    )),
+                    "{why}"
+                );
+            }
+        }
+    }
+}
+
+#[test]
 fn pool_limits_are_per_provider() {
     let none = Target::default();
     let pool = |kind, pool| {
@@ -242,6 +276,8 @@ fn pool_limits_are_per_provider() {
                 pool,
                 dial: false,
                 no_dev_tools: false,
+                nfs_storage: false,
+                cloud_init_extra: false,
                 target: &none,
                 machine: &NO_MACHINE,
             },
@@ -261,4 +297,51 @@ fn provider_names_round_trip_and_unknown_ones_are_refused() {
     }
     let e = Kind::parse("gcp").unwrap_err().to_string();
     assert!(e.contains("not available in this build"), "{e}");
+}
+
+#[test]
+fn snapshots_and_clones_are_done_where_the_provider_has_them_and_refused_by_name_elsewhere() {
+    for kind in [Kind::Local, Kind::Docker, Kind::Azure] {
+        assert!(ask(kind, Operation::Snapshot).is_none(), "{kind}");
+    }
+    assert_eq!(
+        ask(Kind::External, Operation::Snapshot).unwrap(),
+        "azlin does not snapshot external machines: `azlin snapshot` applies to local VMs, \
+         docker VMs and Azure VMs; nothing done"
+    );
+    assert!(ask(Kind::Local, Operation::Clone).is_none());
+    assert!(ask(Kind::Docker, Operation::Clone).is_none());
+    for kind in [Kind::Azure, Kind::External] {
+        assert_eq!(
+            ask(kind, Operation::Clone).unwrap(),
+            format!(
+                "azlin does not clone {}: `azlin clone` applies to local VMs and docker VMs; \
+                 nothing done",
+                kind.noun()
+            )
+        );
+    }
+}
+
+#[test]
+fn a_cloud_init_extra_is_for_providers_that_boot_with_cloud_init() {
+    let none = Target::default();
+    let op = |extra| Operation::New {
+        pool: 1,
+        dial: false,
+        no_dev_tools: false,
+        nfs_storage: false,
+        cloud_init_extra: extra,
+        target: &none,
+        machine: &NO_MACHINE,
+    };
+    assert!(ask(Kind::Docker, op(true)).is_none());
+    assert!(ask(Kind::Azure, op(true)).is_none());
+    let why = ask(Kind::Local, op(true)).unwrap();
+    assert_eq!(
+        why,
+        "local VMs do not boot with cloud-init: --cloud-init-extra applies to docker VMs and \
+         Azure VMs; nothing done"
+    );
+    assert!(ask(Kind::External, op(true)).is_some());
 }

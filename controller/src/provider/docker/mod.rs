@@ -11,6 +11,9 @@
 
 pub mod agent_download;
 pub mod engine;
+pub mod ganesha;
+mod snapshot;
+mod storage;
 
 use std::{
     net::{IpAddr, Ipv4Addr},
@@ -47,6 +50,10 @@ pub const CAPABILITIES: Capabilities = Capabilities {
     adopt: false,
     agent_upgrade: true,
     cost: false,
+    storage: true,
+    snapshots: true,
+    clone: true,
+    cloud_init: true,
 };
 
 impl Provider for DockerProvider {
@@ -67,9 +74,9 @@ impl Provider for DockerProvider {
         &'a self,
         spec: &'a VmSpec,
         _azure: &'a AzureContext,
-        _stage: Stage<'a>,
+        stage: Stage<'a>,
     ) -> Work<'a, Result<Provisioned>> {
-        Box::pin(self.create(spec))
+        Box::pin(self.create(spec, stage))
     }
 
     fn start<'a>(&'a self, vm: &'a VmRow, _azure: &'a AzureContext) -> Work<'a, Result<Started>> {
@@ -109,6 +116,14 @@ impl Provider for DockerProvider {
     fn log_tail<'a>(&'a self, vm: &'a VmRow) -> Work<'a, String> {
         Box::pin(self.log_tail(vm))
     }
+
+    fn storage(&self) -> Option<&dyn crate::provider::storage::SharedStorage> {
+        Some(self)
+    }
+
+    fn snapshots(&self) -> Option<&dyn crate::provider::snapshots::Snapshots> {
+        Some(self)
+    }
 }
 
 /// The repository name of the images `deploy/vm-image/build.sh` makes.
@@ -146,6 +161,11 @@ impl DockerProvider {
 
     /// The container name of `vm` for this azlin home.
     pub fn container_name(&self, vm: &str) -> String {
+        format!("azlin-{}-{vm}", self.home_tag())
+    }
+
+    /// A short hash of the azlin home folder, in names docker keeps.
+    fn home_tag(&self) -> String {
         let digest = ring::digest::digest(
             &ring::digest::SHA256,
             self.home.root().as_os_str().as_encoded_bytes(),
@@ -154,7 +174,7 @@ impl DockerProvider {
             .iter()
             .map(|b| format!("{b:02x}"))
             .collect();
-        format!("azlin-{tag}-{vm}")
+        tag
     }
 
     /// The VM's folder, which holds its cloud-init seed.
@@ -163,9 +183,25 @@ impl DockerProvider {
     }
 
     /// Create the container and boot it; cloud-init does the rest.
-    pub async fn create(&self, spec: &VmSpec) -> Result<Provisioned> {
+    pub async fn create(&self, spec: &VmSpec, stage: Stage<'_>) -> Result<Provisioned> {
         let gateway = self.ensure_network().await?;
-        let image = self.image().await?;
+        let image = match &spec.source {
+            // A clone runs from its own tag of the shared clone image, so
+            // the shared one can go once every clone is made.
+            Some(source) => {
+                let source: snapshot::DockerCloneSource = serde_json::from_str(source)
+                    .context("a clone's source is not a docker VM's")?;
+                let own = format!(
+                    "{}:{}-{}",
+                    snapshot::CLONE_REPOSITORY,
+                    self.home_tag(),
+                    spec.name
+                );
+                docker(["tag", &source.image, &own]).await?;
+                own
+            }
+            None => self.image().await?,
+        };
         let (url, sha256) = self.agent_download(gateway).await?;
         let connect = match &spec.connect {
             AgentConnect::Listen => azlin_cloud_init::AgentConnect::Listen {
@@ -198,6 +234,8 @@ impl DockerProvider {
             join_token: spec.token.clone(),
             connect,
             dev_tools: spec.dev_tools && self.config.dev_tools,
+            shared_home: spec.shared_home.clone(),
+            extra: spec.cloud_init_extra.clone(),
         })
         .context("cannot render the VM's cloud-init user-data")?;
         let seed = self.vm_dir(&spec.name)?.join("seed");
@@ -217,22 +255,47 @@ impl DockerProvider {
         // A container left by an earlier VM of this name (deleted while
         // docker was down) would hold the name.
         docker_maybe(["rm", "-f", "-v", &container]).await?;
-        let seed_mount = format!("{}:/var/lib/cloud/seed/nocloud:ro", seed.display());
-        let home_label = format!("azlin.home={}", self.home.root().display());
-        let vm_label = format!("azlin.vm={}", spec.name);
-        docker([
-            "run",
-            "--detach",
+        let mut args = vec!["run".to_string(), "--detach".to_string()];
+        args.extend(self.container_args(&spec.name, &container, spec.shared_home.is_some())?);
+        args.push(image.clone());
+        docker(args)
+            .await
+            .with_context(|| format!("cannot start a container for {}", spec.name))?;
+        if spec.shared_home.is_some() {
+            stage(
+                "its container may mount NFS (CAP_SYS_ADMIN, AppArmor unconfined): its home is \
+                 on shared storage"
+                    .into(),
+            );
+        }
+        let ip = self.ip(&container).await?;
+        let data = DockerData {
+            container,
+            image,
+            ip: Some(ip.clone()),
+        };
+        Ok(Provisioned {
+            address: Some(format!("{ip}:{DEFAULT_AGENT_PORT}")),
+            provider_data: serde_json::to_string(&data)?,
+        })
+    }
+
+    /// `docker run`'s options (before the image) for VM `vm`'s container
+    /// `container`: its network, labels, systemd's needs and its
+    /// cloud-init seed.
+    fn container_args(&self, vm: &str, container: &str, nfs: bool) -> Result<Vec<String>> {
+        let seed = self.vm_dir(vm)?.join("seed");
+        let mut args: Vec<String> = [
             "--name",
-            &container,
+            container,
             "--hostname",
-            &spec.name,
+            vm,
             "--network",
             &self.config.network,
             "--label",
-            &vm_label,
+            &format!("azlin.vm={vm}"),
             "--label",
-            &home_label,
+            &format!("azlin.home={}", self.home.root().display()),
             // systemd as PID 1: it shuts down on SIGRTMIN+3 and needs its
             // own /run and the cgroup tree.
             "--stop-signal",
@@ -244,21 +307,27 @@ impl DockerProvider {
             "--volume",
             "/sys/fs/cgroup:/sys/fs/cgroup:ro",
             "--volume",
-            &seed_mount,
-            &image,
-        ])
-        .await
-        .with_context(|| format!("cannot start a container for {}", spec.name))?;
-        let ip = self.ip(&container).await?;
-        let data = DockerData {
-            container,
-            image,
-            ip: Some(ip.clone()),
-        };
-        Ok(Provisioned {
-            address: Some(format!("{ip}:{DEFAULT_AGENT_PORT}")),
-            provider_data: serde_json::to_string(&data)?,
-        })
+            &format!("{}:/var/lib/cloud/seed/nocloud:ro", seed.display()),
+        ]
+        .into_iter()
+        .map(String::from)
+        .collect();
+        // A VM whose home is on shared storage mounts NFS, which a
+        // container may do only with CAP_SYS_ADMIN and without the
+        // engine's AppArmor profile (which denies mount): granted to those
+        // VMs alone, and said at creation.
+        if nfs {
+            args.extend(
+                [
+                    "--cap-add",
+                    "SYS_ADMIN",
+                    "--security-opt",
+                    "apparmor=unconfined",
+                ]
+                .map(String::from),
+            );
+        }
+        Ok(args)
     }
 
     /// Start the VM's container again; its agent (enabled in systemd)
@@ -292,10 +361,18 @@ impl DockerProvider {
         Ok(())
     }
 
-    /// Remove the container, its anonymous volumes and its seed.
+    /// Remove the container, its anonymous volumes, the image a restore
+    /// made it from and its seed.
     pub async fn delete(&self, vm: &VmRow) -> Result<()> {
         if let Ok(data) = data_of(vm) {
             docker_maybe(["rm", "--force", "--volumes", &data.container]).await?;
+            let own_image = [snapshot::RESTORED_REPOSITORY, snapshot::CLONE_REPOSITORY]
+                .iter()
+                .any(|repo| data.image.starts_with(&format!("{repo}:")));
+            if own_image {
+                // Still used by a container a restore set aside: kept.
+                let _ = docker_maybe(["image", "rm", &data.image]).await;
+            }
         }
         let dir = self.vm_dir(&vm.name)?;
         match std::fs::remove_dir_all(&dir) {
@@ -412,26 +489,34 @@ impl DockerProvider {
 
     /// The configured image, or the newest local `azlin-vm` image.
     async fn image(&self) -> Result<String> {
-        if let Some(image) = &self.config.image {
-            return Ok(image.clone());
-        }
-        let out = docker([
-            "images",
-            "--format",
-            "{{.Repository}}:{{.Tag}}",
+        newest_image(
+            self.config.image.as_deref(),
             IMAGE_REPOSITORY,
+            "deploy/vm-image/build.sh",
+            "docker.image",
+        )
+        .await
+    }
+
+    /// The docker network's IPv4 subnet (made if missing), as a CIDR.
+    pub(super) async fn network_cidr(&self) -> Result<String> {
+        self.ensure_network().await?;
+        let net = &self.config.network;
+        let out = docker([
+            "network",
+            "inspect",
+            "--format",
+            "{{range .IPAM.Config}}{{.Subnet}} {{end}}",
+            net,
         ])
         .await?;
-        out.lines()
-            .map(str::trim)
-            .find(|l| !l.is_empty() && !l.ends_with(":<none>"))
-            .map(String::from)
-            .ok_or_else(|| {
-                anyhow!(
-                    "no {IMAGE_REPOSITORY} image: build it with deploy/vm-image/build.sh (as root, \
-                     needs debootstrap), or set docker.image in config.toml"
-                )
+        out.split_whitespace()
+            .find(|w| {
+                w.split_once('/')
+                    .is_some_and(|(ip, _)| ip.parse::<Ipv4Addr>().is_ok())
             })
+            .map(String::from)
+            .ok_or_else(|| anyhow!("the docker network {net} has no IPv4 subnet"))
     }
 
     async fn agent_download(&self, gateway: IpAddr) -> Result<(String, String)> {
@@ -465,6 +550,30 @@ fn gateway_of(inspect: &str) -> Option<IpAddr> {
         .iter()
         .find_map(|w| first_host(w).ok())
         .map(IpAddr::V4)
+}
+
+/// `configured`, else the newest local image of `repository`, else how to
+/// build one (`script`) or name one (`key` in config.toml).
+async fn newest_image(
+    configured: Option<&str>,
+    repository: &str,
+    script: &str,
+    key: &str,
+) -> Result<String> {
+    if let Some(image) = configured {
+        return Ok(image.to_string());
+    }
+    let out = docker(["images", "--format", "{{.Repository}}:{{.Tag}}", repository]).await?;
+    out.lines()
+        .map(str::trim)
+        .find(|l| !l.is_empty() && !l.ends_with(":<none>"))
+        .map(String::from)
+        .ok_or_else(|| {
+            anyhow!(
+                "no {repository} image: build it with {script} (as root, needs debootstrap), or \
+                 set {key} in config.toml"
+            )
+        })
 }
 
 /// The first host address of an IPv4 CIDR.

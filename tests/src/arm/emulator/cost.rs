@@ -65,6 +65,32 @@ fn days_between(a: u32, b: u32) -> i64 {
     to_days(b) - to_days(a)
 }
 
+/// A Cost Management request's body, when its api-version is the pinned
+/// one and the body is JSON; otherwise Azure's 400.
+fn request_body(query: &str, body: &str) -> Result<Value, Answer> {
+    let q = crate::arm::parse_query(query);
+    if q.get("api-version").map(String::as_str) != Some(API) {
+        return Err(arm_error(
+            400,
+            "InvalidApiVersion",
+            "api-version 2023-11-01 is served here",
+        ));
+    }
+    serde_json::from_str::<Value>(body)
+        .map_err(|_| arm_error(400, "BadRequest", "the body is not JSON"))
+}
+
+/// The body's `timePeriod` as day numbers.
+fn period(body: &Value) -> Result<(u32, u32), Answer> {
+    match (
+        body["timePeriod"]["from"].as_str().and_then(day_of),
+        body["timePeriod"]["to"].as_str().and_then(day_of),
+    ) {
+        (Some(from), Some(to)) => Ok((from, to)),
+        _ => Err(arm_error(400, "BadRequest", "timePeriod needs from and to")),
+    }
+}
+
 impl CostData {
     pub(super) fn query(&mut self, scope: &str, query: &str, body: &str, base: &str) -> Answer {
         self.requests += 1;
@@ -79,16 +105,9 @@ impl CostData {
             self.throttled -= 1;
             return self.throttle(now);
         }
-        let q = crate::arm::parse_query(query);
-        if q.get("api-version").map(String::as_str) != Some(API) {
-            return arm_error(
-                400,
-                "InvalidApiVersion",
-                "api-version 2023-11-01 is served here",
-            );
-        }
-        let Ok(body) = serde_json::from_str::<Value>(body) else {
-            return arm_error(400, "BadRequest", "the body is not JSON");
+        let body = match request_body(query, body) {
+            Ok(body) => body,
+            Err(answer) => return answer,
         };
         self.bodies.push(body.clone());
         if !matches!(
@@ -104,11 +123,9 @@ impl CostData {
         if body["timeframe"] != "Custom" {
             return arm_error(400, "BadRequest", "only a Custom timeframe is served here");
         }
-        let (Some(from), Some(to)) = (
-            body["timePeriod"]["from"].as_str().and_then(day_of),
-            body["timePeriod"]["to"].as_str().and_then(day_of),
-        ) else {
-            return arm_error(400, "BadRequest", "timePeriod needs from and to");
+        let (from, to) = match period(&body) {
+            Ok(p) => p,
+            Err(answer) => return answer,
         };
         if from > to {
             return arm_error(400, "BadRequest", "timePeriod.from is after timePeriod.to");
@@ -147,7 +164,7 @@ impl CostData {
         } else {
             self.page_size
         };
-        let skip: usize = q
+        let skip: usize = crate::arm::parse_query(query)
             .get("$skiptoken")
             .and_then(|s| s.parse().ok())
             .unwrap_or(0);
@@ -189,22 +206,13 @@ impl CostData {
     /// forecast days inside the period, Azure's forecast only.
     pub(super) fn forecast(&mut self, query: &str, body: &str) -> Answer {
         self.forecasts += 1;
-        let q = crate::arm::parse_query(query);
-        if q.get("api-version").map(String::as_str) != Some(API) {
-            return arm_error(
-                400,
-                "InvalidApiVersion",
-                "api-version 2023-11-01 is served here",
-            );
-        }
-        let Ok(body) = serde_json::from_str::<Value>(body) else {
-            return arm_error(400, "BadRequest", "the body is not JSON");
+        let body = match request_body(query, body) {
+            Ok(body) => body,
+            Err(answer) => return answer,
         };
-        let (Some(from), Some(to)) = (
-            body["timePeriod"]["from"].as_str().and_then(day_of),
-            body["timePeriod"]["to"].as_str().and_then(day_of),
-        ) else {
-            return arm_error(400, "BadRequest", "timePeriod needs from and to");
+        let (from, to) = match period(&body) {
+            Ok(p) => p,
+            Err(answer) => return answer,
         };
         if body["timeframe"] != "Custom" || from > to || body["dataset"]["granularity"] != "Daily" {
             return arm_error(

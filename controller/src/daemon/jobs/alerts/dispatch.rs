@@ -29,7 +29,12 @@ pub async fn run(d: Arc<Daemon>, mut events: mpsc::UnboundedReceiver<AlertRecord
     tokio::spawn(webhook_task(d.clone(), webhook_rx));
     while let Some(record) = events.recv().await {
         let session = d.session_name(&record.vm);
-        let display = session.clone().unwrap_or_else(|| record.vm.clone());
+        // As every command shows a VM: `main (dev-1)`.
+        let display = crate::ipc::VmName {
+            vm: record.vm.clone(),
+            session_name: session.clone(),
+        }
+        .labelled();
         let channels = d.alerts.book.borrow().channels_of(&record.rule);
         log(&record, &display);
         let job = || Job {
@@ -86,7 +91,7 @@ async fn webhook_task(d: Arc<Daemon>, mut jobs: mpsc::UnboundedReceiver<Job>) {
             Ok(()) => tracing::debug!(alert = job.record.id, "webhook delivered"),
             Err(e) => tracing::warn!(
                 alert = job.record.id,
-                url = s.url(),
+                url = s.shown_url(),
                 "webhook delivery failed: {e:#}"
             ),
         }

@@ -150,7 +150,7 @@ pub fn view(d: &Daemon, history: u32) -> Result<AlertsView> {
         channels.push(format!("desktop ({})", desk.argv.join(" ")));
     }
     if let Some(hook) = &book.webhook {
-        channels.push(format!("webhook ({})", hook.url));
+        channels.push(format!("webhook ({})", hook.shown_url()));
     }
     Ok(AlertsView {
         file: d.alerts.file.display().to_string(),

@@ -4,6 +4,8 @@
 //! enrollment as a cloud VM. Agents run in their own process group, so they
 //! outlive the daemon, as real VMs would.
 
+mod snapshot;
+
 use std::{
     net::UdpSocket,
     path::{Path, PathBuf},
@@ -39,6 +41,10 @@ pub const CAPABILITIES: Capabilities = Capabilities {
     adopt: false,
     agent_upgrade: false,
     cost: false,
+    storage: false,
+    snapshots: true,
+    clone: true,
+    cloud_init: false,
 };
 
 pub struct LocalProvider {
@@ -132,8 +138,16 @@ impl LocalProvider {
         // sent there (`azlin sync` too), commands and terminals all agree.
         // And its own tmux server, not the user's (see the agent config).
         let home = dir.join("home");
-        std::fs::create_dir_all(&home)
-            .with_context(|| format!("cannot create {}", home.display()))?;
+        match &spec.source {
+            // A clone: its own copy of the source's home.
+            Some(source) => {
+                let source: snapshot::LocalCloneSource =
+                    serde_json::from_str(source).context("a clone's source is not a local VM's")?;
+                snapshot::copy_tree(&source.dir.join("home"), &home).await?;
+            }
+            None => std::fs::create_dir_all(&home)
+                .with_context(|| format!("cannot create {}", home.display()))?,
+        }
         let config = format!(
             "name = \"{}\"\nuser = \"{user}\"\nhome = \"{}\"\nstate_dir = \"{}\"\nca_cert = \"{}\"\njoin_token_file = \"{}\"\n\n{connect}\n[telemetry]\ntmux_server = \"azlin-{}\"\n",
             spec.name,
@@ -155,11 +169,17 @@ impl LocalProvider {
         if self.agent_bin.as_os_str().is_empty() {
             find_agent_binary()?;
         }
+        use std::os::unix::fs::OpenOptionsExt;
         let log = std::fs::OpenOptions::new()
             .create(true)
             .append(true)
+            .mode(0o600)
             .open(dir.join("agent.log"))?;
         let mut child = tokio::process::Command::new(&self.agent_bin)
+            .env(
+                azlin_protocol::log_file::LOG_FILE_ENV,
+                dir.join("agent.log"),
+            )
             .arg("run")
             .arg("--config")
             .arg(Self::config_path(dir))
@@ -225,12 +245,7 @@ impl LocalProvider {
     /// Stop the agent and remove the VM's folder.
     pub async fn delete(&self, vm: &VmRow) -> Result<()> {
         self.stop(vm).await?;
-        let dir = self.home.local_vm_dir(&vm.name)?;
-        match std::fs::remove_dir_all(&dir) {
-            Ok(()) => Ok(()),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
-            Err(e) => Err(e).with_context(|| format!("cannot remove {}", dir.display())),
-        }
+        snapshot::remove_tree(&self.home.local_vm_dir(&vm.name)?)
     }
 
     /// The last lines of the VM's agent log, for error messages.
@@ -304,6 +319,10 @@ impl Provider for LocalProvider {
 
     fn created_word(&self) -> &'static str {
         "agent started"
+    }
+
+    fn snapshots(&self) -> Option<&dyn super::snapshots::Snapshots> {
+        Some(self)
     }
 }
 
