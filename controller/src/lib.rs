@@ -19,6 +19,7 @@
 
 pub mod alerts;
 pub mod azure;
+pub mod cleanup;
 pub mod cli;
 pub mod config;
 pub mod cost;

@@ -123,6 +123,83 @@ pub fn premium_files_per_gb_month(items: &[PriceItem], region: &str) -> Option<f
         .map(|i| i.retail_price)
 }
 
+/// The query for a managed disk tier's meters in one region
+/// (`sku_name` as the API spells it: `P10 LRS`, `E10 ZRS`, `S4 LRS`).
+pub fn disk_query_url(endpoint: &str, region: &str, sku_name: &str, currency: &str) -> String {
+    let filter = format!(
+        "serviceName eq 'Storage' and armRegionName eq '{}' and skuName eq '{sku_name}' and \
+         priceType eq 'Consumption'",
+        region.to_ascii_lowercase()
+    );
+    format!(
+        "{}/api/retail/prices?currencyCode={}&$filter={}",
+        endpoint.trim_end_matches('/'),
+        encode(&format!("'{currency}'")),
+        encode(&filter)
+    )
+}
+
+/// The price a month of one managed disk of tier `sku_name` in `region`
+/// among `items`: its `{sku_name} Disk` meter by the month (not its
+/// snapshots, mounts or operations).
+pub fn disk_per_month(items: &[PriceItem], region: &str, sku_name: &str) -> Option<f64> {
+    let meter = format!("{sku_name} Disk");
+    items
+        .iter()
+        .filter(|i| {
+            i.kind.eq_ignore_ascii_case("Consumption")
+                && i.arm_region_name.eq_ignore_ascii_case(region)
+                && i.meter_name.eq_ignore_ascii_case(&meter)
+                && i.unit_of_measure.eq_ignore_ascii_case("1/Month")
+        })
+        .min_by_key(|i| i.is_primary_meter_region != Some(true))
+        .map(|i| i.retail_price)
+}
+
+/// The query for public IP addresses' meters in one region.
+pub fn public_ip_query_url(endpoint: &str, region: &str, currency: &str) -> String {
+    let filter = format!(
+        "serviceName eq 'Virtual Network' and armRegionName eq '{}' and productName eq 'IP \
+         Addresses' and priceType eq 'Consumption'",
+        region.to_ascii_lowercase()
+    );
+    format!(
+        "{}/api/retail/prices?currencyCode={}&$filter={}",
+        endpoint.trim_end_matches('/'),
+        encode(&format!("'{currency}'")),
+        encode(&filter)
+    )
+}
+
+/// The meter a public IP is billed by: `Standard IPv4 Static Public IP`,
+/// `Basic IPv4 Dynamic Public IP`… (a Standard IP is always static).
+pub fn public_ip_meter(sku: Option<&str>, allocation: Option<&str>) -> String {
+    let sku = match sku {
+        Some(s) if s.eq_ignore_ascii_case("Basic") => "Basic",
+        _ => "Standard",
+    };
+    let allocation = match allocation {
+        Some(a) if a.eq_ignore_ascii_case("Dynamic") && sku == "Basic" => "Dynamic",
+        _ => "Static",
+    };
+    format!("{sku} IPv4 {allocation} Public IP")
+}
+
+/// The price an hour of one public IP billed by `meter` in `region` among
+/// `items`.
+pub fn public_ip_per_hour(items: &[PriceItem], region: &str, meter: &str) -> Option<f64> {
+    items
+        .iter()
+        .filter(|i| {
+            i.kind.eq_ignore_ascii_case("Consumption")
+                && i.arm_region_name.eq_ignore_ascii_case(region)
+                && i.meter_name.eq_ignore_ascii_case(meter)
+                && i.unit_of_measure.eq_ignore_ascii_case("1 Hour")
+        })
+        .min_by_key(|i| i.is_primary_meter_region != Some(true))
+        .map(|i| i.retail_price)
+}
+
 /// The pay-as-you-go Linux price per hour of `size` in `region` among
 /// `items`: a `Consumption` meter by the hour, not Windows, not Spot, not
 /// Low Priority. When several remain, the primary meter region's.

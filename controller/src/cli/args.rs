@@ -283,6 +283,14 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Delete what azlin's resource groups hold and nothing uses:
+    /// unattached disks, NICs on no VM, public IPs on nothing, NSGs on
+    /// nothing, deployment records of VMs that are gone; each with its age
+    /// and price. Never lists what is in use (a NAT gateway's or load
+    /// balancer's IP, a private endpoint's NIC), what azlin did not tag
+    /// (unless --include-untagged), or anything less than an hour old.
+    /// Asks on a terminal; --dry-run changes nothing.
+    Cleanup(CleanupArgs),
     /// Named sets of `new` choices (~/.azlin/templates/NAME.toml) for
     /// `azlin new --template NAME`: create, list, show, delete.
     Template {
@@ -413,6 +421,28 @@ impl AzureScope {
             resource_group: self.resource_group,
         }
     }
+}
+
+/// `azlin cleanup`'s flags.
+#[derive(clap::Args, Debug)]
+pub struct CleanupArgs {
+    /// List the orphans and what they cost; delete nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Delete without asking.
+    #[arg(long)]
+    pub yes: bool,
+    /// Only what is at least DAYS old.
+    #[arg(long, value_name = "DAYS", default_value_t = 0)]
+    pub older_than: u32,
+    /// Also what azlin did not tag `managed-by=azlin` (the user's own
+    /// resources in those groups).
+    #[arg(long)]
+    pub include_untagged: bool,
+    #[arg(long)]
+    pub json: bool,
+    #[command(flatten)]
+    pub scope: AzureScope,
 }
 
 /// `azlin autostop`'s flags.

@@ -5,6 +5,7 @@ mod adopt;
 mod alerts;
 mod args;
 mod autostop;
+mod cleanup;
 mod clone;
 mod connect;
 mod cost;
@@ -374,6 +375,7 @@ fn run_command(home: &Home, config: &Config, command: Command) -> Result<()> {
         Command::Storage { action } => storage::run(&home, action),
         Command::Snapshot { action } => snapshot::run(&home, action),
         Command::Template { action } => template::run(&home, action),
+        Command::Cleanup(args) => cleanup::run(&home, args),
         Command::Clone {
             src,
             name,
@@ -492,6 +494,20 @@ fn named(vms: &[crate::ipc::VmView]) -> String {
         names.push(format!("and {} more", vms.len() - SHOWN));
     }
     names.join(", ")
+}
+
+/// Show `plan` and ask; no terminal to ask on is a refusal.
+pub fn confirm_on_terminal(plan: &str, question: &str) -> Result<()> {
+    if !std::io::IsTerminal::is_terminal(&std::io::stdin()) {
+        bail!(
+            "no terminal to ask on: run with --yes to go ahead, or --dry-run to see what it does"
+        );
+    }
+    println!("{plan}");
+    if !confirm(&format!("{question} Type yes to confirm: "))? {
+        bail!("nothing done");
+    }
+    Ok(())
 }
 
 /// Ask on the terminal; no terminal means no.

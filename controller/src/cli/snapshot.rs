@@ -40,7 +40,7 @@ pub fn run(home: &Home, action: SnapshotAction) -> Result<()> {
                 )
             };
             if !dry_run && !yes {
-                confirm_on_terminal(&delete(true)?.message, "Delete it?")?;
+                super::confirm_on_terminal(&delete(true)?.message, "Delete it?")?;
             }
             println!("{}", delete(dry_run)?.message);
             Ok(())
@@ -66,7 +66,7 @@ pub fn run(home: &Home, action: SnapshotAction) -> Result<()> {
                 )
             };
             if !dry_run && !yes {
-                confirm_on_terminal(&restore(true)?.message, "Restore it?")?;
+                super::confirm_on_terminal(&restore(true)?.message, "Restore it?")?;
             }
             println!("{}", restore(dry_run)?.message);
             Ok(())
@@ -118,20 +118,6 @@ fn schedule(home: &Home, args: SnapshotScheduleArgs) -> Result<()> {
              snapshot schedule list / clear VM)"
         ),
     }
-}
-
-/// Show `plan` and ask; no terminal to ask on is a refusal.
-fn confirm_on_terminal(plan: &str, question: &str) -> Result<()> {
-    if !std::io::IsTerminal::is_terminal(&std::io::stdin()) {
-        bail!(
-            "no terminal to ask on: run with --yes to go ahead, or --dry-run to see what it does"
-        );
-    }
-    println!("{plan}");
-    if !super::confirm(&format!("{question} Type yes to confirm: "))? {
-        bail!("nothing done");
-    }
-    Ok(())
 }
 
 /// Unix seconds as `YYYY-MM-DD HH:MM:SS` (UTC), for the tables.

@@ -33,6 +33,7 @@ pub mod agent_upgrade;
 pub mod alerts;
 pub mod autostop;
 pub mod budget;
+pub mod cleanup;
 pub mod client;
 pub mod clone;
 pub mod cost;
@@ -73,7 +74,7 @@ pub fn encode_reply(reply: &Reply) -> anyhow::Result<Vec<u8>> {
 }
 
 /// Bumped whenever a type of this module changes shape.
-pub const IPC_VERSION: u32 = 17;
+pub const IPC_VERSION: u32 = 18;
 /// Largest IPC frame (fleet listings grow with the fleet).
 pub const MAX_IPC_FRAME: usize = 16 * 1024 * 1024;
 
@@ -179,6 +180,8 @@ requests! {
     SnapshotScheduleList(snapshot::SnapshotScheduleList),
     SnapshotScheduleClear(snapshot::SnapshotScheduleClear),
     CloneVm(clone::CloneVm),
+    CleanupFind(cleanup::CleanupFind),
+    CleanupDelete(cleanup::CleanupDelete),
 }
 
 #[derive(Debug, Serialize, Deserialize)]

@@ -18,6 +18,7 @@
 
 pub mod azure;
 pub mod capability;
+pub mod cleanup;
 pub mod docker;
 pub mod external;
 pub mod local;
@@ -455,6 +456,12 @@ pub trait Provider: Send + Sync {
 
     /// The provider's snapshots (providers with `snapshots`).
     fn snapshots(&self) -> Option<&dyn snapshots::Snapshots> {
+        None
+    }
+
+    /// The provider's orphan finder (a cloud that keeps disks, NICs and
+    /// addresses apart from its VMs).
+    fn cleanup(&self) -> Option<&dyn cleanup::Cleanup> {
         None
     }
 

@@ -229,6 +229,9 @@ pub struct Disk {
     pub sku: Option<Sku>,
     #[serde(default, skip_serializing)]
     pub managed_by: Option<String>,
+    /// The VMs sharing it (a shared disk; read-only).
+    #[serde(default, skip_serializing)]
+    pub managed_by_extended: Vec<String>,
     #[serde(default)]
     pub properties: DiskProperties,
 }
@@ -248,6 +251,9 @@ pub struct DiskProperties {
     pub disk_state: Option<String>,
     #[serde(default, skip_serializing)]
     pub time_created: Option<String>,
+    /// The performance tier (`P10`, `E10`, `S10`…) a disk is billed by.
+    #[serde(default, skip_serializing)]
+    pub tier: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub provisioning_state: Option<String>,
     /// Snapshots: only the changes since the disk's previous one are kept.

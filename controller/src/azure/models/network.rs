@@ -172,6 +172,10 @@ pub struct PublicIpAddressProperties {
     pub version: Option<String>,
     #[serde(default, skip_serializing)]
     pub ip_configuration: Option<SubResource>,
+    /// The NAT gateway using it (read-only; such an IP has no
+    /// `ipConfiguration`).
+    #[serde(default, skip_serializing)]
+    pub nat_gateway: Option<SubResource>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub provisioning_state: Option<String>,
 }
@@ -200,6 +204,12 @@ pub struct NetworkInterfaceProperties {
     pub network_security_group: Option<SubResource>,
     #[serde(default, skip_serializing)]
     pub virtual_machine: Option<SubResource>,
+    /// The private endpoint that made and owns it (read-only).
+    #[serde(default, skip_serializing)]
+    pub private_endpoint: Option<SubResource>,
+    /// The private link service it serves (read-only).
+    #[serde(default, skip_serializing)]
+    pub private_link_service: Option<SubResource>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub provisioning_state: Option<String>,
 }

@@ -50,6 +50,9 @@ pub struct DeploymentProperties {
     pub mode: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub provisioning_state: Option<String>,
+    /// When it last ran (read-only), RFC 3339.
+    #[serde(default, skip_serializing)]
+    pub timestamp: Option<String>,
     /// The template's outputs, evaluated: name → `{type, value}`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub outputs: Option<BTreeMap<String, DeploymentOutput>>,
@@ -79,4 +82,19 @@ pub struct TagsResource {
 pub struct TagsProperties {
     #[serde(default)]
     pub tags: Tags,
+}
+
+/// One resource of a group's resource list
+/// (`{group}/resources?$expand=createdTime`): the only place ARM says when
+/// a NIC, public IP or NSG was made (their own models carry no time).
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct GenericResource {
+    #[serde(default)]
+    pub id: String,
+    #[serde(default, rename = "type")]
+    pub kind: String,
+    /// RFC 3339; only with `$expand=createdTime`.
+    #[serde(default)]
+    pub created_time: Option<String>,
 }

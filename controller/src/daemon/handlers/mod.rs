@@ -13,6 +13,7 @@ pub mod agent_upgrade;
 pub mod alerts;
 pub mod autostop;
 pub mod budget;
+pub mod cleanup;
 pub mod clone;
 pub mod cloud_view;
 pub mod cost;
@@ -178,6 +179,8 @@ pub async fn dispatch(
         Request::Push(r) => answer_vm(r, &cx).await,
         Request::Fetch(r) => answer_vm(r, &cx).await,
         Request::Sync(r) => answer(r, &cx).await,
+        Request::CleanupFind(r) => answer(r, &cx).await,
+        Request::CleanupDelete(r) => answer(r, &cx).await,
         Request::SnapshotCreate(r) => answer_vm(r, &cx).await,
         Request::SnapshotList(r) => answer(r, &cx).await,
         Request::SnapshotDelete(r) => answer(r, &cx).await,

@@ -76,6 +76,40 @@ pub async fn files_per_gb_month(
     .ok_or_else(|| format!("the Retail Prices API has no Premium Files price in {region}"))
 }
 
+/// What one managed disk of tier `sku_name` (`P10 LRS`) costs a month in
+/// `region`, in [`CURRENCY`].
+pub async fn disk_per_month(
+    d: &Daemon,
+    access: &ArmAccess,
+    region: &str,
+    sku_name: &str,
+) -> Result<f64, String> {
+    let endpoint = access.prices.as_deref().unwrap_or(RETAIL_PRICES_ENDPOINT);
+    let url = retail_prices::disk_query_url(endpoint, region, sku_name, CURRENCY);
+    kept_or_asked(d, region, &format!("disk {sku_name}"), url, |items| {
+        retail_prices::disk_per_month(items, region, sku_name)
+    })
+    .await?
+    .ok_or_else(|| format!("the Retail Prices API has no price for a {sku_name} disk in {region}"))
+}
+
+/// What one public IP billed by `meter` costs an hour in `region`, in
+/// [`CURRENCY`].
+pub async fn public_ip_per_hour(
+    d: &Daemon,
+    access: &ArmAccess,
+    region: &str,
+    meter: &str,
+) -> Result<f64, String> {
+    let endpoint = access.prices.as_deref().unwrap_or(RETAIL_PRICES_ENDPOINT);
+    let url = retail_prices::public_ip_query_url(endpoint, region, CURRENCY);
+    kept_or_asked(d, region, meter, url, |items| {
+        retail_prices::public_ip_per_hour(items, region, meter)
+    })
+    .await?
+    .ok_or_else(|| format!("the Retail Prices API has no {meter} price in {region}"))
+}
+
 /// The kept answer for `meter` in `region`, else the API's at `url` (the
 /// price `choose` picks from its items), kept: `None` when it has none.
 async fn kept_or_asked(

@@ -45,21 +45,7 @@ pub struct Snapshot {
     pub ips: Vec<PublicIpAddress>,
 }
 
-/// The resource group named in an ARM id (`…/resourceGroups/{g}/…`).
-pub fn group_of(id: &str) -> Option<&str> {
-    let mut parts = id.split('/');
-    while let Some(p) = parts.next() {
-        if p.eq_ignore_ascii_case("resourceGroups") {
-            return parts.next();
-        }
-    }
-    None
-}
-
-/// The last segment of an ARM id: the resource's name.
-pub fn name_of(id: &str) -> &str {
-    id.rsplit('/').next().unwrap_or(id)
-}
+pub use crate::azure::models::{group_of, name_of};
 
 impl Snapshot {
     fn nic(&self, id: &str) -> Option<&NetworkInterface> {

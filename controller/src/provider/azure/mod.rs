@@ -12,6 +12,7 @@ mod agent_store;
 mod auto_shutdown;
 mod budget;
 mod capacity;
+mod cleanup;
 mod cost;
 mod create;
 mod inventory;
@@ -267,6 +268,10 @@ impl Provider for AzureProvider {
     }
 
     fn snapshots(&self) -> Option<&dyn crate::provider::snapshots::Snapshots> {
+        Some(self)
+    }
+
+    fn cleanup(&self) -> Option<&dyn crate::provider::cleanup::Cleanup> {
         Some(self)
     }
 

@@ -1,6 +1,7 @@
 //! What the scope pays for and does not use, as Azure lists it: VMs
 //! stopped but not deallocated (still billed for their hardware), managed
-//! disks attached to nothing, public IPs on nothing, and snapshots with
+//! disks attached to nothing, public IPs on nothing (by the rules of
+//! `crate::cleanup`: a NAT gateway's or load balancer's IP is in use), and snapshots with
 //! their age; the sizes a region offers (for a resize recommendation);
 //! and deleting one such resource. One list per kind for the whole
 //! subscription, filtered to the scope.
@@ -20,6 +21,7 @@ use crate::{
         context::AzureContext,
         models::compute::{Disk, Snapshot as DiskSnapshot},
     },
+    cleanup,
     cost::{dates::Day, recommend::SizeInfo},
     provider::{BillingScope, Idle, Waste},
 };
@@ -73,12 +75,7 @@ impl AzureProvider {
             let (Some(id), Some(name)) = (&d.id, &d.name) else {
                 continue;
             };
-            let attached = d.managed_by.is_some()
-                || d.properties
-                    .disk_state
-                    .as_deref()
-                    .is_some_and(|s| !s.eq_ignore_ascii_case("Unattached"));
-            if in_scope(scope, id) && !attached {
+            if in_scope(scope, id) && cleanup::disk_user(d).is_none() {
                 waste.disks.push(Idle {
                     id: id.clone(),
                     name: name.clone(),
@@ -90,7 +87,7 @@ impl AzureProvider {
             let (Some(id), Some(name)) = (&ip.id, &ip.name) else {
                 continue;
             };
-            if in_scope(scope, id) && ip.properties.ip_configuration.is_none() {
+            if in_scope(scope, id) && !cleanup::public_ip_used(ip) {
                 waste.ips.push(Idle {
                     id: id.clone(),
                     name: name.clone(),
