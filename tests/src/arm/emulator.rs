@@ -21,6 +21,7 @@ use std::collections::BTreeMap;
 pub mod cost;
 mod deployment;
 pub mod disks;
+mod in_use;
 pub mod storage;
 
 use serde_json::{Value, json};
@@ -80,6 +81,11 @@ pub struct Emulator {
     pub files: storage::FilesData,
     /// Incremental snapshots made of each disk.
     pub disks: disks::DiskData,
+    /// Resource name → the error ARM gives when asked to delete it.
+    pub delete_refusals: BTreeMap<String, Value>,
+    /// Lower-case resource path → when it was made (RFC 3339), as the
+    /// group's resource list shows with `$expand=createdTime`.
+    created: BTreeMap<String, String>,
 }
 
 /// The sizes the emulator offers: D2s v5 and D4s v5 (family
@@ -160,6 +166,52 @@ pub fn default_prices() -> Vec<Value> {
             linux / 5.0,
         ));
         items.push(meter(size, "Virtual Machines Dsv5 Series", short, linux));
+    }
+    // A P10 (128 GiB Premium SSD) disk and a Standard static public IP in
+    // westus2, in the documented shape (a disk by the month, an address by
+    // the hour), with a sibling meter each that must not be taken.
+    for (product, sku, meter, unit, price) in [
+        (
+            "Premium SSD Managed Disks",
+            "P10 LRS",
+            "P10 LRS Disk",
+            "1/Month",
+            19.71,
+        ),
+        (
+            "Premium SSD Managed Disks",
+            "P10 LRS",
+            "P10 LRS Disk Mount",
+            "1/Month",
+            1.0,
+        ),
+        (
+            "IP Addresses",
+            "Standard",
+            "Standard IPv4 Static Public IP",
+            "1 Hour",
+            0.005,
+        ),
+        (
+            "IP Addresses",
+            "Basic",
+            "Basic IPv4 Dynamic Public IP",
+            "1 Hour",
+            0.004,
+        ),
+    ] {
+        let service = if product == "IP Addresses" {
+            "Virtual Network"
+        } else {
+            "Storage"
+        };
+        items.push(json!({
+            "currencyCode": "USD", "tierMinimumUnits": 0.0, "retailPrice": price,
+            "unitPrice": price, "armRegionName": "westus2", "location": "US West 2",
+            "meterName": meter, "productName": product, "skuName": sku,
+            "serviceName": service, "unitOfMeasure": unit,
+            "type": "Consumption", "isPrimaryMeterRegion": true, "armSkuName": ""
+        }));
     }
     // Premium Files in westus2: the provisioned meter and its snapshots'.
     for (meter, price) in [
@@ -312,6 +364,13 @@ impl Emulator {
             "networkProfile": {"networkInterfaces": [{"id": nic_path, "properties": {"primary": true}}]}}}),
         );
         self.hooks = hooks;
+    }
+
+    /// Say `path` was made at `time` (RFC 3339), as the group's resource
+    /// list will show.
+    pub fn set_created(&mut self, path: &str, time: &str) {
+        self.created
+            .insert(path.to_ascii_lowercase(), time.to_string());
     }
 
     /// Hold `value` at `path` as if it had been made there.
@@ -754,6 +813,18 @@ impl Emulator {
         let name = path.rsplit('/').next().unwrap_or_default();
         value["id"] = json!(path);
         value["name"] = json!(name);
+        self.created
+            .entry(key.to_string())
+            .or_insert_with(|| jiff::Timestamp::now().to_string());
+        if key.contains("/microsoft.network/privateendpoints/") {
+            // ARM makes the endpoint's NIC, owned by it.
+            let group = &path[..path.to_ascii_lowercase().find("/providers/").unwrap_or(0)];
+            let nic = format!("{group}/providers/Microsoft.Network/networkInterfaces/{name}.nic.0");
+            let body = json!({"location": value["location"], "properties": {
+                "ipConfigurations": [], "privateEndpoint": {"id": path}}});
+            self.store(&nic.to_ascii_lowercase(), &nic, body);
+            value["properties"]["networkInterfaces"] = json!([{ "id": nic }]);
+        }
         let group_only = key.split('/').filter(|s| !s.is_empty()).count() == 4;
         if group_only {
             value["properties"] = json!({"provisioningState": "Succeeded"});
@@ -945,6 +1016,14 @@ impl Emulator {
             v["properties"]["networkInterfaces"] = json!(uses("/networkinterfaces/"));
             v["properties"]["subnets"] = json!(uses("/subnets/"));
         }
+        if key.contains("/microsoft.network/publicipaddresses/") {
+            in_use::show_ip(&self.resources, key, &mut v);
+        }
+        if key.contains("/microsoft.network/networkinterfaces/")
+            && let Some(vm) = in_use::vm_of_nic(&self.resources, key)
+        {
+            v["properties"]["virtualMachine"] = json!({ "id": vm });
+        }
         if key.contains("/virtualmachines/") {
             let power = v["powerState"].as_str().unwrap_or("running").to_string();
             v.as_object_mut().map(|o| o.remove("powerState"));
@@ -962,6 +1041,15 @@ impl Emulator {
         {
             let power = v["powerState"].as_str().unwrap_or("running");
             return (200, vec![], instance_view(power).to_string());
+        }
+        if let Some(group) = key.strip_suffix("/resources")
+            && group.split('/').filter(|p| !p.is_empty()).count() == 4
+        {
+            if !self.resources.contains_key(group) {
+                return not_found(&path[..group.len()]);
+            }
+            let list = in_use::group_list(&self.resources, &self.created, group, query);
+            return (200, vec![], list.to_string());
         }
         let Some(v) = self.resources.get(key) else {
             return self.list(key, query).unwrap_or_else(|| not_found(path));
@@ -1075,9 +1163,38 @@ impl Emulator {
     }
 
     fn delete(&mut self, key: &str, base: &str) -> Answer {
-        let Some(v) = self.resources.remove(key) else {
+        let Some(v) = self.resources.get(key) else {
             return (204, vec![], String::new());
         };
+        if let Some(error) = v["name"].as_str().and_then(|n| self.delete_refusals.get(n)) {
+            let status = error["status"].as_u64().unwrap_or(400) as u16;
+            return (
+                status,
+                vec![],
+                json!({ "error": error["error"] }).to_string(),
+            );
+        }
+        if let Some((status, code, message)) =
+            in_use::refusal(&self.resources, key, &self.shown(key, v, ""))
+        {
+            return arm_error(status, code, &message);
+        }
+        let v = self.resources.remove(key).expect("held");
+        self.created.remove(key);
+        if key.contains("/microsoft.network/networkinterfaces/") {
+            // Its public IPs are on nothing now.
+            let inside = format!("{key}/ipconfigurations/");
+            for r in self.resources.values_mut() {
+                if r["properties"]["ipConfiguration"]["id"]
+                    .as_str()
+                    .is_some_and(|c| c.to_ascii_lowercase().starts_with(&inside))
+                {
+                    r["properties"]
+                        .as_object_mut()
+                        .map(|p| p.remove("ipConfiguration"));
+                }
+            }
+        }
         if is_storage_account(key) {
             // Its shares go with it.
             let inside = format!("{key}/");
@@ -1094,6 +1211,16 @@ impl Emulator {
                     "{group}/providers/microsoft.compute/disks/{}",
                     disk.to_ascii_lowercase()
                 ));
+            }
+            // Disks it kept go on, attached to nothing.
+            for d in self.resources.values_mut() {
+                if d["managedBy"]
+                    .as_str()
+                    .is_some_and(|m| m.eq_ignore_ascii_case(key))
+                {
+                    d["managedBy"] = Value::Null;
+                    d["properties"]["diskState"] = json!("Unattached");
+                }
             }
             if let Some(h) = self.hooks.as_mut() {
                 h.deleted(v["name"].as_str().unwrap_or_default());
