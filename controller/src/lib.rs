@@ -31,6 +31,7 @@ pub mod ipc;
 pub mod log_tail;
 pub mod names;
 pub mod provider;
+pub mod prune;
 pub mod selector;
 pub mod snapshot;
 pub mod ssh_key;

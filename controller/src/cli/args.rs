@@ -291,6 +291,12 @@ pub enum Command {
     /// (unless --include-untagged), or anything less than an hour old.
     /// Asks on a terminal; --dry-run changes nothing.
     Cleanup(CleanupArgs),
+    /// Delete the fleet's VMs its history shows unused for N days: stopped
+    /// (no sample from the agent since) or idle (CPU below 3% at every
+    /// sample). Never one younger than that, one azlin did not make, or a
+    /// machine you registered. Asks on a terminal; --dry-run changes
+    /// nothing.
+    Prune(PruneArgs),
     /// Named sets of `new` choices (~/.azlin/templates/NAME.toml) for
     /// `azlin new --template NAME`: create, list, show, delete.
     Template {
@@ -439,6 +445,24 @@ pub struct CleanupArgs {
     /// resources in those groups).
     #[arg(long)]
     pub include_untagged: bool,
+    #[arg(long)]
+    pub json: bool,
+    #[command(flatten)]
+    pub scope: AzureScope,
+}
+
+/// `azlin prune`'s flags.
+#[derive(clap::Args, Debug)]
+pub struct PruneArgs {
+    /// Unused for this many days (at most `[metrics] retention_days`).
+    #[arg(long, value_name = "N", default_value_t = 7)]
+    pub idle_days: u32,
+    /// List the VMs and why; delete nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Delete without asking.
+    #[arg(long)]
+    pub yes: bool,
     #[arg(long)]
     pub json: bool,
     #[command(flatten)]

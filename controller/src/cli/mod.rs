@@ -19,6 +19,7 @@ pub mod exec;
 pub mod figures;
 mod new;
 mod new_progress;
+mod prune;
 mod ps;
 mod render;
 mod schedule;
@@ -376,6 +377,7 @@ fn run_command(home: &Home, config: &Config, command: Command) -> Result<()> {
         Command::Snapshot { action } => snapshot::run(&home, action),
         Command::Template { action } => template::run(&home, action),
         Command::Cleanup(args) => cleanup::run(&home, args),
+        Command::Prune(args) => prune::run(&home, args),
         Command::Clone {
             src,
             name,

@@ -45,6 +45,7 @@ pub mod labels;
 pub mod lifecycle;
 pub mod new;
 pub mod processes;
+pub mod prune;
 pub mod schedule;
 pub mod snapshot;
 pub mod ssh;
@@ -182,6 +183,8 @@ requests! {
     CloneVm(clone::CloneVm),
     CleanupFind(cleanup::CleanupFind),
     CleanupDelete(cleanup::CleanupDelete),
+    PruneFind(prune::PruneFind),
+    PruneDelete(prune::PruneDelete),
 }
 
 #[derive(Debug, Serialize, Deserialize)]

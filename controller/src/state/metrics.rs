@@ -119,6 +119,16 @@ impl Db {
         Ok(rows)
     }
 
+    /// A VM's latest stored sample, and its latest with CPU at or above
+    /// `busy_cpu` (unix seconds; `None`: there is none).
+    pub fn activity(&self, vm: &str, busy_cpu: f64) -> Result<(Option<i64>, Option<i64>)> {
+        Ok(self.conn.query_row(
+            "SELECT max(t), max(CASE WHEN cpu >= ?2 THEN t END) FROM metrics WHERE vm = ?1",
+            params![vm, busy_cpu],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )?)
+    }
+
     pub fn metrics_rows(&self) -> Result<i64> {
         Ok(self
             .conn

@@ -30,6 +30,7 @@ pub mod list;
 pub mod new;
 pub mod prices;
 pub mod processes;
+pub mod prune;
 pub mod register;
 pub mod resolve;
 pub mod schedule;
@@ -181,6 +182,8 @@ pub async fn dispatch(
         Request::Sync(r) => answer(r, &cx).await,
         Request::CleanupFind(r) => answer(r, &cx).await,
         Request::CleanupDelete(r) => answer(r, &cx).await,
+        Request::PruneFind(r) => answer(r, &cx).await,
+        Request::PruneDelete(r) => answer(r, &cx).await,
         Request::SnapshotCreate(r) => answer_vm(r, &cx).await,
         Request::SnapshotList(r) => answer(r, &cx).await,
         Request::SnapshotDelete(r) => answer(r, &cx).await,
