@@ -138,6 +138,12 @@ pub enum Command {
         #[command(flatten)]
         select: exec::SelectArgs,
     },
+    /// azlin's SSH key: rotate it on the VMs (each proven by an ssh login
+    /// before the old key goes), list, back up, export.
+    Keys {
+        #[command(subcommand)]
+        action: super::keys::KeysAction,
+    },
     /// Copy files and folders over the agents' connections: local to a
     /// VM, a VM to here, or VM to VM (`VM:PATH`, VM or session name; PATH
     /// absolute, ~/… or relative to the VM user's home; a trailing /

@@ -17,6 +17,7 @@ mod daemon_cmd;
 mod destroy;
 pub mod exec;
 pub mod figures;
+mod keys;
 mod new;
 mod new_progress;
 mod prune;
@@ -464,6 +465,7 @@ fn run_command(home: &Home, config: &Config, command: Command) -> Result<()> {
         }
         Command::Session { vm, name, clear: _ } => done(ask(&home, Session { vm, session: name })?),
         Command::SshConfig { select } => ssh::write_config(&home, select.selector(true)?),
+        Command::Keys { action } => keys::run(&home, action),
         Command::Alerts {
             follow: true, json, ..
         } => alerts::follow(&home, json),

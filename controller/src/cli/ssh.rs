@@ -102,22 +102,79 @@ fn refresh(home: &Home, selector: Selector) -> Result<usize> {
     if good.is_empty() {
         bail!("no VM could be set up for ssh");
     }
+    write_files(home, &good)?;
+    Ok(good.len())
+}
+
+/// Write the known_hosts and config for `targets` (each with the key it
+/// accepts: its old one after a rotation that could not prove the new
+/// one there, else the current one).
+pub(super) fn write_files(home: &Home, targets: &[SshTarget]) -> Result<()> {
     let dir = ssh_dir(home);
     let known_hosts = dir.join("known_hosts");
-    write_atomic(&known_hosts, known_hosts_text(&good).as_bytes(), 0o600)
+    write_atomic(&known_hosts, known_hosts_text(targets).as_bytes(), 0o600)
         .with_context(|| format!("cannot write {}", known_hosts.display()))?;
-    let text = config_text(&good, &dir.join("id_ed25519"), &known_hosts);
+    let old = crate::ssh_key::OldKeys::load(home)?;
+    let text = config_text(targets, &|vm| old.key_for(home, vm), &known_hosts);
     write_atomic(&config_path(home), text.as_bytes(), 0o600)
-        .with_context(|| format!("cannot write {}", config_path(home).display()))?;
-    Ok(good.len())
+        .with_context(|| format!("cannot write {}", config_path(home).display()))
+}
+
+/// Log in to `target` with `key` alone, its host keys pinned, and run
+/// `true`: the proof that sshd there takes the key.
+pub(super) fn check_login(home: &Home, target: &SshTarget, key: &Path) -> Result<(), String> {
+    let scratch = tempfile::Builder::new()
+        .prefix(".login-check-")
+        .tempdir_in(ssh_dir(home))
+        .map_err(|e| format!("cannot make a scratch folder: {e}"))?;
+    let known_hosts = scratch.path().join("known_hosts");
+    let config = scratch.path().join("config");
+    let one = std::slice::from_ref(target);
+    std::fs::write(&known_hosts, known_hosts_text(one))
+        .and_then(|()| {
+            std::fs::write(
+                &config,
+                config_text(one, &|_| key.to_path_buf(), &known_hosts),
+            )
+        })
+        .map_err(|e| format!("cannot write the check's ssh config: {e}"))?;
+    let out = Command::new("ssh")
+        .arg("-F")
+        .arg(&config)
+        .args([
+            "-o",
+            "BatchMode=yes",
+            "-o",
+            "ConnectTimeout=15",
+            &target.vm,
+            "true",
+        ])
+        .stdin(std::process::Stdio::null())
+        .output()
+        .map_err(|e| format!("cannot run ssh ({e}); install the OpenSSH client"))?;
+    if out.status.success() {
+        return Ok(());
+    }
+    let said = String::from_utf8_lossy(&out.stderr);
+    let said = said.trim();
+    Err(format!(
+        "the login with the new key failed ({}){}",
+        out.status,
+        if said.is_empty() {
+            String::new()
+        } else {
+            format!(": {}", said.chars().take(300).collect::<String>())
+        }
+    ))
 }
 
 /// Add `public` to each VM user's authorized_keys (once) with a command
 /// run through the agents; returns the VMs where that failed, and why.
-fn authorize(home: &Home, targets: &[SshTarget], public: &str) -> Result<Vec<(String, String)>> {
-    if targets.is_empty() {
-        return Ok(Vec::new());
-    }
+pub(super) fn authorize(
+    home: &Home,
+    targets: &[SshTarget],
+    public: &str,
+) -> Result<Vec<(String, String)>> {
     // `public` holds only base64, spaces and name characters (checked), so
     // single quotes carry it intact. The file is in the home sshd uses, the
     // passwd one: a local VM's commands have a `~` of their own.
@@ -127,6 +184,33 @@ fn authorize(home: &Home, targets: &[SshTarget], public: &str) -> Result<Vec<(St
          (grep -qxF '{public}' \"$h/.ssh/authorized_keys\" || \
           echo '{public}' >> \"$h/.ssh/authorized_keys\")"
     );
+    run_on(home, targets, command)
+}
+
+/// Take `public` out of each VM user's authorized_keys (every other line
+/// kept, the file replaced in one rename); returns the VMs where that
+/// failed, and why.
+pub(super) fn deauthorize(
+    home: &Home,
+    targets: &[SshTarget],
+    public: &str,
+) -> Result<Vec<(String, String)>> {
+    // As in `authorize`, `public` is checked to need no quoting.
+    let command = format!(
+        "umask 077 && h=\"$(getent passwd \"$(id -u)\" | cut -d: -f6)\" && \
+         f=\"$h/.ssh/authorized_keys\" && [ -f \"$f\" ] && \
+         {{ grep -vxF '{public}' \"$f\" > \"$f.azlin-new\"; [ $? -le 1 ]; }} && \
+         mv \"$f.azlin-new\" \"$f\""
+    );
+    run_on(home, targets, command)
+}
+
+/// Run `command` on each target's VM through its agent; the VMs where it
+/// did not exit 0, and why.
+fn run_on(home: &Home, targets: &[SshTarget], command: String) -> Result<Vec<(String, String)>> {
+    if targets.is_empty() {
+        return Ok(Vec::new());
+    }
     let spec = ExecSpec {
         selector: Selector {
             names: targets.iter().map(|t| t.vm.clone()).collect(),
@@ -179,7 +263,11 @@ fn alias(vm: &str) -> String {
     format!("azlin-{vm}")
 }
 
-fn config_text(targets: &[SshTarget], key: &Path, known_hosts: &Path) -> String {
+fn config_text(
+    targets: &[SshTarget],
+    key_for: &dyn Fn(&str) -> PathBuf,
+    known_hosts: &Path,
+) -> String {
     let mut out = String::from("# written by `azlin ssh-config`; rewritten each run\n");
     for t in targets {
         let Ok(e) = &t.result else { continue };
@@ -195,7 +283,7 @@ fn config_text(targets: &[SshTarget], key: &Path, known_hosts: &Path) -> String 
             e.host,
             e.port,
             e.user,
-            key.display(),
+            key_for(&t.vm).display(),
             known_hosts.display(),
             alias(&t.vm),
         );
@@ -227,7 +315,7 @@ mod tests {
         );
         let c = config_text(
             &[t],
-            Path::new("/h/ssh/id_ed25519"),
+            &|_| PathBuf::from("/h/ssh/id_ed25519"),
             Path::new("/h/ssh/known_hosts"),
         );
         for want in [

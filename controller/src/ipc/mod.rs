@@ -41,6 +41,7 @@ pub mod cost_dashboard;
 pub mod cost_recommend;
 pub mod daemon;
 pub mod files;
+pub mod keys;
 pub mod labels;
 pub mod lifecycle;
 pub mod new;
@@ -185,6 +186,7 @@ requests! {
     CleanupDelete(cleanup::CleanupDelete),
     PruneFind(prune::PruneFind),
     PruneDelete(prune::PruneDelete),
+    KeysRotatePlan(keys::KeysRotatePlan),
 }
 
 #[derive(Debug, Serialize, Deserialize)]

@@ -119,6 +119,10 @@ pub struct Capabilities {
     /// `clone`: new VMs made from one as it is now
     /// (`super::snapshots::Snapshots::clone_source`).
     pub clone: bool,
+    /// The VM runs an sshd of its own, so `keys rotate` can prove a new
+    /// key with a login there (a local VM's `connect --ssh` reaches this
+    /// machine's sshd).
+    pub own_sshd: bool,
 }
 
 /// What a request asks of a provider, with its provider-specific flags.
@@ -151,6 +155,8 @@ pub enum Operation<'a> {
     Snapshot,
     /// `azlin clone` of one of the provider's VMs.
     Clone,
+    /// `azlin keys rotate` on one of the provider's VMs.
+    KeysRotate,
 }
 
 impl Operation<'_> {
@@ -166,6 +172,7 @@ impl Operation<'_> {
             Operation::Storage { .. } => "storage",
             Operation::Snapshot => "snapshot",
             Operation::Clone => "clone",
+            Operation::KeysRotate => "keys rotate",
         }
     }
 }
@@ -322,6 +329,12 @@ pub fn refusal(
             op.command(),
             applies(|c| c.clone)
         )),
+        Operation::KeysRotate if !caps.own_sshd => Some(format!(
+            "{noun} have no sshd of their own (`connect --ssh` reaches this machine's): `azlin {}` \
+             applies to {}; nothing done",
+            op.command(),
+            applies(|c| c.own_sshd)
+        )),
         Operation::Start
         | Operation::Stop { .. }
         | Operation::Restart
@@ -329,7 +342,8 @@ pub fn refusal(
         | Operation::AgentUpgrade
         | Operation::Cost
         | Operation::Snapshot
-        | Operation::Clone => None,
+        | Operation::Clone
+        | Operation::KeysRotate => None,
     }
 }
 

@@ -32,6 +32,7 @@ pub const CAPABILITIES: Capabilities = Capabilities {
     storage: false,
     snapshots: false,
     clone: false,
+    own_sshd: true,
     cloud_init: false,
 };
 

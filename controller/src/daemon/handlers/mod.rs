@@ -24,6 +24,7 @@ pub mod exec;
 pub mod fetch;
 pub mod files;
 pub mod home_storage;
+pub mod keys;
 pub mod labels;
 pub mod lifecycle;
 pub mod list;
@@ -184,6 +185,7 @@ pub async fn dispatch(
         Request::CleanupDelete(r) => answer(r, &cx).await,
         Request::PruneFind(r) => answer(r, &cx).await,
         Request::PruneDelete(r) => answer(r, &cx).await,
+        Request::KeysRotatePlan(r) => answer(r, &cx).await,
         Request::SnapshotCreate(r) => answer_vm(r, &cx).await,
         Request::SnapshotList(r) => answer(r, &cx).await,
         Request::SnapshotDelete(r) => answer(r, &cx).await,

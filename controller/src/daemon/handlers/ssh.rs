@@ -43,7 +43,8 @@ impl Handle for SshTargets {
     }
 }
 
-async fn ssh_endpoint(d: &Daemon, vm: &str) -> Result<SshEndpoint> {
+/// How to reach `vm` with OpenSSH, host keys from its agent.
+pub(super) async fn ssh_endpoint(d: &Daemon, vm: &str) -> Result<SshEndpoint> {
     let keys = match ask(d, vm, Query::SshHostKeys).await? {
         QueryReply::SshHostKeys(k) => k,
         QueryReply::Error { reason } => bail!("{}", clean_reason(reason)),

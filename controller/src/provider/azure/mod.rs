@@ -68,6 +68,7 @@ pub const CAPABILITIES: Capabilities = Capabilities {
     storage: true,
     snapshots: true,
     clone: false,
+    own_sshd: true,
     cloud_init: true,
 };
 

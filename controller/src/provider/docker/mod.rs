@@ -53,6 +53,7 @@ pub const CAPABILITIES: Capabilities = Capabilities {
     storage: true,
     snapshots: true,
     clone: true,
+    own_sshd: true,
     cloud_init: true,
 };
 

@@ -44,6 +44,7 @@ pub const CAPABILITIES: Capabilities = Capabilities {
     storage: false,
     snapshots: true,
     clone: true,
+    own_sshd: false,
     cloud_init: false,
 };
 
