@@ -14,7 +14,7 @@ use azlin_protocol::{
 
 use crate::session::{self, Agent, Outcome};
 
-async fn server_config(agent: &Agent) -> Result<quinn::ServerConfig> {
+pub(crate) async fn server_config(agent: &Agent) -> Result<quinn::ServerConfig> {
     let creds = agent.creds.lock().await;
     let identity = match creds.fleet()? {
         Some(fleet) => fleet,

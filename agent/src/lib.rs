@@ -3,6 +3,7 @@
 //!
 //! - [`config`]: the agent's TOML config.
 //! - [`credentials`]: its key (made here, never sent), certificate, fleet CA.
+//! - [`renew`]: a renewed certificate taken over the live connection.
 //! - [`session`]: what happens on a controller connection: greeting,
 //!   enrollment, the live session.
 //! - [`endpoint`]: listen for the controller or dial out to it.
@@ -28,6 +29,7 @@ pub mod mount;
 pub mod processes;
 pub mod query;
 pub mod quiesce;
+pub mod renew;
 pub mod secrets;
 pub mod session;
 pub mod telemetry;

@@ -14,6 +14,7 @@ use crate::{alerts::Alerts, exec::ExecContext, processes};
 
 /// Serve one question stream to its end. `controller` names the peer.
 pub async fn answer(
+    agent: &crate::session::Agent,
     exec: &ExecContext,
     alerts: std::sync::Arc<Alerts>,
     controller: &str,
@@ -73,6 +74,8 @@ pub async fn answer(
         Query::Quiesce { hold_ms } => crate::quiesce::quiesce(exec, hold_ms).await,
         Query::Thaw => crate::quiesce::thaw().await,
         Query::Secrets => crate::secrets::serve(exec).await,
+        Query::CertificateRequest => crate::renew::request(agent).await,
+        Query::InstallCertificate { cert_der } => crate::renew::install(agent, cert_der).await,
         Query::AgentBinary => {
             match tokio::task::spawn_blocking(crate::upgrade::running_sha256).await {
                 Ok(Ok(sha256)) => QueryReply::AgentBinary { sha256 },

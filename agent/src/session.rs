@@ -245,8 +245,9 @@ async fn session_loop(
         while let Ok((send, recv)) = conn.accept_bi().await {
             let (exec, controller) = (agent.exec.clone(), controller.clone());
             let alerts = agent.alerts.clone();
+            let agent = agent.clone();
             tokio::spawn(async move {
-                crate::query::answer(&exec, alerts, &controller, send, recv).await;
+                crate::query::answer(&agent, &exec, alerts, &controller, send, recv).await;
             });
         }
         std::future::pending::<()>().await

@@ -7,6 +7,7 @@
 //! [daemon]
 //! listen = "127.0.0.1:47801"   # UDP address for agents in dial mode
 //! token_ttl_secs = 3600         # how long a join token stays valid
+//! agent_cert_secs = 31536000    # an agent certificate's life; renewed at 2/3
 //! [metrics]
 //! listen = "127.0.0.1:9464"     # Prometheus /metrics (loopback only); unset: off
 //! retention_days = 7            # how long metrics history is kept
@@ -74,17 +75,29 @@ pub struct DaemonConfig {
     pub listen: Option<SocketAddr>,
     #[serde(default = "default_token_ttl")]
     pub token_ttl_secs: u64,
+    /// How long an agent's certificate is valid; the daemon renews it
+    /// over the live connection at two thirds of that.
+    #[serde(default = "default_agent_cert_secs")]
+    pub agent_cert_secs: u64,
 }
 
 fn default_token_ttl() -> u64 {
     3600
 }
 
+fn default_agent_cert_secs() -> u64 {
+    365 * 86400
+}
+
+/// Shortest and longest `agent_cert_secs`.
+pub const AGENT_CERT_SECS: std::ops::RangeInclusive<u64> = 30..=(10 * 365 * 86400);
+
 impl Default for DaemonConfig {
     fn default() -> Self {
         Self {
             listen: None,
             token_ttl_secs: default_token_ttl(),
+            agent_cert_secs: default_agent_cert_secs(),
         }
     }
 }
@@ -260,6 +273,14 @@ impl Config {
             anyhow::bail!(
                 "daemon.token_ttl_secs = {ttl} must be 1 to {} (30 days)",
                 crate::state::tokens::MAX_TOKEN_TTL_SECS
+            );
+        }
+        let life = self.daemon.agent_cert_secs;
+        if !AGENT_CERT_SECS.contains(&life) {
+            anyhow::bail!(
+                "daemon.agent_cert_secs = {life} must be {} to {} (10 years)",
+                AGENT_CERT_SECS.start(),
+                AGENT_CERT_SECS.end()
             );
         }
         if self.metrics.retention_days == 0 {

@@ -73,6 +73,13 @@ pub enum Query {
     /// blocks (by name, or by content), so a clone of the VM leaves them
     /// behind.
     Secrets,
+    /// A certificate signing request for the agent's own key, to renew its
+    /// certificate over this connection (see [`Query::InstallCertificate`]).
+    CertificateRequest,
+    /// The agent's renewed certificate (DER): checked to be for its VM and
+    /// key, kept atomically, and presented from the next handshake on; the
+    /// live connection stays.
+    InstallCertificate { cert_der: Vec<u8> },
 }
 
 /// Longest a [`Query::Quiesce`] may hold a VM: a controller that never
@@ -80,7 +87,7 @@ pub enum Query {
 pub const MAX_QUIESCE_MS: u32 = 120_000;
 
 impl Tagged for Query {
-    const KNOWN_TYPES: u32 = 14;
+    const KNOWN_TYPES: u32 = 16;
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -129,6 +136,14 @@ pub enum QueryReply {
         home: String,
         paths: Vec<String>,
     },
+    /// A CSR (DER) for the agent's key, naming its VM.
+    CertificateRequest {
+        csr_der: Vec<u8>,
+    },
+    /// The certificate is kept and will be presented next.
+    CertificateInstalled {
+        serial: String,
+    },
 }
 
 /// Most paths a [`QueryReply::Secrets`] carries: a home with more
@@ -136,7 +151,7 @@ pub enum QueryReply {
 pub const MAX_SECRETS: usize = 10_000;
 
 impl Tagged for QueryReply {
-    const KNOWN_TYPES: u32 = 11;
+    const KNOWN_TYPES: u32 = 13;
 }
 
 /// Where the VM's sshd listens and the public host keys it presents, as

@@ -144,6 +144,13 @@ pub enum Command {
         #[command(subcommand)]
         action: super::keys::KeysAction,
     },
+    /// The agents' certificates: list them, or renew them now over the
+    /// live connections (the daemon renews each at two thirds of its
+    /// life by itself).
+    Certs {
+        #[command(subcommand)]
+        action: super::certs::CertsAction,
+    },
     /// Copy files and folders over the agents' connections: local to a
     /// VM, a VM to here, or VM to VM (`VM:PATH`, VM or session name; PATH
     /// absolute, ~/… or relative to the VM user's home; a trailing /

@@ -5,6 +5,7 @@ mod adopt;
 mod alerts;
 mod args;
 mod autostop;
+mod certs;
 mod cleanup;
 mod clone;
 mod connect;
@@ -466,6 +467,7 @@ fn run_command(home: &Home, config: &Config, command: Command) -> Result<()> {
         Command::Session { vm, name, clear: _ } => done(ask(&home, Session { vm, session: name })?),
         Command::SshConfig { select } => ssh::write_config(&home, select.selector(true)?),
         Command::Keys { action } => keys::run(&home, action),
+        Command::Certs { action } => certs::run(&home, action),
         Command::Alerts {
             follow: true, json, ..
         } => alerts::follow(&home, json),

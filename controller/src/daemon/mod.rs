@@ -38,8 +38,8 @@ use tokio::sync::watch;
 use self::{
     agents::{fleet, link, listener},
     jobs::{
-        alerts, autostop_watch, budget_check, config_watch, history, metrics_http, schedule_runner,
-        snapshot_runner,
+        alerts, autostop_watch, budget_check, cert_renewal, config_watch, history, metrics_http,
+        schedule_runner, snapshot_runner,
     },
 };
 use crate::{
@@ -252,6 +252,7 @@ async fn serve(home: Home) -> Result<()> {
     budget_check::spawn(d.clone());
     schedule_runner::spawn(d.clone());
     snapshot_runner::spawn(d.clone());
+    cert_renewal::spawn(d.clone());
     autostop_watch::spawn(d.clone());
     config_watch::spawn(d.clone());
     let vms = d.db.lock().expect("db lock").vms()?;

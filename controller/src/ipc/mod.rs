@@ -33,6 +33,7 @@ pub mod agent_upgrade;
 pub mod alerts;
 pub mod autostop;
 pub mod budget;
+pub mod certs;
 pub mod cleanup;
 pub mod client;
 pub mod clone;
@@ -187,6 +188,8 @@ requests! {
     PruneFind(prune::PruneFind),
     PruneDelete(prune::PruneDelete),
     KeysRotatePlan(keys::KeysRotatePlan),
+    CertsList(certs::CertsList),
+    CertsRotate(certs::CertsRotate),
 }
 
 #[derive(Debug, Serialize, Deserialize)]

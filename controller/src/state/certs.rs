@@ -1,6 +1,7 @@
 //! The `certs` table: every certificate the fleet CA issued, and its
 //! revocation. Enrollment burns the token and records the certificate in one
-//! transaction.
+//! transaction; a renewal records the new certificate first and makes it
+//! the VM's current one once its agent has taken it.
 
 use anyhow::{Result, bail};
 use rusqlite::{OptionalExtension, params};
@@ -11,6 +12,7 @@ use super::{Db, now_unix};
 pub struct CertRow {
     pub serial: String,
     pub vm: String,
+    pub issued_at: i64,
     pub not_after: i64,
     pub revoked_at: Option<i64>,
 }
@@ -54,18 +56,49 @@ impl Db {
         Ok(self
             .conn
             .query_row(
-                "SELECT serial, vm, not_after, revoked_at FROM certs WHERE serial = ?1",
+                "SELECT serial, vm, issued_at, not_after, revoked_at FROM certs WHERE serial = ?1",
                 [serial],
                 |r| {
                     Ok(CertRow {
                         serial: r.get(0)?,
                         vm: r.get(1)?,
-                        not_after: r.get(2)?,
-                        revoked_at: r.get(3)?,
+                        issued_at: r.get(2)?,
+                        not_after: r.get(3)?,
+                        revoked_at: r.get(4)?,
                     })
                 },
             )
             .optional()?)
+    }
+
+    /// Record a renewed certificate of `vm`, not yet its current one (its
+    /// agent has not taken it yet).
+    pub fn record_renewal(
+        &mut self,
+        vm: &str,
+        serial: &str,
+        not_after: i64,
+        pem: &str,
+    ) -> Result<()> {
+        self.conn.execute(
+            "INSERT INTO certs (serial, vm, issued_at, not_after, pem) VALUES (?1, ?2, ?3, ?4, ?5)",
+            params![serial, vm, now_unix(), not_after, pem],
+        )?;
+        Ok(())
+    }
+
+    /// Make `serial` (issued to `vm`, not revoked) the certificate `vm`'s
+    /// agent must present from now on.
+    pub fn make_current(&mut self, vm: &str, serial: &str) -> Result<()> {
+        let updated = self.conn.execute(
+            "UPDATE vms SET cert_serial = ?2 WHERE name = ?1 AND EXISTS
+             (SELECT 1 FROM certs WHERE serial = ?2 AND vm = ?1 AND revoked_at IS NULL)",
+            params![vm, serial],
+        )?;
+        if updated != 1 {
+            bail!("certificate {serial} cannot be made {vm}'s (VM gone, or not its certificate)");
+        }
+        Ok(())
     }
 
     pub fn cert_count(&self) -> Result<i64> {

@@ -5,7 +5,7 @@
 use azlin_protocol::enroll::{EXPORTER_LEN, Verifier, verify_proof};
 
 use crate::daemon::Daemon;
-use crate::{fleet_pki::LEAF_VALIDITY, state::TokenCheck};
+use crate::state::TokenCheck;
 
 /// A signed certificate for the VM, or the reason enrollment is refused.
 pub struct Enrolled {
@@ -51,7 +51,7 @@ pub fn enroll(
     let issued = d
         .pki
         .ca
-        .sign_agent_csr(csr_der, &row.vm, LEAF_VALIDITY)
+        .sign_agent_csr(csr_der, &row.vm, agent_cert_lifetime(d))
         .map_err(|e| format!("certificate request refused: {e}"))?;
     db.complete_enrollment(
         &row.id,
@@ -66,4 +66,10 @@ pub fn enroll(
         vm: row.vm,
         cert_der: issued.der,
     })
+}
+
+/// How long an agent certificate is issued for: `[daemon]
+/// agent_cert_secs`.
+pub fn agent_cert_lifetime(d: &Daemon) -> time::Duration {
+    time::Duration::seconds(i64::try_from(d.config().daemon.agent_cert_secs).unwrap_or(i64::MAX))
 }

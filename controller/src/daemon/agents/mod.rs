@@ -6,6 +6,7 @@
 //! - [`listener`]: accepting dial-mode agents.
 //! - [`session`]: one agent connection, either direction.
 //! - [`enroll`]: checking tokens and signing agents' CSRs.
+//! - [`renew`]: a new certificate for an agent over its live connection.
 //! - [`telemetry_stream`]: samples pushed by agents, into the live store.
 //! - [`query`]: asking one agent a question on a stream of its own.
 //! - [`file_stream`]: one file stream to an agent, opened and checked.
@@ -19,5 +20,6 @@ pub mod fleet;
 pub mod link;
 pub mod listener;
 pub mod query;
+pub mod renew;
 pub mod session;
 pub mod telemetry_stream;

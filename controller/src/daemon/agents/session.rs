@@ -174,10 +174,25 @@ fn check_certificate(d: &Daemon, vm: &str, serial: &str) -> Result<()> {
     let row = db
         .vm(vm)?
         .ok_or_else(|| anyhow!("VM {vm} is not in the fleet"))?;
-    if row.cert_serial.as_deref() != Some(serial) {
-        bail!("certificate {serial} is not the current one of {vm}");
+    if row.cert_serial.as_deref() == Some(serial) {
+        return Ok(());
     }
-    Ok(())
+    // A renewal the agent took but the daemon did not get to record (it
+    // stopped in between): a newer certificate of this VM becomes current
+    // on first use. An older one never does.
+    let current = row
+        .cert_serial
+        .as_deref()
+        .map(|s| db.cert(s))
+        .transpose()?
+        .flatten();
+    if current.is_some_and(|c| cert.issued_at >= c.issued_at) {
+        drop(db);
+        d.db.lock().expect("db lock").make_current(vm, serial)?;
+        tracing::info!(%vm, %serial, "the renewed certificate is now current");
+        return Ok(());
+    }
+    bail!("certificate {serial} is not the current one of {vm}")
 }
 
 async fn enroll_peer(

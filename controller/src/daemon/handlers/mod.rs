@@ -13,6 +13,7 @@ pub mod agent_upgrade;
 pub mod alerts;
 pub mod autostop;
 pub mod budget;
+pub mod certs;
 pub mod cleanup;
 pub mod clone;
 pub mod cloud_view;
@@ -186,6 +187,8 @@ pub async fn dispatch(
         Request::PruneFind(r) => answer(r, &cx).await,
         Request::PruneDelete(r) => answer(r, &cx).await,
         Request::KeysRotatePlan(r) => answer(r, &cx).await,
+        Request::CertsList(r) => answer(r, &cx).await,
+        Request::CertsRotate(r) => answer(r, &cx).await,
         Request::SnapshotCreate(r) => answer_vm(r, &cx).await,
         Request::SnapshotList(r) => answer(r, &cx).await,
         Request::SnapshotDelete(r) => answer(r, &cx).await,

@@ -9,6 +9,8 @@
 //! - [`autostop_watch`]: idle VMs deallocated, after a warning.
 //! - [`snapshot_runner`]: the VMs' snapshot schedules and retention.
 //! - [`config_watch`]: `config.toml` reread when it changes.
+//! - [`cert_renewal`]: agents' certificates renewed at two thirds of
+//!   their life, over their live connections.
 //!
 //! Not here: the connections these read from (`agents`), requests
 //! (`handlers`).
@@ -16,6 +18,7 @@
 pub mod alerts;
 pub mod autostop_watch;
 pub mod budget_check;
+pub mod cert_renewal;
 pub mod config_watch;
 pub mod history;
 pub mod metrics_http;
