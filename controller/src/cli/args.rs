@@ -151,6 +151,13 @@ pub enum Command {
         #[command(subcommand)]
         action: super::certs::CertsAction,
     },
+    /// Print the shell's completion registration: `source <(azlin
+    /// completions bash)` (zsh likewise; fish: `azlin completions fish |
+    /// source`). VM and session names complete from the running daemon.
+    Completions {
+        #[arg(value_enum)]
+        shell: super::completions::Shell,
+    },
     /// Copy files and folders over the agents' connections: local to a
     /// VM, a VM to here, or VM to VM (`VM:PATH`, VM or session name; PATH
     /// absolute, ~/… or relative to the VM user's home; a trailing /

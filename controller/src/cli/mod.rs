@@ -8,6 +8,7 @@ mod autostop;
 mod certs;
 mod cleanup;
 mod clone;
+mod completions;
 mod connect;
 mod cost;
 mod cost_budget;
@@ -54,6 +55,7 @@ use crate::{
 };
 
 pub fn main() -> std::process::ExitCode {
+    completions::answer_shell();
     let cli = usage::parse();
     match run(cli) {
         Ok(code) => std::process::ExitCode::from(code),
@@ -468,6 +470,7 @@ fn run_command(home: &Home, config: &Config, command: Command) -> Result<()> {
         Command::SshConfig { select } => ssh::write_config(&home, select.selector(true)?),
         Command::Keys { action } => keys::run(&home, action),
         Command::Certs { action } => certs::run(&home, action),
+        Command::Completions { shell } => completions::print(shell),
         Command::Alerts {
             follow: true, json, ..
         } => alerts::follow(&home, json),

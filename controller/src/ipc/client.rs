@@ -50,6 +50,14 @@ impl Client {
         }
     }
 
+    /// Give up on a daemon that does not answer within `limit` (a shell's
+    /// TAB must never hang).
+    pub fn with_timeout(self, limit: Duration) -> Self {
+        let _ = self.stream.set_read_timeout(Some(limit));
+        let _ = self.stream.set_write_timeout(Some(limit));
+        self
+    }
+
     /// Connect, starting the daemon first if it is not running.
     pub fn connect_or_start(home: &Home) -> Result<Self> {
         if let Some(c) = Self::connect(home)? {
