@@ -163,6 +163,17 @@ fn build_environment(account: &Account, files: &[String]) -> Vec<(String, String
         env.retain(|(key, _)| key != k);
         env.push((k.into(), v));
     }
+    // The user's variables `azlin env` manages (names the login sets are
+    // never among them).
+    match crate::env_file::read(&account.home) {
+        Ok(vars) => {
+            for (k, v) in vars {
+                env.retain(|(key, _)| *key != k);
+                env.push((k, v));
+            }
+        }
+        Err(e) => tracing::warn!("the managed environment is left out: {e}"),
+    }
     if let Some(first) = &account.path_first
         && let Some((_, path)) = env.iter_mut().find(|(k, _)| k == "PATH")
     {

@@ -16,6 +16,7 @@
 //! - [`alerts`]: alert rules evaluated on every sample; events kept until
 //!   the controller has stored them.
 //! - [`account`]: the VM user commands run as, and their environment.
+//! - [`env_file`]: the user's variables azlin manages (`azlin env`).
 //! - [`tmux_server`]: the tmux binary and server the agent and commands use.
 
 pub mod account;
@@ -23,6 +24,7 @@ pub mod alerts;
 pub mod config;
 pub mod credentials;
 pub mod endpoint;
+pub mod env_file;
 pub mod exec;
 pub mod files;
 pub mod mount;

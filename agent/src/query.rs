@@ -76,6 +76,7 @@ pub async fn answer(
         Query::Secrets => crate::secrets::serve(exec).await,
         Query::CertificateRequest => crate::renew::request(agent).await,
         Query::InstallCertificate { cert_der } => crate::renew::install(agent, cert_der).await,
+        Query::Env(req) => crate::env_file::serve(exec, req).await,
         Query::AgentBinary => {
             match tokio::task::spawn_blocking(crate::upgrade::running_sha256).await {
                 Ok(Ok(sha256)) => QueryReply::AgentBinary { sha256 },

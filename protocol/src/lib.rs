@@ -21,6 +21,7 @@
 //! - [`files`]: file streams (`azlin cp`, `sync`): their frames, paths on
 //!   the wire, the security filter, and a file's BLAKE3 and secret scan
 //!   (in pieces on several threads for a large file).
+//! - [`env`]: the VM user's variables azlin manages, and their file.
 //! - [`audit`]: the JSON-lines record of every command run, on both ends.
 //! - [`secret_file`]: atomic, fsynced writes with a mode, for key material.
 //! - [`backoff`]: capped exponential backoff with jitter for redials.
@@ -43,6 +44,7 @@ pub mod alert;
 pub mod audit;
 pub mod backoff;
 pub mod enroll;
+pub mod env;
 pub mod exec;
 pub mod files;
 pub mod frame;

@@ -80,6 +80,9 @@ pub enum Query {
     /// key, kept atomically, and presented from the next handshake on; the
     /// live connection stays.
     InstallCertificate { cert_der: Vec<u8> },
+    /// Change the VM user's managed environment variables (or, changing
+    /// nothing, read them): see [`crate::env`].
+    Env(crate::env::EnvRequest),
 }
 
 /// Longest a [`Query::Quiesce`] may hold a VM: a controller that never
@@ -87,7 +90,7 @@ pub enum Query {
 pub const MAX_QUIESCE_MS: u32 = 120_000;
 
 impl Tagged for Query {
-    const KNOWN_TYPES: u32 = 16;
+    const KNOWN_TYPES: u32 = 17;
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -144,6 +147,10 @@ pub enum QueryReply {
     CertificateInstalled {
         serial: String,
     },
+    /// The managed variables after the request, in their order.
+    Env {
+        vars: Vec<(String, String)>,
+    },
 }
 
 /// Most paths a [`QueryReply::Secrets`] carries: a home with more
@@ -151,7 +158,7 @@ pub enum QueryReply {
 pub const MAX_SECRETS: usize = 10_000;
 
 impl Tagged for QueryReply {
-    const KNOWN_TYPES: u32 = 13;
+    const KNOWN_TYPES: u32 = 14;
 }
 
 /// Where the VM's sshd listens and the public host keys it presents, as

@@ -158,6 +158,13 @@ pub enum Command {
         #[arg(value_enum)]
         shell: super::completions::Shell,
     },
+    /// The VM user's environment variables azlin manages (one file on the
+    /// VM, sourced by new shells and given to `exec` and `connect`): set,
+    /// list (masked unless --show), unset, export, import, clear.
+    Env {
+        #[command(subcommand)]
+        action: super::env::EnvAction,
+    },
     /// Copy files and folders over the agents' connections: local to a
     /// VM, a VM to here, or VM to VM (`VM:PATH`, VM or session name; PATH
     /// absolute, ~/… or relative to the VM user's home; a trailing /

@@ -17,6 +17,7 @@ mod cost_recommend;
 mod cp;
 mod daemon_cmd;
 mod destroy;
+mod env;
 pub mod exec;
 pub mod figures;
 mod keys;
@@ -471,6 +472,7 @@ fn run_command(home: &Home, config: &Config, command: Command) -> Result<()> {
         Command::Keys { action } => keys::run(&home, action),
         Command::Certs { action } => certs::run(&home, action),
         Command::Completions { shell } => completions::print(shell),
+        Command::Env { action } => env::run(&home, action),
         Command::Alerts {
             follow: true, json, ..
         } => alerts::follow(&home, json),

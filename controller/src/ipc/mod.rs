@@ -41,6 +41,7 @@ pub mod cost;
 pub mod cost_dashboard;
 pub mod cost_recommend;
 pub mod daemon;
+pub mod env;
 pub mod files;
 pub mod keys;
 pub mod labels;
@@ -190,6 +191,7 @@ requests! {
     KeysRotatePlan(keys::KeysRotatePlan),
     CertsList(certs::CertsList),
     CertsRotate(certs::CertsRotate),
+    EnvChange(env::EnvChange),
 }
 
 #[derive(Debug, Serialize, Deserialize)]

@@ -21,6 +21,7 @@ pub mod cost;
 pub mod cost_dashboard;
 pub mod cost_recommend;
 pub mod daemon_status;
+pub mod env;
 pub mod exec;
 pub mod fetch;
 pub mod files;
@@ -189,6 +190,7 @@ pub async fn dispatch(
         Request::KeysRotatePlan(r) => answer(r, &cx).await,
         Request::CertsList(r) => answer(r, &cx).await,
         Request::CertsRotate(r) => answer(r, &cx).await,
+        Request::EnvChange(r) => answer(r, &cx).await,
         Request::SnapshotCreate(r) => answer_vm(r, &cx).await,
         Request::SnapshotList(r) => answer(r, &cx).await,
         Request::SnapshotDelete(r) => answer(r, &cx).await,
