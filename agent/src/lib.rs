@@ -17,6 +17,7 @@
 //!   the controller has stored them.
 //! - [`account`]: the VM user commands run as, and their environment.
 //! - [`env_file`]: the user's variables azlin manages (`azlin env`).
+//! - [`health`]: the facts `azlin health` grades.
 //! - [`tmux_server`]: the tmux binary and server the agent and commands use.
 
 pub mod account;
@@ -27,6 +28,7 @@ pub mod endpoint;
 pub mod env_file;
 pub mod exec;
 pub mod files;
+pub mod health;
 pub mod mount;
 pub mod processes;
 pub mod query;

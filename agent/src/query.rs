@@ -77,6 +77,7 @@ pub async fn answer(
         Query::CertificateRequest => crate::renew::request(agent).await,
         Query::InstallCertificate { cert_der } => crate::renew::install(agent, cert_der).await,
         Query::Env(req) => crate::env_file::serve(exec, req).await,
+        Query::Health => crate::health::serve(agent, exec).await,
         Query::AgentBinary => {
             match tokio::task::spawn_blocking(crate::upgrade::running_sha256).await {
                 Ok(Ok(sha256)) => QueryReply::AgentBinary { sha256 },

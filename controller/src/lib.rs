@@ -26,6 +26,7 @@ pub mod cost;
 pub mod daemon;
 pub mod files;
 pub mod fleet_pki;
+pub mod health;
 pub mod home;
 pub mod ipc;
 pub mod log_tail;

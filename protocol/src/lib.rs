@@ -22,6 +22,7 @@
 //!   the wire, the security filter, and a file's BLAKE3 and secret scan
 //!   (in pieces on several threads for a large file).
 //! - [`env`]: the VM user's variables azlin manages, and their file.
+//! - [`health`]: the facts an agent reports for `azlin health`.
 //! - [`audit`]: the JSON-lines record of every command run, on both ends.
 //! - [`secret_file`]: atomic, fsynced writes with a mode, for key material.
 //! - [`backoff`]: capped exponential backoff with jitter for redials.
@@ -49,6 +50,7 @@ pub mod exec;
 pub mod files;
 pub mod frame;
 pub mod handshake;
+pub mod health;
 pub mod log_file;
 pub mod message;
 pub mod mount;

@@ -83,6 +83,8 @@ pub enum Query {
     /// Change the VM user's managed environment variables (or, changing
     /// nothing, read them): see [`crate::env`].
     Env(crate::env::EnvRequest),
+    /// The VM's health facts ([`crate::health`]).
+    Health,
 }
 
 /// Longest a [`Query::Quiesce`] may hold a VM: a controller that never
@@ -90,7 +92,7 @@ pub enum Query {
 pub const MAX_QUIESCE_MS: u32 = 120_000;
 
 impl Tagged for Query {
-    const KNOWN_TYPES: u32 = 17;
+    const KNOWN_TYPES: u32 = 18;
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -151,6 +153,7 @@ pub enum QueryReply {
     Env {
         vars: Vec<(String, String)>,
     },
+    Health(Box<crate::health::HealthReport>),
 }
 
 /// Most paths a [`QueryReply::Secrets`] carries: a home with more
@@ -158,7 +161,7 @@ pub enum QueryReply {
 pub const MAX_SECRETS: usize = 10_000;
 
 impl Tagged for QueryReply {
-    const KNOWN_TYPES: u32 = 14;
+    const KNOWN_TYPES: u32 = 15;
 }
 
 /// Where the VM's sshd listens and the public host keys it presents, as

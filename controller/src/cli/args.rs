@@ -165,6 +165,17 @@ pub enum Command {
         #[command(subcommand)]
         action: super::env::EnvAction,
     },
+    /// Green, yellow or red per VM with the reasons, from its agent:
+    /// cloud-init, development tools, failed units, disk and inodes,
+    /// memory, clock skew, reboot and security updates, NFS mounts, sshd.
+    /// A VM that cannot be asked is red and says when it was last heard
+    /// from.
+    Health {
+        #[command(flatten)]
+        select: exec::SelectArgs,
+        #[arg(long)]
+        json: bool,
+    },
     /// Copy files and folders over the agents' connections: local to a
     /// VM, a VM to here, or VM to VM (`VM:PATH`, VM or session name; PATH
     /// absolute, ~/… or relative to the VM user's home; a trailing /

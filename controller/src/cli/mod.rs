@@ -20,6 +20,7 @@ mod destroy;
 mod env;
 pub mod exec;
 pub mod figures;
+mod health;
 mod keys;
 mod new;
 mod new_progress;
@@ -473,6 +474,7 @@ fn run_command(home: &Home, config: &Config, command: Command) -> Result<()> {
         Command::Certs { action } => certs::run(&home, action),
         Command::Completions { shell } => completions::print(shell),
         Command::Env { action } => env::run(&home, action),
+        Command::Health { select, json } => health::run(&home, select, json),
         Command::Alerts {
             follow: true, json, ..
         } => alerts::follow(&home, json),

@@ -43,6 +43,7 @@ pub mod cost_recommend;
 pub mod daemon;
 pub mod env;
 pub mod files;
+pub mod health;
 pub mod keys;
 pub mod labels;
 pub mod lifecycle;
@@ -192,6 +193,7 @@ requests! {
     CertsList(certs::CertsList),
     CertsRotate(certs::CertsRotate),
     EnvChange(env::EnvChange),
+    Health(health::Health),
 }
 
 #[derive(Debug, Serialize, Deserialize)]

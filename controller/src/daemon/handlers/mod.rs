@@ -25,6 +25,7 @@ pub mod env;
 pub mod exec;
 pub mod fetch;
 pub mod files;
+pub mod health;
 pub mod home_storage;
 pub mod keys;
 pub mod labels;
@@ -191,6 +192,7 @@ pub async fn dispatch(
         Request::CertsList(r) => answer(r, &cx).await,
         Request::CertsRotate(r) => answer(r, &cx).await,
         Request::EnvChange(r) => answer(r, &cx).await,
+        Request::Health(r) => answer(r, &cx).await,
         Request::SnapshotCreate(r) => answer_vm(r, &cx).await,
         Request::SnapshotList(r) => answer(r, &cx).await,
         Request::SnapshotDelete(r) => answer(r, &cx).await,
