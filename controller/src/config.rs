@@ -13,6 +13,7 @@
 //! retention_days = 7            # how long metrics history is kept
 //! [connect]
 //! tmux_session = "azlin"        # the tmux session `azlin connect` attaches
+//! terminal = "kitty"            # what `connect --new-window` opens
 //! [session_names]                # what `azlin session VM NAME` sets
 //! vm-1 = "main"
 //! [docker]                       # the docker provider (see provider::docker)
@@ -132,6 +133,10 @@ pub struct ConnectConfig {
     /// The tmux session `azlin connect` attaches to unless `--tmux` says.
     #[serde(default = "default_tmux_session")]
     pub tmux_session: String,
+    /// The terminal `connect --new-window` opens: a command line the
+    /// connect command is added to (`"kitty"`, `"wezterm start --"`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub terminal: Option<String>,
 }
 
 fn default_tmux_session() -> String {
@@ -142,6 +147,7 @@ impl Default for ConnectConfig {
     fn default() -> Self {
         Self {
             tmux_session: default_tmux_session(),
+            terminal: None,
         }
     }
 }

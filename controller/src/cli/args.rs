@@ -116,6 +116,11 @@ pub enum Command {
         /// agent connection (see `azlin ssh-config`).
         #[arg(long, conflicts_with = "no_reconnect")]
         ssh: bool,
+        /// Open a new terminal window running `azlin connect VM` and
+        /// return ([connect] terminal, else $TERMINAL, else
+        /// gnome-terminal, konsole or xterm).
+        #[arg(long, conflicts_with_all = ["ssh", "no_reconnect"])]
+        new_window: bool,
     },
     /// Give a VM a session name, usable wherever a VM name is.
     Session {

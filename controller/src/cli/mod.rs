@@ -142,6 +142,7 @@ fn fleet_command(cli: Cli, home: &Home, config: &Config) -> Result<u8> {
             tmux,
             no_reconnect,
             ssh,
+            new_window,
         } => {
             let vm = match vm {
                 // Named: the daemon resolves it now, so an unknown name is
@@ -160,6 +161,15 @@ fn fleet_command(cli: Cli, home: &Home, config: &Config) -> Result<u8> {
             };
             if ssh {
                 return ssh::connect(home, config, &vm, tmux);
+            }
+            if new_window {
+                let terminal = connect::new_window::open(
+                    config.connect.terminal.as_deref(),
+                    &vm,
+                    tmux.as_deref(),
+                )?;
+                println!("opened a {terminal} window connected to {vm}");
+                return Ok(0);
             }
             let opts = connect::Options {
                 vm,

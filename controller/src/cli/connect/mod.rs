@@ -15,6 +15,7 @@
 //!
 //! - [`raw`]: raw mode, window size, the status line.
 
+pub mod new_window;
 pub mod raw;
 
 use std::{
