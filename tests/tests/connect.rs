@@ -212,3 +212,28 @@ fn session_names_work_wherever_vm_names_do() {
     assert!(env.vm("dev")["session_name"].is_null());
     env.fails(&["status", "main"]);
 }
+
+#[test]
+fn one_new_vm_on_a_terminal_is_connected_to_unless_told_not_to() {
+    let tmux = TmuxServer::named("azlin-solo");
+    let mut env = Env::new();
+    env.set_var("TMUX_TMPDIR", tmux.tmpdir().to_string_lossy());
+    let mut cmd = env.command(&["new", "--name", "solo"]);
+    cmd.env("TERM", "xterm-256color");
+    let mut pty = Pty::spawn(cmd, 100, 30);
+    pty.wait_for(0, "connecting to solo", WAIT);
+    run(&mut pty, "echo inside-$((40+2))", "inside-42");
+    let mark = pty.mark();
+    pty.send("\x02d");
+    pty.wait_for(mark, "[detached", WAIT);
+    assert_eq!(pty.wait_exit(WAIT).code(), Some(0), "{}", pty.screen());
+
+    let other = TmuxServer::named("azlin-quiet");
+    let mut env = Env::new();
+    env.set_var("TMUX_TMPDIR", other.tmpdir().to_string_lossy());
+    let mut cmd = env.command(&["new", "--name", "quiet", "--no-connect"]);
+    cmd.env("TERM", "xterm-256color");
+    let mut pty = Pty::spawn(cmd, 100, 30);
+    assert!(pty.wait_exit(WAIT).success(), "{}", pty.screen());
+    assert!(!pty.screen().contains("connecting to"), "{}", pty.screen());
+}

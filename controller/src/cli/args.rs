@@ -1007,6 +1007,10 @@ pub struct NewArgs {
     /// Create without asking, whatever the count or price.
     #[arg(long, short = 'y')]
     pub yes: bool,
+    /// On a terminal, one new VM is followed by `azlin connect` into its
+    /// tmux session; this leaves it at the summary.
+    #[arg(long)]
+    pub no_connect: bool,
 }
 
 #[derive(Subcommand, Debug)]

@@ -133,7 +133,29 @@ pub fn run(home: &Home, config: &Config, args: NewArgs) -> Result<()> {
         other => other,
     };
     match answer? {
-        NewReply::Created(vms) => render::vms(&vms, args.json),
+        NewReply::Created(vms) => {
+            render::vms(&vms, args.json)?;
+            // As the original tool ends: one new VM, on a terminal, is
+            // connected to at once.
+            let on_terminal = std::io::IsTerminal::is_terminal(&std::io::stdin())
+                && std::io::IsTerminal::is_terminal(&std::io::stdout());
+            if let [vm] = vms.as_slice()
+                && on_terminal
+                && !args.no_connect
+                && !args.json
+            {
+                eprintln!("connecting to {} (--no-connect to stop here)", vm.name);
+                super::connect::run(
+                    home,
+                    super::connect::Options {
+                        vm: vm.name.clone(),
+                        tmux: None,
+                        reconnect: true,
+                    },
+                )?;
+            }
+            Ok(())
+        }
         NewReply::Joined {
             controller,
             ca_pem,
