@@ -7,6 +7,7 @@ pub mod arm;
 pub mod docker;
 pub mod entra;
 pub mod flood;
+pub mod git_http;
 pub mod nfs_probe;
 pub mod peer;
 pub mod proc_stats;

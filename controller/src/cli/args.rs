@@ -170,6 +170,13 @@ pub enum Command {
         #[command(subcommand)]
         action: super::env::EnvAction,
     },
+    /// Git repositories on a VM: `repo clone VM URL [DIR]`, as the VM
+    /// user, through its agent (this machine's `gh` token goes with an
+    /// https clone, never written on the VM).
+    Repo {
+        #[command(subcommand)]
+        action: super::repo::RepoAction,
+    },
     /// Green, yellow or red per VM with the reasons, from its agent:
     /// cloud-init, development tools, failed units, disk and inodes,
     /// memory, clock skew, reboot and security updates, NFS mounts, sshd.
@@ -1007,6 +1014,10 @@ pub struct NewArgs {
     /// Create without asking, whatever the count or price.
     #[arg(long, short = 'y')]
     pub yes: bool,
+    /// Clone this repository on each new VM, in its user's home (as
+    /// `azlin repo clone`).
+    #[arg(long, value_name = "URL")]
+    pub repo: Option<String>,
     /// On a terminal, one new VM is followed by `azlin connect` into its
     /// tmux session; this leaves it at the summary.
     #[arg(long)]

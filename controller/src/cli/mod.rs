@@ -27,6 +27,7 @@ mod new_progress;
 mod prune;
 mod ps;
 mod render;
+mod repo;
 mod schedule;
 mod snapshot;
 mod ssh;
@@ -484,6 +485,7 @@ fn run_command(home: &Home, config: &Config, command: Command) -> Result<()> {
         Command::Certs { action } => certs::run(&home, action),
         Command::Completions { shell } => completions::print(shell),
         Command::Env { action } => env::run(&home, action),
+        Command::Repo { action } => repo::run(&home, action),
         Command::Health { select, json } => health::run(&home, select, json),
         Command::Alerts {
             follow: true, json, ..

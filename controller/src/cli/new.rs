@@ -52,6 +52,10 @@ fn with_template(home: &Home, mut args: NewArgs) -> Result<(NewArgs, Option<Stri
 
 pub fn run(home: &Home, config: &Config, args: NewArgs) -> Result<()> {
     let (args, cloud_init_extra) = with_template(home, args)?;
+    // A repository that cannot be cloned is said before any VM is made.
+    if let Some(url) = &args.repo {
+        super::repo::check(url, None)?;
+    }
     let provider = match args.provider {
         Some(p) => p,
         None => {
@@ -135,6 +139,24 @@ pub fn run(home: &Home, config: &Config, args: NewArgs) -> Result<()> {
     match answer? {
         NewReply::Created(vms) => {
             render::vms(&vms, args.json)?;
+            if let Some(url) = &args.repo {
+                let mut failed = 0;
+                for vm in &vms {
+                    match super::repo::clone(home, &vm.name, url, None) {
+                        Ok(done) => eprintln!("{done}"),
+                        Err(e) => {
+                            failed += 1;
+                            eprintln!("azlin: {}: {e:#}", vm.name);
+                        }
+                    }
+                }
+                if failed > 0 {
+                    bail!(
+                        "the VMs are made; {failed} of {} could not clone {url}",
+                        vms.len()
+                    );
+                }
+            }
             // As the original tool ends: one new VM, on a terminal, is
             // connected to at once.
             let on_terminal = std::io::IsTerminal::is_terminal(&std::io::stdin())
