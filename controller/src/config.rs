@@ -22,6 +22,9 @@
 //! subnet = "10.213.0.0/16"      # used when azlin creates that network
 //! user = "azureuser"            # the VM user cloud-init creates
 //! dev_tools = true              # install git, docker, Python, Node, Rust…
+//! [notifications]
+//! after = 60                    # seconds: a longer new/os-update/update/clone/cp
+//!                               # sends a completion notice to the desktop channel
 //! [cost]
 //! notional_per_hour = 0.05      # local, docker and external VMs have no bill: this
 //!                               # figure is shown for them, marked notional; unset: -
@@ -48,6 +51,8 @@ pub struct Config {
     pub azure: crate::azure::settings::AzureConfig,
     #[serde(default)]
     pub cost: CostConfig,
+    #[serde(default)]
+    pub notifications: NotificationsConfig,
     /// VM name → the name the user gave it (`azlin session`), as the
     /// original azlin keeps them.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
@@ -55,6 +60,28 @@ pub struct Config {
     /// Everything else, kept verbatim.
     #[serde(flatten)]
     pub other: toml::Table,
+}
+
+/// `[notifications]`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NotificationsConfig {
+    /// `new`, `os-update`, `update`, `clone` and `cp` that ran at least
+    /// this many seconds send a completion notice to the desktop channel.
+    #[serde(default = "default_notice_after")]
+    pub after: u64,
+}
+
+fn default_notice_after() -> u64 {
+    60
+}
+
+impl Default for NotificationsConfig {
+    fn default() -> Self {
+        Self {
+            after: default_notice_after(),
+        }
+    }
 }
 
 /// `[cost]`.

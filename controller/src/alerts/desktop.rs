@@ -14,16 +14,25 @@ use super::{book::Desktop, record::AlertRecord};
 const TIMEOUT: Duration = Duration::from_secs(10);
 
 pub async fn notify(d: &Desktop, record: &AlertRecord, display: &str) -> Result<()> {
+    let env = [
+        ("AZLIN_ALERT_VM", record.vm.as_str()),
+        ("AZLIN_ALERT_RULE", record.rule.as_str()),
+        ("AZLIN_ALERT_STATE", record.transition.name()),
+        ("AZLIN_ALERT_SEVERITY", record.severity.name()),
+        ("AZLIN_ALERT_SUBJECT", record.subject.as_str()),
+        ("AZLIN_ALERT_MESSAGE", record.message.as_str()),
+    ];
+    show(d, &record.summary(display), &env).await
+}
+
+/// Run the desktop command with `line` as its last argument and `env`
+/// set (alerts, and the completion notices of long commands).
+pub async fn show(d: &Desktop, line: &str, env: &[(&str, &str)]) -> Result<()> {
     let (program, args) = d.argv.split_first().context("empty desktop command")?;
     let mut child = tokio::process::Command::new(program)
         .args(args)
-        .arg(record.summary(display))
-        .env("AZLIN_ALERT_VM", &record.vm)
-        .env("AZLIN_ALERT_RULE", &record.rule)
-        .env("AZLIN_ALERT_STATE", record.transition.name())
-        .env("AZLIN_ALERT_SEVERITY", record.severity.name())
-        .env("AZLIN_ALERT_SUBJECT", &record.subject)
-        .env("AZLIN_ALERT_MESSAGE", &record.message)
+        .arg(line)
+        .envs(env.iter().copied())
         .stdin(std::process::Stdio::null())
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::null())

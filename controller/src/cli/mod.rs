@@ -24,6 +24,7 @@ mod health;
 mod keys;
 mod new;
 mod new_progress;
+mod notice;
 mod prune;
 mod ps;
 mod render;
@@ -286,7 +287,12 @@ fn run(cli: Cli) -> Result<u8> {
         Err(_) if config_free => Config::default(),
         Err(e) => return Err(e),
     };
-    fleet_command(cli, &home, &config)
+    let notice = notice::Watch::of(&cli);
+    let result = fleet_command(cli, &home, &config);
+    if let Some(watch) = notice {
+        watch.finish(&home, &config, &result);
+    }
+    result
 }
 
 fn run_command(home: &Home, config: &Config, command: Command) -> Result<()> {

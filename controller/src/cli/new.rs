@@ -166,6 +166,7 @@ pub fn run(home: &Home, config: &Config, args: NewArgs) -> Result<()> {
                 && !args.no_connect
                 && !args.json
             {
+                super::notice::done_now(home, config);
                 eprintln!("connecting to {} (--no-connect to stop here)", vm.name);
                 super::connect::run(
                     home,

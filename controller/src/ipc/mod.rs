@@ -48,6 +48,7 @@ pub mod keys;
 pub mod labels;
 pub mod lifecycle;
 pub mod new;
+pub mod notice;
 pub mod processes;
 pub mod prune;
 pub mod schedule;
@@ -194,6 +195,7 @@ requests! {
     CertsRotate(certs::CertsRotate),
     EnvChange(env::EnvChange),
     Health(health::Health),
+    Notice(notice::Notice),
 }
 
 #[derive(Debug, Serialize, Deserialize)]

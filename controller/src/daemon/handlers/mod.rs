@@ -32,6 +32,7 @@ pub mod labels;
 pub mod lifecycle;
 pub mod list;
 pub mod new;
+pub mod notice;
 pub mod prices;
 pub mod processes;
 pub mod prune;
@@ -193,6 +194,7 @@ pub async fn dispatch(
         Request::CertsRotate(r) => answer(r, &cx).await,
         Request::EnvChange(r) => answer(r, &cx).await,
         Request::Health(r) => answer(r, &cx).await,
+        Request::Notice(r) => answer(r, &cx).await,
         Request::SnapshotCreate(r) => answer_vm(r, &cx).await,
         Request::SnapshotList(r) => answer(r, &cx).await,
         Request::SnapshotDelete(r) => answer(r, &cx).await,
