@@ -170,6 +170,10 @@ pub enum Command {
         #[command(subcommand)]
         action: super::env::EnvAction,
     },
+    /// A VM's logs through its agent: the journal, a unit's, the agent's,
+    /// cloud-init's, or a file under /var/log or the home; --follow until
+    /// Ctrl-C.
+    Logs(super::logs::LogsArgs),
     /// Git repositories on a VM: `repo clone VM URL [DIR]`, as the VM
     /// user, through its agent (this machine's `gh` token goes with an
     /// https clone, never written on the VM).

@@ -22,6 +22,7 @@ pub mod exec;
 pub mod figures;
 mod health;
 mod keys;
+mod logs;
 mod new;
 mod new_progress;
 mod notice;
@@ -95,6 +96,7 @@ fn fleet_command(cli: Cli, home: &Home, config: &Config) -> Result<u8> {
         return Ok(exec::run(home, Selector::everything(), line, &cli.output));
     };
     let (selector, line, output) = match command {
+        Command::Logs(args) => return logs::run(home, args),
         Command::Exec {
             select,
             output,
@@ -498,6 +500,7 @@ fn run_command(home: &Home, config: &Config, command: Command) -> Result<()> {
         } => alerts::follow(&home, json),
         Command::Alerts { history, json, .. } => alerts::show(&home, history, json),
         Command::Exec { .. }
+        | Command::Logs(_)
         | Command::Connect { .. }
         | Command::W { .. }
         | Command::Ps { .. }

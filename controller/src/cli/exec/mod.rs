@@ -55,6 +55,10 @@ pub struct OutputArgs {
     /// Do not forward stdin, even to a single VM.
     #[arg(long, short = 'n')]
     pub no_stdin: bool,
+    /// Text from the VM rather than the user's program (`azlin logs`):
+    /// line by line, control characters escaped.
+    #[arg(skip)]
+    pub text: bool,
 }
 
 /// Which VMs: with none of these, a command that allows it means every
@@ -135,6 +139,7 @@ fn run_inner(home: &Home, selector: Selector, command: String, output: &OutputAr
         spawn_stdin_thread(writer);
     }
     let mode = match (output.json, output.group, names.len()) {
+        _ if output.text => Mode::Text,
         (true, _, _) => Mode::Json,
         (_, true, _) => Mode::Group,
         (_, _, 1) => Mode::Raw,

@@ -6,6 +6,10 @@
 //!   with its VM's name (coloured on a terminal), stderr lines on stderr.
 //! - [`Mode::Group`]: each VM's output together when that VM finishes.
 //! - [`Mode::Json`]: one JSON object per VM, per line, when it finishes.
+//! - [`Mode::Text`]: one VM's text that is not the user's own program
+//!   (`azlin logs`): each line as it arrives, control characters shown
+//!   escaped (`crate::cli::terminal_text`), so a log line cannot drive
+//!   the terminal.
 //!
 //! Group and JSON output is spooled per VM (see [`super::spool`]), so none
 //! of the modes holds more than a bounded amount of output in memory.
@@ -20,6 +24,7 @@ pub enum Mode {
     Prefixed,
     Group,
     Json,
+    Text,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -72,6 +77,9 @@ impl Printer {
     }
 
     fn prefix(&self, vm: usize, colour: bool) -> String {
+        if self.mode == Mode::Text {
+            return String::new();
+        }
         let name = format!("{:<width$}", self.names[vm], width = self.width);
         if colour {
             format!("\x1b[{}m{name}\x1b[0m: ", COLOURS[vm % COLOURS.len()])
@@ -86,7 +94,8 @@ impl Printer {
                 Stream::Out => write_flush(&mut io::stdout().lock(), bytes),
                 Stream::Err => write_flush(&mut io::stderr().lock(), bytes),
             },
-            Mode::Prefixed => {
+            Mode::Prefixed | Mode::Text => {
+                let clean = self.mode == Mode::Text;
                 let prefix = match stream {
                     Stream::Out => self.prefix(vm, self.colour_out),
                     Stream::Err => self.prefix(vm, self.colour_err),
@@ -99,7 +108,7 @@ impl Printer {
                 let mut result = Ok(());
                 splitter.push(bytes, |line| {
                     if result.is_ok() {
-                        result = write_line(sink, &prefix, line);
+                        result = write_line(sink, &prefix, line, clean);
                     }
                 });
                 result?;
@@ -125,7 +134,8 @@ impl Printer {
                     eprintln!("azlin: {}: {}", self.names[vm], result.describe());
                 }
             }
-            Mode::Prefixed => {
+            Mode::Prefixed | Mode::Text => {
+                let clean = self.mode == Mode::Text;
                 let (out_prefix, err_prefix) = (
                     self.prefix(vm, self.colour_out),
                     self.prefix(vm, self.colour_err),
@@ -134,13 +144,13 @@ impl Printer {
                 let mut stdout = io::stdout().lock();
                 let mut r = Ok(());
                 out.out_lines
-                    .finish(|l| r = write_line(&mut stdout, &out_prefix, l));
+                    .finish(|l| r = write_line(&mut stdout, &out_prefix, l, clean));
                 r?;
                 stdout.flush()?;
                 let mut stderr = io::stderr().lock();
                 let mut r = Ok(());
                 out.err_lines
-                    .finish(|l| r = write_line(&mut stderr, &err_prefix, l));
+                    .finish(|l| r = write_line(&mut stderr, &err_prefix, l, clean));
                 r?;
                 if !result.ok() {
                     writeln!(stderr, "{err_prefix}{}", result.describe())?;
@@ -246,8 +256,14 @@ fn write_flush(w: &mut impl Write, bytes: &[u8]) -> io::Result<()> {
     w.flush()
 }
 
-fn write_line(w: &mut dyn Write, prefix: &str, line: &[u8]) -> io::Result<()> {
+fn write_line(w: &mut dyn Write, prefix: &str, line: &[u8], clean: bool) -> io::Result<()> {
     w.write_all(prefix.as_bytes())?;
-    w.write_all(line)?;
+    if clean {
+        let text = String::from_utf8_lossy(line);
+        let text = text.replace('\t', "    ");
+        w.write_all(crate::cli::terminal_text::shown(&text).as_bytes())?;
+    } else {
+        w.write_all(line)?;
+    }
     w.write_all(b"\n")
 }
