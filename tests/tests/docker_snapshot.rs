@@ -19,6 +19,17 @@ fn on(env: &DockerEnv, script: &str) -> String {
     env.ok(&["exec", "--vm", "snap", "--", script])
 }
 
+/// How many times the agent was judged lost.
+fn lost(env: &DockerEnv) -> usize {
+    let alerts: Value = serde_json::from_str(&env.ok(&["alerts", "--json"])).unwrap();
+    alerts["history"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["rule"] == "agent-lost" && e["state"] == "firing")
+        .count()
+}
+
 fn connections(env: &DockerEnv) -> usize {
     env.daemon_log().matches("agent connected vm=snap ").count()
 }
@@ -41,6 +52,9 @@ fn a_docker_vm_is_held_still_for_its_snapshot_and_restored_with_its_identity() {
     std::thread::sleep(Duration::from_millis(500));
     let links = connections(&env);
     assert_eq!(links, 1);
+    // A loaded machine may be slow to see the agent back after it
+    // enrolled; only what happens from the snapshot on counts.
+    let lost_before = lost(&env);
 
     let out = env.ok(&["snapshot", "create", "snap", "--name", "snap-one", "--json"]);
     let view: Vec<Value> = serde_json::from_str(&out).unwrap();
@@ -55,11 +69,7 @@ fn a_docker_vm_is_held_still_for_its_snapshot_and_restored_with_its_identity() {
     // The link held throughout: no reconnection, no agent-lost.
     assert!(env.connected("snap"));
     assert_eq!(connections(&env), links);
-    assert!(
-        !env.ok(&["alerts", "--json"]).contains("agent-lost"),
-        "{}",
-        env.ok(&["alerts", "--json"])
-    );
+    assert_eq!(lost(&env), lost_before, "{}", env.ok(&["alerts", "--json"]));
     // Thawed: the writer carries on.
     let ticks = |env: &DockerEnv| {
         env.exec("snap", "wc -l < /root/ticks")
