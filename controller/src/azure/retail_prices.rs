@@ -72,6 +72,17 @@ pub enum PriceError {
     TooManyPages,
 }
 
+/// The API's URL for the items `filter` (OData) chooses, priced in
+/// `currency`.
+fn filtered_url(endpoint: &str, filter: &str, currency: &str) -> String {
+    format!(
+        "{}/api/retail/prices?currencyCode={}&$filter={}",
+        endpoint.trim_end_matches('/'),
+        encode(&format!("'{currency}'")),
+        encode(filter)
+    )
+}
+
 /// The query for one size's meters in one region.
 pub fn query_url(endpoint: &str, region: &str, size: &str, currency: &str) -> String {
     let filter = format!(
@@ -80,12 +91,7 @@ pub fn query_url(endpoint: &str, region: &str, size: &str, currency: &str) -> St
         region.to_ascii_lowercase(),
         size
     );
-    format!(
-        "{}/api/retail/prices?currencyCode={}&$filter={}",
-        endpoint.trim_end_matches('/'),
-        encode(&format!("'{currency}'")),
-        encode(&filter)
-    )
+    filtered_url(endpoint, &filter, currency)
 }
 
 /// The query for Premium Files' provisioned LRS meter in one region.
@@ -95,12 +101,7 @@ pub fn files_query_url(endpoint: &str, region: &str, currency: &str) -> String {
          and skuName eq 'Premium LRS' and priceType eq 'Consumption'",
         region.to_ascii_lowercase()
     );
-    format!(
-        "{}/api/retail/prices?currencyCode={}&$filter={}",
-        endpoint.trim_end_matches('/'),
-        encode(&format!("'{currency}'")),
-        encode(&filter)
-    )
+    filtered_url(endpoint, &filter, currency)
 }
 
 /// The price of a provisioned GB a month of a Premium (LRS) file share in
@@ -131,12 +132,7 @@ pub fn disk_query_url(endpoint: &str, region: &str, sku_name: &str, currency: &s
          priceType eq 'Consumption'",
         region.to_ascii_lowercase()
     );
-    format!(
-        "{}/api/retail/prices?currencyCode={}&$filter={}",
-        endpoint.trim_end_matches('/'),
-        encode(&format!("'{currency}'")),
-        encode(&filter)
-    )
+    filtered_url(endpoint, &filter, currency)
 }
 
 /// The price a month of one managed disk of tier `sku_name` in `region`
@@ -163,12 +159,7 @@ pub fn public_ip_query_url(endpoint: &str, region: &str, currency: &str) -> Stri
          Addresses' and priceType eq 'Consumption'",
         region.to_ascii_lowercase()
     );
-    format!(
-        "{}/api/retail/prices?currencyCode={}&$filter={}",
-        endpoint.trim_end_matches('/'),
-        encode(&format!("'{currency}'")),
-        encode(&filter)
-    )
+    filtered_url(endpoint, &filter, currency)
 }
 
 /// The meter a public IP is billed by: `Standard IPv4 Static Public IP`,

@@ -171,3 +171,100 @@ fn the_premium_files_provisioned_meter_is_chosen_over_snapshots_burst_and_reserv
     );
     assert!(url.contains("armRegionName%20eq%20%27westus2%27"), "{url}");
 }
+
+fn meter(product: &str, sku: &str, meter: &str, unit: &str, kind: &str, price: f64) -> PriceItem {
+    serde_json::from_value(json!({
+        "currencyCode": "USD", "retailPrice": price, "armRegionName": "westus2",
+        "productName": product, "skuName": sku, "meterName": meter,
+        "unitOfMeasure": unit, "type": kind, "isPrimaryMeterRegion": true
+    }))
+    .unwrap()
+}
+
+#[test]
+fn a_disk_tier_is_priced_by_its_monthly_disk_meter_alone() {
+    let items = vec![
+        meter(
+            "Premium SSD Managed Disks",
+            "P10 LRS",
+            "P10 LRS Disk Mount",
+            "1/Month",
+            "Consumption",
+            1.0,
+        ),
+        meter(
+            "Premium SSD Managed Disks",
+            "P10 LRS",
+            "P10 LRS Disk",
+            "1/Month",
+            "Reservation",
+            5.0,
+        ),
+        meter(
+            "Premium SSD Managed Disks",
+            "P10 LRS",
+            "P10 LRS Disk",
+            "1/Month",
+            "Consumption",
+            19.71,
+        ),
+        meter(
+            "Premium SSD Managed Disks",
+            "P10 LRS",
+            "P10 LRS Disk",
+            "1/Month",
+            "Consumption",
+            25.0,
+        ),
+    ];
+    // The primary region's first; here all are, so the first consumption one.
+    assert_eq!(disk_per_month(&items, "westus2", "P10 LRS"), Some(19.71));
+    assert_eq!(disk_per_month(&items, "eastus", "P10 LRS"), None);
+    assert_eq!(disk_per_month(&items, "westus2", "P15 LRS"), None);
+}
+
+#[test]
+fn a_public_ip_is_priced_by_its_sku_and_allocation() {
+    assert_eq!(
+        public_ip_meter(Some("Standard"), Some("Static")),
+        "Standard IPv4 Static Public IP"
+    );
+    assert_eq!(
+        public_ip_meter(None, Some("Dynamic")),
+        "Standard IPv4 Static Public IP"
+    );
+    assert_eq!(
+        public_ip_meter(Some("Basic"), Some("Dynamic")),
+        "Basic IPv4 Dynamic Public IP"
+    );
+    assert_eq!(
+        public_ip_meter(Some("basic"), None),
+        "Basic IPv4 Static Public IP"
+    );
+    let items = vec![
+        meter(
+            "IP Addresses",
+            "Standard",
+            "Standard IPv4 Static Public IP",
+            "1 Hour",
+            "Consumption",
+            0.005,
+        ),
+        meter(
+            "IP Addresses",
+            "Basic",
+            "Basic IPv4 Dynamic Public IP",
+            "1 Hour",
+            "Consumption",
+            0.004,
+        ),
+    ];
+    assert_eq!(
+        public_ip_per_hour(&items, "westus2", "Standard IPv4 Static Public IP"),
+        Some(0.005)
+    );
+    assert_eq!(
+        public_ip_per_hour(&items, "westus2", "Basic IPv4 Static Public IP"),
+        None
+    );
+}
