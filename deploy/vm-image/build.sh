@@ -2,7 +2,7 @@
 # Build the container image that stands in for a VM (the docker provider and
 # the fleet tests): Debian bookworm by debootstrap from the Debian mirror this
 # machine's apt sources name, with systemd as PID 1, cloud-init, sshd, tmux,
-# sudo, procps, iproute2 and curl, then `docker import`.
+# sudo, procps, iproute2, curl and git, then `docker import`.
 #
 # The image is tagged azlin-vm:<hash of this recipe>; when that tag exists
 # nothing is built. systemd stops on SIGRTMIN+3: containers are run with
@@ -17,7 +17,7 @@ here="$(cd "$(dirname "$0")" && pwd)"
 suite=bookworm
 packages=(
   systemd systemd-sysv dbus cloud-init openssh-server tmux sudo procps
-  iproute2 curl ca-certificates iputils-ping less
+  iproute2 curl ca-certificates iputils-ping less git
   # debootstrap resolves no virtual packages: cloud-init needs these named.
   python3-cffi-backend
 )

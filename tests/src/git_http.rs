@@ -22,7 +22,12 @@ pub struct GitHttp {
 impl GitHttp {
     /// Serve the bare repositories under `root` at `http://127.0.0.1:PORT/`.
     pub fn start(root: &Path, token: &str) -> Self {
-        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        Self::start_on("127.0.0.1", root, token)
+    }
+
+    /// The same on `ip` (a docker network's gateway, for containers).
+    pub fn start_on(ip: &str, root: &Path, token: &str) -> Self {
+        let listener = TcpListener::bind((ip, 0)).unwrap();
         let base = format!("http://{}", listener.local_addr().unwrap());
         let seen = Arc::new(Mutex::new(Vec::new()));
         let (root, want, log) = (root.to_path_buf(), token.to_string(), seen.clone());
