@@ -3,7 +3,8 @@
 //! each request refused `401` unless it carries Basic credentials whose
 //! password is the expected token, as a private GitHub repository is.
 //! It keeps the Authorization headers it saw, so a test can tell the
-//! token was sent.
+//! token was sent. [`bare_repo`] makes a repository to serve, and
+//! [`stand_in_gh`] a `gh` that gives the token for the server's host.
 
 use std::{
     io::{BufRead, BufReader, Read, Write},
@@ -13,6 +14,55 @@ use std::{
 };
 
 use base64::Engine as _;
+
+/// Run git in `dir`, as a fixed author; panics with git's words.
+fn git(dir: &Path, args: &[&str]) {
+    let out = std::process::Command::new("git")
+        .args(args)
+        .current_dir(dir)
+        .env("GIT_AUTHOR_NAME", "t")
+        .env("GIT_AUTHOR_EMAIL", "t@example.com")
+        .env("GIT_COMMITTER_NAME", "t")
+        .env("GIT_COMMITTER_EMAIL", "t@example.com")
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "git {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// `root/proj.git`: a bare repository of one commit holding `README` with
+/// `readme`, ready for the dumb protocol.
+pub fn bare_repo(root: &Path, readme: &str) {
+    let work = root.join("work");
+    std::fs::create_dir_all(&work).unwrap();
+    git(&work, &["init", "-q", "-b", "main"]);
+    std::fs::write(work.join("README"), readme).unwrap();
+    git(&work, &["add", "README"]);
+    git(&work, &["commit", "-q", "-m", "first"]);
+    git(root, &["clone", "-q", "--bare", "work", "proj.git"]);
+    git(&root.join("proj.git"), &["update-server-info"]);
+}
+
+/// A `gh` in `dir` that prints `token` for `gh auth token --hostname
+/// HOST` of `server`'s host and fails for anything else; returns this
+/// process's PATH with `dir` first.
+pub fn stand_in_gh(dir: &Path, server: &GitHttp, token: &str) -> String {
+    use std::os::unix::fs::PermissionsExt;
+    let gh = dir.join("gh");
+    std::fs::write(
+        &gh,
+        format!(
+            "#!/bin/sh\n[ \"$*\" = \"auth token --hostname {}\" ] && echo {token} && exit 0\nexit 1\n",
+            server.host()
+        ),
+    )
+    .unwrap();
+    std::fs::set_permissions(&gh, std::fs::Permissions::from_mode(0o755)).unwrap();
+    format!("{}:{}", dir.display(), std::env::var("PATH").unwrap())
+}
 
 pub struct GitHttp {
     base: String,

@@ -4,32 +4,15 @@
 //! served from this machine is cloned with this machine's `gh` token,
 //! which is then nowhere on the VM's disk.
 
-use std::{os::unix::fs::PermissionsExt, path::Path, process::Command, time::Duration};
+use std::time::Duration;
 
 use azlin_e2e::{
     docker::{DockerEnv, TEST_SUBNET, image},
-    git_http::GitHttp,
+    git_http::{GitHttp, bare_repo, stand_in_gh},
 };
 
 const WAIT: Duration = Duration::from_secs(120);
 const TOKEN: &str = "ghp_dockerTestToken9876543210fedcba";
-
-fn git(dir: &Path, args: &[&str]) {
-    let out = Command::new("git")
-        .args(args)
-        .current_dir(dir)
-        .env("GIT_AUTHOR_NAME", "t")
-        .env("GIT_AUTHOR_EMAIL", "t@example.com")
-        .env("GIT_COMMITTER_NAME", "t")
-        .env("GIT_COMMITTER_EMAIL", "t@example.com")
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "git {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-}
 
 #[test]
 fn env_and_repositories_work_as_the_vm_user() {
@@ -74,32 +57,11 @@ fn env_and_repositories_work_as_the_vm_user() {
     // A private repository on this machine, reached at the test network's
     // gateway.
     let srv = tempfile::tempdir().unwrap();
-    let work = srv.path().join("work");
-    std::fs::create_dir_all(&work).unwrap();
-    git(&work, &["init", "-q", "-b", "main"]);
-    std::fs::write(work.join("README"), "from the host\n").unwrap();
-    git(&work, &["add", "README"]);
-    git(&work, &["commit", "-q", "-m", "first"]);
-    git(srv.path(), &["clone", "-q", "--bare", "work", "proj.git"]);
-    git(&srv.path().join("proj.git"), &["update-server-info"]);
+    bare_repo(srv.path(), "from the host\n");
     let gateway = TEST_SUBNET.replace(".0.0/16", ".0.1");
     let server = GitHttp::start_on(&gateway, srv.path(), TOKEN);
     let gh_dir = tempfile::tempdir().unwrap();
-    let gh = gh_dir.path().join("gh");
-    std::fs::write(
-        &gh,
-        format!(
-            "#!/bin/sh\n[ \"$*\" = \"auth token --hostname {}\" ] && echo {TOKEN} && exit 0\nexit 1\n",
-            server.host()
-        ),
-    )
-    .unwrap();
-    std::fs::set_permissions(&gh, std::fs::Permissions::from_mode(0o755)).unwrap();
-    let path = format!(
-        "{}:{}",
-        gh_dir.path().display(),
-        std::env::var("PATH").unwrap()
-    );
+    let path = stand_in_gh(gh_dir.path(), &server, TOKEN);
     let url = format!("{}/proj.git", server.base());
     let out = env
         .command(&["repo", "clone", "ops", &url, "src/proj"])

@@ -6,28 +6,14 @@
 //! Without `gh`, git's refusal is reported. A URL carrying credentials is
 //! refused before any VM is made.
 
-use std::{os::unix::fs::PermissionsExt, path::Path, process::Command};
+use std::path::Path;
 
-use azlin_e2e::{Env, git_http::GitHttp};
+use azlin_e2e::{
+    Env,
+    git_http::{GitHttp, bare_repo, stand_in_gh},
+};
 
 const TOKEN: &str = "ghp_azlinTestToken0123456789abcdef";
-
-fn git(dir: &Path, args: &[&str]) {
-    let out = Command::new("git")
-        .args(args)
-        .current_dir(dir)
-        .env("GIT_AUTHOR_NAME", "t")
-        .env("GIT_AUTHOR_EMAIL", "t@example.com")
-        .env("GIT_COMMITTER_NAME", "t")
-        .env("GIT_COMMITTER_EMAIL", "t@example.com")
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "git {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-}
 
 /// Every file under `dir` that holds `needle`.
 fn holding(dir: &Path, needle: &[u8]) -> Vec<String> {
@@ -55,34 +41,12 @@ fn holding(dir: &Path, needle: &[u8]) -> Vec<String> {
 #[test]
 fn a_private_repository_is_cloned_with_the_token_kept_off_disk_and_logs() {
     let srv = tempfile::tempdir().unwrap();
-    let work = srv.path().join("work");
-    std::fs::create_dir_all(&work).unwrap();
-    git(&work, &["init", "-q", "-b", "main"]);
-    std::fs::write(work.join("README"), "hello from the repo\n").unwrap();
-    git(&work, &["add", "README"]);
-    git(&work, &["commit", "-q", "-m", "first"]);
-    git(srv.path(), &["clone", "-q", "--bare", "work", "proj.git"]);
-    git(&srv.path().join("proj.git"), &["update-server-info"]);
+    bare_repo(srv.path(), "hello from the repo\n");
     let server = GitHttp::start(srv.path(), TOKEN);
     let url = format!("{}/proj.git", server.base());
-
     // This machine's gh, logged in to that host.
     let gh_dir = tempfile::tempdir().unwrap();
-    let gh = gh_dir.path().join("gh");
-    std::fs::write(
-        &gh,
-        format!(
-            "#!/bin/sh\n[ \"$*\" = \"auth token --hostname {}\" ] && echo {TOKEN} && exit 0\nexit 1\n",
-            server.host()
-        ),
-    )
-    .unwrap();
-    std::fs::set_permissions(&gh, std::fs::Permissions::from_mode(0o755)).unwrap();
-    let with_gh = format!(
-        "{}:{}",
-        gh_dir.path().display(),
-        std::env::var("PATH").unwrap()
-    );
+    let with_gh = stand_in_gh(gh_dir.path(), &server, TOKEN);
 
     let env = Env::new();
     env.ok(&["new", "--name", "r1"]);
