@@ -20,21 +20,19 @@ impl Handle for EnvChange {
             bail!("{e}; nothing changed");
         }
         let vms = selection::choose(&cx.d, &self.selector)?;
-        let mut asks = tokio::task::JoinSet::new();
-        for (i, vm) in vms.into_iter().enumerate() {
-            let (d, request) = (cx.d.clone(), self.request.clone());
-            asks.spawn(async move {
+        let request = self.request;
+        Ok(selection::each(&cx.d, vms, |d, vm| {
+            let request = request.clone();
+            async move {
                 let result = match ask(&d, &vm, Query::Env(request)).await {
                     Ok(QueryReply::Env { vars }) => Ok(vars),
                     Ok(QueryReply::Error { reason }) => Err(clean_reason(reason)),
                     Ok(_) => Err(format!("{vm}'s agent answered another question")),
                     Err(e) => Err(format!("{e:#}")),
                 };
-                (i, EnvOutcome { vm, result })
-            });
-        }
-        let mut out: Vec<(usize, EnvOutcome)> = asks.join_all().await;
-        out.sort_by_key(|(i, _)| *i);
-        Ok(out.into_iter().map(|(_, o)| o).collect())
+                EnvOutcome { vm, result }
+            }
+        })
+        .await)
     }
 }

@@ -67,13 +67,6 @@ async fn one(d: &Daemon, vm: String) -> HealthView {
 impl Handle for Health {
     async fn handle(self, cx: &Ctx) -> Result<Vec<HealthView>> {
         let vms = selection::choose(&cx.d, &self.selector)?;
-        let mut asks = tokio::task::JoinSet::new();
-        for (i, vm) in vms.into_iter().enumerate() {
-            let d = cx.d.clone();
-            asks.spawn(async move { (i, one(&d, vm).await) });
-        }
-        let mut out: Vec<(usize, HealthView)> = asks.join_all().await;
-        out.sort_by_key(|(i, _)| *i);
-        Ok(out.into_iter().map(|(_, v)| v).collect())
+        Ok(selection::each(&cx.d, vms, |d, vm| async move { one(&d, vm).await }).await)
     }
 }

@@ -36,29 +36,20 @@ impl Handle for ProcessTables {
     async fn handle(self, cx: &Ctx) -> Result<Vec<ProcessTable>> {
         let (d, sort, limit) = (&cx.d, self.sort, self.limit);
         let vms = selection::choose(d, &self.selector)?;
-        let mut asks = tokio::task::JoinSet::new();
-        for (i, vm) in vms.iter().enumerate() {
-            let (d, vm) = (d.clone(), vm.clone());
-            asks.spawn(async move {
-                let result = match ask(&d, &vm, Query::Processes { sort, limit }).await {
-                    Ok(QueryReply::Processes(list)) => Ok(check_processes(list, limit)),
-                    Ok(QueryReply::Error { reason }) => Err(clean_reason(reason)),
-                    Ok(_) => Err("the agent answered another question".into()),
-                    Err(e) => Err(format!("{e:#}")),
-                };
-                let session_name = d.session_name(&vm);
-                (
-                    i,
-                    ProcessTable {
-                        vm,
-                        session_name,
-                        result,
-                    },
-                )
-            });
-        }
-        let mut tables: Vec<(usize, ProcessTable)> = asks.join_all().await;
-        tables.sort_by_key(|(i, _)| *i);
-        Ok(tables.into_iter().map(|(_, t)| t).collect())
+        Ok(selection::each(d, vms, |d, vm| async move {
+            let result = match ask(&d, &vm, Query::Processes { sort, limit }).await {
+                Ok(QueryReply::Processes(list)) => Ok(check_processes(list, limit)),
+                Ok(QueryReply::Error { reason }) => Err(clean_reason(reason)),
+                Ok(_) => Err("the agent answered another question".into()),
+                Err(e) => Err(format!("{e:#}")),
+            };
+            let session_name = d.session_name(&vm);
+            ProcessTable {
+                vm,
+                session_name,
+                result,
+            }
+        })
+        .await)
     }
 }

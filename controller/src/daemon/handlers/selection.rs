@@ -1,5 +1,6 @@
 //! Resolve a [`Selector`] against the daemon's fleet: names, session names,
-//! tags and whether each VM is running right now.
+//! tags and whether each VM is running right now; and ask each chosen VM
+//! something at once ([`each`]).
 
 use anyhow::Result;
 
@@ -25,4 +26,25 @@ pub fn choose(d: &Daemon, sel: &Selector) -> Result<Vec<String>> {
         })
         .collect();
     Ok(select(sel, &fleet)?)
+}
+
+/// `ask(d, vm)` for every VM of `vms` at once; the answers in the order
+/// of `vms`, however they arrive.
+pub async fn each<T, Fut>(
+    d: &std::sync::Arc<Daemon>,
+    vms: Vec<String>,
+    ask: impl Fn(std::sync::Arc<Daemon>, String) -> Fut,
+) -> Vec<T>
+where
+    T: Send + 'static,
+    Fut: std::future::Future<Output = T> + Send + 'static,
+{
+    let mut asks = tokio::task::JoinSet::new();
+    for (i, vm) in vms.into_iter().enumerate() {
+        let answer = ask(d.clone(), vm);
+        asks.spawn(async move { (i, answer.await) });
+    }
+    let mut out: Vec<(usize, T)> = asks.join_all().await;
+    out.sort_by_key(|(i, _)| *i);
+    out.into_iter().map(|(_, t)| t).collect()
 }

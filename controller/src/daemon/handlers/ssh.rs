@@ -21,25 +21,16 @@ impl Handle for SshTargets {
     async fn handle(self, cx: &Ctx) -> Result<Vec<SshTarget>> {
         let d = &cx.d;
         let vms = selection::choose(d, &self.selector)?;
-        let mut asks = tokio::task::JoinSet::new();
-        for (i, vm) in vms.into_iter().enumerate() {
-            let d = d.clone();
-            asks.spawn(async move {
-                let result = ssh_endpoint(&d, &vm).await.map_err(|e| format!("{e:#}"));
-                let session_name = d.session_name(&vm);
-                (
-                    i,
-                    SshTarget {
-                        vm,
-                        session_name,
-                        result,
-                    },
-                )
-            });
-        }
-        let mut targets: Vec<(usize, SshTarget)> = asks.join_all().await;
-        targets.sort_by_key(|(i, _)| *i);
-        Ok(targets.into_iter().map(|(_, t)| t).collect())
+        Ok(selection::each(d, vms, |d, vm| async move {
+            let result = ssh_endpoint(&d, &vm).await.map_err(|e| format!("{e:#}"));
+            let session_name = d.session_name(&vm);
+            SshTarget {
+                vm,
+                session_name,
+                result,
+            }
+        })
+        .await)
     }
 }
 
