@@ -12,7 +12,11 @@
 //!   balancer's frontend, a bastion, a VPN gateway, a firewall all show
 //!   as one) and no NAT gateway;
 //! - an NSG on no NIC and no subnet;
-//! - azlin's finished deployment record (`azlin-VM`) whose VM is gone.
+//! - azlin's finished deployment record (`azlin-VM`) whose VM is gone;
+//! - an agent build in azlin's agent store that no VM needs: not the
+//!   build new VMs get now, and uploaded more than [`AGENT_BLOB_MIN_AGE_SECS`]
+//!   ago (a VM handed a download URL for it may still be fetching it;
+//!   once installed, a VM never downloads its build again).
 //!
 //! A public IP or NSG used only by an orphan NIC goes with it (deleting
 //! the NIC first frees them), so one run clears a whole abandoned VM.
@@ -34,6 +38,7 @@ use crate::azure::models::{
     network::{NetworkInterface, NetworkSecurityGroup, PublicIpAddress},
     resources::Deployment,
 };
+use crate::provider::azure::BLOB_PREFIX;
 
 /// Nothing younger than this is an orphan: ARM makes a VM's NIC, IP and
 /// disk one by one, and each is "used by nothing" for a while.
@@ -51,7 +56,29 @@ pub struct Listing {
     /// Lower-case resource id → when it was made (unix seconds), from the
     /// groups' resource lists.
     pub created: BTreeMap<String, i64>,
+    /// The blobs in the agent stores' containers.
+    pub agent_blobs: Vec<AgentBlob>,
+    /// The blob name of the build new VMs get now; `None` if this machine
+    /// has no agent build to say (then no agent blob is an orphan).
+    pub current_agent_blob: Option<String>,
 }
+
+/// One blob in an agent store's container, as List Blobs gave it.
+#[derive(Debug, Clone)]
+pub struct AgentBlob {
+    /// `{storage account id}/blobServices/default/containers/{c}/blobs/{name}`.
+    pub id: String,
+    pub name: String,
+    /// Unix seconds.
+    pub created: Option<i64>,
+    pub bytes: Option<u64>,
+    /// The storage account's region.
+    pub location: Option<String>,
+}
+
+/// No agent build uploaded more recently than this is an orphan: the
+/// longest a VM's download URL for it lives (`azure::sas::MAX_LIFETIME`).
+pub const AGENT_BLOB_MIN_AGE_SECS: i64 = 2 * 3600;
 
 /// What the user asked for.
 #[derive(Debug, Clone, Copy)]
@@ -71,6 +98,7 @@ pub enum Kind {
     Nsg,
     Disk,
     Deployment,
+    AgentBlob,
 }
 
 impl Kind {
@@ -81,6 +109,7 @@ impl Kind {
             Kind::Nsg => "nsg",
             Kind::Disk => "disk",
             Kind::Deployment => "deployment",
+            Kind::AgentBlob => "agent-blob",
         }
     }
 }
@@ -115,6 +144,8 @@ pub enum Billing {
         sku: Option<String>,
         allocation: Option<String>,
     },
+    /// A block blob in a Standard LRS account's hot tier, by its size.
+    Blob { bytes: Option<u64> },
 }
 
 /// What was looked at and left, by reason (each with how many).
@@ -413,6 +444,49 @@ pub fn orphans(listing: &Listing, rules: Rules) -> (Vec<Orphan>, Passed) {
             }),
             Err(reason) => pass(reason),
         }
+    }
+    for blob in &listing.agent_blobs {
+        let build = blob
+            .name
+            .strip_prefix(BLOB_PREFIX)
+            .is_some_and(|h| h.len() == 64 && h.bytes().all(|b| b.is_ascii_hexdigit()));
+        if !build {
+            pass("not an agent build azlin uploaded (in its agent store)".into());
+            continue;
+        }
+        let Some(current) = &listing.current_agent_blob else {
+            pass("agent build: this machine has no azlin-agent to say which one VMs get".into());
+            continue;
+        };
+        if blob.name.eq_ignore_ascii_case(current) {
+            pass("in use: the agent build new VMs get".into());
+            continue;
+        }
+        let Some(created) = blob.created else {
+            pass(AGE_UNKNOWN.into());
+            continue;
+        };
+        let age = rules.now - created;
+        if age < AGENT_BLOB_MIN_AGE_SECS {
+            pass(
+                "agent build uploaded less than two hours ago (a new VM may be downloading it)"
+                    .into(),
+            );
+            continue;
+        }
+        if age < rules.older_than_secs {
+            pass(NOT_OLD_ENOUGH.into());
+            continue;
+        }
+        out.push(Orphan {
+            id: blob.id.clone(),
+            kind: Kind::AgentBlob,
+            name: blob.name.clone(),
+            created,
+            why: "an agent build no VM needs (VMs download theirs once, at first boot)".into(),
+            billing: Billing::Blob { bytes: blob.bytes },
+            location: blob.location.clone(),
+        });
     }
     out.sort_by(|a, b| a.kind.cmp(&b.kind).then_with(|| a.name.cmp(&b.name)));
     (out, passed)

@@ -4,7 +4,9 @@
 //! IP and NSG, a loose disk and IP, a deployment record of a gone VM) and
 //! the look-alikes the original tool listed (#1086): a NAT gateway's IP, a
 //! load balancer's frontend IP, a private endpoint's NIC, plus an untagged
-//! disk and a disk ten minutes old. Only the real orphans are listed,
+//! disk and a disk ten minutes old. The agent store holds the build the
+//! VM was made from (and new VMs get), an old build, and another build
+//! uploaded ten minutes ago. Only the real orphans are listed,
 //! priced (Retail Prices) and, when confirmed, deleted; a dry run and a
 //! run without a terminal change nothing; a delete that fails is reported
 //! and does not stop the rest.
@@ -89,6 +91,23 @@ fn only_real_orphans_are_listed_priced_and_deleted() {
         }
         e.set_created(&disk("new-disk"), &ago(600));
     });
+    // The agent store: the current build (uploaded by `new`), an old one
+    // and one a VM may still be downloading.
+    let store = azlin_controller::provider::azure::account_name(SUB, "westus2");
+    let builds = az.blob.names_in(&store, "azlin-agents");
+    assert_eq!(builds.len(), 1, "{builds:?}");
+    let old_build = format!("azlin-agent-{}", "0".repeat(64));
+    let young_build = format!("azlin-agent-{}", "1".repeat(64));
+    let now = jiff::Timestamp::now().as_second();
+    az.blob.plant(
+        &store,
+        "azlin-agents",
+        &old_build,
+        &vec![7u8; 1 << 20],
+        now - 3 * 86400,
+    );
+    az.blob
+        .plant(&store, "azlin-agents", &young_build, b"young", now - 600);
     let before = fake.emulator(|e| e.paths());
 
     // The dry run lists the real orphans, NICs first, and changes nothing.
@@ -101,11 +120,13 @@ fn only_real_orphans_are_listed_priced_and_deleted() {
             "lost-nic-ip",
             "lost-nsg",
             "lost-disk",
-            "azlin-gone"
+            "azlin-gone",
+            &old_build,
         ],
         "{found:#}"
     );
     assert_eq!(fake.emulator(|e| e.paths()), before);
+    assert_eq!(az.blob.names_in(&store, "azlin-agents").len(), 3);
     let orphan = |n: &str| {
         found["orphans"]
             .as_array()
@@ -125,6 +146,9 @@ fn only_real_orphans_are_listed_priced_and_deleted() {
     );
     let ip_month = orphan("lost-ip")["per_month"].as_f64().unwrap();
     assert!((ip_month - 0.005 * 730.0).abs() < 1e-9, "{ip_month}");
+    let blob_month = orphan(&old_build)["per_month"].as_f64().unwrap();
+    assert!((blob_month - 0.0184 / 1024.0).abs() < 1e-12, "{blob_month}");
+    assert_eq!(orphan(&old_build)["kind"], "agent-blob");
     assert_eq!(orphan("lost-nic")["per_month"], Value::Null);
     assert_eq!(orphan("lost-nic")["price_source"], "not billed by Azure");
     assert!(orphan("lost-disk")["age_secs"].as_i64().unwrap() >= 3 * 86400);
@@ -141,6 +165,8 @@ fn only_real_orphans_are_listed_priced_and_deleted() {
         "in use: NIC on VM live",
         "in use: disk of VM live",
         "in use: deployment record of a VM that exists",
+        "in use: the agent build new VMs get",
+        "agent build uploaded less than two hours ago (a new VM may be downloading it)",
     ] {
         assert!(passed.iter().any(|p| p == why), "{why}: {passed:?}");
     }
@@ -194,7 +220,7 @@ fn only_real_orphans_are_listed_priced_and_deleted() {
         stderr.contains("NOT deleted lost-ip") && stderr.contains("held by a lock"),
         "{stderr}"
     );
-    assert!(stderr.contains("1 of 6 not deleted"), "{stderr}");
+    assert!(stderr.contains("1 of 7 not deleted"), "{stderr}");
     assert!(stdout.contains("deleted lost-disk"), "{stdout}");
     let get = |path: &str| fake.emulator(|e| e.resource(path));
     for gone in [
@@ -206,6 +232,12 @@ fn only_real_orphans_are_listed_priced_and_deleted() {
     ] {
         assert!(get(&gone).is_none(), "{gone} is still there");
     }
+    // The old build is gone; the current one and the young one stay.
+    let mut left = az.blob.names_in(&store, "azlin-agents");
+    left.sort();
+    let mut expected = vec![builds[0].clone(), young_build.clone()];
+    expected.sort();
+    assert_eq!(left, expected);
     for kept in [
         net("publicIPAddresses", "lost-ip"),
         net("publicIPAddresses", "nat-ip"),

@@ -3,7 +3,8 @@
 //! it) on the same inputs, so the signer and the fake Blob endpoint cannot
 //! share one mistake; and the fake endpoint refusing what Azure refuses: a
 //! wrong key, an expired or tampered SAS, a write with a read-only SAS, an
-//! HTTPS-only SAS over HTTP, one blob's SAS used on another.
+//! HTTPS-only SAS over HTTP, one blob's SAS used on another, a blob SAS
+//! used to list; and listing (every page) and deleting with the right SAS.
 
 use std::{collections::BTreeMap, path::PathBuf, process::Command};
 
@@ -52,7 +53,10 @@ account, key, container, blob, perm, start, expiry, proto, version = sys.argv[1:
 signer = BlobSharedAccessSignature(account, account_key=key)
 # The SDK signs with its own newest version; azlin pins one.
 signer.x_ms_version = version
-print(signer.generate_blob(container, blob, permission=perm, start=start, expiry=expiry, protocol=proto))
+if blob:
+    print(signer.generate_blob(container, blob, permission=perm, start=start, expiry=expiry, protocol=proto))
+else:
+    print(signer.generate_container(container, permission=perm, start=start, expiry=expiry, protocol=proto))
 "#;
     let t = azlin_controller::azure::sas::timestamp;
     let out = Command::new(sdk_python())
@@ -61,7 +65,7 @@ print(signer.generate_blob(container, blob, permission=perm, start=start, expiry
             sas.account,
             key,
             sas.container,
-            sas.blob,
+            sas.blob.unwrap_or(""),
             &sas.permissions.as_str(),
             &t(sas.start),
             &t(sas.expiry),
@@ -93,18 +97,28 @@ fn azlins_sas_is_the_one_microsofts_sdk_makes_from_the_same_inputs() {
         (
             "azlinabc",
             "azlin-agents",
-            "azlin-agent-0a1b",
+            Some("azlin-agent-0a1b"),
             Permissions::READ,
             true,
         ),
         (
             "azlinf5cc271deb3addfa68d",
             "azlin-agents",
-            "a.b_c-d",
+            Some("a.b_c-d"),
             Permissions::READ,
             false,
         ),
-        ("x1", "c", "azlin-agent-ff", Permissions::CREATE_WRITE, true),
+        (
+            "x1",
+            "c",
+            Some("azlin-agent-ff"),
+            Permissions::CREATE_WRITE,
+            true,
+        ),
+        ("x1", "c", Some("azlin-agent-ff"), Permissions::DELETE, true),
+        // A container's SAS, for listing it.
+        ("azlinabc", "azlin-agents", None, Permissions::LIST, true),
+        ("azlinabc", "azlin-agents", None, Permissions::DELETE, false),
     ];
     let key = "UGxlbnR5IG9mIGJ5dGVzIGZvciBhbiBITUFDIGtleSBoZXJlLCBzaXh0eS1mb3VyIG9mIHRoZW0u";
     for (account, container, blob, permissions, https_only) in cases {
@@ -119,7 +133,7 @@ fn azlins_sas_is_the_one_microsofts_sdk_makes_from_the_same_inputs() {
         };
         let ours = params(&sas.query(key).unwrap());
         let theirs = params(&sdk_sas(&sas, key));
-        assert_eq!(ours, theirs, "{account}/{container}/{blob}");
+        assert_eq!(ours, theirs, "{account}/{container}/{blob:?}");
     }
 }
 
@@ -152,7 +166,7 @@ impl Store {
         BlobSas {
             account: "acct",
             container: "box",
-            blob,
+            blob: Some(blob),
             permissions: p,
             start,
             expiry: start + Duration::hours(2),
@@ -257,7 +271,7 @@ fn the_fake_blob_endpoint_takes_a_valid_sas_and_refuses_every_bad_one() {
     let https = BlobSas {
         account: "acct",
         container: "box",
-        blob: "agent",
+        blob: Some("agent"),
         permissions: Permissions::READ,
         start,
         expiry: start + Duration::hours(1),
@@ -300,4 +314,96 @@ fn curl_downloads_through_a_read_sas_as_the_vm_does() {
         s.last_code().as_deref(),
         Some("AuthorizationPermissionMismatch")
     );
+}
+
+#[test]
+fn listing_follows_every_page_and_delete_needs_its_own_permission() {
+    let s = Store::new();
+    let client = BlobClient::new().unwrap();
+    let start = now() - Duration::minutes(5);
+    let made = now().unix_timestamp() - 3 * 86400;
+    for name in ["azlin-agent-a", "azlin-agent-b", "azlin-agent-c", "other"] {
+        s.fake.plant("acct", "box", name, b"bytes", made);
+    }
+    let container_sas = |p: Permissions, key: &str| {
+        BlobSas {
+            account: "acct",
+            container: "box",
+            blob: None,
+            permissions: p,
+            start,
+            expiry: start + Duration::hours(1),
+            https_only: false,
+        }
+        .query(key)
+        .unwrap()
+    };
+    let container = |sas: String| SignedBlob {
+        url: format!("{}/acct/box", s.fake.base()),
+        sas,
+    };
+
+    // Three matches over two pages (the fake pages by two), with their
+    // creation time and size.
+    let items =
+        s.rt.block_on(client.list(
+            &container(container_sas(Permissions::LIST, &s.key)),
+            "azlin-agent-",
+        ))
+        .unwrap();
+    let names: Vec<&str> = items.iter().map(|i| i.name.as_str()).collect();
+    assert_eq!(names, ["azlin-agent-a", "azlin-agent-b", "azlin-agent-c"]);
+    assert!(
+        items
+            .iter()
+            .all(|i| i.created == Some(made) && i.bytes == Some(5))
+    );
+    assert_eq!(
+        s.fake
+            .seen()
+            .iter()
+            .filter(|r| r.params.get("comp").map(String::as_str) == Some("list"))
+            .count(),
+        2
+    );
+
+    // Listing needs a container SAS with `l`: a blob SAS, a container SAS
+    // without `l`, or another key are refused.
+    let list_err = |sas: String| s.rt.block_on(client.list(&container(sas), "")).unwrap_err();
+    let err = list_err(s.sas("azlin-agent-a", Permissions::READ, start, &s.key));
+    assert_eq!(err.status, Some(403), "{err}");
+    assert_eq!(
+        s.last_code().as_deref(),
+        Some("AuthorizationResourceTypeMismatch")
+    );
+    let err = list_err(container_sas(Permissions::DELETE, &s.key));
+    assert_eq!(err.status, Some(403), "{err}");
+    assert_eq!(
+        s.last_code().as_deref(),
+        Some("AuthorizationPermissionMismatch")
+    );
+    let wrong = "V3Jvbmcga2V5IGZvciB0aGUgYWNjb3VudCwgYnV0IHN0aWxsIGJhc2U2NC4=";
+    list_err(container_sas(Permissions::LIST, wrong));
+    assert_eq!(s.last_code().as_deref(), Some("AuthenticationFailed"));
+
+    // A read SAS cannot delete; a delete SAS for the blob can, and a
+    // second delete finds it gone and is done.
+    let a = |p| s.signed("azlin-agent-a", s.sas("azlin-agent-a", p, start, &s.key));
+    let err =
+        s.rt.block_on(client.delete(&a(Permissions::READ)))
+            .unwrap_err();
+    assert_eq!(err.status, Some(403), "{err}");
+    assert!(s.fake.blob("acct", "box", "azlin-agent-a").is_some());
+    s.rt.block_on(client.delete(&a(Permissions::DELETE)))
+        .unwrap();
+    assert!(s.fake.blob("acct", "box", "azlin-agent-a").is_none());
+    s.rt.block_on(client.delete(&a(Permissions::DELETE)))
+        .unwrap();
+    // A container SAS with `d` deletes any blob in it.
+    let b = SignedBlob {
+        url: format!("{}/acct/box/azlin-agent-b", s.fake.base()),
+        sas: container_sas(Permissions::DELETE, &s.key),
+    };
+    s.rt.block_on(client.delete(&b)).unwrap();
+    assert_eq!(s.fake.names_in("acct", "box"), ["azlin-agent-c", "other"]);
 }

@@ -1,7 +1,8 @@
 //! The Blob service's data plane, as far as azlin uses it: whether a blob
-//! exists (Get Blob Properties) and uploading one as blocks (Put Block,
-//! Put Block List), each request authorised by a SAS query string
-//! ([`super::sas`]) and retried as [`super::retry`] says.
+//! exists (Get Blob Properties), uploading one as blocks (Put Block, Put
+//! Block List), listing a container's blobs (List Blobs, every page) and
+//! deleting one (Delete Blob), each request authorised by a SAS query
+//! string ([`super::sas`]) and retried as [`super::retry`] says.
 //!
 //! Not here: making storage accounts or containers (ARM does that, through
 //! [`super::client`]), or deciding what to upload.
@@ -33,8 +34,8 @@ pub struct BlobClient {
     http: reqwest::Client,
 }
 
-/// A blob's URL and the SAS that lets azlin at it, kept apart so errors and
-/// logs name the blob without the signature.
+/// A blob's (or a container's) URL and the SAS that lets azlin at it,
+/// kept apart so errors and logs name the blob without the signature.
 pub struct SignedBlob {
     pub url: String,
     pub sas: String,
@@ -49,6 +50,58 @@ impl SignedBlob {
         }
     }
 }
+
+/// One blob as List Blobs describes it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BlobItem {
+    pub name: String,
+    /// When it was made (unix seconds), if the service said.
+    pub created: Option<i64>,
+    pub bytes: Option<u64>,
+}
+
+/// The blobs of one List Blobs page and the marker of the next, from its
+/// XML (`EnumerationResults`); `None` if it is not that document.
+pub fn parse_list(xml: &str) -> Option<(Vec<BlobItem>, Option<String>)> {
+    let results = between(xml, "<EnumerationResults", "</EnumerationResults>")?;
+    let mut items = Vec::new();
+    let mut rest = results;
+    while let Some(start) = rest.find("<Blob>") {
+        let after = &rest[start + "<Blob>".len()..];
+        let end = after.find("</Blob>")?;
+        let blob = &after[..end];
+        let name = unescape(between(blob, "<Name>", "</Name>")?);
+        let created = between(blob, "<Creation-Time>", "</Creation-Time>")
+            .and_then(|t| jiff::fmt::rfc2822::parse(t.trim()).ok())
+            .map(|z| z.timestamp().as_second());
+        let bytes = between(blob, "<Content-Length>", "</Content-Length>")
+            .and_then(|n| n.trim().parse().ok());
+        items.push(BlobItem {
+            name,
+            created,
+            bytes,
+        });
+        rest = &after[end..];
+    }
+    let next = between(results, "<NextMarker>", "</NextMarker>")
+        .map(unescape)
+        .filter(|m| !m.is_empty());
+    Some((items, next))
+}
+
+/// XML's five predefined entities, as List Blobs escapes names.
+fn unescape(s: &str) -> String {
+    s.replace("&lt;", "<")
+        .replace("&gt;", ">")
+        .replace("&quot;", "\"")
+        .replace("&apos;", "'")
+        .replace("&amp;", "&")
+}
+
+/// The most pages one listing reads: a container of azlin's holds a few
+/// agent builds, so more is a service misbehaving (a marker that never
+/// ends), not a big container.
+const MAX_PAGES: usize = 1000;
 
 impl BlobClient {
     pub fn new() -> Result<Self, BlobError> {
@@ -74,6 +127,63 @@ impl BlobClient {
         match status {
             Ok(_) => Ok(true),
             Err(e) if e.status == Some(404) => Ok(false),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Every blob in the container `container` (its URL and a SAS with
+    /// list permission) whose name starts with `prefix`, all pages.
+    pub async fn list(
+        &self,
+        container: &SignedBlob,
+        prefix: &str,
+    ) -> Result<Vec<BlobItem>, BlobError> {
+        let mut out = Vec::new();
+        let mut marker: Option<String> = None;
+        for _ in 0..MAX_PAGES {
+            let mut query = format!("restype=container&comp=list&prefix={}", sas::encode(prefix));
+            if let Some(m) = &marker {
+                query.push_str(&format!("&marker={}", sas::encode(m)));
+            }
+            let body = self
+                .send("listing", container, reqwest::Method::GET, query, None)
+                .await?;
+            let Some((items, next)) = parse_list(&body) else {
+                return Err(BlobError {
+                    what: "listing".into(),
+                    url: container.url.clone(),
+                    status: None,
+                    detail: "the answer is not a List Blobs document".into(),
+                });
+            };
+            out.extend(items);
+            match next {
+                Some(m) => marker = Some(m),
+                None => return Ok(out),
+            }
+        }
+        Err(BlobError {
+            what: "listing".into(),
+            url: container.url.clone(),
+            status: None,
+            detail: format!("still more pages after {MAX_PAGES}; azlin stopped"),
+        })
+    }
+
+    /// Delete the blob (already gone: done).
+    pub async fn delete(&self, blob: &SignedBlob) -> Result<(), BlobError> {
+        match self
+            .send(
+                "deleting",
+                blob,
+                reqwest::Method::DELETE,
+                String::new(),
+                None,
+            )
+            .await
+        {
+            Ok(_) => Ok(()),
+            Err(e) if e.status == Some(404) => Ok(()),
             Err(e) => Err(e),
         }
     }
@@ -122,7 +232,7 @@ impl BlobClient {
         method: reqwest::Method,
         query: String,
         body: Option<Vec<u8>>,
-    ) -> Result<(), BlobError> {
+    ) -> Result<String, BlobError> {
         let url = blob.with(&query);
         let error = |status: Option<u16>, detail: String| BlobError {
             what: what.into(),
@@ -142,7 +252,11 @@ impl BlobClient {
                 req = req.header("content-length", "0");
             }
             let (outcome, failure) = match req.send().await {
-                Ok(resp) if resp.status().is_success() => return Ok(()),
+                Ok(resp) if resp.status().is_success() => {
+                    return resp.text().await.map_err(|e| {
+                        error(None, format!("reading the answer: {}", e.without_url()))
+                    });
+                }
                 Ok(resp) => {
                     let status = resp.status().as_u16();
                     let code = resp
@@ -184,3 +298,6 @@ fn between<'a>(s: &'a str, open: &str, close: &str) -> Option<&'a str> {
     let end = s[start..].find(close)? + start;
     Some(&s[start..end])
 }
+
+#[cfg(test)]
+mod tests;

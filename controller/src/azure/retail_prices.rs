@@ -58,6 +58,9 @@ pub struct PriceItem {
     pub kind: String,
     #[serde(default)]
     pub is_primary_meter_region: Option<bool>,
+    /// The usage this price starts at (tiered meters: 0, then 51,200 GB…).
+    #[serde(default)]
+    pub tier_minimum_units: f64,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -147,6 +150,37 @@ pub fn disk_per_month(items: &[PriceItem], region: &str, sku_name: &str) -> Opti
                 && i.arm_region_name.eq_ignore_ascii_case(region)
                 && i.meter_name.eq_ignore_ascii_case(&meter)
                 && i.unit_of_measure.eq_ignore_ascii_case("1/Month")
+        })
+        .min_by_key(|i| i.is_primary_meter_region != Some(true))
+        .map(|i| i.retail_price)
+}
+
+/// The query for hot LRS block blob storage's meters in one region (a
+/// general-purpose v2 account's default tier and azlin's agent store's).
+pub fn hot_blob_query_url(endpoint: &str, region: &str, currency: &str) -> String {
+    let filter = format!(
+        "serviceName eq 'Storage' and armRegionName eq '{}' and productName eq 'General Block \
+         Blob v2' and skuName eq 'Hot LRS' and priceType eq 'Consumption'",
+        region.to_ascii_lowercase()
+    );
+    filtered_url(endpoint, &filter, currency)
+}
+
+/// The price of a GB a month of hot LRS block blob data in `region` among
+/// `items`: the `Hot LRS Data Stored` meter's first tier (from 0 GB; its
+/// operations and later tiers are other items).
+pub fn hot_blob_per_gb_month(items: &[PriceItem], region: &str) -> Option<f64> {
+    items
+        .iter()
+        .filter(|i| {
+            i.kind.eq_ignore_ascii_case("Consumption")
+                && i.arm_region_name.eq_ignore_ascii_case(region)
+                && i.meter_name.eq_ignore_ascii_case("Hot LRS Data Stored")
+                && i.tier_minimum_units == 0.0
+                && matches!(
+                    i.unit_of_measure.to_ascii_lowercase().as_str(),
+                    "1 gb/month" | "1 gib/month"
+                )
         })
         .min_by_key(|i| i.is_primary_meter_region != Some(true))
         .map(|i| i.retail_price)

@@ -1,4 +1,4 @@
-//! Service shared access signatures for one blob, signed with a storage
+//! Service shared access signatures for one blob or one container, signed with a storage
 //! account key: pure logic (the string to sign, the HMAC, the query
 //! string), no I/O. The key comes from ARM's `listKeys`, so only the
 //! Contributor role is needed.
@@ -20,13 +20,16 @@ pub const VERSION: &str = "2024-11-04";
 /// The longest a SAS azlin hands out may live.
 pub const MAX_LIFETIME: time::Duration = time::Duration::hours(2);
 
-/// What a blob SAS allows, in the order Azure requires (`racwd`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// What a SAS allows, in the order Azure requires (`racwdl`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct Permissions {
     pub read: bool,
     pub add: bool,
     pub create: bool,
     pub write: bool,
+    pub delete: bool,
+    /// List the container's blobs (a container SAS only).
+    pub list: bool,
 }
 
 impl Permissions {
@@ -35,6 +38,8 @@ impl Permissions {
         add: false,
         create: false,
         write: false,
+        delete: false,
+        list: false,
     };
     /// Create the blob and write its blocks and block list.
     pub const CREATE_WRITE: Self = Self {
@@ -42,6 +47,24 @@ impl Permissions {
         add: false,
         create: true,
         write: true,
+        delete: false,
+        list: false,
+    };
+    pub const DELETE: Self = Self {
+        read: false,
+        add: false,
+        create: false,
+        write: false,
+        delete: true,
+        list: false,
+    };
+    pub const LIST: Self = Self {
+        read: false,
+        add: false,
+        create: false,
+        write: false,
+        delete: false,
+        list: true,
     };
 
     pub fn as_str(&self) -> String {
@@ -50,6 +73,8 @@ impl Permissions {
             (self.add, 'a'),
             (self.create, 'c'),
             (self.write, 'w'),
+            (self.delete, 'd'),
+            (self.list, 'l'),
         ]
         .iter()
         .filter(|(on, _)| *on)
@@ -58,12 +83,14 @@ impl Permissions {
     }
 }
 
-/// One blob's SAS, before signing.
+/// One blob's or one container's SAS, before signing.
 #[derive(Debug, Clone)]
 pub struct BlobSas<'a> {
     pub account: &'a str,
     pub container: &'a str,
-    pub blob: &'a str,
+    /// `None`: the SAS is for the container (`sr=c`): listing it, and
+    /// any blob in it.
+    pub blob: Option<&'a str>,
     pub permissions: Permissions,
     pub start: OffsetDateTime,
     pub expiry: OffsetDateTime,
@@ -107,18 +134,27 @@ impl BlobSas<'_> {
         }
     }
 
+    /// `b` for a blob, `c` for a container.
+    fn resource(&self) -> &'static str {
+        if self.blob.is_some() { "b" } else { "c" }
+    }
+
     /// The string Azure signs, field by field, newline-separated.
     pub fn string_to_sign(&self) -> String {
+        let resource = match self.blob {
+            Some(blob) => format!("/blob/{}/{}/{blob}", self.account, self.container),
+            None => format!("/blob/{}/{}", self.account, self.container),
+        };
         let fields = [
             self.permissions.as_str(),
             timestamp(self.start),
             timestamp(self.expiry),
-            format!("/blob/{}/{}/{}", self.account, self.container, self.blob),
+            resource,
             String::new(), // signedIdentifier (no stored access policy)
             String::new(), // signedIP
             self.protocol().into(),
             VERSION.into(),
-            "b".into(),    // signedResource: a blob
+            self.resource().into(),
             String::new(), // signedSnapshotTime
             String::new(), // signedEncryptionScope
             String::new(), // rscc
@@ -136,7 +172,7 @@ impl BlobSas<'_> {
         if lifetime <= time::Duration::ZERO || lifetime > MAX_LIFETIME {
             return Err(SasError::Lifetime(lifetime));
         }
-        for name in [self.container, self.blob] {
+        for name in [Some(self.container), self.blob].into_iter().flatten() {
             let ok = !name.is_empty()
                 && name
                     .chars()
@@ -157,7 +193,7 @@ impl BlobSas<'_> {
             ("sv", VERSION.to_string()),
             ("st", timestamp(self.start)),
             ("se", timestamp(self.expiry)),
-            ("sr", "b".into()),
+            ("sr", self.resource().into()),
             ("sp", self.permissions.as_str()),
             ("spr", self.protocol().into()),
             ("sig", sig),

@@ -137,6 +137,8 @@ fn listing() -> Listing {
             ),
         ],
         created: BTreeMap::new(),
+        agent_blobs: Vec::new(),
+        current_agent_blob: None,
     };
     for name in ["dead-nic", "live-nic", "pe-nic"] {
         l.created
@@ -248,4 +250,79 @@ fn disk_tiers_follow_the_size_table() {
     assert_eq!(disk_tier("PremiumV2_LRS", 128), None);
     assert_eq!(disk_tier("Premium_LRS", 40000), None);
     assert_eq!(disk_redundancy("Premium_ZRS"), "ZRS");
+}
+
+const SHA_A: &str = "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa";
+const SHA_B: &str = "bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb";
+const SHA_C: &str = "cccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccc";
+
+fn agent_blob(name: &str, created: Option<i64>) -> AgentBlob {
+    AgentBlob {
+        id: format!(
+            "{RG}/providers/Microsoft.Storage/storageAccounts/azlinx/blobServices/default/\
+             containers/azlin-agents/blobs/{name}"
+        ),
+        name: name.into(),
+        created,
+        bytes: Some(9 << 20),
+        location: Some("westus2".into()),
+    }
+}
+
+/// A store holding the current build, an old one, one uploaded an hour
+/// ago, one of unknown age and a blob that is no build.
+fn store_listing(current: Option<&str>) -> Listing {
+    Listing {
+        agent_blobs: vec![
+            agent_blob(&format!("azlin-agent-{SHA_A}"), Some(OLD)),
+            agent_blob(&format!("azlin-agent-{SHA_B}"), Some(OLD)),
+            agent_blob(&format!("azlin-agent-{SHA_C}"), Some(NOW - 3600)),
+            agent_blob("azlin-agent-notes.txt", Some(OLD)),
+            agent_blob(&format!("azlin-agent-{}", &SHA_C[..63]), None),
+        ],
+        current_agent_blob: current.map(|s| format!("azlin-agent-{s}")),
+        ..Listing::default()
+    }
+}
+
+#[test]
+fn only_agent_builds_no_vm_needs_are_orphans() {
+    let (found, passed) = orphans(&store_listing(Some(SHA_A)), rules());
+    assert_eq!(names(&found), [format!("azlin-agent-{SHA_B}")]);
+    assert_eq!(found[0].kind, Kind::AgentBlob);
+    assert_eq!(
+        found[0].billing,
+        Billing::Blob {
+            bytes: Some(9 << 20)
+        }
+    );
+    assert_eq!(found[0].location.as_deref(), Some("westus2"));
+    assert_eq!(passed["in use: the agent build new VMs get"], 1);
+    assert_eq!(
+        passed["agent build uploaded less than two hours ago (a new VM may be downloading it)"],
+        1
+    );
+    assert_eq!(
+        passed["not an agent build azlin uploaded (in its agent store)"],
+        2
+    );
+
+    // Without a build of its own here, azlin cannot say which build VMs
+    // get: none is an orphan.
+    let (found, passed) = orphans(&store_listing(None), rules());
+    assert!(found.is_empty(), "{found:?}");
+    assert_eq!(
+        passed["agent build: this machine has no azlin-agent to say which one VMs get"],
+        3
+    );
+
+    // --older-than holds for builds too.
+    let (found, _) = orphans(
+        &store_listing(Some(SHA_A)),
+        Rules {
+            older_than_secs: 4 * 86400,
+            ..rules()
+        },
+    );
+    assert!(found.is_empty(), "{found:?}");
 }

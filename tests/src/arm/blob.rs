@@ -1,9 +1,11 @@
 //! A fake Azure Blob endpoint, strict about shared access signatures:
 //! path-style URLs (`/{account}/{container}/{blob}`, as Azurite serves
-//! them), Get Blob, Get Blob Properties (HEAD), Put Block and Put Block
-//! List. Every request must carry a service SAS for that blob; the fake
-//! checks it the way Azure documents, written here independently of
-//! azlin's signer: the signature over the account key, the start and
+//! them), Get Blob, Get Blob Properties (HEAD), Put Block, Put Block
+//! List, Delete Blob and List Blobs (paged [`LIST_PAGE`] at a time, so a
+//! client must follow `NextMarker`). Every request must carry a service
+//! SAS for that blob or its container (List Blobs: the container's only);
+//! the fake checks it the way Azure documents, written here independently
+//! of azlin's signer: the signature over the account key, the start and
 //! expiry, the protocol (this server is HTTP, so an HTTPS-only SAS is
 //! refused), the resource type and the permission the operation needs.
 //! Refusals answer 403 with Azure's error codes.
@@ -28,12 +30,22 @@ pub struct BlobSeen {
     pub code: Option<String>,
 }
 
+/// List Blobs answers this many blobs a page.
+pub const LIST_PAGE: usize = 2;
+
+/// A committed blob.
+struct Stored {
+    bytes: Vec<u8>,
+    /// Unix seconds.
+    created: i64,
+}
+
 #[derive(Default)]
 struct State {
     /// Account name → key.
     keys: BTreeMap<String, Vec<u8>>,
     containers: BTreeSet<(String, String)>,
-    blobs: BTreeMap<(String, String, String), Vec<u8>>,
+    blobs: BTreeMap<(String, String, String), Stored>,
     /// Uncommitted blocks by blob and block id.
     blocks: BTreeMap<(String, String, String, String), Vec<u8>>,
     seen: Vec<BlobSeen>,
@@ -117,7 +129,36 @@ impl FakeBlob {
                 container.to_string(),
                 name.to_string(),
             ))
-            .cloned()
+            .map(|b| b.bytes.clone())
+    }
+
+    /// Put a blob there as if uploaded at `created` (unix seconds), for a
+    /// test to start from.
+    pub fn plant(&self, account: &str, container: &str, name: &str, bytes: &[u8], created: i64) {
+        self.state.lock().unwrap().blobs.insert(
+            (
+                account.to_ascii_lowercase(),
+                container.to_string(),
+                name.to_string(),
+            ),
+            Stored {
+                bytes: bytes.to_vec(),
+                created,
+            },
+        );
+    }
+
+    /// The blob names in one container.
+    pub fn names_in(&self, account: &str, container: &str) -> Vec<String> {
+        let account = account.to_ascii_lowercase();
+        self.state
+            .lock()
+            .unwrap()
+            .blobs
+            .keys()
+            .filter(|(a, c, _)| *a == account && c == container)
+            .map(|(_, _, n)| n.clone())
+            .collect()
     }
 
     /// Every committed blob: (account, container, name).
@@ -169,17 +210,23 @@ pub fn parse_time(s: &str) -> Option<i64> {
 }
 
 /// What an operation needs of the SAS's `sp`.
+#[derive(Clone, Copy)]
 enum Need {
     Read,
     Write,
+    Delete,
+    List,
 }
 
-/// Check the request's SAS for `/{account}/{container}/{blob}`.
+/// Check the request's SAS for `/{account}/{container}/{blob}`, or for
+/// the container itself when `blob` is `None`. A container SAS (`sr=c`)
+/// serves the container and every blob in it; a blob SAS (`sr=b`) only
+/// its blob.
 fn check_sas(
     key: &[u8],
     account: &str,
     container: &str,
-    blob: &str,
+    blob: Option<&str>,
     q: &BTreeMap<String, String>,
     need: Need,
 ) -> Result<(), Answer> {
@@ -193,12 +240,23 @@ fn check_sas(
     if get("sv").as_str() < "2020-12-06" {
         return auth("this fake checks SAS versions 2020-12-06 and later");
     }
+    let resource = match (get("sr").as_str(), blob) {
+        ("c", _) => format!("/blob/{account}/{container}"),
+        ("b", Some(blob)) => format!("/blob/{account}/{container}/{blob}"),
+        _ => {
+            return Err(refuse(
+                403,
+                "AuthorizationResourceTypeMismatch",
+                "this SAS is not for this kind of resource",
+            ));
+        }
+    };
     // The service SAS string to sign, in the documented order.
     let string_to_sign = [
         get("sp"),
         get("st"),
         get("se"),
-        format!("/blob/{account}/{container}/{blob}"),
+        resource,
         get("si"),
         get("sip"),
         get("spr"),
@@ -237,13 +295,6 @@ fn check_sas(
             _ => return auth("Signed start time is not yet reached or is not a time"),
         }
     }
-    if get("sr") != "b" {
-        return Err(refuse(
-            403,
-            "AuthorizationResourceTypeMismatch",
-            "this SAS is not for a blob",
-        ));
-    }
     if !get("spr").split(',').any(|p| p == "http") {
         return Err(refuse(
             403,
@@ -255,6 +306,8 @@ fn check_sas(
     let ok = match need {
         Need::Read => sp.contains('r'),
         Need::Write => sp.contains('w'),
+        Need::Delete => sp.contains('d'),
+        Need::List => sp.contains('l'),
     };
     if !ok {
         return Err(refuse(
@@ -278,19 +331,53 @@ fn answer(
         .splitn(3, '/')
         .map(super::percent_decode)
         .collect();
-    let [account, container, blob] = segs.as_slice() else {
-        return refuse(400, "InvalidUri", "expected /{account}/{container}/{blob}");
+    let (account, container, blob) = match segs.as_slice() {
+        [a, c, b] => (a, c, Some(b.as_str())),
+        [a, c] => (a, c, None),
+        _ => {
+            return refuse(
+                400,
+                "InvalidUri",
+                "expected /{account}/{container}[/{blob}]",
+            );
+        }
     };
     let account = account.to_ascii_lowercase();
     let mut s = state.lock().unwrap();
     let Some(key) = s.keys.get(&account).cloned() else {
         return refuse(400, "InvalidUri", "no such account");
     };
+    let Some(blob) = blob else {
+        // The container itself: only List Blobs.
+        let list = method == "GET"
+            && q.get("restype").map(String::as_str) == Some("container")
+            && q.get("comp").map(String::as_str) == Some("list");
+        if !list {
+            return refuse(
+                400,
+                "UnsupportedHttpVerb",
+                "this fake serves List Blobs on a container, nothing else",
+            );
+        }
+        if let Err(refusal) = check_sas(&key, &account, container, None, q, Need::List) {
+            return refusal;
+        }
+        if !s.containers.contains(&(account.clone(), container.clone())) {
+            return refuse(
+                404,
+                "ContainerNotFound",
+                "The specified container does not exist.",
+            );
+        }
+        return list_page(&s, &account, container, q);
+    };
+    let blob = blob.to_string();
     let need = match method {
         "GET" | "HEAD" => Need::Read,
+        "DELETE" => Need::Delete,
         _ => Need::Write,
     };
-    if let Err(refusal) = check_sas(&key, &account, container, blob, q, need) {
+    if let Err(refusal) = check_sas(&key, &account, container, Some(&blob), q, need) {
         return refusal;
     }
     if !s.containers.contains(&(account.clone(), container.clone())) {
@@ -303,15 +390,19 @@ fn answer(
     let id = (account.clone(), container.clone(), blob.clone());
     match (method, q.get("comp").map(String::as_str)) {
         ("GET" | "HEAD", None) => match s.blobs.get(&id) {
-            Some(bytes) => (
+            Some(stored) => (
                 200,
                 vec![
                     ("x-ms-blob-type".into(), "BlockBlob".into()),
                     ("content-type".into(), "application/octet-stream".into()),
                 ],
                 // HEAD's length is the blob's; `serve` sends no body.
-                bytes.clone(),
+                stored.bytes.clone(),
             ),
+            None => refuse(404, "BlobNotFound", "The specified blob does not exist."),
+        },
+        ("DELETE", None) => match s.blobs.remove(&id) {
+            Some(_) => (202, vec![], Vec::new()),
             None => refuse(404, "BlobNotFound", "The specified blob does not exist."),
         },
         ("PUT", Some("block")) => {
@@ -357,14 +448,76 @@ fn answer(
                 return refuse(400, "InvalidXmlDocument", "no <Latest> blocks");
             }
             s.blocks
-                .retain(|(a, c, b, _), _| !(a == &account && c == container && b == blob));
-            s.blobs.insert(id, bytes);
+                .retain(|(a, c, b, _), _| !(a == &account && c == container && b == &blob));
+            // Overwriting a blob keeps its creation time, as Azure does.
+            let created = s
+                .blobs
+                .get(&id)
+                .map(|b| b.created)
+                .unwrap_or_else(|| time::OffsetDateTime::now_utc().unix_timestamp());
+            s.blobs.insert(id, Stored { bytes, created });
             (201, vec![], Vec::new())
         }
         _ => refuse(
             400,
             "UnsupportedHttpVerb",
-            "this fake serves Get Blob, Get Blob Properties, Put Block and Put Block List",
+            "this fake serves Get Blob, Get Blob Properties, Put Block, Put Block List, Delete \
+             Blob and List Blobs",
         ),
     }
+}
+
+/// One page of List Blobs: [`LIST_PAGE`] blobs after `marker` (the last
+/// name of the page before), in name order, with `prefix`.
+fn list_page(s: &State, account: &str, container: &str, q: &BTreeMap<String, String>) -> Answer {
+    let prefix = q.get("prefix").cloned().unwrap_or_default();
+    let marker = q.get("marker").cloned().unwrap_or_default();
+    let names: Vec<(&String, &Stored)> = s
+        .blobs
+        .iter()
+        .filter(|((a, c, n), _)| {
+            a == account && c == container && n.starts_with(&prefix) && *n > marker
+        })
+        .map(|((_, _, n), b)| (n, b))
+        .collect();
+    let page = &names[..names.len().min(LIST_PAGE)];
+    let next = if names.len() > LIST_PAGE {
+        page.last().map(|(n, _)| escape(n)).unwrap_or_default()
+    } else {
+        String::new()
+    };
+    let mut xml = format!(
+        "<?xml version=\"1.0\" encoding=\"utf-8\"?><EnumerationResults \
+         ServiceEndpoint=\"http://fake/{account}/\" ContainerName=\"{container}\">\
+         <Prefix>{}</Prefix><MaxResults>{LIST_PAGE}</MaxResults><Blobs>",
+        escape(&prefix)
+    );
+    for (name, b) in page {
+        let created = time::OffsetDateTime::from_unix_timestamp(b.created)
+            .unwrap()
+            .format(&time::format_description::well_known::Rfc2822)
+            .unwrap()
+            .replace("+0000", "GMT");
+        xml.push_str(&format!(
+            "<Blob><Name>{}</Name><Properties><Creation-Time>{created}</Creation-Time>\
+             <Last-Modified>{created}</Last-Modified><Content-Length>{}</Content-Length>\
+             <BlobType>BlockBlob</BlobType></Properties></Blob>",
+            escape(name),
+            b.bytes.len()
+        ));
+    }
+    xml.push_str(&format!(
+        "</Blobs><NextMarker>{next}</NextMarker></EnumerationResults>"
+    ));
+    (
+        200,
+        vec![("content-type".into(), "application/xml".into())],
+        xml.into_bytes(),
+    )
+}
+
+fn escape(s: &str) -> String {
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
 }

@@ -213,6 +213,21 @@ pub fn default_prices() -> Vec<Value> {
             "type": "Consumption", "isPrimaryMeterRegion": true, "armSkuName": ""
         }));
     }
+    // Hot LRS block blob storage in westus2: the first tier of its
+    // data-stored meter, a later tier and a write-operations meter.
+    for (meter, unit, min, price) in [
+        ("Hot LRS Data Stored", "1 GB/Month", 0.0, 0.0184),
+        ("Hot LRS Data Stored", "1 GB/Month", 51200.0, 0.0177),
+        ("Hot LRS Write Operations", "10K", 0.0, 0.055),
+    ] {
+        items.push(json!({
+            "currencyCode": "USD", "tierMinimumUnits": min, "retailPrice": price,
+            "unitPrice": price, "armRegionName": "westus2", "location": "US West 2",
+            "meterName": meter, "productName": "General Block Blob v2", "skuName": "Hot LRS",
+            "serviceName": "Storage", "serviceFamily": "Storage", "unitOfMeasure": unit,
+            "type": "Consumption", "isPrimaryMeterRegion": true, "armSkuName": ""
+        }));
+    }
     // Premium Files in westus2: the provisioned meter and its snapshots'.
     for (meter, price) in [
         ("Premium LRS Provisioned", 0.16),

@@ -268,3 +268,42 @@ fn a_public_ip_is_priced_by_its_sku_and_allocation() {
         None
     );
 }
+
+#[test]
+fn hot_blob_storage_is_priced_by_its_first_tier_data_stored_meter() {
+    let tier = |min: f64, price: f64| {
+        let mut m = meter(
+            "General Block Blob v2",
+            "Hot LRS",
+            "Hot LRS Data Stored",
+            "1 GB/Month",
+            "Consumption",
+            price,
+        );
+        m.tier_minimum_units = min;
+        m
+    };
+    let items = vec![
+        // Operations and later tiers are other meters of the same SKU.
+        meter(
+            "General Block Blob v2",
+            "Hot LRS",
+            "Hot LRS Write Operations",
+            "10K",
+            "Consumption",
+            0.055,
+        ),
+        tier(51200.0, 0.0177),
+        tier(0.0, 0.0184),
+        tier(512000.0, 0.017),
+    ];
+    assert_eq!(hot_blob_per_gb_month(&items, "westus2"), Some(0.0184));
+    assert_eq!(hot_blob_per_gb_month(&items, "eastus"), None);
+    assert_eq!(hot_blob_per_gb_month(&items[..2], "westus2"), None);
+    let url = hot_blob_query_url("https://prices.azure.com", "WestUS2", "USD");
+    assert!(
+        url.contains("productName%20eq%20%27General%20Block%20Blob%20v2%27")
+            && url.contains("skuName%20eq%20%27Hot%20LRS%27"),
+        "{url}"
+    );
+}

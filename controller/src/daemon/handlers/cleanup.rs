@@ -1,8 +1,8 @@
 //! `azlin cleanup`: the orphans the Azure provider finds in azlin's
 //! resource groups (`crate::cleanup` decides what is one), each priced a
 //! month at pay-as-you-go (Retail Prices API: a disk by its tier, a
-//! public IP by its meter; NICs, NSGs and deployment records are not
-//! billed); and deleting the confirmed ones, each only if it is still an
+//! public IP by its meter, an agent blob by its size; NICs, NSGs and
+//! deployment records are not billed); and deleting the confirmed ones, each only if it is still an
 //! orphan now, NICs before the addresses and NSGs they held. Every
 //! failure is reported; one does not stop the rest.
 
@@ -84,6 +84,19 @@ async fn price(cx: &Ctx, o: &Orphan) -> (Option<f64>, String) {
                 Ok(p) => (
                     Some(p * HOURS_PER_MONTH),
                     format!("pay-as-you-go, Azure Retail Prices API ({meter})"),
+                ),
+                Err(e) => (None, format!("no price: {e}")),
+            }
+        }
+        Billing::Blob { bytes } => {
+            let Some(bytes) = bytes else {
+                return (None, "no price: the Blob service gave no size".into());
+            };
+            match prices::hot_blob_per_gb_month(d, access, region).await {
+                // Azure bills storage by the binary GB (GiB).
+                Ok(p) => (
+                    Some(p * *bytes as f64 / (1u64 << 30) as f64),
+                    "pay-as-you-go, Azure Retail Prices API (Hot LRS Data Stored, by size)".into(),
                 ),
                 Err(e) => (None, format!("no price: {e}")),
             }

@@ -93,6 +93,22 @@ pub async fn disk_per_month(
     .ok_or_else(|| format!("the Retail Prices API has no price for a {sku_name} disk in {region}"))
 }
 
+/// What a GB of hot LRS block blob data costs a month in `region`, in
+/// [`CURRENCY`].
+pub async fn hot_blob_per_gb_month(
+    d: &Daemon,
+    access: &ArmAccess,
+    region: &str,
+) -> Result<f64, String> {
+    let endpoint = access.prices.as_deref().unwrap_or(RETAIL_PRICES_ENDPOINT);
+    let url = retail_prices::hot_blob_query_url(endpoint, region, CURRENCY);
+    kept_or_asked(d, region, "Hot LRS Data Stored", url, |items| {
+        retail_prices::hot_blob_per_gb_month(items, region)
+    })
+    .await?
+    .ok_or_else(|| format!("the Retail Prices API has no hot LRS blob price in {region}"))
+}
+
 /// What one public IP billed by `meter` costs an hour in `region`, in
 /// [`CURRENCY`].
 pub async fn public_ip_per_hour(

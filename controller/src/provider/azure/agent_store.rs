@@ -7,6 +7,10 @@
 //! two hours, signed with a key from ARM's `listKeys` (Contributor is
 //! enough).
 //!
+//! For `azlin cleanup` it also lists a store's agent builds and deletes
+//! one (with a container SAS that lists, a blob SAS that deletes); which
+//! builds are orphans is `crate::cleanup`'s to say.
+//!
 //! Not here: the signature itself ([`crate::azure::sas`]) or the Blob
 //! requests ([`crate::azure::blob`]).
 
@@ -28,6 +32,7 @@ use crate::{
         },
         sas::{BlobSas, MAX_LIFETIME, Permissions},
     },
+    cleanup::AgentBlob,
     provider::{docker::agent_download::sha256_file, local::find_agent_binary},
 };
 
@@ -53,9 +58,12 @@ pub fn account_name(subscription: &str, location: &str) -> String {
     format!("azlin{}", &hex[..19])
 }
 
+/// What every agent build's blob name starts with.
+pub const BLOB_PREFIX: &str = "azlin-agent-";
+
 /// The blob an agent build is kept under.
 pub fn blob_name(sha256: &str) -> String {
-    format!("azlin-agent-{}", sha256.to_ascii_lowercase())
+    format!("{BLOB_PREFIX}{}", sha256.to_ascii_lowercase())
 }
 
 /// A found or made agent store.
@@ -66,6 +74,44 @@ pub struct Store {
     account: String,
     /// `https://{account}.blob.core.windows.net/` on Azure.
     endpoint: String,
+}
+
+impl Store {
+    /// The store `account` (at ARM path `path`, named `name`) is.
+    fn of(path: String, name: String, account: &StorageAccount) -> Self {
+        let endpoint = account
+            .properties
+            .primary_endpoints
+            .as_ref()
+            .and_then(|e| e.blob.clone())
+            .unwrap_or_else(|| format!("https://{name}.blob.core.windows.net/"));
+        let endpoint = if endpoint.ends_with('/') {
+            endpoint
+        } else {
+            format!("{endpoint}/")
+        };
+        Store {
+            path,
+            account: name,
+            endpoint,
+        }
+    }
+
+    /// The account's first key (base64), from ARM's `listKeys`.
+    async fn key(&self, arm: &ArmClient) -> Result<String> {
+        let keys: AccountKeys = arm
+            .post::<(), _>(&format!("{}/listKeys", self.path), api::STORAGE, None)
+            .await
+            .with_context(|| format!("cannot read the keys of storage account {}", self.account))?;
+        match keys.keys.into_iter().next() {
+            Some(k) => Ok(k.value),
+            None => bail!(
+                "storage account {} returned no keys; azlin signs its blob requests with one \
+                 (is shared-key access turned off on it?)",
+                self.account
+            ),
+        }
+    }
 }
 
 /// What a VM's cloud-init downloads: a read-only SAS URL and the hash it
@@ -88,19 +134,7 @@ impl AzureProvider {
         let binary = find_agent_binary()?;
         let sha256 = self.local_agent_sha256().await?;
         let store = self.store(arm, data, stage).await?;
-        let keys: AccountKeys = arm
-            .post::<(), _>(&format!("{}/listKeys", store.path), api::STORAGE, None)
-            .await
-            .with_context(|| {
-                format!("cannot read the keys of storage account {}", store.account)
-            })?;
-        let Some(key) = keys.keys.into_iter().next() else {
-            bail!(
-                "storage account {} returned no keys; azlin signs the agent's download with one \
-                 (is shared-key access turned off on it?)",
-                store.account
-            );
-        };
+        let key = store.key(arm).await?;
         let blobs = BlobClient::new()?;
         let name = blob_name(&sha256);
         let url = format!("{}{CONTAINER}/{name}", store.endpoint);
@@ -112,13 +146,13 @@ impl AzureProvider {
             BlobSas {
                 account: &store.account,
                 container: CONTAINER,
-                blob: &name,
+                blob: Some(&name),
                 permissions,
                 start,
                 expiry,
                 https_only: https,
             }
-            .query(&key.value)
+            .query(&key)
         };
         let read = SignedBlob {
             url: url.clone(),
@@ -206,11 +240,12 @@ impl AzureProvider {
                 data.group_path()
             )
         });
+        let store = Store::of(path, name.clone(), &account);
         // The container, every time this daemon first uses the store: PUT
         // is idempotent, and it may have been removed by hand.
         let container: BlobContainer = arm
             .put(
-                &format!("{path}/blobServices/default/containers/{CONTAINER}"),
+                &format!("{}/blobServices/default/containers/{CONTAINER}", store.path),
                 api::STORAGE,
                 &BlobContainer {
                     properties: BlobContainerProperties {
@@ -232,24 +267,101 @@ impl AzureProvider {
                  keeps the agent only in a private container: set its access level to private"
             );
         }
-        let endpoint = account
-            .properties
-            .primary_endpoints
-            .as_ref()
-            .and_then(|e| e.blob.clone())
-            .unwrap_or_else(|| format!("https://{name}.blob.core.windows.net/"));
-        let endpoint = if endpoint.ends_with('/') {
-            endpoint
-        } else {
-            format!("{endpoint}/")
-        };
-        let store = Store {
-            path,
-            account: name,
-            endpoint,
-        };
         stores.insert(key, store.clone());
         Ok(store)
+    }
+
+    /// The agent builds in `account`'s container, if it is azlin's agent
+    /// store (by its tag); others hold none. A store without the
+    /// container holds none.
+    pub(super) async fn agent_blobs(
+        &self,
+        arm: &ArmClient,
+        account: &StorageAccount,
+    ) -> Result<Vec<AgentBlob>> {
+        let (Some(path), Some(name)) = (&account.id, &account.name) else {
+            return Ok(Vec::new());
+        };
+        if account.tags.get(ROLE_TAG.0).map(String::as_str) != Some(ROLE_TAG.1) {
+            return Ok(Vec::new());
+        }
+        let store = Store::of(path.clone(), name.clone(), account);
+        let key = store.key(arm).await?;
+        let start = OffsetDateTime::now_utc() - time::Duration::minutes(5);
+        let sas = BlobSas {
+            account: &store.account,
+            container: CONTAINER,
+            blob: None,
+            permissions: Permissions::LIST,
+            start,
+            expiry: start + time::Duration::minutes(30),
+            https_only: store.endpoint.starts_with("https://"),
+        }
+        .query(&key)?;
+        let container = SignedBlob {
+            url: format!("{}{CONTAINER}", store.endpoint),
+            sas,
+        };
+        let items = match BlobClient::new()?.list(&container, BLOB_PREFIX).await {
+            Ok(items) => items,
+            Err(e) if e.status == Some(404) => Vec::new(),
+            Err(e) => return Err(e).context("cannot list the agent store's builds"),
+        };
+        Ok(items
+            .into_iter()
+            .map(|i| AgentBlob {
+                id: format!(
+                    "{path}/blobServices/default/containers/{CONTAINER}/blobs/{}",
+                    i.name
+                ),
+                name: i.name,
+                created: i.created,
+                bytes: i.bytes,
+                location: Some(account.location.clone()),
+            })
+            .collect())
+    }
+
+    /// Delete the agent build `id` names (as [`Self::agent_blobs`] gave
+    /// it); already gone: done.
+    pub(super) async fn delete_agent_blob(&self, arm: &ArmClient, id: &str) -> Result<()> {
+        let Some((path, rest)) = id.split_once("/blobServices/default/containers/") else {
+            bail!("{id} is not an agent build's id");
+        };
+        let Some(name) = rest
+            .strip_prefix(CONTAINER)
+            .and_then(|r| r.strip_prefix("/blobs/"))
+        else {
+            bail!("{id} is not in azlin's agent container");
+        };
+        let account: StorageAccount = arm
+            .get(path, api::STORAGE)
+            .await
+            .with_context(|| format!("cannot read storage account {path}"))?;
+        let store = Store::of(
+            path.to_string(),
+            crate::azure::models::name_of(path).into(),
+            &account,
+        );
+        let key = store.key(arm).await?;
+        let start = OffsetDateTime::now_utc() - time::Duration::minutes(5);
+        let sas = BlobSas {
+            account: &store.account,
+            container: CONTAINER,
+            blob: Some(name),
+            permissions: Permissions::DELETE,
+            start,
+            expiry: start + time::Duration::minutes(30),
+            https_only: store.endpoint.starts_with("https://"),
+        }
+        .query(&key)?;
+        BlobClient::new()?
+            .delete(&SignedBlob {
+                url: format!("{}{CONTAINER}/{name}", store.endpoint),
+                sas,
+            })
+            .await?;
+        Ok(())
     }
 
     async fn make_store(

@@ -1,8 +1,9 @@
 //! `azlin cleanup` on Azure: list what the resource groups hold (VMs,
-//! disks, NICs, public IPs, NSGs, deployment records, and the groups'
-//! resource lists with `$expand=createdTime`, the only place a NIC's, IP's
-//! or NSG's age is kept), all lists of a group at once, for
-//! [`crate::cleanup::orphans`] to judge; and delete one orphan.
+//! disks, NICs, public IPs, NSGs, deployment records, the agent builds in
+//! azlin's agent stores, and the groups' resource lists with
+//! `$expand=createdTime`, the only place a NIC's, IP's or NSG's age is
+//! kept), all lists of a group at once, for [`crate::cleanup::orphans`]
+//! to judge; and delete one orphan.
 //!
 //! The groups are the request's (or the configured) resource group and
 //! those of azlin's Azure VMs in the same subscription: nowhere else. A
@@ -13,7 +14,7 @@ use std::collections::BTreeSet;
 use anyhow::{Context, Result};
 use serde::de::DeserializeOwned;
 
-use super::{AzureProvider, data_of};
+use super::{AzureProvider, agent_store::blob_name, data_of};
 use crate::{
     azure::{
         api,
@@ -24,6 +25,7 @@ use crate::{
             compute::{Disk, VirtualMachine},
             network::{NetworkInterface, NetworkSecurityGroup, PublicIpAddress},
             resources::{Deployment, GenericResource},
+            storage::StorageAccount,
         },
     },
     cleanup::{self, Kind, Listing, Orphan, Rules},
@@ -44,9 +46,14 @@ async fn list_in<T: DeserializeOwned>(arm: &ArmClient, path: String, api: &str) 
 }
 
 /// Everything [`cleanup::orphans`] reads, from one resource group.
-async fn read_group(arm: &ArmClient, group_path: &str, into: &mut Listing) -> Result<()> {
+async fn read_group(
+    provider: &AzureProvider,
+    arm: &ArmClient,
+    group_path: &str,
+    into: &mut Listing,
+) -> Result<()> {
     let p = |t: &str| format!("{group_path}/providers/{t}");
-    let (vms, disks, nics, ips, nsgs, deployments, resources) = tokio::join!(
+    let (vms, disks, nics, ips, nsgs, deployments, resources, accounts) = tokio::join!(
         list_in::<VirtualMachine>(arm, p("Microsoft.Compute/virtualMachines"), api::COMPUTE),
         list_in::<Disk>(arm, p("Microsoft.Compute/disks"), api::DISKS),
         list_in::<NetworkInterface>(arm, p("Microsoft.Network/networkInterfaces"), api::NETWORK),
@@ -62,7 +69,12 @@ async fn read_group(arm: &ArmClient, group_path: &str, into: &mut Listing) -> Re
             format!("{group_path}/resources?$expand=createdTime"),
             api::RESOURCES
         ),
+        list_in::<StorageAccount>(arm, p("Microsoft.Storage/storageAccounts"), api::STORAGE),
     );
+    for account in accounts? {
+        into.agent_blobs
+            .extend(provider.agent_blobs(arm, &account).await?);
+    }
     into.vms.extend(vms?);
     into.disks.extend(disks?);
     into.nics.extend(nics?);
@@ -102,8 +114,10 @@ impl AzureProvider {
         let mut listing = Listing::default();
         for g in &groups {
             let path = format!("/subscriptions/{subscription}/resourceGroups/{g}");
-            read_group(&arm, &path, &mut listing).await?;
+            read_group(self, &arm, &path, &mut listing).await?;
         }
+        // No build known here: no agent blob can be told unneeded.
+        listing.current_agent_blob = self.local_agent_sha256().await.ok().map(|s| blob_name(&s));
         let (orphans, passed) = cleanup::orphans(&listing, rules);
         let names: Vec<&str> = groups.iter().map(String::as_str).collect();
         Ok(Found {
@@ -135,6 +149,12 @@ impl Cleanup for AzureProvider {
                 Kind::Nic | Kind::PublicIp | Kind::Nsg => api::NETWORK,
                 Kind::Disk => api::DISKS,
                 Kind::Deployment => api::RESOURCES,
+                Kind::AgentBlob => {
+                    return self
+                        .delete_agent_blob(&arm, &orphan.id)
+                        .await
+                        .with_context(|| format!("cannot delete agent build {}", orphan.name));
+                }
             };
             arm.delete(&orphan.id, api)
                 .await

@@ -41,7 +41,7 @@ use crate::{
     home::Home,
 };
 
-pub use agent_store::account_name;
+pub use agent_store::{BLOB_PREFIX, account_name};
 pub use lifecycle::PowerAction;
 
 use super::{
