@@ -104,6 +104,10 @@ impl Home {
     pub fn config_file(&self) -> PathBuf {
         self.root.join("config.toml")
     }
+    /// The named Azure contexts (`crate::contexts`).
+    pub fn contexts_file(&self) -> PathBuf {
+        self.root.join("contexts.toml")
+    }
     /// What `azlin sync` copies to every VM's home (dotfiles).
     pub fn sync_home(&self) -> PathBuf {
         self.root.join("home")

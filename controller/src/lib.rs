@@ -22,6 +22,7 @@ pub mod azure;
 pub mod cleanup;
 pub mod cli;
 pub mod config;
+pub mod contexts;
 pub mod cost;
 pub mod daemon;
 pub mod files;

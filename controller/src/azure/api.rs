@@ -2,6 +2,8 @@
 
 /// Microsoft.Resources (resource groups).
 pub const RESOURCES: &str = "2022-09-01";
+/// Subscriptions (`GET /subscriptions/{id}`).
+pub const SUBSCRIPTIONS: &str = "2022-12-01";
 /// Microsoft.Network (VNets, subnets, NSGs, public IPs, NICs).
 pub const NETWORK: &str = "2024-01-01";
 /// Microsoft.Compute virtual machines.

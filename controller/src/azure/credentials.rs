@@ -17,7 +17,10 @@
 use std::sync::Arc;
 
 use azure_core::credentials::{Secret, TokenCredential};
-use azure_identity::{AzureCliCredential, ClientSecretCredential, ManagedIdentityCredential};
+use azure_identity::{
+    AzureCliCredential, AzureCliCredentialOptions, ClientSecretCredential,
+    ManagedIdentityCredential,
+};
 use tokio::sync::Mutex;
 
 use super::error::{ArmError, ErrorKind};
@@ -41,18 +44,25 @@ pub struct Chain {
 impl Credentials {
     /// From the environment, as the module documents.
     pub fn from_env() -> Result<Self, ArmError> {
-        Self::with_token(super::context::ArmAccess::from_env().token)
+        Self::with_token(super::context::ArmAccess::from_env().token, None)
     }
 
     /// `token` if there is one (a request's `AZLIN_ARM_TOKEN`), else the
-    /// sign-in sources 2-4 from this process's environment.
-    pub fn with_token(token: Option<String>) -> Result<Self, ArmError> {
+    /// sign-in sources 2-4 from this process's environment, signing in to
+    /// `tenant` when one is given (a context's): the Azure CLI is asked
+    /// for a token of that tenant, a service principal signs in there;
+    /// managed identity has only its own.
+    pub fn with_token(token: Option<String>, tenant: Option<String>) -> Result<Self, ArmError> {
         if let Some(t) = token.filter(|t| !t.trim().is_empty()) {
             return Ok(Self::Static(t.trim().to_string()));
         }
         let mut sources: Vec<(&'static str, Arc<dyn TokenCredential>)> = Vec::new();
         let mut unusable = Vec::new();
-        match AzureCliCredential::new(None) {
+        let cli_options = AzureCliCredentialOptions {
+            tenant_id: tenant.clone(),
+            ..Default::default()
+        };
+        match AzureCliCredential::new(Some(cli_options)) {
             Ok(c) => sources.push(("Azure CLI (az login)", c)),
             Err(e) => unusable.push(format!("Azure CLI: {e}")),
         }
@@ -60,7 +70,7 @@ impl Credentials {
             .iter()
             .any(|v| std::env::var_os(v).is_some())
             || std::env::var("AZLIN_MANAGED_IDENTITY").as_deref() == Ok("1");
-        if on_azure {
+        if on_azure && tenant.is_none() {
             match ManagedIdentityCredential::new(None) {
                 Ok(c) => sources.push(("managed identity", c)),
                 Err(e) => unusable.push(format!("managed identity: {e}")),
@@ -68,8 +78,9 @@ impl Credentials {
         }
         let sp = ["AZURE_TENANT_ID", "AZURE_CLIENT_ID", "AZURE_CLIENT_SECRET"]
             .map(|v| std::env::var(v).ok().filter(|s| !s.is_empty()));
-        if let [Some(tenant), Some(client), Some(secret)] = sp {
-            match ClientSecretCredential::new(&tenant, client, Secret::new(secret), None) {
+        if let [Some(env_tenant), Some(client), Some(secret)] = sp {
+            let tenant = tenant.as_deref().unwrap_or(&env_tenant);
+            match ClientSecretCredential::new(tenant, client, Secret::new(secret), None) {
                 Ok(c) => sources.push(("service principal (AZURE_CLIENT_ID)", c)),
                 Err(e) => unusable.push(format!("service principal: {e}")),
             }

@@ -1,6 +1,7 @@
-//! Which subscription azlin works in: `--subscription`, else
-//! `[azure] subscription` in config.toml, else `AZURE_SUBSCRIPTION_ID`,
-//! else the Azure CLI's default (`az account show`).
+//! Which subscription azlin works in: `--subscription`, else the context
+//! in use, else `[azure] subscription` in config.toml, else
+//! `AZURE_SUBSCRIPTION_ID`, else the Azure CLI's default (`az account
+//! show`).
 
 use std::process::Stdio;
 
@@ -14,10 +15,16 @@ pub struct Subscription {
 }
 
 /// Resolve the subscription as the module documents.
-pub async fn resolve(flag: Option<&str>, config: Option<&str>) -> Result<Subscription, ArmError> {
+/// `context` is the name and subscription of the context in use.
+pub async fn resolve(
+    flag: Option<&str>,
+    context: Option<(&str, &str)>,
+    config: Option<&str>,
+) -> Result<Subscription, ArmError> {
     let env = std::env::var("AZURE_SUBSCRIPTION_ID").ok();
     for (value, from) in [
         (flag.map(String::from), "--subscription"),
+        (context.map(|(_, s)| s.to_string()), "the context in use"),
         (config.map(String::from), "[azure] subscription"),
         (env, "AZURE_SUBSCRIPTION_ID"),
     ] {
@@ -88,14 +95,17 @@ mod tests {
     use super::*;
 
     #[tokio::test]
-    async fn the_flag_wins_then_the_config_and_bad_ids_are_refused() {
+    async fn the_flag_wins_then_the_context_then_the_config_and_bad_ids_are_refused() {
         let a = "00000000-0000-0000-0000-000000000001";
         let b = "00000000-0000-0000-0000-000000000002";
-        let s = resolve(Some(a), Some(b)).await.unwrap();
+        let c = "00000000-0000-0000-0000-000000000003";
+        let s = resolve(Some(a), Some(("work", c)), Some(b)).await.unwrap();
         assert_eq!((s.id.as_str(), s.from), (a, "--subscription"));
-        let s = resolve(None, Some(b)).await.unwrap();
+        let s = resolve(None, Some(("work", c)), Some(b)).await.unwrap();
+        assert_eq!((s.id.as_str(), s.from), (c, "the context in use"));
+        let s = resolve(None, None, Some(b)).await.unwrap();
         assert_eq!((s.id.as_str(), s.from), (b, "[azure] subscription"));
-        let e = resolve(Some("my-sub"), None).await.unwrap_err();
+        let e = resolve(Some("my-sub"), None, None).await.unwrap_err();
         assert!(e.to_string().contains("not a subscription id"), "{e}");
         assert!(is_guid("0b1f6471-1bf0-4dda-aec3-cb9272f09590"));
         assert!(!is_guid("0b1f6471-1bf0-4dda-aec3-cb9272f0959"));

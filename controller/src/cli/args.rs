@@ -22,6 +22,10 @@ pub struct Cli {
     pub command: Option<Command>,
     #[command(flatten)]
     pub output: exec::OutputArgs,
+    /// Work in this Azure context (see `azlin context`) instead of the
+    /// current one, for this command only.
+    #[arg(long, global = true, value_name = "NAME")]
+    pub context: Option<String>,
     /// The command to run on every running VM.
     #[arg(last = true, value_name = "CMD")]
     pub run: Vec<String>,
@@ -351,6 +355,15 @@ pub enum Command {
     /// machine you registered. Asks on a terminal; --dry-run changes
     /// nothing.
     Prune(PruneArgs),
+    /// Named Azure contexts (~/.azlin/contexts.toml), kubectl-style: a
+    /// subscription with its tenant, resource group and region. The
+    /// current one (or --context NAME) is where Azure commands work when
+    /// --subscription / --resource-group leave it out, and the only Azure
+    /// VMs they see.
+    Context {
+        #[command(subcommand)]
+        action: ContextAction,
+    },
     /// Named sets of `new` choices (~/.azlin/templates/NAME.toml) for
     /// `azlin new --template NAME`: create, list, show, delete.
     Template {
@@ -479,6 +492,7 @@ impl AzureScope {
         crate::azure::context::Target {
             subscription: self.subscription,
             resource_group: self.resource_group,
+            context: None,
         }
     }
 }
@@ -625,6 +639,53 @@ pub enum StorageAction {
         force: bool,
         #[command(flatten)]
         scope: AzureScope,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ContextAction {
+    /// Add a context (it is not used until `azlin context use NAME`).
+    Create {
+        name: String,
+        /// The subscription id (a GUID).
+        #[arg(long)]
+        subscription: String,
+        /// Sign in to this tenant (id or domain) for it.
+        #[arg(long)]
+        tenant: Option<String>,
+        /// Where new VMs go, and the only group its commands look in.
+        #[arg(long)]
+        resource_group: Option<String>,
+        /// Where new VMs go (over [azure] location).
+        #[arg(long)]
+        region: Option<String>,
+    },
+    /// Make NAME the current context, once Azure has answered for its
+    /// subscription with your sign-in (one ARM call); nothing changes
+    /// otherwise.
+    Use { name: String },
+    /// The contexts, the current one marked with `*`.
+    List {
+        #[arg(long)]
+        json: bool,
+    },
+    /// One context (default: the one in use).
+    Show {
+        name: Option<String>,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Forget a context (nothing in Azure changes).
+    Delete { name: String },
+    /// Rename a context (the current one stays current).
+    Rename { from: String, to: String },
+    /// Turn config.toml's [azure] subscription, resource_group and
+    /// location into a context and make it the current one (config.toml
+    /// is left as it is).
+    Migrate {
+        /// The new context's name.
+        #[arg(default_value = "default")]
+        name: String,
     },
 }
 

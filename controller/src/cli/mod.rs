@@ -10,6 +10,7 @@ mod cleanup;
 mod clone;
 mod completions;
 mod connect;
+mod context;
 mod cost;
 mod cost_budget;
 mod cost_dashboard;
@@ -35,7 +36,7 @@ mod snapshot;
 mod ssh;
 mod storage;
 mod template;
-mod terminal_text;
+pub mod terminal_text;
 pub mod top;
 pub mod updates;
 mod usage;
@@ -289,6 +290,11 @@ fn run(cli: Cli) -> Result<u8> {
         Err(_) if config_free => Config::default(),
         Err(e) => return Err(e),
     };
+    // The context every request carries and every prompt names: chosen
+    // once, so a broken contexts.toml or an unknown --context stops the
+    // command before anything is asked.
+    let contexts = crate::contexts::Contexts::load(&home)?;
+    crate::contexts::set_chosen(contexts.choose(cli.context.as_deref())?);
     let notice = notice::Watch::of(&cli);
     let result = fleet_command(cli, &home, &config);
     if let Some(watch) = notice {
@@ -401,6 +407,7 @@ fn run_command(home: &Home, config: &Config, command: Command) -> Result<()> {
         Command::Storage { action } => storage::run(&home, action),
         Command::Snapshot { action } => snapshot::run(&home, action),
         Command::Template { action } => template::run(&home, action),
+        Command::Context { action } => context::run(&home, config, action),
         Command::Cleanup(args) => cleanup::run(&home, args),
         Command::Prune(args) => prune::run(&home, args),
         Command::Clone {
@@ -544,11 +551,15 @@ pub fn confirm_on_terminal(plan: &str, question: &str) -> Result<()> {
     Ok(())
 }
 
-/// Ask on the terminal; no terminal means no.
+/// Ask on the terminal; no terminal means no. The context in use, if
+/// any, is named first, so no one confirms in the wrong subscription.
 fn confirm(question: &str) -> Result<bool> {
     use std::io::{BufRead, IsTerminal, Write};
     if !std::io::stdin().is_terminal() {
         return Ok(false);
+    }
+    if let Some(c) = crate::contexts::chosen() {
+        eprintln!("[context {}: {}]", c.name, c.context.describe());
     }
     eprint!("{question}");
     std::io::stderr().flush()?;

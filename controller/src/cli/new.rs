@@ -85,6 +85,7 @@ pub fn run(home: &Home, config: &Config, args: NewArgs) -> Result<()> {
     let target = crate::azure::context::Target {
         subscription: args.subscription,
         resource_group: args.resource_group,
+        context: None,
     };
     let plan = Client::connect_or_start(home)?
         .targeting(target.clone())

@@ -1,5 +1,5 @@
 //! `azlin cleanup`: the orphans in azlin's resource groups (disks, NICs,
-//! public IPs, NSGs, deployment records that nothing uses), each with its
+//! public IPs, NSGs, deployment records, agent builds that nothing uses), each with its
 //! age and price a month, and deleting the ones the user confirmed.
 //! Orphans are worked out again before deleting, so one that has since
 //! come into use (or gone) is not touched.

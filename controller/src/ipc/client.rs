@@ -16,8 +16,20 @@ use azlin_protocol::frame::FrameDecoder;
 use super::{Call, Envelope, IPC_VERSION, MAX_IPC_FRAME, Reply, Request};
 use crate::{
     azure::context::{AzureContext, Target},
+    contexts::{self, Chosen},
     home::Home,
 };
+
+/// `azure` in the context this process chose (`--context`, else the
+/// current one), if any: its tenant to sign in to, its defaults beneath
+/// the flags.
+fn in_chosen_context(mut azure: AzureContext) -> AzureContext {
+    if let Some(chosen) = contexts::chosen() {
+        azure.access.tenant = chosen.context.tenant.clone();
+        azure.target.context = Some(chosen.clone());
+    }
+    azure
+}
 
 /// How long to wait for a freshly started daemon to answer.
 const START_TIMEOUT: Duration = Duration::from_secs(15);
@@ -35,7 +47,7 @@ impl Client {
             Ok(stream) => Ok(Some(Self {
                 stream,
                 decoder: FrameDecoder::new(MAX_IPC_FRAME),
-                azure: AzureContext::from_env(),
+                azure: in_chosen_context(AzureContext::from_env()),
             })),
             Err(e)
                 if matches!(
@@ -94,7 +106,16 @@ impl Client {
     /// The subscription and resource group the user named (`new`: where;
     /// the commands acting on VMs: the only place they touch).
     pub fn targeting(mut self, target: Target) -> Self {
-        self.azure.target = target;
+        let context = self.azure.target.context.take();
+        self.azure.target = Target { context, ..target };
+        self
+    }
+
+    /// Work in `context` instead of the one chosen for this process
+    /// (`context use` proving the one it switches to).
+    pub fn in_context(mut self, context: Option<Chosen>) -> Self {
+        self.azure.access.tenant = context.as_ref().and_then(|c| c.context.tenant.clone());
+        self.azure.target.context = context;
         self
     }
 

@@ -37,6 +37,7 @@ pub mod certs;
 pub mod cleanup;
 pub mod client;
 pub mod clone;
+pub mod context;
 pub mod cost;
 pub mod cost_dashboard;
 pub mod cost_recommend;
@@ -80,7 +81,7 @@ pub fn encode_reply(reply: &Reply) -> anyhow::Result<Vec<u8>> {
 }
 
 /// Bumped whenever a type of this module changes shape.
-pub const IPC_VERSION: u32 = 18;
+pub const IPC_VERSION: u32 = 19;
 /// Largest IPC frame (fleet listings grow with the fleet).
 pub const MAX_IPC_FRAME: usize = 16 * 1024 * 1024;
 
@@ -196,6 +197,7 @@ requests! {
     EnvChange(env::EnvChange),
     Health(health::Health),
     Notice(notice::Notice),
+    ContextCheck(context::ContextCheck),
 }
 
 #[derive(Debug, Serialize, Deserialize)]

@@ -24,6 +24,7 @@ pub mod external;
 pub mod local;
 pub mod snapshots;
 pub mod storage;
+pub mod subscription_check;
 
 use std::{collections::BTreeMap, future::Future, pin::Pin, time::Duration};
 
@@ -462,6 +463,11 @@ pub trait Provider: Send + Sync {
     /// The provider's orphan finder (a cloud that keeps disks, NICs and
     /// addresses apart from its VMs).
     fn cleanup(&self) -> Option<&dyn cleanup::Cleanup> {
+        None
+    }
+
+    /// The provider's subscription check (a cloud with subscriptions).
+    fn subscription_check(&self) -> Option<&dyn subscription_check::SubscriptionCheck> {
         None
     }
 

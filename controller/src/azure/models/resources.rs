@@ -98,3 +98,18 @@ pub struct GenericResource {
     #[serde(default)]
     pub created_time: Option<String>,
 }
+
+/// A subscription as `GET /subscriptions/{id}` describes it.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SubscriptionInfo {
+    #[serde(default)]
+    pub subscription_id: String,
+    #[serde(default)]
+    pub display_name: Option<String>,
+    /// `Enabled`, `Warned`, `PastDue`, `Disabled`, `Deleted`.
+    #[serde(default)]
+    pub state: Option<String>,
+    #[serde(default)]
+    pub tenant_id: Option<String>,
+}

@@ -151,6 +151,8 @@ pub fn target_of(row: &BudgetRow) -> Target {
     Target {
         subscription: Some(row.subscription.clone()),
         resource_group: row.resource_group.clone(),
+        // A kept budget's scope is its own, whatever context is in use.
+        context: None,
     }
 }
 

@@ -122,8 +122,12 @@ impl Handle for CleanupFind {
                 price_source,
             });
         }
+        let place = match &cx.azure.target.context {
+            Some(c) => format!("{} (context {})", found.place, c.name),
+            None => found.place,
+        };
         Ok(Orphans {
-            place: found.place,
+            place,
             orphans,
             passed: found
                 .passed

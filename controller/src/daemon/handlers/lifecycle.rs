@@ -172,9 +172,9 @@ impl HandleVm for DestroyPlan {
         };
         Ok(Done {
             message: format!(
-                "azlin destroy {} would delete ({} provider):\n{}\n{last}",
+                "azlin destroy {} would delete ({}):\n{}\n{last}",
                 vm.name(),
-                vm.kind,
+                super::resolve::place_words(cx, &vm.row),
                 items
                     .iter()
                     .map(|i| format!("  {i}"))
@@ -224,8 +224,12 @@ impl Handle for KillAll {
                 failed.join("\n")
             );
         }
+        let context = match &cx.azure.target.context {
+            Some(c) => format!(" (context {}: {})", c.name, c.context.describe()),
+            None => String::new(),
+        };
         Ok(Done {
-            message: format!("{deleted} VM(s) deleted"),
+            message: format!("{deleted} VM(s) deleted{context}"),
         })
     }
 }
@@ -251,7 +255,10 @@ async fn kill(cx: &Ctx, vm: &Resolved) -> Result<Done> {
     }
     tracing::info!(vm = %name, "VM deleted and its certificate revoked");
     Ok(Done {
-        message: format!("{name} deleted; its certificate is revoked"),
+        message: format!(
+            "{name} deleted ({}); its certificate is revoked",
+            super::resolve::place_words(cx, &vm.row)
+        ),
     })
 }
 

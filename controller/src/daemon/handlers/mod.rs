@@ -17,6 +17,7 @@ pub mod certs;
 pub mod cleanup;
 pub mod clone;
 pub mod cloud_view;
+pub mod context;
 pub mod cost;
 pub mod cost_dashboard;
 pub mod cost_recommend;
@@ -186,6 +187,7 @@ pub async fn dispatch(
         Request::Fetch(r) => answer_vm(r, &cx).await,
         Request::Sync(r) => answer(r, &cx).await,
         Request::CleanupFind(r) => answer(r, &cx).await,
+        Request::ContextCheck(r) => answer(r, &cx).await,
         Request::CleanupDelete(r) => answer(r, &cx).await,
         Request::PruneFind(r) => answer(r, &cx).await,
         Request::PruneDelete(r) => answer(r, &cx).await,

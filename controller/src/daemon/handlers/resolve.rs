@@ -106,14 +106,37 @@ pub fn row(d: &Daemon, name: &str) -> Result<VmRow> {
     )
 }
 
-/// Whether `row` is in `target` (always, for an empty target).
+/// Whether `row` is in `target`: always, with no flags and no context;
+/// with only a context, every VM of a provider outside Azure (they
+/// belong to no context) and the Azure VMs the context holds; with flags,
+/// the Azure VMs there.
 pub fn in_target(d: &Daemon, target: &Target, row: &VmRow) -> bool {
-    if target.is_empty() {
+    if target.is_empty() && target.context.is_none() {
         return true;
     }
-    d.providers
-        .of(&row.provider)
-        .is_ok_and(|p| p.in_target(row, target))
+    let Ok(provider) = d.providers.of(&row.provider) else {
+        return false;
+    };
+    if target.is_empty() && !provider.capabilities().azure_target {
+        return true;
+    }
+    provider.in_target(row, target)
+}
+
+/// Where `row` is, for the prompts and outputs of what deletes or
+/// deallocates: "in resource group R of subscription S, context C" for an
+/// Azure VM (the context when one is in use), else its provider.
+pub fn place_words(cx: &Ctx, row: &VmRow) -> String {
+    let Ok(provider) = cx.d.providers.of(&row.provider) else {
+        return format!("{} provider", row.provider);
+    };
+    if !provider.capabilities().azure_target {
+        return format!("{} provider", row.provider);
+    }
+    match &cx.azure.target.context {
+        Some(c) => format!("{}, context {}", provider.place(row), c.name),
+        None => provider.place(row),
+    }
 }
 
 /// Refuse acting on `row` outside `target`.
@@ -125,6 +148,17 @@ fn check_target(d: &Daemon, target: &Target, row: &VmRow) -> Result<()> {
         Ok(provider) => provider.place(row),
         Err(_) => format!("a {} VM, not in Azure", row.provider),
     };
+    if target.is_empty()
+        && let Some(c) = &target.context
+    {
+        bail!(
+            "{} is {where_}, not in context {} ({}); nothing done (`azlin --context NAME …` \
+             acts in another context, `azlin context list` shows them)",
+            row.name,
+            c.name,
+            c.context.describe()
+        );
+    }
     bail!(
         "{} is {where_}, not in the --subscription / --resource-group given; nothing done \
          (leave them out, or give the VM's own)",

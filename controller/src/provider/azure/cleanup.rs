@@ -103,7 +103,7 @@ impl AzureProvider {
         for row in fleet {
             if let Ok(d) = data_of(row)
                 && d.subscription.eq_ignore_ascii_case(&subscription)
-                && azure.target.resource_group.is_none()
+                && azure.target.resource_group().is_none()
             {
                 groups.insert(d.resource_group);
             }

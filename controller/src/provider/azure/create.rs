@@ -66,7 +66,7 @@ impl AzureProvider {
         }
         let target = &azure.target;
         // Prerequisites first: nothing is made unless all of them hold.
-        let chosen = self.choose(&spec.machine)?;
+        let chosen = self.choose(&spec.machine, target)?;
         let subscription = self.subscription(target).await?;
         let (nic, public_ip, nsg, os_disk) = resource_names(&spec.name);
         let data = AzureData {

@@ -9,7 +9,10 @@ use anyhow::Result;
 
 use super::AzureProvider;
 use crate::{
-    azure::{context::AzureContext, settings::ImageUrn},
+    azure::{
+        context::{AzureContext, Target},
+        settings::ImageUrn,
+    },
     ipc::new::Machine,
     provider::{MachineChoice, Prerequisite},
 };
@@ -30,14 +33,21 @@ pub struct Chosen {
 impl AzureProvider {
     /// `machine`'s choices over the configured ones, each checked; a bad
     /// one is a [`Prerequisite`] (exit 2) naming the flag.
-    pub(super) fn choose(&self, machine: &Machine) -> Result<Chosen, Prerequisite> {
+    pub(super) fn choose(
+        &self,
+        machine: &Machine,
+        target: &Target,
+    ) -> Result<Chosen, Prerequisite> {
         let size = machine.size.clone().unwrap_or_else(|| self.vm_size());
         if size.is_empty() || !size.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_') {
             return Err(Prerequisite(format!(
                 "--size {size:?} is not a VM size such as Standard_D2s_v5"
             )));
         }
-        let region = machine.region.clone().unwrap_or_else(|| self.location());
+        let region = machine
+            .region
+            .clone()
+            .unwrap_or_else(|| self.location(target));
         if region.is_empty() || !region.bytes().all(|b| b.is_ascii_alphanumeric()) {
             return Err(Prerequisite(format!(
                 "--region {region:?} is not a region name such as westus2"
@@ -84,7 +94,7 @@ impl AzureProvider {
         pool: u32,
         azure: &AzureContext,
     ) -> Result<Option<MachineChoice>> {
-        let chosen = self.choose(machine)?;
+        let chosen = self.choose(machine, &azure.target)?;
         let subscription = self.subscription(&azure.target).await?;
         let arm = self.client(&azure.access).await?;
         self.check_capacity(&arm, &subscription, &chosen.size, &chosen.region, pool)

@@ -21,6 +21,7 @@ mod machine;
 mod public_ip;
 mod snapshot;
 pub mod storage;
+mod subscription_check;
 mod template;
 mod unmanaged;
 mod waste;
@@ -276,6 +277,12 @@ impl Provider for AzureProvider {
         Some(self)
     }
 
+    fn subscription_check(
+        &self,
+    ) -> Option<&dyn crate::provider::subscription_check::SubscriptionCheck> {
+        Some(self)
+    }
+
     fn storage(&self) -> Option<&dyn crate::provider::storage::SharedStorage> {
         Some(self)
     }
@@ -307,11 +314,15 @@ impl Provider for AzureProvider {
         let Ok(data) = data_of(vm) else {
             return false;
         };
-        let same = |want: &Option<String>, have: &str| {
-            want.as_deref().is_none_or(|w| w.eq_ignore_ascii_case(have))
-        };
-        same(&target.subscription, &data.subscription)
-            && same(&target.resource_group, &data.resource_group)
+        if target.is_empty() {
+            return target.context_holds(&data.subscription, &data.resource_group);
+        }
+        // Flags given: the subscription named (else the context's), and
+        // the resource group named, if one is.
+        let same =
+            |want: Option<&str>, have: &str| want.is_none_or(|w| w.eq_ignore_ascii_case(have));
+        same(target.subscription(), &data.subscription)
+            && same(target.resource_group.as_deref(), &data.resource_group)
     }
 }
 
@@ -437,7 +448,7 @@ impl AzureProvider {
             return Ok(c.clone());
         }
         let endpoint = access.endpoint.as_deref().unwrap_or(AZURE_ENDPOINT);
-        let credentials = Credentials::with_token(access.token.clone())?;
+        let credentials = Credentials::with_token(access.token.clone(), access.tenant.clone())?;
         let client = Arc::new(
             ArmClient::new(endpoint, credentials)?
                 .with_write_cap(self.config.writes_per_second.unwrap_or(10.0)),
@@ -455,17 +466,20 @@ impl AzureProvider {
 
     pub fn resource_group(&self, target: &Target) -> String {
         target
-            .resource_group
-            .clone()
+            .resource_group()
+            .map(str::to_string)
             .or_else(|| self.config.resource_group.clone())
             .or_else(|| self.legacy("default_resource_group"))
             .unwrap_or_else(|| DEFAULT_RESOURCE_GROUP.into())
     }
 
-    pub fn location(&self) -> String {
-        self.config
-            .location
-            .clone()
+    /// The region new things go in: the context's, else `[azure]
+    /// location`, else the original tool's default.
+    pub fn location(&self, target: &Target) -> String {
+        target
+            .region()
+            .map(str::to_string)
+            .or_else(|| self.config.location.clone())
             .or_else(|| self.legacy("default_region"))
             .unwrap_or_else(|| DEFAULT_LOCATION.into())
     }
@@ -482,12 +496,17 @@ impl AzureProvider {
     /// or resource group named on the command line, or a subscription
     /// configured (without one, no `az` is asked for a default).
     pub fn looks_in_azure(&self, target: &Target) -> bool {
-        !target.is_empty() || self.config.subscription.is_some()
+        !target.is_empty() || target.context.is_some() || self.config.subscription.is_some()
     }
 
     pub async fn subscription(&self, target: &Target) -> Result<String> {
+        let context = target
+            .context
+            .as_ref()
+            .map(|c| (c.name.as_str(), c.context.subscription.as_str()));
         let s = subscription::resolve(
             target.subscription.as_deref(),
+            context,
             self.config.subscription.as_deref(),
         )
         .await?;

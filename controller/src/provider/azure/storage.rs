@@ -149,7 +149,7 @@ impl AzureProvider {
         let place = GroupPlace {
             subscription: self.subscription(&azure.target).await?,
             resource_group: self.resource_group(&azure.target),
-            location: self.location(),
+            location: self.location(&azure.target),
         };
         Ok((self.client(&azure.access).await?, place))
     }

@@ -91,10 +91,12 @@ fn every_flag_of_new_is_done_or_refused_by_name() {
     let sub = Target {
         subscription: Some("s".into()),
         resource_group: None,
+        context: None,
     };
     let rg = Target {
         subscription: None,
         resource_group: Some("rg".into()),
+        context: None,
     };
     let none = Target::default();
     for (kind, caps) in table() {
@@ -170,6 +172,7 @@ fn the_providers_today() {
     let sub = Target {
         subscription: Some("s".into()),
         resource_group: Some("rg".into()),
+        context: None,
     };
     // local
     assert!(ask(Kind::Local, new(true, false, &none)).is_none());
