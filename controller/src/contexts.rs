@@ -23,16 +23,18 @@ use serde::{Deserialize, Serialize};
 
 use crate::{azure::subscription::is_guid, home::Home};
 
-/// One context as written in the file.
+/// One context as written in the file. Every field is always serialized
+/// (requests carry it as postcard, which cannot skip fields); TOML leaves
+/// out the `None`s on its own.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Context {
     pub subscription: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default)]
     pub tenant: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default)]
     pub resource_group: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default)]
     pub region: Option<String>,
 }
 

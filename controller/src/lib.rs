@@ -42,3 +42,4 @@ pub mod storage;
 pub mod telemetry;
 pub mod template;
 pub mod text_position;
+pub mod vm_key;

@@ -57,7 +57,11 @@ pub enum AgentConnect {
 
 /// Everything a provider needs to bring up one VM.
 pub struct VmSpec {
+    /// The fleet name (`crate::vm_key`): the agent's identity.
     pub name: String,
+    /// The name the cloud gives the VM and its resources (the fleet name,
+    /// unless that is qualified).
+    pub cloud_name: String,
     pub token: JoinToken,
     pub ca_pem: String,
     pub connect: AgentConnect,
@@ -486,6 +490,24 @@ pub trait Provider: Send + Sync {
     /// group); VMs outside Azure are in none.
     fn in_target(&self, _vm: &VmRow, _target: &Target) -> bool {
         false
+    }
+
+    /// The VM's name in its cloud when that can differ from its fleet
+    /// name (`crate::vm_key`); `None`: they are the same.
+    fn cloud_name(&self, _vm: &VmRow) -> Option<String> {
+        None
+    }
+
+    /// The place the VM lives in, as a key (Azure: subscription and
+    /// resource group, lower case); `None` outside clouds with places.
+    fn place_key(&self, _vm: &VmRow) -> Option<String> {
+        None
+    }
+
+    /// The place a new VM of this request would go, as [`Self::place_key`]
+    /// says it.
+    fn new_place_key<'a>(&'a self, _azure: &'a AzureContext) -> Work<'a, Result<Option<String>>> {
+        Box::pin(async { Ok(None) })
     }
 
     /// Whether azlin made the VM (an adopted one it did not): what azlin

@@ -83,6 +83,16 @@ pub struct Emulator {
     pub disks: disks::DiskData,
     /// Resource name → the error ARM gives when asked to delete it.
     pub delete_refusals: BTreeMap<String, Value>,
+    /// Lower-case subscription id → its display name and tenant, for
+    /// `GET /subscriptions/{id}` (see [`Emulator::add_subscription`]).
+    pub subscriptions: BTreeMap<String, (String, String)>,
+    /// Bearer token → the tenant it was issued in. Empty: any token is
+    /// good everywhere (as every test before tenants assumed); else a
+    /// request in a registered subscription needs a token of its tenant.
+    pub grants: BTreeMap<String, String>,
+    /// Lower-case VM path → the name its hooks know it by (see
+    /// [`Emulator::hook_name`]).
+    hook_names: BTreeMap<String, String>,
     /// Lower-case resource path → when it was made (RFC 3339), as the
     /// group's resource list shows with `$expand=createdTime`.
     created: BTreeMap<String, String>,
@@ -315,6 +325,62 @@ impl Emulator {
         }
     }
 
+    /// The name the hooks know the VM at `key` (a lower-case path) by: its
+    /// own, or, when a VM of that name elsewhere (another subscription or
+    /// resource group) had it first, `NAME~N`, so each stands in once.
+    fn hook_name(&mut self, key: &str, name: &str) -> String {
+        if let Some(n) = self.hook_names.get(key) {
+            return n.clone();
+        }
+        let taken = |n: &str| self.hook_names.values().any(|v| v == n);
+        let mut chosen = name.to_string();
+        let mut i = 2;
+        while taken(&chosen) {
+            chosen = format!("{name}~{i}");
+            i += 1;
+        }
+        self.hook_names.insert(key.to_string(), chosen.clone());
+        chosen
+    }
+
+    /// A subscription `GET /subscriptions/{id}` describes, in `tenant`.
+    pub fn add_subscription(&mut self, id: &str, display_name: &str, tenant: &str) {
+        self.subscriptions.insert(
+            id.to_ascii_lowercase(),
+            (display_name.to_string(), tenant.to_string()),
+        );
+    }
+
+    /// ARM's refusal of a request whose token is not of the tenant of the
+    /// registered subscription it is in (401 InvalidAuthenticationTokenTenant,
+    /// as ARM answers a token from another tenant); `None`: it may go on.
+    pub fn refuse_subscription(&self, path: &str, authorization: Option<&str>) -> Option<Answer> {
+        if self.grants.is_empty() {
+            return None;
+        }
+        let sub = path
+            .to_ascii_lowercase()
+            .strip_prefix("/subscriptions/")?
+            .split('/')
+            .next()?
+            .to_string();
+        let (_, tenant) = self.subscriptions.get(&sub)?;
+        let token = authorization
+            .and_then(|a| a.strip_prefix("Bearer "))
+            .unwrap_or("");
+        match self.grants.get(token) {
+            Some(t) if t == tenant => None,
+            _ => Some(arm_error(
+                401,
+                "InvalidAuthenticationTokenTenant",
+                &format!(
+                    "The access token is from the wrong issuer. It must match the tenant \
+                     'https://sts.windows.net/{tenant}/' associated with this subscription."
+                ),
+            )),
+        }
+    }
+
     /// Storage accounts get their blob endpoint in `blob`.
     pub fn with_blob(mut self, blob: FakeBlob) -> Self {
         self.blob = Some(blob);
@@ -454,6 +520,30 @@ impl Emulator {
         let key = path.to_ascii_lowercase();
         if key == "/api/retail/prices" {
             return self.retail_prices(query, base);
+        }
+        if method == "GET"
+            && let Some(sub) = key.strip_prefix("/subscriptions/")
+            && !sub.contains('/')
+        {
+            return match self.subscriptions.get(sub) {
+                Some((name, tenant)) => (
+                    200,
+                    vec![],
+                    json!({
+                        "id": format!("/subscriptions/{sub}"), "subscriptionId": sub,
+                        "tenantId": tenant, "displayName": name, "state": "Enabled",
+                        "subscriptionPolicies": {"locationPlacementId": "Public_2014-09-01",
+                            "quotaId": "PayAsYouGo_2014-09-01", "spendingLimit": "Off"},
+                        "authorizationSource": "RoleBased"
+                    })
+                    .to_string(),
+                ),
+                None => arm_error(
+                    404,
+                    "SubscriptionNotFound",
+                    &format!("The subscription '{sub}' could not be found."),
+                ),
+            };
         }
         if method == "POST" && key.ends_with("/providers/microsoft.costmanagement/forecast") {
             return self.cost.forecast(query, body);
@@ -936,7 +1026,8 @@ impl Emulator {
             value["properties"]["osProfile"]
                 .as_object_mut()
                 .map(|o| o.remove("customData"));
-            created_vm = Some((name.to_string(), custom, self.public_ip_of(&value)));
+            let hook = self.hook_name(key, name);
+            created_vm = Some((hook, custom, self.public_ip_of(&value)));
         }
         self.resources.insert(key.to_string(), value.clone());
         if let (Some((vm, custom, ip)), Some(hooks)) = (created_vm, self.hooks.as_mut()) {
@@ -1085,6 +1176,7 @@ impl Emulator {
         };
         let name = vm["name"].as_str().unwrap_or_default().to_string();
         let power = vm["powerState"].as_str().unwrap_or("running").to_string();
+        let hook = self.hook_name(vm_key, &name);
         if power != "running" {
             return arm_error(
                 409,
@@ -1110,7 +1202,7 @@ impl Emulator {
         let (out, err) = self
             .hooks
             .as_mut()
-            .and_then(|h| h.run_command(&name, &script))
+            .and_then(|h| h.run_command(&hook, &script))
             .unwrap_or_else(|| {
                 (
                     String::new(),
@@ -1168,6 +1260,7 @@ impl Emulator {
         };
         vm["powerState"] = json!(state);
         let name = vm["name"].as_str().unwrap_or_default().to_string();
+        let name = self.hook_name(vm_key, &name);
         if let Some(h) = self.hooks.as_mut() {
             if verb == "restart" {
                 h.power(&name, false);
@@ -1237,8 +1330,10 @@ impl Emulator {
                     d["properties"]["diskState"] = json!("Unattached");
                 }
             }
+            let hook = self.hook_name(key, v["name"].as_str().unwrap_or_default());
+            self.hook_names.remove(key);
             if let Some(h) = self.hooks.as_mut() {
-                h.deleted(v["name"].as_str().unwrap_or_default());
+                h.deleted(&hook);
             }
         }
         self.accepted(base, provider_of(key))

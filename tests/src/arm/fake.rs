@@ -209,6 +209,7 @@ fn serve(stream: TcpStream, state: &Mutex<State>, addr: SocketAddr) -> std::io::
     let base = format!("http://{addr}");
     let request = Request {
         method: &method,
+        authorization: authorization.as_deref(),
         path,
         query,
         body: &String::from_utf8_lossy(&body),
@@ -234,6 +235,7 @@ type Answer = (u16, Vec<(String, String)>, String, Option<Duration>);
 
 struct Request<'a> {
     method: &'a str,
+    authorization: Option<&'a str>,
     path: &'a str,
     query: &'a str,
     body: &'a str,
@@ -287,6 +289,9 @@ fn answer(state: &Mutex<State>, r: &Request) -> Answer {
     if !s.recorded.contains_key(k)
         && let Some(emulator) = s.emulator.as_mut()
     {
+        if let Some(refusal) = emulator.refuse_subscription(path, r.authorization) {
+            return (refusal.0, refusal.1, refusal.2, None);
+        }
         let (st, h, b) = emulator.handle(r.method, path, r.query, r.body, base);
         return (st, h, b, None);
     }

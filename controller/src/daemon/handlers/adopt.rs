@@ -32,10 +32,25 @@ impl Handle for Adopt {
         }
         let mut found: Vec<(Kind, Adoption)> = Vec::new();
         for name in &self.vms {
-            if cx.d.db.lock().expect("db lock").vm(name)?.is_some() {
+            let (kind, mut a) = adoption(cx, name).await?;
+            // Its fleet name: its own, or qualified when a VM elsewhere
+            // has that one (`crate::vm_key`); the same VM twice is refused.
+            let provider = cx.d.providers.get(kind);
+            let place = provider.place_key(&a.row);
+            let rows = cx.d.db.lock().expect("db lock").vms()?;
+            if rows.iter().any(|r| {
+                r.provider == a.row.provider
+                    && provider.place_key(r) == place
+                    && provider.cloud_name(r).as_deref() == Some(a.row.name.as_str())
+            }) {
                 bail!("{name} is in the fleet already; nothing done");
             }
-            found.push(adoption(cx, name).await?);
+            a.row.name = super::new::fleet_name(&cx.d, &a.row.name, place.as_deref())
+                .map_err(|e| e.context(format!("{name} cannot join the fleet; nothing done")))?;
+            if found.iter().any(|(_, f)| f.row.name == a.row.name) {
+                bail!("{name} is named twice; nothing done");
+            }
+            found.push((kind, a));
         }
         if self.dry_run {
             return Ok(AdoptReply::Plan(
@@ -130,8 +145,12 @@ async fn adopt_one(cx: &Ctx, provider: &dyn Provider, a: &Adoption) -> Result<()
         verifier: token.verifier().to_stored(),
         ttl_secs: d.config().daemon.token_ttl_secs,
     }])?;
+    let cloud_name = provider
+        .cloud_name(&a.row)
+        .unwrap_or_else(|| name.to_string());
     let spec = VmSpec {
         name: name.to_string(),
+        cloud_name,
         token,
         ca_pem: d.pki.ca.cert_pem().to_string(),
         connect,

@@ -70,7 +70,8 @@ impl Handle for CloneVm {
         };
         d.providers.require(provider, &op)?;
         // Names taken are refused before SRC is touched.
-        super::new::pick_names(d, &req)?;
+        let place = provider.new_place_key(&cx.azure).await?;
+        super::new::pick_names(d, &req, place.as_deref())?;
         if d.state_of(&src.row) != VmState::Running || d.fleet.connection(src.name()).is_none() {
             bail!(
                 "{} must be running with its agent connected to be cloned (its agent lists the \

@@ -89,8 +89,13 @@ impl Handle for PlanNew {
 }
 
 /// The names of a new pool: `NAME`, or `NAME-1` … `NAME-N`; a random
-/// `azlin-xxxxxx` without a name. None may be taken.
-pub fn pick_names(d: &Daemon, req: &New) -> Result<Vec<String>> {
+/// `azlin-xxxxxx` without a name. Each comes as (fleet name, cloud name):
+/// the same, unless a VM in another place has that fleet name, when the
+/// fleet name is `NAME--XXXXXX` (`crate::vm_key`). `place` is where the
+/// new VMs go, as their provider keys it (`None`: a provider without
+/// places). A name taken in the same place (or where either place is
+/// unknown) is refused: a cloud would update that VM, not make one.
+pub fn pick_names(d: &Daemon, req: &New, place: Option<&str>) -> Result<Vec<(String, String)>> {
     let base = match &req.name {
         Some(n) => n.clone(),
         None => {
@@ -103,17 +108,48 @@ pub fn pick_names(d: &Daemon, req: &New) -> Result<Vec<String>> {
     } else {
         (1..=req.pool).map(|i| format!("{base}-{i}")).collect()
     };
+    names
+        .into_iter()
+        .map(|n| Ok((fleet_name(d, &n, place)?, n)))
+        .collect()
+}
+
+/// The fleet name a new VM named `name` in `place` gets (see
+/// [`pick_names`]), or why it cannot be made.
+pub fn fleet_name(d: &Daemon, name: &str, place: Option<&str>) -> Result<String> {
+    pki::check_vm_name(name)?;
     let db = d.db.lock().expect("db lock");
-    for n in &names {
-        pki::check_vm_name(n)?;
-        if db.vm(n)?.is_some() {
-            bail!("a VM named {n} already exists");
+    for row in db.vms()? {
+        let provider = d.providers.of(&row.provider).ok();
+        let cloud = provider
+            .and_then(|p| p.cloud_name(&row))
+            .unwrap_or_else(|| row.name.clone());
+        if row.name != name && cloud != name {
+            continue;
         }
+        let theirs = provider.and_then(|p| p.place_key(&row));
+        let elsewhere = matches!((place, theirs.as_deref()), (Some(p), Some(t)) if p != t);
+        if !elsewhere {
+            if row.name == name {
+                bail!("a VM named {name} already exists");
+            }
+            bail!("a VM named {name} already exists there (as {})", row.name);
+        }
+    }
+    let key = match (db.vm(name)?, place) {
+        (None, _) => name.to_string(),
+        (Some(_), Some(p)) => crate::vm_key::qualified(name, p),
+        (Some(_), None) => bail!("a VM named {name} already exists"),
+    };
+    if key != name && db.vm(&key)?.is_some() {
+        bail!("a VM named {key} already exists");
+    }
+    for n in [name, key.as_str()] {
         if let Some(vm) = d.vm_for_session(n) {
             bail!("{n} is the session name of {vm}; pick another VM name");
         }
     }
-    Ok(names)
+    Ok(key)
 }
 
 /// Make `req`'s VMs (homes on `shared_home`, made from `source` when
@@ -137,12 +173,13 @@ pub(super) async fn create(
             }
         }
     };
-    let names = pick_names(d, &req)?;
+    let place = provider.new_place_key(&cx.azure).await?;
+    let names = pick_names(d, &req, place.as_deref())?;
     let started = Instant::now();
     let req = Arc::new(req);
     let mut tasks = JoinSet::new();
     let kind = provider.kind();
-    for name in names {
+    for (name, cloud_name) in names {
         let (cx, req, connect) = (cx.clone(), req.clone(), connect.clone());
         let shared_home = shared_home.map(str::to_string);
         let source = source.map(str::to_string);
@@ -152,6 +189,7 @@ pub(super) async fn create(
                 shared_home,
                 source,
                 started,
+                cloud_name,
             };
             let result = create_one(&cx, provider, &req, &name, connect, made).await;
             (name, result)
@@ -203,6 +241,8 @@ struct Made {
     shared_home: Option<String>,
     source: Option<String>,
     started: Instant,
+    /// The VM's name in its cloud (its fleet name may be qualified).
+    cloud_name: String,
 }
 
 async fn create_one(
@@ -217,6 +257,7 @@ async fn create_one(
         shared_home,
         source,
         started,
+        cloud_name,
     } = made;
     let d = &cx.d;
     let progress = |message: String| cx.progress(name, message);
@@ -239,6 +280,7 @@ async fn create_one(
     }])?;
     let spec = VmSpec {
         name: name.to_string(),
+        cloud_name,
         token,
         ca_pem: d.pki.ca.cert_pem().to_string(),
         connect,

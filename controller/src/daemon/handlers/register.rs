@@ -21,7 +21,10 @@ pub fn register(d: &Daemon, req: &New) -> Result<NewReply> {
              (e.g. listen = \"0.0.0.0:47801\") and restart the daemon"
         )
     })?;
-    let names = pick_names(d, req)?;
+    let names: Vec<String> = pick_names(d, req, None)?
+        .into_iter()
+        .map(|(name, _)| name)
+        .collect();
     let ttl = d.config().daemon.token_ttl_secs;
     let mut joined = Vec::with_capacity(names.len());
     let mut new = Vec::with_capacity(names.len());

@@ -1,5 +1,6 @@
-//! The one place a VM named in a request becomes that VM: its name or the
-//! session name the user gave it, then the request's Azure target. A
+//! The one place a VM named in a request becomes that VM: its fleet name,
+//! the session name the user gave it or its name in its cloud, then the
+//! request's Azure target (the flags, else the context in use). A
 //! command naming one VM is refused when that VM is not an Azure VM in
 //! the `--subscription` / `--resource-group` given: a name can be reused,
 //! and deleting the wrong one cannot be undone. `list`, `status` and
@@ -44,10 +45,10 @@ impl Resolved {
     }
 }
 
-/// The VM `name` means for this request: found by name or session name,
-/// and in the request's Azure target.
+/// The VM `name` means for this request: found by fleet name, session
+/// name or cloud name ([`find`]), and in the request's Azure target.
 pub fn vm(cx: &Ctx, name: &str) -> Result<Resolved> {
-    let row = row(&cx.d, name)?;
+    let row = find(&cx.d, &cx.azure.target, name)?;
     check_target(&cx.d, &cx.azure.target, &row)?;
     Resolved::of(row)
 }
@@ -75,20 +76,78 @@ pub async fn vm_or_unmanaged(cx: &Ctx, name: &str) -> Result<Resolved> {
     Err(not_in_fleet)
 }
 
-/// The row of the VM that `name` means: a VM name, or a session name the
-/// user gave one. An unknown name is an error listing the closest known
-/// ones.
+/// The row of the VM that `name` means, wherever it is: [`find`] with
+/// no target.
 pub fn row(d: &Daemon, name: &str) -> Result<VmRow> {
-    let db = d.db.lock().expect("db lock");
-    if let Some(row) = db.vm(name)? {
-        return Ok(row);
+    find(d, &Target::default(), name)
+}
+
+/// The row of the VM that `name` means for a request aimed at `target`:
+/// a VM's fleet name, a session name the user gave one, or a VM's name in
+/// its cloud (`crate::vm_key`: the same name in two places is two VMs).
+/// When several answer to it, the one in the target (the context in use,
+/// or the flags) is meant; with no target, the one whose fleet name it
+/// is. Still several: refused, naming them. None: an error listing the
+/// closest names.
+pub fn find(d: &Daemon, target: &Target, name: &str) -> Result<VmRow> {
+    let rows = d.db.lock().expect("db lock").vms()?;
+    let by_session = d.vm_for_session(name);
+    let cloud_name = |r: &VmRow| {
+        d.providers
+            .of(&r.provider)
+            .ok()
+            .and_then(|p| p.cloud_name(r))
+    };
+    let matches: Vec<&VmRow> = rows
+        .iter()
+        .filter(|r| {
+            r.name == name
+                || by_session.as_deref() == Some(r.name.as_str())
+                || cloud_name(r).as_deref() == Some(name)
+        })
+        .collect();
+    let exact = |among: &[&VmRow]| among.iter().find(|r| r.name == name).map(|r| (*r).clone());
+    let scoped = !target.is_empty() || target.context.is_some();
+    match matches.as_slice() {
+        [] => {}
+        [one] => return Ok((*one).clone()),
+        many => {
+            let inside: Vec<&VmRow> = many
+                .iter()
+                .copied()
+                .filter(|r| scoped && in_target(d, target, r))
+                .collect();
+            if let [one] = inside.as_slice() {
+                return Ok((*one).clone());
+            }
+            let pool = if inside.is_empty() { many } else { &inside };
+            if let Some(row) = exact(pool) {
+                return Ok(row);
+            }
+            if inside.is_empty() && scoped {
+                // None is in the target: the caller refuses, saying where.
+                return Ok(many[0].clone());
+            }
+            let named: Vec<String> = pool
+                .iter()
+                .map(|r| {
+                    let place = d
+                        .providers
+                        .of(&r.provider)
+                        .map(|p| p.place(r))
+                        .unwrap_or_default();
+                    format!("{} ({place})", r.name)
+                })
+                .collect();
+            bail!(
+                "{name:?} names {} VMs: {}; nothing done (name one by its fleet name, or choose \
+                 with --context / --resource-group)",
+                pool.len(),
+                named.join(", ")
+            );
+        }
     }
-    if let Some(vm) = d.vm_for_session(name)
-        && let Some(row) = db.vm(&vm)?
-    {
-        return Ok(row);
-    }
-    let mut names: Vec<String> = db.vms()?.into_iter().map(|v| v.name).collect();
+    let mut names: Vec<String> = rows.into_iter().map(|v| v.name).collect();
     names.extend(
         d.session_names
             .read()

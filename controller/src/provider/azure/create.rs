@@ -68,13 +68,13 @@ impl AzureProvider {
         // Prerequisites first: nothing is made unless all of them hold.
         let chosen = self.choose(&spec.machine, target)?;
         let subscription = self.subscription(target).await?;
-        let (nic, public_ip, nsg, os_disk) = resource_names(&spec.name);
+        let (nic, public_ip, nsg, os_disk) = resource_names(&spec.cloud_name);
         let data = AzureData {
             subscription,
             resource_group: self.resource_group(target),
             location: chosen.region.clone(),
             vm_size: chosen.size.clone(),
-            vm: spec.name.clone(),
+            vm: spec.cloud_name.clone(),
             nic,
             public_ip,
             nsg,

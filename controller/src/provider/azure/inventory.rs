@@ -315,13 +315,13 @@ impl AzureProvider {
     pub async fn inventory(&self, rows: &[&VmRow], azure: &AzureContext) -> CloudViews {
         let mut out = CloudViews::default();
         // Subscription → (groups to look in, azlin's VMs there).
-        let mut subs: BTreeMap<String, (BTreeSet<String>, Vec<AzureData>)> = BTreeMap::new();
+        let mut subs: BTreeMap<String, (BTreeSet<String>, Vec<Ours>)> = BTreeMap::new();
         for row in rows {
             match data_of(row) {
                 Ok(d) => {
                     let entry = subs.entry(d.subscription.to_ascii_lowercase()).or_default();
                     entry.0.insert(d.resource_group.to_ascii_lowercase());
-                    entry.1.push(d);
+                    entry.1.push((row.name.clone(), d));
                 }
                 Err(e) => {
                     out.views
@@ -342,8 +342,8 @@ impl AzureProvider {
         let arm = match self.client(&azure.access).await {
             Ok(arm) => arm,
             Err(e) => {
-                for d in subs.into_values().flat_map(|(_, d)| d) {
-                    out.views.insert(d.vm.clone(), unknown(format!("{e:#}")));
+                for (name, _) in subs.into_values().flat_map(|(_, d)| d) {
+                    out.views.insert(name, unknown(format!("{e:#}")));
                 }
                 return out;
             }
@@ -360,8 +360,8 @@ impl AzureProvider {
             let snapshot = match snapshot {
                 Ok(s) => s,
                 Err(e) => {
-                    for d in ours {
-                        out.views.insert(d.vm.clone(), unknown(format!("{e:#}")));
+                    for (name, _) in ours {
+                        out.views.insert(name, unknown(format!("{e:#}")));
                     }
                     continue;
                 }
@@ -372,16 +372,20 @@ impl AzureProvider {
     }
 }
 
+/// One of azlin's VMs: its fleet name (views are keyed by it) and where
+/// it is in Azure.
+type Ours = (String, AzureData);
+
 /// azlin's VMs' views, and the other VMs of `groups`, from one snapshot.
 pub fn join(
     snapshot: &Snapshot,
     subscription: &str,
     groups: &BTreeSet<String>,
-    ours: &[AzureData],
+    ours: &[Ours],
     out: &mut CloudViews,
 ) {
     let mut known: BTreeSet<(String, String)> = BTreeSet::new();
-    for d in ours {
+    for (name, d) in ours {
         known.insert((
             d.resource_group.to_ascii_lowercase(),
             d.vm.to_ascii_lowercase(),
@@ -393,12 +397,12 @@ pub fn join(
                 error: Some(format!(
                     "ARM has no VM {} in resource group {}: deleted outside azlin? `azlin kill \
                      {}` removes what is left",
-                    d.vm, d.resource_group, d.vm
+                    d.vm, d.resource_group, name
                 )),
                 ..CloudView::default()
             },
         };
-        out.views.insert(d.vm.clone(), view);
+        out.views.insert(name.clone(), view);
     }
     for vm in &snapshot.vms {
         let Some(group) = vm.id.as_deref().and_then(group_of) else {

@@ -310,6 +310,26 @@ impl Provider for AzureProvider {
         }
     }
 
+    fn cloud_name(&self, vm: &VmRow) -> Option<String> {
+        data_of(vm).ok().map(|d| d.vm)
+    }
+
+    fn place_key(&self, vm: &VmRow) -> Option<String> {
+        data_of(vm)
+            .ok()
+            .map(|d| place_key(&d.subscription, &d.resource_group))
+    }
+
+    fn new_place_key<'a>(&'a self, azure: &'a AzureContext) -> Work<'a, Result<Option<String>>> {
+        Box::pin(async move {
+            let subscription = self.subscription(&azure.target).await?;
+            Ok(Some(place_key(
+                &subscription,
+                &self.resource_group(&azure.target),
+            )))
+        })
+    }
+
     fn in_target(&self, vm: &VmRow, target: &Target) -> bool {
         let Ok(data) = data_of(vm) else {
             return false;
@@ -512,6 +532,16 @@ impl AzureProvider {
         .await?;
         Ok(s.id)
     }
+}
+
+/// A resource group's place key (`crate::vm_key`): `subscription/group`,
+/// lower case, as ARM compares them.
+pub fn place_key(subscription: &str, resource_group: &str) -> String {
+    format!(
+        "{}/{}",
+        subscription.to_ascii_lowercase(),
+        resource_group.to_ascii_lowercase()
+    )
 }
 
 pub fn data_of(vm: &VmRow) -> Result<AzureData> {
