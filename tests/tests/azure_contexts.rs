@@ -4,7 +4,8 @@
 //! `dev-1` there; a session name keyed by the second keeps
 //! `[session_names]` a file the original tool parses; `kill dev-1` in one
 //! context leaves the other untouched and connected (#1122), and a command
-//! aimed at a VM of another context is refused naming where it is.
+//! aimed at a VM of another context is refused naming where it is; a
+//! prompt names the context and subscription it would delete in.
 //! `context use` switches only once ARM has answered for the subscription
 //! (#1096), and signs in to the context's tenant.
 
@@ -157,6 +158,27 @@ fn the_same_name_in_two_contexts_is_two_vms_and_kill_takes_only_one() {
     assert!(text.contains(&format!("'{fleet_b}': 'web-b'")), "{text}");
     assert_eq!(status("b")["session_name"], "web-b");
     assert!(status("a")["session_name"].is_null());
+
+    // On a terminal, destroy names the context and the subscription
+    // before it asks; "no" deletes nothing.
+    let mut cmd = env.command(&["destroy", "dev-1", "--context", "b"]);
+    cmd.env("TERM", "xterm");
+    let mut pty = azlin_e2e::pty::Pty::spawn(cmd, 200, 24);
+    pty.wait_for(
+        0,
+        "Delete dev-1? Type yes to confirm:",
+        Duration::from_secs(60),
+    );
+    let screen = pty.screen();
+    assert!(
+        screen.contains(&format!(
+            "[context b: subscription {SUB_B}, resource group rg-b]"
+        )) && screen.contains(&format!("of subscription {SUB_B}, context b")),
+        "{screen}"
+    );
+    pty.send("no\r");
+    assert!(!pty.wait_exit(Duration::from_secs(30)).success());
+    assert!(fake.emulator(|e| e.resource(&vm_b)).is_some());
 
     // kill dev-1 in b: b's goes, a's stays, connected.
     let out = env.ok(&["kill", "dev-1", "--context", "b"]);
