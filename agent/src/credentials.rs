@@ -1,6 +1,9 @@
 //! The agent's key material in its state folder: `agent.key` (made here on
 //! first start, mode 0600, never sent anywhere), `agent.crt` (the fleet
-//! certificate, once enrolled), and the fleet CA it trusts.
+//! certificate, once enrolled), and the fleet CAs it trusts: the config's
+//! `ca_cert` as installed, until the controller rotates the fleet's CA and
+//! sends the CAs to trust instead (`trust.pem` in the state folder, which
+//! then wins).
 
 use std::path::{Path, PathBuf};
 
@@ -16,8 +19,10 @@ pub struct AgentCredentials {
     pub key: KeyPair,
     key_pem: String,
     pub cert_der: Option<Vec<u8>>,
-    pub ca: CertificateDer<'static>,
+    /// The fleet CAs trusted (two while the fleet's CA is rotated).
+    pub ca: Vec<CertificateDer<'static>>,
     cert_path: PathBuf,
+    trust_path: PathBuf,
 }
 
 impl AgentCredentials {
@@ -39,10 +44,16 @@ impl AgentCredentials {
         };
         let key = KeyPair::from_pem(&key_pem)
             .with_context(|| format!("{} is not a valid private key", key_path.display()))?;
+        let trust_path = state_dir.join("trust.pem");
+        let ca_path = if trust_path.exists() {
+            trust_path.as_path()
+        } else {
+            ca_path
+        };
         let ca_pem = std::fs::read_to_string(ca_path)
             .with_context(|| format!("cannot read fleet CA certificate {}", ca_path.display()))?;
-        let ca = pki::pem_to_der(&ca_pem)
-            .with_context(|| format!("{} is not a PEM certificate", ca_path.display()))?;
+        let ca = pki::ca_bundle(&ca_pem)
+            .with_context(|| format!("{} is not a fleet CA bundle", ca_path.display()))?;
         let cert_path = state_dir.join("agent.crt");
         let cert_der = if cert_path.exists() {
             let pem = std::fs::read_to_string(&cert_path)
@@ -71,7 +82,27 @@ impl AgentCredentials {
             cert_der,
             ca,
             cert_path,
+            trust_path,
         })
+    }
+
+    /// Trust the CAs of `pem` (a bundle) from now on, kept atomically.
+    /// Refused, changing nothing, unless every one is a CA and one of them
+    /// issued this agent's certificate (else the agent would lock itself
+    /// out of the fleet).
+    pub fn store_trust(&mut self, pem: &str) -> Result<usize> {
+        let cas = pki::ca_bundle(pem).context("not a fleet CA bundle")?;
+        if let Some(cert) = &self.cert_der
+            && !cas.iter().any(|ca| pki::issued_by(cert, ca))
+        {
+            bail!("none of these CAs issued this agent's certificate; trust left as it was");
+        }
+        let text: String = cas.iter().map(|c| pki::der_to_pem(c)).collect();
+        write_atomic(&self.trust_path, text.as_bytes(), 0o644)
+            .with_context(|| format!("cannot write {}", self.trust_path.display()))?;
+        let n = cas.len();
+        self.ca = cas;
+        Ok(n)
     }
 
     pub fn enrolled(&self) -> bool {

@@ -76,6 +76,7 @@ pub async fn answer(
         Query::Secrets => crate::secrets::serve(exec).await,
         Query::CertificateRequest => crate::renew::request(agent).await,
         Query::InstallCertificate { cert_der } => crate::renew::install(agent, cert_der).await,
+        Query::Trust { ca_pem } => crate::renew::trust(agent, ca_pem).await,
         Query::Env(req) => crate::env_file::serve(exec, req).await,
         Query::Health => crate::health::serve(agent, exec).await,
         Query::AgentBinary => {

@@ -5,6 +5,9 @@
 //! and presented from the next handshake on (a listening agent's endpoint
 //! takes it at once); the connection it came over stays up.
 //!
+//! The same goes for the fleet CAs it trusts, when the controller rotates
+//! the fleet's CA ([`trust`]).
+//!
 //! Not here: when to renew (the controller decides, at two thirds of the
 //! certificate's lifetime, or when asked: `azlin certs rotate`).
 
@@ -41,18 +44,49 @@ pub async fn install(agent: &Agent, cert_der: Vec<u8>) -> QueryReply {
             };
         }
     }
-    if matches!(agent.config.connect, Connect::Listen { .. })
-        && let Some(endpoint) = agent.endpoint.get()
-    {
-        match crate::endpoint::server_config(agent).await {
-            Ok(cfg) => endpoint.set_server_config(Some(cfg)),
-            Err(e) => {
-                return QueryReply::Error {
-                    reason: format!("kept the certificate but cannot present it: {e:#}"),
-                };
-            }
-        }
+    if let Err(reason) = present(agent).await {
+        return QueryReply::Error {
+            reason: format!("kept the certificate but cannot present it: {reason}"),
+        };
     }
     tracing::info!(%serial, "installed a renewed certificate");
     QueryReply::CertificateInstalled { serial }
+}
+
+/// Trust the fleet CAs of `ca_pem` from the next handshake on.
+pub async fn trust(agent: &Agent, ca_pem: String) -> QueryReply {
+    let count = {
+        let mut creds = agent.creds.lock().await;
+        match creds.store_trust(&ca_pem) {
+            Ok(n) => n,
+            Err(e) => {
+                return QueryReply::Error {
+                    reason: format!("{e:#}"),
+                };
+            }
+        }
+    };
+    if let Err(reason) = present(agent).await {
+        return QueryReply::Error {
+            reason: format!("kept the CAs but cannot use them: {reason}"),
+        };
+    }
+    tracing::info!(count, "now trusting the fleet CAs the controller sent");
+    QueryReply::Trusted {
+        count: count as u32,
+    }
+}
+
+/// A listening agent's endpoint takes the credentials and CAs now kept
+/// (a dialling agent builds its configuration at each dial).
+async fn present(agent: &Agent) -> Result<(), String> {
+    if matches!(agent.config.connect, Connect::Listen { .. })
+        && let Some(endpoint) = agent.endpoint.get()
+    {
+        let cfg = crate::endpoint::server_config(agent)
+            .await
+            .map_err(|e| format!("{e:#}"))?;
+        endpoint.set_server_config(Some(cfg));
+    }
+    Ok(())
 }

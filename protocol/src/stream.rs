@@ -85,6 +85,11 @@ pub enum Query {
     Env(crate::env::EnvRequest),
     /// The VM's health facts ([`crate::health`]).
     Health,
+    /// Trust these fleet CAs (a PEM bundle, [`crate::pki::ca_bundle`])
+    /// from the next handshake on, in place of the ones trusted now: the
+    /// fleet's CA is being rotated. Kept atomically; the live connection
+    /// stays.
+    Trust { ca_pem: String },
 }
 
 /// Longest a [`Query::Quiesce`] may hold a VM: a controller that never
@@ -92,7 +97,7 @@ pub enum Query {
 pub const MAX_QUIESCE_MS: u32 = 120_000;
 
 impl Tagged for Query {
-    const KNOWN_TYPES: u32 = 18;
+    const KNOWN_TYPES: u32 = 19;
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -154,6 +159,10 @@ pub enum QueryReply {
         vars: Vec<(String, String)>,
     },
     Health(Box<crate::health::HealthReport>),
+    /// The CAs are kept and trusted from the next handshake on.
+    Trusted {
+        count: u32,
+    },
 }
 
 /// Most paths a [`QueryReply::Secrets`] carries: a home with more
@@ -161,7 +170,7 @@ pub enum QueryReply {
 pub const MAX_SECRETS: usize = 10_000;
 
 impl Tagged for QueryReply {
-    const KNOWN_TYPES: u32 = 15;
+    const KNOWN_TYPES: u32 = 16;
 }
 
 /// Where the VM's sshd listens and the public host keys it presents, as

@@ -58,7 +58,8 @@ pub async fn dial(
     server_name: &str,
 ) -> Result<quinn::Connection, String> {
     let endpoint = client_endpoint();
-    let tls = pki::client_config(creds, ca, &auth).map_err(|e| e.to_string())?;
+    let tls =
+        pki::client_config(creds, std::slice::from_ref(ca), &auth).map_err(|e| e.to_string())?;
     let config = transport::quic_client_config(tls).map_err(|e| e.to_string())?;
     let connecting = endpoint
         .connect_with(config, addr, server_name)
@@ -78,7 +79,12 @@ pub fn server(
     addr: SocketAddr,
 ) -> quinn::Endpoint {
     azlin_protocol::install_crypto_provider();
-    let tls = pki::server_config(creds, ca, ClientAuth::FleetOrAnonymous).unwrap();
+    let tls = pki::server_config(
+        creds,
+        std::slice::from_ref(ca),
+        ClientAuth::FleetOrAnonymous,
+    )
+    .unwrap();
     let endpoint =
         quinn::Endpoint::server(transport::quic_server_config(tls).unwrap(), addr).unwrap();
     let accepting = endpoint.clone();
@@ -105,7 +111,7 @@ pub async fn agent_session(
 ) -> (quinn::Connection, ControlStream) {
     let conn = dial(
         creds.fleet().unwrap(),
-        &creds.ca,
+        &creds.ca[0],
         ServerAuth::Fleet,
         controller,
         CONTROLLER_DNS,

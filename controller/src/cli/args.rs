@@ -153,6 +153,12 @@ pub enum Command {
         #[command(subcommand)]
         action: super::keys::KeysAction,
     },
+    /// The fleet's CA: rotate it with no connection dropped, show it,
+    /// retire the CAs a rotation replaced.
+    Ca {
+        #[command(subcommand)]
+        action: super::ca::CaAction,
+    },
     /// The agents' certificates: list them, or renew them now over the
     /// live connections (the daemon renews each at two thirds of its
     /// life by itself).

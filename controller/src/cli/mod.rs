@@ -5,6 +5,7 @@ mod adopt;
 mod alerts;
 mod args;
 mod autostop;
+mod ca;
 mod certs;
 mod cleanup;
 mod clone;
@@ -498,6 +499,7 @@ fn run_command(home: &Home, config: &Config, command: Command) -> Result<()> {
         Command::SshConfig { select } => ssh::write_config(&home, select.selector(true)?),
         Command::Keys { action } => keys::run(&home, action),
         Command::Certs { action } => certs::run(&home, action),
+        Command::Ca { action } => ca::run(&home, action),
         Command::Completions { shell } => completions::print(shell),
         Command::Env { action } => env::run(&home, action),
         Command::Repo { action } => repo::run(&home, action),

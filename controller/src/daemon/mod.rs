@@ -54,8 +54,10 @@ use crate::{
     telemetry::live::LiveStore,
 };
 
-/// Client TLS configs, built once: one that verifies an enrolled agent's
+/// Client TLS configs, built from the PKI in force (again when the
+/// fleet's CA is rotated): one that verifies an enrolled agent's
 /// certificate, one for dialling an agent that still has to enroll.
+#[derive(Clone)]
 pub struct ClientTls {
     pub verified: quinn::ClientConfig,
     pub enrolling: quinn::ClientConfig,
@@ -71,8 +73,10 @@ pub struct Daemon {
     /// was when the daemon started (a change applies at restart).
     pub listening: Option<std::net::SocketAddr>,
     pub db: Mutex<Db>,
-    pub pki: FleetPki,
-    pub tls: ClientTls,
+    /// The fleet CA, the CAs still trusted and the controller's
+    /// certificate in force ([`Daemon::install_pki`] replaces them).
+    pki: std::sync::RwLock<Arc<FleetPki>>,
+    tls: std::sync::RwLock<ClientTls>,
     pub endpoint: quinn::Endpoint,
     pub fleet: fleet::Fleet,
     pub live: LiveStore,
@@ -99,6 +103,28 @@ impl Daemon {
     /// The settings in force: `config.toml` as last read without error.
     pub fn config(&self) -> Arc<Config> {
         self.config.read().expect("config lock").clone()
+    }
+
+    /// The PKI in force.
+    pub fn pki(&self) -> Arc<FleetPki> {
+        self.pki.read().expect("pki lock").clone()
+    }
+
+    /// The client TLS configs in force (for the next dial).
+    pub fn tls(&self) -> ClientTls {
+        self.tls.read().expect("tls lock").clone()
+    }
+
+    /// Put `pki` in force: the next dial and the next handshake on the
+    /// listener use it; connections up now stay as they are.
+    pub fn install_pki(&self, pki: FleetPki) -> Result<()> {
+        let tls = client_tls(&pki)?;
+        if self.listening.is_some() {
+            self.endpoint.set_server_config(Some(server_tls(&pki)?));
+        }
+        *self.tls.write().expect("tls lock") = tls;
+        *self.pki.write().expect("pki lock") = Arc::new(pki);
+        Ok(())
     }
 
     /// Put `config` in force (a reread `config.toml`).
@@ -177,29 +203,37 @@ pub fn run(home: Home) -> Result<()> {
     runtime.block_on(serve(home))
 }
 
+/// The daemon's client TLS configs from `pki`.
+fn client_tls(pki: &FleetPki) -> Result<ClientTls> {
+    let controller = pki.controller_credentials()?;
+    let trusted = pki.trusted();
+    let verified = pki::client_config(Some(controller.clone()), &trusted, &ServerAuth::Fleet)?;
+    let enrolling = pki::client_config(Some(controller), &trusted, &ServerAuth::EnrollingAgent)?;
+    Ok(ClientTls {
+        verified: transport::quic_client_config(verified)?,
+        enrolling: transport::quic_client_config(enrolling)?,
+    })
+}
+
+/// The listener's TLS config (dial-mode agents) from `pki`.
+fn server_tls(pki: &FleetPki) -> Result<quinn::ServerConfig> {
+    let server = pki::server_config(
+        pki.controller_credentials()?,
+        &pki.trusted(),
+        ClientAuth::FleetOrAnonymous,
+    )?;
+    Ok(transport::quic_server_config(server)?)
+}
+
 async fn serve(home: Home) -> Result<()> {
     let config = Config::load(&home.config_file())?;
     let db = Db::open(&home.state_db())?;
     let pki = FleetPki::load_or_create(&home)?;
-    let controller = pki.controller_credentials()?;
-    let verified = pki::client_config(Some(controller.clone()), pki.ca_der(), &ServerAuth::Fleet)?;
-    let enrolling = pki::client_config(
-        Some(controller.clone()),
-        pki.ca_der(),
-        &ServerAuth::EnrollingAgent,
-    )?;
-    let tls = ClientTls {
-        verified: transport::quic_client_config(verified)?,
-        enrolling: transport::quic_client_config(enrolling)?,
-    };
+    let tls = client_tls(&pki)?;
     let endpoint = match config.daemon.listen {
-        Some(addr) => {
-            let server =
-                pki::server_config(controller, pki.ca_der(), ClientAuth::FleetOrAnonymous)?;
-            quinn::Endpoint::server(transport::quic_server_config(server)?, addr).with_context(
-                || format!("cannot listen on UDP {addr} (daemon.listen in config.toml)"),
-            )?
-        }
+        Some(addr) => quinn::Endpoint::server(server_tls(&pki)?, addr).with_context(|| {
+            format!("cannot listen on UDP {addr} (daemon.listen in config.toml)")
+        })?,
         None => quinn::Endpoint::client(SocketAddr::from(([0, 0, 0, 0], 0)))
             .context("cannot open a UDP socket")?,
     };
@@ -220,8 +254,8 @@ async fn serve(home: Home) -> Result<()> {
     let d = Arc::new(Daemon {
         home: home.clone(),
         db: Mutex::new(db),
-        pki,
-        tls,
+        pki: std::sync::RwLock::new(Arc::new(pki)),
+        tls: std::sync::RwLock::new(tls),
         endpoint,
         fleet: fleet::Fleet::default(),
         live: LiveStore::default(),

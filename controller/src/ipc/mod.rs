@@ -33,6 +33,7 @@ pub mod agent_upgrade;
 pub mod alerts;
 pub mod autostop;
 pub mod budget;
+pub mod ca;
 pub mod certs;
 pub mod cleanup;
 pub mod client;
@@ -198,6 +199,9 @@ requests! {
     Health(health::Health),
     Notice(notice::Notice),
     ContextCheck(context::ContextCheck),
+    CaRotate(ca::CaRotate),
+    CaShow(ca::CaShow),
+    CaRetire(ca::CaRetire),
 }
 
 #[derive(Debug, Serialize, Deserialize)]

@@ -52,6 +52,17 @@ impl Db {
         Ok(())
     }
 
+    /// The certificate `serial` as issued (PEM).
+    pub fn cert_pem(&self, serial: &str) -> Result<Option<String>> {
+        Ok(self
+            .conn
+            .query_row("SELECT pem FROM certs WHERE serial = ?1", [serial], |r| {
+                r.get::<_, Option<String>>(0)
+            })
+            .optional()?
+            .flatten())
+    }
+
     pub fn cert(&self, serial: &str) -> Result<Option<CertRow>> {
         Ok(self
             .conn

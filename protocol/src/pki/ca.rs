@@ -67,6 +67,30 @@ fn leaf_params(dns: String, validity: Duration) -> Result<CertificateParams, Pki
     Ok(params)
 }
 
+/// A fleet CA's certificate: its name, no CA below it, signing
+/// certificates and CRLs.
+fn ca_params(
+    common_name: &str,
+    not_before: OffsetDateTime,
+    not_after: OffsetDateTime,
+) -> Result<CertificateParams, PkiError> {
+    let mut params = CertificateParams::default();
+    params.distinguished_name = rcgen::DistinguishedName::new();
+    params
+        .distinguished_name
+        .push(DnType::CommonName, common_name);
+    params.is_ca = IsCa::Ca(BasicConstraints::Constrained(0));
+    params.key_usages = vec![
+        KeyUsagePurpose::KeyCertSign,
+        KeyUsagePurpose::CrlSign,
+        KeyUsagePurpose::DigitalSignature,
+    ];
+    params.not_before = not_before;
+    params.not_after = not_after;
+    params.serial_number = Some(random_serial()?);
+    Ok(params)
+}
+
 fn issued(cert: rcgen::Certificate, params: &CertificateParams) -> IssuedCert {
     let serial = params
         .serial_number
@@ -87,21 +111,8 @@ impl FleetCa {
     pub fn create(common_name: &str) -> Result<(Self, String), PkiError> {
         let key = new_key()?;
         let key_pem = key.serialize_pem();
-        let mut params = CertificateParams::default();
-        params.distinguished_name = rcgen::DistinguishedName::new();
-        params
-            .distinguished_name
-            .push(DnType::CommonName, common_name);
-        params.is_ca = IsCa::Ca(BasicConstraints::Constrained(0));
-        params.key_usages = vec![
-            KeyUsagePurpose::KeyCertSign,
-            KeyUsagePurpose::CrlSign,
-            KeyUsagePurpose::DigitalSignature,
-        ];
         let now = OffsetDateTime::now_utc();
-        params.not_before = now - Duration::minutes(5);
-        params.not_after = now + CA_VALIDITY;
-        params.serial_number = Some(random_serial()?);
+        let params = ca_params(common_name, now - Duration::minutes(5), now + CA_VALIDITY)?;
         let cert = params.self_signed(&key)?;
         let ca = Self {
             cert_pem: cert.pem(),
@@ -129,6 +140,34 @@ impl FleetCa {
 
     pub fn cert_der(&self) -> &CertificateDer<'static> {
         &self.cert_der
+    }
+
+    /// A certificate of the CA `ca_pem` (with its key `ca_key_pem`) signed
+    /// by this CA: its name, key and constraints, this CA as issuer. While
+    /// the fleet's CA is rotated, the controller presents it after its own
+    /// certificate, so an agent that trusts only this (old) CA still
+    /// reaches the controller's certificate of the new one.
+    pub fn cross_sign(&self, ca_pem: &str, ca_key_pem: &str) -> Result<Vec<u8>, PkiError> {
+        let key = KeyPair::from_pem(ca_key_pem)?;
+        let der = pem_to_der(ca_pem)?;
+        let (_, cert) = x509_parser::parse_x509_certificate(&der)
+            .map_err(|e| PkiError::BadCertificate(e.to_string()))?;
+        let name = cert
+            .subject()
+            .iter_common_name()
+            .next()
+            .and_then(|cn| cn.as_str().ok())
+            .ok_or_else(|| PkiError::BadCertificate("the CA has no common name".into()))?
+            .to_string();
+        let validity = cert.validity();
+        let mut params = ca_params(
+            &name,
+            validity.not_before.to_datetime(),
+            validity.not_after.to_datetime(),
+        )?;
+        params.use_authority_key_identifier_extension = true;
+        let cross = params.signed_by(&key, &self.issuer)?;
+        Ok(cross.der().to_vec())
     }
 
     /// Certificate for the controller's own key.
@@ -196,6 +235,51 @@ pub fn pem_to_der(pem: &str) -> Result<CertificateDer<'static>, PkiError> {
     CertificateDer::from_pem_slice(pem.as_bytes()).map_err(|e| PkiError::Pem(e.to_string()))
 }
 
+/// The most CAs a trust bundle holds: the fleet's and, while it is
+/// rotated, its predecessor (a few more for rotations in a row).
+pub const MAX_TRUSTED_CAS: usize = 4;
+
+/// Every certificate of a fleet CA trust bundle (PEM, one or more): each
+/// must parse and be a CA certificate; none, more than
+/// [`MAX_TRUSTED_CAS`], or anything else in it is refused.
+pub fn ca_bundle(pem: &str) -> Result<Vec<CertificateDer<'static>>, PkiError> {
+    use rustls::pki_types::pem::PemObject;
+    let mut out = Vec::new();
+    for item in CertificateDer::pem_slice_iter(pem.as_bytes()) {
+        let der = item.map_err(|e| PkiError::Pem(e.to_string()))?;
+        let (_, cert) = x509_parser::parse_x509_certificate(&der)
+            .map_err(|e| PkiError::BadCertificate(e.to_string()))?;
+        if !cert.is_ca() {
+            return Err(PkiError::BadCertificate(format!(
+                "{} is not a CA certificate",
+                cert.subject()
+            )));
+        }
+        out.push(der);
+    }
+    if out.is_empty() {
+        return Err(PkiError::Pem("no certificate in the CA bundle".into()));
+    }
+    if out.len() > MAX_TRUSTED_CAS {
+        return Err(PkiError::Pem(format!(
+            "{} certificates in the CA bundle; at most {MAX_TRUSTED_CAS}",
+            out.len()
+        )));
+    }
+    Ok(out)
+}
+
+/// Whether `issuer` signed `cert` (both DER).
+pub fn issued_by(cert: &[u8], issuer: &[u8]) -> bool {
+    let (Ok((_, cert)), Ok((_, issuer))) = (
+        x509_parser::parse_x509_certificate(cert),
+        x509_parser::parse_x509_certificate(issuer),
+    ) else {
+        return false;
+    };
+    cert.issuer() == issuer.subject() && cert.verify_signature(Some(issuer.public_key())).is_ok()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -219,6 +303,49 @@ mod tests {
             }
             other => panic!("got {other:?}"),
         }
+    }
+
+    #[test]
+    fn a_ca_bundle_holds_only_ca_certificates_and_issuers_are_told_apart() {
+        let (old, _) = FleetCa::create("old").unwrap();
+        let (new, _) = FleetCa::create("new").unwrap();
+        let bundle = format!("{}{}", old.cert_pem(), new.cert_pem());
+        let cas = ca_bundle(&bundle).unwrap();
+        assert_eq!(cas.len(), 2);
+        assert_eq!(&cas[1], new.cert_der());
+        let key = new_key().unwrap();
+        let leaf = new.issue_controller(&key, Duration::days(1)).unwrap();
+        assert!(issued_by(&leaf.der, new.cert_der()));
+        assert!(!issued_by(&leaf.der, old.cert_der()));
+        // A leaf is no CA; nothing, junk or too many are refused.
+        assert!(ca_bundle(&leaf.pem).is_err());
+        assert!(ca_bundle("").is_err());
+        assert!(
+            ca_bundle("-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n").is_err()
+        );
+        assert!(ca_bundle(&old.cert_pem().repeat(MAX_TRUSTED_CAS + 1)).is_err());
+    }
+
+    #[test]
+    fn a_cross_signed_ca_has_the_new_cas_name_and_key_and_the_old_as_issuer() {
+        let (old, _) = FleetCa::create("azlin fleet CA").unwrap();
+        let (new, new_key) = FleetCa::create("azlin fleet CA 2026-12-05T00:00:00Z").unwrap();
+        let cross = old.cross_sign(new.cert_pem(), &new_key).unwrap();
+        assert!(issued_by(&cross, old.cert_der()));
+        assert!(!issued_by(&cross, new.cert_der()));
+        let (_, c) = x509_parser::parse_x509_certificate(&cross).unwrap();
+        let (_, n) = x509_parser::parse_x509_certificate(new.cert_der()).unwrap();
+        assert_eq!(c.subject(), n.subject());
+        assert_eq!(c.public_key().raw, n.public_key().raw);
+        assert!(c.is_ca());
+        // A leaf of the new CA checks against the cross-signed one too.
+        let key = new_key_pair();
+        let leaf = new.issue_controller(&key, Duration::days(1)).unwrap();
+        assert!(issued_by(&leaf.der, &cross));
+    }
+
+    fn new_key_pair() -> KeyPair {
+        new_key().unwrap()
     }
 
     #[test]

@@ -10,8 +10,8 @@ mod identity;
 mod tls;
 
 pub use ca::{
-    FleetCa, IssuedCert, bootstrap_certificate, certificate_matches_key, csr_for_agent, der_to_pem,
-    new_key, pem_to_der,
+    FleetCa, IssuedCert, MAX_TRUSTED_CAS, bootstrap_certificate, ca_bundle,
+    certificate_matches_key, csr_for_agent, der_to_pem, issued_by, new_key, pem_to_der,
 };
 pub use identity::{CONTROLLER_DNS, PeerIdentity, agent_dns, check_vm_name, peer_identity};
 pub use rcgen::KeyPair;

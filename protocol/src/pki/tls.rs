@@ -51,6 +51,12 @@ impl Credentials {
             key,
         })
     }
+
+    /// The same, presenting `intermediates` after the certificate.
+    pub fn with_intermediates(mut self, intermediates: &[CertificateDer<'static>]) -> Self {
+        self.chain.extend(intermediates.iter().cloned());
+        self
+    }
 }
 
 /// How a server treats client certificates.
@@ -83,20 +89,28 @@ fn provider() -> Arc<CryptoProvider> {
     Arc::new(p)
 }
 
-fn roots(ca: &CertificateDer<'static>) -> Result<Arc<RootCertStore>, PkiError> {
+/// The fleet CAs trusted: one, or two while the fleet's CA is rotated
+/// (the old and the new, so either's certificates are accepted).
+fn roots(cas: &[CertificateDer<'static>]) -> Result<Arc<RootCertStore>, PkiError> {
+    if cas.is_empty() {
+        return Err(PkiError::Verifier("no fleet CA to trust".into()));
+    }
     let mut store = RootCertStore::empty();
-    store.add(ca.clone())?;
+    for ca in cas {
+        store.add(ca.clone())?;
+    }
     Ok(Arc::new(store))
 }
 
-/// Server side: present `creds`, verify clients per `auth`.
+/// Server side: present `creds`, verify clients per `auth` against the
+/// fleet CAs `cas`.
 pub fn server_config(
     creds: Credentials,
-    ca: &CertificateDer<'static>,
+    cas: &[CertificateDer<'static>],
     auth: ClientAuth,
 ) -> Result<rustls::ServerConfig, PkiError> {
     let provider = provider();
-    let mut builder = WebPkiClientVerifier::builder_with_provider(roots(ca)?, provider.clone());
+    let mut builder = WebPkiClientVerifier::builder_with_provider(roots(cas)?, provider.clone());
     if auth == ClientAuth::FleetOrAnonymous {
         builder = builder.allow_unauthenticated();
     }
@@ -111,17 +125,18 @@ pub fn server_config(
     Ok(config)
 }
 
-/// Client side: present `creds` if any, verify the server per `auth`.
+/// Client side: present `creds` if any, verify the server per `auth`
+/// against the fleet CAs `cas`.
 pub fn client_config(
     creds: Option<Credentials>,
-    ca: &CertificateDer<'static>,
+    cas: &[CertificateDer<'static>],
     auth: &ServerAuth,
 ) -> Result<rustls::ClientConfig, PkiError> {
     let provider = provider();
     let builder = rustls::ClientConfig::builder_with_provider(provider.clone())
         .with_protocol_versions(&[&rustls::version::TLS13])?;
     let builder = match auth {
-        ServerAuth::Fleet => builder.with_root_certificates(roots(ca)?),
+        ServerAuth::Fleet => builder.with_root_certificates(roots(cas)?),
         ServerAuth::EnrollingAgent => {
             builder
                 .dangerous()

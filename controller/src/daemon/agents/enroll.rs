@@ -49,7 +49,7 @@ pub fn enroll(
     )
     .map_err(|e| e.to_string())?;
     let issued = d
-        .pki
+        .pki()
         .ca
         .sign_agent_csr(csr_der, &row.vm, agent_cert_lifetime(d))
         .map_err(|e| format!("certificate request refused: {e}"))?;

@@ -86,9 +86,9 @@ async fn attempt(d: &Arc<Daemon>, vm: &str, cancel: watch::Receiver<bool>) -> Re
         .with_context(|| format!("VM {vm} has an invalid address {address}"))?;
     let enrolling = row.cert_serial.is_none();
     let config = if enrolling {
-        d.tls.enrolling.clone()
+        d.tls().enrolling
     } else {
-        d.tls.verified.clone()
+        d.tls().verified
     };
     let connecting = d
         .endpoint

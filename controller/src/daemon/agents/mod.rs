@@ -14,6 +14,7 @@
 //! Not here: what a CLI request makes of these (`handlers`), alert events
 //! agents push (`jobs::alerts::stream`, started by [`session`]).
 
+pub mod ca_rotation;
 pub mod enroll;
 pub mod file_stream;
 pub mod fleet;

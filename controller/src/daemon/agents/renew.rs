@@ -41,7 +41,7 @@ pub async fn renew(d: &Daemon, vm: &str) -> Result<Renewed> {
         _ => bail!("{vm}'s agent answered another question"),
     };
     let issued = d
-        .pki
+        .pki()
         .ca
         .sign_agent_csr(&csr_der, vm, agent_cert_lifetime(d))
         .map_err(|e| anyhow!("{vm}'s certificate request refused: {e}"))?;

@@ -136,6 +136,16 @@ async fn serve(
     .await?;
     d.fleet.connected(&vm, conn, &control.peer);
     tracing::info!(%vm, remote = %conn.remote_address(), agent = %control.peer.software, "agent connected");
+    if d.pki().overlapping() {
+        // Back after a rotation of the fleet's CA it missed: brought over
+        // now (the old CA is retired after the last one).
+        let (d, vm) = (d.clone(), vm.clone());
+        tokio::spawn(async move {
+            if let Err(e) = super::ca_rotation::catch_up(&d, &vm).await {
+                tracing::warn!(%vm, "cannot bring it over to the current fleet CA: {e:#}");
+            }
+        });
+    }
     let streams = tokio::spawn(super::telemetry_stream::accept(
         d.clone(),
         vm.clone(),

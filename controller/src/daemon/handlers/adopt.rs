@@ -152,7 +152,7 @@ async fn adopt_one(cx: &Ctx, provider: &dyn Provider, a: &Adoption) -> Result<()
         name: name.to_string(),
         cloud_name,
         token,
-        ca_pem: d.pki.ca.cert_pem().to_string(),
+        ca_pem: d.pki().ca.cert_pem().to_string(),
         connect,
         dev_tools: false,
         session_name: None,

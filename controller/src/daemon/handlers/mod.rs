@@ -13,6 +13,7 @@ pub mod agent_upgrade;
 pub mod alerts;
 pub mod autostop;
 pub mod budget;
+pub mod ca;
 pub mod certs;
 pub mod cleanup;
 pub mod clone;
@@ -188,6 +189,9 @@ pub async fn dispatch(
         Request::Sync(r) => answer(r, &cx).await,
         Request::CleanupFind(r) => answer(r, &cx).await,
         Request::ContextCheck(r) => answer(r, &cx).await,
+        Request::CaRotate(r) => answer(r, &cx).await,
+        Request::CaShow(r) => answer(r, &cx).await,
+        Request::CaRetire(r) => answer(r, &cx).await,
         Request::CleanupDelete(r) => answer(r, &cx).await,
         Request::PruneFind(r) => answer(r, &cx).await,
         Request::PruneDelete(r) => answer(r, &cx).await,

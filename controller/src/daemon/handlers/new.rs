@@ -282,7 +282,7 @@ async fn create_one(
         name: name.to_string(),
         cloud_name,
         token,
-        ca_pem: d.pki.ca.cert_pem().to_string(),
+        ca_pem: d.pki().ca.cert_pem().to_string(),
         connect,
         dev_tools: !req.no_dev_tools,
         session_name: d.session_name(name),

@@ -58,7 +58,7 @@ pub fn register(d: &Daemon, req: &New) -> Result<NewReply> {
     }
     Ok(NewReply::Joined {
         controller: controller.to_string(),
-        ca_pem: d.pki.ca.cert_pem().to_string(),
+        ca_pem: d.pki().ca.cert_pem().to_string(),
         vms: joined,
     })
 }

@@ -1,8 +1,11 @@
 //! Agents' certificates renewed before they expire: every connected VM
 //! whose current certificate is past two thirds of its life gets a new
 //! one over its live connection (`agents::renew`), so no agent ever has
-//! to enrol again while it is in touch. One that could not be renewed is
-//! tried at the next look; a failure is logged.
+//! to enrol again while it is in touch; and, while a rotation of the
+//! fleet's CA is under way, every connected VM still on the old CA is
+//! brought over (`agents::ca_rotation::catch_up`; a VM is also brought
+//! over as soon as it connects). One that could not be renewed is tried
+//! at the next look; a failure is logged.
 //!
 //! Not here: renewing on request (`azlin certs rotate`, the `certs`
 //! handler).
@@ -10,7 +13,10 @@
 use std::{sync::Arc, time::Duration};
 
 use crate::{
-    daemon::{Daemon, agents::renew},
+    daemon::{
+        Daemon,
+        agents::{ca_rotation, renew},
+    },
     state::{CertRow, now_unix},
 };
 
@@ -36,11 +42,22 @@ pub fn spawn(d: Arc<Daemon>) {
                     continue;
                 }
             };
+            let behind = if d.pki().overlapping() {
+                ca_rotation::behind(&d).unwrap_or_default()
+            } else {
+                Vec::new()
+            };
             for row in rows {
                 let Some(serial) = &row.cert_serial else {
                     continue;
                 };
                 if d.fleet.connection(&row.name).is_none() {
+                    continue;
+                }
+                if behind.contains(&row.name) {
+                    if let Err(e) = ca_rotation::catch_up(&d, &row.name).await {
+                        tracing::warn!(vm = %row.name, "cannot bring it over to the current fleet CA: {e:#}");
+                    }
                     continue;
                 }
                 let cert = match d.db.lock().expect("db lock").cert(serial) {
