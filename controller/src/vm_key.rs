@@ -44,11 +44,12 @@ mod tests {
             "{a}"
         );
         azlin_protocol::pki::check_vm_name(&a).unwrap();
-        let long = qualified(&format!("{}-x", "a".repeat(54)), "p");
+        let long = qualified(&"a".repeat(63), "p");
         assert_eq!(long.len(), 63, "{long}");
         azlin_protocol::pki::check_vm_name(&long).unwrap();
         // A cut that would end in '-' is trimmed.
-        let dash = qualified(&format!("{}-b", "a".repeat(54)), "p");
+        let dash = qualified(&format!("{}-xy", "a".repeat(54)), "p");
+        assert!(dash.starts_with(&format!("{}--", "a".repeat(54))), "{dash}");
         azlin_protocol::pki::check_vm_name(&dash).unwrap();
     }
 }

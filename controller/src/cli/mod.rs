@@ -37,7 +37,7 @@ mod snapshot;
 mod ssh;
 mod storage;
 mod template;
-pub mod terminal_text;
+mod terminal_text;
 pub mod top;
 pub mod updates;
 mod usage;
@@ -67,7 +67,11 @@ pub fn main() -> std::process::ExitCode {
     match run(cli) {
         Ok(code) => std::process::ExitCode::from(code),
         Err(e) => {
-            eprintln!("azlin: error: {e:#}");
+            // Errors carry words from clouds, VMs and files: each line is
+            // shown with its control characters escaped.
+            let text = format!("{e:#}");
+            let lines: Vec<_> = text.split('\n').map(terminal_text::shown).collect();
+            eprintln!("azlin: error: {}", lines.join("\n"));
             let exit = e.chain().find_map(|c| {
                 if c.downcast_ref::<usage::Usage>().is_some()
                     || c.downcast_ref::<crate::config::Invalid>().is_some()

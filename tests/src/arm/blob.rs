@@ -359,15 +359,10 @@ fn answer(
                 "this fake serves List Blobs on a container, nothing else",
             );
         }
-        if let Err(refusal) = check_sas(&key, &account, container, None, q, Need::List) {
+        if let Err(refusal) = check_sas(&key, &account, container, None, q, Need::List)
+            .and_then(|()| container_exists(&s, &account, container))
+        {
             return refusal;
-        }
-        if !s.containers.contains(&(account.clone(), container.clone())) {
-            return refuse(
-                404,
-                "ContainerNotFound",
-                "The specified container does not exist.",
-            );
         }
         return list_page(&s, &account, container, q);
     };
@@ -377,15 +372,10 @@ fn answer(
         "DELETE" => Need::Delete,
         _ => Need::Write,
     };
-    if let Err(refusal) = check_sas(&key, &account, container, Some(&blob), q, need) {
+    if let Err(refusal) = check_sas(&key, &account, container, Some(&blob), q, need)
+        .and_then(|()| container_exists(&s, &account, container))
+    {
         return refusal;
-    }
-    if !s.containers.contains(&(account.clone(), container.clone())) {
-        return refuse(
-            404,
-            "ContainerNotFound",
-            "The specified container does not exist.",
-        );
     }
     let id = (account.clone(), container.clone(), blob.clone());
     match (method, q.get("comp").map(String::as_str)) {
@@ -464,6 +454,21 @@ fn answer(
             "this fake serves Get Blob, Get Blob Properties, Put Block, Put Block List, Delete \
              Blob and List Blobs",
         ),
+    }
+}
+
+/// Azure's answer when the container is not there.
+fn container_exists(s: &State, account: &str, container: &str) -> Result<(), Answer> {
+    if s.containers
+        .contains(&(account.to_string(), container.to_string()))
+    {
+        Ok(())
+    } else {
+        Err(refuse(
+            404,
+            "ContainerNotFound",
+            "The specified container does not exist.",
+        ))
     }
 }
 

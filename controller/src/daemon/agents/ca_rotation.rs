@@ -99,6 +99,14 @@ pub fn behind(d: &Daemon) -> Result<Vec<String>> {
 pub async fn rotate(d: &Arc<Daemon>) -> Result<Rotated> {
     let _one = ONE_AT_A_TIME.lock().await;
     let old = d.pki();
+    if old.trusted().len() >= pki::MAX_TRUSTED_CAS {
+        bail!(
+            "{} CAs are trusted already from earlier rotations; wait until every VM is brought \
+             over (`azlin ca show`) or retire the old ones (`azlin ca retire`), then rotate \
+             (nothing done)",
+            old.trusted().len()
+        );
+    }
     // A name of its own: a path from an agent that trusts only the old
     // CA runs through the new one's cross-signed certificate, which must
     // not be mistaken for the old CA.
@@ -171,10 +179,16 @@ pub async fn retire_when_done(d: &Arc<Daemon>) -> Result<bool> {
     Ok(true)
 }
 
+/// [`retire`], asked for (`azlin ca retire`): never during a rotation.
+pub async fn retire_now(d: &Arc<Daemon>) -> Result<()> {
+    let _one = ONE_AT_A_TIME.lock().await;
+    retire(d).await
+}
+
 /// Stop trusting the old CAs: connected agents first (each is told to
 /// trust only the current CA), then the daemon. An agent that cannot be
 /// told keeps trusting both, which does it no harm.
-pub async fn retire(d: &Arc<Daemon>) -> Result<()> {
+async fn retire(d: &Arc<Daemon>) -> Result<()> {
     let pki = d.pki();
     if !pki.overlapping() {
         bail!("no rotation is under way: the fleet trusts only its CA");

@@ -51,7 +51,7 @@ impl Handle for CaRetire {
                 behind.join(", ")
             );
         }
-        ca_rotation::retire(&cx.d).await?;
+        ca_rotation::retire_now(&cx.d).await?;
         Ok(Done {
             message: if behind.is_empty() {
                 "the CAs a rotation replaced are retired".into()

@@ -31,7 +31,7 @@ impl AzureProvider {
             }) => bail!(
                 "subscription {id} cannot be reached with your Azure sign-in{tenant} ({}); \
                  check the id (`az account list -o table`) and the tenant (--tenant)",
-                crate::cli::terminal_text::shown(&message)
+                message
             ),
             Err(e) => {
                 return Err(anyhow::Error::new(e)
@@ -47,9 +47,8 @@ impl AzureProvider {
         }
         Ok(SubscriptionSeen {
             id,
-            display_name: info
-                .display_name
-                .map(|n| crate::cli::terminal_text::shown(&n).into_owned()),
+            // Shown by the CLI with its control characters escaped.
+            display_name: info.display_name,
             state: info.state,
             tenant_id: info.tenant_id,
         })
