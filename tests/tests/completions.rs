@@ -81,6 +81,21 @@ fn shells_complete_commands_and_the_fleets_names() {
     assert_eq!(names, ["alpha", "alps-2", "beta", "main"]);
     assert_eq!(bash_tab(&env, "azlin stop b"), ["beta"]);
 
+    // Context names come from contexts.toml.
+    for name in ["work", "wild", "home"] {
+        env.ok(&[
+            "context",
+            "create",
+            name,
+            "--subscription",
+            "00000000-0000-0000-0000-000000000001",
+        ]);
+    }
+    let mut names = bash_tab(&env, "azlin context use w");
+    names.sort();
+    assert_eq!(names, ["wild", "work"]);
+    assert_eq!(bash_tab(&env, "azlin list --context h"), ["home"]);
+
     // fish asks the same way, through its own completion command.
     let fish = shell(
         &env,

@@ -2,7 +2,8 @@
 //! the registration for that shell, and the shell then asks `azlin`
 //! itself (`COMPLETE=SHELL azlin -- WORDS…`, clap_complete's dynamic
 //! completion) for each TAB: subcommands and flags from the command
-//! line's own shape, VM and session names from the running daemon.
+//! line's own shape, VM and session names from the running daemon,
+//! context names from `contexts.toml`.
 //!
 //! A TAB never starts the daemon: with none running, names complete to
 //! nothing, at once; a daemon that does not answer within
@@ -35,23 +36,49 @@ pub enum Shell {
     Powershell,
 }
 
-/// The command line with VM-naming arguments completed from the daemon.
+/// The command line with VM-naming arguments completed from the daemon,
+/// context-naming ones from `contexts.toml`.
 fn command() -> clap::Command {
-    fn walk(cmd: clap::Command) -> clap::Command {
+    fn walk(cmd: clap::Command, in_context: bool) -> clap::Command {
         let subs: Vec<String> = cmd
             .get_subcommands()
             .map(|s| s.get_name().to_string())
             .collect();
         let mut cmd = cmd.mut_args(|a| match a.get_id().as_str() {
             "vm" | "vms" | "targets" | "src" => a.add(ArgValueCompleter::new(vm_names)),
+            "context" => a.add(ArgValueCompleter::new(context_names)),
+            "name" | "from" if in_context => a.add(ArgValueCompleter::new(context_names)),
             _ => a,
         });
         for s in subs {
-            cmd = cmd.mut_subcommand(s, walk);
+            // `context create NAME` and `migrate NAME` name a new one.
+            let names_one = in_context || s == "context";
+            let existing = !matches!(s.as_str(), "create" | "migrate");
+            cmd = cmd.mut_subcommand(s, |c| walk(c, names_one && existing));
         }
         cmd
     }
-    walk(Cli::command())
+    walk(Cli::command(), false)
+}
+
+/// The contexts' names starting with `current` (none if the file is
+/// missing or broken: a TAB reports nothing).
+fn context_names(current: &OsStr) -> Vec<CompletionCandidate> {
+    let Some(prefix) = current.to_str() else {
+        return Vec::new();
+    };
+    let Ok(home) = Home::from_env() else {
+        return Vec::new();
+    };
+    let Ok(contexts) = crate::contexts::Contexts::load(&home) else {
+        return Vec::new();
+    };
+    contexts
+        .contexts
+        .keys()
+        .filter(|n| n.starts_with(prefix))
+        .map(|n| CompletionCandidate::new(n.clone()))
+        .collect()
 }
 
 /// Answer the shell and exit, when it is the shell asking (`COMPLETE` set);
