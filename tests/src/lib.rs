@@ -15,6 +15,7 @@ pub mod pty;
 pub mod sim;
 pub mod sshd;
 pub mod tmux;
+pub mod wan;
 pub mod webhook;
 
 use std::{
