@@ -252,4 +252,17 @@ fn context_use_signs_in_to_the_contexts_tenant() {
             .any(|l| l.contains("get-access-token") && l.contains("--tenant tenant-b")),
         "{asked}"
     );
+
+    // `context migrate` turns [azure] into a context and makes it current.
+    let out = env.ok(&["context", "migrate"]);
+    assert!(out.contains("config.toml is unchanged"), "{out}");
+    assert_eq!(current(&az).as_deref(), Some("default"));
+    let shown: Value =
+        serde_json::from_str(&env.ok(&["context", "show", "default", "--json"])).unwrap();
+    assert_eq!(shown["subscription"], SUB_A);
+    assert_eq!(shown["resource_group"], "home-rg");
+    assert_eq!(shown["region"], "westus2");
+    assert_eq!(shown["current"], true);
+    let err = env.fails(&["context", "migrate"]);
+    assert!(err.contains("exists already"), "{err}");
 }
