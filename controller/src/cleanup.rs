@@ -156,6 +156,30 @@ const YOUNG: &str = "made less than an hour ago (may be mid-creation)";
 const AGE_UNKNOWN: &str = "ARM does not say when it was made";
 const NOT_OLD_ENOUGH: &str = "younger than --older-than";
 
+const AGENT_YOUNG: &str =
+    "agent build uploaded less than two hours ago (a new VM may be downloading it)";
+
+/// `created` (unix seconds) if it is known and at least `min_age` and
+/// `--older-than` old; else why not (`young` when under `min_age`).
+fn old_enough(
+    rules: Rules,
+    created: Option<i64>,
+    min_age: i64,
+    young: &str,
+) -> Result<i64, String> {
+    let Some(created) = created else {
+        return Err(AGE_UNKNOWN.into());
+    };
+    let age = rules.now - created;
+    if age < min_age {
+        return Err(young.into());
+    }
+    if age < rules.older_than_secs {
+        return Err(NOT_OLD_ENOUGH.into());
+    }
+    Ok(created)
+}
+
 fn lower(id: &str) -> String {
     id.to_ascii_lowercase()
 }
@@ -239,17 +263,7 @@ pub fn orphans(listing: &Listing, rules: Rules) -> (Vec<Orphan>, Passed) {
         if !tagged && !rules.include_untagged {
             return Err(UNTAGGED.into());
         }
-        let Some(created) = created else {
-            return Err(AGE_UNKNOWN.into());
-        };
-        let age = rules.now - created;
-        if age < MIN_AGE_SECS {
-            return Err(YOUNG.into());
-        }
-        if age < rules.older_than_secs {
-            return Err(NOT_OLD_ENOUGH.into());
-        }
-        Ok(created)
+        old_enough(rules, created, MIN_AGE_SECS, YOUNG)
     };
     let created_of = |id: &str| listing.created.get(&lower(id)).copied();
 
@@ -462,22 +476,13 @@ pub fn orphans(listing: &Listing, rules: Rules) -> (Vec<Orphan>, Passed) {
             pass("in use: the agent build new VMs get".into());
             continue;
         }
-        let Some(created) = blob.created else {
-            pass(AGE_UNKNOWN.into());
-            continue;
+        let created = match old_enough(rules, blob.created, AGENT_BLOB_MIN_AGE_SECS, AGENT_YOUNG) {
+            Ok(created) => created,
+            Err(why) => {
+                pass(why);
+                continue;
+            }
         };
-        let age = rules.now - created;
-        if age < AGENT_BLOB_MIN_AGE_SECS {
-            pass(
-                "agent build uploaded less than two hours ago (a new VM may be downloading it)"
-                    .into(),
-            );
-            continue;
-        }
-        if age < rules.older_than_secs {
-            pass(NOT_OLD_ENOUGH.into());
-            continue;
-        }
         out.push(Orphan {
             id: blob.id.clone(),
             kind: Kind::AgentBlob,

@@ -21,6 +21,17 @@ use time::Duration;
 
 use crate::home::Home;
 
+/// The CA certificates of a bundle file (none if it is not there).
+fn read_bundle(path: &std::path::Path) -> Result<Vec<CertificateDer<'static>>> {
+    match std::fs::read_to_string(path) {
+        Ok(pem) => {
+            pki::ca_bundle(&pem).with_context(|| format!("{} is unreadable", path.display()))
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Vec::new()),
+        Err(e) => Err(e).with_context(|| format!("cannot read {}", path.display())),
+    }
+}
+
 /// A certificate's SHA-256 fingerprint, hex, as `openssl x509
 /// -fingerprint -sha256` shows it (without the colons).
 pub fn fingerprint(der: &[u8]) -> String {
@@ -92,22 +103,12 @@ impl FleetPki {
             write_atomic(&c_crt, issued.pem.as_bytes(), 0o644)?;
             (issued.der, key_pem)
         };
-        let old_file = dir.join("trusted-old.pem");
-        let old = match std::fs::read_to_string(&old_file) {
-            Ok(pem) => pki::ca_bundle(&pem)
-                .with_context(|| format!("{} is unreadable", old_file.display()))?,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Vec::new(),
-            Err(e) => return Err(e).with_context(|| format!("cannot read {}", old_file.display())),
-        };
-        let cross_file = dir.join("cross.pem");
-        let cross = match std::fs::read_to_string(&cross_file) {
-            Ok(pem) if !old.is_empty() => pki::ca_bundle(&pem)
-                .with_context(|| format!("{} is unreadable", cross_file.display()))?,
-            Ok(_) => Vec::new(),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Vec::new(),
-            Err(e) => {
-                return Err(e).with_context(|| format!("cannot read {}", cross_file.display()));
-            }
+        let old = read_bundle(&dir.join("trusted-old.pem"))?;
+        // Cross-signed CAs serve only while old ones are trusted.
+        let cross = if old.is_empty() {
+            Vec::new()
+        } else {
+            read_bundle(&dir.join("cross.pem"))?
         };
         Ok(Self {
             ca,
@@ -133,6 +134,11 @@ impl FleetPki {
     /// [`Self::trusted`] as one PEM bundle (what agents are sent).
     pub fn trusted_pem(&self) -> String {
         self.trusted().iter().map(|c| pki::der_to_pem(c)).collect()
+    }
+
+    /// The CAs a rotation is replacing, still trusted (oldest first).
+    pub fn old(&self) -> &[CertificateDer<'static>] {
+        &self.old
     }
 
     /// Whether a rotation is still replacing an old CA.

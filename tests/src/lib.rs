@@ -252,6 +252,30 @@ impl Env {
         std::fs::read_to_string(self.home().join("logs/daemon.log")).unwrap_or_default()
     }
 
+    /// How many times `vm`'s agent connected, by the daemon's log.
+    pub fn links(&self, vm: &str) -> usize {
+        self.daemon_log()
+            .matches(&format!("agent connected vm={vm} "))
+            .count()
+    }
+
+    /// The file named `name` somewhere under a local VM's folder (its
+    /// agent's state folder, say), if there is one.
+    pub fn vm_file(&self, vm: &str, name: &str) -> Option<PathBuf> {
+        let mut stack = vec![self.vm_dir(vm)];
+        while let Some(dir) = stack.pop() {
+            for e in std::fs::read_dir(&dir).ok()?.flatten() {
+                let p = e.path();
+                if p.is_dir() && !p.is_symlink() {
+                    stack.push(p);
+                } else if p.file_name().is_some_and(|n| n == name) {
+                    return Some(p);
+                }
+            }
+        }
+        None
+    }
+
     pub fn agent_log(&self, vm: &str) -> String {
         std::fs::read_to_string(self.vm_dir(vm).join("agent.log")).unwrap_or_default()
     }

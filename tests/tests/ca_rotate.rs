@@ -13,31 +13,14 @@ use serde_json::Value;
 
 const WAIT: Duration = Duration::from_secs(60);
 
-fn links(env: &Env, vm: &str) -> usize {
-    env.daemon_log()
-        .matches(&format!("agent connected vm={vm} "))
-        .count()
-}
-
 fn show(env: &Env) -> Value {
     serde_json::from_str(&env.ok(&["ca", "show", "--json"])).unwrap()
 }
 
 /// The CA certificates in a VM's agent trust file (`trust.pem`), if any.
 fn agent_trust(env: &Env, vm: &str) -> Option<usize> {
-    let mut stack = vec![env.vm_dir(vm)];
-    while let Some(dir) = stack.pop() {
-        for e in std::fs::read_dir(&dir).ok()?.flatten() {
-            let p = e.path();
-            if p.is_dir() && !p.is_symlink() {
-                stack.push(p);
-            } else if p.file_name().is_some_and(|n| n == "trust.pem") {
-                let text = std::fs::read_to_string(&p).unwrap();
-                return Some(text.matches("BEGIN CERTIFICATE").count());
-            }
-        }
-    }
-    None
+    let text = std::fs::read_to_string(env.vm_file(vm, "trust.pem")?).unwrap();
+    Some(text.matches("BEGIN CERTIFICATE").count())
 }
 
 #[test]
@@ -56,7 +39,7 @@ fn the_fleet_ca_is_rotated_without_dropping_a_link() {
     let ca_file = env.home().join("pki/ca.crt");
     let ca_before = std::fs::read_to_string(&ca_file).unwrap();
     env.ok(&["stop", "away"]);
-    let links_before = (links(&env, "lis"), links(&env, "dia"));
+    let links_before = (env.links("lis"), env.links("dia"));
 
     // A command streams over lis's link while the CA is rotated.
     let run = env
@@ -87,7 +70,7 @@ fn the_fleet_ca_is_rotated_without_dropping_a_link() {
     assert_eq!(rotated["pending"][0][0], "away", "{rotated}");
     assert_eq!(rotated["retired"], false);
     assert_eq!(
-        (links(&env, "lis"), links(&env, "dia")),
+        (env.links("lis"), env.links("dia")),
         links_before,
         "a link dropped"
     );

@@ -17,33 +17,10 @@ use serde_json::Value;
 const WAIT: Duration = Duration::from_secs(60);
 
 fn agent_cert(env: &Env, vm: &str) -> String {
-    let found = walk(&env.vm_dir(vm));
-    let path = found
-        .iter()
-        .find(|p| p.file_name().is_some_and(|n| n == "agent.crt"))
+    let path = env
+        .vm_file(vm, "agent.crt")
         .unwrap_or_else(|| panic!("no agent.crt under {}", env.vm_dir(vm).display()));
     std::fs::read_to_string(path).unwrap()
-}
-
-fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
-    let mut out = Vec::new();
-    if let Ok(entries) = std::fs::read_dir(dir) {
-        for e in entries.flatten() {
-            let p = e.path();
-            if p.is_dir() && !p.is_symlink() {
-                out.extend(walk(&p));
-            } else {
-                out.push(p);
-            }
-        }
-    }
-    out
-}
-
-fn links(env: &Env, vm: &str) -> usize {
-    env.daemon_log()
-        .matches(&format!("agent connected vm={vm} "))
-        .count()
 }
 
 #[test]
@@ -61,7 +38,7 @@ fn certificates_are_renewed_over_the_live_link() {
         env.cert_serial("dia").unwrap(),
     );
     let disk = agent_cert(&env, "lis");
-    let before = (links(&env, "lis"), links(&env, "dia"));
+    let before = (env.links("lis"), env.links("dia"));
 
     // A command streaming over the link while the certificate is renewed.
     let run = env
@@ -86,7 +63,7 @@ fn certificates_are_renewed_over_the_live_link() {
         "{text}"
     );
     assert_eq!(
-        (links(&env, "lis"), links(&env, "dia")),
+        (env.links("lis"), env.links("dia")),
         before,
         "a link dropped"
     );

@@ -35,7 +35,7 @@ fn docker_clones_are_new_identities_from_the_source_image_without_its_secrets() 
     let src_keys = env.exec("src", "cat /etc/ssh/ssh_host_ed25519_key.pub");
     let src_machine = env.exec("src", "cat /etc/machine-id");
     let src_serial = env.cert_serial("src").unwrap();
-    let links = || env.daemon_log().matches("agent connected vm=src ").count();
+    let links = || env.links("src");
     assert_eq!(links(), 1);
 
     let out = env.ok(&["clone", "src", "--num-replicas", "3", "--json"]);

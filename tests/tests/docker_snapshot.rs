@@ -31,7 +31,7 @@ fn lost(env: &DockerEnv) -> usize {
 }
 
 fn connections(env: &DockerEnv) -> usize {
-    env.daemon_log().matches("agent connected vm=snap ").count()
+    env.links("snap")
 }
 
 #[test]

@@ -28,13 +28,9 @@ impl Handle for CaRotate {
 impl Handle for CaShow {
     async fn handle(self, cx: &Ctx) -> Result<CaStatus> {
         let pki = cx.d.pki();
-        let trusted = pki.trusted();
         Ok(CaStatus {
             fingerprint: fingerprint(pki.ca_der()),
-            old: trusted[..trusted.len() - 1]
-                .iter()
-                .map(|c| fingerprint(c))
-                .collect(),
+            old: pki.old().iter().map(|c| fingerprint(c)).collect(),
             behind: ca_rotation::behind(&cx.d)?,
         })
     }

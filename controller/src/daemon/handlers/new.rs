@@ -120,14 +120,14 @@ pub fn fleet_name(d: &Daemon, name: &str, place: Option<&str>) -> Result<String>
     pki::check_vm_name(name)?;
     let db = d.db.lock().expect("db lock");
     for row in db.vms()? {
-        let provider = d.providers.of(&row.provider).ok();
-        let cloud = provider
-            .and_then(|p| p.cloud_name(&row))
-            .unwrap_or_else(|| row.name.clone());
-        if row.name != name && cloud != name {
+        if row.name != name && super::resolve::cloud_name(d, &row) != name {
             continue;
         }
-        let theirs = provider.and_then(|p| p.place_key(&row));
+        let theirs = d
+            .providers
+            .of(&row.provider)
+            .ok()
+            .and_then(|p| p.place_key(&row));
         let elsewhere = matches!((place, theirs.as_deref()), (Some(p), Some(t)) if p != t);
         if !elsewhere {
             if row.name == name {

@@ -92,18 +92,12 @@ pub fn row(d: &Daemon, name: &str) -> Result<VmRow> {
 pub fn find(d: &Daemon, target: &Target, name: &str) -> Result<VmRow> {
     let rows = d.db.lock().expect("db lock").vms()?;
     let by_session = d.vm_for_session(name);
-    let cloud_name = |r: &VmRow| {
-        d.providers
-            .of(&r.provider)
-            .ok()
-            .and_then(|p| p.cloud_name(r))
-    };
     let matches: Vec<&VmRow> = rows
         .iter()
         .filter(|r| {
             r.name == name
                 || by_session.as_deref() == Some(r.name.as_str())
-                || cloud_name(r).as_deref() == Some(name)
+                || cloud_name(d, r) == name
         })
         .collect();
     let exact = |among: &[&VmRow]| among.iter().find(|r| r.name == name).map(|r| (*r).clone());
@@ -163,6 +157,16 @@ pub fn find(d: &Daemon, target: &Target, name: &str) -> Result<VmRow> {
         "no VM or session named {name:?}; did you mean {}?",
         close.join(", ")
     )
+}
+
+/// The VM's name in its cloud, or its fleet name where the two are one
+/// (`crate::vm_key`).
+pub fn cloud_name(d: &Daemon, row: &VmRow) -> String {
+    d.providers
+        .of(&row.provider)
+        .ok()
+        .and_then(|p| p.cloud_name(row))
+        .unwrap_or_else(|| row.name.clone())
 }
 
 /// Whether `row` is in `target`: always, with no flags and no context;
