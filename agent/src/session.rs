@@ -11,7 +11,7 @@ use anyhow::{Context, Result, anyhow, bail};
 use azlin_protocol::{
     alert::CAP_ALERTS,
     exec::CAP_EXEC,
-    files::wire::CAP_FILES,
+    files::wire::{CAP_FILES, CAP_MANIFEST},
     frame::MAX_CONTROL_FRAME,
     handshake::{self, ControlStream},
     message::{Control, Role},
@@ -163,6 +163,7 @@ async fn run(
             CAP_TERMINAL.into(),
             CAP_ALERTS.into(),
             CAP_FILES.into(),
+            CAP_MANIFEST.into(),
         ],
         agent.started_at_unix,
         enrolled,

@@ -7,12 +7,15 @@
 //! - [`offer`]: giving files (a file, or a folder tree) to the controller.
 //! - [`receive`]: taking files: partial file, BLAKE3, secret scan;
 //!   resuming a partial left by an interrupted transfer.
+//! - [`manifest`]: taking a folder's files by manifest, in a few round
+//!   trips whatever their number.
 //! - [`commit`]: putting received files in place durably, many at once.
 //!
 //! Not here: the filter's rules and path syntax (`azlin_protocol::files`).
 
 pub mod commit;
 pub mod delete;
+pub mod manifest;
 pub mod offer;
 pub mod place;
 pub mod receive;

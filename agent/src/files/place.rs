@@ -156,6 +156,11 @@ impl Folders {
         &self.root
     }
 
+    /// The root, shared.
+    pub fn root_arc(&self) -> Arc<OwnedFd> {
+        self.root.clone()
+    }
+
     /// The folder `rel` (checked names, `/` between them; empty for the
     /// root), opened below the root; with `create`, missing ones are made.
     pub fn open(&mut self, rel: &str, create: Option<Owner>) -> Result<Arc<OwnedFd>, String> {

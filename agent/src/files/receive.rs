@@ -7,7 +7,7 @@
 //! checked file. A partial left by a killed transfer is
 //! picked up where it stopped when the same file is sent again.
 
-use std::os::fd::OwnedFd;
+use std::{os::fd::OwnedFd, sync::Arc};
 
 use azlin_protocol::{
     files::{
@@ -15,8 +15,8 @@ use azlin_protocol::{
         filter::{ContentScan, Filter, Verdict},
         path::{check_relative, partial_name},
         wire::{
-            CHUNK, FileHeader, FilesRequest, Inbound, MAX_FILES_FRAME, Outbound, inbound_data,
-            kept_mode,
+            CHUNK, FileHeader, FilesRequest, Inbound, MAX_FILES_FRAME, Outbound, Refusal,
+            inbound_data, kept_mode,
         },
     },
     message::decode_tagged,
@@ -56,6 +56,8 @@ pub async fn run(
     };
     tracing::info!(%controller, by = %req.requested_by, root = %shown, "receiving files");
     let mut folders = place::Folders::new(root);
+    // A stream that starts with a manifest is taken by manifest.
+    let mut by_manifest = None;
     let result = async {
         transport::send(
             &mut send,
@@ -94,6 +96,10 @@ pub async fn run(
                     transport::send(&mut send, &answer, MAX_FILES_FRAME).await?;
                 }
                 Some(Inbound::End) | None => return Ok(()),
+                Some(first @ (Inbound::Manifest { .. } | Inbound::Remove(_))) => {
+                    by_manifest = Some(first);
+                    return Ok(());
+                }
                 Some(Inbound::Data(_) | Inbound::Want { .. } | Inbound::Skip) => {
                     return Err(StreamError::Protocol(
                         "file data or an answer to an offer before a file header".into(),
@@ -103,6 +109,14 @@ pub async fn run(
         }
     }
     .await;
+    if let (Ok(()), Some(first)) = (&result, by_manifest) {
+        let stream = super::manifest::Stream {
+            folders,
+            owner,
+            commits: ctx.commits.clone(),
+        };
+        return stream.run(controller, &shown, first, send, recv).await;
+    }
     if let Err(e) = result {
         tracing::warn!(%controller, root = %shown, "file transfer ended: {e}");
         if e.is_peer_fault() {
@@ -235,10 +249,33 @@ async fn take_file(
     let finished = sink.finish().await;
     if let Some((e, drop_partial)) = failure {
         if drop_partial {
-            let _ = unlinkat(&dir, partial.as_str(), UnlinkatFlags::NoRemoveDir);
+            let _ = unlinkat(&*dir, partial.as_str(), UnlinkatFlags::NoRemoveDir);
         }
         return Err(e);
     }
+    Ok(match settle(finished, &dir, name, h, commits).await {
+        Ok(()) => Outbound::Stored,
+        Err(Refusal { reason, blocked }) => Outbound::Refused { reason, blocked },
+    })
+}
+
+/// The end of a file whose data has all come: check it (no write error,
+/// no secret, the announced BLAKE3), give it its mode and mtime, and put
+/// it in place durably with the files of the other streams (durable,
+/// then renamed, then acknowledged). A file refused here has its partial
+/// removed.
+pub(super) async fn settle(
+    finished: Result<Written, String>,
+    dir: &Arc<OwnedFd>,
+    name: &str,
+    h: &FileHeader,
+    commits: &Committer,
+) -> Result<(), Refusal> {
+    let partial = partial_name(name, &h.hash);
+    let discard = |reason: String, blocked: bool| {
+        let _ = unlinkat(&**dir, partial.as_str(), UnlinkatFlags::NoRemoveDir);
+        Err(Refusal { reason, blocked })
+    };
     let Written {
         file,
         hasher,
@@ -246,20 +283,7 @@ async fn take_file(
         error: write_error,
     } = match finished {
         Ok(w) => w,
-        Err(e) => {
-            let _ = unlinkat(&dir, partial.as_str(), UnlinkatFlags::NoRemoveDir);
-            return Ok(Outbound::Refused {
-                reason: e,
-                blocked: false,
-            });
-        }
-    };
-    let discard = |why: String, blocked: bool| {
-        let _ = unlinkat(&dir, partial.as_str(), UnlinkatFlags::NoRemoveDir);
-        Ok(Outbound::Refused {
-            reason: why,
-            blocked,
-        })
+        Err(e) => return discard(e, false),
     };
     if let Some(e) = write_error {
         return discard(format!("cannot write: {e}"), false);
@@ -281,8 +305,6 @@ async fn take_file(
     let kept = fchmod(&file, mode)
         .and_then(|()| futimens(&file, &TimeSpec::UTIME_OMIT, &mtime))
         .map_err(|e| e.to_string());
-    // Durable, then renamed, then acknowledged: with the files of the
-    // other streams, in one flush.
     let finished = match kept {
         Ok(()) => {
             commits
@@ -297,7 +319,7 @@ async fn take_file(
         Err(e) => Err(e),
     };
     match finished {
-        Ok(()) => Ok(Outbound::Stored),
+        Ok(()) => Ok(()),
         Err(e) => discard(format!("cannot put it in place: {e}"), false),
     }
 }
@@ -341,6 +363,39 @@ enum Prepared {
 /// Look at the destination and any partial: skip an identical file,
 /// refuse a destination that is not a regular file, resume a partial.
 fn prepare(dir: &OwnedFd, name: &str, h: &FileHeader, owner: Owner) -> Result<Prepared, String> {
+    match judge(dir, name, h, owner, true)? {
+        Judged::Have => Ok(Prepared::Have),
+        Judged::From(offset) => {
+            let (file, hasher, scan) = open_partial(dir, name, h, owner, offset)?;
+            Ok(Prepared::Write {
+                file,
+                offset,
+                hasher,
+                scan,
+            })
+        }
+    }
+}
+
+/// What an announced file needs, from what its folder holds.
+pub(super) enum Judged {
+    /// The destination holds this content and mode already.
+    Have,
+    /// Its bytes from this offset on (a partial holds the ones before).
+    From(u64),
+}
+
+/// Skip an identical file, refuse a destination that is not a regular
+/// file, and (with `resume`) find how much of a partial can be kept. A
+/// partial is resumed only when it is one this writer made and no one
+/// else can have a hand in (see `place::is_resumable`).
+pub(super) fn judge(
+    dir: &OwnedFd,
+    name: &str,
+    h: &FileHeader,
+    owner: Owner,
+    resume: bool,
+) -> Result<Judged, String> {
     if let Some(st) = place::existing(dir, name)? {
         if !place::is_regular(&st) {
             return Err(format!(
@@ -353,45 +408,67 @@ fn prepare(dir: &OwnedFd, name: &str, h: &FileHeader, owner: Owner) -> Result<Pr
             && content::hash(&mut place::open_regular(dir, name)?).map_err(|e| e.to_string())?
                 == h.hash
         {
-            return Ok(Prepared::Have);
+            return Ok(Judged::Have);
         }
     }
+    if !resume {
+        return Ok(Judged::From(0));
+    }
+    let partial = partial_name(name, &h.hash);
+    Ok(match place::existing(dir, &partial)? {
+        Some(st) if st.st_size as u64 <= h.size && place::is_resumable(&st, owner) => {
+            Judged::From(st.st_size as u64)
+        }
+        _ => Judged::From(0),
+    })
+}
+
+/// The partial to write a file's bytes from `offset` on, with the hash
+/// and scan of the bytes it holds. From 0, any partial there is removed
+/// (never trusted) and a new one made; from further on, the partial must
+/// still be one to resume and hold exactly `offset` bytes.
+pub(super) fn open_partial(
+    dir: &OwnedFd,
+    name: &str,
+    h: &FileHeader,
+    owner: Owner,
+    offset: u64,
+) -> Result<(std::fs::File, Box<blake3::Hasher>, ContentScan), String> {
     let partial = partial_name(name, &h.hash);
     let mut hasher = Box::new(blake3::Hasher::new());
     let mut scan = ContentScan::default();
-    // A partial is resumed only when it is one this writer made and no
-    // one else can have a hand in (see `place::is_resumable`); any other
-    // is removed and a new one made, never trusted.
-    let resumed = match place::existing(dir, &partial)? {
-        Some(st) if st.st_size as u64 <= h.size && place::is_resumable(&st, owner) => {
-            place::resume_partial(dir, &partial, owner)?
-        }
-        _ => None,
-    };
-    let (file, offset) = match resumed {
-        Some(mut f) => {
-            let offset = content::read_into(&mut f, &mut hasher, Some(&mut scan))
-                .map_err(|e| e.to_string())?;
-            (f, offset)
-        }
-        None => {
-            match unlinkat(dir, partial.as_str(), UnlinkatFlags::NoRemoveDir) {
-                Ok(()) | Err(nix::errno::Errno::ENOENT) => {}
-                Err(e) => {
-                    return Err(format!(
-                        "cannot remove a partial file not to be trusted: {e}"
-                    ));
-                }
+    if offset > 0 {
+        let resumed = match place::existing(dir, &partial)? {
+            Some(st) if place::is_resumable(&st, owner) => {
+                place::resume_partial(dir, &partial, owner)?
             }
-            (place::create_partial(dir, &partial, owner)?, 0)
+            _ => None,
+        };
+        let Some(mut f) = resumed else {
+            return Err(format!(
+                "the partial of {} went away before its rest came; copy it again",
+                h.rel
+            ));
+        };
+        let held = content::read_into(&mut f, &mut hasher, Some(&mut scan))
+            .map_err(|e| e.to_string())?;
+        if held != offset {
+            return Err(format!(
+                "the partial of {} changed before its rest came; copy it again",
+                h.rel
+            ));
         }
-    };
-    Ok(Prepared::Write {
-        file,
-        offset,
-        hasher,
-        scan,
-    })
+        return Ok((f, hasher, scan));
+    }
+    match unlinkat(dir, partial.as_str(), UnlinkatFlags::NoRemoveDir) {
+        Ok(()) | Err(nix::errno::Errno::ENOENT) => {}
+        Err(e) => {
+            return Err(format!(
+                "cannot remove a partial file not to be trusted: {e}"
+            ));
+        }
+    }
+    Ok((place::create_partial(dir, &partial, owner)?, hasher, scan))
 }
 
 #[cfg(test)]

@@ -5,6 +5,7 @@
 //! - [`parallel_digest`]: the same for a large file, in pieces on
 //!   several threads.
 //! - [`filter`]: the security filter by name and by content.
+//! - [`manifest`]: the bounds of a manifest, and names given twice.
 //! - [`path`]: relative paths on the wire, checked.
 //! - [`wire`]: the frames of a file stream.
 //!
@@ -13,6 +14,7 @@
 
 pub mod content;
 pub mod filter;
+pub mod manifest;
 pub mod parallel_digest;
 pub mod path;
 pub mod wire;

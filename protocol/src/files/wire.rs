@@ -22,7 +22,35 @@
 //! `SendFrom { offset > 0 }` is a resumed transfer: an earlier run left a
 //! partial file, which the agent keeps under a name derived from the
 //! file's hash beside the destination; the final hash covers every byte.
-//! Both enums are append-only.
+//!
+//! That exchange costs a round trip per file per stream. A sender that
+//! finds `files/manifest` among the agent's capabilities sends a folder by
+//! manifest instead (see [`super::manifest`] for the bounds), in a number
+//! of round trips that does not grow with the number of files:
+//!
+//! ```text
+//! → Query::Files(Receive at ROOT)
+//! → Manifest { files, eager: false }   ← Opened { root }
+//! → Manifest { … } …                   ← Answers (one per file, in order)
+//! → Data … (the bytes of every file    ← Answers …
+//!   answered SendFrom, from its offset,
+//!   back to back; a frame may hold the
+//!   end of one file and the start of
+//!   the next)
+//! → Remove([rel…])                     ← Removed (one per path)
+//! → End                                ← Done [(index, outcome)…] per group
+//!                                        commit … (the agent finishes)
+//! ```
+//!
+//! Manifests and data interleave freely: the sender may announce the next
+//! files while the data of earlier ones is still on its way, and the
+//! agent answers each manifest as it reads it. An `eager` manifest's data
+//! follows it without waiting for the answers (every byte of every file
+//! in it, from offset 0, whatever the answer): a few small files, where
+//! a round trip costs more than sending what might not be needed. Its
+//! files that are already there or refused have their bytes read and
+//! dropped. `index` counts files across every manifest on the stream.
+//! All enums are append-only.
 
 use serde::{Deserialize, Serialize};
 
@@ -30,6 +58,8 @@ use crate::message::Tagged;
 
 /// Capability an agent announces when it takes and gives files.
 pub const CAP_FILES: &str = "files/1";
+/// Capability an agent announces when it takes files by manifest.
+pub const CAP_MANIFEST: &str = "files/manifest";
 /// Largest data chunk in one frame.
 pub const CHUNK: usize = 256 * 1024;
 /// Largest frame on a file stream.
@@ -83,10 +113,46 @@ pub enum Inbound {
     Delete {
         rel: String,
     },
+    /// [`FilesOp::Receive`]: the next files, answered with one `Answers`.
+    Manifest {
+        files: Vec<FileHeader>,
+        /// The data follows without waiting for the answers.
+        eager: bool,
+    },
+    /// [`FilesOp::Receive`]: remove these files or folders; answered with
+    /// one `Removed`.
+    Remove(Vec<String>),
 }
 
 impl Tagged for Inbound {
-    const KNOWN_TYPES: u32 = 6;
+    const KNOWN_TYPES: u32 = 8;
+}
+
+/// Why a file was not taken.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Refusal {
+    pub reason: String,
+    /// By the security filter.
+    pub blocked: bool,
+}
+
+/// The agent's answer to one file of a manifest.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Answer {
+    /// Send it from this byte on (0 for an eager manifest).
+    SendFrom(u64),
+    /// The destination already holds this content and mode.
+    Have,
+    Refused(Refusal),
+}
+
+/// How one file whose data was sent ended.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Done {
+    /// Its place among every manifest's files on the stream.
+    pub index: u32,
+    /// `None`: written, checked, durable and in place.
+    pub refused: Option<Refusal>,
 }
 
 /// Agent → controller. Append only.
@@ -127,10 +193,18 @@ pub enum Outbound {
     End,
     /// The entry named by `Delete` is gone (or was not there).
     Deleted,
+    /// One answer per file of a `Manifest`, in its order.
+    Answers(Vec<Answer>),
+    /// Files made durable together (one group commit), or refused once
+    /// their data had come.
+    Done(Vec<Done>),
+    /// One per path of a `Remove`: `None` when it is gone (or was not
+    /// there), else why not.
+    Removed(Vec<Option<String>>),
 }
 
 impl Tagged for Outbound {
-    const KNOWN_TYPES: u32 = 11;
+    const KNOWN_TYPES: u32 = 14;
 }
 
 /// The bytes of an `Inbound::Data` frame, read in place (`None` for any
@@ -198,8 +272,8 @@ mod tests {
         assert_eq!(bytes.len(), 5, "bytes are sent as bytes, not a list");
         assert_eq!(decode_tagged::<Inbound>(&bytes).unwrap(), f);
         assert_eq!(
-            decode_tagged::<Outbound>(&[11]).unwrap_err(),
-            DecodeError::UnknownType { tag: 11, known: 11 }
+            decode_tagged::<Outbound>(&[14]).unwrap_err(),
+            DecodeError::UnknownType { tag: 14, known: 14 }
         );
         assert_eq!(kept_mode(0o104755), 0o755);
     }

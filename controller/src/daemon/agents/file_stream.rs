@@ -5,7 +5,7 @@
 
 use anyhow::{Context, Result, anyhow, bail};
 use azlin_protocol::{
-    files::wire::{CAP_FILES, FilesRequest, Inbound, MAX_FILES_FRAME, Outbound},
+    files::wire::{CAP_FILES, CAP_MANIFEST, FilesRequest, Inbound, MAX_FILES_FRAME, Outbound},
     stream::{MAX_QUERY_FRAME, Query},
     transport::{self, FramedRecv},
 };
@@ -14,6 +14,16 @@ use crate::daemon::Daemon;
 
 /// `vm`'s connection, if it is connected and its agent handles files.
 pub fn connection(d: &Daemon, vm: &str) -> Result<quinn::Connection> {
+    connection_with(d, vm, CAP_FILES)
+}
+
+/// `vm`'s connection, if it is connected and its agent takes files by
+/// manifest.
+pub fn connection_by_manifest(d: &Daemon, vm: &str) -> Result<quinn::Connection> {
+    connection_with(d, vm, CAP_MANIFEST)
+}
+
+fn connection_with(d: &Daemon, vm: &str, capability: &str) -> Result<quinn::Connection> {
     let conn = d
         .fleet
         .connection(vm)
@@ -23,7 +33,7 @@ pub fn connection(d: &Daemon, vm: &str) -> Result<quinn::Connection> {
         .status(vm)
         .capabilities
         .iter()
-        .any(|c| c == CAP_FILES)
+        .any(|c| c == capability)
     {
         bail!("{vm}'s agent cannot give or take files (an older version); update it");
     }

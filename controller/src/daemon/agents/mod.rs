@@ -10,6 +10,7 @@
 //! - [`telemetry_stream`]: samples pushed by agents, into the live store.
 //! - [`query`]: asking one agent a question on a stream of its own.
 //! - [`file_stream`]: one file stream to an agent, opened and checked.
+//! - [`manifest_stream`]: local files to an agent by manifest.
 //!
 //! Not here: what a CLI request makes of these (`handlers`), alert events
 //! agents push (`jobs::alerts::stream`, started by [`session`]).
@@ -20,6 +21,7 @@ pub mod file_stream;
 pub mod fleet;
 pub mod link;
 pub mod listener;
+pub mod manifest_stream;
 pub mod query;
 pub mod renew;
 pub mod session;
