@@ -16,6 +16,7 @@ pub mod sim;
 pub mod sshd;
 pub mod tmux;
 pub mod wan;
+pub mod wan_vm;
 pub mod webhook;
 
 use std::{
@@ -51,6 +52,8 @@ pub struct Env {
     /// Extra environment for every `azlin` run (and so for the daemon and
     /// the agents it starts).
     vars: Vec<(String, String)>,
+    /// A program every `azlin` run goes through (`ip netns exec NS`).
+    wrap: Vec<String>,
 }
 
 /// A free UDP port on loopback.
@@ -102,6 +105,7 @@ impl Env {
             home,
             listen: None,
             vars: Vec::new(),
+            wrap: Vec::new(),
         }
     }
 
@@ -151,8 +155,21 @@ impl Env {
         self.home().join("local").join(vm)
     }
 
+    /// Run every `azlin` (and so the daemon it starts) through `prefix`,
+    /// for example `ip netns exec NS` (before the first command).
+    pub fn wrap(&mut self, prefix: &[&str]) {
+        self.wrap = prefix.iter().map(|s| s.to_string()).collect();
+    }
+
     pub fn command(&self, args: &[&str]) -> Command {
-        let mut c = Command::new(bin("azlin"));
+        let mut c = match self.wrap.split_first() {
+            Some((program, rest)) => {
+                let mut c = Command::new(program);
+                c.args(rest).arg(bin("azlin"));
+                c
+            }
+            None => Command::new(bin("azlin")),
+        };
         c.args(args)
             .env("AZLIN_HOME", self.home())
             .env("AZLIN_AGENT_BIN", bin("azlin-agent"))

@@ -39,12 +39,31 @@ impl Sshd {
     /// (for example a [`crate::tmux::TmuxServer`]'s), never the user's
     /// default one, and the test's cleanup ends it.
     pub fn start(dir: &Path, port: u16, tmux_tmpdir: &Path) -> Self {
+        Self::start_at(
+            dir,
+            "127.0.0.1",
+            port,
+            tmux_tmpdir,
+            Command::new("/usr/sbin/sshd"),
+        )
+    }
+
+    /// The same on `addr`, started by `sshd` (`/usr/sbin/sshd` itself, or
+    /// run through `ip netns exec NS`), which the test must be able to
+    /// reach from where it runs only when `addr` is loopback.
+    pub fn start_at(
+        dir: &Path,
+        addr: &str,
+        port: u16,
+        tmux_tmpdir: &Path,
+        mut sshd: Command,
+    ) -> Self {
         keygen(&dir.join("host_key"));
         let config = dir.join("sshd_config");
         std::fs::write(
             &config,
             format!(
-                "Port {port}\nListenAddress 127.0.0.1\nHostKey {}\nPidFile {}\nUsePAM no\n\
+                "Port {port}\nListenAddress {addr}\nHostKey {}\nPidFile {}\nUsePAM no\n\
                  PermitRootLogin prohibit-password\nPasswordAuthentication no\nStrictModes no\n\
                  SetEnv TMUX_TMPDIR={}\nSubsystem sftp /usr/lib/openssh/sftp-server\n",
                 dir.join("host_key").display(),
@@ -55,7 +74,7 @@ impl Sshd {
         .unwrap();
         // sshd's privilege separation needs this folder.
         std::fs::create_dir_all("/run/sshd").unwrap();
-        let child = Command::new("/usr/sbin/sshd")
+        let child = sshd
             .args(["-D", "-e", "-f"])
             .arg(&config)
             .stderr(Stdio::null())
@@ -63,6 +82,14 @@ impl Sshd {
             .expect("sshd (openssh-server) is installed");
         let sshd = Sshd(child);
         let deadline = Instant::now() + Duration::from_secs(30);
+        if addr != "127.0.0.1" {
+            // In another namespace: its pid file says it is listening.
+            while !dir.join("sshd.pid").exists() {
+                assert!(Instant::now() < deadline, "sshd did not start");
+                std::thread::sleep(Duration::from_millis(20));
+            }
+            return sshd;
+        }
         while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
             assert!(Instant::now() < deadline, "sshd did not start");
             std::thread::sleep(Duration::from_millis(20));

@@ -18,7 +18,7 @@ use std::{collections::VecDeque, os::fd::OwnedFd, sync::Arc};
 use azlin_protocol::{
     files::{
         filter::{Filter, Verdict},
-        manifest::Seen,
+        manifest::{FRAME_BUDGET, Seen, answer_frames, refusal, weight},
         path::partial_name,
         wire::{
             Answer, CHUNK, Done, FileHeader, Inbound, MAX_FILES_FRAME, Outbound, Refusal,
@@ -210,20 +210,16 @@ impl Run {
         let checked: Vec<Result<(), Refusal>> = files
             .iter()
             .map(|h| {
-                self.seen.entry(h).map_err(|reason| Refusal {
-                    reason,
-                    blocked: false,
-                })?;
+                self.seen
+                    .entry(h)
+                    .map_err(|reason| refusal(reason, false))?;
                 // Secrets are refused here whatever the sender's options.
                 let filter = Filter {
                     force: true,
                     ..Filter::default()
                 };
                 match filter.by_name(&h.rel) {
-                    Verdict::Blocked(reason) => Err(Refusal {
-                        reason,
-                        blocked: true,
-                    }),
+                    Verdict::Blocked(reason) => Err(refusal(reason, true)),
                     _ => Ok(()),
                 }
             })
@@ -293,7 +289,9 @@ impl Run {
             answers.push(answer);
             self.queue.extend(wanted);
         }
-        let _ = self.out.send(Outbound::Answers(answers));
+        for frame in answer_frames(answers) {
+            let _ = self.out.send(Outbound::Answers(frame));
+        }
         // Files that need no bytes (empty, or a whole partial) are
         // settled now.
         self.take(&[]).await
@@ -384,11 +382,12 @@ impl Run {
                     receive::settle(finished, &w.dir, &w.name, &w.h, &commits)
                         .await
                         .err()
+                        .map(|r| refusal(r.reason, r.blocked))
                 }
-                (None, reason) => Some(Refusal {
-                    reason: reason.unwrap_or_else(|| "not written".into()),
-                    blocked: false,
-                }),
+                (None, reason) => Some(refusal(
+                    reason.unwrap_or_else(|| "not written".into()),
+                    false,
+                )),
             };
             let _ = out.send(Outbound::Done(vec![Done {
                 index: w.index,
@@ -433,10 +432,7 @@ fn judge(
     eager: bool,
     free: Option<u64>,
 ) -> Result<(Judged, Arc<OwnedFd>, String), Refusal> {
-    let refuse = |reason: String| Refusal {
-        reason,
-        blocked: false,
-    };
+    let refuse = |reason: String| refusal(reason, false);
     let (folder, name) = h.rel.rsplit_once('/').unwrap_or(("", h.rel.as_str()));
     let dir = folders.open(folder, Some(owner)).map_err(refuse)?;
     let judged = receive::judge(&dir, name, h, owner, !eager).map_err(refuse)?;
@@ -503,7 +499,9 @@ fn open(w: Wanted, owner: Owner) -> Current {
 }
 
 /// Write the answers and outcomes in order; outcomes waiting together
-/// (one group commit's) go in one frame.
+/// (one group commit's) go in one frame, as many as fit. A frame that
+/// cannot be sent resets the stream, so the sender never takes it for a
+/// clean end.
 async fn write_out(mut send: quinn::SendStream, mut rx: mpsc::UnboundedReceiver<Outbound>) {
     let mut held: Option<Outbound> = None;
     loop {
@@ -516,9 +514,15 @@ async fn write_out(mut send: quinn::SendStream, mut rx: mpsc::UnboundedReceiver<
         };
         let next = match next {
             Outbound::Done(mut done) => {
-                while let Ok(more) = rx.try_recv() {
+                let mut bytes: usize = done.iter().map(|d| weight(d.refused.as_ref())).sum();
+                while bytes < FRAME_BUDGET / 2
+                    && let Ok(more) = rx.try_recv()
+                {
                     match more {
-                        Outbound::Done(d) if done.len() < 4096 => done.extend(d),
+                        Outbound::Done(d) => {
+                            bytes += d.iter().map(|d| weight(d.refused.as_ref())).sum::<usize>();
+                            done.extend(d);
+                        }
                         other => {
                             held = Some(other);
                             break;
@@ -529,10 +533,9 @@ async fn write_out(mut send: quinn::SendStream, mut rx: mpsc::UnboundedReceiver<
             }
             other => other,
         };
-        if transport::send(&mut send, &next, MAX_FILES_FRAME)
-            .await
-            .is_err()
-        {
+        if let Err(e) = transport::send(&mut send, &next, MAX_FILES_FRAME).await {
+            tracing::warn!("cannot answer on a file stream: {e}");
+            let _ = send.reset(transport::STREAM_BAD_FRAME);
             return;
         }
     }

@@ -450,8 +450,8 @@ pub(super) fn open_partial(
                 h.rel
             ));
         };
-        let held = content::read_into(&mut f, &mut hasher, Some(&mut scan))
-            .map_err(|e| e.to_string())?;
+        let held =
+            content::read_into(&mut f, &mut hasher, Some(&mut scan)).map_err(|e| e.to_string())?;
         if held != offset {
             return Err(format!(
                 "the partial of {} changed before its rest came; copy it again",

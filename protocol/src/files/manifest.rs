@@ -20,7 +20,10 @@ use std::collections::HashMap;
 use thiserror::Error;
 use unicode_normalization::UnicodeNormalization;
 
-use super::{path::check_relative, wire::FileHeader};
+use super::{
+    path::check_relative,
+    wire::{Answer, FileHeader, Refusal},
+};
 
 /// Files on one stream.
 pub const MAX_ENTRIES: usize = 100_000;
@@ -33,6 +36,51 @@ pub const MAX_PART_BYTES: usize = 160 * 1024;
 pub const MAX_STREAM_BYTES: usize = 16 << 20;
 /// Largest file accepted: 16 TiB.
 pub const MAX_FILE_SIZE: u64 = 1 << 44;
+/// Longest reason given for one refused file, in bytes: a reason quotes
+/// the path, which an escaped control character makes six times longer.
+pub const MAX_REASON: usize = 1024;
+/// Bytes of answers or outcomes put in one frame, within
+/// `MAX_FILES_FRAME`: a part whose answers need more gets several
+/// `Answers` frames.
+pub const FRAME_BUDGET: usize = 256 * 1024;
+
+/// A refusal whose reason is at most [`MAX_REASON`] bytes.
+pub fn refusal(reason: String, blocked: bool) -> Refusal {
+    let mut reason = reason;
+    if reason.len() > MAX_REASON {
+        let mut end = MAX_REASON - 3;
+        while !reason.is_char_boundary(end) {
+            end -= 1;
+        }
+        reason.truncate(end);
+        reason.push_str("...");
+    }
+    Refusal { reason, blocked }
+}
+
+/// Bytes an answer or outcome takes in a frame, at most.
+pub fn weight(refused: Option<&Refusal>) -> usize {
+    16 + refused.map_or(0, |r| r.reason.len() + 4)
+}
+
+/// A part's answers cut into frames of at most [`FRAME_BUDGET`] bytes.
+pub fn answer_frames(answers: Vec<Answer>) -> Vec<Vec<Answer>> {
+    let mut frames = vec![Vec::new()];
+    let mut bytes = 0;
+    for a in answers {
+        let w = weight(match &a {
+            Answer::Refused(r) => Some(r),
+            _ => None,
+        });
+        if bytes + w > FRAME_BUDGET {
+            frames.push(Vec::new());
+            bytes = 0;
+        }
+        bytes += w;
+        frames.last_mut().expect("a frame").push(a);
+    }
+    frames
+}
 
 #[derive(Debug, Error, Clone, PartialEq, Eq)]
 pub enum ManifestError {
@@ -185,15 +233,33 @@ mod tests {
                 hash: [0xff; 32],
             })
             .collect();
-        let frame = super::super::wire::Inbound::Manifest {
-            files,
-            eager: true,
-        };
+        let frame = super::super::wire::Inbound::Manifest { files, eager: true };
         let bytes = postcard::to_stdvec(&frame).unwrap();
         assert!(
             bytes.len() <= super::super::wire::MAX_FILES_FRAME,
             "{}",
             bytes.len()
+        );
+    }
+
+    #[test]
+    fn answers_with_the_longest_reasons_still_fit_their_frames() {
+        let long = refusal("\\u{1}".repeat(4096), false);
+        assert!(long.reason.len() <= MAX_REASON && long.reason.ends_with("..."));
+        // Cut on a character boundary.
+        let wide = refusal("é".repeat(MAX_REASON), true);
+        assert!(wide.reason.len() <= MAX_REASON && wide.blocked);
+        let answers = vec![Answer::Refused(long); MAX_PART];
+        let frames = answer_frames(answers);
+        assert!(frames.len() > 1);
+        assert_eq!(frames.iter().map(Vec::len).sum::<usize>(), MAX_PART);
+        for f in frames {
+            let bytes = postcard::to_stdvec(&super::super::wire::Outbound::Answers(f)).unwrap();
+            assert!(bytes.len() <= super::super::wire::MAX_FILES_FRAME);
+        }
+        assert_eq!(
+            answer_frames(vec![Answer::Have; 3]),
+            vec![vec![Answer::Have; 3]]
         );
     }
 

@@ -31,7 +31,8 @@
 //! ```text
 //! → Query::Files(Receive at ROOT)
 //! → Manifest { files, eager: false }   ← Opened { root }
-//! → Manifest { … } …                   ← Answers (one per file, in order)
+//! → Manifest { … } …                   ← Answers (one per file, in order,
+//!                                        in as many frames as they need)
 //! → Data … (the bytes of every file    ← Answers …
 //!   answered SendFrom, from its offset,
 //!   back to back; a frame may hold the
@@ -113,7 +114,8 @@ pub enum Inbound {
     Delete {
         rel: String,
     },
-    /// [`FilesOp::Receive`]: the next files, answered with one `Answers`.
+    /// [`FilesOp::Receive`]: the next files, answered with `Answers`
+    /// frames holding one answer per file in all.
     Manifest {
         files: Vec<FileHeader>,
         /// The data follows without waiting for the answers.
@@ -193,7 +195,8 @@ pub enum Outbound {
     End,
     /// The entry named by `Delete` is gone (or was not there).
     Deleted,
-    /// One answer per file of a `Manifest`, in its order.
+    /// Answers to the files of a `Manifest`, in its order; the next
+    /// frame of them goes on where this one stops.
     Answers(Vec<Answer>),
     /// Files made durable together (one group commit), or refused once
     /// their data had come.

@@ -7,8 +7,15 @@
 //! - 10,000 files of 1-64 KiB: `azlin cp -r` vs `rsync -a`;
 //! - the agent's peak RSS (VmHWM) over the 1 GiB copies.
 //!
+//! - 1,000 files of 1-8 KiB: the same;
+//! - `sync --watch`: one small file saved, and a burst of 2,000.
+//!
+//! `--rtt MS [--loss PERCENT] [--rate MBIT]` runs both tools across an
+//! emulated WAN link instead (`azlin_e2e::wan_vm`): the daemon, the CLI
+//! and the anchors on one side, the agent and sshd on the other.
+//!
 //! Run as root; needs Debian's openssh-server, openssh-client and rsync.
-//! cargo build --release --workspace && target/release/files-bench [RUNS] [big,tree,watch]
+//! cargo build --release --workspace && target/release/files-bench [RUNS] [big,tree,small,watch] [--rtt MS [--loss P] [--rate MBIT]]
 
 use std::{
     path::Path,
@@ -20,6 +27,7 @@ use azlin_e2e::{
     Env, free_tcp,
     proc_stats::{cpu_seconds, machine_busy_seconds, mib, percentile, status_bytes},
     sshd::{AuthorizedKeys, Sshd, point_vm_at},
+    wan_vm,
 };
 
 fn timed(mut c: Command) -> Duration {
@@ -58,25 +66,103 @@ fn fresh(base: &Path, case: &str, run: usize) -> std::path::PathBuf {
     dir
 }
 
+/// Where the benchmark runs: everything on loopback, or across an
+/// emulated WAN link (`--rtt`).
+enum Place {
+    Loopback { env: Env, _sshd: Sshd },
+    Wan(wan_vm::WanVms),
+}
+
+impl Place {
+    fn env(&self) -> &Env {
+        match self {
+            Place::Loopback { env, .. } => env,
+            Place::Wan(w) => &w.env,
+        }
+    }
+
+    /// An anchor tool (ssh, scp, rsync), run where the daemon runs.
+    fn anchor(&self, program: &str) -> Command {
+        match self {
+            Place::Loopback { .. } => Command::new(program),
+            Place::Wan(w) => w.here(program),
+        }
+    }
+
+    /// The VM's home on this machine's file system.
+    fn vm_home(&self, vm: &str, dir: &Path) -> std::path::PathBuf {
+        match self {
+            Place::Loopback { env, .. } => env.vm_dir(vm).join("home"),
+            Place::Wan(_) => dir.join("vms").join(vm).join("home"),
+        }
+    }
+}
+
+/// The value after `--flag`, if given.
+fn flag(args: &[String], name: &str) -> Option<f64> {
+    let i = args.iter().position(|a| a == name)?;
+    Some(
+        args.get(i + 1)
+            .and_then(|v| v.parse().ok())
+            .unwrap_or_else(|| panic!("{name} takes a number")),
+    )
+}
+
 fn main() {
-    let runs: usize = std::env::args()
-        .nth(1)
-        .and_then(|a| a.parse().ok())
-        .unwrap_or(3);
-    // Which parts to run: any of big, tree, watch (all by default).
-    let cases = std::env::args()
-        .nth(2)
-        .unwrap_or_else(|| "big,tree,watch".into());
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let rtt = flag(&args, "--rtt");
+    let loss = flag(&args, "--loss").unwrap_or(0.0);
+    let rate = flag(&args, "--rate");
+    let plain: Vec<&String> = {
+        let mut plain = Vec::new();
+        let mut skip = false;
+        for a in &args {
+            if skip {
+                skip = false;
+            } else if a.starts_with("--") {
+                skip = true;
+            } else {
+                plain.push(a);
+            }
+        }
+        plain
+    };
+    let runs: usize = plain.first().and_then(|a| a.parse().ok()).unwrap_or(3);
+    // Which parts to run: any of big, tree, small, watch (all by default).
+    let cases = plain
+        .get(1)
+        .map(|s| s.to_string())
+        .unwrap_or_else(|| "big,tree,small,watch".into());
     let dir = tempfile::Builder::new().tempdir_in("/tmp").unwrap();
-    let port = free_tcp().port();
-    let _sshd = Sshd::start(dir.path(), port, dir.path());
     let _keys = AuthorizedKeys::keep();
-    let env = Env::new();
-    env.ok(&["new", "--name", "bench"]);
-    point_vm_at(&env, "bench", dir.path(), port);
+    let place = match rtt {
+        None => {
+            let port = free_tcp().port();
+            let sshd = Sshd::start(dir.path(), port, dir.path());
+            let env = Env::new();
+            env.ok(&["new", "--name", "bench"]);
+            point_vm_at(&env, "bench", dir.path(), port);
+            Place::Loopback { env, _sshd: sshd }
+        }
+        Some(rtt) => {
+            let w = wan_vm::start("azlin-fb", rtt, loss / 100.0, rate, &["bench"], dir.path())
+                .unwrap_or_else(|e| panic!("cannot make the WAN link: {e}"));
+            Place::Wan(w)
+        }
+    };
+    let env = place.env();
+    if let Some(rtt) = rtt {
+        println!(
+            "Across the emulated link: RTT {rtt} ms, loss {loss} %, rate {}; azlin and the anchors both cross it.\n",
+            rate.map_or("unlimited".to_string(), |r| format!("{r} Mbit/s"))
+        );
+    }
     env.ok(&["ssh-config"]);
     let config = env.home().join("ssh/config");
-    let agent = env.agent_pid("bench").unwrap();
+    let agent = match &place {
+        Place::Loopback { env, .. } => env.agent_pid("bench").unwrap(),
+        Place::Wan(w) => w.pids[0].1,
+    };
     let daemon = env.daemon_pid().unwrap();
     let cpu = || (cpu_seconds(daemon).unwrap(), cpu_seconds(agent).unwrap());
 
@@ -102,6 +188,15 @@ fn main() {
         let body: Vec<u8> = (0..size).map(|j| (j as u32 ^ i) as u8).collect();
         std::fs::write(sub.join(format!("f{i:05}.txt")), body).unwrap();
     }
+    // 1,000 files of 1-8 KiB in 20 folders.
+    let small = dir.path().join("small");
+    for i in 0..1_000u32 {
+        let sub = small.join(format!("d{:02}", i % 20));
+        std::fs::create_dir_all(&sub).unwrap();
+        let size = 1024 + (i.wrapping_mul(2_654_435_761) % (7 * 1024)) as usize;
+        let body: Vec<u8> = (0..size).map(|j| (j as u32 ^ i) as u8).collect();
+        std::fs::write(sub.join(format!("f{i:04}.txt")), body).unwrap();
+    }
     // The sources on disk before any run, so no copy's flush writes them.
     Command::new("sync").status().unwrap();
     let a_dest = dir.path().join("azlin-dest");
@@ -113,32 +208,33 @@ fn main() {
         c
     };
     let scp = |to: &Path| {
-        let mut c = Command::new("scp");
+        let mut c = place.anchor("scp");
         c.arg("-F")
             .arg(&config)
             .args(["-q", "-c", "aes128-gcm@openssh.com"]);
         c.arg(&big).arg(format!("bench:{}/", to.display()));
         c
     };
-    let rsync = |to: &Path| {
-        let mut c = Command::new("rsync");
+    let rsync = |from: &Path, to: &Path| {
+        let mut c = place.anchor("rsync");
         c.args(["-a", "-e"])
             .arg(format!("ssh -F {}", config.display()))
-            .arg(&tree)
+            .arg(from)
             .arg(format!("bench:{}/", to.display()));
         c
     };
     let vm = |to: &Path| format!("bench:{}/", to.display());
 
     let mut rows = Vec::new();
-    for (case, bytes) in [
-        ("one 1 GiB file", 1u64 << 30),
-        ("10,000 files of 1-64 KiB", 0),
+    for (case, label, bytes, files) in [
+        ("one 1 GiB file", "big", 1u64 << 30, 1),
+        ("10,000 files of 1-64 KiB", "tree", 0, 10_000),
+        ("1,000 files of 1-8 KiB", "small", 0, 1_000),
     ] {
-        let label = if bytes > 0 { "big" } else { "tree" };
         if !cases.contains(label) {
             continue;
         }
+        let source = if label == "tree" { &tree } else { &small };
         let (mut a, mut s, mut l) = (Vec::new(), Vec::new(), Vec::new());
         let mut used = (0.0, 0.0);
         // The whole machine's CPU time per copy, whichever processes did it.
@@ -155,7 +251,7 @@ fn main() {
                 if bytes > 0 {
                     timed(azlin_cp(&[big.to_str().unwrap(), &vm(&to_a)]))
                 } else {
-                    timed(azlin_cp(&["-r", tree.to_str().unwrap(), &vm(&to_a)]))
+                    timed(azlin_cp(&["-r", source.to_str().unwrap(), &vm(&to_a)]))
                 }
             };
             let mut anchor = || {
@@ -163,7 +259,7 @@ fn main() {
                     if bytes > 0 {
                         timed(scp(&to_s))
                     } else {
-                        timed(rsync(&to_s))
+                        timed(rsync(source, &to_s))
                     }
                 });
                 busy.1 += cost;
@@ -179,7 +275,7 @@ fn main() {
             let local = || {
                 let mut c = Command::new("cp");
                 c.arg("-a")
-                    .arg(if bytes > 0 { &big } else { &tree })
+                    .arg(if bytes > 0 { &big } else { source })
                     .arg(&to_l);
                 timed(c).as_secs_f64()
             };
@@ -215,7 +311,11 @@ fn main() {
         } else {
             (
                 "rsync -a",
-                format!("{:.0} / {:.0} files/s", 10_000.0 / am, 10_000.0 / sm),
+                format!(
+                    "{:.0} / {:.0} files/s",
+                    files as f64 / am,
+                    files as f64 / sm
+                ),
             )
         };
         rows.push(format!(
@@ -239,13 +339,13 @@ fn main() {
         mib(status_bytes(agent, "VmHWM").unwrap())
     );
     if cases.contains("watch") {
-        watch_latency(&env);
+        watch_latency(env, &place.vm_home("bench", dir.path()));
     }
 }
 
 /// `sync --watch`: a small file written here until its new content is on
 /// the VM, 50 times.
-fn watch_latency(env: &Env) {
+fn watch_latency(env: &Env, vm_home: &Path) {
     use std::io::{BufRead, BufReader};
     let src = tempfile::tempdir().unwrap();
     let mut child = env
@@ -262,7 +362,7 @@ fn watch_latency(env: &Env) {
     let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
     while !lines.next().unwrap().unwrap().starts_with("watching ") {}
     std::thread::spawn(move || for _ in lines {});
-    let there = env.vm_dir("bench").join("home/watched/note.txt");
+    let there = vm_home.join("watched/note.txt");
     let mut ms = Vec::new();
     for i in 0..50 {
         let body = format!("edit {i}\n");
@@ -278,6 +378,37 @@ fn watch_latency(env: &Env) {
         ms.push(t.elapsed().as_secs_f64() * 1000.0);
         std::thread::sleep(Duration::from_millis(100));
     }
+    // A burst: 2,000 files of 1 KiB written at once (a `git checkout`
+    // of another branch), from the first write until the last of them
+    // is on the VM (each arrives whole, by rename, so being there is
+    // being complete).
+    let mut bursts = Vec::new();
+    for round in 0..3 {
+        let here = src.path().join(format!("burst{round}"));
+        let there_dir = vm_home.join(format!("watched/burst{round}"));
+        std::fs::create_dir_all(&here).unwrap();
+        let t = Instant::now();
+        for i in 0..2_000 {
+            std::fs::write(here.join(format!("f{i:04}")), [round as u8; 1024]).unwrap();
+        }
+        let written = t.elapsed().as_secs_f64() * 1000.0;
+        while std::fs::read_dir(&there_dir).map_or(0, |d| {
+            d.filter(|e| {
+                e.as_ref()
+                    .is_ok_and(|e| !e.file_name().to_string_lossy().starts_with('.'))
+            })
+            .count()
+        }) < 2_000
+        {
+            assert!(
+                t.elapsed() < Duration::from_secs(120),
+                "burst {round} never arrived"
+            );
+            std::thread::sleep(Duration::from_millis(1));
+        }
+        bursts.push((t.elapsed().as_secs_f64() * 1000.0, written));
+        std::thread::sleep(Duration::from_millis(500));
+    }
     let _ = child.kill();
     let _ = child.wait();
     println!(
@@ -285,5 +416,10 @@ fn watch_latency(env: &Env) {
         percentile(&mut ms, 0.5),
         percentile(&mut ms, 0.9),
         ms.last().copied().unwrap_or(0.0)
+    );
+    bursts.sort_by(|a, b| a.0.total_cmp(&b.0));
+    println!(
+        "sync --watch, 2,000 files of 1 KiB written here → all on the VM (3 bursts, from the first write; writing them took {:.0} ms): median {:.0} ms",
+        bursts[1].1, bursts[1].0
     );
 }

@@ -73,7 +73,12 @@ impl Shared {
         self.done.fetch_add(n, Ordering::Relaxed);
     }
 
-    fn note(&self, list: fn(&mut CopyReport) -> &mut Vec<(String, String)>, rel: &str, why: String) {
+    fn note(
+        &self,
+        list: fn(&mut CopyReport) -> &mut Vec<(String, String)>,
+        rel: &str,
+        why: String,
+    ) {
         list(&mut self.report.lock().expect("report lock")).push((rel.to_string(), why));
     }
 
@@ -216,8 +221,7 @@ async fn write_parts(
                     eager,
                 });
                 let files = described.iter().map(|d| d.header.clone()).collect();
-                transport::send(send, &Inbound::Manifest { files, eager }, MAX_FILES_FRAME)
-                    .await?;
+                transport::send(send, &Inbound::Manifest { files, eager }, MAX_FILES_FRAME).await?;
                 if eager {
                     let from = vec![Some(0); described.len()];
                     send_data(send, &described, &from, shared).await?;
@@ -259,10 +263,14 @@ async fn read_outcomes(
     // Files whose data was sent: (name, size, sent from).
     let mut owed: HashMap<u32, (String, u64, u64)> = HashMap::new();
     let mut index = 0u32;
+    // The part being answered, and its answers so far.
+    let mut answering: Option<(Announced, Vec<Answer>)> = None;
     loop {
         let frame = match recv.tagged::<Outbound>().await? {
             Some(f) => f,
-            None if owed.is_empty() && announced.is_empty() => return Ok(()),
+            None if owed.is_empty() && announced.is_empty() && answering.is_none() => {
+                return Ok(());
+            }
             None => bail!(
                 "{vm} closed the file stream with {} file(s) not confirmed",
                 owed.len()
@@ -270,17 +278,29 @@ async fn read_outcomes(
         };
         match frame {
             Outbound::Answers(list) => {
-                let part = announced
-                    .recv()
-                    .await
-                    .ok_or_else(|| anyhow!("{vm} answered a manifest never sent"))?;
-                if list.len() != part.files.len() {
+                // A part's answers may come in several frames.
+                let (part, got) = match answering.as_mut() {
+                    Some(a) => a,
+                    None => {
+                        let part = announced
+                            .recv()
+                            .await
+                            .ok_or_else(|| anyhow!("{vm} answered a manifest never sent"))?;
+                        answering.insert((part, Vec::new()))
+                    }
+                };
+                got.extend(list);
+                if got.len() > part.files.len() {
                     bail!(
                         "{vm} answered {} file(s) of a manifest of {}",
-                        list.len(),
+                        got.len(),
                         part.files.len()
                     );
                 }
+                if got.len() < part.files.len() {
+                    continue;
+                }
+                let (part, list) = answering.take().expect("a part being answered");
                 let mut from = Vec::with_capacity(list.len());
                 for ((rel, size), answer) in part.files.into_iter().zip(list) {
                     let at = index;
@@ -603,9 +623,14 @@ mod tests {
             [1024, 1024, 452]
         );
         assert_eq!(parts[2].last().unwrap().0.rel, "f2499");
-        let mid: Vec<Sized> = (0..40).map(|i| (file(&format!("m{i}")), 200 << 10)).collect();
+        let mid: Vec<Sized> = (0..40)
+            .map(|i| (file(&format!("m{i}")), 200 << 10))
+            .collect();
         let parts = cut(mid);
-        assert!(parts.iter().all(|p| p.len() == 10), "2 MiB of 200 KiB files");
+        assert!(
+            parts.iter().all(|p| p.len() == 10),
+            "2 MiB of 200 KiB files"
+        );
         // Large files are not held, but a part stops at 64 MiB.
         let large: Vec<Sized> = (0..5).map(|i| (file(&format!("l{i}")), 30 << 20)).collect();
         assert_eq!(cut(large).len(), 3);
