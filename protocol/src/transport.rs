@@ -42,8 +42,30 @@ pub mod close {
 /// Stream reset code for a stream closed because of a bad frame.
 pub const STREAM_BAD_FRAME: VarInt = VarInt::from_u32(1);
 
+/// Receive window of one stream: enough for one stream to fill a link
+/// of 1 Gbit/s at 128 ms RTT (its bandwidth-delay product is 16 MB).
+/// quinn's default (1.25 MB) assumes 100 Mbit/s at 100 ms: a single file
+/// over a long fat link waited on it. Only an authenticated peer can use
+/// it: a listener's connection window holds anyone else to
+/// `admission::PRE_AUTH_WINDOW` whatever the stream's.
+pub const STREAM_WINDOW: u32 = 16 << 20;
+/// Receive window of a whole connection once its peer has authenticated:
+/// four streams at a full window (a copy uses four).
+pub const CONNECTION_WINDOW: u32 = 64 << 20;
+/// Bytes sent and not yet acknowledged, on one connection.
+pub const SEND_WINDOW: u64 = 64 << 20;
+
+/// The windows every connection gets, on either side.
+fn windows(t: &mut quinn::TransportConfig) {
+    t.stream_receive_window(STREAM_WINDOW.into());
+    t.send_window(SEND_WINDOW);
+}
+
 pub fn transport_config() -> Arc<quinn::TransportConfig> {
     let mut t = quinn::TransportConfig::default();
+    windows(&mut t);
+    // A dialler's peer is the listener it authenticated in the handshake.
+    t.receive_window(CONNECTION_WINDOW.into());
     t.keep_alive_interval(Some(KEEP_ALIVE));
     t.max_idle_timeout(Some(
         IDLE_TIMEOUT.try_into().expect("idle timeout fits a VarInt"),
@@ -72,16 +94,17 @@ pub fn quic_server_config(tls: rustls::ServerConfig) -> Result<quinn::ServerConf
         IDLE_TIMEOUT.try_into().expect("idle timeout fits a VarInt"),
     ));
     t.initial_rtt(Duration::from_millis(100));
+    windows(&mut t);
     t.receive_window(crate::admission::PRE_AUTH_WINDOW.into());
     config.transport_config(Arc::new(t));
     Ok(config)
 }
 
 /// The peer of `conn` has authenticated: the receive window a listener
-/// gave it before (`crate::admission::PRE_AUTH_WINDOW`) goes back to
-/// QUIC's unbounded default (each stream keeps its own window).
+/// gave it before (`crate::admission::PRE_AUTH_WINDOW`) grows to
+/// [`CONNECTION_WINDOW`].
 pub fn authenticated(conn: &quinn::Connection) {
-    conn.set_receive_window(VarInt::MAX);
+    conn.set_receive_window(CONNECTION_WINDOW.into());
 }
 
 pub fn quic_client_config(tls: rustls::ClientConfig) -> Result<quinn::ClientConfig, ConfigError> {
