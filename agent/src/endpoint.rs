@@ -32,7 +32,7 @@ async fn client_config(agent: &Agent) -> Result<quinn::ClientConfig> {
 
 /// Wait for the controller to dial in, forever.
 pub async fn listen(agent: Arc<Agent>, addr: SocketAddr) -> Result<()> {
-    let endpoint = quinn::Endpoint::server(server_config(&agent).await?, addr)
+    let endpoint = azlin_protocol::endpoint::bind(addr, Some(server_config(&agent).await?))
         .with_context(|| format!("cannot listen on UDP {addr}"))?;
     let _ = agent.endpoint.set(endpoint.clone());
     tracing::info!(
@@ -81,8 +81,10 @@ pub async fn listen(agent: Arc<Agent>, addr: SocketAddr) -> Result<()> {
 /// Dial the controller, and redial whenever the connection ends.
 pub async fn dial(agent: Arc<Agent>, controller: String) -> Result<()> {
     let bind: SocketAddr = "[::]:0".parse().expect("valid address");
-    let endpoint = quinn::Endpoint::client(bind)
-        .or_else(|_| quinn::Endpoint::client("0.0.0.0:0".parse().expect("valid address")))
+    let endpoint = azlin_protocol::endpoint::bind(bind, None)
+        .or_else(|_| {
+            azlin_protocol::endpoint::bind("0.0.0.0:0".parse().expect("valid address"), None)
+        })
         .context("cannot open a UDP socket")?;
     let _ = agent.endpoint.set(endpoint.clone());
     let mut backoff = Backoff::redial();

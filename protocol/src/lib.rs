@@ -31,6 +31,7 @@
 //! sockets. The thin async shell over quinn is two modules, the only ones
 //! that touch connections:
 //!
+//! - [`endpoint`]: a QUIC endpoint on a UDP socket with room for bursts.
 //! - [`transport`]: QUIC transport settings (keep-alive, idle timeout),
 //!   endpoint configs, the TLS exporter used by enrollment, and frame I/O
 //!   on quinn streams.
@@ -44,6 +45,7 @@ pub mod admission;
 pub mod alert;
 pub mod audit;
 pub mod backoff;
+pub mod endpoint;
 pub mod enroll;
 pub mod env;
 pub mod exec;

@@ -68,11 +68,15 @@ pub fn start(
     let mut env = Env::new();
     env.wrap(&["ip", "netns", "exec", &side(true)]);
     env.configure(&format!("[daemon]\nlisten = \"{ADDR_A}:{DAEMON_PORT}\"\n"));
+    // sshd's logins use the tmux server in `dir/tmux`, as the agents do
+    // when the caller sets TMUX_TMPDIR to it (the agents inherit it).
+    let tmux_dir = dir.join("tmux");
+    std::fs::create_dir_all(&tmux_dir).map_err(|e| e.to_string())?;
     let sshd = Sshd::start_at(
         dir,
         ADDR_B,
         SSH_PORT,
-        dir,
+        &tmux_dir,
         link.command(false, "/usr/sbin/sshd"),
     );
     let user = nix::unistd::User::from_uid(nix::unistd::getuid())

@@ -77,16 +77,25 @@ pub fn run(home: &Home, local: &str, targets: &[String], force: bool) -> Result<
         root.display(),
         first.elapsed().as_millis()
     );
-    for batch in rx {
-        let events = match batch {
-            Ok(events) => events,
-            Err(errors) => {
-                for e in errors {
-                    eprintln!("azlin: watching: {e}");
+    while let Ok(first) = rx.recv() {
+        // Everything that changed while the last change was being sent
+        // goes as one copy (one manifest), however many batches the
+        // watcher cut it into: a `git checkout` of 2,000 files is a few
+        // copies, not one per batch.
+        let mut events = Vec::new();
+        for batch in std::iter::once(first).chain(rx.try_iter()) {
+            match batch {
+                Ok(batch) => events.extend(batch),
+                Err(errors) => {
+                    for e in errors {
+                        eprintln!("azlin: watching: {e}");
+                    }
                 }
-                continue;
             }
-        };
+        }
+        if events.is_empty() {
+            continue;
+        }
         let paths = events.into_iter().flat_map(|e| e.event.paths);
         let started = Instant::now();
         let mut changed = Vec::new();

@@ -231,10 +231,12 @@ async fn serve(home: Home) -> Result<()> {
     let pki = FleetPki::load_or_create(&home)?;
     let tls = client_tls(&pki)?;
     let endpoint = match config.daemon.listen {
-        Some(addr) => quinn::Endpoint::server(server_tls(&pki)?, addr).with_context(|| {
-            format!("cannot listen on UDP {addr} (daemon.listen in config.toml)")
-        })?,
-        None => quinn::Endpoint::client(SocketAddr::from(([0, 0, 0, 0], 0)))
+        Some(addr) => {
+            azlin_protocol::endpoint::bind(addr, Some(server_tls(&pki)?)).with_context(|| {
+                format!("cannot listen on UDP {addr} (daemon.listen in config.toml)")
+            })?
+        }
+        None => azlin_protocol::endpoint::bind(SocketAddr::from(([0, 0, 0, 0], 0)), None)
             .context("cannot open a UDP socket")?,
     };
     let providers = Providers {

@@ -12,7 +12,12 @@
 //! Both sides start the same tmux (a private server of the bench's) as the
 //! same user. Prints a Markdown table. Run as root:
 //!
-//! cargo build --release --workspace && target/release/connect-bench [RUNS]
+//! cargo build --release --workspace && target/release/connect-bench [RUNS] [--rtt MS [--loss P]]
+//!
+//! With `--rtt`, both run across an emulated WAN link of that round trip
+//! and loss percent (`azlin_e2e::wan_vm`): azlin's daemon and CLI and the
+//! ssh client on one side, the agent and sshd on the other; the tmux
+//! server, on this machine's file system, is the same one.
 //!
 //! Needs Debian's openssh-server and openssh-client, and tmux.
 
@@ -25,31 +30,56 @@ use azlin_e2e::{
     Env, bin, free_tcp,
     pty::Pty,
     sshd::{AuthorizedKeys, Sshd, point_vm_at},
+    wan_vm,
 };
 
 const WAIT: Duration = Duration::from_secs(30);
 /// Drawn at the end of the bench user's prompt and nowhere else.
 const PROMPT_END: &str = "]bench$ ";
 
+/// The value after `--flag`, if given.
+fn flag(args: &[String], name: &str) -> Option<f64> {
+    let i = args.iter().position(|a| a == name)?;
+    Some(
+        args.get(i + 1)
+            .and_then(|v| v.parse().ok())
+            .unwrap_or_else(|| panic!("{name} takes a number")),
+    )
+}
+
 fn main() {
-    let runs: usize = std::env::args()
-        .nth(1)
-        .and_then(|a| a.parse().ok())
-        .unwrap_or(20);
-    let dir = tempfile::tempdir().unwrap();
-    let port = free_tcp().port();
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let runs: usize = args.first().and_then(|a| a.parse().ok()).unwrap_or(20);
+    let rtt = flag(&args, "--rtt");
+    let loss = flag(&args, "--loss").unwrap_or(0.0);
+    let dir = tempfile::Builder::new().tempdir_in("/tmp").unwrap();
     // A tmux server of the bench's own, for both sides (the sshd gives
     // its logins this TMUX_TMPDIR).
     let tmux_dir = dir.path().join("tmux");
     std::fs::create_dir_all(&tmux_dir).unwrap();
-    let _sshd = Sshd::start(dir.path(), port, &tmux_dir);
     let _keys = AuthorizedKeys::keep();
     // SAFETY: set before any thread of ours starts.
     unsafe { std::env::set_var("TMUX_TMPDIR", &tmux_dir) };
-    let mut env = Env::new();
-    env.set_var("TMUX_TMPDIR", tmux_dir.to_string_lossy());
-    env.ok(&["new", "--name", "bench"]);
-    point_vm_at(&env, "bench", dir.path(), port);
+    let wan = rtt.map(|rtt| {
+        let w = wan_vm::start("azlin-cb", rtt, loss / 100.0, None, &["bench"], dir.path())
+            .unwrap_or_else(|e| panic!("cannot make the WAN link: {e}"));
+        println!("Across the emulated link: RTT {rtt} ms, loss {loss} %; both cross it.\n");
+        w
+    });
+    let local = wan.is_none().then(|| {
+        let port = free_tcp().port();
+        let sshd = Sshd::start(dir.path(), port, &tmux_dir);
+        let mut env = Env::new();
+        env.set_var("TMUX_TMPDIR", tmux_dir.to_string_lossy());
+        env.ok(&["new", "--name", "bench"]);
+        point_vm_at(&env, "bench", dir.path(), port);
+        (sshd, env)
+    });
+    let env = match (&wan, &local) {
+        (Some(w), _) => &w.env,
+        (None, Some((_, env))) => env,
+        (None, None) => unreachable!("one or the other"),
+    };
     env.ok(&["ssh-config"]);
     let config = env.home().join("ssh/config");
     // A prompt that is easy to spot, for both sides alike (tmux starts a
@@ -77,7 +107,10 @@ fn main() {
         c
     };
     let ssh = |s: &str| {
-        let mut c = Command::new("ssh");
+        let mut c = match &wan {
+            Some(w) => w.here("ssh"),
+            None => Command::new("ssh"),
+        };
         c.arg("-F")
             .arg(&config)
             .args(["-o", "ControlMaster=no", "-o", "ControlPath=none"])

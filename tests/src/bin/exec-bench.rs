@@ -12,6 +12,12 @@
 //! cargo build --release --workspace && target/release/exec-bench compare [RUNS]
 //! target/release/exec-bench huge [MIB]
 //! target/release/exec-bench docker [RUNS]
+//! target/release/exec-bench wan RTT [LOSS] [RUNS]
+//!
+//! `wan RTT [LOSS] [RUNS]` runs `true` on 1 and 10 VMs across an
+//! emulated WAN link of RTT milliseconds and LOSS percent
+//! (`azlin_e2e::wan_vm`): the daemon, the CLI, parallel-ssh and the ssh
+//! masters on one side, the agents and one sshd on the other.
 //!
 //! `docker` repeats the comparison on 10 and 30 docker VMs (containers
 //! booted by systemd and cloud-init, see README), against each container's
@@ -38,7 +44,14 @@ fn main() {
         Some("compare") => compare(args.get(2).and_then(|a| a.parse().ok()).unwrap_or(20)),
         Some("huge") => huge(args.get(2).and_then(|a| a.parse().ok()).unwrap_or(1024)),
         Some("docker") => docker(args.get(2).and_then(|a| a.parse().ok()).unwrap_or(20)),
-        _ => eprintln!("usage: exec-bench compare [RUNS] | huge [MIB] | docker [RUNS]"),
+        Some("wan") => wan(
+            args.get(2).and_then(|a| a.parse().ok()).unwrap_or(40.0),
+            args.get(3).and_then(|a| a.parse().ok()).unwrap_or(0.0),
+            args.get(4).and_then(|a| a.parse().ok()).unwrap_or(20),
+        ),
+        _ => eprintln!(
+            "usage: exec-bench compare [RUNS] | huge [MIB] | docker [RUNS] | wan RTT [LOSS] [RUNS]"
+        ),
     }
 }
 
@@ -322,6 +335,85 @@ fn docker(runs: usize) {
     };
     targets.start_masters();
     table(&env, "d", &targets, &DOCKER_SIZES, runs);
+}
+
+/// `true` on 1 and 10 VMs across an emulated link: azlin against
+/// parallel-ssh (fresh connections) and warm ssh masters, every one of
+/// them run in the link's side A, through the config `azlin ssh-config`
+/// wrote (every VM is the one sshd in side B, as the same user).
+fn wan(rtt: f64, loss: f64, runs: usize) {
+    let dir = tempfile::Builder::new().tempdir_in("/tmp").unwrap();
+    let _keys = azlin_e2e::sshd::AuthorizedKeys::keep();
+    let names: Vec<String> = (1..=10).map(|i| format!("w-{i}")).collect();
+    let refs: Vec<&str> = names.iter().map(String::as_str).collect();
+    let w = azlin_e2e::wan_vm::start("azlin-xb", rtt, loss / 100.0, None, &refs, dir.path())
+        .unwrap_or_else(|e| panic!("cannot make the WAN link: {e}"));
+    let config = w.ssh_config.display().to_string();
+    let sockets = dir.path().join("cm");
+    std::fs::create_dir_all(&sockets).unwrap();
+    let socket = |vm: &str| sockets.join(vm).display().to_string();
+    for vm in &names {
+        let mut c = w.here("ssh");
+        c.args(["-F", &config, "-M", "-f", "-N", "-S", &socket(vm), vm]);
+        run_ok(&mut c);
+    }
+    println!("Across the emulated link: RTT {rtt} ms, loss {loss} %; every tool crosses it.\n");
+    println!(
+        "| command | VMs | azlin p50 / p90 | parallel-ssh (fresh) p50 / p90 | ssh ControlMaster p50 / p90 | azlin vs pssh | azlin − RTT (p50) |"
+    );
+    println!("|---|---:|---:|---:|---:|---:|---:|");
+    for n in [1usize, 10] {
+        let vms = &names[..n];
+        let mut azlin_args = vec!["exec"];
+        for vm in vms {
+            azlin_args.extend(["--vm", vm.as_str()]);
+        }
+        azlin_args.extend(["-n", "--", "true"]);
+        let a = time(runs, || run_ok(&mut w.env.command(&azlin_args)));
+        let p = time(runs.min(10), || {
+            let mut c = w.here("parallel-ssh");
+            c.args(["-p", &n.to_string(), "-t", "60", "-x"])
+                .arg(format!("-F {config}"));
+            for vm in vms {
+                c.args(["-H", vm]);
+            }
+            run_ok(c.arg("true").stdin(Stdio::null()));
+        });
+        let m = time(runs, || {
+            let children: Vec<Child> = vms
+                .iter()
+                .map(|vm| {
+                    w.here("ssh")
+                        .args(["-F", &config, "-S", &socket(vm), vm, "true"])
+                        .stdin(Stdio::null())
+                        .stdout(Stdio::null())
+                        .spawn()
+                        .unwrap()
+                })
+                .collect();
+            for mut c in children {
+                assert!(c.wait().unwrap().success());
+            }
+        });
+        println!(
+            "| `true` | {n} | {:.1} / {:.1} ms | {:.0} / {:.0} ms | {:.1} / {:.1} ms | {:.1}× | {:.1} ms |",
+            a.0,
+            a.1,
+            p.0,
+            p.1,
+            m.0,
+            m.1,
+            p.0 / a.0,
+            a.0 - rtt
+        );
+    }
+    for vm in &names {
+        let _ = w
+            .here("ssh")
+            .args(["-S", &socket(vm), "-O", "exit", vm])
+            .stderr(Stdio::null())
+            .status();
+    }
 }
 
 /// Print one row per command and fleet size: azlin, parallel-ssh on fresh

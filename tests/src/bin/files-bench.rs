@@ -334,6 +334,17 @@ fn main() {
     for r in rows {
         println!("{r}");
     }
+    if let Place::Wan(w) = &place {
+        use std::sync::atomic::Ordering::Relaxed;
+        for (dir, c) in ["A to B", "B to A"].iter().zip(&w.link.counts) {
+            println!(
+                "\nlink {dir}: {} packets carried, {} lost (emulated), {} dropped (queue full)",
+                c.carried.load(Relaxed),
+                c.lost.load(Relaxed),
+                c.dropped_full.load(Relaxed)
+            );
+        }
+    }
     println!(
         "\nazlin-agent peak RSS (VmHWM) after the copies: {:.1} MiB",
         mib(status_bytes(agent, "VmHWM").unwrap())
