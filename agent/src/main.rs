@@ -60,12 +60,31 @@ fn main() -> std::process::ExitCode {
     }
 }
 
+/// Open files allowed at once: as many as the hard limit lets, up to
+/// this. systemd starts services with a soft limit of 1,024, and a copy
+/// into a tree of folders holds a few hundred files and folders open on
+/// each of its streams (see `files::manifest` and `files::place`).
+const OPEN_FILES: u64 = 65_536;
+
+fn raise_open_files() {
+    use nix::sys::resource::{Resource, getrlimit, setrlimit};
+    if let Ok((soft, hard)) = getrlimit(Resource::RLIMIT_NOFILE) {
+        let want = hard.min(OPEN_FILES);
+        if want > soft
+            && let Err(e) = setrlimit(Resource::RLIMIT_NOFILE, want, hard)
+        {
+            tracing::warn!("cannot raise the open-file limit from {soft} to {want}: {e}");
+        }
+    }
+}
+
 fn run(config_path: PathBuf) -> Result<()> {
     let config = AgentConfig::load(&config_path)?;
     azlin_agent::upgrade::watch_trial();
     // A hold for a snapshot outlives no agent.
     azlin_agent::quiesce::recover();
     let creds = AgentCredentials::load_or_create(&config.state_dir, &config.ca_cert, &config.name)?;
+    raise_open_files();
     // One thread: the agent's work is a few small reads a second, and its
     // footprint on the developer's VM is a goal (see BENCHMARKS.md).
     let runtime = tokio::runtime::Builder::new_current_thread()

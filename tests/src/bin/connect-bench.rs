@@ -114,7 +114,7 @@ fn main() {
         c.arg("-F")
             .arg(&config)
             .args(["-o", "ControlMaster=no", "-o", "ControlPath=none"])
-            .args(["-t", "bench", "tmux", "new-session", "-A", "-s", s])
+            .args(["-t", "bench", "tmux", "-L", TMUX_SERVER, "new-session", "-A", "-s", s])
             .env("TERM", "xterm");
         c
     };
@@ -169,9 +169,14 @@ fn quantiles(v: &mut [Duration]) -> (Duration, Duration) {
     (v[v.len() / 2], v[(v.len() * 9 / 10).min(v.len() - 1)])
 }
 
+/// The VM's own tmux server (`[telemetry] tmux_server` of a local VM
+/// and of the WAN VMs: `azlin-NAME`), which ssh's side uses too.
+const TMUX_SERVER: &str = "azlin-bench";
+
 fn tmux(args: &[&str]) {
     let _ = Command::new("tmux")
         .env_remove("TMUX")
+        .args(["-L", TMUX_SERVER])
         .args(args)
         .stderr(Stdio::null())
         .status();
