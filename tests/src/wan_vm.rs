@@ -158,3 +158,14 @@ impl WanVms {
         self.link.command(true, program)
     }
 }
+
+/// The number after `--NAME` among a benchmark's arguments, if given
+/// (`--rtt MS`, `--loss PERCENT`, `--rate MBIT`).
+pub fn flag(args: &[String], name: &str) -> Option<f64> {
+    let i = args.iter().position(|a| a == name)?;
+    Some(
+        args.get(i + 1)
+            .and_then(|v| v.parse().ok())
+            .unwrap_or_else(|| panic!("{name} takes a number")),
+    )
+}

@@ -37,21 +37,11 @@ const WAIT: Duration = Duration::from_secs(30);
 /// Drawn at the end of the bench user's prompt and nowhere else.
 const PROMPT_END: &str = "]bench$ ";
 
-/// The value after `--flag`, if given.
-fn flag(args: &[String], name: &str) -> Option<f64> {
-    let i = args.iter().position(|a| a == name)?;
-    Some(
-        args.get(i + 1)
-            .and_then(|v| v.parse().ok())
-            .unwrap_or_else(|| panic!("{name} takes a number")),
-    )
-}
-
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let runs: usize = args.first().and_then(|a| a.parse().ok()).unwrap_or(20);
-    let rtt = flag(&args, "--rtt");
-    let loss = flag(&args, "--loss").unwrap_or(0.0);
+    let rtt = wan_vm::flag(&args, "--rtt");
+    let loss = wan_vm::flag(&args, "--loss").unwrap_or(0.0);
     let dir = tempfile::Builder::new().tempdir_in("/tmp").unwrap();
     // A tmux server of the bench's own, for both sides (the sshd gives
     // its logins this TMUX_TMPDIR).
@@ -114,7 +104,17 @@ fn main() {
         c.arg("-F")
             .arg(&config)
             .args(["-o", "ControlMaster=no", "-o", "ControlPath=none"])
-            .args(["-t", "bench", "tmux", "-L", TMUX_SERVER, "new-session", "-A", "-s", s])
+            .args([
+                "-t",
+                "bench",
+                "tmux",
+                "-L",
+                TMUX_SERVER,
+                "new-session",
+                "-A",
+                "-s",
+                s,
+            ])
             .env("TERM", "xterm");
         c
     };

@@ -98,21 +98,11 @@ impl Place {
     }
 }
 
-/// The value after `--flag`, if given.
-fn flag(args: &[String], name: &str) -> Option<f64> {
-    let i = args.iter().position(|a| a == name)?;
-    Some(
-        args.get(i + 1)
-            .and_then(|v| v.parse().ok())
-            .unwrap_or_else(|| panic!("{name} takes a number")),
-    )
-}
-
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
-    let rtt = flag(&args, "--rtt");
-    let loss = flag(&args, "--loss").unwrap_or(0.0);
-    let rate = flag(&args, "--rate");
+    let rtt = wan_vm::flag(&args, "--rtt");
+    let loss = wan_vm::flag(&args, "--loss").unwrap_or(0.0);
+    let rate = wan_vm::flag(&args, "--rate");
     let plain: Vec<&String> = {
         let mut plain = Vec::new();
         let mut skip = false;
