@@ -21,13 +21,13 @@ pub(crate) async fn server_config(agent: &Agent) -> Result<quinn::ServerConfig> 
         None => creds.bootstrap(&agent.config.name)?,
     };
     let tls = pki::server_config(identity, &creds.ca, ClientAuth::Fleet)?;
-    Ok(transport::quic_server_config(tls)?)
+    Ok(transport::quic_server_config(tls, transport::Side::Agent)?)
 }
 
 async fn client_config(agent: &Agent) -> Result<quinn::ClientConfig> {
     let creds = agent.creds.lock().await;
     let tls = pki::client_config(creds.fleet()?, &creds.ca, &ServerAuth::Fleet)?;
-    Ok(transport::quic_client_config(tls)?)
+    Ok(transport::quic_client_config(tls, transport::Side::Agent)?)
 }
 
 /// Wait for the controller to dial in, forever.

@@ -42,8 +42,9 @@ pub mod close {
 /// Stream reset code for a stream closed because of a bad frame.
 pub const STREAM_BAD_FRAME: VarInt = VarInt::from_u32(1);
 
-/// Receive window of one stream: enough for one stream to fill a link
-/// of 1 Gbit/s at 128 ms RTT (its bandwidth-delay product is 16 MB).
+/// Receive window of one stream on an agent: enough for one stream to
+/// fill a link of 1 Gbit/s at 128 ms RTT (its bandwidth-delay product is
+/// 16 MB).
 /// quinn's default (1.25 MB) assumes 100 Mbit/s at 100 ms: a single file
 /// over a long fat link waited on it. Only an authenticated peer can use
 /// it: a listener's connection window holds anyone else to
@@ -55,15 +56,36 @@ pub const CONNECTION_WINDOW: u32 = 64 << 20;
 /// Bytes sent and not yet acknowledged, on one connection.
 pub const SEND_WINDOW: u64 = 64 << 20;
 
-/// The windows every connection gets, on either side.
-fn windows(t: &mut quinn::TransportConfig) {
-    t.stream_receive_window(STREAM_WINDOW.into());
+/// Receive window of one stream on the controller: quinn's default. The
+/// daemon relays what it receives (a command's output) to a CLI that may
+/// read slowly, and holds what the window lets in; the files it fetches
+/// are few next to what it sends.
+pub const RELAY_STREAM_WINDOW: u32 = 1_250_000;
+
+/// Which end a configuration is for: the windows differ.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Side {
+    /// Takes files from the controller: a large window per stream.
+    Agent,
+    /// Relays what it receives: quinn's default window per stream.
+    Controller,
+}
+
+/// The windows a connection gets on `side`.
+fn windows(t: &mut quinn::TransportConfig, side: Side) {
+    t.stream_receive_window(
+        match side {
+            Side::Agent => STREAM_WINDOW,
+            Side::Controller => RELAY_STREAM_WINDOW,
+        }
+        .into(),
+    );
     t.send_window(SEND_WINDOW);
 }
 
-pub fn transport_config() -> Arc<quinn::TransportConfig> {
+pub fn transport_config(side: Side) -> Arc<quinn::TransportConfig> {
     let mut t = quinn::TransportConfig::default();
-    windows(&mut t);
+    windows(&mut t, side);
     // A dialler's peer is the listener it authenticated in the handshake.
     t.receive_window(CONNECTION_WINDOW.into());
     t.keep_alive_interval(Some(KEEP_ALIVE));
@@ -82,7 +104,10 @@ pub enum ConfigError {
     Quic(String),
 }
 
-pub fn quic_server_config(tls: rustls::ServerConfig) -> Result<quinn::ServerConfig, ConfigError> {
+pub fn quic_server_config(
+    tls: rustls::ServerConfig,
+    side: Side,
+) -> Result<quinn::ServerConfig, ConfigError> {
     let crypto = quinn::crypto::rustls::QuicServerConfig::try_from(Arc::new(tls))
         .map_err(|e| ConfigError::Quic(e.to_string()))?;
     let mut config = quinn::ServerConfig::with_crypto(Arc::new(crypto));
@@ -94,7 +119,7 @@ pub fn quic_server_config(tls: rustls::ServerConfig) -> Result<quinn::ServerConf
         IDLE_TIMEOUT.try_into().expect("idle timeout fits a VarInt"),
     ));
     t.initial_rtt(Duration::from_millis(100));
-    windows(&mut t);
+    windows(&mut t, side);
     t.receive_window(crate::admission::PRE_AUTH_WINDOW.into());
     config.transport_config(Arc::new(t));
     Ok(config)
@@ -107,11 +132,14 @@ pub fn authenticated(conn: &quinn::Connection) {
     conn.set_receive_window(CONNECTION_WINDOW.into());
 }
 
-pub fn quic_client_config(tls: rustls::ClientConfig) -> Result<quinn::ClientConfig, ConfigError> {
+pub fn quic_client_config(
+    tls: rustls::ClientConfig,
+    side: Side,
+) -> Result<quinn::ClientConfig, ConfigError> {
     let crypto = quinn::crypto::rustls::QuicClientConfig::try_from(Arc::new(tls))
         .map_err(|e| ConfigError::Quic(e.to_string()))?;
     let mut config = quinn::ClientConfig::new(Arc::new(crypto));
-    config.transport_config(transport_config());
+    config.transport_config(transport_config(side));
     Ok(config)
 }
 

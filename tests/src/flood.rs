@@ -43,7 +43,8 @@ async fn dial_from(
         quinn::Endpoint::client(SocketAddr::new(source, 0)).map_err(|e| e.to_string())?;
     let tls = pki::client_config(None, std::slice::from_ref(ca), &ServerAuth::Fleet)
         .map_err(|e| e.to_string())?;
-    let config = transport::quic_client_config(tls).map_err(|e| e.to_string())?;
+    let config = transport::quic_client_config(tls, transport::Side::Controller)
+        .map_err(|e| e.to_string())?;
     let connecting = endpoint
         .connect_with(config, addr, pki::CONTROLLER_DNS)
         .map_err(|e| e.to_string())?;

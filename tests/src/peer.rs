@@ -60,7 +60,8 @@ pub async fn dial(
     let endpoint = client_endpoint();
     let tls =
         pki::client_config(creds, std::slice::from_ref(ca), &auth).map_err(|e| e.to_string())?;
-    let config = transport::quic_client_config(tls).map_err(|e| e.to_string())?;
+    let config = transport::quic_client_config(tls, transport::Side::Controller)
+        .map_err(|e| e.to_string())?;
     let connecting = endpoint
         .connect_with(config, addr, server_name)
         .map_err(|e| e.to_string())?;
@@ -85,8 +86,11 @@ pub fn server(
         ClientAuth::FleetOrAnonymous,
     )
     .unwrap();
-    let endpoint =
-        quinn::Endpoint::server(transport::quic_server_config(tls).unwrap(), addr).unwrap();
+    let endpoint = quinn::Endpoint::server(
+        transport::quic_server_config(tls, transport::Side::Controller).unwrap(),
+        addr,
+    )
+    .unwrap();
     let accepting = endpoint.clone();
     tokio::spawn(async move {
         while let Some(incoming) = accepting.accept().await {

@@ -40,7 +40,7 @@ async fn pair(authenticate: bool) -> (quinn::Endpoint, quinn::Connection, quinn:
     )
     .unwrap();
     let server = quinn::Endpoint::server(
-        transport::quic_server_config(tls).unwrap(),
+        transport::quic_server_config(tls, transport::Side::Agent).unwrap(),
         "127.0.0.1:0".parse().unwrap(),
     )
     .unwrap();

@@ -210,8 +210,8 @@ fn client_tls(pki: &FleetPki) -> Result<ClientTls> {
     let verified = pki::client_config(Some(controller.clone()), &trusted, &ServerAuth::Fleet)?;
     let enrolling = pki::client_config(Some(controller), &trusted, &ServerAuth::EnrollingAgent)?;
     Ok(ClientTls {
-        verified: transport::quic_client_config(verified)?,
-        enrolling: transport::quic_client_config(enrolling)?,
+        verified: transport::quic_client_config(verified, transport::Side::Controller)?,
+        enrolling: transport::quic_client_config(enrolling, transport::Side::Controller)?,
     })
 }
 
@@ -222,7 +222,10 @@ fn server_tls(pki: &FleetPki) -> Result<quinn::ServerConfig> {
         &pki.trusted(),
         ClientAuth::FleetOrAnonymous,
     )?;
-    Ok(transport::quic_server_config(server)?)
+    Ok(transport::quic_server_config(
+        server,
+        transport::Side::Controller,
+    )?)
 }
 
 async fn serve(home: Home) -> Result<()> {

@@ -8,6 +8,8 @@
 //! - the agent's peak RSS (VmHWM) over the 1 GiB copies.
 //!
 //! - 1,000 files of 1-8 KiB: the same;
+//! - `durable`: the 10,000 files against `rsync --fsync`, which makes each
+//!   file durable as azlin does before acknowledging it;
 //! - `sync --watch`: one small file saved, and a burst of 2,000.
 //!
 //! `--rtt MS [--loss PERCENT] [--rate MBIT]` runs both tools across an
@@ -15,7 +17,7 @@
 //! and the anchors on one side, the agent and sshd on the other.
 //!
 //! Run as root; needs Debian's openssh-server, openssh-client and rsync.
-//! cargo build --release --workspace && target/release/files-bench [RUNS] [big,tree,small,watch] [--rtt MS [--loss P] [--rate MBIT]]
+//! cargo build --release --workspace && target/release/files-bench [RUNS] [big,tree,small,durable,watch] [--rtt MS [--loss P] [--rate MBIT]]
 
 use std::{
     path::Path,
@@ -118,7 +120,8 @@ fn main() {
         plain
     };
     let runs: usize = plain.first().and_then(|a| a.parse().ok()).unwrap_or(3);
-    // Which parts to run: any of big, tree, small, watch (all by default).
+    // Which parts to run: any of big, tree, small, durable, watch (all
+    // but durable by default).
     let cases = plain
         .get(1)
         .map(|s| s.to_string())
@@ -205,8 +208,13 @@ fn main() {
         c.arg(&big).arg(format!("bench:{}/", to.display()));
         c
     };
-    let rsync = |from: &Path, to: &Path| {
+    // `--fsync` (rsync 3.2.4 and later): each file durable before rsync
+    // goes on, as azlin's are before it acknowledges them.
+    let rsync = |from: &Path, to: &Path, durable: bool| {
         let mut c = place.anchor("rsync");
+        if durable {
+            c.arg("--fsync");
+        }
         c.args(["-a", "-e"])
             .arg(format!("ssh -F {}", config.display()))
             .arg(from)
@@ -220,11 +228,17 @@ fn main() {
         ("one 1 GiB file", "big", 1u64 << 30, 1),
         ("10,000 files of 1-64 KiB", "tree", 0, 10_000),
         ("1,000 files of 1-8 KiB", "small", 0, 1_000),
+        (
+            "10,000 files of 1-64 KiB, rsync --fsync",
+            "durable",
+            0,
+            10_000,
+        ),
     ] {
         if !cases.contains(label) {
             continue;
         }
-        let source = if label == "tree" { &tree } else { &small };
+        let source = if label == "small" { &small } else { &tree };
         let (mut a, mut s, mut l) = (Vec::new(), Vec::new(), Vec::new());
         let mut used = (0.0, 0.0);
         // The whole machine's CPU time per copy, whichever processes did it.
@@ -249,7 +263,7 @@ fn main() {
                     if bytes > 0 {
                         timed(scp(&to_s))
                     } else {
-                        timed(rsync(source, &to_s))
+                        timed(rsync(source, &to_s, label == "durable"))
                     }
                 });
                 busy.1 += cost;
