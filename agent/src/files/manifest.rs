@@ -207,30 +207,26 @@ impl Run {
             .ok_or_else(|| StreamError::Protocol("too many files".into()))?;
         // Checks that need no disk first, here; then what the folder
         // holds, off the agent's thread (it may hash whole files).
+        // Secrets are refused here whatever the sender's options.
+        let filter = Filter {
+            force: true,
+            ..Filter::default()
+        };
         let checked: Vec<Result<(), Refusal>> = files
             .iter()
             .map(|h| {
                 self.seen
                     .entry(h)
                     .map_err(|reason| refusal(reason, false))?;
-                // Secrets are refused here whatever the sender's options.
-                let filter = Filter {
-                    force: true,
-                    ..Filter::default()
-                };
                 match filter.by_name(&h.rel) {
                     Verdict::Blocked(reason) => Err(refusal(reason, true)),
                     _ => Ok(()),
                 }
             })
             .collect();
-        let stand_in = place::Folders::new(
-            self.s
-                .folders
-                .root()
-                .try_clone()
-                .map_err(|e| StreamError::Protocol(e.to_string()))?,
-        );
+        // The open folders go to the blocking thread and come back; a
+        // stand-in on the same root holds their place meanwhile.
+        let stand_in = place::Folders::sharing(self.s.folders.root_arc());
         let mut folders = std::mem::replace(&mut self.s.folders, stand_in);
         let owner = self.s.owner;
         let (folders, judged) = tokio::task::spawn_blocking(move || {
@@ -406,12 +402,7 @@ impl Run {
             )));
         }
         self.s.folders.forget();
-        let root = self
-            .s
-            .folders
-            .root()
-            .try_clone()
-            .map_err(|e| StreamError::Protocol(e.to_string()))?;
+        let root = self.s.folders.root_arc();
         let answers = tokio::task::spawn_blocking(move || {
             rels.iter()
                 .map(|rel| super::delete::remove(&root, rel).err())

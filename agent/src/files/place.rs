@@ -146,8 +146,13 @@ const KEPT: usize = 1024;
 
 impl Folders {
     pub fn new(root: OwnedFd) -> Self {
+        Self::sharing(Arc::new(root))
+    }
+
+    /// Folders below `root`, which others hold too.
+    pub fn sharing(root: Arc<OwnedFd>) -> Self {
         Self {
-            root: Arc::new(root),
+            root,
             open: HashMap::new(),
         }
     }

@@ -78,10 +78,7 @@ pub async fn run(
                 Some(Inbound::Delete { rel }) => {
                     let answer = {
                         folders.forget();
-                        let root = folders
-                            .root()
-                            .try_clone()
-                            .map_err(|e| StreamError::Protocol(e.to_string()))?;
+                        let root = folders.root_arc();
                         tokio::task::spawn_blocking(move || super::delete::remove(&root, &rel))
                             .await
                             .unwrap_or_else(|e| Err(e.to_string()))
