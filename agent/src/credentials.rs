@@ -23,14 +23,18 @@ pub struct AgentCredentials {
     pub ca: Vec<CertificateDer<'static>>,
     cert_path: PathBuf,
     trust_path: PathBuf,
+    /// The key is bound to this machine (`crate::machine`).
+    pub machine_bound: bool,
 }
 
 impl AgentCredentials {
     /// Load the key (creating it on first start), the certificate if any,
-    /// and the fleet CA.
+    /// and the fleet CA. A key made on another machine is refused with
+    /// [`crate::machine::Copied`], before anything is made or read.
     pub fn load_or_create(state_dir: &Path, ca_path: &Path, vm: &str) -> Result<Self> {
         std::fs::create_dir_all(state_dir)
             .with_context(|| format!("cannot create state folder {}", state_dir.display()))?;
+        let machine_bound = crate::machine::bind(state_dir, crate::machine::current().as_deref())?;
         let key_path = state_dir.join("agent.key");
         let key_pem = if key_path.exists() {
             std::fs::read_to_string(&key_path)
@@ -83,6 +87,7 @@ impl AgentCredentials {
             ca,
             cert_path,
             trust_path,
+            machine_bound,
         })
     }
 

@@ -29,6 +29,7 @@ pub mod env_file;
 pub mod exec;
 pub mod files;
 pub mod health;
+pub mod machine;
 pub mod mount;
 pub mod processes;
 pub mod query;

@@ -78,12 +78,27 @@ fn raise_open_files() {
     }
 }
 
+/// A copy of another VM's disk: say why once and connect to nothing,
+/// until stopped (SIGTERM's default action ends the process). Exiting
+/// would have systemd start the agent again every second, to say the same.
+fn park(why: &anyhow::Error) -> ! {
+    tracing::error!("{why:#}; waiting to be stopped");
+    loop {
+        std::thread::sleep(std::time::Duration::from_secs(3600));
+    }
+}
+
 fn run(config_path: PathBuf) -> Result<()> {
     let config = AgentConfig::load(&config_path)?;
     azlin_agent::upgrade::watch_trial();
     // A hold for a snapshot outlives no agent.
     azlin_agent::quiesce::recover();
-    let creds = AgentCredentials::load_or_create(&config.state_dir, &config.ca_cert, &config.name)?;
+    let creds =
+        match AgentCredentials::load_or_create(&config.state_dir, &config.ca_cert, &config.name) {
+            Ok(creds) => creds,
+            Err(e) if e.downcast_ref::<azlin_agent::machine::Copied>().is_some() => park(&e),
+            Err(e) => return Err(e),
+        };
     raise_open_files();
     // One thread: the agent's work is a few small reads a second, and its
     // footprint on the developer's VM is a goal (see BENCHMARKS.md).

@@ -152,19 +152,26 @@ async fn run(
         .await
         .map_err(|_| anyhow!("controller opened no control stream within {GREETING_TIMEOUT:?}"))?
         .context("waiting for the control stream")?;
-    let enrolled = agent.creds.lock().await.enrolled();
+    let (enrolled, machine_bound) = {
+        let creds = agent.creds.lock().await;
+        (creds.enrolled(), creds.machine_bound)
+    };
+    let mut capabilities: Vec<String> = vec![
+        CAP_TELEMETRY.into(),
+        CAP_QUERY.into(),
+        CAP_EXEC.into(),
+        CAP_TERMINAL.into(),
+        CAP_ALERTS.into(),
+        CAP_FILES.into(),
+        CAP_MANIFEST.into(),
+    ];
+    if machine_bound {
+        capabilities.push(crate::machine::CAP_MACHINE_BOUND.into());
+    }
     let ours = handshake::hello(
         Role::Agent,
         &agent.config.name,
-        vec![
-            CAP_TELEMETRY.into(),
-            CAP_QUERY.into(),
-            CAP_EXEC.into(),
-            CAP_TERMINAL.into(),
-            CAP_ALERTS.into(),
-            CAP_FILES.into(),
-            CAP_MANIFEST.into(),
-        ],
+        capabilities,
         agent.started_at_unix,
         enrolled,
     );

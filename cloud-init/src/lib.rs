@@ -100,6 +100,8 @@ pub enum RenderError {
     SharedHome(String),
     #[error("the user-data is {size} bytes, over Azure's {MAX_CUSTOM_DATA}-byte custom data limit")]
     TooLarge { size: usize },
+    #[error("bad secret path {0:?}: it must be absolute, with no NUL and no '..'")]
+    Secret(String),
     #[error("the cloud-init extra cannot be merged: {0}")]
     Extra(extra::ExtraError),
 }
@@ -167,17 +169,72 @@ pub fn render(data: &UserData) -> Result<String, RenderError> {
 /// The last line of its output on success is [`ADOPTED`].
 pub fn adopt_script(data: &UserData) -> Result<Vec<String>, RenderError> {
     check(data)?;
+    let mut script = vec!["set -eu".into(), "umask 077".into()];
+    script.extend(install_lines(data));
+    Ok(script)
+}
+
+/// What a clone runs, through Azure's Run Command, to become a VM of its
+/// own: a VM made by attaching a disk copied from another VM's snapshot
+/// boots that VM's system, whose agent (bound to the VM it was copied
+/// from, see the agent's `machine`) waits unused. This stops it and clears
+/// what belongs to the VM copied: the agent's key, certificate, config
+/// and join token; `secrets` (absolute paths: the home's files the
+/// security filter blocks); the SSH host keys (made anew); the machine
+/// id (made anew); the host name (now `data.name`). Then it installs the
+/// agent as [`adopt_script`] does, with the clone's own join token. The
+/// last line of its output on success is [`ADOPTED`].
+pub fn clone_script(data: &UserData, secrets: &[String]) -> Result<Vec<String>, RenderError> {
+    check(data)?;
+    if let Some(bad) = secrets
+        .iter()
+        .find(|p| !p.starts_with('/') || p.contains('\0') || p.split('/').any(|c| c == ".."))
+    {
+        return Err(RenderError::Secret(bad.clone()));
+    }
+    let nul_separated: String = secrets.iter().map(|p| format!("{p}\0")).collect();
+    let mut script = vec![
+        "set -eu".into(),
+        "umask 077".into(),
+        "systemctl stop azlin-agent.service || true".into(),
+        format!("rm -rf {AGENT_STATE_DIR}"),
+        "rm -f /etc/azlin/agent.toml /etc/azlin/join-token".into(),
+        format!(
+            "printf '%s' '{}' | base64 -d | xargs -0 -r rm -rf --",
+            b64(&nul_separated)
+        ),
+        "rm -f /etc/ssh/ssh_host_*".into(),
+        "if command -v ssh-keygen >/dev/null; then ssh-keygen -A; fi".into(),
+        "systemctl try-restart ssh.service sshd.service 2>/dev/null || true".into(),
+        "rm -f /etc/machine-id".into(),
+        // systemd takes D-Bus's copy of the old id when /etc has none.
+        "[ -L /var/lib/dbus/machine-id ] || rm -f /var/lib/dbus/machine-id".into(),
+        "systemd-machine-id-setup >/dev/null".into(),
+        format!("printf '%s\\n' '{}' > /etc/hostname", data.name),
+        format!(
+            "hostnamectl set-hostname '{0}' 2>/dev/null || hostname '{0}' 2>/dev/null || true",
+            data.name
+        ),
+    ];
+    script.extend(install_lines(data));
+    Ok(script)
+}
+
+fn b64(s: &str) -> String {
     use base64::Engine as _;
-    let b64 = |s: &str| base64::engine::general_purpose::STANDARD.encode(s);
+    base64::engine::general_purpose::STANDARD.encode(s)
+}
+
+/// The lines that write the agent's files and install it, for a VM that
+/// has its user already; `data` is checked.
+fn install_lines(data: &UserData) -> Vec<String> {
     let file = |path: &str, mode: &str, content: &str| {
         format!(
             "printf '%s' '{}' | base64 -d > {path}.azlin-new && chmod {mode} {path}.azlin-new && mv -f {path}.azlin-new {path}",
             b64(content)
         )
     };
-    Ok(vec![
-        "set -eu".into(),
-        "umask 077".into(),
+    vec![
         "mkdir -p /etc/azlin /usr/local/lib/azlin".into(),
         file("/etc/azlin/agent.toml", "0600", &agent_toml(data)),
         file("/etc/azlin/ca.crt", "0644", &data.ca_pem),
@@ -199,10 +256,10 @@ pub fn adopt_script(data: &UserData) -> Result<Vec<String>, RenderError> {
             data.agent_sha256.to_ascii_lowercase()
         ),
         format!("echo '{ADOPTED}'"),
-    ])
+    ]
 }
 
-/// The line [`adopt_script`] prints last when the agent is installed and
+/// The line [`adopt_script`] and [`clone_script`] print last when the agent is installed and
 /// started.
 pub const ADOPTED: &str = "azlin: adopted";
 

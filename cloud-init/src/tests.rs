@@ -291,6 +291,63 @@ fn the_adopt_script_writes_what_cloud_init_would_and_installs_the_agent() {
 }
 
 #[test]
+fn the_clone_script_clears_the_copied_identity_before_it_installs_the_agent() {
+    use base64::Engine as _;
+    let d = data();
+    let secrets = vec![
+        "/home/azureuser/.ssh/id_ed25519".to_string(),
+        "/home/azureuser/it's \"odd\"; rm -rf /".to_string(),
+    ];
+    let lines = clone_script(&d, &secrets).unwrap();
+    assert!(
+        lines.iter().all(|l| !l.contains('\n')),
+        "one command a line"
+    );
+    let at = |needle: &str| {
+        lines
+            .iter()
+            .position(|l| l.contains(needle))
+            .unwrap_or_else(|| panic!("no {needle:?} in {lines:#?}"))
+    };
+    // The copied agent is stopped before its identity goes, and the
+    // identity goes before the clone's own is written.
+    assert!(at("systemctl stop azlin-agent") < at("rm -rf /var/lib/azlin-agent"));
+    assert!(at("rm -rf /var/lib/azlin-agent") < at("> /etc/azlin/join-token.azlin-new"));
+    assert!(at("rm -f /etc/ssh/ssh_host_*") < at("ssh-keygen -A"));
+    assert!(at("rm -f /etc/machine-id") < at("systemd-machine-id-setup"));
+    assert!(
+        lines
+            .iter()
+            .any(|l| l == "printf '%s\\n' 'dev-1' > /etc/hostname")
+    );
+    // The secrets travel NUL-separated in base64: no shell reads them.
+    let line = &lines[at("xargs -0 -r rm -rf --")];
+    let b64 = line.split('\'').nth(3).unwrap();
+    let decoded = base64::engine::general_purpose::STANDARD
+        .decode(b64)
+        .unwrap();
+    assert_eq!(
+        decoded,
+        format!("{}\0{}\0", secrets[0], secrets[1]).into_bytes()
+    );
+    // The rest is the adopt script's install.
+    let adopt = adopt_script(&d).unwrap();
+    assert!(lines.ends_with(&adopt[2..]));
+    assert_eq!(lines.last().unwrap(), &format!("echo '{ADOPTED}'"));
+    // A path that is not absolute or climbs out is refused.
+    for bad in ["relative/key", "/home/u/../../etc/shadow", "/x\0y"] {
+        assert!(
+            matches!(
+                clone_script(&d, &[bad.to_string()]),
+                Err(RenderError::Secret(_))
+            ),
+            "{bad:?}"
+        );
+    }
+    assert!(clone_script(&d, &[]).is_ok());
+}
+
+#[test]
 fn every_key_azlin_sets_is_either_its_own_or_extended_by_the_users_part() {
     let out = render(&data()).unwrap();
     let doc: serde_json::Value = serde_saphyr::from_str(&out).unwrap();

@@ -29,6 +29,11 @@ use thiserror::Error;
 pub const EXPORTER_LABEL: &[u8] = b"EXPORTER-azlin-enroll-v1";
 /// Bytes of exporter output used.
 pub const EXPORTER_LEN: usize = 32;
+/// Announced by an agent whose key is bound to its machine's hardware
+/// UUID: a copy of its disk booted on another machine does not use the
+/// key (the agent's `machine`). The controller copies the disk of no
+/// other (`azlin clone` on a cloud, whose clones boot from such a copy).
+pub const CAP_MACHINE_BOUND: &str = "identity/machine";
 
 const TOKEN_PREFIX: &str = "azj1";
 const SEED_DOMAIN: &[u8] = b"azlin join token ed25519 seed v2\0";

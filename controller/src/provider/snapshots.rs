@@ -89,9 +89,19 @@ pub trait Snapshots: Send + Sync {
         Box::pin(async { anyhow::bail!("this provider does not clone VMs") })
     }
 
+    /// Whether a clone boots a copy of the source's disk as it was, its
+    /// agent's key on it, before the provider gives it its own identity.
+    /// The source's agent must then have bound its key to its machine
+    /// (`azlin_protocol::enroll::CAP_MACHINE_BOUND`), so that the copy's
+    /// agent never comes up as the source; a provider that clears the
+    /// identity before the clone boots says no.
+    fn clone_boots_a_copy(&self) -> bool {
+        false
+    }
+
     /// Remove what [`Snapshots::clone_source`] made, once the clones are
     /// made (what they run on stays theirs).
-    fn drop_clone_source<'a>(&'a self, _source: &'a str) -> Work<'a, ()> {
+    fn drop_clone_source<'a>(&'a self, _source: &'a str, _azure: &'a AzureContext) -> Work<'a, ()> {
         Box::pin(async {})
     }
 }

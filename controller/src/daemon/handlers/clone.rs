@@ -13,6 +13,7 @@
 
 use anyhow::{Result, bail};
 use azlin_protocol::{
+    enroll::CAP_MACHINE_BOUND,
     exec::clean_reason,
     stream::{Query, QueryReply},
 };
@@ -80,6 +81,21 @@ impl Handle for CloneVm {
                 src.name()
             );
         }
+        if snapshots.clone_boots_a_copy()
+            && !d
+                .fleet
+                .status(src.name())
+                .capabilities
+                .iter()
+                .any(|c| c == CAP_MACHINE_BOUND)
+        {
+            bail!(
+                "{0}'s agent does not bind its key to {0}'s machine, so a clone booting a copy of \
+                 its disk could come up as {0}: update it (`azlin agent upgrade --vm {0}`) and \
+                 clone again; nothing done",
+                src.name()
+            );
+        }
         let source = {
             let _busy = Busy::claim(d, src.name())?;
             let (made, _held) = held_still(cx, &src.row, snapshots.holds_still(), async {
@@ -111,7 +127,7 @@ impl Handle for CloneVm {
             made?
         };
         let made = super::new::create(cx, provider, req, None, Some(&source)).await;
-        snapshots.drop_clone_source(&source).await;
+        snapshots.drop_clone_source(&source, &cx.azure).await;
         made
     }
 }

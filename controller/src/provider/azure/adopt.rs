@@ -182,36 +182,7 @@ impl AzureProvider {
         })
         .context("cannot write the VM's install script")?;
         stage("installing the agent through Run Command".into());
-        let result: RunCommandResult = arm
-            .post(
-                &format!("{}/runCommand", data.vm_path()),
-                api::COMPUTE,
-                Some(&RunCommandInput {
-                    command_id: "RunShellScript".into(),
-                    script,
-                }),
-            )
-            .await
-            .with_context(|| format!("Run Command on {} failed", data.vm))?;
-        let (out, err) = result.output();
-        if !out.lines().any(|l| l.trim() == ADOPTED) {
-            // The VM's words, its end only, with no control character
-            // but newlines reaching the terminal.
-            let text = format!("{out}\n{err}");
-            let skip = text.chars().count().saturating_sub(SHOWN);
-            let shown: String = text
-                .trim()
-                .chars()
-                .skip(skip)
-                .map(|c| if c.is_control() && c != '\n' { '?' } else { c })
-                .collect();
-            let hint = if err.contains("cannot download") {
-                " (no outbound access to Azure Storage from the VM?)"
-            } else {
-                ""
-            };
-            bail!("the agent did not install on {}{hint}: {shown}", data.vm);
-        }
+        run_install(&arm, &data, script).await?;
         let data = AzureData {
             public_address: adoption.public_address.clone(),
             ..data
@@ -272,4 +243,44 @@ impl AzureProvider {
             .with_context(|| format!("cannot add azlin's rule to NSG {}", name_of(nsg)))?;
         Ok(())
     }
+}
+
+/// Run `script` (an install script of `azlin_cloud_init`, ending with
+/// [`ADOPTED`]) on the VM through Run Command; an error with the VM's own
+/// words (its end only, control characters shown as `?`) unless the
+/// agent was installed and started.
+pub(super) async fn run_install(
+    arm: &ArmClient,
+    data: &AzureData,
+    script: Vec<String>,
+) -> Result<()> {
+    let result: RunCommandResult = arm
+        .post(
+            &format!("{}/runCommand", data.vm_path()),
+            api::COMPUTE,
+            Some(&RunCommandInput {
+                command_id: "RunShellScript".into(),
+                script,
+            }),
+        )
+        .await
+        .with_context(|| format!("Run Command on {} failed", data.vm))?;
+    let (out, err) = result.output();
+    if out.lines().any(|l| l.trim() == ADOPTED) {
+        return Ok(());
+    }
+    let text = format!("{out}\n{err}");
+    let text = text.trim();
+    let skip = text.chars().count().saturating_sub(SHOWN);
+    let shown: String = text
+        .chars()
+        .skip(skip)
+        .map(|c| if c.is_control() && c != '\n' { '?' } else { c })
+        .collect();
+    let hint = if err.contains("cannot download") {
+        " (no outbound access to Azure Storage from the VM?)"
+    } else {
+        ""
+    };
+    bail!("the agent did not install on {}{hint}: {shown}", data.vm);
 }

@@ -14,7 +14,7 @@ use super::{
     AzureData, AzureProvider, GroupPlace,
     machine::Chosen,
     public_ip, resource_names,
-    template::{PRIVATE_IP_OUTPUT, PUBLIC_IP_OUTPUT, VmTemplate},
+    template::{PRIVATE_IP_OUTPUT, PUBLIC_IP_OUTPUT, VmBoot, VmTemplate},
 };
 use crate::{
     azure::{
@@ -64,6 +64,9 @@ impl AzureProvider {
             )
             .into());
         }
+        if let Some(source) = &spec.source {
+            return self.create_clone(spec, source, azure, stage).await;
+        }
         let target = &azure.target;
         // Prerequisites first: nothing is made unless all of them hold.
         let chosen = self.choose(&spec.machine, target)?;
@@ -79,6 +82,7 @@ impl AzureProvider {
             public_ip,
             nsg,
             os_disk,
+            data_disks: Vec::new(),
             public_address: None,
             private_address: None,
             made_by_azlin: true,
@@ -115,23 +119,12 @@ impl AzureProvider {
         stage: &(dyn Fn(String) + Send + Sync),
     ) -> Result<Provisioned> {
         let arm = self.client(access).await?;
-        let mut tags = Tags::new();
-        tags.insert("managed-by".into(), "azlin".into());
-        tags.insert("azlin-vm".into(), spec.name.clone());
-        if let Some(session) = &spec.session_name {
-            tags.insert("azlin-session".into(), session.clone());
-        }
-
+        let tags = vm_tags(spec);
         let timed = |name: &str, started: Instant| {
             stage(format!("{name} ({:.1} s)", started.elapsed().as_secs_f64()));
         };
         let t = Instant::now();
-        let subnet_id = {
-            // One VM of a pool makes the shared resources; the others find them.
-            let _shared = self.shared_setup.lock().await;
-            self.ensure_group(&arm, &data.place(), &tags).await?;
-            self.ensure_network(&arm, &data.place(), &tags).await?
-        };
+        let subnet_id = self.shared_network(&arm, &data, &tags).await?;
         timed("resource group and network ready", t);
 
         let admin = plan.chosen.admin.clone();
@@ -144,45 +137,37 @@ impl AzureProvider {
             data: &data,
             tags: &tags,
             subnet_id: &subnet_id,
-            image: &plan.chosen.image,
-            disk_gb: plan.chosen.disk_gb,
             allowed: &plan.allowed,
-            admin: &admin,
-            ssh_public_key: &plan.ssh_public_key,
-            custom_data: &custom_data,
+            boot: VmBoot::Image {
+                image: &plan.chosen.image,
+                disk_gb: plan.chosen.disk_gb,
+                admin: &admin,
+                ssh_public_key: &plan.ssh_public_key,
+                custom_data: &custom_data,
+            },
         }
         .deployment();
-        let done: Deployment = arm
-            .put(&data.deployment_path(), api::RESOURCES, &body)
-            .await?;
+        let data = deploy(&arm, data, &body).await?;
         timed("NSG, public IP, NIC and virtual machine deployed", t);
-
-        let output = |name: &str| {
-            done.properties
-                .outputs
-                .as_ref()
-                .and_then(|o| o.get(name))
-                .and_then(|o| o.value.as_str())
-                .filter(|v| !v.is_empty())
-                .map(String::from)
-        };
-        // The template declares both outputs; ARM fills them in when the
-        // deployment succeeds.
-        let public = output(PUBLIC_IP_OUTPUT).ok_or_else(|| {
-            anyhow::anyhow!(
-                "the deployment of {} succeeded without the VM's public address",
-                data.vm
-            )
-        })?;
-        let data = AzureData {
-            public_address: Some(public.clone()),
-            private_address: output(PRIVATE_IP_OUTPUT),
-            ..data
-        };
+        let public = data.public_address.clone().unwrap_or_default();
         Ok(Provisioned {
             address: Some(format!("{public}:{DEFAULT_AGENT_PORT}")),
             provider_data: serde_json::to_string(&data)?,
         })
+    }
+
+    /// The resource group, VNet and subnet `data`'s VM joins, made when
+    /// missing; the subnet's id.
+    pub(super) async fn shared_network(
+        &self,
+        arm: &ArmClient,
+        data: &AzureData,
+        tags: &Tags,
+    ) -> Result<String> {
+        // One VM of a pool makes the shared resources; the others find them.
+        let _shared = self.shared_setup.lock().await;
+        self.ensure_group(arm, &data.place(), tags).await?;
+        self.ensure_network(arm, &data.place(), tags).await
     }
 
     /// The resource group, made when missing.
@@ -356,4 +341,48 @@ impl AzureProvider {
             .await
             .cloned()
     }
+}
+
+/// Run the VM's template deployment; `data` with the addresses ARM gave.
+pub(super) async fn deploy(
+    arm: &ArmClient,
+    data: AzureData,
+    body: &Deployment,
+) -> Result<AzureData> {
+    let done: Deployment = arm
+        .put(&data.deployment_path(), api::RESOURCES, body)
+        .await?;
+    let output = |name: &str| {
+        done.properties
+            .outputs
+            .as_ref()
+            .and_then(|o| o.get(name))
+            .and_then(|o| o.value.as_str())
+            .filter(|v| !v.is_empty())
+            .map(String::from)
+    };
+    // The template declares both outputs; ARM fills them in when the
+    // deployment succeeds.
+    let public = output(PUBLIC_IP_OUTPUT).ok_or_else(|| {
+        anyhow::anyhow!(
+            "the deployment of {} succeeded without the VM's public address",
+            data.vm
+        )
+    })?;
+    Ok(AzureData {
+        public_address: Some(public),
+        private_address: output(PRIVATE_IP_OUTPUT),
+        ..data
+    })
+}
+
+/// The tags on every resource azlin makes for the VM.
+pub(super) fn vm_tags(spec: &VmSpec) -> Tags {
+    let mut tags = Tags::new();
+    tags.insert("managed-by".into(), "azlin".into());
+    tags.insert("azlin-vm".into(), spec.name.clone());
+    if let Some(session) = &spec.session_name {
+        tags.insert("azlin-session".into(), session.clone());
+    }
+    tags
 }

@@ -239,6 +239,9 @@ impl Snapshot {
                 .and_then(|s| s.os_disk.as_ref())
                 .and_then(|d| d.name.clone())
                 .unwrap_or_default(),
+            // Its data disks may hold what its owner keeps: not azlin's
+            // to delete.
+            data_disks: Vec::new(),
             public_address: self
                 .public_ip(vm)
                 .and_then(|p| p.properties.ip_address.clone()),

@@ -82,6 +82,9 @@ impl AzureProvider {
                 out.push(d.path(kind, name));
             }
         }
+        for disk in &d.data_disks {
+            out.push(d.path("Microsoft.Compute/disks", disk));
+        }
         if d.made_by_azlin {
             out.push(d.deployment_path());
         }

@@ -13,6 +13,7 @@ mod auto_shutdown;
 mod budget;
 mod capacity;
 mod cleanup;
+mod clone;
 mod cost;
 mod create;
 mod inventory;
@@ -68,7 +69,7 @@ pub const CAPABILITIES: Capabilities = Capabilities {
     cost: true,
     storage: true,
     snapshots: true,
-    clone: false,
+    clone: true,
     own_sshd: true,
     cloud_init: true,
 };
@@ -358,6 +359,10 @@ pub struct AzureData {
     pub public_ip: String,
     pub nsg: String,
     pub os_disk: String,
+    /// Data disks azlin made for the VM (a clone's copies of its
+    /// source's), deleted with it.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub data_disks: Vec<String>,
     #[serde(default)]
     pub public_address: Option<String>,
     #[serde(default)]

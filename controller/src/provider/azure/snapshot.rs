@@ -29,7 +29,10 @@ use crate::{
             compute::{CreationData, Disk, DiskProperties, Snapshot, VirtualMachine},
         },
     },
-    provider::{Stage, Started, Work, snapshots::Snapshots},
+    provider::{
+        Stage, Started, Work,
+        snapshots::{HomeSecrets, Snapshots},
+    },
     state::{VmRow, now_unix, snapshots::SnapshotRow},
 };
 
@@ -42,13 +45,13 @@ pub const LIMIT_WINDOW: i64 = 300;
 
 /// One disk's snapshot.
 #[derive(Debug, Clone, Serialize, Deserialize)]
-struct DiskSnapshot {
+pub(super) struct DiskSnapshot {
     /// `os`, or the data disk's LUN.
-    lun: Option<i32>,
+    pub lun: Option<i32>,
     /// The disk it was taken of.
-    disk: String,
+    pub disk: String,
     /// The snapshot's id.
-    snapshot: String,
+    pub snapshot: String,
 }
 
 /// What `state.db` keeps of an Azure snapshot.
@@ -62,7 +65,7 @@ fn snapshot_of(s: &SnapshotRow) -> Result<AzureSnapshot> {
         .with_context(|| format!("snapshot {} has no disk snapshots recorded", s.name))
 }
 
-fn role(lun: Option<i32>) -> String {
+pub(super) fn role(lun: Option<i32>) -> String {
     lun.map_or_else(|| "os".to_string(), |l| format!("data{l}"))
 }
 
@@ -99,6 +102,22 @@ impl AzureProvider {
     }
 
     async fn take_snapshots(&self, vm: &VmRow, name: &str, azure: &AzureContext) -> Result<String> {
+        let mut tags = Tags::new();
+        tags.insert("azlin-snapshot".into(), name.to_string());
+        let disks = self.snapshot_disks(vm, name, tags, azure).await?;
+        Ok(serde_json::to_string(&AzureSnapshot { disks })?)
+    }
+
+    /// An incremental snapshot of each of `vm`'s disks, named `NAME-ROLE`,
+    /// tagged `tags` and azlin's own; refused, with nothing made, when a
+    /// disk has had Azure's limit of them.
+    pub(super) async fn snapshot_disks(
+        &self,
+        vm: &VmRow,
+        name: &str,
+        tags: Tags,
+        azure: &AzureContext,
+    ) -> Result<Vec<DiskSnapshot>> {
         let data = data_of(vm)?;
         let arm = self.client(&azure.access).await?;
         let disks = self.disks(&data, azure).await?;
@@ -131,10 +150,9 @@ impl AzureProvider {
         let mut taken = Vec::new();
         for (lun, disk) in disks {
             let path = data.path(SNAPSHOTS, &format!("{name}-{}", role(lun)));
-            let mut tags = Tags::new();
+            let mut tags = tags.clone();
             tags.insert("managed-by".into(), "azlin".into());
             tags.insert("azlin-vm".into(), vm.name.clone());
-            tags.insert("azlin-snapshot".into(), name.to_string());
             tags.insert("azlin-taken".into(), now.to_string());
             let body = Snapshot {
                 location: data.location.clone(),
@@ -160,7 +178,7 @@ impl AzureProvider {
                 snapshot: made.id.unwrap_or(path),
             });
         }
-        Ok(serde_json::to_string(&AzureSnapshot { disks: taken })?)
+        Ok(taken)
     }
 
     async fn restore_disks(
@@ -261,9 +279,24 @@ impl AzureProvider {
             ));
         }
         self.power(vm, PowerAction::Start, &azure.access).await?;
+        // The disks azlin made for the VM are now the new ones.
+        let mut data_disks = data.data_disks.clone();
+        data_disks.retain(|n| {
+            !old.iter().any(|id| {
+                id.rsplit('/')
+                    .next()
+                    .is_some_and(|o| o.eq_ignore_ascii_case(n))
+            })
+        });
+        data_disks.extend(
+            made.iter()
+                .filter(|(lun, _, _)| lun.is_some())
+                .map(|(_, name, _)| name.clone()),
+        );
         Ok(Started {
             provider_data: serde_json::to_string(&AzureData {
                 os_disk: os_name,
+                data_disks,
                 ..data
             })?,
             address: None,
@@ -330,6 +363,25 @@ impl Snapshots for AzureProvider {
         stage: Stage<'a>,
     ) -> Work<'a, Result<Started>> {
         Box::pin(self.restore_disks(vm, snapshot, delete_old, azure, stage))
+    }
+
+    fn clone_source<'a>(
+        &'a self,
+        src: &'a VmRow,
+        secrets: &'a HomeSecrets,
+        azure: &'a AzureContext,
+    ) -> Work<'a, Result<String>> {
+        Box::pin(self.clone_snapshots(src, secrets, azure))
+    }
+
+    /// A clone boots copies of SRC's disks; Run Command gives it its own
+    /// identity after (see `super::clone`).
+    fn clone_boots_a_copy(&self) -> bool {
+        true
+    }
+
+    fn drop_clone_source<'a>(&'a self, source: &'a str, azure: &'a AzureContext) -> Work<'a, ()> {
+        Box::pin(self.drop_clone_snapshots(source, azure))
     }
 
     fn delete<'a>(

@@ -21,9 +21,9 @@ use crate::azure::{
     models::{
         Sku, SubResource, Tags,
         compute::{
-            HardwareProfile, ImageReference, LinuxConfiguration, ManagedDisk, NetworkProfile,
-            OsDisk, OsProfile, SshConfiguration, SshPublicKey, StorageProfile, VirtualMachine,
-            VirtualMachineProperties, nic_reference,
+            DataDisk, HardwareProfile, ImageReference, LinuxConfiguration, ManagedDisk,
+            NetworkProfile, OsDisk, OsProfile, SshConfiguration, SshPublicKey, StorageProfile,
+            VirtualMachine, VirtualMachineProperties, nic_reference,
         },
         network::{
             IpConfiguration, IpConfigurationProperties, NetworkInterface,
@@ -45,15 +45,31 @@ pub struct VmTemplate<'a> {
     pub data: &'a AzureData,
     pub tags: &'a Tags,
     pub subnet_id: &'a str,
-    pub image: &'a ImageUrn,
     /// The only source the NSG admits (`ADDRESS/NN`).
     pub allowed: &'a str,
-    pub admin: &'a str,
-    /// The OS disk's size, GB; `None`: the image's.
-    pub disk_gb: Option<u32>,
-    pub ssh_public_key: &'a str,
-    /// Base64 of the cloud-init user-data.
-    pub custom_data: &'a str,
+    pub boot: VmBoot<'a>,
+}
+
+/// What the VM boots.
+pub enum VmBoot<'a> {
+    /// A new system from a marketplace image, which cloud-init sets up
+    /// from the custom data.
+    Image {
+        image: &'a ImageUrn,
+        admin: &'a str,
+        /// The OS disk's size, GB; `None`: the image's.
+        disk_gb: Option<u32>,
+        ssh_public_key: &'a str,
+        /// Base64 of the cloud-init user-data.
+        custom_data: &'a str,
+    },
+    /// Disks made already (a clone's copies of another VM's): the OS
+    /// disk's id, and each data disk's LUN and id. Azure takes no OS
+    /// profile (so no custom data) for a VM whose OS disk is attached.
+    Disks {
+        os_disk: &'a str,
+        data_disks: &'a [(i32, String)],
+    },
 }
 
 impl VmTemplate<'_> {
@@ -190,40 +206,8 @@ impl VmTemplate<'_> {
                 hardware_profile: Some(HardwareProfile {
                     vm_size: d.vm_size.clone(),
                 }),
-                storage_profile: Some(StorageProfile {
-                    image_reference: Some(ImageReference {
-                        publisher: Some(self.image.publisher.clone()),
-                        offer: Some(self.image.offer.clone()),
-                        sku: Some(self.image.sku.clone()),
-                        version: Some(self.image.version.clone()),
-                    }),
-                    os_disk: Some(OsDisk {
-                        name: Some(d.os_disk.clone()),
-                        create_option: "FromImage".into(),
-                        delete_option: Some("Delete".into()),
-                        managed_disk: Some(ManagedDisk {
-                            id: None,
-                            storage_account_type: Some("StandardSSD_LRS".into()),
-                        }),
-                        disk_size_gb: self.disk_gb,
-                        ..Default::default()
-                    }),
-                    data_disks: Vec::new(),
-                }),
-                os_profile: Some(OsProfile {
-                    computer_name: Some(d.vm.clone()),
-                    admin_username: Some(self.admin.to_string()),
-                    custom_data: Some(self.custom_data.to_string()),
-                    linux_configuration: Some(LinuxConfiguration {
-                        disable_password_authentication: true,
-                        ssh: Some(SshConfiguration {
-                            public_keys: vec![SshPublicKey {
-                                path: format!("/home/{}/.ssh/authorized_keys", self.admin),
-                                key_data: self.ssh_public_key.to_string(),
-                            }],
-                        }),
-                    }),
-                }),
+                storage_profile: Some(self.storage_profile()),
+                os_profile: self.os_profile(),
                 network_profile: Some(NetworkProfile {
                     network_interfaces: vec![nic_reference(nic_id)],
                 }),
@@ -231,6 +215,87 @@ impl VmTemplate<'_> {
             },
             ..Default::default()
         }
+    }
+}
+
+impl VmTemplate<'_> {
+    fn storage_profile(&self) -> StorageProfile {
+        match &self.boot {
+            VmBoot::Image { image, disk_gb, .. } => StorageProfile {
+                image_reference: Some(ImageReference {
+                    publisher: Some(image.publisher.clone()),
+                    offer: Some(image.offer.clone()),
+                    sku: Some(image.sku.clone()),
+                    version: Some(image.version.clone()),
+                }),
+                os_disk: Some(OsDisk {
+                    name: Some(self.data.os_disk.clone()),
+                    create_option: "FromImage".into(),
+                    delete_option: Some("Delete".into()),
+                    managed_disk: Some(ManagedDisk {
+                        id: None,
+                        storage_account_type: Some("StandardSSD_LRS".into()),
+                    }),
+                    disk_size_gb: *disk_gb,
+                    ..Default::default()
+                }),
+                data_disks: Vec::new(),
+            },
+            VmBoot::Disks {
+                os_disk,
+                data_disks,
+            } => StorageProfile {
+                image_reference: None,
+                os_disk: Some(OsDisk {
+                    os_type: Some("Linux".into()),
+                    create_option: "Attach".into(),
+                    delete_option: Some("Delete".into()),
+                    managed_disk: Some(ManagedDisk {
+                        id: Some(os_disk.to_string()),
+                        storage_account_type: None,
+                    }),
+                    ..Default::default()
+                }),
+                data_disks: data_disks
+                    .iter()
+                    .map(|(lun, id)| DataDisk {
+                        lun: Some(*lun),
+                        create_option: Some("Attach".into()),
+                        name: None,
+                        managed_disk: Some(ManagedDisk {
+                            id: Some(id.clone()),
+                            storage_account_type: None,
+                        }),
+                    })
+                    .collect(),
+            },
+        }
+    }
+
+    fn os_profile(&self) -> Option<OsProfile> {
+        let VmBoot::Image {
+            admin,
+            ssh_public_key,
+            custom_data,
+            ..
+        } = &self.boot
+        else {
+            return None;
+        };
+        Some(OsProfile {
+            computer_name: Some(self.data.vm.clone()),
+            admin_username: Some(admin.to_string()),
+            custom_data: Some(custom_data.to_string()),
+            linux_configuration: Some(LinuxConfiguration {
+                disable_password_authentication: true,
+                ssh: Some(SshConfiguration {
+                    public_keys: vec![SshPublicKey {
+                        path: format!("/home/{admin}/.ssh/authorized_keys"),
+                        key_data: ssh_public_key.to_string(),
+                    }],
+                }),
+            }),
+        })
     }
 }
 

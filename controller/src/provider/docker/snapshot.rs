@@ -366,7 +366,7 @@ impl Snapshots for DockerProvider {
         Box::pin(self.clone_image(src, secrets))
     }
 
-    fn drop_clone_source<'a>(&'a self, source: &'a str) -> Work<'a, ()> {
+    fn drop_clone_source<'a>(&'a self, source: &'a str, _azure: &'a AzureContext) -> Work<'a, ()> {
         Box::pin(async move {
             let Ok(source) = serde_json::from_str::<DockerCloneSource>(source) else {
                 return;

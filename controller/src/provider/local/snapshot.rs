@@ -235,7 +235,7 @@ impl Snapshots for LocalProvider {
         Box::pin(self.copy_for_clones(src, secrets))
     }
 
-    fn drop_clone_source<'a>(&'a self, source: &'a str) -> Work<'a, ()> {
+    fn drop_clone_source<'a>(&'a self, source: &'a str, _azure: &'a AzureContext) -> Work<'a, ()> {
         Box::pin(async move {
             let Ok(source) = serde_json::from_str::<LocalCloneSource>(source) else {
                 return;

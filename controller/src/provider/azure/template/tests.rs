@@ -22,12 +22,14 @@ fn template(tags: &Tags) -> Value {
         data: &data,
         tags,
         subnet_id: "/subscriptions/sub/resourceGroups/rg/providers/Microsoft.Network/virtualNetworks/v/subnets/s",
-        image: &image,
         allowed: "203.0.113.7/32",
-        admin: "azureuser",
-        disk_gb: None,
-        ssh_public_key: "ssh-ed25519 AAAA azlin",
-        custom_data: "I2Nsb3VkLWNvbmZpZw==",
+        boot: VmBoot::Image {
+            image: &image,
+            admin: "azureuser",
+            disk_gb: None,
+            ssh_public_key: "ssh-ed25519 AAAA azlin",
+            custom_data: "I2Nsb3VkLWNvbmZpZw==",
+        },
     };
     serde_json::to_value(t.deployment()).unwrap()["properties"]["template"].clone()
 }
@@ -114,4 +116,38 @@ fn values_are_never_template_expressions() {
     for r in t["resources"].as_array().unwrap() {
         assert_eq!(r["tags"]["azlin-session"], "[[subscription().id]", "{r}");
     }
+}
+
+#[test]
+fn a_clone_attaches_its_disks_and_has_no_os_profile() {
+    let data = data();
+    let group = "/subscriptions/sub/resourceGroups/rg/providers/Microsoft.Compute/disks";
+    let os = format!("{group}/dev-osdisk");
+    let data_disks = vec![(0, format!("{group}/dev-data0"))];
+    let t = VmTemplate {
+        data: &data,
+        tags: &Tags::new(),
+        subnet_id: "/subscriptions/sub/resourceGroups/rg/providers/Microsoft.Network/virtualNetworks/v/subnets/s",
+        allowed: "203.0.113.7/32",
+        boot: VmBoot::Disks {
+            os_disk: &os,
+            data_disks: &data_disks,
+        },
+    };
+    let t = serde_json::to_value(t.deployment()).unwrap()["properties"]["template"].clone();
+    let vm = &t["resources"][3]["properties"];
+    // Azure refuses an OS profile (and so custom data) with an attached
+    // OS disk, and an image reference with it.
+    assert!(vm.get("osProfile").is_none(), "{vm}");
+    let storage = &vm["storageProfile"];
+    assert!(storage.get("imageReference").is_none(), "{storage}");
+    assert_eq!(
+        storage["osDisk"],
+        json!({"osType": "Linux", "createOption": "Attach", "deleteOption": "Delete",
+               "managedDisk": {"id": os}})
+    );
+    assert_eq!(
+        storage["dataDisks"],
+        json!([{"lun": 0, "createOption": "Attach", "managedDisk": {"id": data_disks[0].1}}])
+    );
 }
