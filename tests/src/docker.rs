@@ -206,3 +206,27 @@ impl Drop for DockerEnv {
         }
     }
 }
+
+/// Make the test network (as the docker provider would, for tests with
+/// no docker VM) and give the host's address on it: its gateway, which
+/// Docker leaves out of the inspection when it chose it itself (the first
+/// address of the subnet).
+pub fn test_network_gateway() -> String {
+    let _ = docker(&["network", "create", "--subnet", TEST_SUBNET, TEST_NETWORK]);
+    let gateway = docker_ok(&[
+        "network",
+        "inspect",
+        "--format",
+        "{{range .IPAM.Config}}{{.Gateway}}{{end}}",
+        TEST_NETWORK,
+    ])
+    .trim()
+    .to_string();
+    if !gateway.is_empty() {
+        return gateway;
+    }
+    let base = TEST_SUBNET.split('/').next().unwrap();
+    let mut octets: Vec<u8> = base.split('.').map(|o| o.parse().unwrap()).collect();
+    octets[3] = 1;
+    format!("{}.{}.{}.{}", octets[0], octets[1], octets[2], octets[3])
+}

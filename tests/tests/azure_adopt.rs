@@ -11,85 +11,12 @@
 //! Windows, deallocated and unreachable VMs are refused with the reason
 //! and nothing changed.
 
-use std::{
-    collections::BTreeMap,
-    sync::{Arc, Mutex},
-};
-
 use azlin_e2e::{
-    arm::{
-        blob::FakeBlob,
-        emulator::{Emulator, VmHooks},
-        fake::FakeArm,
-    },
-    docker::{self, DockerEnv, TEST_NETWORK, TEST_SUBNET, docker_ok},
+    arm::{blob::FakeBlob, emulator::Emulator, fake::FakeArm, stand_in::StandIns},
+    docker::{self, DockerEnv, TEST_NETWORK, docker_ok},
 };
 
 const SUB: &str = "00000000-0000-0000-0000-0000000000ad";
-
-/// Run Command runs in the VM's container.
-#[derive(Clone, Default)]
-struct Containers(Arc<Mutex<BTreeMap<String, String>>>);
-
-impl VmHooks for Containers {
-    fn created(&mut self, _: &str, _: &str, _: &str) {}
-    fn power(&mut self, _: &str, _: bool) {}
-    fn deleted(&mut self, _: &str) {}
-    fn run_command(&mut self, vm: &str, script: &[String]) -> Option<(String, String)> {
-        let container = self.0.lock().unwrap().get(vm)?.clone();
-        let out = docker::docker(&["exec", &container, "sh", "-c", &script.join("\n")]);
-        Some((
-            String::from_utf8_lossy(&out.stdout).into_owned(),
-            String::from_utf8_lossy(&out.stderr).into_owned(),
-        ))
-    }
-}
-
-/// A VM azlin did not make: the image booted by systemd in a container on
-/// `network`, with the user `them` its owner made and no agent; its
-/// container and address.
-fn boot(env: &DockerEnv, image: &str, vm: &str, network: &str) -> (String, String) {
-    let container = format!("azlin-adopt-{vm}-{}", std::process::id());
-    docker_ok(&[
-        "run",
-        "--detach",
-        "--name",
-        &container,
-        "--hostname",
-        vm,
-        "--network",
-        network,
-        "--label",
-        &format!("azlin.home={}", env.home().display()),
-        "--label",
-        &format!("azlin.vm={vm}"),
-        "--stop-signal",
-        "SIGRTMIN+3",
-        "--tmpfs",
-        "/run",
-        "--tmpfs",
-        "/run/lock",
-        "--volume",
-        "/sys/fs/cgroup:/sys/fs/cgroup:ro",
-        image,
-    ]);
-    docker_ok(&[
-        "exec",
-        &container,
-        "sh",
-        "-c",
-        "timeout 120 sh -c 'until systemctl is-system-running 2>/dev/null | grep -qE \"running|degraded\"; do sleep 0.2; done'; useradd -m -s /bin/bash them",
-    ]);
-    let ip = docker_ok(&[
-        "inspect",
-        "--format",
-        "{{range .NetworkSettings.Networks}}{{.IPAddress}}{{end}}",
-        &container,
-    ])
-    .trim()
-    .to_string();
-    (container, ip)
-}
 
 #[test]
 fn a_vm_azlin_did_not_make_is_adopted_through_run_command_and_runs_exec() {
@@ -97,44 +24,19 @@ fn a_vm_azlin_did_not_make_is_adopted_through_run_command_and_runs_exec() {
         return;
     };
     let mut env = DockerEnv::new(&image);
-    // The network the docker provider would make, made here (no VM of the
-    // docker provider is in this test).
-    let _ = docker::docker(&["network", "create", "--subnet", TEST_SUBNET, TEST_NETWORK]);
-    // The host as the containers see it: the network's gateway, which
-    // Docker leaves out of the inspection when it chose it itself (the
-    // first address of the subnet).
-    let gateway = docker_ok(&[
-        "network",
-        "inspect",
-        "--format",
-        "{{range .IPAM.Config}}{{.Gateway}}{{end}}",
-        TEST_NETWORK,
-    ])
-    .trim()
-    .to_string();
-    let gateway = if gateway.is_empty() {
-        let base = TEST_SUBNET.split('/').next().unwrap();
-        let mut octets: Vec<u8> = base.split('.').map(|o| o.parse().unwrap()).collect();
-        octets[3] = 1;
-        format!("{}.{}.{}.{}", octets[0], octets[1], octets[2], octets[3])
-    } else {
-        gateway
-    };
+    let gateway = docker::test_network_gateway();
     // The VM: the image booted by systemd, with the admin user its owner
     // made; no agent.
-    let (container, vm_ip) = boot(&env, &image, "legacy", TEST_NETWORK);
+    let stand_ins = StandIns::new(&env, TEST_NETWORK);
+    let (container, vm_ip) = stand_ins.boot(&image, "legacy", None, false);
     // One with no public IP, which can only dial in; one that reaches
     // nothing at all (so not Azure Storage either).
-    let (quiet, _) = boot(&env, &image, "quiet", TEST_NETWORK);
-    let (offline, _) = boot(&env, &image, "offline", "none");
-    let hooks = Containers::default();
-    hooks.0.lock().unwrap().extend([
-        ("legacy".to_string(), container.clone()),
-        ("quiet".to_string(), quiet),
-        ("offline".to_string(), offline),
-    ]);
+    stand_ins.boot(&image, "quiet", None, false);
+    stand_ins.boot(&image, "offline", Some("none"), false);
     let blob = FakeBlob::start_on(&gateway);
-    let fake = FakeArm::emulating(Emulator::new(1, Some(Box::new(hooks))).with_blob(blob.clone()));
+    let fake = FakeArm::emulating(
+        Emulator::new(1, Some(Box::new(stand_ins.clone()))).with_blob(blob.clone()),
+    );
     env.configure(&format!(
         "[azure]\nsubscription = \"{SUB}\"\nresource_group = \"theirs\"\nlocation = \"westus2\"\n\
          allowed_cidr = \"203.0.113.7/32\"\n"

@@ -41,6 +41,17 @@ pub trait VmHooks: Send {
     fn run_command(&mut self, _vm: &str, _script: &[String]) -> Option<(String, String)> {
         None
     }
+    /// An incremental snapshot `snapshot` was taken of the disk `disk`;
+    /// `vm`: the VM it is the OS disk of, if any.
+    fn snapshot_taken(&mut self, _vm: Option<&str>, _disk: &str, _snapshot: &str) {}
+    /// The disk `disk` was made as a copy of the snapshot `snapshot`.
+    fn disk_copied(&mut self, _snapshot: &str, _disk: &str) {}
+    /// A VM was made that boots the OS disk `os_disk` it attached (made
+    /// already, as a clone's), with the public address `public_ip`; the
+    /// address the stand-in booted at instead, if another.
+    fn attached(&mut self, _vm: &str, _os_disk: &str, _public_ip: &str) -> Option<String> {
+        None
+    }
 }
 
 #[derive(Default)]
@@ -853,6 +864,14 @@ impl Emulator {
         }
         if key.contains("/providers/microsoft.compute/virtualmachines/")
             && key.split('/').count() == 9
+            && !self.resources.contains_key(key)
+            && let Err((status, code, message)) =
+                disks::DiskData::check_new_vm(&self.resources, &value)
+        {
+            return arm_error(status, code, &message);
+        }
+        if key.contains("/providers/microsoft.compute/virtualmachines/")
+            && key.split('/').count() == 9
             && let Some(existing) = self.resources.get(key).cloned()
             && let Err((status, code, message)) =
                 disks::DiskData::check_swap(&mut self.resources, path, &existing, &value)
@@ -885,6 +904,7 @@ impl Emulator {
             }
         }
         let value = self.store(key, path, value);
+        self.disk_hooks(key, &value);
         if group_only || key.contains("/blobservices/default/containers/") || share_of.is_some() {
             return (201, vec![], value.to_string());
         }
@@ -1004,36 +1024,132 @@ impl Emulator {
             value["powerState"] = existing["powerState"].clone();
         } else if key.contains("/virtualmachines/") {
             value["powerState"] = json!("running");
-            let disk = value["properties"]["storageProfile"]["osDisk"]["name"]
-                .as_str()
-                .unwrap_or("osdisk")
-                .to_string();
-            let group = &path[..path.to_ascii_lowercase().find("/providers/").unwrap_or(0)];
-            let disk_path = format!("{group}/providers/Microsoft.Compute/disks/{disk}");
-            // ARM names the managed disk it made in the VM.
-            value["properties"]["storageProfile"]["osDisk"]["managedDisk"]["id"] = json!(disk_path);
-            self.resources.insert(
-                disk_path.to_ascii_lowercase(),
-                json!({"id": disk_path, "name": disk, "location": value["location"],
-                       "managedBy": path,
-                       "properties": {"provisioningState": "Succeeded", "diskState": "Attached"}}),
-            );
+            let storage = &mut value["properties"]["storageProfile"];
+            let attach = storage["osDisk"]["createOption"] == "Attach";
+            let mut disks: Vec<String> = storage["dataDisks"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter(|d| d["createOption"] == "Attach")
+                .filter_map(|d| d["managedDisk"]["id"].as_str().map(str::to_ascii_lowercase))
+                .collect();
+            if attach {
+                let id = storage["osDisk"]["managedDisk"]["id"]
+                    .as_str()
+                    .unwrap_or_default()
+                    .to_ascii_lowercase();
+                let name = self.resources.get(&id).map(|d| d["name"].clone());
+                storage["osDisk"]["name"] = name.unwrap_or_default();
+                disks.push(id);
+            } else {
+                let disk = storage["osDisk"]["name"]
+                    .as_str()
+                    .unwrap_or("osdisk")
+                    .to_string();
+                let group = &path[..path.to_ascii_lowercase().find("/providers/").unwrap_or(0)];
+                let disk_path = format!("{group}/providers/Microsoft.Compute/disks/{disk}");
+                // ARM names the managed disk it made in the VM.
+                storage["osDisk"]["managedDisk"]["id"] = json!(disk_path);
+                self.resources.insert(
+                    disk_path.to_ascii_lowercase(),
+                    json!({"id": disk_path, "name": disk, "location": value["location"],
+                           "managedBy": path,
+                           "properties": {"provisioningState": "Succeeded", "diskState": "Attached"}}),
+                );
+            }
+            for id in disks {
+                if let Some(d) = self.resources.get_mut(&id) {
+                    d["managedBy"] = json!(path);
+                    d["properties"]["diskState"] = json!("Attached");
+                }
+            }
             let custom = value["properties"]["osProfile"]["customData"]
                 .as_str()
                 .unwrap_or_default()
                 .to_string();
             // ARM never returns custom data.
-            value["properties"]["osProfile"]
-                .as_object_mut()
-                .map(|o| o.remove("customData"));
+            if let Some(o) = value["properties"]
+                .get_mut("osProfile")
+                .and_then(Value::as_object_mut)
+            {
+                o.remove("customData");
+            }
             let hook = self.hook_name(key, name);
-            created_vm = Some((hook, custom, self.public_ip_of(&value)));
+            let os_disk = attach.then(|| {
+                value["properties"]["storageProfile"]["osDisk"]["name"]
+                    .as_str()
+                    .unwrap_or_default()
+                    .to_string()
+            });
+            created_vm = Some((hook, custom, self.public_ip_of(&value), os_disk));
         }
         self.resources.insert(key.to_string(), value.clone());
-        if let (Some((vm, custom, ip)), Some(hooks)) = (created_vm, self.hooks.as_mut()) {
-            hooks.created(&vm, &custom, &ip.unwrap_or_default());
+        if let (Some((vm, custom, ip, os_disk)), Some(hooks)) = (created_vm, self.hooks.as_mut()) {
+            let ip = ip.unwrap_or_default();
+            let moved = match os_disk {
+                None => {
+                    hooks.created(&vm, &custom, &ip);
+                    None
+                }
+                Some(disk) => hooks.attached(&vm, &disk, &ip),
+            };
+            if let Some(address) = moved {
+                self.readdress(&value, &address);
+            }
         }
         value
+    }
+
+    /// Give the public IP of a VM body's NIC another address (the one its
+    /// stand-in booted at).
+    fn readdress(&mut self, vm: &Value, address: &str) {
+        let Some(nic) = vm["properties"]["networkProfile"]["networkInterfaces"][0]["id"].as_str()
+        else {
+            return;
+        };
+        let ip = self.resources.get(&nic.to_ascii_lowercase()).and_then(|n| {
+            n["properties"]["ipConfigurations"][0]["properties"]["publicIPAddress"]["id"]
+                .as_str()
+                .map(str::to_ascii_lowercase)
+        });
+        if let Some(ip) = ip.and_then(|ip| self.resources.get_mut(&ip)) {
+            ip["properties"]["ipAddress"] = json!(address);
+        }
+    }
+
+    /// Tell the hooks of a snapshot or a disk copied from one, once made.
+    fn disk_hooks(&mut self, key: &str, value: &Value) {
+        let name = value["name"].as_str().unwrap_or_default().to_string();
+        let source = value["properties"]["creationData"]["sourceResourceId"]
+            .as_str()
+            .unwrap_or_default()
+            .to_ascii_lowercase();
+        if key.contains("/providers/microsoft.compute/snapshots/") {
+            let disk = self.resources.get(&source).cloned().unwrap_or_default();
+            let vm_key = disk["managedBy"]
+                .as_str()
+                .unwrap_or_default()
+                .to_ascii_lowercase();
+            let os_of = self.resources.get(&vm_key).filter(|vm| {
+                vm["properties"]["storageProfile"]["osDisk"]["managedDisk"]["id"]
+                    .as_str()
+                    .is_some_and(|id| id.eq_ignore_ascii_case(&source))
+            });
+            let vm = os_of
+                .map(|vm| vm["name"].as_str().unwrap_or_default().to_string())
+                .map(|n| self.hook_name(&vm_key, &n));
+            let disk_name = disk["name"].as_str().unwrap_or_default().to_string();
+            if let Some(h) = self.hooks.as_mut() {
+                h.snapshot_taken(vm.as_deref(), &disk_name, &name);
+            }
+        } else if key.contains("/providers/microsoft.compute/disks/")
+            && value["properties"]["creationData"]["createOption"] == "Copy"
+        {
+            let snapshot = source.rsplit('/').next().unwrap_or_default().to_string();
+            if let Some(h) = self.hooks.as_mut() {
+                h.disk_copied(&snapshot, &name);
+            }
+        }
     }
 
     /// The public address of a VM body's NIC.
@@ -1310,15 +1426,19 @@ impl Emulator {
             self.storage_keys.remove(key);
         }
         if key.contains("/virtualmachines/") {
-            if v["properties"]["storageProfile"]["osDisk"]["deleteOption"] == "Delete" {
-                let disk = v["properties"]["storageProfile"]["osDisk"]["name"]
-                    .as_str()
-                    .unwrap_or_default();
-                let group = &key[..key.find("/providers/").unwrap_or(0)];
-                self.resources.remove(&format!(
-                    "{group}/providers/microsoft.compute/disks/{}",
-                    disk.to_ascii_lowercase()
-                ));
+            let os = &v["properties"]["storageProfile"]["osDisk"];
+            if os["deleteOption"] == "Delete" {
+                let disk = match os["managedDisk"]["id"].as_str() {
+                    Some(id) => id.to_ascii_lowercase(),
+                    None => {
+                        let group = &key[..key.find("/providers/").unwrap_or(0)];
+                        format!(
+                            "{group}/providers/microsoft.compute/disks/{}",
+                            os["name"].as_str().unwrap_or_default().to_ascii_lowercase()
+                        )
+                    }
+                };
+                self.resources.remove(&disk);
             }
             // Disks it kept go on, attached to nothing.
             for d in self.resources.values_mut() {

@@ -11,6 +11,7 @@ pub mod cassette;
 pub mod emulator;
 pub mod fake;
 pub mod http;
+pub mod stand_in;
 
 use std::path::PathBuf;
 

@@ -39,7 +39,18 @@ impl Emulator {
             }
             unescape(&mut resource);
             let rpath = format!("{group}/providers/{kind}/{name}");
-            self.store(&rpath.to_ascii_lowercase(), &rpath, resource);
+            let key = rpath.to_ascii_lowercase();
+            if kind.eq_ignore_ascii_case("Microsoft.Compute/virtualMachines")
+                && !self.resources.contains_key(&key)
+                && let Err((_, code, message)) =
+                    super::disks::DiskData::check_new_vm(&self.resources, &resource)
+            {
+                error = Some(deployment_failed(
+                    &json!({"code": code, "message": message}),
+                ));
+                break;
+            }
+            self.store(&key, &rpath, resource);
         }
         let mut outputs = json!({});
         if error.is_none()

@@ -4,7 +4,11 @@
 //! (`409 OperationNotAllowed` past that); a disk made by `Copy` names a
 //! snapshot that exists; a VM's OS disk is swapped only while the VM is
 //! deallocated (`409 OperationNotAllowed` otherwise), for a disk that
-//! exists and is not attached elsewhere.
+//! exists and is not attached elsewhere. A VM made by attaching its OS
+//! disk (`createOption: Attach`, a clone's) names a disk that exists in
+//! its region and is attached nowhere, says its `osType`, and has no OS
+//! profile and no image (Azure refuses both with an attached OS disk);
+//! so must each data disk it attaches.
 
 use std::collections::BTreeMap;
 
@@ -115,6 +119,80 @@ impl DiskData {
                     "ResourceNotFound",
                     format!("snapshot {source} not found"),
                 ));
+            }
+        }
+        Ok(())
+    }
+
+    /// Check a new VM's disks (see the module's doc).
+    pub fn check_new_vm(resources: &BTreeMap<String, Value>, body: &Value) -> Result<(), Refusal> {
+        let storage = &body["properties"]["storageProfile"];
+        let os = &storage["osDisk"];
+        let mut attached = Vec::new();
+        if os["createOption"] == "Attach" {
+            if body["properties"].get("osProfile").is_some() {
+                return Err((
+                    400,
+                    "InvalidParameter",
+                    "Parameter 'osProfile' is not allowed.".into(),
+                ));
+            }
+            if storage.get("imageReference").is_some() {
+                return Err((
+                    400,
+                    "InvalidParameter",
+                    "Cannot specify an image reference with an attached OS disk.".into(),
+                ));
+            }
+            if !os["osType"].is_string() {
+                return Err((
+                    400,
+                    "InvalidParameter",
+                    "Required parameter 'osDisk.osType' is missing (null).".into(),
+                ));
+            }
+            attached.push(&os["managedDisk"]["id"]);
+        }
+        let mut luns = Vec::new();
+        for d in storage["dataDisks"].as_array().into_iter().flatten() {
+            let lun = d["lun"].as_i64().unwrap_or(-1);
+            if luns.contains(&lun) || !(0..64).contains(&lun) {
+                return Err((
+                    400,
+                    "InvalidParameter",
+                    format!("bad or repeated LUN {lun}"),
+                ));
+            }
+            luns.push(lun);
+            if d["createOption"] == "Attach" {
+                attached.push(&d["managedDisk"]["id"]);
+            }
+        }
+        for id in attached {
+            let Some(id) = id.as_str() else {
+                return Err((
+                    400,
+                    "InvalidParameter",
+                    "an attached disk needs managedDisk.id".into(),
+                ));
+            };
+            match resources.get(&id.to_ascii_lowercase()) {
+                None => return Err((404, "NotFound", format!("disk {id} not found"))),
+                Some(d) if d["managedBy"].as_str().is_some_and(|m| !m.is_empty()) => {
+                    return Err((
+                        409,
+                        "OperationNotAllowed",
+                        format!("disk {id} is attached to {}", d["managedBy"]),
+                    ));
+                }
+                Some(d) if d["location"] != body["location"] => {
+                    return Err((
+                        400,
+                        "InvalidParameter",
+                        format!("disk {id} is in another region than the VM"),
+                    ));
+                }
+                Some(_) => {}
             }
         }
         Ok(())
