@@ -481,4 +481,157 @@ mod tests {
             ]
         );
     }
+
+    /// A cgroup2 tree of its own under the host's unified hierarchy
+    /// (mounted here for the test: a cgroup v1 host has it too), torn
+    /// down however the test ends: thawed, its processes killed, its
+    /// groups removed, unmounted.
+    struct Sandbox {
+        mount: tempfile::TempDir,
+        root: PathBuf,
+        children: Vec<std::process::Child>,
+    }
+
+    impl Sandbox {
+        /// A shell loop in `group` that writes a new number to `file`
+        /// every 10 ms.
+        fn ticker(&mut self, group: &Path, file: &Path) {
+            let child = std::process::Command::new("sh")
+                .arg("-c")
+                .arg(format!(
+                    "i=0; while :; do i=$((i+1)); echo $i > {}; sleep 0.01; done",
+                    file.display()
+                ))
+                .spawn()
+                .unwrap();
+            std::fs::write(group.join("cgroup.procs"), child.id().to_string()).unwrap();
+            self.children.push(child);
+        }
+    }
+
+    impl Drop for Sandbox {
+        fn drop(&mut self) {
+            let mut groups: Vec<PathBuf> = Vec::new();
+            let mut stack = vec![self.root.clone()];
+            while let Some(g) = stack.pop() {
+                let _ = std::fs::write(g.join("cgroup.freeze"), "0");
+                if let Ok(entries) = std::fs::read_dir(&g) {
+                    stack.extend(
+                        entries
+                            .filter_map(|e| e.ok())
+                            .filter(|e| e.file_type().is_ok_and(|t| t.is_dir()))
+                            .map(|e| e.path()),
+                    );
+                }
+                groups.push(g);
+            }
+            for c in &mut self.children {
+                let _ = c.kill();
+                let _ = c.wait();
+            }
+            for g in groups.iter().rev() {
+                let _ = std::fs::remove_dir(g);
+            }
+            let _ = std::process::Command::new("umount")
+                .arg(self.mount.path())
+                .status();
+        }
+    }
+
+    /// Whether the number in `file` moves on within a while.
+    fn ticks(file: &Path) -> bool {
+        let read = || std::fs::read_to_string(file).unwrap_or_default();
+        let first = read();
+        for _ in 0..50 {
+            std::thread::sleep(Duration::from_millis(20));
+            if read() != first {
+                return true;
+            }
+        }
+        false
+    }
+
+    /// The v2 hold on a real cgroup2 tree laid out as a VM's: the user's
+    /// processes and the agent's own commands stop, init keeps running,
+    /// and all of it runs again once thawed, with nothing of the hold left.
+    #[test]
+    fn a_v2_hold_freezes_a_real_cgroup2_tree_and_thaws_it() {
+        if !nix::unistd::Uid::effective().is_root() {
+            println!("skipped: mounting cgroup2 needs root");
+            return;
+        }
+        let mount = tempfile::tempdir().unwrap();
+        let mounted = std::process::Command::new("mount")
+            .args(["-t", "cgroup2", "none"])
+            .arg(mount.path())
+            .status()
+            .is_ok_and(|s| s.success());
+        assert!(mounted, "cgroup2 cannot be mounted here");
+        let root = mount
+            .path()
+            .join(format!("azlin-quiesce-test-{}", std::process::id()));
+        let mut sandbox = Sandbox {
+            mount,
+            root: root.clone(),
+            children: Vec::new(),
+        };
+        let own = root.join("system.slice/azlin-agent.service");
+        for g in [
+            "init.scope",
+            "system.slice/cron.service",
+            "user.slice/session-1.scope",
+        ] {
+            std::fs::create_dir_all(root.join(g)).unwrap();
+        }
+        std::fs::create_dir_all(&own).unwrap();
+        let files = tempfile::tempdir().unwrap();
+        let (user, command, init) = (
+            files.path().join("user"),
+            files.path().join("command"),
+            files.path().join("init"),
+        );
+        sandbox.ticker(&root.join("user.slice/session-1.scope"), &user);
+        sandbox.ticker(&own, &command);
+        sandbox.ticker(&root.join("init.scope"), &init);
+        for f in [&user, &command, &init] {
+            assert!(ticks(f), "{} runs before the hold", f.display());
+        }
+
+        let layout = Layout::V2 {
+            root: root.clone(),
+            own: own.clone(),
+        };
+        let (subtrees, held) = freeze(&layout).unwrap();
+        assert!(held >= 2, "held {held}");
+        assert!(subtrees.contains(&own.join(HOLD_GROUP)), "{subtrees:?}");
+        assert!(subtrees.contains(&root.join("user.slice")), "{subtrees:?}");
+        assert!(!subtrees.iter().any(|g| g.ends_with("init.scope")));
+        assert!(v2_frozen(&root.join("user.slice")));
+        assert!(!ticks(&user), "the user's processes are frozen");
+        assert!(!ticks(&command), "the agent's commands are frozen");
+        assert!(ticks(&init), "init keeps running");
+        assert!(
+            Path::new(V2_RECORD).exists(),
+            "a restarted agent finds the hold"
+        );
+
+        let hold = Hold {
+            layout,
+            subtrees,
+            processes: held,
+            generation: 0,
+        };
+        thaw_hold(&hold);
+        assert!(ticks(&user), "the user's processes run again");
+        assert!(ticks(&command), "the agent's commands run again");
+        assert!(!own.join(HOLD_GROUP).exists());
+        assert!(!v2_frozen(&root.join("user.slice")));
+        assert!(!Path::new(V2_RECORD).exists());
+        let command_pid = sandbox.children[1].id() as i32;
+        assert!(
+            pids_of(&own).contains(&command_pid),
+            "back in the agent's group"
+        );
+        drop(sandbox);
+    }
 }
