@@ -14,6 +14,8 @@
 
 use std::collections::HashSet;
 
+use serde_json::json;
+
 use azlin_e2e::{
     arm::{blob::FakeBlob, emulator::Emulator, fake::FakeArm, stand_in::StandIns},
     docker::{self, DockerEnv, TEST_NETWORK, docker_ok},
@@ -53,6 +55,21 @@ fn an_azure_clone_boots_a_copy_of_the_disk_and_comes_up_as_itself() {
                 ip,
             );
         }
+    });
+    // SRC's home is on a data disk of its own (the original tool's clones
+    // lost it): the clones get a copy of it, at the same LUN.
+    let src_vm = format!("{rg}/providers/Microsoft.Compute/virtualMachines/src");
+    let home_disk = format!("{rg}/providers/Microsoft.Compute/disks/src-home");
+    fake.emulator(|e| {
+        e.plant(
+            &home_disk,
+            json!({"location": "westus2", "managedBy": src_vm,
+                   "properties": {"diskSizeGB": 64, "diskState": "Attached"}}),
+        );
+        e.edit(&src_vm, |vm| {
+            vm["properties"]["storageProfile"]["dataDisks"] = json!([{"lun": 0, "name": "src-home",
+                "createOption": "Attach", "managedDisk": {"id": home_disk}}]);
+        });
     });
     env.ok(&["adopt", "src"]);
     env.ok(&["adopt", "unbound"]);
@@ -140,9 +157,22 @@ fn an_azure_clone_boots_a_copy_of_the_disk_and_comes_up_as_itself() {
                 ))
             })
             .unwrap();
-        let os = &vm_body["properties"]["storageProfile"]["osDisk"];
-        assert_eq!(os["createOption"], "Attach", "{vm_body}");
+        let storage = &vm_body["properties"]["storageProfile"];
+        assert_eq!(storage["osDisk"]["createOption"], "Attach", "{vm_body}");
         assert!(vm_body["properties"].get("osProfile").is_none());
+        let data = &storage["dataDisks"][0];
+        assert_eq!(data["lun"], 0, "{vm_body}");
+        let copy = data["managedDisk"]["id"].as_str().unwrap();
+        assert!(copy.ends_with(&format!("/disks/{vm}-data0")), "{copy}");
+        let copy = fake.emulator(|e| e.resource(copy)).unwrap();
+        let from = copy["properties"]["creationData"]["sourceResourceId"]
+            .as_str()
+            .unwrap();
+        assert!(from.contains("/snapshots/azlin-clone-src-"), "{from}");
+        assert_eq!(
+            copy["managedBy"].as_str(),
+            Some(vm_body["id"].as_str().unwrap())
+        );
     }
     // SRC ran throughout, on the same link, as itself, secrets and all.
     assert!(env.connected("src"));
@@ -155,10 +185,17 @@ fn an_azure_clone_boots_a_copy_of_the_disk_and_comes_up_as_itself() {
     // The snapshots were the clones' source only.
     assert_eq!(snapshots(), 0);
 
-    // A clone's disk goes with it.
-    let disk = format!("{rg}/providers/Microsoft.Compute/disks/src-clone-1-osdisk");
-    assert!(fake.emulator(|e| e.resource(&disk)).is_some());
+    // A clone's disks go with it; SRC's stay SRC's.
+    let disks = ["src-clone-1-osdisk", "src-clone-1-data0"]
+        .map(|d| format!("{rg}/providers/Microsoft.Compute/disks/{d}"));
+    for disk in &disks {
+        assert!(fake.emulator(|e| e.resource(disk)).is_some(), "{disk}");
+    }
     env.ok(&["kill", "src-clone-1"]);
-    assert!(fake.emulator(|e| e.resource(&disk)).is_none());
+    for disk in &disks {
+        assert!(fake.emulator(|e| e.resource(disk)).is_none(), "{disk}");
+    }
+    let home = fake.emulator(|e| e.resource(&home_disk)).unwrap();
+    assert_eq!(home["managedBy"].as_str(), Some(src_vm.as_str()));
     assert!(stand_ins.container("src-clone-1").is_none());
 }

@@ -1440,6 +1440,16 @@ impl Emulator {
                 };
                 self.resources.remove(&disk);
             }
+            for d in v["properties"]["storageProfile"]["dataDisks"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter(|d| d["deleteOption"] == "Delete")
+            {
+                if let Some(id) = d["managedDisk"]["id"].as_str() {
+                    self.resources.remove(&id.to_ascii_lowercase());
+                }
+            }
             // Disks it kept go on, attached to nothing.
             for d in self.resources.values_mut() {
                 if d["managedBy"]

@@ -58,8 +58,8 @@ pub struct StorageProfile {
     pub data_disks: Vec<DataDisk>,
 }
 
-/// A data disk attached to a VM (azlin attaches none; a restore swaps
-/// one for a disk made from its snapshot).
+/// A data disk attached to a VM (a clone's copy of its source's; a
+/// restore swaps one for a disk made from its snapshot).
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct DataDisk {
@@ -71,6 +71,9 @@ pub struct DataDisk {
     pub name: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub managed_disk: Option<ManagedDisk>,
+    /// `Delete` or `Detach` when the VM is deleted.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub delete_option: Option<String>,
 }
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]

@@ -266,6 +266,7 @@ impl VmTemplate<'_> {
                             id: Some(id.clone()),
                             storage_account_type: None,
                         }),
+                        delete_option: Some("Delete".into()),
                     })
                     .collect(),
             },

@@ -148,6 +148,7 @@ fn a_clone_attaches_its_disks_and_has_no_os_profile() {
     );
     assert_eq!(
         storage["dataDisks"],
-        json!([{"lun": 0, "createOption": "Attach", "managedDisk": {"id": data_disks[0].1}}])
+        json!([{"lun": 0, "createOption": "Attach", "managedDisk": {"id": data_disks[0].1},
+                "deleteOption": "Delete"}])
     );
 }
