@@ -57,7 +57,14 @@ pub async fn answer(
                     crate::files::receive::run(exec, controller, req, send, recv).await
                 }
                 FilesOp::Send { recursive } => {
-                    crate::files::offer::run(exec, controller, req, recursive, send, recv).await
+                    let how = crate::files::offer::Offering::OneByOne;
+                    crate::files::offer::run(exec, controller, req, recursive, how, send, recv)
+                        .await
+                }
+                FilesOp::SendByManifest { recursive } => {
+                    let how = crate::files::offer::Offering::ByManifest;
+                    crate::files::offer::run(exec, controller, req, recursive, how, send, recv)
+                        .await
                 }
             };
         }

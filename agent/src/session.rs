@@ -11,7 +11,7 @@ use anyhow::{Context, Result, anyhow, bail};
 use azlin_protocol::{
     alert::CAP_ALERTS,
     exec::CAP_EXEC,
-    files::wire::{CAP_FILES, CAP_MANIFEST},
+    files::wire::{CAP_FILES, CAP_MANIFEST, CAP_MANIFEST_SEND},
     frame::MAX_CONTROL_FRAME,
     handshake::{self, ControlStream},
     message::{Control, Role},
@@ -164,6 +164,7 @@ async fn run(
         CAP_ALERTS.into(),
         CAP_FILES.into(),
         CAP_MANIFEST.into(),
+        CAP_MANIFEST_SEND.into(),
     ];
     if machine_bound {
         capabilities.push(crate::machine::CAP_MACHINE_BOUND.into());

@@ -15,6 +15,7 @@
 
 pub mod commit;
 pub mod delete;
+pub mod give;
 pub mod manifest;
 pub mod offer;
 pub mod place;

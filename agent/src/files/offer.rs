@@ -14,7 +14,7 @@ use std::{
 
 use azlin_protocol::{
     files::{
-        content,
+        content, manifest,
         wire::{CHUNK, FileHeader, FilesRequest, Inbound, MAX_FILES_FRAME, Outbound},
     },
     transport::{self, FramedRecv, StreamError},
@@ -32,10 +32,20 @@ use crate::exec::ExecContext;
 const MAX_ENTRIES: usize = 1_000_000;
 
 /// A regular file found, with the folder that holds it.
-struct Found {
-    dir: Arc<OwnedFd>,
-    name: String,
-    rel: String,
+pub(super) struct Found {
+    pub dir: Arc<OwnedFd>,
+    pub name: String,
+    pub rel: String,
+}
+
+/// How the files are offered.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Offering {
+    /// `Offer`, then its `Want` or `Skip`, file by file.
+    OneByOne,
+    /// By part ([`super::give`]), unless there are more files than one
+    /// stream's manifests may name: then one by one.
+    ByManifest,
 }
 
 pub async fn run(
@@ -43,6 +53,7 @@ pub async fn run(
     controller: &str,
     req: FilesRequest,
     recursive: bool,
+    how: Offering,
     mut send: quinn::SendStream,
     mut recv: FramedRecv,
 ) {
@@ -79,8 +90,12 @@ pub async fn run(
             )
             .await?;
         }
-        for f in found {
-            offer(&f, &mut send, &mut recv).await?;
+        if how == Offering::ByManifest && found.len() <= manifest::MAX_ENTRIES {
+            super::give::by_manifest(found, &mut send, &mut recv).await?;
+        } else {
+            for f in found {
+                offer(&f, &mut send, &mut recv).await?;
+            }
         }
         transport::send(&mut send, &Outbound::End, MAX_FILES_FRAME).await
     }
@@ -238,7 +253,7 @@ async fn offer(
     Ok(())
 }
 
-fn describe(dir: &OwnedFd, name: &str) -> Result<(std::fs::File, FileHeader), String> {
+pub(super) fn describe(dir: &OwnedFd, name: &str) -> Result<(std::fs::File, FileHeader), String> {
     let mut file = place::open_regular(dir, name)?;
     let header = content::header(&mut file, None).map_err(|e| e.to_string())?;
     Ok((file, header))

@@ -97,7 +97,9 @@ pub async fn run(
                     by_manifest = Some(first);
                     return Ok(());
                 }
-                Some(Inbound::Data(_) | Inbound::Want { .. } | Inbound::Skip) => {
+                Some(
+                    Inbound::Data(_) | Inbound::Want { .. } | Inbound::Skip | Inbound::Wants(_),
+                ) => {
                     return Err(StreamError::Protocol(
                         "file data or an answer to an offer before a file header".into(),
                     ));

@@ -137,6 +137,15 @@ impl Writer {
 
     /// Check the hash and put the file in place (or drop the partial).
     pub fn finish(self, h: &FileHeader) -> Result<()> {
+        let dir = self.finish_in(h)?;
+        File::open(dir)?.sync_all()?;
+        Ok(())
+    }
+
+    /// As [`Writer::finish`] but the folder's entry is not made durable
+    /// yet: the folder to sync (once for many files) before the file
+    /// counts as written.
+    pub fn finish_in(self, h: &FileHeader) -> Result<PathBuf> {
         if *self.hasher.finalize().as_bytes() != h.hash {
             let _ = std::fs::remove_file(&self.partial);
             bail!("content does not match its BLAKE3 hash; copy it again");
@@ -148,10 +157,10 @@ impl Writer {
         self.file.set_modified(mtime)?;
         self.file.sync_all()?;
         std::fs::rename(&self.partial, &self.dest)?;
-        if let Some(dir) = self.dest.parent() {
-            File::open(dir)?.sync_all()?;
-        }
-        Ok(())
+        Ok(self
+            .dest
+            .parent()
+            .map_or_else(|| PathBuf::from("."), Path::to_path_buf))
     }
 }
 

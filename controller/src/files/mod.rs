@@ -3,6 +3,7 @@
 //!
 //! - [`changes`]: a batch of file-system events as sends and deletes.
 //! - [`endpoint`]: `VM:path` or a local path.
+//! - [`fetch_parts`]: a VM's files by manifest, written into a folder here.
 //! - [`local_write`]: a file from a VM written here whole or not at all.
 //! - [`plan`]: walk the local sources, apply the security filter by name,
 //!   and name each file relative to the destination folder.
@@ -12,5 +13,6 @@
 
 pub mod changes;
 pub mod endpoint;
+pub mod fetch_parts;
 pub mod local_write;
 pub mod plan;

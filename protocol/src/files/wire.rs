@@ -43,6 +43,24 @@
 //!                                        commit … (the agent finishes)
 //! ```
 //!
+//! A copy from a VM whose agent announces `files/manifest-send` goes the
+//! same way turned round ([`FilesOp::SendByManifest`]):
+//!
+//! ```text
+//! → Query::Files(SendByManifest)       ← Opened { root }, Passed …
+//!                                      ← Offers([header…])   (a part)
+//!                                      ← Offers(…) …         (up to three
+//!                                        parts ahead of their answers)
+//! → Wants([offset or none…]) per part  ← Data … (every wanted file's
+//!                                        bytes from its offset, back to
+//!                                        back, as above)
+//!                                      ← Offers … End
+//! ```
+//!
+//! The receiver checks each part as the agent checks a manifest (the
+//! bounds of [`super::manifest`]). An agent with more files to give than
+//! one stream's manifests may name offers them one by one instead.
+//!
 //! Manifests and data interleave freely: the sender may announce the next
 //! files while the data of earlier ones is still on its way, and the
 //! agent answers each manifest as it reads it. An `eager` manifest's data
@@ -61,6 +79,9 @@ use crate::message::Tagged;
 pub const CAP_FILES: &str = "files/1";
 /// Capability an agent announces when it takes files by manifest.
 pub const CAP_MANIFEST: &str = "files/manifest";
+/// Capability an agent announces when it gives files by manifest
+/// ([`FilesOp::SendByManifest`]).
+pub const CAP_MANIFEST_SEND: &str = "files/manifest-send";
 /// Largest data chunk in one frame.
 pub const CHUNK: usize = 256 * 1024;
 /// Largest frame on a file stream.
@@ -82,6 +103,9 @@ pub enum FilesOp {
     /// Give the file `root`, or with `recursive` the folder `root` and
     /// everything below it (symlinks, devices and the like are skipped).
     Send { recursive: bool },
+    /// As `Send`, offering the files by part (`Offers`), answered by part
+    /// (`Wants`).
+    SendByManifest { recursive: bool },
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -124,10 +148,14 @@ pub enum Inbound {
     /// [`FilesOp::Receive`]: remove these files or folders; answered with
     /// one `Removed`.
     Remove(Vec<String>),
+    /// [`FilesOp::SendByManifest`]: for each file of the oldest part not
+    /// answered yet, in order, the byte to send it from, or `None`: not
+    /// needed.
+    Wants(Vec<Option<u64>>),
 }
 
 impl Tagged for Inbound {
-    const KNOWN_TYPES: u32 = 8;
+    const KNOWN_TYPES: u32 = 9;
 }
 
 /// Why a file was not taken.
@@ -204,10 +232,12 @@ pub enum Outbound {
     /// One per path of a `Remove`: `None` when it is gone (or was not
     /// there), else why not.
     Removed(Vec<Option<String>>),
+    /// [`FilesOp::SendByManifest`]: the next part of the files offered.
+    Offers(Vec<FileHeader>),
 }
 
 impl Tagged for Outbound {
-    const KNOWN_TYPES: u32 = 14;
+    const KNOWN_TYPES: u32 = 15;
 }
 
 /// The bytes of an `Inbound::Data` frame, read in place (`None` for any
@@ -275,8 +305,8 @@ mod tests {
         assert_eq!(bytes.len(), 5, "bytes are sent as bytes, not a list");
         assert_eq!(decode_tagged::<Inbound>(&bytes).unwrap(), f);
         assert_eq!(
-            decode_tagged::<Outbound>(&[14]).unwrap_err(),
-            DecodeError::UnknownType { tag: 14, known: 14 }
+            decode_tagged::<Outbound>(&[15]).unwrap_err(),
+            DecodeError::UnknownType { tag: 15, known: 15 }
         );
         assert_eq!(kept_mode(0o104755), 0o755);
     }

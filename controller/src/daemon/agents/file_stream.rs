@@ -5,7 +5,10 @@
 
 use anyhow::{Context, Result, anyhow, bail};
 use azlin_protocol::{
-    files::wire::{CAP_FILES, CAP_MANIFEST, FilesRequest, Inbound, MAX_FILES_FRAME, Outbound},
+    files::wire::{
+        CAP_FILES, CAP_MANIFEST, CAP_MANIFEST_SEND, FilesRequest, Inbound, MAX_FILES_FRAME,
+        Outbound,
+    },
     stream::{MAX_QUERY_FRAME, Query},
     transport::{self, FramedRecv},
 };
@@ -21,6 +24,15 @@ pub fn connection(d: &Daemon, vm: &str) -> Result<quinn::Connection> {
 /// manifest.
 pub fn connection_by_manifest(d: &Daemon, vm: &str) -> Result<quinn::Connection> {
     connection_with(d, vm, CAP_MANIFEST)
+}
+
+/// Whether `vm`'s agent gives files by manifest.
+pub fn gives_by_manifest(d: &Daemon, vm: &str) -> bool {
+    d.fleet
+        .status(vm)
+        .capabilities
+        .iter()
+        .any(|c| c == CAP_MANIFEST_SEND)
 }
 
 fn connection_with(d: &Daemon, vm: &str, capability: &str) -> Result<quinn::Connection> {

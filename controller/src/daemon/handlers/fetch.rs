@@ -24,7 +24,10 @@ use crate::{
         Daemon,
         agents::file_stream::{self, FileStream},
     },
-    files::local_write::{self, Prepared},
+    files::{
+        fetch_parts::{FetchParts, renamed},
+        local_write::{self, Prepared},
+    },
     ipc::files::{CopyReport, Fetch, FetchDest, FetchSpec},
 };
 
@@ -43,20 +46,23 @@ impl HandleVm for Fetch {
     }
 }
 
-fn renamed(rel: &str, rename: Option<&str>) -> String {
-    match (rename, rel.split_once('/')) {
-        (Some(new), Some((_, rest))) => format!("{new}/{rest}"),
-        (Some(new), None) => new.to_string(),
-        (None, _) => rel.to_string(),
-    }
-}
-
 pub async fn fetch(d: &Daemon, spec: FetchSpec) -> Result<CopyReport> {
+    let recursive = spec.recursive;
+    // By manifest into a folder here, when the VM's agent gives files so.
+    let mut parts = match &spec.dest {
+        FetchDest::Local(dir) if file_stream::gives_by_manifest(d, &spec.vm) => {
+            Some(FetchParts::new(dir, spec.rename.clone()))
+        }
+        _ => None,
+    };
+    let op = if parts.is_some() {
+        FilesOp::SendByManifest { recursive }
+    } else {
+        FilesOp::Send { recursive }
+    };
     let request = FilesRequest {
         root: spec.path.clone(),
-        op: FilesOp::Send {
-            recursive: spec.recursive,
-        },
+        op,
         requested_by: spec.requested_by.clone(),
     };
     let (mut from, _) =
@@ -86,6 +92,21 @@ pub async fn fetch(d: &Daemon, spec: FetchSpec) -> Result<CopyReport> {
     loop {
         let mut h = match from.next().await? {
             Outbound::Offer(h) => h,
+            Outbound::Offers(files) => {
+                let Some(parts) = parts.as_mut() else {
+                    bail!("{} offered a part of files unasked", spec.vm);
+                };
+                let wants = parts.answer(files, &mut report).await?;
+                from.put(&Inbound::Wants(wants)).await?;
+                continue;
+            }
+            Outbound::Data(bytes) => {
+                let Some(parts) = parts.as_mut() else {
+                    bail!("{} sent data no file was owed", spec.vm);
+                };
+                parts.data(&bytes, &mut report).await?;
+                continue;
+            }
             Outbound::Passed { rel, reason } => {
                 report.skipped.push((rel, reason));
                 continue;
@@ -120,6 +141,9 @@ pub async fn fetch(d: &Daemon, spec: FetchSpec) -> Result<CopyReport> {
             }
             _ => unreachable!("a VM destination always has a stream"),
         }
+    }
+    if let Some(parts) = parts {
+        parts.end(&mut report).await?;
     }
     let _ = from.send.finish();
     if let Some(to) = to {
@@ -250,14 +274,4 @@ async fn relay(
         other => bail!("the destination VM answered {other:?} after a file"),
     }
     Ok(())
-}
-
-#[cfg(test)]
-mod tests {
-    #[test]
-    fn renaming_replaces_the_first_name_only() {
-        assert_eq!(super::renamed("dir/a/b", Some("new")), "new/a/b");
-        assert_eq!(super::renamed("file.txt", Some("other.txt")), "other.txt");
-        assert_eq!(super::renamed("dir/a", None), "dir/a");
-    }
 }
