@@ -439,6 +439,12 @@ fn cp_copies_from_a_vm_to_here_and_from_one_vm_to_another() {
         1,
         ".env is a secret: {relayed}"
     );
+    let again = cp_json(&env, &["-r", "src-1:proj", "src-2:"]);
+    assert_eq!(
+        (again["sent"].as_u64(), again["unchanged"].as_u64()),
+        (Some(0), Some(2)),
+        "what src-2 holds already is not sent again: {again}"
+    );
     let home2 = env.vm_dir("src-2").join("home");
     assert_eq!(std::fs::read(home2.join("proj/data.bin")).unwrap(), big);
     assert!(!home2.join("proj/.env").exists());

@@ -2,8 +2,10 @@
 //! names that climb out of the destination or repeat are refused and
 //! nothing is written outside it; a name with a terminal escape is shown
 //! harmless; a part past the bounds, data no file was owed and a stream
-//! that ends with files owed each end that copy with a clear reason. The
-//! daemon keeps serving: a real VM's copy runs after.
+//! that ends with files owed each end that copy with a clear reason. On
+//! to another VM the daemon refuses the same names before the destination
+//! sees them, and more data than was asked for ends the relay. The daemon
+//! keeps serving: a real VM's copy runs after.
 
 use std::{path::Path, time::Duration};
 
@@ -120,6 +122,23 @@ fn a_hostile_agent_giving_files_by_manifest_writes_nothing_outside_and_ends_only
         put(&mut send, Outbound::Data(b"11111".to_vec())).await;
         put(&mut send, Outbound::End).await;
         let _ = send.finish();
+
+        // On to another VM: the daemon refuses the escape before the
+        // destination sees it, and relays the rest.
+        let (mut send, mut recv) = next_copy(&conn).await;
+        let part = vec![h("d/../../x", b"x"), h("d/relayed", b"hi there")];
+        put(&mut send, Outbound::Offers(part)).await;
+        assert_eq!(wants(&mut recv).await, [None, Some(0)]);
+        put(&mut send, Outbound::Data(b"hi there".to_vec())).await;
+        put(&mut send, Outbound::End).await;
+        let _ = send.finish();
+
+        // On to another VM, more than was asked for.
+        let (mut send, mut recv) = next_copy(&conn).await;
+        put(&mut send, Outbound::Offers(vec![h("d/more", b"12")])).await;
+        assert_eq!(wants(&mut recv).await, [Some(0)]);
+        put(&mut send, Outbound::Data(b"123".to_vec())).await;
+        let _ = send.finish();
         conn.closed().await;
     });
     env.wait("the raw peer connected", Duration::from_secs(20), || {
@@ -163,6 +182,16 @@ fn a_hostile_agent_giving_files_by_manifest_writes_nothing_outside_and_ends_only
     let err = env.fails(&["cp", "-r", "bad:~/d", fourth.to_str().unwrap()]);
     assert!(err.contains("stopped sending d/second part way"), "{err}");
     assert!(!fourth.join("d/second").exists());
+
+    // `in` is not there: the folder is copied as `in`, as cp names it.
+    let err = env.fails(&["cp", "-r", "bad:~/d", "dev:in"]);
+    assert!(err.contains("leaves its folder"), "{err}");
+    let home = env.vm_dir("dev").join("home");
+    assert_eq!(std::fs::read(home.join("in/relayed")).unwrap(), b"hi there");
+    assert!(!home.join("x").exists() && !env.vm_dir("dev").join("x").exists());
+    let err = env.fails(&["cp", "-r", "bad:~/d", "dev:in"]);
+    assert!(err.contains("bad sent more than it was asked for"), "{err}");
+    assert!(!home.join("in/more").exists() && !home.join("in/d/more").exists());
 
     // The daemon and the peer's link are as they were; a real VM copies.
     assert!(env.connected("bad"));

@@ -28,11 +28,20 @@ pub fn connection_by_manifest(d: &Daemon, vm: &str) -> Result<quinn::Connection>
 
 /// Whether `vm`'s agent gives files by manifest.
 pub fn gives_by_manifest(d: &Daemon, vm: &str) -> bool {
+    has(d, vm, CAP_MANIFEST_SEND)
+}
+
+/// Whether `vm`'s agent takes files by manifest.
+pub fn takes_by_manifest(d: &Daemon, vm: &str) -> bool {
+    has(d, vm, CAP_MANIFEST)
+}
+
+fn has(d: &Daemon, vm: &str, capability: &str) -> bool {
     d.fleet
         .status(vm)
         .capabilities
         .iter()
-        .any(|c| c == CAP_MANIFEST_SEND)
+        .any(|c| c == capability)
 }
 
 fn connection_with(d: &Daemon, vm: &str, capability: &str) -> Result<quinn::Connection> {
@@ -40,13 +49,7 @@ fn connection_with(d: &Daemon, vm: &str, capability: &str) -> Result<quinn::Conn
         .fleet
         .connection(vm)
         .ok_or_else(|| anyhow!("{vm} is not connected; `azlin status {vm}` says why"))?;
-    if !d
-        .fleet
-        .status(vm)
-        .capabilities
-        .iter()
-        .any(|c| c == capability)
-    {
+    if !has(d, vm, capability) {
         bail!("{vm}'s agent cannot give or take files (an older version); update it");
     }
     Ok(conn)
@@ -87,6 +90,11 @@ impl FileStream {
 
     pub async fn put(&mut self, f: &Inbound) -> Result<()> {
         Ok(transport::send(&mut self.send, f, MAX_FILES_FRAME).await?)
+    }
+
+    /// Its two halves, to be read and written by different tasks.
+    pub fn split(self) -> (quinn::SendStream, FramedRecv) {
+        (self.send, self.recv)
     }
 
     /// Say there is nothing more and close our side.

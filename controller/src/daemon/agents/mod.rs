@@ -21,6 +21,7 @@ pub mod file_stream;
 pub mod fleet;
 pub mod link;
 pub mod listener;
+pub mod manifest_relay;
 pub mod manifest_stream;
 pub mod query;
 pub mod renew;

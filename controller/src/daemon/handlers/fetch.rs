@@ -22,7 +22,10 @@ use super::{
 use crate::{
     daemon::{
         Daemon,
-        agents::file_stream::{self, FileStream},
+        agents::{
+            file_stream::{self, FileStream},
+            manifest_relay,
+        },
     },
     files::{
         fetch_parts::{FetchParts, renamed},
@@ -48,14 +51,18 @@ impl HandleVm for Fetch {
 
 pub async fn fetch(d: &Daemon, spec: FetchSpec) -> Result<CopyReport> {
     let recursive = spec.recursive;
-    // By manifest into a folder here, when the VM's agent gives files so.
+    // By manifest when the VM's agent gives files so (and, for a copy to
+    // another VM, that one takes them so).
+    let by_manifest = file_stream::gives_by_manifest(d, &spec.vm)
+        && match &spec.dest {
+            FetchDest::Local(_) => true,
+            FetchDest::Vm { vm, .. } => file_stream::takes_by_manifest(d, vm),
+        };
     let mut parts = match &spec.dest {
-        FetchDest::Local(dir) if file_stream::gives_by_manifest(d, &spec.vm) => {
-            Some(FetchParts::new(dir, spec.rename.clone()))
-        }
+        FetchDest::Local(dir) if by_manifest => Some(FetchParts::new(dir, spec.rename.clone())),
         _ => None,
     };
-    let op = if parts.is_some() {
+    let op = if by_manifest {
         FilesOp::SendByManifest { recursive }
     } else {
         FilesOp::Send { recursive }
@@ -86,6 +93,12 @@ pub async fn fetch(d: &Daemon, spec: FetchSpec) -> Result<CopyReport> {
                 force: *force,
                 ..Filter::default()
             };
+            if by_manifest {
+                let names = (spec.vm.as_str(), vm.as_str());
+                let rename = spec.rename.as_deref();
+                manifest_relay::relay(from, s, names, rename, &filter, &mut report).await?;
+                return Ok(report);
+            }
             (Some(s), Some(filter))
         }
     };
