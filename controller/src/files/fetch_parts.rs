@@ -5,7 +5,8 @@
 //! it, resume a partial, or want it whole), and the bytes that follow are
 //! cut back into the files wanted, in order, each written as
 //! [`super::local_write`] writes one. Files are made durable a batch at a
-//! time: each file fsynced and renamed, then each folder once.
+//! time ([`local_write::commit`]: one flush, the renames, each folder
+//! once), and count as written only then.
 //!
 //! The names come from the VM: a hostile VM cannot make this machine
 //! write outside the folder, nor make it hold more than one part's open
@@ -14,7 +15,7 @@
 //! Not here: the stream itself (the daemon's `fetch` handler).
 
 use std::{
-    collections::{BTreeSet, VecDeque},
+    collections::VecDeque,
     path::{Path, PathBuf},
 };
 
@@ -24,10 +25,10 @@ use azlin_protocol::files::{
     wire::{FileHeader, MAX_FILES_FRAME},
 };
 
-use super::local_write::{self, Prepared, Writer};
+use super::local_write::{self, Prepared, Sealed, Writer};
 use crate::ipc::files::CopyReport;
 
-/// Files written but not yet durable before they are synced together.
+/// Files checked and whole that wait for one group commit at most.
 const BATCH: usize = 256;
 
 /// One file whose bytes are owed.
@@ -48,8 +49,8 @@ pub struct FetchParts {
     seen: Seen,
     /// The files owed, oldest part first, in order.
     owed: VecDeque<Owed>,
-    /// Written and renamed, not yet made durable with their folders.
-    written: Vec<(FileHeader, u64, PathBuf)>,
+    /// Checked and whole, waiting for the next group commit.
+    sealed: Vec<(FileHeader, u64, Sealed)>,
 }
 
 impl FetchParts {
@@ -60,7 +61,7 @@ impl FetchParts {
             rename,
             seen: Seen::default(),
             owed: VecDeque::new(),
-            written: Vec::new(),
+            sealed: Vec::new(),
         }
     }
 
@@ -172,7 +173,7 @@ impl FetchParts {
                 owed.header.rel
             );
         }
-        self.sync(report).await
+        self.commit(report).await
     }
 
     async fn finish(&mut self, owed: Owed, report: &mut CopyReport) -> Result<()> {
@@ -186,40 +187,34 @@ impl FetchParts {
             offset,
             ..
         } = owed;
-        let h = header.clone();
-        match tokio::task::spawn_blocking(move || writer.finish_in(&h)).await? {
-            Ok(dir) => self.written.push((header, offset, dir)),
+        // Checking the hash and setting the mode and time are quick; the
+        // flush is what waits, once per batch.
+        match writer.seal(&header) {
+            Ok(sealed) => self.sealed.push((header, offset, sealed)),
             Err(e) => report.failed.push((header.rel, format!("{e:#}"))),
         }
-        if self.written.len() >= BATCH {
-            self.sync(report).await?;
+        if self.sealed.len() >= BATCH {
+            self.commit(report).await?;
         }
         Ok(())
     }
 
-    /// Make the written files' folders durable; only then do they count.
-    async fn sync(&mut self, report: &mut CopyReport) -> Result<()> {
-        let written = std::mem::take(&mut self.written);
-        let dirs: BTreeSet<PathBuf> = written.iter().map(|(_, _, d)| d.clone()).collect();
-        let synced = tokio::task::spawn_blocking(move || {
-            dirs.into_iter()
-                .map(|d| {
-                    let r = std::fs::File::open(&d).and_then(|f| f.sync_all());
-                    (d, r.map_err(|e| e.to_string()))
-                })
-                .collect::<Vec<_>>()
-        })
-        .await?;
-        for (h, offset, dir) in written {
-            match synced.iter().find(|(d, _)| *d == dir).map(|(_, r)| r) {
-                Some(Err(e)) => report
-                    .failed
-                    .push((h.rel, format!("cannot sync {}: {e}", dir.display()))),
-                _ => {
+    /// Make the sealed files durable and put them in place (one group
+    /// commit); only then do they count.
+    async fn commit(&mut self, report: &mut CopyReport) -> Result<()> {
+        let (done, sealed): (Vec<_>, Vec<_>) = std::mem::take(&mut self.sealed)
+            .into_iter()
+            .map(|(h, offset, s)| ((h, offset), s))
+            .unzip();
+        let results = tokio::task::spawn_blocking(move || local_write::commit(sealed)).await?;
+        for ((h, offset), result) in done.into_iter().zip(results) {
+            match result {
+                Ok(()) => {
                     report.sent += 1;
                     report.bytes += h.size - offset;
                     report.resumed += u64::from(offset > 0);
                 }
+                Err(e) => report.failed.push((h.rel, format!("{e:#}"))),
             }
         }
         Ok(())

@@ -137,15 +137,15 @@ impl Writer {
 
     /// Check the hash and put the file in place (or drop the partial).
     pub fn finish(self, h: &FileHeader) -> Result<()> {
-        let dir = self.finish_in(h)?;
-        File::open(dir)?.sync_all()?;
-        Ok(())
+        commit(vec![self.seal(h)?])
+            .pop()
+            .expect("one result per file")
     }
 
-    /// As [`Writer::finish`] but the folder's entry is not made durable
-    /// yet: the folder to sync (once for many files) before the file
-    /// counts as written.
-    pub fn finish_in(self, h: &FileHeader) -> Result<PathBuf> {
+    /// Check the hash and give the partial the file's mode and time: a
+    /// file whose content is whole, waiting to be made durable and put in
+    /// place ([`commit`]). On a bad hash the partial goes.
+    pub fn seal(self, h: &FileHeader) -> Result<Sealed> {
         if *self.hasher.finalize().as_bytes() != h.hash {
             let _ = std::fs::remove_file(&self.partial);
             bail!("content does not match its BLAKE3 hash; copy it again");
@@ -155,13 +155,74 @@ impl Writer {
         let mtime =
             std::time::UNIX_EPOCH + std::time::Duration::from_millis(h.mtime_ms.max(0) as u64);
         self.file.set_modified(mtime)?;
-        self.file.sync_all()?;
-        std::fs::rename(&self.partial, &self.dest)?;
-        Ok(self
-            .dest
-            .parent()
-            .map_or_else(|| PathBuf::from("."), Path::to_path_buf))
+        Ok(Sealed {
+            file: self.file,
+            partial: self.partial,
+            dest: self.dest,
+        })
     }
+}
+
+/// A file checked and whole, as its partial (see [`Writer::seal`]).
+pub struct Sealed {
+    file: File,
+    partial: PathBuf,
+    dest: PathBuf,
+}
+
+/// Make `sealed` durable and put each in place, as the agent's group
+/// commit does: their data on disk first (one `syncfs` for several files,
+/// an fsync for one), then the renames, then one fsync per folder. A
+/// destination name only ever holds a whole file that is on disk. One
+/// result per file, in order.
+pub fn commit(sealed: Vec<Sealed>) -> Vec<Result<()>> {
+    use std::os::unix::fs::MetadataExt;
+    let dev = |s: &Sealed| s.file.metadata().map(|m| m.dev()).ok();
+    let first = sealed.first().and_then(dev);
+    let flushed: Result<(), String> = match sealed.as_slice() {
+        [] => Ok(()),
+        [one] => one.file.sync_all().map_err(|e| e.to_string()),
+        [first, ..] => {
+            use std::os::fd::AsFd;
+            nix::unistd::syncfs(first.file.as_fd()).map_err(|e| e.to_string())
+        }
+    };
+    let several = sealed.len() > 1;
+    let mut dirs = std::collections::BTreeMap::<PathBuf, Result<(), String>>::new();
+    let mut placed: Vec<Result<PathBuf>> = sealed
+        .into_iter()
+        .map(|s| {
+            if let Err(e) = &flushed {
+                bail!("cannot flush it to disk: {e}");
+            }
+            // A file on another file system than the one flushed: its own.
+            if several && (first.is_none() || dev(&s) != first) {
+                s.file.sync_all()?;
+            }
+            std::fs::rename(&s.partial, &s.dest)?;
+            let dir = s
+                .dest
+                .parent()
+                .map_or_else(|| PathBuf::from("."), Path::to_path_buf);
+            dirs.entry(dir.clone()).or_insert(Ok(()));
+            Ok(dir)
+        })
+        .collect();
+    for (dir, result) in dirs.iter_mut() {
+        *result = File::open(dir)
+            .and_then(|f| f.sync_all())
+            .map_err(|e| format!("cannot sync {}: {e}", dir.display()));
+    }
+    placed
+        .drain(..)
+        .map(|p| {
+            let dir = p?;
+            match &dirs[&dir] {
+                Ok(()) => Ok(()),
+                Err(e) => bail!("{e}"),
+            }
+        })
+        .collect()
 }
 
 #[cfg(test)]

@@ -10,14 +10,16 @@
 //! - 1,000 files of 1-8 KiB: the same;
 //! - `durable`: the 10,000 files against `rsync --fsync`, which makes each
 //!   file durable as azlin does before acknowledging it;
-//! - `sync --watch`: one small file saved, and a burst of 2,000.
+//! - `sync --watch`: one small file saved, and a burst of 2,000;
+//! - `fetch1k`, `fetch10k`: the 1,000 and the 10,000 files copied from the
+//!   VM to here, `azlin cp -r VM:dir` against `rsync -a VM:dir`.
 //!
 //! `--rtt MS [--loss PERCENT] [--rate MBIT]` runs both tools across an
 //! emulated WAN link instead (`azlin_e2e::wan_vm`): the daemon, the CLI
 //! and the anchors on one side, the agent and sshd on the other.
 //!
 //! Run as root; needs Debian's openssh-server, openssh-client and rsync.
-//! cargo build --release --workspace && target/release/files-bench [RUNS] [big,tree,small,durable,watch] [--rtt MS [--loss P] [--rate MBIT]]
+//! cargo build --release --workspace && target/release/files-bench [RUNS] [big,tree,small,durable,fetch1k,fetch10k,watch] [--rtt MS [--loss P] [--rate MBIT]]
 
 use std::{
     path::Path,
@@ -120,8 +122,8 @@ fn main() {
         plain
     };
     let runs: usize = plain.first().and_then(|a| a.parse().ok()).unwrap_or(3);
-    // Which parts to run: any of big, tree, small, durable, watch (all
-    // but durable by default).
+    // Which parts to run: any of big, tree, small, durable, fetch1k,
+    // fetch10k, watch (big, tree, small and watch by default).
     let cases = plain
         .get(1)
         .map(|s| s.to_string())
@@ -221,6 +223,14 @@ fn main() {
             .arg(format!("bench:{}/", to.display()));
         c
     };
+    let rsync_from = |from: &Path, to: &Path| {
+        let mut c = place.anchor("rsync");
+        c.args(["-a", "-e"])
+            .arg(format!("ssh -F {}", config.display()))
+            .arg(format!("bench:{}", from.display()))
+            .arg(format!("{}/", to.display()));
+        c
+    };
     let vm = |to: &Path| format!("bench:{}/", to.display());
 
     let mut rows = Vec::new();
@@ -234,11 +244,33 @@ fn main() {
             0,
             10_000,
         ),
+        ("from the VM: 1,000 files of 1-8 KiB", "fetch1k", 0, 1_000),
+        ("from the VM: 10,000 files of 1-64 KiB", "fetch10k", 0, 10_000),
     ] {
-        if !cases.contains(label) {
+        if !cases.split(',').any(|c| c == label) {
             continue;
         }
-        let source = if label == "small" { &small } else { &tree };
+        let source = if label == "small" || label == "fetch1k" {
+            &small
+        } else {
+            &tree
+        };
+        // A copy from the VM: the same files, put in the VM's home first.
+        let pulled = label.starts_with("fetch").then(|| {
+            let on_vm = place.vm_home("bench", dir.path()).join(label);
+            if !on_vm.exists() {
+                let ok = Command::new("cp")
+                    .arg("-a")
+                    .arg(source)
+                    .arg(&on_vm)
+                    .status()
+                    .unwrap()
+                    .success();
+                assert!(ok, "cannot put the files on the VM");
+                Command::new("sync").status().unwrap();
+            }
+            on_vm
+        });
         let (mut a, mut s, mut l) = (Vec::new(), Vec::new(), Vec::new());
         let mut used = (0.0, 0.0);
         // The whole machine's CPU time per copy, whichever processes did it.
@@ -252,7 +284,10 @@ fn main() {
                 let _ = std::fs::remove_file(s_dest.join(format!("big-{}/big.bin", run - 1)));
             }
             let azlin = || {
-                if bytes > 0 {
+                if let Some(on_vm) = &pulled {
+                    let from = format!("bench:{}", on_vm.display());
+                    timed(azlin_cp(&["-r", &from, &format!("{}/", to_a.display())]))
+                } else if bytes > 0 {
                     timed(azlin_cp(&[big.to_str().unwrap(), &vm(&to_a)]))
                 } else {
                     timed(azlin_cp(&["-r", source.to_str().unwrap(), &vm(&to_a)]))
@@ -260,7 +295,9 @@ fn main() {
             };
             let mut anchor = || {
                 let (took, cost) = busy_while(|| {
-                    if bytes > 0 {
+                    if let Some(on_vm) = &pulled {
+                        timed(rsync_from(on_vm, &to_s))
+                    } else if bytes > 0 {
                         timed(scp(&to_s))
                     } else {
                         timed(rsync(source, &to_s, label == "durable"))
@@ -353,7 +390,7 @@ fn main() {
         "\nazlin-agent peak RSS (VmHWM) after the copies: {:.1} MiB",
         mib(status_bytes(agent, "VmHWM").unwrap())
     );
-    if cases.contains("watch") {
+    if cases.split(',').any(|c| c == "watch") {
         watch_latency(env, &place.vm_home("bench", dir.path()));
     }
 }
