@@ -61,8 +61,12 @@ pub async fn answer(
                     crate::files::offer::run(exec, controller, req, recursive, how, send, recv)
                         .await
                 }
-                FilesOp::SendByManifest { recursive } => {
-                    let how = crate::files::offer::Offering::ByManifest;
+                FilesOp::SendByManifest {
+                    recursive,
+                    shard,
+                    shards,
+                } => {
+                    let how = crate::files::offer::Offering::ByManifest { shard, shards };
                     crate::files::offer::run(exec, controller, req, recursive, how, send, recv)
                         .await
                 }

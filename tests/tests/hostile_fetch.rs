@@ -31,21 +31,35 @@ fn h(rel: &str, content: &[u8]) -> FileHeader {
     }
 }
 
-/// The next copy the daemon asks of the peer, opened.
+/// The next copy the daemon asks of the peer: its first shard's stream,
+/// opened. The copy's other shards are opened and given nothing.
 async fn next_copy(conn: &quinn::Connection) -> (quinn::SendStream, FramedRecv) {
-    let (mut send, recv) = conn.accept_bi().await.unwrap();
-    let mut recv = FramedRecv::new(recv, MAX_QUERY_FRAME);
-    let Ok(Some(Query::Files(req))) = recv.tagged::<Query>().await else {
-        panic!("expected a file request");
-    };
-    assert_eq!(req.op, FilesOp::SendByManifest { recursive: true });
-    let opened = Outbound::Opened {
-        root: "/home/bad".into(),
-    };
-    transport::send(&mut send, &opened, MAX_FILES_FRAME)
-        .await
-        .unwrap();
-    (send, recv)
+    loop {
+        let (mut send, recv) = conn.accept_bi().await.unwrap();
+        let mut recv = FramedRecv::new(recv, MAX_QUERY_FRAME);
+        let Ok(Some(Query::Files(req))) = recv.tagged::<Query>().await else {
+            panic!("expected a file request");
+        };
+        let FilesOp::SendByManifest {
+            recursive: true,
+            shard,
+            shards: 4,
+        } = req.op
+        else {
+            panic!("expected a copy by manifest in 4 shards, got {:?}", req.op);
+        };
+        let opened = Outbound::Opened {
+            root: "/home/bad".into(),
+        };
+        transport::send(&mut send, &opened, MAX_FILES_FRAME)
+            .await
+            .unwrap();
+        if shard == 0 {
+            return (send, recv);
+        }
+        put(&mut send, Outbound::End).await;
+        let _ = send.finish();
+    }
 }
 
 async fn put(send: &mut quinn::SendStream, frame: Outbound) {

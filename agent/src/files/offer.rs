@@ -15,7 +15,7 @@ use std::{
 use azlin_protocol::{
     files::{
         content, manifest,
-        wire::{CHUNK, FileHeader, FilesRequest, Inbound, MAX_FILES_FRAME, Outbound},
+        wire::{CHUNK, FileHeader, FilesRequest, Inbound, MAX_FILES_FRAME, MAX_SHARDS, Outbound},
     },
     transport::{self, FramedRecv, StreamError},
 };
@@ -43,9 +43,10 @@ pub(super) struct Found {
 pub enum Offering {
     /// `Offer`, then its `Want` or `Skip`, file by file.
     OneByOne,
-    /// By part ([`super::give`]), unless there are more files than one
-    /// stream's manifests may name: then one by one.
-    ByManifest,
+    /// By part ([`super::give`]), the shard `shard` of `shards`, unless
+    /// there are more files than one copy's manifests may name: then one
+    /// by one.
+    ByManifest { shard: u16, shards: u16 },
 }
 
 pub async fn run(
@@ -63,7 +64,17 @@ pub async fn run(
             .await
             .unwrap_or_else(|e| Err(e.to_string()))
     };
-    let (shown, found, passed) = match listed {
+    let checked = listed.and_then(|l| match how {
+        Offering::ByManifest { shard, shards }
+            if shards == 0 || shards > MAX_SHARDS || shard >= shards =>
+        {
+            Err(format!(
+                "shard {shard} of {shards}: a copy is shared by 1 to {MAX_SHARDS} streams"
+            ))
+        }
+        _ => Ok(l),
+    });
+    let (shown, found, passed) = match checked {
         Ok(l) => l,
         Err(reason) => {
             tracing::warn!(%controller, root = %req.root, "refused to give files: {reason}");
@@ -82,18 +93,32 @@ pub async fn run(
             MAX_FILES_FRAME,
         )
         .await?;
-        for (rel, reason) in passed {
-            transport::send(
-                &mut send,
-                &Outbound::Passed { rel, reason },
-                MAX_FILES_FRAME,
-            )
-            .await?;
+        // What was passed over is said once, by a copy's first shard.
+        let (shard, shards) = match how {
+            Offering::OneByOne => (0, 1),
+            Offering::ByManifest { shard, shards } => (usize::from(shard), usize::from(shards)),
+        };
+        if shard == 0 {
+            for (rel, reason) in passed {
+                transport::send(
+                    &mut send,
+                    &Outbound::Passed { rel, reason },
+                    MAX_FILES_FRAME,
+                )
+                .await?;
+            }
         }
-        if how == Offering::ByManifest && found.len() <= manifest::MAX_ENTRIES {
-            super::give::by_manifest(found, &mut send, &mut recv).await?;
+        let by_manifest = how != Offering::OneByOne && found.len() <= manifest::MAX_ENTRIES;
+        let mine: Vec<Found> = found
+            .into_iter()
+            .enumerate()
+            .filter(|(i, _)| i % shards == shard)
+            .map(|(_, f)| f)
+            .collect();
+        if by_manifest {
+            super::give::by_manifest(mine, &mut send, &mut recv).await?;
         } else {
-            for f in found {
+            for f in mine {
                 offer(&f, &mut send, &mut recv).await?;
             }
         }

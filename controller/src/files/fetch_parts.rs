@@ -17,6 +17,7 @@
 use std::{
     collections::VecDeque,
     path::{Path, PathBuf},
+    sync::{Arc, Mutex},
 };
 
 use anyhow::{Result, bail};
@@ -46,7 +47,8 @@ struct Owed {
 pub struct FetchParts {
     dir: PathBuf,
     rename: Option<String>,
-    seen: Seen,
+    /// Shared by a copy's shards: names and bounds over all of them.
+    seen: Arc<Mutex<Seen>>,
     /// The files owed, oldest part first, in order.
     owed: VecDeque<Owed>,
     /// Checked and whole, waiting for the next group commit.
@@ -54,15 +56,26 @@ pub struct FetchParts {
 }
 
 impl FetchParts {
-    /// Into `dir`, the first name of each path replaced by `rename`.
-    pub fn new(dir: &Path, rename: Option<String>) -> Self {
+    /// Into `dir`, the first name of each path replaced by `rename`, the
+    /// names checked against those `seen` on the copy's other streams.
+    pub fn new(dir: &Path, rename: Option<String>, seen: Arc<Mutex<Seen>>) -> Self {
         Self {
             dir: dir.to_path_buf(),
             rename,
-            seen: Seen::default(),
+            seen,
             owed: VecDeque::new(),
             sealed: Vec::new(),
         }
+    }
+
+    /// The folder written into.
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    /// A name from the VM with its first name replaced, if asked.
+    pub fn rename(&self, rel: &str) -> String {
+        renamed(rel, self.rename.as_deref())
     }
 
     /// The answers to a part, in its order: the byte to send each file
@@ -72,15 +85,18 @@ impl FetchParts {
         files: Vec<FileHeader>,
         report: &mut CopyReport,
     ) -> Result<Vec<Option<u64>>> {
-        if let Err(e) = self.seen.part(&files) {
-            bail!("the VM offered {e}");
-        }
         let mut checked = Vec::with_capacity(files.len());
-        for mut h in files {
-            h.rel = renamed(&h.rel, self.rename.as_deref());
-            match self.seen.entry(&h) {
-                Ok(()) => checked.push(Ok(h)),
-                Err(why) => checked.push(Err((h.rel, format!("refused from the VM: {why}")))),
+        {
+            let mut seen = self.seen.lock().expect("seen lock");
+            if let Err(e) = seen.part(&files) {
+                bail!("the VM offered {e}");
+            }
+            for mut h in files {
+                h.rel = renamed(&h.rel, self.rename.as_deref());
+                match seen.entry(&h) {
+                    Ok(()) => checked.push(Ok(h)),
+                    Err(why) => checked.push(Err((h.rel, format!("refused from the VM: {why}")))),
+                }
             }
         }
         let dir = self.dir.clone();
@@ -255,7 +271,7 @@ mod tests {
     async fn parts_are_cut_back_into_files_and_bad_names_are_refused() {
         let tmp = tempfile::tempdir().unwrap();
         let mut report = CopyReport::default();
-        let mut parts = FetchParts::new(tmp.path(), None);
+        let mut parts = FetchParts::new(tmp.path(), None, Default::default());
         let files = vec![
             h("d/a", b"hello"),
             h("d/empty", b""),
@@ -284,7 +300,7 @@ mod tests {
     async fn a_stream_that_stops_part_way_is_an_error_and_a_bad_hash_a_failure() {
         let tmp = tempfile::tempdir().unwrap();
         let mut report = CopyReport::default();
-        let mut parts = FetchParts::new(tmp.path(), None);
+        let mut parts = FetchParts::new(tmp.path(), None, Default::default());
         let mut lying = h("x", b"truth");
         lying.hash = [0; 32];
         let wants = parts
@@ -302,7 +318,7 @@ mod tests {
         assert!(report.failed[0].1.contains("BLAKE3"), "{:?}", report.failed);
         assert!(!tmp.path().join("x").exists());
         // A part past the bounds ends the copy.
-        let mut parts = FetchParts::new(tmp.path(), None);
+        let mut parts = FetchParts::new(tmp.path(), None, Default::default());
         let many: Vec<FileHeader> = (0..=azlin_protocol::files::manifest::MAX_PART)
             .map(|i| h(&format!("f{i}"), b""))
             .collect();

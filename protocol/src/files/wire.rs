@@ -58,8 +58,9 @@
 //! ```
 //!
 //! The receiver checks each part as the agent checks a manifest (the
-//! bounds of [`super::manifest`]). An agent with more files to give than
-//! one stream's manifests may name offers them one by one instead.
+//! bounds of [`super::manifest`], over all of a copy's shards). An agent
+//! with more files to give than one copy's manifests may name offers them
+//! one by one instead.
 //!
 //! Manifests and data interleave freely: the sender may announce the next
 //! files while the data of earlier ones is still on its way, and the
@@ -82,6 +83,9 @@ pub const CAP_MANIFEST: &str = "files/manifest";
 /// Capability an agent announces when it gives files by manifest
 /// ([`FilesOp::SendByManifest`]).
 pub const CAP_MANIFEST_SEND: &str = "files/manifest-send";
+/// Most streams one copy by manifest is shared across.
+pub const MAX_SHARDS: u16 = 16;
+
 /// Largest data chunk in one frame.
 pub const CHUNK: usize = 256 * 1024;
 /// Largest frame on a file stream.
@@ -104,8 +108,16 @@ pub enum FilesOp {
     /// everything below it (symlinks, devices and the like are skipped).
     Send { recursive: bool },
     /// As `Send`, offering the files by part (`Offers`), answered by part
-    /// (`Wants`).
-    SendByManifest { recursive: bool },
+    /// (`Wants`): of the files found, in their sorted order, those whose
+    /// place modulo `shards` is `shard`, so that several streams share
+    /// one copy (each stream's window is the receiver's to bound; the
+    /// streams together fill a long link). Shard 0 also says what was
+    /// passed over.
+    SendByManifest {
+        recursive: bool,
+        shard: u16,
+        shards: u16,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -245,7 +245,12 @@ fn main() {
             10_000,
         ),
         ("from the VM: 1,000 files of 1-8 KiB", "fetch1k", 0, 1_000),
-        ("from the VM: 10,000 files of 1-64 KiB", "fetch10k", 0, 10_000),
+        (
+            "from the VM: 10,000 files of 1-64 KiB",
+            "fetch10k",
+            0,
+            10_000,
+        ),
     ] {
         if !cases.split(',').any(|c| c == label) {
             continue;

@@ -13,7 +13,10 @@
 //!
 //! Not here: opening the streams, copies to this machine (`fetch`).
 
-use std::collections::{BTreeMap, VecDeque};
+use std::{
+    collections::{BTreeMap, VecDeque},
+    sync::Mutex,
+};
 
 use anyhow::{Result, bail};
 use azlin_protocol::{
@@ -60,6 +63,7 @@ pub async fn relay(
     names: (&str, &str),
     rename: Option<&str>,
     filter: &Filter,
+    seen: &Mutex<Seen>,
     report: &mut CopyReport,
 ) -> Result<()> {
     let (src, dst) = names;
@@ -71,7 +75,6 @@ pub async fn relay(
         tokio::spawn(read(Side::Destination, dst_recv, tx)),
     ];
     let _stop = Abort(readers);
-    let mut seen = Seen::default();
     let mut parts: VecDeque<Part> = VecDeque::new();
     let mut going: BTreeMap<u32, Going> = BTreeMap::new();
     let mut next_index: u32 = 0;
@@ -94,37 +97,41 @@ pub async fn relay(
         };
         match (side, frame) {
             (Side::Source, Outbound::Offers(files)) => {
-                if let Err(e) = seen.part(&files) {
-                    bail!("{src} offered {e}");
-                }
-                let mut part = Part {
-                    slots: Vec::with_capacity(files.len()),
-                    sent: Vec::new(),
-                    answers: Vec::new(),
-                };
-                for mut h in files {
-                    h.rel = renamed(&h.rel, rename);
-                    let refused = match seen.entry(&h) {
-                        Err(why) => {
-                            Some((&mut report.failed, format!("refused from {src}: {why}")))
-                        }
-                        Ok(()) => match filter.by_name(&h.rel) {
-                            Verdict::Send => None,
-                            Verdict::Blocked(why) => Some((&mut report.blocked, why)),
-                            Verdict::Skipped(why) => Some((&mut report.skipped, why)),
-                        },
+                let part = {
+                    let mut seen = seen.lock().expect("seen lock");
+                    if let Err(e) = seen.part(&files) {
+                        bail!("{src} offered {e}");
+                    }
+                    let mut part = Part {
+                        slots: Vec::with_capacity(files.len()),
+                        sent: Vec::new(),
+                        answers: Vec::new(),
                     };
-                    match refused {
-                        Some((list, why)) => {
-                            list.push((h.rel, why));
-                            part.slots.push(None);
-                        }
-                        None => {
-                            part.slots.push(Some(part.sent.len()));
-                            part.sent.push(h);
+                    for mut h in files {
+                        h.rel = renamed(&h.rel, rename);
+                        let refused = match seen.entry(&h) {
+                            Err(why) => {
+                                Some((&mut report.failed, format!("refused from {src}: {why}")))
+                            }
+                            Ok(()) => match filter.by_name(&h.rel) {
+                                Verdict::Send => None,
+                                Verdict::Blocked(why) => Some((&mut report.blocked, why)),
+                                Verdict::Skipped(why) => Some((&mut report.skipped, why)),
+                            },
+                        };
+                        match refused {
+                            Some((list, why)) => {
+                                list.push((h.rel, why));
+                                part.slots.push(None);
+                            }
+                            None => {
+                                part.slots.push(Some(part.sent.len()));
+                                part.sent.push(h);
+                            }
                         }
                     }
-                }
+                    part
+                };
                 if !part.sent.is_empty() {
                     let manifest = Inbound::Manifest {
                         files: part.sent.clone(),

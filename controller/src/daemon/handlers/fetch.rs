@@ -8,12 +8,19 @@
 //! anything is written: a hostile VM cannot make this machine write
 //! outside the destination folder.
 
+use std::sync::{Arc, Mutex};
+
 use anyhow::{Result, bail};
-use azlin_protocol::files::{
-    filter::{Filter, Verdict},
-    path::check_relative,
-    wire::{FileHeader, FilesOp, FilesRequest, Inbound, Outbound},
+use azlin_protocol::{
+    exec::clean_reason,
+    files::{
+        filter::{Filter, Verdict},
+        manifest::Seen,
+        path::check_relative,
+        wire::{FileHeader, FilesOp, FilesRequest, Inbound, Outbound},
+    },
 };
+use tokio::task::JoinSet;
 
 use super::{
     Ctx, HandleVm,
@@ -49,8 +56,12 @@ impl HandleVm for Fetch {
     }
 }
 
+/// Streams one copy by manifest is shared across: enough that their
+/// windows together (the daemon's per stream is small, see
+/// `azlin_protocol::transport::Side`) fill a long link.
+const SHARDS: u16 = 4;
+
 pub async fn fetch(d: &Daemon, spec: FetchSpec) -> Result<CopyReport> {
-    let recursive = spec.recursive;
     // By manifest when the VM's agent gives files so (and, for a copy to
     // another VM, that one takes them so).
     let by_manifest = file_stream::gives_by_manifest(d, &spec.vm)
@@ -58,18 +69,14 @@ pub async fn fetch(d: &Daemon, spec: FetchSpec) -> Result<CopyReport> {
             FetchDest::Local(_) => true,
             FetchDest::Vm { vm, .. } => file_stream::takes_by_manifest(d, vm),
         };
-    let mut parts = match &spec.dest {
-        FetchDest::Local(dir) if by_manifest => Some(FetchParts::new(dir, spec.rename.clone())),
-        _ => None,
-    };
-    let op = if by_manifest {
-        FilesOp::SendByManifest { recursive }
-    } else {
-        FilesOp::Send { recursive }
-    };
+    if by_manifest {
+        return by_manifest_shared(d, &spec).await;
+    }
     let request = FilesRequest {
         root: spec.path.clone(),
-        op,
+        op: FilesOp::Send {
+            recursive: spec.recursive,
+        },
         requested_by: spec.requested_by.clone(),
     };
     let (mut from, _) =
@@ -81,52 +88,27 @@ pub async fn fetch(d: &Daemon, spec: FetchSpec) -> Result<CopyReport> {
             (None, None)
         }
         FetchDest::Vm { vm, root, force } => {
-            let request = FilesRequest {
-                root: root.clone(),
-                op: FilesOp::Receive,
-                requested_by: spec.requested_by.clone(),
-            };
-            let (s, shown) =
-                FileStream::open(&file_stream::connection(d, vm)?, vm, request).await?;
+            let (s, shown) = open_destination(d, vm, root, &spec.requested_by).await?;
             report.root = shown;
             let filter = Filter {
                 force: *force,
                 ..Filter::default()
             };
-            if by_manifest {
-                let names = (spec.vm.as_str(), vm.as_str());
-                let rename = spec.rename.as_deref();
-                manifest_relay::relay(from, s, names, rename, &filter, &mut report).await?;
-                return Ok(report);
-            }
             (Some(s), Some(filter))
         }
     };
     loop {
         let mut h = match from.next().await? {
             Outbound::Offer(h) => h,
-            Outbound::Offers(files) => {
-                let Some(parts) = parts.as_mut() else {
-                    bail!("{} offered a part of files unasked", spec.vm);
-                };
-                let wants = parts.answer(files, &mut report).await?;
-                from.put(&Inbound::Wants(wants)).await?;
-                continue;
-            }
-            Outbound::Data(bytes) => {
-                let Some(parts) = parts.as_mut() else {
-                    bail!("{} sent data no file was owed", spec.vm);
-                };
-                parts.data(&bytes, &mut report).await?;
-                continue;
-            }
             Outbound::Passed { rel, reason } => {
                 report.skipped.push((rel, reason));
                 continue;
             }
             Outbound::End => break,
-            Outbound::Failed { reason } => bail!("{} stopped the copy: {reason}", spec.vm),
-            other => bail!("{} sent {other:?} instead of a file", spec.vm),
+            Outbound::Failed { reason } => {
+                bail!("{} stopped the copy: {}", spec.vm, clean_reason(reason))
+            }
+            _ => bail!("{} sent a frame that has no place in a copy", spec.vm),
         };
         h.rel = renamed(&h.rel, spec.rename.as_deref());
         if let Err(e) = check_relative(&h.rel) {
@@ -155,13 +137,138 @@ pub async fn fetch(d: &Daemon, spec: FetchSpec) -> Result<CopyReport> {
             _ => unreachable!("a VM destination always has a stream"),
         }
     }
-    if let Some(parts) = parts {
-        parts.end(&mut report).await?;
-    }
     let _ = from.send.finish();
     if let Some(to) = to {
         to.end().await?;
     }
+    Ok(report)
+}
+
+async fn open_destination(
+    d: &Daemon,
+    vm: &str,
+    root: &str,
+    requested_by: &str,
+) -> Result<(FileStream, String)> {
+    let request = FilesRequest {
+        root: root.to_string(),
+        op: FilesOp::Receive,
+        requested_by: requested_by.to_string(),
+    };
+    FileStream::open(&file_stream::connection(d, vm)?, vm, request).await
+}
+
+/// A copy by manifest, its files shared across [`SHARDS`] streams (one
+/// for a single file), each into the destination as its own stream, with
+/// the names checked across all of them.
+async fn by_manifest_shared(d: &Daemon, spec: &FetchSpec) -> Result<CopyReport> {
+    let shards = if spec.recursive { SHARDS } else { 1 };
+    let seen = Arc::new(Mutex::new(Seen::default()));
+    let from_conn = file_stream::connection(d, &spec.vm)?;
+    let to_conn = match &spec.dest {
+        FetchDest::Vm { vm, .. } => Some(file_stream::connection(d, vm)?),
+        FetchDest::Local(_) => None,
+    };
+    // Every shard's streams open at once: one round trip, not one each.
+    let mut streams: JoinSet<Result<CopyReport>> = JoinSet::new();
+    for shard in 0..shards {
+        let request = FilesRequest {
+            root: spec.path.clone(),
+            op: FilesOp::SendByManifest {
+                recursive: spec.recursive,
+                shard,
+                shards,
+            },
+            requested_by: spec.requested_by.clone(),
+        };
+        let (from_conn, to_conn) = (from_conn.clone(), to_conn.clone());
+        let (spec, seen) = (spec.clone(), seen.clone());
+        streams.spawn(async move {
+            let opened = FileStream::open(&from_conn, &spec.vm, request);
+            match (&spec.dest, to_conn) {
+                (FetchDest::Vm { vm, root, force }, Some(to_conn)) => {
+                    let request = FilesRequest {
+                        root: root.clone(),
+                        op: FilesOp::Receive,
+                        requested_by: spec.requested_by.clone(),
+                    };
+                    let ((from, _), (to, shown)) =
+                        tokio::try_join!(opened, FileStream::open(&to_conn, vm, request))?;
+                    let filter = Filter {
+                        force: *force,
+                        ..Filter::default()
+                    };
+                    let mut report = CopyReport {
+                        root: shown,
+                        ..Default::default()
+                    };
+                    let names = (spec.vm.as_str(), vm.as_str());
+                    let rename = spec.rename.as_deref();
+                    manifest_relay::relay(from, to, names, rename, &filter, &seen, &mut report)
+                        .await?;
+                    Ok(report)
+                }
+                (FetchDest::Local(dir), _) => {
+                    let (from, _) = opened.await?;
+                    let parts = FetchParts::new(dir, spec.rename.clone(), seen);
+                    let mut report = pull(from, parts, &spec.vm).await?;
+                    report.root = dir.display().to_string();
+                    Ok(report)
+                }
+                (FetchDest::Vm { .. }, None) => unreachable!("opened above"),
+            }
+        });
+    }
+    let mut report = CopyReport::default();
+    while let Some(joined) = streams.join_next().await {
+        let shard: CopyReport = joined??;
+        if report.root.is_empty() {
+            report.root = shard.root;
+        }
+        report.sent += shard.sent;
+        report.bytes += shard.bytes;
+        report.unchanged += shard.unchanged;
+        report.resumed += shard.resumed;
+        report.deleted += shard.deleted;
+        report.blocked.extend(shard.blocked);
+        report.skipped.extend(shard.skipped);
+        report.failed.extend(shard.failed);
+    }
+    Ok(report)
+}
+
+/// One shard of a copy by manifest into a folder here.
+async fn pull(mut from: FileStream, mut parts: FetchParts, vm: &str) -> Result<CopyReport> {
+    let mut report = CopyReport::default();
+    loop {
+        match from.next().await? {
+            Outbound::Offers(files) => {
+                let wants = parts.answer(files, &mut report).await?;
+                from.put(&Inbound::Wants(wants)).await?;
+            }
+            Outbound::Data(bytes) => parts.data(&bytes, &mut report).await?,
+            Outbound::Passed { rel, reason } => report.skipped.push((rel, reason)),
+            // More files than one copy's manifests may name: one by one.
+            Outbound::Offer(mut h) => {
+                h.rel = parts.rename(&h.rel);
+                if let Err(e) = check_relative(&h.rel) {
+                    from.put(&Inbound::Skip).await?;
+                    report
+                        .failed
+                        .push((h.rel.clone(), format!("unsafe name from the VM: {e}")));
+                    continue;
+                }
+                to_local(parts.dir(), &h, &mut from, &mut report).await?;
+            }
+            Outbound::End => break,
+            Outbound::Failed { reason } => {
+                bail!("{vm} stopped the copy: {}", clean_reason(reason))
+            }
+            _ => bail!("{vm} sent a frame that has no place in a copy"),
+        }
+    }
+    parts.end(&mut report).await?;
+    let _ = from.send.finish();
     Ok(report)
 }
 
