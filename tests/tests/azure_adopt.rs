@@ -12,7 +12,7 @@
 //! and nothing changed.
 
 use azlin_e2e::{
-    arm::{blob::FakeBlob, emulator::Emulator, fake::FakeArm, stand_in::StandIns},
+    arm::stand_in::{StandIns, emulated_azure},
     docker::{self, DockerEnv, TEST_NETWORK, docker_ok},
 };
 
@@ -24,7 +24,6 @@ fn a_vm_azlin_did_not_make_is_adopted_through_run_command_and_runs_exec() {
         return;
     };
     let mut env = DockerEnv::new(&image);
-    let gateway = docker::test_network_gateway();
     // The VM: the image booted by systemd, with the admin user its owner
     // made; no agent.
     let stand_ins = StandIns::new(&env, TEST_NETWORK);
@@ -33,17 +32,7 @@ fn a_vm_azlin_did_not_make_is_adopted_through_run_command_and_runs_exec() {
     // nothing at all (so not Azure Storage either).
     stand_ins.boot(&image, "quiet", None, false);
     stand_ins.boot(&image, "offline", Some("none"), false);
-    let blob = FakeBlob::start_on(&gateway);
-    let fake = FakeArm::emulating(
-        Emulator::new(1, Some(Box::new(stand_ins.clone()))).with_blob(blob.clone()),
-    );
-    env.configure(&format!(
-        "[azure]\nsubscription = \"{SUB}\"\nresource_group = \"theirs\"\nlocation = \"westus2\"\n\
-         allowed_cidr = \"203.0.113.7/32\"\n"
-    ));
-    env.set_var("AZLIN_ARM_ENDPOINT", fake.base());
-    env.set_var("AZLIN_ARM_TOKEN", "test-token");
-    env.set_var("AZLIN_RETAIL_PRICES_ENDPOINT", fake.base());
+    let (fake, blob, gateway) = emulated_azure(&mut env, SUB, &stand_ins);
     let rg = format!("/subscriptions/{SUB}/resourceGroups/theirs");
     fake.emulator(|e| {
         e.plant_vm(&rg, "legacy", "Standard_D2s_v5", "legacy-nsg", true);

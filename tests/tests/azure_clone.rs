@@ -17,7 +17,7 @@ use std::collections::HashSet;
 use serde_json::json;
 
 use azlin_e2e::{
-    arm::{blob::FakeBlob, emulator::Emulator, fake::FakeArm, stand_in::StandIns},
+    arm::stand_in::{StandIns, emulated_azure},
     docker::{self, DockerEnv, TEST_NETWORK, docker_ok},
 };
 
@@ -29,23 +29,12 @@ fn an_azure_clone_boots_a_copy_of_the_disk_and_comes_up_as_itself() {
         return;
     };
     let mut env = DockerEnv::new(&image);
-    let gateway = docker::test_network_gateway();
     let stand_ins = StandIns::new(&env, TEST_NETWORK);
     // SRC has a machine UUID (as every Azure VM has); `unbound` has none,
     // so its agent cannot bind its key to it.
     let (src, src_ip) = stand_ins.boot(&image, "src", None, true);
     let (_, unbound_ip) = stand_ins.boot(&image, "unbound", None, false);
-    let blob = FakeBlob::start_on(&gateway);
-    let fake = FakeArm::emulating(
-        Emulator::new(1, Some(Box::new(stand_ins.clone()))).with_blob(blob.clone()),
-    );
-    env.configure(&format!(
-        "[azure]\nsubscription = \"{SUB}\"\nresource_group = \"theirs\"\nlocation = \"westus2\"\n\
-         allowed_cidr = \"203.0.113.7/32\"\n"
-    ));
-    env.set_var("AZLIN_ARM_ENDPOINT", fake.base());
-    env.set_var("AZLIN_ARM_TOKEN", "test-token");
-    env.set_var("AZLIN_RETAIL_PRICES_ENDPOINT", fake.base());
+    let (fake, _blob, _) = emulated_azure(&mut env, SUB, &stand_ins);
     let rg = format!("/subscriptions/{SUB}/resourceGroups/theirs");
     fake.emulator(|e| {
         for (vm, ip) in [("src", &src_ip), ("unbound", &unbound_ip)] {

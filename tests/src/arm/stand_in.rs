@@ -22,8 +22,12 @@ use std::{
     sync::{Arc, Mutex},
 };
 
-use super::emulator::VmHooks;
-use crate::docker::{DockerEnv, docker, docker_ok};
+use super::{
+    blob::FakeBlob,
+    emulator::{Emulator, VmHooks},
+    fake::FakeArm,
+};
+use crate::docker::{DockerEnv, docker, docker_ok, test_network_gateway};
 
 /// Where a stand-in's machine UUID is, inside it.
 pub const MACHINE_UUID: &str = "/etc/stand-in/machine-uuid";
@@ -53,9 +57,37 @@ struct Inner {
 #[derive(Clone, Default)]
 pub struct StandIns(Arc<Mutex<Inner>>);
 
+/// `env`'s Azure: the subscription `sub`, resource group `theirs` in
+/// westus2, agents admitted from 203.0.113.7, the emulated ARM with these
+/// stand-ins as its VMs, and a strict fake Blob endpoint on the test
+/// network's gateway (where the stand-ins reach this machine, given too).
+pub fn emulated_azure(
+    env: &mut DockerEnv,
+    sub: &str,
+    stand_ins: &StandIns,
+) -> (FakeArm, FakeBlob, String) {
+    let gateway = test_network_gateway();
+    let blob = FakeBlob::start_on(&gateway);
+    let fake = FakeArm::emulating(
+        Emulator::new(1, Some(Box::new(stand_ins.clone()))).with_blob(blob.clone()),
+    );
+    env.configure(&format!(
+        "[azure]\nsubscription = \"{sub}\"\nresource_group = \"theirs\"\nlocation = \"westus2\"\n\
+         allowed_cidr = \"203.0.113.7/32\"\n"
+    ));
+    env.set_var("AZLIN_ARM_ENDPOINT", fake.base());
+    env.set_var("AZLIN_ARM_TOKEN", "test-token");
+    env.set_var("AZLIN_RETAIL_PRICES_ENDPOINT", fake.base());
+    (fake, blob, gateway)
+}
+
 impl StandIns {
-    /// Stand-ins on `network`, labelled for `env`'s home.
+    /// Stand-ins on `network` (the test network, made if missing, when
+    /// it is that), labelled for `env`'s home.
     pub fn new(env: &DockerEnv, network: &str) -> Self {
+        if network == crate::docker::TEST_NETWORK {
+            test_network_gateway();
+        }
         let uuids = env.home().join("stand-in-uuids");
         std::fs::create_dir_all(&uuids).unwrap();
         Self(Arc::new(Mutex::new(Inner {

@@ -111,11 +111,7 @@ pub async fn fetch(d: &Daemon, spec: FetchSpec) -> Result<CopyReport> {
             _ => bail!("{} sent a frame that has no place in a copy", spec.vm),
         };
         h.rel = renamed(&h.rel, spec.rename.as_deref());
-        if let Err(e) = check_relative(&h.rel) {
-            from.put(&Inbound::Skip).await?;
-            report
-                .failed
-                .push((h.rel.clone(), format!("unsafe name from the VM: {e}")));
+        if refused_name(&h, &mut from, &mut report).await? {
             continue;
         }
         match (&mut to, &spec.dest) {
@@ -251,14 +247,9 @@ async fn pull(mut from: FileStream, mut parts: FetchParts, vm: &str) -> Result<C
             // More files than one copy's manifests may name: one by one.
             Outbound::Offer(mut h) => {
                 h.rel = parts.rename(&h.rel);
-                if let Err(e) = check_relative(&h.rel) {
-                    from.put(&Inbound::Skip).await?;
-                    report
-                        .failed
-                        .push((h.rel.clone(), format!("unsafe name from the VM: {e}")));
-                    continue;
+                if !refused_name(&h, &mut from, &mut report).await? {
+                    to_local(parts.dir(), &h, &mut from, &mut report).await?;
                 }
-                to_local(parts.dir(), &h, &mut from, &mut report).await?;
             }
             Outbound::End => break,
             Outbound::Failed { reason } => {
@@ -270,6 +261,23 @@ async fn pull(mut from: FileStream, mut parts: FetchParts, vm: &str) -> Result<C
     parts.end(&mut report).await?;
     let _ = from.send.finish();
     Ok(report)
+}
+
+/// Whether the name a VM offered a file by is refused (it leaves the
+/// destination): then the file is skipped and said so.
+async fn refused_name(
+    h: &FileHeader,
+    from: &mut FileStream,
+    report: &mut CopyReport,
+) -> Result<bool> {
+    let Err(e) = check_relative(&h.rel) else {
+        return Ok(false);
+    };
+    from.put(&Inbound::Skip).await?;
+    report
+        .failed
+        .push((h.rel.clone(), format!("unsafe name from the VM: {e}")));
+    Ok(true)
 }
 
 async fn to_local(

@@ -31,7 +31,7 @@ use super::{
     create::deploy,
     create::vm_tags,
     data_of, resource_names,
-    snapshot::{DiskSnapshot, role},
+    snapshot::{DiskSnapshot, disk_from_snapshot, role},
     template::{VmBoot, VmTemplate},
 };
 use crate::{
@@ -39,10 +39,7 @@ use crate::{
         api,
         client::ArmClient,
         context::AzureContext,
-        models::{
-            Tags,
-            compute::{CreationData, Disk, DiskProperties, VirtualMachine},
-        },
+        models::{Tags, compute::VirtualMachine},
     },
     provider::{AgentConnect, Prerequisite, Provisioned, VmSpec, snapshots::HomeSecrets},
     state::{VmRow, now_unix},
@@ -195,24 +192,7 @@ impl AzureProvider {
                 Some(_) => format!("{}-{}", data.vm, role(d.lun)),
             };
             let path = data.path("Microsoft.Compute/disks", &name);
-            let body = Disk {
-                location: data.location.clone(),
-                tags: tags.clone(),
-                properties: DiskProperties {
-                    creation_data: Some(CreationData {
-                        create_option: "Copy".into(),
-                        source_resource_id: Some(d.snapshot.clone()),
-                        source_uri: None,
-                    }),
-                    ..Default::default()
-                },
-                ..Default::default()
-            };
-            let disk: Disk = arm
-                .put(&path, api::DISKS, &body)
-                .await
-                .with_context(|| format!("cannot make a disk from {}", d.snapshot))?;
-            let id = disk.id.unwrap_or(path);
+            let id = disk_from_snapshot(arm, &data, &path, &d.snapshot, tags.clone()).await?;
             match d.lun {
                 None => os = Some(id),
                 Some(lun) => data_disks.push((lun, id)),

@@ -23,6 +23,7 @@ use super::{AzureData, AzureProvider, data_of, lifecycle::PowerAction};
 use crate::{
     azure::{
         api,
+        client::ArmClient,
         context::AzureContext,
         models::{
             Tags,
@@ -203,24 +204,8 @@ impl AzureProvider {
             let mut tags = Tags::new();
             tags.insert("managed-by".into(), "azlin".into());
             tags.insert("azlin-vm".into(), vm.name.clone());
-            let body = Disk {
-                location: data.location.clone(),
-                tags,
-                properties: DiskProperties {
-                    creation_data: Some(CreationData {
-                        create_option: "Copy".into(),
-                        source_resource_id: Some(d.snapshot.clone()),
-                        source_uri: None,
-                    }),
-                    ..Default::default()
-                },
-                ..Default::default()
-            };
-            let disk: Disk = arm
-                .put(&path, api::DISKS, &body)
-                .await
-                .with_context(|| format!("cannot make a disk from {}", d.snapshot))?;
-            made.push((d.lun, name, disk.id.unwrap_or(path)));
+            let id = disk_from_snapshot(&arm, &data, &path, &d.snapshot, tags).await?;
+            made.push((d.lun, name, id));
         }
         stage(format!("{} disk(s) made from the snapshot", made.len()));
         let mut body: VirtualMachine = arm.get(&data.vm_path(), api::COMPUTE).await?;
@@ -302,6 +287,35 @@ impl AzureProvider {
             address: None,
         })
     }
+}
+
+/// Make the disk `path` (in `data`'s region) as a copy of `snapshot`;
+/// its id.
+pub(super) async fn disk_from_snapshot(
+    arm: &ArmClient,
+    data: &AzureData,
+    path: &str,
+    snapshot: &str,
+    tags: Tags,
+) -> Result<String> {
+    let body = Disk {
+        location: data.location.clone(),
+        tags,
+        properties: DiskProperties {
+            creation_data: Some(CreationData {
+                create_option: "Copy".into(),
+                source_resource_id: Some(snapshot.to_string()),
+                source_uri: None,
+            }),
+            ..Default::default()
+        },
+        ..Default::default()
+    };
+    let disk: Disk = arm
+        .put(path, api::DISKS, &body)
+        .await
+        .with_context(|| format!("cannot make a disk from {snapshot}"))?;
+    Ok(disk.id.unwrap_or_else(|| path.to_string()))
 }
 
 impl Snapshots for AzureProvider {
