@@ -312,18 +312,14 @@ fn snapshots_and_clones_are_done_where_the_provider_has_them_and_refused_by_name
         "azlin does not snapshot external machines: `azlin snapshot` applies to local VMs, \
          docker VMs and Azure VMs; nothing done"
     );
-    assert!(ask(Kind::Local, Operation::Clone).is_none());
-    assert!(ask(Kind::Docker, Operation::Clone).is_none());
-    for kind in [Kind::Azure, Kind::External] {
-        assert_eq!(
-            ask(kind, Operation::Clone).unwrap(),
-            format!(
-                "azlin does not clone {}: `azlin clone` applies to local VMs and docker VMs; \
-                 nothing done",
-                kind.noun()
-            )
-        );
+    for kind in [Kind::Local, Kind::Docker, Kind::Azure] {
+        assert!(ask(kind, Operation::Clone).is_none(), "{kind}");
     }
+    assert_eq!(
+        ask(Kind::External, Operation::Clone).unwrap(),
+        "azlin does not clone external machines: `azlin clone` applies to local VMs, docker VMs \
+         and Azure VMs; nothing done"
+    );
 }
 
 #[test]
