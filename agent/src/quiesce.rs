@@ -525,12 +525,21 @@ mod tests {
                 }
                 groups.push(g);
             }
+            // Every process of the tree, the loops' `sleep`s too, which
+            // outlive a killed shell for a moment and keep a group busy.
+            let _ = std::fs::write(self.root.join("cgroup.kill"), "1");
             for c in &mut self.children {
                 let _ = c.kill();
                 let _ = c.wait();
             }
+            // Deepest first; a group empties as its last process is reaped.
             for g in groups.iter().rev() {
-                let _ = std::fs::remove_dir(g);
+                for _ in 0..500 {
+                    if std::fs::remove_dir(g).is_ok() || !g.exists() {
+                        break;
+                    }
+                    std::thread::sleep(Duration::from_millis(10));
+                }
             }
             let _ = std::process::Command::new("umount")
                 .arg(self.mount.path())
@@ -633,5 +642,17 @@ mod tests {
             "back in the agent's group"
         );
         drop(sandbox);
+        // Nothing of the test is left in the host's cgroup tree.
+        let mount = tempfile::tempdir().unwrap();
+        let looked = std::process::Command::new("mount")
+            .args(["-t", "cgroup2", "none"])
+            .arg(mount.path())
+            .status()
+            .is_ok_and(|s| s.success());
+        let left = looked && mount.path().join(root.file_name().unwrap()).exists();
+        let _ = std::process::Command::new("umount")
+            .arg(mount.path())
+            .status();
+        assert!(!left, "the test's cgroups were left behind");
     }
 }
