@@ -28,6 +28,7 @@ use super::{
     fake::FakeArm,
 };
 use crate::docker::{DockerEnv, docker, docker_ok, test_network_gateway};
+use azlin_controller::provider::docker::SYSTEMD_AS_INIT;
 
 /// Where a stand-in's machine UUID is, inside it.
 pub const MACHINE_UUID: &str = "/etc/stand-in/machine-uuid";
@@ -158,17 +159,11 @@ impl StandIns {
             &format!("azlin.home={}", home.display()),
             "--label",
             &format!("azlin.vm={vm}"),
-            "--stop-signal",
-            "SIGRTMIN+3",
-            "--tmpfs",
-            "/run",
-            "--tmpfs",
-            "/run/lock",
-            "--volume",
-            "/sys/fs/cgroup:/sys/fs/cgroup:ro",
         ]
+        .into_iter()
+        .chain(SYSTEMD_AS_INIT)
         .map(String::from)
-        .to_vec();
+        .collect();
         if uuid {
             let dir = uuids.join(vm);
             std::fs::create_dir_all(&dir).unwrap();

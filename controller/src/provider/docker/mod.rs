@@ -130,6 +130,19 @@ impl Provider for DockerProvider {
 /// The repository name of the images `deploy/vm-image/build.sh` makes.
 pub const IMAGE_REPOSITORY: &str = "azlin-vm";
 
+/// `docker run`'s options for a container whose PID 1 is systemd: it
+/// shuts down on SIGRTMIN+3 and needs its own /run and the cgroup tree.
+pub const SYSTEMD_AS_INIT: [&str; 8] = [
+    "--stop-signal",
+    "SIGRTMIN+3",
+    "--tmpfs",
+    "/run",
+    "--tmpfs",
+    "/run/lock",
+    "--volume",
+    "/sys/fs/cgroup:/sys/fs/cgroup:ro",
+];
+
 pub struct DockerProvider {
     home: Home,
     config: DockerConfig,
@@ -297,20 +310,11 @@ impl DockerProvider {
             &format!("azlin.vm={vm}"),
             "--label",
             &format!("azlin.home={}", self.home.root().display()),
-            // systemd as PID 1: it shuts down on SIGRTMIN+3 and needs its
-            // own /run and the cgroup tree.
-            "--stop-signal",
-            "SIGRTMIN+3",
-            "--tmpfs",
-            "/run",
-            "--tmpfs",
-            "/run/lock",
-            "--volume",
-            "/sys/fs/cgroup:/sys/fs/cgroup:ro",
             "--volume",
             &format!("{}:/var/lib/cloud/seed/nocloud:ro", seed.display()),
         ]
         .into_iter()
+        .chain(SYSTEMD_AS_INIT)
         .map(String::from)
         .collect();
         // A VM whose home is on shared storage mounts NFS, which a
