@@ -158,19 +158,11 @@ impl AzureProvider {
         };
         let allowed = self.allowed_cidr(stage).await?;
         let arm = self.client(&azure.access).await?;
-        match self
+        let made = self
             .make_clone(&arm, spec, &source, data.clone(), &allowed, stage)
+            .await;
+        self.removed_if_failed(made, &data, &azure.access, stage)
             .await
-        {
-            Ok(p) => Ok(p),
-            Err(e) => {
-                stage("removing what was made for it".into());
-                if let Err(cleanup) = self.delete_resources(&data, &azure.access).await {
-                    tracing::warn!(vm = %spec.name, "cleanup after a failed clone: {cleanup:#}");
-                }
-                Err(e)
-            }
-        }
     }
 
     async fn make_clone(

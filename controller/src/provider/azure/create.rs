@@ -94,20 +94,30 @@ impl AzureProvider {
             allowed,
             ssh_public_key,
         };
-        match self
+        let made = self
             .make(spec, data.clone(), plan, &azure.access, stage)
+            .await;
+        self.removed_if_failed(made, &data, &azure.access, stage)
             .await
-        {
-            Ok(p) => Ok(p),
-            Err(e) => {
-                // Whatever was made goes again; what never was is fine.
-                stage("removing what was made for it".into());
-                if let Err(cleanup) = self.delete_resources(&data, &azure.access).await {
-                    tracing::warn!(vm = %spec.name, "cleanup after a failed create: {cleanup:#}");
-                }
-                Err(e)
-            }
+    }
+
+    /// `made`, or, when it failed, its error once whatever was made for
+    /// `data`'s VM is gone again (what never was is fine).
+    pub(super) async fn removed_if_failed(
+        &self,
+        made: Result<Provisioned>,
+        data: &AzureData,
+        access: &ArmAccess,
+        stage: &(dyn Fn(String) + Send + Sync),
+    ) -> Result<Provisioned> {
+        let Err(e) = made else {
+            return made;
+        };
+        stage("removing what was made for it".into());
+        if let Err(cleanup) = self.delete_resources(data, access).await {
+            tracing::warn!(vm = %data.vm, "cleanup after a failed create: {cleanup:#}");
         }
+        Err(e)
     }
 
     async fn make(
