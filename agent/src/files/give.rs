@@ -31,7 +31,7 @@ const AHEAD: usize = 3;
 /// Most files in one part.
 const PART_FILES: usize = 1024;
 
-/// A part offered: each file open, with its size.
+/// A part offered: each file open, with the header it was offered by.
 type Part = Vec<(File, FileHeader)>;
 
 pub(super) async fn by_manifest(

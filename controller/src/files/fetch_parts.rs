@@ -225,11 +225,7 @@ impl FetchParts {
         let results = tokio::task::spawn_blocking(move || local_write::commit(sealed)).await?;
         for ((h, offset), result) in done.into_iter().zip(results) {
             match result {
-                Ok(()) => {
-                    report.sent += 1;
-                    report.bytes += h.size - offset;
-                    report.resumed += u64::from(offset > 0);
-                }
+                Ok(()) => report.stored(h.size - offset, offset),
                 Err(e) => report.failed.push((h.rel, format!("{e:#}"))),
             }
         }

@@ -41,6 +41,41 @@ pub struct CopyReport {
     pub failed: Vec<(String, String)>,
 }
 
+impl CopyReport {
+    /// One file written from `offset` on, `bytes` of it sent now.
+    pub fn stored(&mut self, bytes: u64, offset: u64) {
+        self.sent += 1;
+        self.bytes += bytes;
+        self.resumed += u64::from(offset > 0);
+    }
+
+    /// One file not taken: by the security filter when `blocked`, else
+    /// it failed.
+    pub fn refused(&mut self, rel: String, reason: String, blocked: bool) {
+        let list = if blocked {
+            &mut self.blocked
+        } else {
+            &mut self.failed
+        };
+        list.push((rel, reason));
+    }
+
+    /// Another stream's report of the same copy, added in.
+    pub fn absorb(&mut self, other: CopyReport) {
+        if self.root.is_empty() {
+            self.root = other.root;
+        }
+        self.sent += other.sent;
+        self.bytes += other.bytes;
+        self.unchanged += other.unchanged;
+        self.resumed += other.resumed;
+        self.deleted += other.deleted;
+        self.blocked.extend(other.blocked);
+        self.skipped.extend(other.skipped);
+        self.failed.extend(other.failed);
+    }
+}
+
 /// One VM's outcome of `azlin sync`.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct SyncResult {

@@ -28,20 +28,12 @@ pub fn connection_by_manifest(d: &Daemon, vm: &str) -> Result<quinn::Connection>
 
 /// Whether `vm`'s agent gives files by manifest.
 pub fn gives_by_manifest(d: &Daemon, vm: &str) -> bool {
-    has(d, vm, CAP_MANIFEST_SEND)
+    d.fleet.announces(vm, CAP_MANIFEST_SEND)
 }
 
 /// Whether `vm`'s agent takes files by manifest.
 pub fn takes_by_manifest(d: &Daemon, vm: &str) -> bool {
-    has(d, vm, CAP_MANIFEST)
-}
-
-fn has(d: &Daemon, vm: &str, capability: &str) -> bool {
-    d.fleet
-        .status(vm)
-        .capabilities
-        .iter()
-        .any(|c| c == capability)
+    d.fleet.announces(vm, CAP_MANIFEST)
 }
 
 fn connection_with(d: &Daemon, vm: &str, capability: &str) -> Result<quinn::Connection> {
@@ -49,7 +41,7 @@ fn connection_with(d: &Daemon, vm: &str, capability: &str) -> Result<quinn::Conn
         .fleet
         .connection(vm)
         .ok_or_else(|| anyhow!("{vm} is not connected; `azlin status {vm}` says why"))?;
-    if !has(d, vm, capability) {
+    if !d.fleet.announces(vm, capability) {
         bail!("{vm}'s agent cannot give or take files (an older version); update it");
     }
     Ok(conn)

@@ -139,6 +139,16 @@ impl Fleet {
             .unwrap_or_default()
     }
 
+    /// Whether the VM's agent announced `capability` on its connection
+    /// (or its last one).
+    pub fn announces(&self, vm: &str, capability: &str) -> bool {
+        self.links
+            .lock()
+            .expect("fleet lock")
+            .get(vm)
+            .is_some_and(|l| l.status.capabilities.iter().any(|c| c == capability))
+    }
+
     /// The VM's live connection, if it has one.
     pub fn connection(&self, vm: &str) -> Option<quinn::Connection> {
         self.links.lock().expect("fleet lock").get(vm)?.conn.clone()

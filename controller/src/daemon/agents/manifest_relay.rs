@@ -179,19 +179,8 @@ pub async fn relay(
                         bail!("{dst} reported a file it was not sent");
                     };
                     match d.refused {
-                        None => {
-                            report.sent += 1;
-                            report.bytes += g.bytes;
-                            report.resumed += u64::from(g.offset > 0);
-                        }
-                        Some(r) => {
-                            let list = if r.blocked {
-                                &mut report.blocked
-                            } else {
-                                &mut report.failed
-                            };
-                            list.push((g.rel, clean_reason(r.reason)));
-                        }
+                        None => report.stored(g.bytes, g.offset),
+                        Some(r) => report.refused(g.rel, clean_reason(r.reason), r.blocked),
                     }
                 }
                 if ended && going.is_empty() {
@@ -244,12 +233,8 @@ pub async fn relay(
                         wants.push(None);
                     }
                     Answer::Refused(r) => {
-                        let list = if r.blocked {
-                            &mut report.blocked
-                        } else {
-                            &mut report.failed
-                        };
-                        list.push((h.rel.clone(), clean_reason(r.reason.clone())));
+                        let reason = clean_reason(r.reason.clone());
+                        report.refused(h.rel.clone(), reason, r.blocked);
                         wants.push(None);
                     }
                 }

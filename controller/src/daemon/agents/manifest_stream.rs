@@ -83,8 +83,10 @@ impl Shared {
     }
 
     fn refused(&self, rel: &str, r: Refusal) {
-        let list = if r.blocked { blocked_list } else { failed_list };
-        self.note(list, rel, r.reason);
+        self.report
+            .lock()
+            .expect("report lock")
+            .refused(rel.to_string(), r.reason, r.blocked);
     }
 }
 
@@ -342,14 +344,11 @@ async fn read_outcomes(
                     };
                     match done.refused {
                         Some(r) => shared.refused(&rel, r),
-                        None => {
-                            let mut r = shared.report.lock().expect("report lock");
-                            r.sent += 1;
-                            r.bytes += size - offset;
-                            if offset > 0 {
-                                r.resumed += 1;
-                            }
-                        }
+                        None => shared
+                            .report
+                            .lock()
+                            .expect("report lock")
+                            .stored(size - offset, offset),
                     }
                 }
             }

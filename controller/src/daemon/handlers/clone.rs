@@ -81,14 +81,7 @@ impl Handle for CloneVm {
                 src.name()
             );
         }
-        if snapshots.clone_boots_a_copy()
-            && !d
-                .fleet
-                .status(src.name())
-                .capabilities
-                .iter()
-                .any(|c| c == CAP_MACHINE_BOUND)
-        {
+        if snapshots.clone_boots_a_copy() && !d.fleet.announces(src.name(), CAP_MACHINE_BOUND) {
             bail!(
                 "{0}'s agent does not bind its key to {0}'s machine, so a clone booting a copy of \
                  its disk could come up as {0}: update it (`azlin agent upgrade --vm {0}`) and \

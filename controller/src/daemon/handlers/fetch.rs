@@ -88,7 +88,8 @@ pub async fn fetch(d: &Daemon, spec: FetchSpec) -> Result<CopyReport> {
             (None, None)
         }
         FetchDest::Vm { vm, root, force } => {
-            let (s, shown) = open_destination(d, vm, root, &spec.requested_by).await?;
+            let conn = file_stream::connection(d, vm)?;
+            let (s, shown) = open_destination(&conn, vm, root, &spec.requested_by).await?;
             report.root = shown;
             let filter = Filter {
                 force: *force,
@@ -140,8 +141,9 @@ pub async fn fetch(d: &Daemon, spec: FetchSpec) -> Result<CopyReport> {
     Ok(report)
 }
 
+/// A stream into `root` on `vm` (over `conn`, its connection).
 async fn open_destination(
-    d: &Daemon,
+    conn: &quinn::Connection,
     vm: &str,
     root: &str,
     requested_by: &str,
@@ -151,7 +153,7 @@ async fn open_destination(
         op: FilesOp::Receive,
         requested_by: requested_by.to_string(),
     };
-    FileStream::open(&file_stream::connection(d, vm)?, vm, request).await
+    FileStream::open(conn, vm, request).await
 }
 
 /// A copy by manifest, its files shared across [`SHARDS`] streams (one
@@ -183,13 +185,8 @@ async fn by_manifest_shared(d: &Daemon, spec: &FetchSpec) -> Result<CopyReport> 
             let opened = FileStream::open(&from_conn, &spec.vm, request);
             match (&spec.dest, to_conn) {
                 (FetchDest::Vm { vm, root, force }, Some(to_conn)) => {
-                    let request = FilesRequest {
-                        root: root.clone(),
-                        op: FilesOp::Receive,
-                        requested_by: spec.requested_by.clone(),
-                    };
-                    let ((from, _), (to, shown)) =
-                        tokio::try_join!(opened, FileStream::open(&to_conn, vm, request))?;
+                    let into = open_destination(&to_conn, vm, root, &spec.requested_by);
+                    let ((from, _), (to, shown)) = tokio::try_join!(opened, into)?;
                     let filter = Filter {
                         force: *force,
                         ..Filter::default()
@@ -217,18 +214,7 @@ async fn by_manifest_shared(d: &Daemon, spec: &FetchSpec) -> Result<CopyReport> 
     }
     let mut report = CopyReport::default();
     while let Some(joined) = streams.join_next().await {
-        let shard: CopyReport = joined??;
-        if report.root.is_empty() {
-            report.root = shard.root;
-        }
-        report.sent += shard.sent;
-        report.bytes += shard.bytes;
-        report.unchanged += shard.unchanged;
-        report.resumed += shard.resumed;
-        report.deleted += shard.deleted;
-        report.blocked.extend(shard.blocked);
-        report.skipped.extend(shard.skipped);
-        report.failed.extend(shard.failed);
+        report.absorb(joined??);
     }
     Ok(report)
 }
@@ -332,11 +318,7 @@ async fn to_local(
     }
     let h2 = h.clone();
     match tokio::task::spawn_blocking(move || writer.finish(&h2)).await? {
-        Ok(()) => {
-            report.sent += 1;
-            report.bytes += h.size - offset;
-            report.resumed += u64::from(offset > 0);
-        }
+        Ok(()) => report.stored(h.size - offset, offset),
         Err(e) => report.failed.push((h.rel.clone(), format!("{e:#}"))),
     }
     Ok(())
@@ -358,12 +340,7 @@ async fn relay(
         Outbound::SendFrom { offset } if offset <= h.size => offset,
         Outbound::Refused { reason, blocked } => {
             from.put(&Inbound::Skip).await?;
-            let list = if blocked {
-                &mut report.blocked
-            } else {
-                &mut report.failed
-            };
-            list.push((h.rel.clone(), reason));
+            report.refused(h.rel.clone(), reason, blocked);
             return Ok(());
         }
         Outbound::Failed { reason } => bail!("the destination VM stopped the copy: {reason}"),
@@ -385,19 +362,8 @@ async fn relay(
         to.put(&Inbound::Data(chunk)).await?;
     }
     match to.next().await? {
-        Outbound::Stored => {
-            report.sent += 1;
-            report.bytes += h.size - offset;
-            report.resumed += u64::from(offset > 0);
-        }
-        Outbound::Refused { reason, blocked } => {
-            let list = if blocked {
-                &mut report.blocked
-            } else {
-                &mut report.failed
-            };
-            list.push((h.rel.clone(), reason));
-        }
+        Outbound::Stored => report.stored(h.size - offset, offset),
+        Outbound::Refused { reason, blocked } => report.refused(h.rel.clone(), reason, blocked),
         Outbound::Failed { reason } => bail!("the destination VM stopped the copy: {reason}"),
         other => bail!("the destination VM answered {other:?} after a file"),
     }

@@ -19,13 +19,7 @@ use crate::daemon::Daemon;
 use crate::{alerts::rules_file::IDLE, state::alerts::NewAlert, telemetry::live::now_ms};
 
 pub async fn run(d: Arc<Daemon>, vm: String, conn: quinn::Connection) {
-    if !d
-        .fleet
-        .status(&vm)
-        .capabilities
-        .iter()
-        .any(|c| c == CAP_ALERTS)
-    {
+    if !d.fleet.announces(&vm, CAP_ALERTS) {
         tracing::info!(%vm, "agent does not evaluate alert rules (an older version); only agent-lost applies");
         return;
     }
